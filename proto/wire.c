@@ -1,0 +1,290 @@
+/* wire: budgeted unpacking and field validation of Parallax envelopes.
+ * protobuf-c sets no limits of its own (a small input can make it allocate many times its
+ * size), hence the allocator with a budget and the checks after unpacking. */
+#include "wire.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "status.h"
+
+/* Unpacking allocates a few times the input size in structs and strings; a hostile repeated
+ * field of empty messages can push that to ~60x. The budget allows honest messages with room
+ * to spare and stops the rest. */
+#define WIRE_BUDGET_FACTOR 32
+#define WIRE_BUDGET_FLOOR (64 * 1024)
+
+typedef struct budget {
+    size_t left;
+    int exhausted;
+} budget_t;
+
+static void *budget_alloc(void *data, size_t size)
+{
+    budget_t *b = data;
+    if (b && size > b->left) {
+        b->exhausted = 1;
+        return NULL;
+    }
+    if (b)
+        b->left -= size;
+    return malloc(size);
+}
+
+static void budget_free(void *data, void *ptr)
+{
+    (void)data;
+    free(ptr);
+}
+
+int wire_text_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        if (*p < 0x80) {
+            if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+                return 0;
+            p++;
+            continue;
+        }
+        int n;
+        unsigned cp;
+        if ((*p & 0xe0) == 0xc0) {
+            n = 1;
+            cp = *p & 0x1f;
+        } else if ((*p & 0xf0) == 0xe0) {
+            n = 2;
+            cp = *p & 0x0f;
+        } else if ((*p & 0xf8) == 0xf0) {
+            n = 3;
+            cp = *p & 0x07;
+        } else {
+            return 0;
+        }
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        /* Overlong forms, surrogates and values past U+10FFFF are not UTF-8. */
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
+static int text_ok(const char *what, const char *s, size_t max, int required, err_t *err)
+{
+    if (!s || !*s) {
+        if (required) {
+            err_set(err, "%s is empty", what);
+            return -1;
+        }
+        return 0;
+    }
+    if (strlen(s) > max) {
+        err_set(err, "%s longer than %zu bytes", what, max);
+        return -1;
+    }
+    if (!wire_text_valid(s)) {
+        err_set(err, "%s is not valid UTF-8 text", what);
+        return -1;
+    }
+    return 0;
+}
+
+static int address_ok(const char *s)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return s && (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1);
+}
+
+static int validate_hello(const Parallax__Hello *h, err_t *err)
+{
+    if (text_ok("hello.name", h->name, PX_WIRE_MAX_NAME, 0, err) < 0 ||
+        text_ok("hello.agent_version", h->agent_version, PX_WIRE_MAX_NAME, 0, err) < 0)
+        return -1;
+    if (h->n_kinds > 64) {
+        err_set(err, "hello lists %zu probe kinds (at most 64)", h->n_kinds);
+        return -1;
+    }
+    for (size_t i = 0; i < h->n_kinds; i++)
+        if (text_ok("hello.kinds", h->kinds[i], PX_WIRE_MAX_NAME, 1, err) < 0)
+            return -1;
+    return 0;
+}
+
+static int validate_schedule(const Parallax__Schedule *s, err_t *err)
+{
+    if (s->n_probes > PX_WIRE_MAX_PROBES) {
+        err_set(err, "schedule has %zu probes (at most %d)", s->n_probes, PX_WIRE_MAX_PROBES);
+        return -1;
+    }
+    for (size_t i = 0; i < s->n_probes; i++) {
+        const Parallax__Probe *p = s->probes[i];
+        if (p->probe_id == 0) {
+            err_set(err, "schedule probe %zu has id 0", i);
+            return -1;
+        }
+        if (text_ok("probe.target", p->target, 256, 1, err) < 0 ||
+            text_ok("probe.spec", p->spec, 1023, 1, err) < 0)
+            return -1;
+        if (!address_ok(p->address)) {
+            err_set(err, "probe %llu has an invalid address", (unsigned long long)p->probe_id);
+            return -1;
+        }
+        if (p->interval_s < 1 || p->interval_s > PX_WIRE_MAX_INTERVAL_S ||
+            p->phase_ms >= (uint64_t)p->interval_s * 1000 || p->timeout_ms < 1 ||
+            p->timeout_ms > PX_WIRE_MAX_TIMEOUT_MS) {
+            err_set(err, "probe %llu has an invalid interval, phase or timeout",
+                    (unsigned long long)p->probe_id);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int validate_result(const Parallax__Result *r, size_t i, err_t *err)
+{
+    if (r->probe_id == 0) {
+        err_set(err, "result %zu has probe id 0", i);
+        return -1;
+    }
+    if (!status_name(r->status)) {
+        err_set(err, "result %zu has unknown status %d", i, (int)r->status);
+        return -1;
+    }
+    if (r->ts_us < PX_WIRE_MIN_TS_US || r->ts_us > PX_WIRE_MAX_TS_US) {
+        err_set(err, "result %zu has an implausible timestamp %lld", i, (long long)r->ts_us);
+        return -1;
+    }
+    if (r->icmp_type > 255 || r->icmp_code > 255) {
+        err_set(err, "result %zu has an ICMP type or code above 255", i);
+        return -1;
+    }
+    if (r->icmp_from && *r->icmp_from && !address_ok(r->icmp_from)) {
+        err_set(err, "result %zu has an invalid icmp_from address", i);
+        return -1;
+    }
+    return text_ok("result.message", r->message, PX_WIRE_MAX_TEXT, 0, err);
+}
+
+static int validate_batch(const Parallax__ResultBatch *b, err_t *err)
+{
+    if (b->stream == 0 || b->seq == 0) {
+        err_set(err, "batch has stream or seq 0");
+        return -1;
+    }
+    if (b->n_results < 1 || b->n_results > PX_WIRE_MAX_RESULTS) {
+        err_set(err, "batch has %zu results (1 to %d allowed)", b->n_results,
+                PX_WIRE_MAX_RESULTS);
+        return -1;
+    }
+    for (size_t i = 0; i < b->n_results; i++)
+        if (validate_result(b->results[i], i, err) < 0)
+            return -1;
+    return 0;
+}
+
+static int validate_ack(const Parallax__Ack *a, err_t *err)
+{
+    if (a->code != PARALLAX__ACK_CODE__ACK_STORED && a->code != PARALLAX__ACK_CODE__ACK_RETRY &&
+        a->code != PARALLAX__ACK_CODE__ACK_REJECTED) {
+        err_set(err, "ack has unknown code %d", (int)a->code);
+        return -1;
+    }
+    return text_ok("ack.reason", a->reason, PX_WIRE_MAX_TEXT, 0, err);
+}
+
+int wire_validate(const Parallax__Envelope *env, err_t *err)
+{
+    if (env->version != PX_PROTOCOL_VERSION) {
+        err_set(err, "protocol version %u not supported (this side speaks %d)", env->version,
+                PX_PROTOCOL_VERSION);
+        return -1;
+    }
+    switch (env->body_case) {
+    case PARALLAX__ENVELOPE__BODY_HELLO:
+        return validate_hello(env->hello, err);
+    case PARALLAX__ENVELOPE__BODY_SCHEDULE:
+        return validate_schedule(env->schedule, err);
+    case PARALLAX__ENVELOPE__BODY_BATCH:
+        return validate_batch(env->batch, err);
+    case PARALLAX__ENVELOPE__BODY_ACK:
+        return validate_ack(env->ack, err);
+    case PARALLAX__ENVELOPE__BODY_HEARTBEAT:
+        return 0;
+    default:
+        err_set(err, "envelope carries no known message");
+        return -1;
+    }
+}
+
+int wire_pack(const Parallax__Envelope *env, uint8_t **buf, size_t *len, err_t *err)
+{
+    if (wire_validate(env, err) < 0) {
+        err_prefix(err, "refusing to send %s", wire_body_name(env));
+        return -1;
+    }
+    size_t n = parallax__envelope__get_packed_size(env);
+    uint8_t *out = malloc(n ? n : 1);
+    if (!out) {
+        err_set(err, "out of memory packing %zu bytes", n);
+        return -1;
+    }
+    parallax__envelope__pack(env, out);
+    *buf = out;
+    *len = n;
+    return 0;
+}
+
+Parallax__Envelope *wire_unpack(const uint8_t *buf, size_t len, size_t max_len, err_t *err)
+{
+    if (len > max_len) {
+        err_set(err, "message of %zu bytes exceeds the %zu-byte limit", len, max_len);
+        return NULL;
+    }
+    budget_t budget = {.left = len * WIRE_BUDGET_FACTOR + WIRE_BUDGET_FLOOR};
+    ProtobufCAllocator alloc = {.alloc = budget_alloc, .free = budget_free, .allocator_data = &budget};
+    Parallax__Envelope *env = parallax__envelope__unpack(&alloc, len, buf);
+    if (!env) {
+        err_set(err, "malformed message (%zu bytes): not a Parallax envelope%s", len,
+                budget.exhausted ? " or over the memory budget" : "");
+        return NULL;
+    }
+    if (wire_validate(env, err) < 0) {
+        wire_free(&env);
+        return NULL;
+    }
+    return env;
+}
+
+void wire_free(Parallax__Envelope **env)
+{
+    if (!env || !*env)
+        return;
+    ProtobufCAllocator alloc = {.alloc = budget_alloc, .free = budget_free, .allocator_data = NULL};
+    parallax__envelope__free_unpacked(*env, &alloc);
+    *env = NULL;
+}
+
+const char *wire_body_name(const Parallax__Envelope *env)
+{
+    switch (env->body_case) {
+    case PARALLAX__ENVELOPE__BODY_HELLO:
+        return "hello";
+    case PARALLAX__ENVELOPE__BODY_SCHEDULE:
+        return "schedule";
+    case PARALLAX__ENVELOPE__BODY_BATCH:
+        return "batch";
+    case PARALLAX__ENVELOPE__BODY_ACK:
+        return "ack";
+    case PARALLAX__ENVELOPE__BODY_HEARTBEAT:
+        return "heartbeat";
+    default:
+        return "empty";
+    }
+}

@@ -1,0 +1,53 @@
+/* wire: the only place bytes from the network become messages. Packs and unpacks the
+ * Envelope (proto/parallax.proto), unpacking under a memory budget and validating every field
+ * afterwards, so the rest of the code can trust what it gets from wire_unpack(). */
+#ifndef PX_WIRE_H
+#define PX_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "parallax.pb-c.h"
+
+/* Protocol version spoken by this build. */
+#define PX_PROTOCOL_VERSION 1
+
+/* Largest message the coordinator accepts (ZMQ_MAXMSGSIZE on its socket). */
+#define PX_WIRE_MAX_TO_COORD (256 * 1024)
+/* Largest message an agent accepts: schedules can be big. */
+#define PX_WIRE_MAX_TO_AGENT (8 * 1024 * 1024)
+
+#define PX_WIRE_MAX_RESULTS 1000   /* results in one batch */
+#define PX_WIRE_MAX_PROBES 50000   /* probes in one schedule */
+#define PX_WIRE_MAX_NAME 64        /* agent names, versions, kinds */
+#define PX_WIRE_MAX_TEXT 512       /* messages and reasons */
+#define PX_WIRE_MAX_INTERVAL_S 86400
+#define PX_WIRE_MAX_TIMEOUT_MS 600000
+/* Results stamped before this (2020-01-01T00:00:00Z) come from a broken clock. */
+#define PX_WIRE_MIN_TS_US 1577836800000000LL
+/* ... and after this (2100-01-01T00:00:00Z) too. */
+#define PX_WIRE_MAX_TS_US 4102444800000000LL
+
+/* Serialises env. On success *buf is a malloc'd buffer the caller owns (free()) of *len bytes.
+ * Returns -1 (err set) if env is not valid, so invalid messages are never sent either. */
+int wire_pack(const Parallax__Envelope *env, uint8_t **buf, size_t *len, err_t *err);
+
+/* Parses and validates len bytes. Input longer than max_len, malformed, of another protocol
+ * version or with any invalid field yields NULL and a one-line reason in err.
+ * Caller owns the result: release it with wire_free(). */
+Parallax__Envelope *wire_unpack(const uint8_t *buf, size_t len, size_t max_len, err_t *err);
+
+/* Frees an envelope from wire_unpack() and NULLs *env. Accepts NULL and *env == NULL. */
+void wire_free(Parallax__Envelope **env);
+
+/* Checks every field of env (also used by wire_pack). Returns 0 or -1 with err. */
+int wire_validate(const Parallax__Envelope *env, err_t *err);
+
+/* Name of the body type ("hello", "batch", ...) for logs. */
+const char *wire_body_name(const Parallax__Envelope *env);
+
+/* 1 if s is valid UTF-8 without control characters other than tab, else 0. */
+int wire_text_valid(const char *s);
+
+#endif
