@@ -1,0 +1,84 @@
+# lib.sh: helpers for integration tests (sourced, not run). Each test gets its own database
+# in the shared private cluster, its own scratch directory and its own ports, and everything
+# it starts is stopped when it exits, pass or fail.
+# Environment (set by CTest): PX_SOURCE_DIR, PX_BUILD_DIR, PX_PG_DIR.
+set -euo pipefail
+
+: "${PX_SOURCE_DIR:?}" "${PX_BUILD_DIR:?}" "${PX_PG_DIR:?}"
+TEST_NAME=$(basename "$0" .sh)
+WORK=$(mktemp -d "/tmp/px-$TEST_NAME.XXXXXX")
+# Every test database and helper process gets a name derived from the test and its pid.
+DB_NAME="px_${TEST_NAME//[^a-zA-Z0-9]/_}_$$"
+PG_BASE=$("$PX_SOURCE_DIR/scripts/pg.sh" conninfo "$PX_PG_DIR")
+export PGDATABASE=$DB_NAME
+export PGHOST=$PX_PG_DIR
+PGPORT=$(cat "$PX_PG_DIR/port"); export PGPORT
+export PGUSER=postgres
+DB="$PG_BASE dbname=$DB_NAME"
+# conninfo with a later dbname wins, so $DB names this test's database.
+CTL="$PX_BUILD_DIR/coordinator/ctl/parallaxctl"
+COORD="$PX_BUILD_DIR/coordinator/parallax-coordinator"
+AGENT="$PX_BUILD_DIR/agent/parallax-agent"
+PIDS=()
+
+log() { echo "[$TEST_NAME] $*" >&2; }
+fail() { echo "[$TEST_NAME] FAIL: $*" >&2; exit 1; }
+skip() { echo "[$TEST_NAME] SKIP: $*" >&2; exit 77; }
+
+cleanup() {
+    local rc=$?
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        # Bounded wait; a process that ignores SIGTERM is a bug the test should show.
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+        for f in "$WORK"/*.log; do
+            [ -f "$f" ] || continue
+            echo "----- $f (last 40 lines)" >&2; tail -n 40 "$f" >&2
+        done
+    fi
+    dropdb --if-exists "$DB_NAME" 2>/dev/null || true
+    rm -rf "$WORK"
+    exit $rc
+}
+trap cleanup EXIT
+
+# A fresh database with the schema applied.
+new_db() {
+    createdb "$DB_NAME"
+    "$CTL" --db "$DB" db migrate >/dev/null
+}
+
+sql() { psql -X -q -tA -v ON_ERROR_STOP=1 -d "$DB_NAME" -c "$1"; }
+
+# A TCP port that nothing listens on now, from a range tests alone use.
+free_port() {
+    local p
+    for _ in $(seq 200); do
+        p=$(( 30000 + RANDOM % 20000 ))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+    done
+    fail "no free port"
+}
+
+# wait_until TIMEOUT_S DESCRIPTION COMMAND...: re-checks COMMAND until it succeeds.
+# Bounded: fails the test after TIMEOUT_S seconds.
+wait_until() {
+    local limit=$1 what=$2; shift 2
+    local deadline=$(( $(date +%s%N) / 1000000 + limit * 1000 ))
+    until "$@" >/dev/null 2>&1; do
+        [ $(( $(date +%s%N) / 1000000 )) -lt $deadline ] || fail "timed out after ${limit}s waiting for: $what"
+        sleep 0.1
+    done
+}
+
+# start_bg NAME CMD...: runs CMD in the background with its output in $WORK/NAME.log;
+# its pid is left in LAST_PID and it is stopped when the test ends.
+start_bg() {
+    local name=$1; shift
+    "$@" >"$WORK/$name.log" 2>&1 &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+}
