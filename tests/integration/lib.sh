@@ -82,3 +82,35 @@ start_bg() {
     LAST_PID=$!
     PIDS+=("$LAST_PID")
 }
+
+PXCLIENT="$PX_BUILD_DIR/tests/pxclient"
+
+# start_coordinator: writes $WORK/coord.conf, starts the coordinator on a free port and waits
+# until it has registered its key. Sets COORD_EP, COORD_KEY and COORD_PID.
+start_coordinator() {
+    local port; port=$(free_port)
+    COORD_EP="tcp://127.0.0.1:$port"
+    cat >"$WORK/coord.conf" <<CONF
+listen = $COORD_EP
+database = $DB
+key_file = $WORK/coord.key
+CONF
+    start_bg coordinator "$COORD" -c "$WORK/coord.conf"
+    COORD_PID=$LAST_PID
+    wait_until 20 "coordinator registered its key" \
+        test -n "$(sql "SELECT public_key FROM parallax.coordinator WHERE endpoint = '$COORD_EP'")"
+    COORD_KEY=$(sql "SELECT public_key FROM parallax.coordinator")
+    wait_until 20 "coordinator listening" grep -q "connected to the database" "$WORK/coordinator.log"
+}
+
+# add_agent NAME COUNTRY: registers an agent; its config is $WORK/NAME.conf.
+add_agent() {
+    "$CTL" --db "$DB" agent add "$1" --country "$2" --state-dir "$WORK/state-$1" \
+        -o "$WORK/$1.conf" >/dev/null
+}
+
+# The secret key in an agent's config file.
+agent_secret() { sed -n 's/^secret_key *= *//p' "$WORK/$1.conf"; }
+
+# start_agent NAME: runs the agent with its config; its pid is left in LAST_PID.
+start_agent() { start_bg "agent-$1" "$AGENT" -c "$WORK/$1.conf"; }

@@ -1,0 +1,65 @@
+/* fuzz_wire: fuzz target for wire_unpack() under both size limits. Whatever the bytes, it must
+ * not crash, and what it accepts must validate, repack and unpack again to the same bytes. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Reports a broken invariant and aborts, so both libFuzzer and the replay test flag it. */
+static void fuzz_fail(const char *what, const char *detail)
+{
+    fprintf(stderr, "fuzz_wire: %s: %s\n", what, detail ? detail : "");
+    abort();
+}
+
+static void check_accepted(const Parallax__Envelope *env, size_t max_len)
+{
+    err_t err = {{0}};
+    if (wire_validate(env, &err) < 0)
+        fuzz_fail("accepted an envelope that does not validate", err.msg);
+    uint8_t *packed = NULL;
+    size_t len = 0;
+    if (wire_pack(env, &packed, &len, &err) < 0)
+        fuzz_fail("cannot repack an accepted envelope", err.msg);
+    /* What we would send must be taken by the other side, and be canonical: packing it again
+     * after a round trip gives the same bytes. */
+    Parallax__Envelope *again = wire_unpack(packed, len, max_len, &err);
+    if (!again)
+        fuzz_fail("repacked envelope rejected", err.msg);
+    uint8_t *packed2 = NULL;
+    size_t len2 = 0;
+    if (wire_pack(again, &packed2, &len2, &err) < 0)
+        fuzz_fail("cannot pack a round-tripped envelope", err.msg);
+    if (len2 != len || memcmp(packed, packed2, len) != 0)
+        fuzz_fail("pack(unpack(pack(x))) differs from pack(x)", NULL);
+    if (strcmp(wire_body_name(env), wire_body_name(again)) != 0)
+        fuzz_fail("body type changed in a round trip", wire_body_name(again));
+    free(packed);
+    free(packed2);
+    wire_free(&again);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const size_t limits[] = {PX_WIRE_MAX_TO_COORD, PX_WIRE_MAX_TO_AGENT};
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        err_t err = {{0}};
+        Parallax__Envelope *env = wire_unpack(data, size, limits[i], &err);
+        if (!env) {
+            if (!err.msg[0])
+                fuzz_fail("rejected without a reason", NULL);
+            continue;
+        }
+        if (size > limits[i])
+            fuzz_fail("accepted input over the size limit", NULL);
+        check_accepted(env, limits[i]);
+        wire_free(&env);
+        if (env)
+            fuzz_fail("wire_free did not clear the pointer", NULL);
+    }
+    return 0;
+}
