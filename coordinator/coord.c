@@ -150,21 +150,23 @@ static void sessions_expire(coord_t *c)
 
 /* ---- sending ----------------------------------------------------------------------------- */
 
-static void send_envelope(coord_t *c, const uint8_t *route, size_t route_len,
-                          const Parallax__Envelope *env, const char *agent)
+/* Returns 0 if sent. A failed send loses nothing: the agent resends what was not
+ * acknowledged and says hello again (getting its schedule) when it reconnects. */
+static int send_envelope(coord_t *c, const uint8_t *route, size_t route_len,
+                         const Parallax__Envelope *env, const char *agent)
 {
     err_t err;
     uint8_t *buf = NULL;
     size_t len = 0;
     if (wire_pack(env, &buf, &len, &err) < 0) {
         log_error("agent %s: %s", agent, err.msg);
-        return;
+        return -1;
     }
-    /* A failed send loses nothing: the agent resends what was not acknowledged and says
-     * hello again when it reconnects. */
-    if (link_send(c->link, route, route_len, buf, len, &err) < 0)
-        log_warn("agent %s: %s %s", agent, wire_body_name(env), err.msg);
+    int rc = link_send(c->link, route, route_len, buf, len, &err);
+    if (rc < 0)
+        log_warn("agent %s: %s not sent: %s", agent, wire_body_name(env), err.msg);
     free(buf);
+    return rc;
 }
 
 static void send_schedule(coord_t *c, session_t *s, const char *agent)
@@ -175,7 +177,8 @@ static void send_schedule(coord_t *c, session_t *s, const char *agent)
     env.version = PX_PROTOCOL_VERSION;
     env.body_case = PARALLAX__ENVELOPE__BODY_SCHEDULE;
     env.schedule = c->schedule;
-    send_envelope(c, s->route, s->route_len, &env, agent);
+    if (send_envelope(c, s->route, s->route_len, &env, agent) < 0)
+        return;
     s->schedule_version = c->schedule->version;
     log_info("agent %s: sent schedule version %llu (%zu probes)", agent,
              (unsigned long long)c->schedule->version, c->schedule->n_probes);

@@ -116,14 +116,19 @@ int store_connect(store_t *s, err_t *err)
         return -2;
     }
     /* The ACK promises durability: never let a session weaken synchronous_commit. */
-    if (run(s, "setting up the session",
-            "SET synchronous_commit = on; SET TIME ZONE 'UTC'; "
-            "LISTEN parallax_agents; LISTEN parallax_schedule; "
-            "CREATE TEMP TABLE staging (LIKE parallax.results INCLUDING DEFAULTS) "
-            "ON COMMIT DELETE ROWS",
-            0, NULL, err) < 0) {
-        disconnect(s);
-        return -1;
+    static const char *const setup[] = {
+        "SET synchronous_commit = on",
+        "SET TIME ZONE 'UTC'",
+        "LISTEN parallax_agents",
+        "LISTEN parallax_schedule",
+        "CREATE TEMP TABLE staging (LIKE parallax.results INCLUDING DEFAULTS) "
+        "ON COMMIT DELETE ROWS",
+    };
+    for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++) {
+        if (run(s, "setting up the session", setup[i], 0, NULL, err) < 0) {
+            disconnect(s);
+            return -1;
+        }
     }
     return 0;
 }
