@@ -1,0 +1,401 @@
+/* agent: the context and the protocol. Two small state machines: the session with the
+ * coordinator (down -> hello sent -> scheduled) and the run of the process (running ->
+ * draining -> done). Results flow sched -> outbox -> link; acks flow back into the outbox. */
+#include "agent.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "link.h"
+#include "log.h"
+#include "probe.h"
+#include "sched.h"
+#include "timeutil.h"
+#include "wire.h"
+
+#define AGENT_HELLO_RESEND_S 5
+#define AGENT_DRAIN_WAIT_S 2
+
+#define SESSION_STATE_LIST(X)                                                                      \
+    X(DOWN, "down")           /* no authenticated connection */                                    \
+    X(HELLO, "hello-sent")    /* hello sent, resent every 5 s until a schedule arrives */          \
+    X(SCHEDULED, "scheduled") /* a schedule arrived on this connection */
+
+typedef enum session_state {
+#define SESSION_ENUM(name, text) SESSION_##name,
+    SESSION_STATE_LIST(SESSION_ENUM)
+#undef SESSION_ENUM
+} session_state_t;
+
+static const char *const session_state_names[] = {
+#define SESSION_NAME(name, text) text,
+    SESSION_STATE_LIST(SESSION_NAME)
+#undef SESSION_NAME
+};
+
+#define RUN_STATE_LIST(X)                                                                          \
+    X(RUNNING, "running")   /* probing and sending */                                              \
+    X(DRAINING, "draining") /* stopped probing; waiting up to 2 s for the last acks */             \
+    X(DONE, "done")         /* the loop is exiting */
+
+typedef enum run_state {
+#define RUN_ENUM(name, text) RUN_##name,
+    RUN_STATE_LIST(RUN_ENUM)
+#undef RUN_ENUM
+} run_state_t;
+
+static const char *const run_state_names[] = {
+#define RUN_NAME(name, text) text,
+    RUN_STATE_LIST(RUN_NAME)
+#undef RUN_NAME
+};
+
+struct agent {
+    agent_config_t cfg;
+    struct event_base *base;
+    probe_env_t *env;
+    sched_t *sched;
+    outbox_t *outbox;
+    link_t *link;
+    session_state_t session;
+    run_state_t run;
+    struct event *hello_timer;
+    struct event *heartbeat_timer;
+    struct event *drain_timer;
+    struct event *sigterm_ev;
+    struct event *sigint_ev;
+};
+
+static int send_envelope(agent_t *a, Parallax__Envelope *env)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    err_t err = {{0}};
+    env->version = PX_PROTOCOL_VERSION;
+    if (wire_pack(env, &buf, &len, &err) < 0) {
+        log_error("agent: %s", err.msg);
+        return -1;
+    }
+    int rc = link_send(a->link, buf, len);
+    free(buf);
+    return rc;
+}
+
+static void send_hello(agent_t *a)
+{
+    const char *kinds[16];
+    Parallax__Hello hello = PARALLAX__HELLO__INIT;
+    hello.agent_version = (char *)PX_VERSION;
+    hello.name = a->cfg.name;
+    hello.schedule_version = sched_version(a->sched);
+    hello.n_kinds = probe_kinds(kinds, sizeof kinds / sizeof kinds[0]);
+    hello.kinds = (char **)kinds;
+    hello.sent_us = time_now_us();
+    Parallax__Envelope env = PARALLAX__ENVELOPE__INIT;
+    env.body_case = PARALLAX__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    if (send_envelope(a, &env) == 0)
+        log_debug("agent: hello sent (schedule version %llu)",
+                  (unsigned long long)hello.schedule_version);
+}
+
+static void session_set_state(agent_t *a, session_state_t next)
+{
+    if (a->session == next)
+        return;
+    log_debug("agent: session %s -> %s", session_state_names[a->session],
+              session_state_names[next]);
+    a->session = next;
+    if (next == SESSION_HELLO) {
+        struct timeval tv = {.tv_sec = AGENT_HELLO_RESEND_S, .tv_usec = 0};
+        evtimer_add(a->hello_timer, &tv);
+        send_hello(a);
+    } else {
+        evtimer_del(a->hello_timer);
+    }
+}
+
+static void run_set_state(agent_t *a, run_state_t next)
+{
+    if (a->run == next)
+        return;
+    log_debug("agent: %s -> %s", run_state_names[a->run], run_state_names[next]);
+    a->run = next;
+    if (next == RUN_DONE)
+        event_base_loopbreak(a->base);
+}
+
+/* While draining, the loop ends as soon as nothing is waiting for an ack. */
+static void check_drained(agent_t *a)
+{
+    outbox_counters_t c;
+    outbox_counters(a->outbox, &c);
+    if (a->run == RUN_DRAINING && c.pending == 0)
+        run_set_state(a, RUN_DONE);
+}
+
+static void hello_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    agent_t *a = arg;
+    if (a->session != SESSION_HELLO)
+        return;
+    send_hello(a);
+    struct timeval tv = {.tv_sec = AGENT_HELLO_RESEND_S, .tv_usec = 0};
+    evtimer_add(a->hello_timer, &tv);
+}
+
+static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    agent_t *a = arg;
+    if (!link_is_up(a->link))
+        return;
+    Parallax__Heartbeat hb = PARALLAX__HEARTBEAT__INIT;
+    hb.agent_sent_us = time_now_us();
+    Parallax__Envelope env = PARALLAX__ENVELOPE__INIT;
+    env.body_case = PARALLAX__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    send_envelope(a, &env);
+}
+
+static void on_heartbeat(const Parallax__Heartbeat *hb)
+{
+    if (hb->coord_recv_us == 0 || hb->coord_sent_us == 0 || hb->agent_sent_us == 0)
+        return;
+    int64_t now = time_now_us();
+    /* NTP-style: offset of the coordinator's clock relative to ours, and the network RTT
+     * without the coordinator's processing time. */
+    int64_t offset = ((hb->coord_recv_us - hb->agent_sent_us) + (hb->coord_sent_us - now)) / 2;
+    int64_t rtt = (now - hb->agent_sent_us) - (hb->coord_sent_us - hb->coord_recv_us);
+    log_debug("agent: heartbeat: coordinator clock offset %lld us, rtt %lld us", (long long)offset,
+              (long long)rtt);
+}
+
+static void on_schedule(agent_t *a, const Parallax__Schedule *s)
+{
+    if (a->run != RUN_RUNNING)
+        return;
+    sched_apply_stats_t st;
+    err_t err = {{0}};
+    if (sched_apply(a->sched, s, &st, &err) < 0) {
+        log_error("agent: schedule %llu not applied: %s", (unsigned long long)s->version, err.msg);
+        return;
+    }
+    log_info("agent: schedule version %llu: %zu probes (%zu kept, %zu added, %zu removed%s)",
+             (unsigned long long)s->version, sched_count(a->sched), st.kept, st.added, st.removed,
+             st.ignored ? ", some duplicates ignored" : "");
+    session_set_state(a, SESSION_SCHEDULED);
+}
+
+static void link_message_cb(const uint8_t *buf, size_t len, void *arg)
+{
+    agent_t *a = arg;
+    err_t err = {{0}};
+    Parallax__Envelope *env = wire_unpack(buf, len, PX_WIRE_MAX_TO_AGENT, &err);
+    if (!env) {
+        log_warn("agent: dropping a message from the coordinator: %s", err.msg);
+        return;
+    }
+    switch (env->body_case) {
+    case PARALLAX__ENVELOPE__BODY_SCHEDULE:
+        on_schedule(a, env->schedule);
+        break;
+    case PARALLAX__ENVELOPE__BODY_ACK:
+        outbox_on_ack(a->outbox, env->ack);
+        check_drained(a);
+        break;
+    case PARALLAX__ENVELOPE__BODY_HEARTBEAT:
+        on_heartbeat(env->heartbeat);
+        break;
+    default:
+        log_warn("agent: ignoring an unexpected %s message from the coordinator",
+                 wire_body_name(env));
+        break;
+    }
+    wire_free(&env);
+}
+
+static void link_up_cb(void *arg)
+{
+    agent_t *a = arg;
+    if (a->run == RUN_RUNNING)
+        session_set_state(a, SESSION_HELLO);
+    /* Hello first, then everything not yet acked: the coordinator may have stored some of it
+     * already, which it acks without storing twice. */
+    outbox_resend_all(a->outbox);
+}
+
+static void link_down_cb(void *arg)
+{
+    session_set_state(arg, SESSION_DOWN);
+}
+
+static void sched_result_cb(const sched_result_t *r, void *arg)
+{
+    agent_t *a = arg;
+    const probe_result_t *pr = r->result;
+    Parallax__Result res = PARALLAX__RESULT__INIT;
+    res.probe_id = r->probe_id;
+    res.ts_us = r->ts_us;
+    res.status = (Parallax__Status)pr->status;
+    res.rtt_us = pr->rtt_us;
+    res.message = (char *)pr->message;
+    res.icmp_type = pr->icmp_type;
+    res.icmp_code = pr->icmp_code;
+    res.icmp_from = (char *)pr->icmp_from;
+    res.app_code = pr->app_code;
+    res.control = r->control;
+    log_debug("agent: probe %llu: %s %u us %s", (unsigned long long)r->probe_id,
+              status_name(pr->status), pr->rtt_us, pr->message);
+    outbox_add(a->outbox, &res);
+}
+
+/* The outbox's way out; the outbox exists before the link, hence the check. */
+static int outbox_send_cb(const uint8_t *buf, size_t len, void *arg)
+{
+    agent_t *a = arg;
+    return a->link ? link_send(a->link, buf, len) : -1;
+}
+
+static void drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    agent_t *a = arg;
+    outbox_counters_t c;
+    outbox_counters(a->outbox, &c);
+    log_warn("agent: %llu results still unacknowledged after %d s; exiting without them",
+             (unsigned long long)c.pending, AGENT_DRAIN_WAIT_S);
+    run_set_state(a, RUN_DONE);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    agent_t *a = arg;
+    if (a->run != RUN_RUNNING) {
+        log_warn("agent: second signal; exiting now");
+        run_set_state(a, RUN_DONE);
+        return;
+    }
+    log_info("agent: %s received; stopping probes and flushing results",
+             sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    run_set_state(a, RUN_DRAINING);
+    sched_stop(a->sched);
+    session_set_state(a, SESSION_DOWN);
+    evtimer_del(a->heartbeat_timer);
+    outbox_flush(a->outbox);
+    struct timeval tv = {.tv_sec = AGENT_DRAIN_WAIT_S, .tv_usec = 0};
+    evtimer_add(a->drain_timer, &tv);
+    check_drained(a);
+}
+
+agent_t *agent_new(const agent_config_t *cfg, err_t *err)
+{
+    agent_t *a = calloc(1, sizeof *a);
+    if (!a) {
+        err_set(err, "out of memory");
+        return NULL;
+    }
+    a->cfg = *cfg;
+    a->session = SESSION_DOWN;
+    a->run = RUN_RUNNING;
+    /* Precise timers: schedule slots are meant to be hit to the millisecond or better. */
+    struct event_config *ec = event_config_new();
+    if (ec) {
+        event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+        a->base = event_base_new_with_config(ec);
+        event_config_free(ec);
+    }
+    if (!a->base) {
+        err_set(err, "cannot create the event loop");
+        goto fail;
+    }
+    uint64_t stream = outbox_random_stream(err);
+    if (!stream)
+        goto fail;
+    outbox_config_t ocfg = {.batch_max = cfg->batch_max,
+                            .batch_interval_ms = cfg->batch_interval_ms,
+                            .resend_ms = cfg->resend_ms,
+                            .max_pending = cfg->max_pending};
+    if (!(a->env = probe_env_new(a->base))) {
+        err_set(err, "out of memory");
+        goto fail;
+    }
+    if (!(a->outbox = outbox_new(a->base, &ocfg, stream, outbox_send_cb, a, err)))
+        goto fail;
+    if (!(a->sched = sched_new(a->base, a->env, sched_result_cb, a, err)))
+        goto fail;
+    a->hello_timer = evtimer_new(a->base, hello_cb, a);
+    a->heartbeat_timer = event_new(a->base, -1, EV_PERSIST, heartbeat_cb, a);
+    a->drain_timer = evtimer_new(a->base, drain_timeout_cb, a);
+    a->sigterm_ev = evsignal_new(a->base, SIGTERM, signal_cb, a);
+    a->sigint_ev = evsignal_new(a->base, SIGINT, signal_cb, a);
+    struct timeval hb = {.tv_sec = cfg->heartbeat_s, .tv_usec = 0};
+    if (!a->hello_timer || !a->heartbeat_timer || !a->drain_timer || !a->sigterm_ev ||
+        !a->sigint_ev || event_add(a->sigterm_ev, NULL) < 0 || event_add(a->sigint_ev, NULL) < 0 ||
+        event_add(a->heartbeat_timer, &hb) < 0) {
+        err_set(err, "cannot set up timers and signal handlers");
+        goto fail;
+    }
+    link_config_t lcfg = {.endpoint = cfg->coordinator,
+                          .server_key = cfg->coordinator_key,
+                          .public_key = cfg->public_key,
+                          .secret_key = cfg->secret_key};
+    link_callbacks_t cbs = {.up = link_up_cb, .down = link_down_cb, .message = link_message_cb};
+    if (!(a->link = link_new(a->base, &lcfg, &cbs, a, err)))
+        goto fail;
+    log_info("agent: '%s' (key %s) starting; coordinator %s; result stream %llu", cfg->name,
+             cfg->public_key, cfg->coordinator, (unsigned long long)stream);
+    return a;
+fail:
+    agent_destroy(&a);
+    return NULL;
+}
+
+int agent_run(agent_t *a, err_t *err)
+{
+    if (event_base_dispatch(a->base) < 0) {
+        err_set(err, "event loop failed");
+        return -1;
+    }
+    return 0;
+}
+
+void agent_counters(const agent_t *a, outbox_counters_t *out)
+{
+    outbox_counters(a->outbox, out);
+}
+
+void agent_destroy(agent_t **agent)
+{
+    if (!agent || !*agent)
+        return;
+    agent_t *a = *agent;
+    /* Order matters: runs reference the probe env and deliver into the outbox; the link's
+     * events and the rest live on the base, which goes last. */
+    sched_destroy(&a->sched);
+    probe_env_destroy(&a->env);
+    link_destroy(&a->link);
+    outbox_destroy(&a->outbox);
+    if (a->hello_timer)
+        event_free(a->hello_timer);
+    if (a->heartbeat_timer)
+        event_free(a->heartbeat_timer);
+    if (a->drain_timer)
+        event_free(a->drain_timer);
+    if (a->sigterm_ev)
+        event_free(a->sigterm_ev);
+    if (a->sigint_ev)
+        event_free(a->sigint_ev);
+    if (a->base)
+        event_base_free(a->base);
+    memset(a->cfg.secret_key, 0, sizeof a->cfg.secret_key);
+    free(a);
+    *agent = NULL;
+}

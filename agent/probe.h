@@ -1,0 +1,115 @@
+/* probe: the one interface every probe kind implements (an ops table), the static registry
+ * that maps kinds to ops, and the life of one run: probe_start() -> exactly one probe_done()
+ * -> the caller's callback, or probe_cancel() and no callback at all. */
+#ifndef PX_PROBE_H
+#define PX_PROBE_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "err.h"
+#include "probespec.h"
+#include "status.h"
+
+struct event_base;
+typedef struct icmp_mux icmp_mux_t;
+
+#define PROBE_MSG_MAX 256
+#define PROBE_ADDR_MAX 46 /* INET6_ADDRSTRLEN */
+
+/* A socket address of either family, small enough to keep one per scheduled probe. */
+typedef union probe_addr {
+    struct sockaddr sa;
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+} probe_addr_t;
+
+/* What to measure (immutable for the run). */
+typedef struct probe_target {
+    probe_kind_t kind;
+    uint16_t port;     /* tcp */
+    probe_addr_t addr; /* destination; port filled in for tcp */
+    socklen_t addrlen;
+    uint32_t timeout_ms;
+    /* If not NULL, the run does not measure anything: it yields LOCAL_ERROR with this text
+     * (an unparseable spec or a kind this agent cannot run). Borrowed for probe_start() only. */
+    const char *error;
+} probe_target_t;
+
+/* The record a run produces; failures are results with a status, never error returns. */
+typedef struct probe_result {
+    px_status_t status;
+    uint32_t rtt_us;
+    uint8_t icmp_type; /* UNREACHABLE from an ICMP error: its type, code, sender */
+    uint8_t icmp_code;
+    char icmp_from[PROBE_ADDR_MAX];
+    int32_t app_code;
+    char message[PROBE_MSG_MAX];
+} probe_result_t;
+
+/* Shared resources probe kinds need: the event loop and the lazily opened ICMP sockets. */
+typedef struct probe_env probe_env_t;
+typedef struct probe_run probe_run_t;
+
+/* Called once per run (unless cancelled), from the event loop, never from inside
+ * probe_start(). res is valid during the call only. The run is freed after it returns. */
+typedef void (*probe_done_fn)(const probe_result_t *res, void *arg);
+
+/* What a probe kind implements. start() begins the measurement and must eventually lead to
+ * exactly one probe_done() (it may call it at once). release() frees the kind's state (events
+ * first); it is called exactly once, by probe_done() or probe_cancel(). */
+typedef struct probe_ops {
+    probe_kind_t kind;
+    void (*start)(probe_run_t *run);
+    void (*release)(probe_run_t *run);
+} probe_ops_t;
+
+/* Creates the environment. base is borrowed and must outlive it. NULL on out-of-memory. */
+probe_env_t *probe_env_new(struct event_base *base);
+
+/* Frees the environment and its ICMP sockets; every run must have ended or been cancelled
+ * first. NULLs *env; accepts NULL. */
+void probe_env_destroy(probe_env_t **env);
+
+struct event_base *probe_env_base(probe_env_t *env);
+
+/* The shared ICMP socket for family (AF_INET or AF_INET6), opened on first use. Returns NULL
+ * with err if neither a raw nor a ping socket can be opened; the env keeps it. */
+icmp_mux_t *probe_env_icmp(probe_env_t *env, int family, err_t *err);
+
+/* The ops of kind, or NULL if this agent cannot run it. */
+const probe_ops_t *probe_ops_find(probe_kind_t kind);
+
+/* Fills names with the kinds this agent can run ("icmp", ...); returns how many (<= max). */
+size_t probe_kinds(const char **names, size_t max);
+
+/* Starts a run. Returns the run, owned by the probe module until done() has been called or
+ * probe_cancel() is called; NULL only when out of memory (no callback then). */
+probe_run_t *probe_start(probe_env_t *env, const probe_target_t *target, probe_done_fn done,
+                         void *arg);
+
+/* Stops a run that has not reported yet; done() will not be called. NULLs *run. Must not be
+ * called from inside that run's done(). Accepts NULL. */
+void probe_cancel(probe_run_t **run);
+
+/* For probe kinds: ends the run with res (copied). Calls the kind's release() at once and
+ * delivers res to the caller from the event loop. The kind must not touch its state after. */
+void probe_done(probe_run_t *run, const probe_result_t *res);
+
+/* For probe kinds: fills a result with status and a printf-style message, everything else
+ * zero, and ends the run with it. */
+void probe_done_status(probe_run_t *run, px_status_t status, uint32_t rtt_us, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Accessors for probe kinds. The target and env are owned by the run / caller. */
+const probe_target_t *probe_run_target(const probe_run_t *run);
+probe_env_t *probe_run_env(probe_run_t *run);
+void *probe_run_state(const probe_run_t *run);
+void probe_run_set_state(probe_run_t *run, void *state);
+
+/* Formats the address (no port) into buf of at least PROBE_ADDR_MAX bytes; returns buf. */
+const char *probe_addr_str(const struct sockaddr *sa, char *buf, size_t len);
+
+#endif

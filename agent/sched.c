@@ -1,0 +1,352 @@
+/* sched: one timer per scheduled probe, entries kept sorted by probe id so that replacing a
+ * schedule of tens of thousands of probes is a merge, not a quadratic search. */
+#include "sched.h"
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "timeutil.h"
+
+#define US_PER_S 1000000LL
+/* A timer that fires later than this after its slot skips the run: a result stamped far
+ * from when it was measured would mislead more than a missing one. */
+#define SCHED_MAX_LATE_US (2 * US_PER_S)
+
+typedef struct sched_entry {
+    sched_t *sched;
+    uint64_t serial;
+    /* Spec: what the coordinator asked for. */
+    uint64_t probe_id;
+    char *spec;
+    char *address;
+    uint32_t interval_s;
+    uint32_t phase_ms;
+    int control;
+    probe_target_t target;
+    char *error; /* LOCAL_ERROR message for every run, or NULL */
+    /* State: timer and the run under way. */
+    struct event *timer;
+    int64_t next_us;
+    int64_t last_ts_us;
+    probe_run_t *run;
+    int64_t run_ts_us;
+} sched_entry_t;
+
+struct sched {
+    struct event_base *base;
+    probe_env_t *env;
+    sched_result_fn fn;
+    void *arg;
+    uint64_t version;
+    uint64_t next_serial;
+    int stopped;
+    sched_entry_t **entries; /* sorted by probe_id */
+    size_t count;
+};
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+int64_t sched_slot_floor(int64_t now_us, uint32_t interval_s, uint32_t phase_ms)
+{
+    int64_t interval = (int64_t)interval_s * US_PER_S;
+    int64_t phase = (int64_t)phase_ms * 1000;
+    return floor_div(now_us - phase, interval) * interval + phase;
+}
+
+int64_t sched_slot_next(int64_t now_us, uint32_t interval_s, uint32_t phase_ms)
+{
+    return sched_slot_floor(now_us, interval_s, phase_ms) + (int64_t)interval_s * US_PER_S;
+}
+
+static void arm(sched_entry_t *e, int64_t now)
+{
+    e->next_us = sched_slot_next(now, e->interval_s, e->phase_ms);
+    int64_t delay = e->next_us - now;
+    struct timeval tv = {.tv_sec = delay / US_PER_S, .tv_usec = delay % US_PER_S};
+    evtimer_add(e->timer, &tv);
+}
+
+static void run_done_cb(const probe_result_t *res, void *arg)
+{
+    sched_entry_t *e = arg;
+    e->run = NULL;
+    sched_result_t r = {
+        .probe_id = e->probe_id, .ts_us = e->run_ts_us, .control = e->control, .result = res};
+    e->sched->fn(&r, e->sched->arg);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sched_entry_t *e = arg;
+    int64_t now = time_now_us();
+    int64_t due = sched_slot_floor(now, e->interval_s, e->phase_ms);
+    /* The timer runs on the monotonic clock, the slots on the wall clock: a timer may fire a
+     * little early (due is then the slot already run) or the wall clock may have been stepped.
+     * Only a slot after the last one run, and not too long ago, is run. */
+    if (due <= e->last_ts_us) {
+        log_debug("sched: probe %llu woke before its slot; re-arming",
+                  (unsigned long long)e->probe_id);
+    } else if (now - due > SCHED_MAX_LATE_US && now - due > (int64_t)e->interval_s * US_PER_S / 2) {
+        log_debug("sched: probe %llu woke %lld ms after its slot; skipping that run",
+                  (unsigned long long)e->probe_id, (long long)((now - due) / 1000));
+        e->last_ts_us = due;
+    } else if (e->run) {
+        log_debug("sched: probe %llu still running from the last round; skipping this one",
+                  (unsigned long long)e->probe_id);
+        e->last_ts_us = due;
+    } else {
+        e->last_ts_us = due;
+        e->run_ts_us = due;
+        e->run = probe_start(e->sched->env, &e->target, run_done_cb, e);
+        if (!e->run)
+            log_error("sched: out of memory starting probe %llu", (unsigned long long)e->probe_id);
+    }
+    if (!e->sched->stopped)
+        arm(e, now);
+}
+
+static void entry_free(sched_entry_t *e)
+{
+    if (!e)
+        return;
+    if (e->timer)
+        event_free(e->timer);
+    probe_cancel(&e->run);
+    free(e->spec);
+    free(e->address);
+    free(e->error);
+    free(e);
+}
+
+/* Builds the probe target from spec and address; problems become the entry's error text so
+ * every run reports them to the operator as LOCAL_ERROR results. */
+static void entry_prepare(sched_entry_t *e, uint32_t timeout_ms)
+{
+    probe_target_t *t = &e->target;
+    memset(t, 0, sizeof *t);
+    t->timeout_ms = timeout_ms;
+    char msg[PROBE_MSG_MAX];
+    msg[0] = '\0';
+    if (inet_pton(AF_INET, e->address, &t->addr.v4.sin_addr) == 1) {
+        t->addr.v4.sin_family = AF_INET;
+        t->addrlen = sizeof t->addr.v4;
+    } else if (inet_pton(AF_INET6, e->address, &t->addr.v6.sin6_addr) == 1) {
+        t->addr.v6.sin6_family = AF_INET6;
+        t->addrlen = sizeof t->addr.v6;
+    } else {
+        snprintf(msg, sizeof msg, "invalid address '%.64s'", e->address);
+    }
+    probespec_t ps;
+    err_t err = {{0}};
+    if (!msg[0]) {
+        if (probespec_parse(e->spec, &ps, &err) < 0)
+            snprintf(msg, sizeof msg, "bad probe spec: %.200s", err.msg);
+        else if (!probe_ops_find(ps.kind))
+            snprintf(msg, sizeof msg, "probe kind '%s' not supported by this agent",
+                     probespec_kind_name(ps.kind));
+    }
+    if (msg[0]) {
+        e->error = strdup(msg);
+        t->error = e->error ? e->error : "out of memory";
+        return;
+    }
+    t->kind = ps.kind;
+    t->port = ps.port;
+}
+
+static sched_entry_t *entry_new(sched_t *s, const Parallax__Probe *p)
+{
+    sched_entry_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->sched = s;
+    e->serial = ++s->next_serial;
+    e->probe_id = p->probe_id;
+    e->spec = strdup(p->spec ? p->spec : "");
+    e->address = strdup(p->address ? p->address : "");
+    e->interval_s = p->interval_s;
+    e->phase_ms = p->phase_ms;
+    e->control = p->control;
+    e->timer = evtimer_new(s->base, timer_cb, e);
+    if (!e->spec || !e->address || !e->timer) {
+        entry_free(e);
+        return NULL;
+    }
+    entry_prepare(e, p->timeout_ms);
+    return e;
+}
+
+static int same_run(const sched_entry_t *e, const Parallax__Probe *p)
+{
+    return e->interval_s == p->interval_s && e->phase_ms == p->phase_ms &&
+           strcmp(e->spec, p->spec ? p->spec : "") == 0 &&
+           strcmp(e->address, p->address ? p->address : "") == 0;
+}
+
+static int cmp_probe_ptr(const void *a, const void *b)
+{
+    const Parallax__Probe *pa = *(const Parallax__Probe *const *)a;
+    const Parallax__Probe *pb = *(const Parallax__Probe *const *)b;
+    return pa->probe_id < pb->probe_id ? -1 : pa->probe_id > pb->probe_id;
+}
+
+sched_t *sched_new(struct event_base *base, probe_env_t *env, sched_result_fn fn, void *arg,
+                   err_t *err)
+{
+    sched_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        err_set(err, "out of memory");
+        return NULL;
+    }
+    s->base = base;
+    s->env = env;
+    s->fn = fn;
+    s->arg = arg;
+    return s;
+}
+
+void sched_destroy(sched_t **s)
+{
+    if (!s || !*s)
+        return;
+    for (size_t i = 0; i < (*s)->count; i++)
+        entry_free((*s)->entries[i]);
+    free((*s)->entries);
+    free(*s);
+    *s = NULL;
+}
+
+int sched_apply(sched_t *s, const Parallax__Schedule *sch, sched_apply_stats_t *stats, err_t *err)
+{
+    sched_apply_stats_t st = {0};
+    size_t n = sch->n_probes;
+    const Parallax__Probe **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    sched_entry_t **next = malloc((n ? n : 1) * sizeof *next);
+    /* Marks which old entries are carried over; the rest are freed at the end. */
+    unsigned char *kept = calloc(s->count ? s->count : 1, 1);
+    if (!sorted || !next || !kept)
+        goto oom;
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = sch->probes[i];
+    qsort(sorted, n, sizeof *sorted, cmp_probe_ptr);
+    size_t count = 0, old = 0;
+    for (size_t i = 0; i < n; i++) {
+        const Parallax__Probe *p = sorted[i];
+        if (count > 0 && next[count - 1]->probe_id == p->probe_id) {
+            log_warn("sched: schedule %llu lists probe %llu twice; using the first",
+                     (unsigned long long)sch->version, (unsigned long long)p->probe_id);
+            st.ignored++;
+            continue;
+        }
+        while (old < s->count && s->entries[old]->probe_id < p->probe_id)
+            old++;
+        if (old < s->count && s->entries[old]->probe_id == p->probe_id &&
+            same_run(s->entries[old], p)) {
+            sched_entry_t *e = s->entries[old];
+            kept[old] = 1;
+            e->control = p->control;
+            e->target.timeout_ms = p->timeout_ms;
+            next[count++] = e;
+            st.kept++;
+            continue;
+        }
+        sched_entry_t *e = entry_new(s, p);
+        if (!e)
+            goto oom_undo;
+        next[count++] = e;
+        st.added++;
+    }
+    /* Commit: free what is gone, arm what is new. */
+    for (size_t i = 0; i < s->count; i++)
+        if (!kept[i]) {
+            entry_free(s->entries[i]);
+            st.removed++;
+        }
+    int64_t now = time_now_us();
+    for (size_t i = 0; i < count; i++)
+        if (!evtimer_pending(next[i]->timer, NULL) && !s->stopped && !next[i]->run &&
+            next[i]->next_us == 0)
+            arm(next[i], now);
+    free(s->entries);
+    s->entries = next;
+    s->count = count;
+    s->version = sch->version;
+    free(sorted);
+    free(kept);
+    if (stats)
+        *stats = st;
+    return 0;
+oom_undo:
+    /* New entries are those not marked kept in the old array: free only them. */
+    for (size_t i = 0; i < count; i++) {
+        int was_old = 0;
+        for (size_t j = 0; j < s->count && !was_old; j++)
+            was_old = s->entries[j] == next[i];
+        if (!was_old)
+            entry_free(next[i]);
+    }
+oom:
+    free(sorted);
+    free(next);
+    free(kept);
+    err_set(err, "out of memory applying a schedule of %zu probes", n);
+    return -1;
+}
+
+uint64_t sched_version(const sched_t *s)
+{
+    return s->version;
+}
+
+size_t sched_count(const sched_t *s)
+{
+    return s->count;
+}
+
+size_t sched_in_flight(const sched_t *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->count; i++)
+        n += s->entries[i]->run != NULL;
+    return n;
+}
+
+void sched_stop(sched_t *s)
+{
+    s->stopped = 1;
+    for (size_t i = 0; i < s->count; i++) {
+        evtimer_del(s->entries[i]->timer);
+        probe_cancel(&s->entries[i]->run);
+    }
+}
+
+int sched_probe_info(const sched_t *s, uint64_t probe_id, sched_probe_info_t *out)
+{
+    size_t lo = 0, hi = s->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const sched_entry_t *e = s->entries[mid];
+        if (e->probe_id == probe_id) {
+            out->serial = e->serial;
+            out->next_us = e->next_us;
+            out->in_flight = e->run != NULL;
+            out->timeout_ms = e->target.timeout_ms;
+            return 0;
+        }
+        if (e->probe_id < probe_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}

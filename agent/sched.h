@@ -1,0 +1,77 @@
+/* sched: runs the coordinator's schedule. A probe with interval I and phase P runs at the
+ * UTC times k*I + P; every round's timer is recomputed from the wall clock so it never
+ * drifts, and each result is stamped with the scheduled time of its run. */
+#ifndef PX_SCHED_H
+#define PX_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "parallax.pb-c.h"
+#include "probe.h"
+
+struct event_base;
+typedef struct sched sched_t;
+
+/* One finished run, handed to the owner of the schedule. */
+typedef struct sched_result {
+    uint64_t probe_id;
+    int64_t ts_us; /* scheduled time of the run */
+    int control;
+    const probe_result_t *result; /* valid during the callback only */
+} sched_result_t;
+
+typedef void (*sched_result_fn)(const sched_result_t *r, void *arg);
+
+/* What sched_apply() did; a probe whose spec, address, interval or phase changed counts as
+ * removed and added. */
+typedef struct sched_apply_stats {
+    size_t kept;
+    size_t added;
+    size_t removed;
+    size_t ignored; /* duplicates or bad addresses */
+} sched_apply_stats_t;
+
+/* Read-only view of one scheduled probe, for logs and tests. */
+typedef struct sched_probe_info {
+    uint64_t serial; /* changes when the probe is (re)created, not when it is kept */
+    int64_t next_us; /* wall time of the next run */
+    int in_flight;   /* a run is under way */
+    uint32_t timeout_ms;
+} sched_probe_info_t;
+
+/* Latest run time k*I + P (I = interval_s seconds, P = phase_ms) at or before now_us. */
+int64_t sched_slot_floor(int64_t now_us, uint32_t interval_s, uint32_t phase_ms);
+
+/* Earliest run time k*I + P strictly after now_us. */
+int64_t sched_slot_next(int64_t now_us, uint32_t interval_s, uint32_t phase_ms);
+
+/* Creates an empty schedule. base and env are borrowed and must outlive it; fn/arg receive
+ * every result. Returns NULL (err set) on failure. Caller owns the result. */
+sched_t *sched_new(struct event_base *base, probe_env_t *env, sched_result_fn fn, void *arg,
+                   err_t *err);
+
+/* Cancels every run (no callbacks) and frees everything. NULLs *s; accepts NULL. */
+void sched_destroy(sched_t **s);
+
+/* Replaces the schedule with sch (borrowed; copied). Probes whose id, spec, address, interval
+ * and phase are unchanged keep running without a gap (timeout and control are updated);
+ * others start at their next round. Returns -1 (err set) only when out of memory, in which
+ * case the old schedule is left as it was. stats may be NULL. */
+int sched_apply(sched_t *s, const Parallax__Schedule *sch, sched_apply_stats_t *stats, err_t *err);
+
+/* Version of the schedule in force (0 before the first). */
+uint64_t sched_version(const sched_t *s);
+
+/* Number of scheduled probes, and of runs in flight. */
+size_t sched_count(const sched_t *s);
+size_t sched_in_flight(const sched_t *s);
+
+/* Stops starting runs and cancels those in flight (no callbacks); the schedule stays known. */
+void sched_stop(sched_t *s);
+
+/* Fills *out for probe_id; returns -1 if it is not scheduled. */
+int sched_probe_info(const sched_t *s, uint64_t probe_id, sched_probe_info_t *out);
+
+#endif
