@@ -20,8 +20,8 @@ static const ctl_opt_t opts[] = {
 static void test_values_flags_and_positionals(void **state)
 {
     (void)state;
-    char *argv[] = {"gb1", "--country", "GB", "--probe=icmp", "--probe", "tcp:80", "-o", "x.conf",
-                    "--force"};
+    char *argv[] = {"gb1",    "--country", "GB",     "--probe=icmp", "--probe",
+                    "tcp:80", "-o",        "x.conf", "--force"};
     err_t err;
     ctl_args_t *a = ctl_args_parse(ARGC(argv), argv, opts, 1, &err);
     assert_non_null(a);
@@ -110,7 +110,10 @@ static void test_no_positionals_allowed(void **state)
     err_t err;
     assert_null(ctl_args_parse(1, argv, opts, 0, &err));
     assert_string_equal(err.msg, "unexpected argument 'extra'");
-    assert_non_null(ctl_args_parse(0, NULL, opts, 0, &err));
+    ctl_args_t *a = ctl_args_parse(0, NULL, opts, 0, &err);
+    assert_non_null(a);
+    assert_int_equal(ctl_args_npos(a), 0);
+    ctl_args_destroy(&a);
 }
 
 int main(void)

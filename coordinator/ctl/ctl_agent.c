@@ -1,0 +1,394 @@
+/* ctl_agent: agent commands. `add` orders its steps so that a failure anywhere leaves
+ * nothing behind: temporary file, insert (in a transaction), rename, commit. */
+#include "ctl_agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl_args.h"
+#include "ctl_json.h"
+#include "ctl_parse.h"
+#include "ctl_table.h"
+#include "keys.h"
+
+#define NOT_REGISTERED                                                                             \
+    "the coordinator has not registered its key yet: start parallax-coordinator once, or "         \
+    "pass --coordinator-key KEY --endpoint tcp://HOST:PORT"
+
+int ctl_agent_add_parse(int argc, char **argv, ctl_agent_add_opts_t *out, err_t *err)
+{
+    static const ctl_opt_t opts[] = {
+        {"country", 0, 1, 0},         {"asn", 0, 1, 0},       {"endpoint", 0, 1, 0},
+        {"coordinator-key", 0, 1, 0}, {"state-dir", 0, 1, 0}, {"output", 'o', 1, 0},
+        {"force", 0, 0, 0},           {NULL, 0, 0, 0},
+    };
+    memset(out, 0, sizeof *out);
+    ctl_args_t *args = ctl_args_parse(argc, argv, opts, 1, err);
+    if (!args)
+        return -1;
+    const char *country = ctl_args_value(args, "country", 0);
+    const char *asn = ctl_args_value(args, "asn", 0);
+    const char *output = ctl_args_value(args, "output", 0);
+    out->name = ctl_args_pos(args, 0);
+    out->endpoint = ctl_args_value(args, "endpoint", 0);
+    out->coordinator_key = ctl_args_value(args, "coordinator-key", 0);
+    out->state_dir = ctl_args_value(args, "state-dir", 0);
+    out->force = ctl_args_count(args, "force") > 0;
+    if (!out->state_dir)
+        out->state_dir = CTL_AGENT_STATE_DIR;
+    int rc = -1;
+    if (!out->name) {
+        err_set(err, "missing agent NAME");
+        goto done;
+    }
+    if (ctl_parse_name("agent name", out->name, err) < 0)
+        goto done;
+    if (!country) {
+        err_set(err, "missing --country CC");
+        goto done;
+    }
+    if (ctl_parse_country("--country", country, out->country, err) < 0)
+        goto done;
+    if (asn) {
+        if (ctl_parse_uint("--asn", asn, 0, 4294967295u, &out->asn, err) < 0)
+            goto done;
+        out->has_asn = 1;
+    }
+    if (out->endpoint && ctl_parse_endpoint("--endpoint", out->endpoint, err) < 0)
+        goto done;
+    if (out->coordinator_key && !keys_valid(out->coordinator_key)) {
+        err_set(err, "bad --coordinator-key '%s': expected a 40-character Z85 CURVE public key",
+                out->coordinator_key);
+        goto done;
+    }
+    if (ctl_parse_abs_path("--state-dir", out->state_dir, err) < 0)
+        goto done;
+    if (output) {
+        size_t len = strlen(output);
+        if (len == 0 || output[len - 1] == '/' || len >= sizeof out->output) {
+            err_set(err, "bad -o '%s': expected a file name", output);
+            goto done;
+        }
+        memcpy(out->output, output, len + 1);
+    } else {
+        /* The name is at most 63 bytes, so this always fits. */
+        snprintf(out->output, sizeof out->output, "./%s.conf", out->name);
+    }
+    rc = 0;
+done:
+    ctl_args_destroy(&args);
+    return rc;
+}
+
+int ctl_agent_list_parse(int argc, char **argv, int *json, err_t *err)
+{
+    static const ctl_opt_t opts[] = {{"json", 0, 0, 0}, {NULL, 0, 0, 0}};
+    ctl_args_t *args = ctl_args_parse(argc, argv, opts, 0, err);
+    if (!args)
+        return -1;
+    *json = ctl_args_count(args, "json") > 0;
+    ctl_args_destroy(&args);
+    return 0;
+}
+
+int ctl_agent_name_parse(int argc, char **argv, const char **name, err_t *err)
+{
+    static const ctl_opt_t opts[] = {{NULL, 0, 0, 0}};
+    ctl_args_t *args = ctl_args_parse(argc, argv, opts, 1, err);
+    if (!args)
+        return -1;
+    *name = ctl_args_pos(args, 0);
+    int rc = 0;
+    if (!*name) {
+        err_set(err, "missing agent NAME");
+        rc = -1;
+    } else if (ctl_parse_name("agent name", *name, err) < 0) {
+        rc = -1;
+    }
+    ctl_args_destroy(&args);
+    return rc;
+}
+
+int ctl_agent_conf_format(const ctl_agent_conf_t *conf, time_t now, char *buf, size_t len)
+{
+    struct tm tm;
+    char stamp[32];
+    if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(stamp, sizeof stamp, "an unknown time");
+    int n = snprintf(buf, len,
+                     "# Parallax agent %s (country %s), written by parallaxctl on %s.\n"
+                     "# Keep this file secret: it holds the agent's private key.\n"
+                     "name = %s\n"
+                     "coordinator = %s\n"
+                     "coordinator_key = %s\n"
+                     "secret_key = %s\n"
+                     "state_dir = %s\n",
+                     conf->name, conf->country, stamp, conf->name, conf->endpoint,
+                     conf->coordinator_key, conf->secret_key, conf->state_dir);
+    return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
+/* Splits path into its directory (or ".") and writes a temporary name next to it, hidden
+ * and unique, into tmp. Returns 0 or -1 if it does not fit. */
+static int temp_name(const char *path, char *tmp, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    int n = slash ? snprintf(tmp, len, "%.*s/.%s.XXXXXX", (int)(slash - path), path, slash + 1)
+                  : snprintf(tmp, len, ".%s.XXXXXX", path);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* Writes text to a new temporary file next to path with mode 0600, flushed to disk. Its name
+ * is left in tmp (empty if nothing was created). Returns 0 or -1 (err set, no file left). */
+static int write_temp(const char *path, const char *text, char *tmp, size_t len, err_t *err)
+{
+    if (temp_name(path, tmp, len) < 0) {
+        tmp[0] = '\0';
+        err_set(err, "%s: path too long", path);
+        return -1;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        err_set(err, "cannot create a file next to %s: %s", path, strerror(errno));
+        tmp[0] = '\0';
+        return -1;
+    }
+    size_t n = strlen(text);
+    size_t done = 0;
+    /* mkstemp makes the file 0600 already; fchmod makes it exactly that whatever the umask. */
+    int rc = fchmod(fd, 0600);
+    while (rc == 0 && done < n) {
+        ssize_t w = write(fd, text + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            rc = -1;
+        else
+            done += (size_t)w;
+    }
+    if (rc == 0)
+        rc = fsync(fd);
+    if (close(fd) != 0)
+        rc = -1;
+    if (rc != 0) {
+        err_set(err, "cannot write %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        tmp[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+/* Moves tmp to path. Without force an existing path is never replaced, even one created since
+ * the early check: link() fails on an existing name where rename() would overwrite it. */
+static int place(const char *tmp, const char *path, int force, err_t *err)
+{
+    if (force) {
+        if (rename(tmp, path) != 0) {
+            err_set(err, "cannot write %s: %s", path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (link(tmp, path) != 0) {
+        if (errno == EEXIST)
+            err_set(err, "%s already exists: pass --force to overwrite it", path);
+        else
+            err_set(err, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    unlink(tmp);
+    return 0;
+}
+
+/* Flushes the directory holding path so the new name survives a crash. Best effort: the
+ * file is complete either way, so a failure here is not worth failing the command for. */
+static void sync_dir(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* Chooses the coordinator key and endpoint: the options, else the registered row. */
+static int coordinator_of(const ctl_agent_add_opts_t *opts, const ctl_rows_t *rows,
+                          const char **key, const char **endpoint, err_t *err)
+{
+    *key = opts->coordinator_key ? opts->coordinator_key : ctl_rows_get(rows, 0, 0);
+    *endpoint = opts->endpoint ? opts->endpoint : ctl_rows_get(rows, 0, 1);
+    if (!*key || !*endpoint) {
+        err_set(err, NOT_REGISTERED);
+        return -1;
+    }
+    /* The row is written by the coordinator, not typed here, but it goes into a file an agent
+     * must be able to use, so it is checked like an option. */
+    if (!keys_valid(*key)) {
+        err_set(err,
+                "the coordinator's registered key '%s' is not a CURVE public key: pass "
+                "--coordinator-key KEY",
+                *key);
+        return -1;
+    }
+    if (ctl_parse_endpoint("registered coordinator endpoint", *endpoint, err) < 0) {
+        err_prefix(err, "pass --endpoint tcp://HOST:PORT");
+        return -1;
+    }
+    return 0;
+}
+
+int ctl_agent_add(ctl_db_t *db, const ctl_agent_add_opts_t *opts, FILE *out, err_t *err)
+{
+    struct stat st;
+    if (!opts->force && lstat(opts->output, &st) == 0) {
+        err_set(err, "%s already exists: pass --force to overwrite it", opts->output);
+        return -1;
+    }
+    keypair_t kp;
+    if (keys_generate(&kp, err) < 0)
+        return -1;
+    char tmp[PATH_MAX + 16] = "";
+    char text[2048];
+    char asn[24];
+    snprintf(asn, sizeof asn, "%llu", (unsigned long long)opts->asn);
+    const char *params[] = {opts->name, opts->country, opts->has_asn ? asn : NULL, kp.public_z85};
+    const char *key, *endpoint;
+    ctl_rows_t *rows = NULL;
+    int placed = 0;
+    if (ctl_db_begin(db, err) < 0)
+        return -1;
+    rows = ctl_db_query(db, "SELECT public_key, endpoint FROM parallax.coordinator", 0, NULL, err);
+    if (!rows || coordinator_of(opts, rows, &key, &endpoint, err) < 0)
+        goto fail;
+    if (ctl_db_exec(db,
+                    "INSERT INTO parallax.agents (name, country, asn, public_key, enabled) "
+                    "VALUES ($1, $2, $3::bigint, $4, true)",
+                    4, params, err) < 0) {
+        if (strcmp(ctl_db_sqlstate(db), CTL_DB_UNIQUE_VIOLATION) == 0 &&
+            strcmp(ctl_db_constraint(db), "agents_public_key_key") != 0)
+            err_set(err, "an agent named '%s' already exists", opts->name);
+        goto fail;
+    }
+    ctl_agent_conf_t conf = {opts->name, opts->country, endpoint,
+                             key,        kp.secret_z85, opts->state_dir};
+    if (ctl_agent_conf_format(&conf, time(NULL), text, sizeof text) < 0) {
+        err_set(err, "agent config too long");
+        goto fail;
+    }
+    if (write_temp(opts->output, text, tmp, sizeof tmp, err) < 0)
+        goto fail;
+    if (place(tmp, opts->output, opts->force, err) < 0)
+        goto fail;
+    placed = 1;
+    sync_dir(opts->output);
+    if (ctl_db_commit(db, err) < 0)
+        goto fail;
+    fprintf(out,
+            "wrote %s (agent %s, public key %s)\n"
+            "copy it to the VPS as /etc/parallax/agent.conf (mode 0600: it holds the agent's "
+            "secret key), then start the agent with:\n"
+            "  parallax-agent -c /etc/parallax/agent.conf\n",
+            opts->output, opts->name, kp.public_z85);
+    ctl_rows_destroy(&rows);
+    explicit_bzero(text, sizeof text);
+    explicit_bzero(&kp, sizeof kp);
+    return 0;
+fail:
+    /* Undo in reverse order; with --force a replaced file cannot come back, but the new one
+     * must not stay without its row. */
+    if (placed)
+        unlink(opts->output);
+    else if (tmp[0])
+        unlink(tmp);
+    ctl_rows_destroy(&rows);
+    ctl_db_rollback(db, NULL);
+    explicit_bzero(text, sizeof text);
+    explicit_bzero(&kp, sizeof kp);
+    return -1;
+}
+
+int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err)
+{
+    static const char *const headers[] = {"NAME",    "COUNTRY",   "ASN",
+                                          "ENABLED", "LAST_SEEN", "PUBLIC_KEY"};
+    ctl_rows_t *rows = ctl_db_query(
+        db,
+        "SELECT name, country, asn::text, enabled::text, "
+        "to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), public_key "
+        "FROM parallax.agents ORDER BY name",
+        0, NULL, err);
+    if (!rows)
+        return -1;
+    int rc = -1;
+    ctl_json_t *js = NULL;
+    ctl_table_t *table = NULL;
+    size_t n = ctl_rows_count(rows);
+    if (json) {
+        if (!(js = ctl_json_new(out)))
+            goto oom;
+        ctl_json_array_begin(js);
+        for (size_t r = 0; r < n; r++) {
+            ctl_json_object_begin(js);
+            ctl_json_key(js, "name");
+            ctl_json_string(js, ctl_rows_get(rows, r, 0));
+            ctl_json_key(js, "country");
+            ctl_json_string(js, ctl_rows_get(rows, r, 1));
+            ctl_json_key(js, "asn");
+            ctl_json_raw_number(js, ctl_rows_get(rows, r, 2));
+            ctl_json_key(js, "enabled");
+            ctl_json_bool(js, strcmp(ctl_rows_get(rows, r, 3), "true") == 0);
+            ctl_json_key(js, "last_seen");
+            ctl_json_string(js, ctl_rows_get(rows, r, 4));
+            ctl_json_key(js, "public_key");
+            ctl_json_string(js, ctl_rows_get(rows, r, 5));
+            ctl_json_object_end(js);
+        }
+        ctl_json_array_end(js);
+        rc = ctl_json_error(js);
+    } else {
+        if (!(table = ctl_table_new(6, headers)))
+            goto oom;
+        for (size_t r = 0; r < n; r++) {
+            const char *enabled = strcmp(ctl_rows_get(rows, r, 3), "true") == 0 ? "yes" : "no";
+            const char *last = ctl_rows_get(rows, r, 4);
+            const char *cells[] = {ctl_rows_get(rows, r, 0), ctl_rows_get(rows, r, 1),
+                                   ctl_rows_get(rows, r, 2), enabled,
+                                   last ? last : "never",    ctl_rows_get(rows, r, 5)};
+            if (ctl_table_add(table, cells) < 0)
+                goto oom;
+        }
+        rc = ctl_table_print(table, out);
+    }
+    if (rc < 0)
+        err_set(err, "cannot write the list: %s", strerror(errno));
+    goto done;
+oom:
+    err_set(err, "out of memory");
+done:
+    ctl_json_destroy(&js);
+    ctl_table_destroy(&table);
+    ctl_rows_destroy(&rows);
+    return rc;
+}
+
+int ctl_agent_set_enabled(ctl_db_t *db, const char *name, int enabled, err_t *err)
+{
+    const char *params[] = {name, enabled ? "true" : "false"};
+    long n = ctl_db_exec(db, "UPDATE parallax.agents SET enabled = $2::boolean WHERE name = $1", 2,
+                         params, err);
+    if (n < 0)
+        return -1;
+    if (n == 0) {
+        err_set(err, "no agent named '%s'", name);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,26 @@
+/* ctl_migrate: `parallaxctl db migrate`: brings the parallax schema up to date by applying
+ * the embedded migrations that parallax.schema_migrations does not record yet, each in its
+ * own transaction with its record, under an advisory lock so concurrent runs take turns. */
+#ifndef PX_CTL_MIGRATE_H
+#define PX_CTL_MIGRATE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "ctl_db.h"
+#include "ctl_embedded.h"
+#include "err.h"
+
+/* Parses the arguments after "db migrate" (there are none). Returns 0, or -1 (err names the
+ * unexpected argument): a usage error. */
+int ctl_migrate_parse(int argc, char **argv, err_t *err);
+
+/* Applies migrations[0..count) (ascending versions) that are not recorded yet, writing
+ * "applied NAME" to out for each, or "database is up to date" if there was nothing to do.
+ * Fails (-1, err set) if a migration fails (its transaction is rolled back; earlier ones stay
+ * applied), if a recorded migration's checksum differs from the embedded one (an applied
+ * migration was edited), or if the database records a migration this program does not know. */
+int ctl_migrate_run(ctl_db_t *db, const ctl_embedded_t *migrations, size_t count, FILE *out,
+                    err_t *err);
+
+#endif

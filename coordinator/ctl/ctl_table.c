@@ -1,0 +1,85 @@
+/* ctl_table: cells kept as copies, one flat array per table, widths computed when printed. */
+#include "ctl_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct ctl_table {
+    size_t ncols;
+    size_t nrows; /* including the header row */
+    char **cells; /* nrows * ncols strings */
+};
+
+/* Appends one row of copies; shared by the header and ctl_table_add. */
+static int append(ctl_table_t *t, const char *const *cells)
+{
+    char **grown = realloc(t->cells, (t->nrows + 1) * t->ncols * sizeof *grown);
+    if (!grown)
+        return -1;
+    t->cells = grown;
+    char **row = t->cells + t->nrows * t->ncols;
+    for (size_t c = 0; c < t->ncols; c++) {
+        row[c] = strdup(cells[c] ? cells[c] : "-");
+        if (!row[c]) {
+            while (c > 0)
+                free(row[--c]);
+            return -1;
+        }
+    }
+    t->nrows++;
+    return 0;
+}
+
+ctl_table_t *ctl_table_new(size_t ncols, const char *const *headers)
+{
+    ctl_table_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->ncols = ncols;
+    if (ncols == 0 || append(t, headers) < 0)
+        ctl_table_destroy(&t);
+    return t;
+}
+
+void ctl_table_destroy(ctl_table_t **table)
+{
+    if (!table || !*table)
+        return;
+    ctl_table_t *t = *table;
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    free(t);
+    *table = NULL;
+}
+
+int ctl_table_add(ctl_table_t *table, const char *const *cells)
+{
+    return append(table, cells);
+}
+
+int ctl_table_print(const ctl_table_t *table, FILE *out)
+{
+    size_t *width = calloc(table->ncols, sizeof *width);
+    if (!width)
+        return -1;
+    for (size_t r = 0; r < table->nrows; r++)
+        for (size_t c = 0; c < table->ncols; c++) {
+            size_t len = strlen(table->cells[r * table->ncols + c]);
+            if (len > width[c])
+                width[c] = len;
+        }
+    int rc = 0;
+    for (size_t r = 0; r < table->nrows; r++) {
+        for (size_t c = 0; c < table->ncols; c++) {
+            const char *cell = table->cells[r * table->ncols + c];
+            /* The last column is not padded, so lines carry no trailing blanks. */
+            if (c + 1 == table->ncols)
+                rc |= fprintf(out, "%s\n", cell) < 0 ? -1 : 0;
+            else
+                rc |= fprintf(out, "%-*s  ", (int)width[c], cell) < 0 ? -1 : 0;
+        }
+    }
+    free(width);
+    return rc;
+}

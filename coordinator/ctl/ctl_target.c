@@ -1,0 +1,328 @@
+/* ctl_target: target commands; probes are validated with the same parser the agent uses, so
+ * what is stored is what agents can read. */
+#include "ctl_target.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_args.h"
+#include "ctl_json.h"
+#include "ctl_table.h"
+
+#define GROUP_MAX 128
+
+/* A group is free text for people and SQL, but one printable line. */
+static int group_valid(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > GROUP_MAX)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (iscntrl((unsigned char)*p))
+            return 0;
+    return 1;
+}
+
+/* Parses every --probe into out->probes, refusing bad specs and duplicates (two spellings of
+ * the same probe, such as smtp and smtp:25, are the same probe). */
+static int parse_probes(const ctl_args_t *args, ctl_target_add_opts_t *out, err_t *err)
+{
+    size_t n = ctl_args_count(args, "probe");
+    if (n == 0) {
+        err_set(err, "missing --probe SPEC (at least one is needed)");
+        return -1;
+    }
+    out->probes = calloc(n, sizeof *out->probes);
+    if (!out->probes) {
+        err_set(err, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *text = ctl_args_value(args, "probe", i);
+        probespec_t spec;
+        err_t why;
+        ctl_target_probe_t *p = &out->probes[i];
+        if (probespec_parse(text, &spec, &why) < 0) {
+            err_set(err, "bad --probe '%s': %s", text, why.msg);
+            return -1;
+        }
+        if (probespec_format(&spec, p->spec, sizeof p->spec) < 0) {
+            err_set(err, "bad --probe '%s': too long", text);
+            return -1;
+        }
+        p->kind = probespec_kind_name(spec.kind);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(out->probes[k].spec, p->spec) == 0) {
+                const char *first = ctl_args_value(args, "probe", k);
+                if (strcmp(first, text) == 0)
+                    err_set(err, "--probe '%s' given twice", text);
+                else
+                    err_set(err, "bad --probe '%s': the same probe as --probe '%s'", text, first);
+                return -1;
+            }
+        out->nprobes++;
+    }
+    return 0;
+}
+
+int ctl_target_add_parse(int argc, char **argv, ctl_target_add_opts_t *out, err_t *err)
+{
+    static const ctl_opt_t opts[] = {
+        {"address", 0, 1, 0}, {"group", 0, 1, 0},    {"role", 0, 1, 0},    {"control", 0, 0, 0},
+        {"probe", 0, 1, 1},   {"interval", 0, 1, 0}, {"timeout", 0, 1, 0}, {NULL, 0, 0, 0},
+    };
+    memset(out, 0, sizeof *out);
+    ctl_args_t *args = ctl_args_parse(argc, argv, opts, 1, err);
+    if (!args)
+        return -1;
+    const char *address = ctl_args_value(args, "address", 0);
+    const char *interval = ctl_args_value(args, "interval", 0);
+    const char *timeout = ctl_args_value(args, "timeout", 0);
+    out->name = ctl_args_pos(args, 0);
+    out->group = ctl_args_value(args, "group", 0);
+    out->role = ctl_args_value(args, "role", 0);
+    out->control = ctl_args_count(args, "control") > 0;
+    out->interval_s = CTL_TARGET_INTERVAL_DEFAULT;
+    out->timeout_ms = CTL_TARGET_TIMEOUT_DEFAULT;
+    if (!out->role)
+        out->role = "host";
+    int rc = -1;
+    if (!out->name) {
+        err_set(err, "missing target NAME");
+        goto done;
+    }
+    if (ctl_parse_name("target name", out->name, err) < 0)
+        goto done;
+    if (!address) {
+        err_set(err, "missing --address IP");
+        goto done;
+    }
+    if (ctl_parse_address("--address", address, out->address, err) < 0)
+        goto done;
+    if (out->group && !group_valid(out->group)) {
+        err_set(err, "bad --group '%s': expected 1 to %d printable characters", out->group,
+                GROUP_MAX);
+        goto done;
+    }
+    if (ctl_parse_role("--role", out->role, err) < 0)
+        goto done;
+    if (interval && ctl_parse_uint("--interval", interval, 1, 86400, &out->interval_s, err) < 0)
+        goto done;
+    if (timeout && ctl_parse_uint("--timeout", timeout, 1, 600000, &out->timeout_ms, err) < 0)
+        goto done;
+    if (parse_probes(args, out, err) < 0)
+        goto done;
+    rc = 0;
+done:
+    if (rc < 0)
+        ctl_target_add_opts_clear(out);
+    ctl_args_destroy(&args);
+    return rc;
+}
+
+void ctl_target_add_opts_clear(ctl_target_add_opts_t *opts)
+{
+    free(opts->probes);
+    opts->probes = NULL;
+    opts->nprobes = 0;
+}
+
+int ctl_target_list_parse(int argc, char **argv, int *json, err_t *err)
+{
+    static const ctl_opt_t opts[] = {{"json", 0, 0, 0}, {NULL, 0, 0, 0}};
+    ctl_args_t *args = ctl_args_parse(argc, argv, opts, 0, err);
+    if (!args)
+        return -1;
+    *json = ctl_args_count(args, "json") > 0;
+    ctl_args_destroy(&args);
+    return 0;
+}
+
+int ctl_target_add(ctl_db_t *db, const ctl_target_add_opts_t *opts, FILE *out, err_t *err)
+{
+    char interval[24], timeout[24];
+    snprintf(interval, sizeof interval, "%llu", (unsigned long long)opts->interval_s);
+    snprintf(timeout, sizeof timeout, "%llu", (unsigned long long)opts->timeout_ms);
+    const char *tparams[] = {opts->name, opts->address, opts->group, opts->role,
+                             opts->control ? "true" : "false"};
+    ctl_rows_t *rows = NULL;
+    if (ctl_db_begin(db, err) < 0)
+        return -1;
+    rows = ctl_db_query(db,
+                        "INSERT INTO parallax.targets (name, address, group_name, role, control) "
+                        "VALUES ($1, $2::inet, $3, $4::parallax.target_role, $5::boolean) "
+                        "RETURNING id::text",
+                        5, tparams, err);
+    if (!rows) {
+        if (strcmp(ctl_db_sqlstate(db), CTL_DB_UNIQUE_VIOLATION) == 0)
+            err_set(err, "a target named '%s' already exists", opts->name);
+        goto fail;
+    }
+    for (size_t i = 0; i < opts->nprobes; i++) {
+        const char *pparams[] = {ctl_rows_get(rows, 0, 0), opts->probes[i].kind,
+                                 opts->probes[i].spec, interval, timeout};
+        if (ctl_db_exec(db,
+                        "INSERT INTO parallax.probes (target_id, kind, spec, interval_s, "
+                        "timeout_ms) VALUES ($1::integer, $2, $3, $4::integer, $5::integer)",
+                        5, pparams, err) < 0) {
+            err_prefix(err, "probe '%s'", opts->probes[i].spec);
+            goto fail;
+        }
+    }
+    if (ctl_db_commit(db, err) < 0)
+        goto fail;
+    ctl_rows_destroy(&rows);
+    fprintf(out, "added target %s (%s) with %zu probe%s every %llu s\n", opts->name, opts->address,
+            opts->nprobes, opts->nprobes == 1 ? "" : "s", (unsigned long long)opts->interval_s);
+    return 0;
+fail:
+    ctl_rows_destroy(&rows);
+    ctl_db_rollback(db, NULL);
+    return -1;
+}
+
+/* Columns of the list query; one row per probe (or one for a target without probes). */
+enum {
+    COL_NAME,
+    COL_ADDRESS,
+    COL_GROUP,
+    COL_ROLE,
+    COL_CONTROL,
+    COL_KIND,
+    COL_SPEC,
+    COL_INTERVAL,
+    COL_TIMEOUT
+};
+
+static const char list_sql[] =
+    "SELECT t.name, host(t.address), t.group_name, t.role::text, t.control::text, p.kind, "
+    "p.spec, p.interval_s::text, p.timeout_ms::text "
+    "FROM parallax.targets t LEFT JOIN parallax.probes p ON p.target_id = t.id "
+    "ORDER BY t.name, p.spec";
+
+/* Index of the first row after the target that starts at row r. */
+static size_t target_end(const ctl_rows_t *rows, size_t r)
+{
+    size_t e = r + 1;
+    while (e < ctl_rows_count(rows) &&
+           strcmp(ctl_rows_get(rows, e, COL_NAME), ctl_rows_get(rows, r, COL_NAME)) == 0)
+        e++;
+    return e;
+}
+
+static int is_true(const char *s)
+{
+    return s && strcmp(s, "true") == 0;
+}
+
+static void list_json(const ctl_rows_t *rows, ctl_json_t *js)
+{
+    ctl_json_array_begin(js);
+    for (size_t r = 0, e; r < ctl_rows_count(rows); r = e) {
+        e = target_end(rows, r);
+        ctl_json_object_begin(js);
+        ctl_json_key(js, "name");
+        ctl_json_string(js, ctl_rows_get(rows, r, COL_NAME));
+        ctl_json_key(js, "address");
+        ctl_json_string(js, ctl_rows_get(rows, r, COL_ADDRESS));
+        ctl_json_key(js, "group");
+        ctl_json_string(js, ctl_rows_get(rows, r, COL_GROUP));
+        ctl_json_key(js, "role");
+        ctl_json_string(js, ctl_rows_get(rows, r, COL_ROLE));
+        ctl_json_key(js, "control");
+        ctl_json_bool(js, is_true(ctl_rows_get(rows, r, COL_CONTROL)));
+        ctl_json_key(js, "probes");
+        ctl_json_array_begin(js);
+        for (size_t k = r; k < e; k++) {
+            if (!ctl_rows_get(rows, k, COL_SPEC))
+                continue;
+            ctl_json_object_begin(js);
+            ctl_json_key(js, "kind");
+            ctl_json_string(js, ctl_rows_get(rows, k, COL_KIND));
+            ctl_json_key(js, "spec");
+            ctl_json_string(js, ctl_rows_get(rows, k, COL_SPEC));
+            ctl_json_key(js, "interval_s");
+            ctl_json_raw_number(js, ctl_rows_get(rows, k, COL_INTERVAL));
+            ctl_json_key(js, "timeout_ms");
+            ctl_json_raw_number(js, ctl_rows_get(rows, k, COL_TIMEOUT));
+            ctl_json_object_end(js);
+        }
+        ctl_json_array_end(js);
+        ctl_json_object_end(js);
+    }
+    ctl_json_array_end(js);
+}
+
+/* The PROBES cell: "spec every Ns" joined by ", ". Returns a malloc'd string or NULL. */
+static char *probes_cell(const ctl_rows_t *rows, size_t r, size_t e)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    int first = 1;
+    for (size_t k = r; k < e; k++) {
+        const char *spec = ctl_rows_get(rows, k, COL_SPEC);
+        if (!spec)
+            continue;
+        fprintf(f, "%s%s every %ss", first ? "" : ", ", spec, ctl_rows_get(rows, k, COL_INTERVAL));
+        first = 0;
+    }
+    if (first)
+        fputs("-", f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static int list_table(const ctl_rows_t *rows, FILE *out)
+{
+    static const char *const headers[] = {"NAME", "ADDRESS", "GROUP", "ROLE", "CONTROL", "PROBES"};
+    ctl_table_t *table = ctl_table_new(6, headers);
+    if (!table)
+        return -1;
+    int rc = 0;
+    for (size_t r = 0, e; rc == 0 && r < ctl_rows_count(rows); r = e) {
+        e = target_end(rows, r);
+        char *probes = probes_cell(rows, r, e);
+        const char *cells[] = {ctl_rows_get(rows, r, COL_NAME),
+                               ctl_rows_get(rows, r, COL_ADDRESS),
+                               ctl_rows_get(rows, r, COL_GROUP),
+                               ctl_rows_get(rows, r, COL_ROLE),
+                               is_true(ctl_rows_get(rows, r, COL_CONTROL)) ? "yes" : "no",
+                               probes};
+        rc = probes ? ctl_table_add(table, cells) : -1;
+        free(probes);
+    }
+    if (rc == 0)
+        rc = ctl_table_print(table, out);
+    ctl_table_destroy(&table);
+    return rc;
+}
+
+int ctl_target_list(ctl_db_t *db, int json, FILE *out, err_t *err)
+{
+    ctl_rows_t *rows = ctl_db_query(db, list_sql, 0, NULL, err);
+    if (!rows)
+        return -1;
+    int rc = -1;
+    if (json) {
+        ctl_json_t *js = ctl_json_new(out);
+        if (js) {
+            list_json(rows, js);
+            rc = ctl_json_error(js);
+        }
+        ctl_json_destroy(&js);
+    } else {
+        rc = list_table(rows, out);
+    }
+    if (rc < 0)
+        err_set(err, "cannot write the list: %s", errno ? strerror(errno) : "out of memory");
+    ctl_rows_destroy(&rows);
+    return rc;
+}

@@ -1,0 +1,57 @@
+/* ctl_target: `parallaxctl target add|list`. Parsing is pure and checks everything (address,
+ * role, numbers, every probe spec) before the database is touched; `add` then stores the
+ * target and its probes in one transaction. */
+#ifndef PX_CTL_TARGET_H
+#define PX_CTL_TARGET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ctl_db.h"
+#include "ctl_parse.h"
+#include "err.h"
+#include "probespec.h"
+
+#define CTL_TARGET_INTERVAL_DEFAULT 60
+#define CTL_TARGET_TIMEOUT_DEFAULT 5000
+
+/* One probe of a target, as stored: its kind name and canonical spec text. */
+typedef struct ctl_target_probe {
+    const char *kind; /* static, from probespec_kind_name */
+    char spec[PROBESPEC_MAX];
+} ctl_target_probe_t;
+
+/* Parsed `target add` arguments. Strings point into argv, except address and probes. */
+typedef struct ctl_target_add_opts {
+    const char *name;
+    char address[CTL_PARSE_ADDR_MAX]; /* canonical text */
+    const char *group;                /* NULL if none */
+    const char *role;                 /* "host" unless --role */
+    int control;
+    uint64_t interval_s;
+    uint64_t timeout_ms;
+    ctl_target_probe_t *probes; /* owned: free with ctl_target_add_opts_clear */
+    size_t nprobes;
+} ctl_target_add_opts_t;
+
+/* Parses the arguments after "target add" into *out. Returns 0, or -1 with err naming the bad
+ * argument (a usage error; nothing to clear then). On success the caller must call
+ * ctl_target_add_opts_clear(out). */
+int ctl_target_add_parse(int argc, char **argv, ctl_target_add_opts_t *out, err_t *err);
+
+/* Frees what ctl_target_add_parse allocated in *opts. Safe to call twice. */
+void ctl_target_add_opts_clear(ctl_target_add_opts_t *opts);
+
+/* Parses the arguments after "target list": only --json. Sets *json. Returns 0 or -1. */
+int ctl_target_list_parse(int argc, char **argv, int *json, err_t *err);
+
+/* Stores the target and its probes in one transaction and writes a summary to out. Returns 0,
+ * or -1 with err set and nothing stored (an existing name is reported as such). */
+int ctl_target_add(ctl_db_t *db, const ctl_target_add_opts_t *opts, FILE *out, err_t *err);
+
+/* Writes all targets with their probes to out as a table, or as a JSON array when json is
+ * set. Returns 0 or -1. */
+int ctl_target_list(ctl_db_t *db, int json, FILE *out, err_t *err);
+
+#endif

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# ctl_migrate: `parallaxctl db migrate` applies the embedded migrations once, records them,
+# is idempotent and safe to run concurrently, and refuses an edited applied migration.
+source "$(dirname "$0")/lib.sh"
+
+# ctl RC ARGS...: runs parallaxctl on this test's database and checks its exit code;
+# leaves stdout in $WORK/out and stderr in $WORK/err.
+ctl() {
+    local want=$1 rc=0; shift
+    "$CTL" --db "$DB" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+    [ "$rc" -eq "$want" ] || fail "parallaxctl $* exited $rc, expected $want: $(cat "$WORK/err")"
+}
+# one_line_error PATTERN: stderr is exactly one line and contains PATTERN.
+one_line_error() {
+    [ "$(wc -l <"$WORK/err")" -eq 1 ] || fail "expected one line on stderr, got: $(cat "$WORK/err")"
+    grep -qF -- "$1" "$WORK/err" || fail "stderr lacks '$1': $(cat "$WORK/err")"
+}
+
+createdb "$DB_NAME"
+
+log "first run applies 001_core"
+ctl 0 db migrate
+grep -qx 'applied 001_core' "$WORK/out" || fail "first run printed: $(cat "$WORK/out")"
+[ ! -s "$WORK/err" ] || fail "migrate wrote to stderr: $(cat "$WORK/err")"
+[ "$(sql "SELECT version || ' ' || name FROM parallax.schema_migrations")" = "1 001_core" ] ||
+    fail "schema_migrations does not record 001_core"
+sql "SELECT checksum FROM parallax.schema_migrations" | grep -Eqx 'sha256:[0-9a-f]{64}' ||
+    fail "checksum not recorded"
+expected=$(sha256sum "$PX_SOURCE_DIR/schema/001_core.sql" | cut -d' ' -f1)
+[ "$(sql "SELECT checksum FROM parallax.schema_migrations WHERE version = 1")" = "sha256:$expected" ] ||
+    fail "checksum is not the SHA-256 of schema/001_core.sql"
+[ "$(sql "SELECT count(*) FROM pg_tables WHERE schemaname = 'parallax' AND tablename IN ('agents', 'targets', 'probes', 'coordinator', 'batches')")" = 5 ] ||
+    fail "core tables missing"
+
+log "second run changes nothing"
+ctl 0 db migrate
+grep -qx 'database is up to date' "$WORK/out" || fail "second run printed: $(cat "$WORK/out")"
+[ ! -s "$WORK/err" ] || fail "second migrate wrote to stderr: $(cat "$WORK/err")"
+[ "$(sql "SELECT count(*) FROM parallax.schema_migrations")" = 1 ] || fail "second run added a record"
+
+log "concurrent migrators on a fresh database take turns"
+dropdb "$DB_NAME" && createdb "$DB_NAME"
+pids=()
+for i in 1 2 3 4; do
+    "$CTL" --db "$DB" db migrate >"$WORK/par$i.out" 2>"$WORK/par$i.err" & pids+=($!)
+done
+for i in 1 2 3 4; do
+    wait "${pids[$((i - 1))]}" || fail "concurrent migrator $i failed: $(cat "$WORK/par$i.err")"
+done
+[ "$(cat "$WORK"/par*.out | grep -cx 'applied 001_core')" = 1 ] ||
+    fail "expected exactly one migrator to apply 001_core: $(cat "$WORK"/par*.out)"
+[ "$(sql "SELECT count(*) FROM parallax.schema_migrations")" = 1 ] || fail "concurrent runs double-recorded"
+
+log "an edited applied migration is refused"
+sql "UPDATE parallax.schema_migrations SET checksum = 'sha256:0000' WHERE version = 1"
+ctl 1 db migrate
+one_line_error "parallaxctl: db migrate: migration 001_core was edited after it was applied"
+sql "UPDATE parallax.schema_migrations SET checksum = 'sha256:$expected' WHERE version = 1"
+ctl 0 db migrate
+
+log "a migration this parallaxctl does not know is refused"
+sql "INSERT INTO parallax.schema_migrations (version, name, checksum) VALUES (999, '999_future', 'x')"
+ctl 1 db migrate
+one_line_error "migration 999 (999_future)"
+sql "DELETE FROM parallax.schema_migrations WHERE version = 999"
+
+log "usage and connection errors"
+ctl 2 db migrate extra
+one_line_error "parallaxctl: db migrate: unexpected argument 'extra'"
+rc=0
+"$CTL" --db "host=$WORK/nowhere port=1 dbname=x" db migrate >"$WORK/out" 2>"$WORK/err" || rc=$?
+[ "$rc" -eq 1 ] || fail "unreachable database: exit $rc, expected 1"
+one_line_error "parallaxctl: db migrate: cannot connect to the database"
+
+log "PG* environment variables apply without --db"
+rc=0
+"$CTL" db migrate >"$WORK/out" 2>"$WORK/err" || rc=$?
+[ "$rc" -eq 0 ] && grep -qx 'database is up to date' "$WORK/out" || fail "migrate via PG* env failed: $(cat "$WORK/err")"
+log "ok"
