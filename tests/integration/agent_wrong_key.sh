@@ -11,7 +11,7 @@ cp "$WORK/br1.conf" "$WORK/br1.good"
 sed -i "s|^coordinator_key *=.*|coordinator_key = $(sql "SELECT public_key FROM parallax.agents WHERE name = 'br1'")|" "$WORK/br1.conf"
 start_agent br1
 pid=$LAST_PID
-wait_until 30 "a clear handshake error" grep -qi "coordinator_key" "$WORK/agent-br1.log"
+wait_until 30 "a clear handshake error" 'grep -qi "coordinator_key" "$WORK/agent-br1.log"'
 sleep 3
 kill -0 "$pid" || fail "agent died with a wrong key"
 [ "$(sql "SELECT count(*) FROM parallax.results")" = 0 ] || fail "results stored through a wrong key"
@@ -19,5 +19,5 @@ kill -TERM "$pid"; wait "$pid" || fail "agent did not exit cleanly after a wrong
 
 cp "$WORK/br1.good" "$WORK/br1.conf"
 start_agent br1
-wait_until 30 "results with the right key" test "$(sql "SELECT count(*) FROM parallax.results")" -gt 0
+wait_until 30 "results with the right key" 'test "$(sql "SELECT count(*) FROM parallax.results")" -gt 0'
 log "ok"

@@ -17,7 +17,7 @@ start_agent jp1
 
 # Every (agent, probe) pair has at least two rows: the path works, and keeps working.
 pairs="SELECT count(*) FROM (SELECT agent, spec FROM parallax.result_view GROUP BY 1, 2 HAVING count(*) >= 2) s"
-wait_until 60 "two rows for each of 2 agents x 4 probes" test "$(sql "$pairs")" = 8
+wait_until 60 "two rows for each of 2 agents x 4 probes" 'test "$(sql "$pairs")" = 8'
 
 status_of() { sql "SELECT string_agg(DISTINCT status::text, ',') FROM parallax.result_view WHERE spec = '$1'"; }
 [ "$(status_of "tcp:$OPEN")" = ok ] || fail "open port: $(status_of "tcp:$OPEN")"
@@ -38,6 +38,6 @@ sql "SELECT DISTINCT message FROM parallax.result_view WHERE kind = 'http'" | gr
 
 log "SIGTERM stops an agent cleanly"
 kill -TERM "${PIDS[1]}"
-wait_until 10 "gb1 exits" bash -c "! kill -0 ${PIDS[1]} 2>/dev/null"
+wait_until 10 "gb1 exits" '! kill -0 ${PIDS[1]}'
 wait "${PIDS[1]}" || fail "agent exited with status $?"
 log "ok"

@@ -37,7 +37,7 @@ grep -q "refused connection from unregistered key" "$WORK/coordinator.log" || fa
 log "a disabled agent is refused and stores nothing"
 loads=$(grep -c "allow-list loaded" "$WORK/coordinator.log")
 "$CTL" --db "$DB" agent disable gb1 >/dev/null
-wait_until 5 "allow-list reloaded" test "$(grep -c "allow-list loaded" "$WORK/coordinator.log")" -gt "$loads"
+wait_until 5 "allow-list reloaded" 'test "$(grep -c "allow-list loaded" "$WORK/coordinator.log")" -gt "$loads"'
 client -s "$(agent_secret gb1)" batch 4242 2 "$PROBE" 4 && fail "disabled agent got an ack"
 [ "$(rows gb1)" = 7 ] || fail "disabled agent stored results"
 

@@ -63,12 +63,13 @@ free_port() {
     fail "no free port"
 }
 
-# wait_until TIMEOUT_S DESCRIPTION COMMAND...: re-checks COMMAND until it succeeds.
+# wait_until TIMEOUT_S DESCRIPTION 'CONDITION': re-evaluates the shell text CONDITION until it
+# succeeds (single-quote it, so $(...) inside runs on every check, not once).
 # Bounded: fails the test after TIMEOUT_S seconds.
 wait_until() {
     local limit=$1 what=$2; shift 2
     local deadline=$(( $(date +%s%N) / 1000000 + limit * 1000 ))
-    until "$@" >/dev/null 2>&1; do
+    until eval "$*" >/dev/null 2>&1; do
         [ $(( $(date +%s%N) / 1000000 )) -lt $deadline ] || fail "timed out after ${limit}s waiting for: $what"
         sleep 0.1
     done
@@ -98,9 +99,9 @@ CONF
     start_bg coordinator "$COORD" -c "$WORK/coord.conf"
     COORD_PID=$LAST_PID
     wait_until 20 "coordinator registered its key" \
-        test -n "$(sql "SELECT public_key FROM parallax.coordinator WHERE endpoint = '$COORD_EP'")"
+        'test -n "$(sql "SELECT public_key FROM parallax.coordinator WHERE endpoint = '"'"'$COORD_EP'"'"'")"'
     COORD_KEY=$(sql "SELECT public_key FROM parallax.coordinator")
-    wait_until 20 "coordinator listening" grep -q "connected to the database" "$WORK/coordinator.log"
+    wait_until 20 "coordinator listening" 'grep -q "connected to the database" "$WORK/coordinator.log"'
 }
 
 # add_agent NAME COUNTRY: registers an agent; its config is $WORK/NAME.conf.
