@@ -1,6 +1,7 @@
 /* probespec: strict parsing of probe specs; everything not explicitly valid is refused. */
 #include "probespec.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,11 +149,13 @@ static int parse_url(const char *url, probespec_t *out, err_t *err)
         }
         *close = '\0';
         host++;
-        for (const char *p = host; *p; p++)
-            if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.') {
-                err_set(err, "URL '%s' has a malformed IPv6 host", url);
-                return -1;
-            }
+        /* Only a real IPv6 literal may stand in brackets: anything else ("[.]", "[1.2.3.4]")
+         * would be formatted without brackets into a spec that no longer parses. */
+        unsigned char addr[16];
+        if (inet_pton(AF_INET6, host, addr) != 1) {
+            err_set(err, "URL '%s' has a malformed IPv6 host", url);
+            return -1;
+        }
         if (close[1] == ':')
             port = close + 2;
         else if (close[1] != '\0') {
@@ -240,13 +243,24 @@ int probespec_parse(const char *text, probespec_t *out, err_t *err)
         }
         return 0;
     case PROBE_KIND_HTTP:
-    case PROBE_KIND_HTTPS:
+    case PROBE_KIND_HTTPS: {
         if (!arg) {
             err_set(err, "probe kind '%s' needs a URL: %s:%s://HOST[:PORT]/PATH", name, name,
                     name);
             return -1;
         }
-        return parse_url(arg, out, err);
+        if (parse_url(arg, out, err) < 0)
+            return -1;
+        /* The canonical form spells out the port, so it can be longer than the text; it must
+         * still fit PROBESPEC_MAX or the spec could never be stored or parsed again. */
+        char canon[PROBESPEC_MAX];
+        if (probespec_format(out, canon, sizeof canon) < 0) {
+            err_set(err, "probe spec longer than %d bytes once the port is spelled out",
+                    PROBESPEC_MAX - 1);
+            return -1;
+        }
+        return 0;
+    }
     case PROBE_KIND_DNS:
         if (!arg) {
             err_set(err, "probe kind 'dns' needs a query name: dns:QNAME[:QTYPE]");

@@ -4,6 +4,7 @@
 #include "wire.h"
 
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,10 @@ int wire_text_valid(const char *s)
         if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
             (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
             return 0;
+        /* The C1 controls (U+0080..U+009F) are control characters too: U+009B is a terminal
+         * escape (CSI) and U+0085 a line break, neither belongs in a one-line message. */
+        if (cp >= 0x80 && cp <= 0x9f)
+            return 0;
         p += n + 1;
     }
     return 1;
@@ -125,8 +130,9 @@ static int validate_schedule(const Parallax__Schedule *s, err_t *err)
     }
     for (size_t i = 0; i < s->n_probes; i++) {
         const Parallax__Probe *p = s->probes[i];
-        if (p->probe_id == 0) {
-            err_set(err, "schedule probe %zu has id 0", i);
+        if (p->probe_id == 0 || p->probe_id > INT64_MAX) {
+            err_set(err, "schedule probe %zu has id %llu (1 to %lld allowed)", i,
+                    (unsigned long long)p->probe_id, (long long)INT64_MAX);
             return -1;
         }
         if (text_ok("probe.target", p->target, 256, 1, err) < 0 ||
@@ -149,8 +155,10 @@ static int validate_schedule(const Parallax__Schedule *s, err_t *err)
 
 static int validate_result(const Parallax__Result *r, size_t i, err_t *err)
 {
-    if (r->probe_id == 0) {
-        err_set(err, "result %zu has probe id 0", i);
+    /* Probe ids come from a bigserial column: 0 and values past INT64_MAX name no probe. */
+    if (r->probe_id == 0 || r->probe_id > INT64_MAX) {
+        err_set(err, "result %zu has probe id %llu (1 to %lld allowed)", i,
+                (unsigned long long)r->probe_id, (long long)INT64_MAX);
         return -1;
     }
     if (!status_name(r->status)) {
@@ -176,6 +184,13 @@ static int validate_batch(const Parallax__ResultBatch *b, err_t *err)
 {
     if (b->stream == 0 || b->seq == 0) {
         err_set(err, "batch has stream or seq 0");
+        return -1;
+    }
+    /* The store keeps stream and seq in signed bigint columns, where larger values would not
+     * fit (or would wrap to negative numbers), so they are refused here. */
+    if (b->stream > INT64_MAX || b->seq > INT64_MAX) {
+        err_set(err, "batch stream %llu or seq %llu above %lld", (unsigned long long)b->stream,
+                (unsigned long long)b->seq, (long long)INT64_MAX);
         return -1;
     }
     if (b->n_results < 1 || b->n_results > PX_WIRE_MAX_RESULTS) {

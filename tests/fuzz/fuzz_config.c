@@ -44,8 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r && (!v || strcmp(r, v) != 0 || !*r))
             fuzz_fail("config_require and config_get disagree", keys[i]);
         uint64_t u = 0;
-        if (config_get_uint(cfg, keys[i], 1, 65535, 7, &u, &err) == 0 && v &&
-            (u < 1 || u > 65535))
+        if (config_get_uint(cfg, keys[i], 1, 65535, 7, &u, &err) == 0 && v && (u < 1 || u > 65535))
             fuzz_fail("config_get_uint returned a value out of range", v);
         if (!v && u != 7)
             fuzz_fail("config_get_uint ignored the default", keys[i]);

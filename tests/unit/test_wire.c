@@ -1,0 +1,860 @@
+/* test_wire: the wire module: round trips of every body type, the size limit, the allocation
+ * budget against hostile messages, truncated input, and one table case per validation rule
+ * (checked through wire_validate, wire_pack and wire_unpack alike), plus wire_text_valid. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "status.h"
+#include "wire.h"
+
+#define TS0 1700000000000000LL
+
+/* A message of each body type, built on the stack of the fixture and valid as built; table
+ * cases change one field to break one rule. */
+typedef struct fx {
+    Parallax__Envelope env;
+    Parallax__Hello hello;
+    char *kinds[70];
+    Parallax__Schedule schedule;
+    Parallax__Probe probes[2];
+    Parallax__Probe *probe_ptrs[2];
+    Parallax__ResultBatch batch;
+    Parallax__Result results[3];
+    Parallax__Result *result_ptrs[3];
+    Parallax__Ack ack;
+    Parallax__Heartbeat heartbeat;
+    char text[2048];
+    void *many; /* a large pointer array some cases need; freed by fx_destroy() */
+} fx_t;
+
+static fx_t *fx_new(Parallax__Envelope__BodyCase body)
+{
+    fx_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    parallax__envelope__init(&f->env);
+    f->env.version = PX_PROTOCOL_VERSION;
+    f->env.body_case = body;
+
+    parallax__hello__init(&f->hello);
+    f->hello.agent_version = "0.1.0";
+    f->hello.name = "vantage-ams-1";
+    f->hello.schedule_version = 42;
+    for (size_t i = 0; i < sizeof f->kinds / sizeof f->kinds[0]; i++)
+        f->kinds[i] = "icmp";
+    f->kinds[1] = "tcp";
+    f->hello.kinds = f->kinds;
+    f->hello.n_kinds = 2;
+    f->hello.sent_us = TS0;
+
+    static char *addrs[] = {"192.0.2.1", "2001:db8::1"};
+    static char *specs[] = {"icmp", "https:https://example.org:443/"};
+    for (int i = 0; i < 2; i++) {
+        Parallax__Probe *p = &f->probes[i];
+        parallax__probe__init(p);
+        p->probe_id = (uint64_t)(i + 1) * 1000;
+        p->target = "web-1";
+        p->address = addrs[i];
+        p->spec = specs[i];
+        p->interval_s = 60;
+        p->phase_ms = 59999;
+        p->timeout_ms = 5000;
+        p->control = i == 1;
+        f->probe_ptrs[i] = p;
+    }
+    parallax__schedule__init(&f->schedule);
+    f->schedule.version = 9;
+    f->schedule.probes = f->probe_ptrs;
+    f->schedule.n_probes = 2;
+
+    for (int i = 0; i < 3; i++) {
+        Parallax__Result *r = &f->results[i];
+        parallax__result__init(r);
+        r->probe_id = (uint64_t)i + 1;
+        r->ts_us = TS0 + i * 1000000LL;
+        r->status = PARALLAX__STATUS__STATUS_OK;
+        f->result_ptrs[i] = r;
+    }
+    f->results[0].rtt_us = 12345;
+    f->results[1].status = PARALLAX__STATUS__STATUS_UNREACHABLE;
+    f->results[1].message = "réseau injoignable — 不可达 🛰";
+    f->results[1].icmp_type = 3;
+    f->results[1].icmp_code = 13;
+    f->results[1].icmp_from = "2001:db8::fe";
+    f->results[2].status = PARALLAX__STATUS__STATUS_APP_ERROR;
+    f->results[2].app_code = -1;
+    f->results[2].message = "HTTP 503\tService Unavailable";
+    f->results[2].control = 1;
+    parallax__result_batch__init(&f->batch);
+    f->batch.stream = 0x1234567890abcdefULL;
+    f->batch.seq = 17;
+    f->batch.results = f->result_ptrs;
+    f->batch.n_results = 3;
+
+    parallax__ack__init(&f->ack);
+    f->ack.stream = f->batch.stream;
+    f->ack.seq = 17;
+    f->ack.code = PARALLAX__ACK_CODE__ACK_RETRY;
+    f->ack.reason = "database unavailable";
+
+    parallax__heartbeat__init(&f->heartbeat);
+    f->heartbeat.agent_sent_us = TS0;
+    f->heartbeat.coord_recv_us = TS0 + 150;
+    f->heartbeat.coord_sent_us = TS0 + 170;
+
+    switch (body) {
+    case PARALLAX__ENVELOPE__BODY_HELLO:
+        f->env.hello = &f->hello;
+        break;
+    case PARALLAX__ENVELOPE__BODY_SCHEDULE:
+        f->env.schedule = &f->schedule;
+        break;
+    case PARALLAX__ENVELOPE__BODY_BATCH:
+        f->env.batch = &f->batch;
+        break;
+    case PARALLAX__ENVELOPE__BODY_ACK:
+        f->env.ack = &f->ack;
+        break;
+    case PARALLAX__ENVELOPE__BODY_HEARTBEAT:
+        f->env.heartbeat = &f->heartbeat;
+        break;
+    default:
+        break;
+    }
+    return f;
+}
+
+static void fx_destroy(fx_t **f)
+{
+    free((*f)->many);
+    free(*f);
+    *f = NULL;
+}
+
+/* Packs without validation, the way a hostile or buggy peer could. Caller frees. */
+static uint8_t *raw_pack(const Parallax__Envelope *env, size_t *len)
+{
+    *len = parallax__envelope__get_packed_size(env);
+    uint8_t *buf = malloc(*len ? *len : 1);
+    assert_non_null(buf);
+    assert_int_equal(parallax__envelope__pack(env, buf), *len);
+    return buf;
+}
+
+/* wire_pack then wire_unpack with the given limit; fails the test if either fails. */
+static Parallax__Envelope *round_trip(const Parallax__Envelope *env, size_t max_len)
+{
+    err_t err = {{0}};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (wire_pack(env, &buf, &len, &err) < 0)
+        fail_msg("wire_pack: %s", err.msg);
+    Parallax__Envelope *out = wire_unpack(buf, len, max_len, &err);
+    free(buf);
+    if (!out)
+        fail_msg("wire_unpack: %s", err.msg);
+    return out;
+}
+
+static void assert_str_eq0(const char *a, const char *b)
+{
+    /* protobuf-c unpacks an absent string as "", which is what NULL means when sending. */
+    assert_string_equal(a ? a : "", b ? b : "");
+}
+
+static void assert_err_contains(const err_t *err, const char *needle)
+{
+    if (!strstr(err->msg, needle))
+        fail_msg("error '%s' does not contain '%s'", err->msg, needle);
+}
+
+/* ---- round trips ---------------------------------------------------------------------- */
+
+static void test_round_trip_hello(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(PARALLAX__ENVELOPE__BODY_HELLO);
+    Parallax__Envelope *e = round_trip(&f->env, PX_WIRE_MAX_TO_COORD);
+    assert_int_equal(e->version, PX_PROTOCOL_VERSION);
+    assert_int_equal(e->body_case, PARALLAX__ENVELOPE__BODY_HELLO);
+    assert_string_equal(wire_body_name(e), "hello");
+    assert_string_equal(e->hello->agent_version, "0.1.0");
+    assert_string_equal(e->hello->name, "vantage-ams-1");
+    assert_int_equal(e->hello->schedule_version, 42);
+    assert_int_equal(e->hello->n_kinds, 2);
+    assert_string_equal(e->hello->kinds[0], "icmp");
+    assert_string_equal(e->hello->kinds[1], "tcp");
+    assert_int_equal(e->hello->sent_us, TS0);
+    wire_free(&e);
+    assert_null(e);
+    fx_destroy(&f);
+}
+
+static void test_round_trip_schedule(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(PARALLAX__ENVELOPE__BODY_SCHEDULE);
+    Parallax__Envelope *e = round_trip(&f->env, PX_WIRE_MAX_TO_AGENT);
+    assert_string_equal(wire_body_name(e), "schedule");
+    assert_int_equal(e->schedule->version, 9);
+    assert_int_equal(e->schedule->n_probes, 2);
+    for (int i = 0; i < 2; i++) {
+        const Parallax__Probe *a = &f->probes[i], *b = e->schedule->probes[i];
+        assert_int_equal(b->probe_id, a->probe_id);
+        assert_string_equal(b->target, a->target);
+        assert_string_equal(b->address, a->address);
+        assert_string_equal(b->spec, a->spec);
+        assert_int_equal(b->interval_s, a->interval_s);
+        assert_int_equal(b->phase_ms, a->phase_ms);
+        assert_int_equal(b->timeout_ms, a->timeout_ms);
+        assert_int_equal(b->control, a->control);
+    }
+    wire_free(&e);
+
+    /* An empty schedule is how the coordinator tells an agent to stop probing. */
+    f->schedule.n_probes = 0;
+    e = round_trip(&f->env, PX_WIRE_MAX_TO_AGENT);
+    assert_int_equal(e->schedule->n_probes, 0);
+    wire_free(&e);
+    fx_destroy(&f);
+}
+
+static void test_round_trip_batch(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(PARALLAX__ENVELOPE__BODY_BATCH);
+    Parallax__Envelope *e = round_trip(&f->env, PX_WIRE_MAX_TO_COORD);
+    assert_string_equal(wire_body_name(e), "batch");
+    assert_int_equal(e->batch->stream, 0x1234567890abcdefULL);
+    assert_int_equal(e->batch->seq, 17);
+    assert_int_equal(e->batch->n_results, 3);
+    for (int i = 0; i < 3; i++) {
+        const Parallax__Result *a = &f->results[i], *b = e->batch->results[i];
+        assert_int_equal(b->probe_id, a->probe_id);
+        assert_int_equal(b->ts_us, a->ts_us);
+        assert_int_equal(b->status, a->status);
+        assert_int_equal(b->rtt_us, a->rtt_us);
+        assert_str_eq0(b->message, a->message);
+        assert_int_equal(b->icmp_type, a->icmp_type);
+        assert_int_equal(b->icmp_code, a->icmp_code);
+        assert_str_eq0(b->icmp_from, a->icmp_from);
+        assert_int_equal(b->app_code, a->app_code);
+        assert_int_equal(b->control, a->control);
+    }
+    /* The UTF-8 text arrives byte for byte. */
+    assert_memory_equal(e->batch->results[1]->message, f->results[1].message,
+                        strlen(f->results[1].message) + 1);
+    wire_free(&e);
+    fx_destroy(&f);
+}
+
+static void test_round_trip_ack(void **state)
+{
+    (void)state;
+    static const Parallax__AckCode codes[] = {PARALLAX__ACK_CODE__ACK_STORED,
+                                              PARALLAX__ACK_CODE__ACK_RETRY,
+                                              PARALLAX__ACK_CODE__ACK_REJECTED};
+    for (size_t i = 0; i < 3; i++) {
+        fx_t *f = fx_new(PARALLAX__ENVELOPE__BODY_ACK);
+        f->ack.code = codes[i];
+        f->ack.seq = 100 + i;
+        if (i == 0)
+            f->ack.reason = NULL;
+        Parallax__Envelope *e = round_trip(&f->env, PX_WIRE_MAX_TO_AGENT);
+        assert_string_equal(wire_body_name(e), "ack");
+        assert_int_equal(e->ack->stream, f->ack.stream);
+        assert_int_equal(e->ack->seq, 100 + i);
+        assert_int_equal(e->ack->code, codes[i]);
+        assert_str_eq0(e->ack->reason, f->ack.reason);
+        wire_free(&e);
+        fx_destroy(&f);
+    }
+}
+
+static void test_round_trip_heartbeat(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(PARALLAX__ENVELOPE__BODY_HEARTBEAT);
+    Parallax__Envelope *e = round_trip(&f->env, PX_WIRE_MAX_TO_COORD);
+    assert_string_equal(wire_body_name(e), "heartbeat");
+    assert_int_equal(e->heartbeat->agent_sent_us, TS0);
+    assert_int_equal(e->heartbeat->coord_recv_us, TS0 + 150);
+    assert_int_equal(e->heartbeat->coord_sent_us, TS0 + 170);
+    wire_free(&e);
+    wire_free(&e); /* idempotent */
+    wire_free(NULL);
+    fx_destroy(&f);
+}
+
+/* ---- envelope-level rejections ------------------------------------------------------ */
+
+static void test_version_mismatch(void **state)
+{
+    (void)state;
+    static const uint32_t versions[] = {0, 2, 4000000000u};
+    for (size_t i = 0; i < 3; i++) {
+        fx_t *f = fx_new(PARALLAX__ENVELOPE__BODY_HEARTBEAT);
+        f->env.version = versions[i];
+        size_t len;
+        uint8_t *buf = raw_pack(&f->env, &len);
+        err_t err = {{0}};
+        assert_null(wire_unpack(buf, len, PX_WIRE_MAX_TO_COORD, &err));
+        char theirs[32], ours[32];
+        snprintf(theirs, sizeof theirs, "version %u", versions[i]);
+        snprintf(ours, sizeof ours, "speaks %d", PX_PROTOCOL_VERSION);
+        assert_err_contains(&err, theirs);
+        assert_err_contains(&err, ours);
+        uint8_t *out = NULL;
+        size_t out_len = 0;
+        assert_int_equal(wire_pack(&f->env, &out, &out_len, &err), -1);
+        assert_null(out);
+        free(buf);
+        fx_destroy(&f);
+    }
+}
+
+static void test_empty_envelope(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(PARALLAX__ENVELOPE__BODY__NOT_SET);
+    size_t len;
+    uint8_t *buf = raw_pack(&f->env, &len);
+    assert_int_equal(len, 2); /* just the version */
+    err_t err = {{0}};
+    assert_null(wire_unpack(buf, len, PX_WIRE_MAX_TO_COORD, &err));
+    assert_err_contains(&err, "no known message");
+    assert_string_equal(wire_body_name(&f->env), "empty");
+    /* Zero bytes decode to version 0 and no body. */
+    err_clear(&err);
+    assert_null(wire_unpack(buf, 0, PX_WIRE_MAX_TO_COORD, &err));
+    assert_err_contains(&err, "version 0");
+    free(buf);
+    fx_destroy(&f);
+}
+
+static void test_garbage(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        size_t len;
+    } cases[] = {
+        {"\xff", 1},
+        {"\x08", 1},                                              /* tag without its varint */
+        {"\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12}, /* varint too long */
+        {"\x12\x05\x0a", 3},                                      /* length past the end */
+        {"\x12\xff\xff\xff\xff\x0f", 6},                          /* length of 4 GiB */
+        {"\x0f", 1},                                              /* wire type 7 does not exist */
+        {"\x00\x01", 2},                                          /* field number 0 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        err_t err = {{0}};
+        assert_null(
+            wire_unpack((const uint8_t *)cases[i].bytes, cases[i].len, PX_WIRE_MAX_TO_COORD, &err));
+        assert_true(err.msg[0] != '\0');
+    }
+}
+
+static void test_truncated_prefixes(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(PARALLAX__ENVELOPE__BODY_BATCH);
+    size_t len;
+    uint8_t *buf = raw_pack(&f->env, &len);
+    size_t parsed = 0;
+    for (size_t n = 0; n <= len; n++) {
+        /* A copy of exactly n bytes, so ASan sees any read past the prefix. */
+        uint8_t *prefix = malloc(n ? n : 1);
+        assert_non_null(prefix);
+        memcpy(prefix, buf, n);
+        err_t err = {{0}};
+        Parallax__Envelope *e = wire_unpack(prefix, n, PX_WIRE_MAX_TO_COORD, &err);
+        if (e) {
+            parsed++;
+            assert_int_equal(wire_validate(e, &err), 0);
+            wire_free(&e);
+        } else {
+            assert_true(err.msg[0] != '\0');
+        }
+        free(prefix);
+    }
+    assert_int_equal(parsed, 1); /* only the whole message: a batch needs its last field */
+    free(buf);
+    fx_destroy(&f);
+}
+
+static void test_oversized(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(PARALLAX__ENVELOPE__BODY_BATCH);
+    size_t len;
+    uint8_t *buf = raw_pack(&f->env, &len);
+    err_t err = {{0}};
+    /* A valid message one byte over the limit is refused for its size, not parsed. */
+    assert_null(wire_unpack(buf, len, len - 1, &err));
+    assert_err_contains(&err, "exceeds");
+    Parallax__Envelope *e = wire_unpack(buf, len, len, &err);
+    assert_non_null(e);
+    wire_free(&e);
+    free(buf);
+
+    /* Bigger than the coordinator's limit, garbage or not. */
+    size_t big = PX_WIRE_MAX_TO_COORD + 1;
+    uint8_t *junk = calloc(1, big);
+    assert_non_null(junk);
+    err_clear(&err);
+    assert_null(wire_unpack(junk, big, PX_WIRE_MAX_TO_COORD, &err));
+    assert_err_contains(&err, "exceeds the 262144-byte limit");
+    free(junk);
+    fx_destroy(&f);
+}
+
+/* ---- hostile allocation ------------------------------------------------------------- */
+
+/* Counts what protobuf-c allocates, to show a case really is hostile without a budget. */
+static size_t counted;
+static void *count_alloc(void *data, size_t size)
+{
+    (void)data;
+    counted += size;
+    return malloc(size);
+}
+static void count_free(void *data, void *ptr)
+{
+    (void)data;
+    free(ptr);
+}
+
+/* An envelope whose body (field `field`) holds count empty submessages in field `inner`. */
+static uint8_t *build_empty_repeated(unsigned field, unsigned inner, size_t count, size_t *len)
+{
+    size_t body = count * 2;
+    uint8_t *buf = malloc(body + 16);
+    assert_non_null(buf);
+    size_t n = 0;
+    buf[n++] = 0x08; /* version = 1 */
+    buf[n++] = PX_PROTOCOL_VERSION;
+    buf[n++] = (uint8_t)(field << 3 | 2);
+    for (size_t v = body;; v >>= 7) {
+        buf[n++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+        if (v < 0x80)
+            break;
+    }
+    for (size_t i = 0; i < count; i++) {
+        buf[n++] = (uint8_t)(inner << 3 | 2);
+        buf[n++] = 0;
+    }
+    *len = n;
+    return buf;
+}
+
+static void test_hostile_allocation(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        unsigned field, inner;
+        size_t count, max_len;
+        const char *expect;
+    } cases[] = {
+        /* 100k empty results: 200 KB that protobuf-c turns into ~9 MB of structs. */
+        {"batch of 100000 empty results", 4, 3, 100000, PX_WIRE_MAX_TO_COORD, "budget"},
+        /* 60k empty probes, past PX_WIRE_MAX_PROBES, in a message under the agent's limit. */
+        {"schedule of 60000 empty probes", 3, 2, 60000, PX_WIRE_MAX_TO_AGENT, "budget"},
+        /* Small enough for the budget: validation still refuses them (an empty batch has
+         * stream 0, an empty probe id 0). */
+        {"batch of 1001 empty results", 4, 3, 1001, PX_WIRE_MAX_TO_COORD, "stream or seq 0"},
+        {"schedule of 500 empty probes", 3, 2, 500, PX_WIRE_MAX_TO_AGENT, "id 0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len;
+        uint8_t *buf = build_empty_repeated(cases[i].field, cases[i].inner, cases[i].count, &len);
+        /* The case parses as protobuf (so only our limits stand in its way) and, for the
+         * budget cases, costs far more than 32 times its size to unpack. */
+        counted = 0;
+        ProtobufCAllocator a = {.alloc = count_alloc, .free = count_free};
+        Parallax__Envelope *raw = parallax__envelope__unpack(&a, len, buf);
+        assert_non_null(raw);
+        parallax__envelope__free_unpacked(raw, &a);
+        if (strcmp(cases[i].expect, "budget") == 0 && counted <= 32 * len + 64 * 1024)
+            fail_msg("%s: only %zu bytes for %zu input bytes: not hostile", cases[i].name, counted,
+                     len);
+        err_t err = {{0}};
+        Parallax__Envelope *e = wire_unpack(buf, len, cases[i].max_len, &err);
+        if (e)
+            fail_msg("%s: accepted", cases[i].name);
+        if (!strstr(err.msg, cases[i].expect))
+            fail_msg("%s: error '%s' lacks '%s'", cases[i].name, err.msg, cases[i].expect);
+        free(buf);
+    }
+}
+
+/* ---- validation rules ---------------------------------------------------------------- */
+
+#define MUT(name, body)                                                                            \
+    static void name(fx_t *f)                                                                      \
+    {                                                                                              \
+        body;                                                                                      \
+    }
+
+static void set_many_results(fx_t *f, size_t n)
+{
+    Parallax__Result **many = calloc(n, sizeof *many);
+    assert_non_null(many);
+    for (size_t i = 0; i < n; i++)
+        many[i] = &f->results[i % 3];
+    f->many = many;
+    f->batch.results = many;
+    f->batch.n_results = n;
+}
+
+static void set_many_probes(fx_t *f, size_t n)
+{
+    Parallax__Probe **many = calloc(n, sizeof *many);
+    assert_non_null(many);
+    for (size_t i = 0; i < n; i++)
+        many[i] = &f->probes[0];
+    f->many = many;
+    f->schedule.probes = many;
+    f->schedule.n_probes = n;
+}
+
+static void set_many_kinds(fx_t *f, size_t n)
+{
+    f->hello.n_kinds = n;
+}
+
+static void set_text(fx_t *f, size_t n, char c)
+{
+    memset(f->text, c, n);
+    f->text[n] = '\0';
+}
+
+/* Batch rules. */
+MUT(status_zero, f->results[1].status = 0)
+MUT(status_unknown, f->results[1].status = 99)
+MUT(status_negative, f->results[1].status = -3)
+MUT(result_probe_zero, f->results[2].probe_id = 0)
+MUT(result_probe_huge, f->results[2].probe_id = (uint64_t)INT64_MAX + 1)
+MUT(result_probe_max, f->results[2].probe_id = UINT64_MAX)
+MUT(stream_zero, f->batch.stream = 0)
+MUT(seq_zero, f->batch.seq = 0)
+MUT(stream_huge, f->batch.stream = (uint64_t)INT64_MAX + 1)
+MUT(seq_huge, f->batch.seq = UINT64_MAX)
+MUT(no_results, f->batch.n_results = 0)
+MUT(too_many_results, set_many_results(f, PX_WIRE_MAX_RESULTS + 1))
+MUT(ts_zero, f->results[0].ts_us = 0)
+MUT(ts_negative, f->results[0].ts_us = -TS0)
+MUT(ts_early, f->results[0].ts_us = PX_WIRE_MIN_TS_US - 1)
+MUT(ts_late, f->results[0].ts_us = PX_WIRE_MAX_TS_US + 1)
+MUT(ts_ms, f->results[0].ts_us = TS0 / 1000) /* milliseconds sent by mistake */
+MUT(ts_ns, f->results[0].ts_us = INT64_MAX)  /* nanoseconds: implausibly late */
+MUT(icmp_type_256, f->results[1].icmp_type = 256)
+MUT(icmp_code_256, f->results[1].icmp_code = 256)
+MUT(icmp_from_name, f->results[1].icmp_from = "router.example.org")
+MUT(icmp_from_bad4, f->results[1].icmp_from = "192.0.2.256")
+MUT(icmp_from_cidr, f->results[1].icmp_from = "192.0.2.0/24")
+MUT(icmp_from_space, f->results[1].icmp_from = " 192.0.2.1")
+MUT(msg_bad_utf8, f->results[0].message = "caf\xc3")
+MUT(msg_latin1, f->results[0].message = "d\xe9lai")
+MUT(msg_newline, f->results[0].message = "line\nbreak")
+MUT(msg_escape, f->results[0].message = "\x1b[31mred")
+MUT(msg_del, f->results[0].message = "del\x7f")
+MUT(msg_cr, f->results[0].message = "a\rb")
+MUT(msg_c1, f->results[0].message = "a\xc2\x9b"
+                                    "31mred")
+MUT(msg_long, set_text(f, PX_WIRE_MAX_TEXT + 1, 'x'); f->results[0].message = f->text)
+/* Schedule rules. */
+MUT(probe_id_zero, f->probes[1].probe_id = 0)
+MUT(probe_id_huge, f->probes[1].probe_id = (uint64_t)INT64_MAX + 1)
+MUT(probe_addr_empty, f->probes[0].address = "")
+MUT(probe_addr_name, f->probes[0].address = "example.org")
+MUT(probe_addr_bad4, f->probes[0].address = "1.2.3.256")
+MUT(probe_addr_bad6, f->probes[0].address = "2001:db8:::1")
+MUT(probe_addr_zone, f->probes[0].address = "fe80::1%eth0")
+MUT(probe_interval_zero, f->probes[0].interval_s = 0)
+MUT(probe_interval_long, f->probes[0].interval_s = PX_WIRE_MAX_INTERVAL_S + 1)
+MUT(probe_phase_eq, f->probes[0].phase_ms = 60000)
+MUT(probe_phase_big, f->probes[0].phase_ms = UINT32_MAX)
+MUT(probe_timeout_zero, f->probes[0].timeout_ms = 0)
+MUT(probe_timeout_long, f->probes[0].timeout_ms = PX_WIRE_MAX_TIMEOUT_MS + 1)
+MUT(probe_target_empty, f->probes[0].target = "")
+MUT(probe_target_long, set_text(f, 257, 't'); f->probes[0].target = f->text)
+MUT(probe_spec_empty, f->probes[0].spec = "")
+MUT(probe_spec_ctl, f->probes[0].spec = "tcp:80\n")
+MUT(too_many_probes, set_many_probes(f, PX_WIRE_MAX_PROBES + 1))
+/* Hello rules. */
+MUT(hello_name_long, set_text(f, PX_WIRE_MAX_NAME + 1, 'n'); f->hello.name = f->text)
+MUT(hello_name_ctl, f->hello.name = "a\x01")
+MUT(hello_version_utf8, f->hello.agent_version = "\xed\xa0\x80")
+MUT(hello_kind_empty, f->kinds[1] = "")
+MUT(hello_too_many_kinds, set_many_kinds(f, 65))
+/* Ack rules. */
+MUT(ack_code_zero, f->ack.code = 0)
+MUT(ack_code_unknown, f->ack.code = 4)
+MUT(ack_reason_bad, f->ack.reason = "\xff\xfe")
+MUT(ack_reason_long, set_text(f, PX_WIRE_MAX_TEXT + 1, 'r'); f->ack.reason = f->text)
+
+/* Values exactly at each limit, which must pass. */
+MUT(ok_nothing, (void)f)
+MUT(ok_status_each, for (unsigned i = 0; i < 3; i++) f->results[i].status = (Parallax__Status)
+                        status_at(status_count() - 1 - i))
+MUT(ok_probe_max, f->results[0].probe_id = INT64_MAX; f->probes[0].probe_id = INT64_MAX)
+MUT(ok_stream_seq_max, f->batch.stream = INT64_MAX; f->batch.seq = INT64_MAX)
+MUT(ok_ts_bounds, f->results[0].ts_us = PX_WIRE_MIN_TS_US; f->results[1].ts_us = PX_WIRE_MAX_TS_US)
+MUT(ok_icmp_255, f->results[1].icmp_type = 255; f->results[1].icmp_code = 255)
+MUT(ok_icmp_from_v4, f->results[1].icmp_from = "198.51.100.1")
+MUT(ok_icmp_from_empty, f->results[1].icmp_from = "")
+MUT(ok_msg_max, set_text(f, PX_WIRE_MAX_TEXT, 'm'); f->results[0].message = f->text)
+MUT(ok_msg_tab, f->results[0].message = "a\tb")
+MUT(ok_max_results, set_many_results(f, PX_WIRE_MAX_RESULTS))
+MUT(ok_interval_bounds, f->probes[0].interval_s = 1; f->probes[0].phase_ms = 999;
+    f->probes[1].interval_s = PX_WIRE_MAX_INTERVAL_S; f->probes[1].phase_ms = 86399999)
+MUT(ok_timeout_bounds, f->probes[0].timeout_ms = 1;
+    f->probes[1].timeout_ms = PX_WIRE_MAX_TIMEOUT_MS)
+MUT(ok_addr_mapped, f->probes[0].address = "::ffff:192.0.2.1")
+MUT(ok_max_probes, set_many_probes(f, PX_WIRE_MAX_PROBES))
+MUT(ok_hello_64_kinds, set_many_kinds(f, 64))
+MUT(ok_hello_empty, f->hello.name = NULL; f->hello.agent_version = ""; f->hello.n_kinds = 0)
+MUT(ok_name_max, set_text(f, PX_WIRE_MAX_NAME, 'n'); f->hello.name = f->text)
+MUT(ok_ack_rejected, f->ack.code = PARALLAX__ACK_CODE__ACK_REJECTED)
+
+typedef struct rule_case {
+    const char *name;
+    Parallax__Envelope__BodyCase body;
+    void (*mutate)(fx_t *);
+    const char *expect; /* substring of the error; NULL: the message is valid */
+} rule_case_t;
+
+#define BATCH PARALLAX__ENVELOPE__BODY_BATCH
+#define SCHED PARALLAX__ENVELOPE__BODY_SCHEDULE
+#define HELLO PARALLAX__ENVELOPE__BODY_HELLO
+#define ACK PARALLAX__ENVELOPE__BODY_ACK
+#define HB PARALLAX__ENVELOPE__BODY_HEARTBEAT
+
+static const rule_case_t rule_cases[] = {
+    {"status 0", BATCH, status_zero, "result 1 has unknown status 0"},
+    {"status 99", BATCH, status_unknown, "unknown status 99"},
+    {"status -3", BATCH, status_negative, "unknown status -3"},
+    {"result probe_id 0", BATCH, result_probe_zero, "result 2 has probe id 0"},
+    {"result probe_id > INT64_MAX", BATCH, result_probe_huge, "probe id 9223372036854775808"},
+    {"result probe_id UINT64_MAX", BATCH, result_probe_max, "probe id 18446744073709551615"},
+    {"stream 0", BATCH, stream_zero, "stream or seq 0"},
+    {"seq 0", BATCH, seq_zero, "stream or seq 0"},
+    {"stream > INT64_MAX", BATCH, stream_huge, "stream 9223372036854775808"},
+    {"seq > INT64_MAX", BATCH, seq_huge, "seq 18446744073709551615"},
+    {"0 results", BATCH, no_results, "0 results"},
+    {"too many results", BATCH, too_many_results, "1001 results"},
+    {"ts 0", BATCH, ts_zero, "implausible timestamp 0"},
+    {"ts negative", BATCH, ts_negative, "implausible timestamp"},
+    {"ts before 2020", BATCH, ts_early, "implausible timestamp"},
+    {"ts after 2100", BATCH, ts_late, "implausible timestamp"},
+    {"ts in ms", BATCH, ts_ms, "implausible timestamp"},
+    {"ts INT64_MAX", BATCH, ts_ns, "implausible timestamp"},
+    {"icmp_type 256", BATCH, icmp_type_256, "ICMP type or code above 255"},
+    {"icmp_code 256", BATCH, icmp_code_256, "ICMP type or code above 255"},
+    {"icmp_from name", BATCH, icmp_from_name, "invalid icmp_from"},
+    {"icmp_from bad v4", BATCH, icmp_from_bad4, "invalid icmp_from"},
+    {"icmp_from cidr", BATCH, icmp_from_cidr, "invalid icmp_from"},
+    {"icmp_from space", BATCH, icmp_from_space, "invalid icmp_from"},
+    {"message truncated UTF-8", BATCH, msg_bad_utf8, "result.message is not valid UTF-8"},
+    {"message Latin-1", BATCH, msg_latin1, "not valid UTF-8"},
+    {"message newline", BATCH, msg_newline, "not valid UTF-8"},
+    {"message escape", BATCH, msg_escape, "not valid UTF-8"},
+    {"message DEL", BATCH, msg_del, "not valid UTF-8"},
+    {"message CR", BATCH, msg_cr, "not valid UTF-8"},
+    {"message C1 control", BATCH, msg_c1, "not valid UTF-8"},
+    {"message too long", BATCH, msg_long, "result.message longer than 512"},
+    {"probe id 0", SCHED, probe_id_zero, "schedule probe 1 has id 0"},
+    {"probe id > INT64_MAX", SCHED, probe_id_huge, "id 9223372036854775808"},
+    {"probe address empty", SCHED, probe_addr_empty, "invalid address"},
+    {"probe address name", SCHED, probe_addr_name, "invalid address"},
+    {"probe address bad v4", SCHED, probe_addr_bad4, "invalid address"},
+    {"probe address bad v6", SCHED, probe_addr_bad6, "invalid address"},
+    {"probe address zone", SCHED, probe_addr_zone, "invalid address"},
+    {"probe interval 0", SCHED, probe_interval_zero, "invalid interval"},
+    {"probe interval > 1 day", SCHED, probe_interval_long, "invalid interval"},
+    {"probe phase = interval", SCHED, probe_phase_eq, "phase"},
+    {"probe phase huge", SCHED, probe_phase_big, "phase"},
+    {"probe timeout 0", SCHED, probe_timeout_zero, "timeout"},
+    {"probe timeout too long", SCHED, probe_timeout_long, "timeout"},
+    {"probe target empty", SCHED, probe_target_empty, "probe.target is empty"},
+    {"probe target long", SCHED, probe_target_long, "probe.target longer"},
+    {"probe spec empty", SCHED, probe_spec_empty, "probe.spec is empty"},
+    {"probe spec control char", SCHED, probe_spec_ctl, "probe.spec is not valid"},
+    {"too many probes", SCHED, too_many_probes, "50001 probes"},
+    {"hello name long", HELLO, hello_name_long, "hello.name longer than 64"},
+    {"hello name control", HELLO, hello_name_ctl, "hello.name is not valid"},
+    {"hello version surrogate", HELLO, hello_version_utf8, "hello.agent_version"},
+    {"hello kind empty", HELLO, hello_kind_empty, "hello.kinds is empty"},
+    {"hello 65 kinds", HELLO, hello_too_many_kinds, "65 probe kinds"},
+    {"ack code 0", ACK, ack_code_zero, "unknown code 0"},
+    {"ack code 4", ACK, ack_code_unknown, "unknown code 4"},
+    {"ack reason bad", ACK, ack_reason_bad, "ack.reason is not valid"},
+    {"ack reason long", ACK, ack_reason_long, "ack.reason longer"},
+    /* Valid at the limits. */
+    {"valid batch", BATCH, ok_nothing, NULL},
+    {"every status", BATCH, ok_status_each, NULL},
+    {"probe ids INT64_MAX", BATCH, ok_probe_max, NULL},
+    {"probe id INT64_MAX", SCHED, ok_probe_max, NULL},
+    {"stream, seq INT64_MAX", BATCH, ok_stream_seq_max, NULL},
+    {"ts at both bounds", BATCH, ok_ts_bounds, NULL},
+    {"icmp 255", BATCH, ok_icmp_255, NULL},
+    {"icmp_from v4", BATCH, ok_icmp_from_v4, NULL},
+    {"icmp_from empty", BATCH, ok_icmp_from_empty, NULL},
+    {"message 512 bytes", BATCH, ok_msg_max, NULL},
+    {"message with tab", BATCH, ok_msg_tab, NULL},
+    {"1000 results", BATCH, ok_max_results, NULL},
+    {"valid schedule", SCHED, ok_nothing, NULL},
+    {"interval bounds", SCHED, ok_interval_bounds, NULL},
+    {"timeout bounds", SCHED, ok_timeout_bounds, NULL},
+    {"v4-mapped address", SCHED, ok_addr_mapped, NULL},
+    {"50000 probes", SCHED, ok_max_probes, NULL},
+    {"valid hello", HELLO, ok_nothing, NULL},
+    {"64 kinds", HELLO, ok_hello_64_kinds, NULL},
+    {"hello without names", HELLO, ok_hello_empty, NULL},
+    {"name 64 bytes", HELLO, ok_name_max, NULL},
+    {"valid ack", ACK, ok_nothing, NULL},
+    {"ack rejected", ACK, ok_ack_rejected, NULL},
+    {"valid heartbeat", HB, ok_nothing, NULL},
+};
+
+static void test_validation_rules(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof rule_cases / sizeof rule_cases[0]; i++) {
+        const rule_case_t *c = &rule_cases[i];
+        fx_t *f = fx_new(c->body);
+        c->mutate(f);
+        size_t max_len =
+            c->body == SCHED || c->body == ACK ? PX_WIRE_MAX_TO_AGENT : PX_WIRE_MAX_TO_COORD;
+        err_t err = {{0}};
+        int rc = wire_validate(&f->env, &err);
+        uint8_t *packed = NULL;
+        size_t packed_len = 0;
+        err_t pack_err = {{0}};
+        int pack_rc = wire_pack(&f->env, &packed, &packed_len, &pack_err);
+        /* The same bytes from a peer that does not validate. */
+        size_t raw_len;
+        uint8_t *raw = raw_pack(&f->env, &raw_len);
+        err_t unpack_err = {{0}};
+        Parallax__Envelope *e = wire_unpack(raw, raw_len, max_len, &unpack_err);
+        if (c->expect) {
+            if (rc != -1 || !strstr(err.msg, c->expect))
+                fail_msg("%s: wire_validate rc %d, error '%s', expected '%s'", c->name, rc, err.msg,
+                         c->expect);
+            if (pack_rc != -1 || packed || !strstr(pack_err.msg, "refusing to send") ||
+                !strstr(pack_err.msg, c->expect))
+                fail_msg("%s: wire_pack rc %d, error '%s'", c->name, pack_rc, pack_err.msg);
+            if (e || !strstr(unpack_err.msg, c->expect))
+                fail_msg("%s: wire_unpack %s, error '%s'", c->name, e ? "accepted" : "refused",
+                         unpack_err.msg);
+        } else {
+            if (rc != 0 || pack_rc != 0 || !e)
+                fail_msg("%s: valid message refused: '%s' '%s' '%s'", c->name, err.msg,
+                         pack_err.msg, unpack_err.msg);
+            /* What wire_pack makes is what a peer packs. */
+            assert_int_equal(packed_len, raw_len);
+            assert_memory_equal(packed, raw, raw_len);
+        }
+        wire_free(&e);
+        free(packed);
+        free(raw);
+        fx_destroy(&f);
+    }
+}
+
+/* ---- wire_text_valid ----------------------------------------------------------------- */
+
+static void test_text_valid(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        int valid;
+        const char *what;
+    } cases[] = {
+        {"", 1, "empty"},
+        {"connection refused", 1, "ASCII"},
+        {"a\tb", 1, "tab"},
+        {" ~", 1, "printable ASCII bounds"},
+        {"\xc2\xa0", 1, "U+00A0, first after the C1 controls"},
+        {"\xc3\xa9", 1, "U+00E9"},
+        {"\xdf\xbf", 1, "U+07FF, largest 2-byte"},
+        {"\xe0\xa0\x80", 1, "U+0800, smallest 3-byte"},
+        {"\xe2\x82\xac", 1, "U+20AC euro"},
+        {"\xe4\xb8\x8d\xe5\x8f\xaf\xe8\xbe\xbe", 1, "CJK"},
+        {"\xed\x9f\xbf", 1, "U+D7FF, before the surrogates"},
+        {"\xee\x80\x80", 1, "U+E000, after the surrogates"},
+        {"\xef\xbf\xbf", 1, "U+FFFF"},
+        {"\xf0\x90\x80\x80", 1, "U+10000, smallest 4-byte"},
+        {"\xf0\x9f\x9b\xb0", 1, "U+1F6F0 emoji"},
+        {"\xf4\x8f\xbf\xbf", 1, "U+10FFFF, the last code point"},
+        {"r\xc3\xa9seau \xe2\x80\x94 ok", 1, "mixed"},
+        {"\xc0\x80", 0, "overlong NUL"},
+        {"\xc0\xaf", 0, "overlong '/'"},
+        {"\xc1\xbf", 0, "overlong 2-byte"},
+        {"\xe0\x80\x80", 0, "overlong 3-byte NUL"},
+        {"\xe0\x9f\xbf", 0, "overlong 3-byte U+07FF"},
+        {"\xf0\x80\x80\x80", 0, "overlong 4-byte NUL"},
+        {"\xf0\x8f\xbf\xbf", 0, "overlong 4-byte U+FFFF"},
+        {"\xed\xa0\x80", 0, "surrogate U+D800"},
+        {"\xed\xbf\xbf", 0, "surrogate U+DFFF"},
+        {"\xed\xa0\xbd\xed\xb8\x80", 0, "CESU-8 surrogate pair"},
+        {"\xf4\x90\x80\x80", 0, "U+110000"},
+        {"\xf5\x80\x80\x80", 0, "lead byte F5"},
+        {"\xf7\xbf\xbf\xbf", 0, "lead byte F7"},
+        {"\xf8\x88\x80\x80\x80", 0, "5-byte form"},
+        {"\xfc\x84\x80\x80\x80\x80", 0, "6-byte form"},
+        {"\xfe", 0, "FE"},
+        {"\xff", 0, "FF"},
+        {"\x80", 0, "lone continuation"},
+        {"a\xbf", 0, "continuation after ASCII"},
+        {"\xc3", 0, "truncated 2-byte at end"},
+        {"\xc3"
+         "a",
+         0, "2-byte with ASCII continuation"},
+        {"\xe2\x82", 0, "truncated 3-byte"},
+        {"\xe2\x82"
+         "a",
+         0, "3-byte cut by ASCII"},
+        {"\xf0\x9f\x9b", 0, "truncated 4-byte"},
+        {"\xf0\x9f\x9b\xc3\xa9", 0, "4-byte cut by a 2-byte"},
+        {"\x01", 0, "SOH"},
+        {"\n", 0, "newline"},
+        {"\r", 0, "CR"},
+        {"\x1b", 0, "ESC"},
+        {"\x1f", 0, "US"},
+        {"\x7f", 0, "DEL"},
+        {"\xc2\x80", 0, "U+0080, first C1 control"},
+        {"\xc2\x85", 0, "U+0085 NEL"},
+        {"x\xc2\x9b"
+         "31m",
+         0, "U+009B CSI"},
+        {"\xc2\x9f", 0, "U+009F, last C1 control"},
+        {"ok\x07", 0, "BEL at the end"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (wire_text_valid(cases[i].s) != cases[i].valid)
+            fail_msg("wire_text_valid(%s) != %d", cases[i].what, cases[i].valid);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_hello),     cmocka_unit_test(test_round_trip_schedule),
+        cmocka_unit_test(test_round_trip_batch),     cmocka_unit_test(test_round_trip_ack),
+        cmocka_unit_test(test_round_trip_heartbeat), cmocka_unit_test(test_version_mismatch),
+        cmocka_unit_test(test_empty_envelope),       cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_truncated_prefixes),   cmocka_unit_test(test_oversized),
+        cmocka_unit_test(test_hostile_allocation),   cmocka_unit_test(test_validation_rules),
+        cmocka_unit_test(test_text_valid),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
