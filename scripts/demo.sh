@@ -22,11 +22,11 @@ cleanup() {
 trap cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-# wait_for SECONDS WHAT COMMAND...: re-checks COMMAND until true; bounded.
+# wait_for SECONDS WHAT 'CONDITION': re-evaluates the shell text CONDITION until true; bounded.
 wait_for() {
     local limit=$1 what=$2; shift 2
     local end=$((SECONDS + limit))
-    until "$@" >/dev/null 2>&1; do
+    until eval "$*" >/dev/null 2>&1; do
         [ $SECONDS -lt $end ] || { echo "demo: timed out waiting for $what" >&2; exit 1; }
         sleep 0.2
     done
@@ -53,7 +53,7 @@ key_file = $DEMO/coordinator.key
 CONF
 "$BIN/coordinator/parallax-coordinator" -c "$DEMO/coordinator.conf" 2>"$DEMO/coordinator.log" &
 PIDS+=($!)
-wait_for 20 "the coordinator" test -n "$(q "SELECT public_key FROM parallax.coordinator")"
+wait_for 20 "the coordinator" 'test -n "$(q "SELECT public_key FROM parallax.coordinator")"'
 echo "listening on tcp://127.0.0.1:$PORT, public key $(q "SELECT public_key FROM parallax.coordinator")"
 
 step "Agents: gb1 (GB), de1 (DE), jp1 (JP)"
@@ -77,7 +77,7 @@ for a in gb1 de1 jp1; do
 done
 # Enough rounds that every agent has reported every target at least three times.
 rounds="SELECT count(*) FROM (SELECT agent, target FROM parallax.result_view GROUP BY 1, 2 HAVING count(*) >= 3) s"
-wait_for 60 "three rounds from every agent" test "$(q "$rounds")" -ge 9
+wait_for 60 "three rounds from every agent" 'test "$(q "$rounds")" -ge 9'
 echo "done: $(q "SELECT count(*) FROM parallax.results") results stored"
 
 step "Results per agent and target (SQL on parallax.result_view)"

@@ -17,11 +17,11 @@ run_suite() {
 
 run_suite build
 # Leaks, overflows and undefined behaviour fail the run; UBSan suppressions cover only
-# protobuf-c's own known benign findings (see tests/fuzz/README.md).
+# protobuf-c's own known benign findings (tests/fuzz/ubsan.supp).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-if [ -f tests/ubsan.supp ]; then
-    UBSAN_OPTIONS="$UBSAN_OPTIONS:suppressions=$(pwd)/tests/ubsan.supp"
+if [ -f tests/fuzz/ubsan.supp ]; then
+    UBSAN_OPTIONS="$UBSAN_OPTIONS:suppressions=$(pwd)/tests/fuzz/ubsan.supp"
 fi
 run_suite build-san -DSANITIZE=ON
 echo "== all tests passed in both builds"
