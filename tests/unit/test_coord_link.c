@@ -106,53 +106,52 @@ static void test_registered_key_admitted_with_user_id(void **state)
     link_destroy(&link);
 }
 
+/* Opens a link (with or without its ZAP handler, capped at max_msg), sends one message from a
+ * client with key `me` that trusts server_pub, and asserts nothing is delivered in 1.5 s. */
+static void expect_nothing_delivered(fixture_t *f, int with_zap, size_t max_msg,
+                                     const keypair_t *me, const char *server_pub,
+                                     const char *payload)
+{
+    link_t *link = link_new(f->endpoint, &f->server, max_msg, with_zap, NULL);
+    assert_non_null(link);
+    void *ctx = zmq_ctx_new();
+    const char *frames[] = {payload};
+    void *d = client_send(ctx, f, me, server_pub, frames, 1);
+    link_msg_t msg;
+    assert_int_equal(serve(link, f, 1500, &msg, NULL), 0);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    link_destroy(&link);
+}
+
 static void test_unregistered_key_refused(void **state)
 {
     fixture_t *f = *state;
     f->zap_calls = 0;
-    link_t *link = link_new(f->endpoint, &f->server, 65536, 1, NULL);
-    assert_non_null(link);
-    void *ctx = zmq_ctx_new();
-    const char *frames[] = {"forged"};
-    void *d = client_send(ctx, f, &f->bad, f->server.public_z85, frames, 1);
-    link_msg_t msg;
-    assert_int_equal(serve(link, f, 1500, &msg, NULL), 0);
+    expect_nothing_delivered(f, 1, 65536, &f->bad, f->server.public_z85, "forged");
     /* The handler was asked and said no (not merely never reached). */
     assert_true(f->zap_calls >= 1);
-    zmq_close(d);
-    zmq_ctx_term(ctx);
-    link_destroy(&link);
 }
 
 static void test_fails_closed_without_zap_handler(void **state)
 {
     fixture_t *f = *state;
-    link_t *link = link_new(f->endpoint, &f->server, 65536, 0, NULL);
-    assert_non_null(link);
-    void *ctx = zmq_ctx_new();
-    const char *frames[] = {"sneaky"};
     /* Even the key a handler would admit gets nowhere when no handler answers. */
-    void *d = client_send(ctx, f, &f->good, f->server.public_z85, frames, 1);
-    link_msg_t msg;
-    assert_int_equal(serve(link, f, 1500, &msg, NULL), 0);
-    zmq_close(d);
-    zmq_ctx_term(ctx);
-    link_destroy(&link);
+    expect_nothing_delivered(f, 0, 65536, &f->good, f->server.public_z85, "sneaky");
 }
 
 static void test_wrong_server_key_delivers_nothing(void **state)
 {
     fixture_t *f = *state;
-    link_t *link = link_new(f->endpoint, &f->server, 65536, 1, NULL);
-    assert_non_null(link);
-    void *ctx = zmq_ctx_new();
-    const char *frames[] = {"lost"};
-    void *d = client_send(ctx, f, &f->good, f->bad.public_z85, frames, 1);
-    link_msg_t msg;
-    assert_int_equal(serve(link, f, 1500, &msg, NULL), 0);
-    zmq_close(d);
-    zmq_ctx_term(ctx);
-    link_destroy(&link);
+    expect_nothing_delivered(f, 1, 65536, &f->good, f->bad.public_z85, "lost");
+}
+
+static void test_oversized_message_never_delivered(void **state)
+{
+    fixture_t *f = *state;
+    static char big[4096];
+    memset(big, 'x', sizeof big - 1);
+    expect_nothing_delivered(f, 1, 1024, &f->good, f->server.public_z85, big);
 }
 
 static void test_multipart_dropped_next_message_clean(void **state)
@@ -171,23 +170,6 @@ static void test_multipart_dropped_next_message_clean(void **state)
     assert_int_equal(msg.len, 4);
     assert_memory_equal(msg.data, "next", 4);
     link_msg_clear(&msg);
-    zmq_close(d);
-    zmq_ctx_term(ctx);
-    link_destroy(&link);
-}
-
-static void test_oversized_message_never_delivered(void **state)
-{
-    fixture_t *f = *state;
-    link_t *link = link_new(f->endpoint, &f->server, 1024, 1, NULL);
-    assert_non_null(link);
-    void *ctx = zmq_ctx_new();
-    static char big[4096];
-    memset(big, 'x', sizeof big - 1);
-    const char *frames[] = {big};
-    void *d = client_send(ctx, f, &f->good, f->server.public_z85, frames, 1);
-    link_msg_t msg;
-    assert_int_equal(serve(link, f, 1500, &msg, NULL), 0);
     zmq_close(d);
     zmq_ctx_term(ctx);
     link_destroy(&link);
