@@ -11,6 +11,7 @@
 #include "link.h"
 #include "log.h"
 #include "probe.h"
+#include "result_wire.h"
 #include "sched.h"
 #include "timeutil.h"
 #include "wire.h"
@@ -239,20 +240,11 @@ static void sched_result_cb(const sched_result_t *r, void *arg)
 {
     agent_t *a = arg;
     const probe_result_t *pr = r->result;
-    Parallax__Result res = PARALLAX__RESULT__INIT;
-    res.probe_id = r->probe_id;
-    res.ts_us = r->ts_us;
-    res.status = (Parallax__Status)pr->status;
-    res.rtt_us = pr->rtt_us;
-    res.message = (char *)pr->message;
-    res.icmp_type = pr->icmp_type;
-    res.icmp_code = pr->icmp_code;
-    res.icmp_from = (char *)pr->icmp_from;
-    res.app_code = pr->app_code;
-    res.control = r->control;
+    result_wire_t w;
+    result_wire_fill(&w, pr, r->probe_id, r->ts_us, r->control);
     log_debug("agent: probe %llu: %s %u us %s", (unsigned long long)r->probe_id,
               status_name(pr->status), pr->rtt_us, pr->message);
-    outbox_add(a->outbox, &res);
+    outbox_add(a->outbox, &w.res);
 }
 
 /* The outbox's way out; the outbox exists before the link, hence the check. */

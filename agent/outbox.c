@@ -30,8 +30,8 @@ struct outbox {
     uint64_t next_seq;
     outbox_send_fn send;
     void *arg;
-    /* The open batch: copies of results with their own strings. */
-    Parallax__Result *open;
+    /* The open batch: deep copies of results (unpacked from their own packed form). */
+    Parallax__Result **open;
     uint32_t open_count;
     struct event *seal_timer;
     /* Sealed batches, oldest first. */
@@ -45,10 +45,8 @@ struct outbox {
 
 static void free_open_strings(outbox_t *ob)
 {
-    for (uint32_t i = 0; i < ob->open_count; i++) {
-        free(ob->open[i].message);
-        free(ob->open[i].icmp_from);
-    }
+    for (uint32_t i = 0; i < ob->open_count; i++)
+        parallax__result__free_unpacked(ob->open[i], NULL);
     ob->open_count = 0;
 }
 
@@ -181,9 +179,7 @@ void outbox_flush(outbox_t *ob)
     evtimer_del(ob->seal_timer);
     if (ob->open_count == 0)
         return;
-    Parallax__Result *ptrs[PX_WIRE_MAX_RESULTS];
-    for (uint32_t i = 0; i < ob->open_count; i++)
-        ptrs[i] = &ob->open[i];
+    Parallax__Result **ptrs = ob->open;
     Parallax__ResultBatch rb = PARALLAX__RESULT_BATCH__INIT;
     rb.stream = ob->stream;
     rb.seq = ob->next_seq;
@@ -258,26 +254,25 @@ int outbox_add(outbox_t *ob, const Parallax__Result *r)
         unlink_batch(ob, ob->head, NULL);
         note_drop(ob, n, "more than max_pending unacknowledged results");
     }
-    Parallax__Result *d = &ob->open[ob->open_count];
-    parallax__result__init(d);
-    d->probe_id = r->probe_id;
-    d->ts_us = r->ts_us;
-    d->status = r->status;
-    d->rtt_us = r->rtt_us;
-    d->icmp_type = r->icmp_type;
-    d->icmp_code = r->icmp_code;
-    d->app_code = r->app_code;
-    d->control = r->control;
-    d->message = dup_text(r->message, PX_WIRE_MAX_TEXT);
-    d->icmp_from = r->icmp_from && *r->icmp_from ? strdup(r->icmp_from) : NULL;
-    if ((r->message && *r->message && !d->message) ||
-        (r->icmp_from && *r->icmp_from && !d->icmp_from)) {
-        free(d->message);
-        free(d->icmp_from);
+    /* A deep copy through the packed form: results carry nested details (timings, hops),
+     * and this copies them all with one well-tested piece of code. */
+    Parallax__Result tmp = *r;
+    char *msg = dup_text(r->message, PX_WIRE_MAX_TEXT);
+    tmp.message = msg ? msg : (char *)"";
+    size_t len = parallax__result__get_packed_size(&tmp);
+    uint8_t *packed = malloc(len ? len : 1);
+    Parallax__Result *d = NULL;
+    if (packed) {
+        parallax__result__pack(&tmp, packed);
+        d = parallax__result__unpack(NULL, len, packed);
+    }
+    free(packed);
+    free(msg);
+    if (!d) {
         note_drop(ob, 1, "out of memory");
         return -1;
     }
-    /* protobuf-c packs NULL strings as empty; keep them NULL. */
+    ob->open[ob->open_count] = d;
     ob->open_count++;
     ob->c.pending++;
     if (ob->open_count == 1) {

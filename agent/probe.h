@@ -29,7 +29,11 @@ typedef union probe_addr {
 /* What to measure (immutable for the run). */
 typedef struct probe_target {
     probe_kind_t kind;
-    uint16_t port;     /* tcp */
+    /* The spec text the coordinator sent (e.g. "dns:example.org:SOA"); kinds that need more
+     * than the port parse it with probespec_parse() in start(). Borrowed: valid during
+     * start() only, so a kind keeps what it needs in its own state. */
+    const char *spec;
+    uint16_t port;     /* tcp, smtp, http(s): from the spec */
     probe_addr_t addr; /* destination; port filled in for tcp */
     socklen_t addrlen;
     uint32_t timeout_ms;
@@ -38,15 +42,61 @@ typedef struct probe_target {
     const char *error;
 } probe_target_t;
 
-/* The record a run produces; failures are results with a status, never error returns. */
+/* Phases of an HTTP(S) exchange, microseconds from the start of the run; 0 = not reached. */
+typedef struct probe_http_detail {
+    uint32_t connect_us;
+    uint32_t tls_us;
+    uint32_t first_byte_us;
+    uint32_t total_us;
+} probe_http_detail_t;
+
+/* The certificate an https run received. */
+typedef struct probe_tls_detail {
+    uint8_t verified;      /* chain and host name verified */
+    int32_t days_left;     /* whole days until notAfter; negative once expired */
+    char verify_error[PROBE_MSG_MAX]; /* why not verified, "" when verified */
+} probe_tls_detail_t;
+
+/* What a DNS answer said. */
+typedef struct probe_dns_detail {
+    uint16_t rcode;
+    uint8_t aa;
+    uint8_t has_soa;
+    uint8_t over_tcp; /* answered over TCP after a truncated UDP answer */
+    uint16_t answers;
+    uint32_t soa_serial;
+} probe_dns_detail_t;
+
+#define PROBE_TRACE_MAX_HOPS 64
+
+typedef struct probe_trace_hop {
+    uint8_t ttl;
+    uint32_t rtt_us;
+    char addr[PROBE_ADDR_MAX]; /* "" when no answer came for this TTL */
+} probe_trace_hop_t;
+
+typedef struct probe_trace_detail {
+    uint8_t n_hops;
+    uint8_t reached;             /* the target answered */
+    uint8_t last_responsive_ttl; /* 0 when no hop answered */
+    probe_trace_hop_t hops[PROBE_TRACE_MAX_HOPS];
+} probe_trace_detail_t;
+
+/* The record a run produces; failures are results with a status, never error returns.
+ * The has_* flags say which kind-specific details are filled in. */
 typedef struct probe_result {
     px_status_t status;
     uint32_t rtt_us;
     uint8_t icmp_type; /* UNREACHABLE from an ICMP error: its type, code, sender */
     uint8_t icmp_code;
     char icmp_from[PROBE_ADDR_MAX];
-    int32_t app_code;
+    int32_t app_code; /* HTTP status, DNS rcode, SMTP reply code; 0 if none */
     char message[PROBE_MSG_MAX];
+    uint8_t has_http, has_tls, has_dns, has_trace;
+    probe_http_detail_t http;
+    probe_tls_detail_t tls;
+    probe_dns_detail_t dns;
+    probe_trace_detail_t trace;
 } probe_result_t;
 
 /* Shared resources probe kinds need: the event loop and the lazily opened ICMP sockets. */

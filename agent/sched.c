@@ -162,6 +162,7 @@ static void entry_prepare(sched_entry_t *e, uint32_t timeout_ms)
     }
     t->kind = ps.kind;
     t->port = ps.port;
+    t->spec = e->spec;
 }
 
 static sched_entry_t *entry_new(sched_t *s, const Parallax__Probe *p)

@@ -177,6 +177,28 @@ static int validate_result(const Parallax__Result *r, size_t i, err_t *err)
         err_set(err, "result %zu has an invalid icmp_from address", i);
         return -1;
     }
+    if (r->tls && text_ok("result.tls.verify_error", r->tls->verify_error, PX_WIRE_MAX_TEXT, 0,
+                          err) < 0)
+        return -1;
+    if (r->dns && r->dns->rcode > 4095) {
+        err_set(err, "result %zu has a DNS rcode above 4095", i);
+        return -1;
+    }
+    if (r->trace) {
+        if (r->trace->n_hops > PX_WIRE_MAX_HOPS || r->trace->last_responsive_ttl > 255) {
+            err_set(err, "result %zu has more than %d trace hops or a TTL above 255", i,
+                    PX_WIRE_MAX_HOPS);
+            return -1;
+        }
+        for (size_t h = 0; h < r->trace->n_hops; h++) {
+            const Parallax__TraceHop *hop = r->trace->hops[h];
+            if (hop->ttl < 1 || hop->ttl > 255 ||
+                (hop->address && *hop->address && !address_ok(hop->address))) {
+                err_set(err, "result %zu has an invalid trace hop %zu", i, h);
+                return -1;
+            }
+        }
+    }
     return text_ok("result.message", r->message, PX_WIRE_MAX_TEXT, 0, err);
 }
 

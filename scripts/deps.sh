@@ -8,11 +8,26 @@ PACKAGES=(
     build-essential cmake pkg-config git            # toolchain
     libzmq3-dev libprotobuf-c-dev protobuf-c-compiler # transport and wire contract
     libevent-dev libpq-dev                           # agent event loop, database client
+    libssl-dev libldns-dev                           # https probes (OpenSSL), dns probes (ldns)
     libcmocka-dev                                    # unit tests
     postgresql postgresql-client                     # the database (a private cluster is used)
     iproute2 nftables procps psmisc util-linux       # namespaces, fault injection, process control
+    nginx-light nsd opensmtpd openssl                # real probe targets in the tests' namespaces
+    fping curl dnsutils knot-dnsutils traceroute     # peers the agent's verdicts are checked against
+    prometheus-blackbox-exporter                     # peer for the HTTP probe benchmark
 )
 export DEBIAN_FRONTEND=noninteractive
+# The servers above are started by the tests inside their own namespaces; keep the packages
+# from starting system-wide copies (policy-rc.d 101 = "do not start services").
+policy=/usr/sbin/policy-rc.d
+added_policy=0
+if [ ! -e $policy ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee $policy >/dev/null && $SUDO chmod +x $policy
+    added_policy=1
+fi
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+rc=0
+$SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null || rc=$?
+[ $added_policy = 0 ] || $SUDO rm -f $policy
+[ $rc = 0 ] || { echo "deps.sh: apt-get install failed" >&2; exit $rc; }
 echo "deps.sh: packages installed"

@@ -17,14 +17,18 @@ one_line_error() {
 }
 
 createdb "$DB_NAME"
+# Every migration in schema/, in order, as "applied NNN_name" lines and "N NNN_name" records.
+MIGRATIONS=$(cd "$PX_SOURCE_DIR/schema" && ls [0-9][0-9][0-9]_*.sql | sort | sed 's/\.sql$//')
+N_MIGRATIONS=$(wc -l <<<"$MIGRATIONS")
 
-log "first run applies 001_core"
+log "first run applies every migration, in order"
 ctl 0 db migrate
-grep -qx 'applied 001_core' "$WORK/out" || fail "first run printed: $(cat "$WORK/out")"
+[ "$(cat "$WORK/out")" = "$(sed 's/^/applied /' <<<"$MIGRATIONS")" ] || fail "first run printed: $(cat "$WORK/out")"
 [ ! -s "$WORK/err" ] || fail "migrate wrote to stderr: $(cat "$WORK/err")"
-[ "$(sql "SELECT version || ' ' || name FROM parallax.schema_migrations")" = "1 001_core" ] ||
-    fail "schema_migrations does not record 001_core"
-sql "SELECT checksum FROM parallax.schema_migrations" | grep -Eqx 'sha256:[0-9a-f]{64}' ||
+[ "$(sql "SELECT version || ' ' || name FROM parallax.schema_migrations ORDER BY version")" = \
+  "$(sed -E 's/^0*([0-9]+)_/\1 &/' <<<"$MIGRATIONS")" ] ||
+    fail "schema_migrations does not record every migration: $(sql "SELECT name FROM parallax.schema_migrations")"
+sql "SELECT checksum FROM parallax.schema_migrations WHERE version = 1" | grep -Eqx 'sha256:[0-9a-f]{64}' ||
     fail "checksum not recorded"
 expected=$(sha256sum "$PX_SOURCE_DIR/schema/001_core.sql" | cut -d' ' -f1)
 [ "$(sql "SELECT checksum FROM parallax.schema_migrations WHERE version = 1")" = "sha256:$expected" ] ||
@@ -36,7 +40,7 @@ log "second run changes nothing"
 ctl 0 db migrate
 grep -qx 'database is up to date' "$WORK/out" || fail "second run printed: $(cat "$WORK/out")"
 [ ! -s "$WORK/err" ] || fail "second migrate wrote to stderr: $(cat "$WORK/err")"
-[ "$(sql "SELECT count(*) FROM parallax.schema_migrations")" = 1 ] || fail "second run added a record"
+[ "$(sql "SELECT count(*) FROM parallax.schema_migrations")" = "$N_MIGRATIONS" ] || fail "second run added a record"
 
 log "concurrent migrators on a fresh database take turns"
 dropdb "$DB_NAME" && createdb "$DB_NAME"
@@ -49,7 +53,7 @@ for i in 1 2 3 4; do
 done
 [ "$(cat "$WORK"/par*.out | grep -cx 'applied 001_core')" = 1 ] ||
     fail "expected exactly one migrator to apply 001_core: $(cat "$WORK"/par*.out)"
-[ "$(sql "SELECT count(*) FROM parallax.schema_migrations")" = 1 ] || fail "concurrent runs double-recorded"
+[ "$(sql "SELECT count(*) FROM parallax.schema_migrations")" = "$N_MIGRATIONS" ] || fail "concurrent runs double-recorded"
 
 log "an edited applied migration is refused"
 sql "UPDATE parallax.schema_migrations SET checksum = 'sha256:0000' WHERE version = 1"
