@@ -194,6 +194,44 @@ static int parse_url(const char *url, probespec_t *out, err_t *err)
     return 0;
 }
 
+/* "expect=NNN" and "body=TEXT" options, '|'-separated, each at most once. */
+static int parse_http_options(char *opts, probespec_t *out, err_t *err)
+{
+    char *save = NULL;
+    for (char *o = strtok_r(opts, "|", &save); o; o = strtok_r(NULL, "|", &save)) {
+        if (strncmp(o, "expect=", 7) == 0 && !out->expect_status) {
+            uint16_t v;
+            if (parse_port(o + 7, &v) < 0 || v < 100 || v > 599) {
+                err_set(err, "bad option '%s': expect= takes an HTTP status from 100 to 599", o);
+                return -1;
+            }
+            out->expect_status = v;
+        } else if (strncmp(o, "body=", 5) == 0 && !out->expect_body[0]) {
+            const char *b = o + 5;
+            size_t n = strlen(b);
+            if (n == 0 || n >= sizeof out->expect_body) {
+                err_set(err, "bad option 'body=': 1 to %zu characters",
+                        sizeof out->expect_body - 1);
+                return -1;
+            }
+            for (const char *c = b; *c; c++)
+                if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f) {
+                    err_set(err, "bad option 'body=': printable ASCII only");
+                    return -1;
+                }
+            memcpy(out->expect_body, b, n + 1);
+        } else {
+            err_set(err, "bad option '%s': expected expect=STATUS or body=TEXT, each once", o);
+            return -1;
+        }
+    }
+    if (!out->expect_status && !out->expect_body[0]) {
+        err_set(err, "empty option after '|'");
+        return -1;
+    }
+    return 0;
+}
+
 int probespec_parse(const char *text, probespec_t *out, err_t *err)
 {
     memset(out, 0, sizeof *out);
@@ -249,7 +287,12 @@ int probespec_parse(const char *text, probespec_t *out, err_t *err)
                     name);
             return -1;
         }
-        if (parse_url(arg, out, err) < 0)
+        char url[PROBESPEC_MAX];
+        snprintf(url, sizeof url, "%s", arg);
+        char *opts = strchr(url, '|');
+        if (opts)
+            *opts++ = '\0';
+        if (parse_url(url, out, err) < 0 || (opts && parse_http_options(opts, out, err) < 0))
             return -1;
         /* The canonical form spells out the port, so it can be longer than the text; it must
          * still fit PROBESPEC_MAX or the spec could never be stored or parsed again. */
@@ -292,8 +335,12 @@ int probespec_format(const probespec_t *spec, char *buf, size_t len)
     case PROBE_KIND_HTTP:
     case PROBE_KIND_HTTPS: {
         int v6 = strchr(spec->host, ':') != NULL;
-        n = snprintf(buf, len, "%s:%s://%s%s%s:%u%s", kind, kind, v6 ? "[" : "", spec->host,
-                     v6 ? "]" : "", (unsigned)spec->port, spec->path);
+        char expect[16] = "";
+        if (spec->expect_status)
+            snprintf(expect, sizeof expect, "|expect=%u", (unsigned)spec->expect_status);
+        n = snprintf(buf, len, "%s:%s://%s%s%s:%u%s%s%s%s", kind, kind, v6 ? "[" : "",
+                     spec->host, v6 ? "]" : "", (unsigned)spec->port, spec->path, expect,
+                     spec->expect_body[0] ? "|body=" : "", spec->expect_body);
         break;
     }
     case PROBE_KIND_DNS:

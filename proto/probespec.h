@@ -1,5 +1,7 @@
 /* probespec: parses and validates probe specs (`icmp`, `tcp:PORT`, `http:URL`, `https:URL`,
- * `dns:QNAME[:QTYPE]`, `smtp[:PORT]`, `trace`). Shared by parallaxctl, which refuses bad specs
+ * `dns:QNAME[:QTYPE]`, `smtp[:PORT]`, `trace`). An http(s) URL may be followed by options:
+ * `|expect=STATUS` (the status required, 100..599) and `|body=TEXT` (a substring the body
+ * must contain: printable ASCII, at most 128 bytes, no '|'); '|' is never part of a URL. Shared by parallaxctl, which refuses bad specs
  * before they reach the database, and the agent, which parses what the schedule carries.
  * Pure functions: no I/O, no allocation. */
 #ifndef PX_PROBESPEC_H
@@ -28,6 +30,7 @@ typedef enum probe_kind {
 
 #define PROBESPEC_MAX 1024
 #define PROBESPEC_HOST_MAX 256
+#define PROBESPEC_BODY_MAX 129
 
 /* A parsed spec. Plain data, no pointers: it can be copied freely. */
 typedef struct probespec {
@@ -36,6 +39,8 @@ typedef struct probespec {
     char host[PROBESPEC_HOST_MAX];     /* http(s): Host header / SNI; dns: the query name */
     char path[PROBESPEC_MAX];          /* http(s): path and query, at least "/" */
     char qtype[16];                    /* dns: upper-case query type, default "A" */
+    uint16_t expect_status;            /* http(s): required status; 0 = any below 500 */
+    char expect_body[PROBESPEC_BODY_MAX]; /* http(s): required body substring; "" = none */
 } probespec_t;
 
 /* Parses text into *out. Returns 0, or -1 with err saying what is wrong and what a valid spec
