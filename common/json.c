@@ -1,6 +1,6 @@
-/* ctl_json: JSON output with a fixed nesting stack; one flag per level says whether the next
+/* json: JSON output with a fixed nesting stack; one flag per level says whether the next
  * element needs a comma. */
-#include "ctl_json.h"
+#include "json.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -8,7 +8,7 @@
 
 #define DEPTH_MAX 32
 
-struct ctl_json {
+struct json {
     FILE *out;
     int depth;
     int need_comma[DEPTH_MAX];
@@ -17,15 +17,15 @@ struct ctl_json {
     int failed;
 };
 
-ctl_json_t *ctl_json_new(FILE *out)
+json_t *json_new(FILE *out)
 {
-    ctl_json_t *json = calloc(1, sizeof *json);
+    json_t *json = calloc(1, sizeof *json);
     if (json)
         json->out = out;
     return json;
 }
 
-void ctl_json_destroy(ctl_json_t **json)
+void json_destroy(json_t **json)
 {
     if (!json || !*json)
         return;
@@ -33,14 +33,14 @@ void ctl_json_destroy(ctl_json_t **json)
     *json = NULL;
 }
 
-static void put(ctl_json_t *json, const char *s)
+static void put(json_t *json, const char *s)
 {
     if (fputs(s, json->out) == EOF)
         json->failed = 1;
 }
 
 /* Called before every value and key: writes the comma that separates it from the previous one. */
-static void separate(ctl_json_t *json)
+static void separate(json_t *json)
 {
     if (json->after_key) {
         json->after_key = 0;
@@ -53,7 +53,7 @@ static void separate(ctl_json_t *json)
     }
 }
 
-static void open_level(ctl_json_t *json, char c)
+static void open_level(json_t *json, char c)
 {
     assert(json->depth < DEPTH_MAX);
     if (json->depth >= DEPTH_MAX) {
@@ -67,7 +67,7 @@ static void open_level(ctl_json_t *json, char c)
     json->depth++;
 }
 
-static void close_level(ctl_json_t *json, char c)
+static void close_level(json_t *json, char c)
 {
     assert(json->depth > 0 && json->open[json->depth - 1] == c && !json->after_key);
     json->depth--;
@@ -76,71 +76,71 @@ static void close_level(ctl_json_t *json, char c)
         put(json, "\n");
 }
 
-void ctl_json_array_begin(ctl_json_t *json)
+void json_array_begin(json_t *json)
 {
     open_level(json, '[');
 }
 
-void ctl_json_array_end(ctl_json_t *json)
+void json_array_end(json_t *json)
 {
     close_level(json, '[');
 }
 
-void ctl_json_object_begin(ctl_json_t *json)
+void json_object_begin(json_t *json)
 {
     open_level(json, '{');
 }
 
-void ctl_json_object_end(ctl_json_t *json)
+void json_object_end(json_t *json)
 {
     close_level(json, '{');
 }
 
-void ctl_json_key(ctl_json_t *json, const char *key)
+void json_key(json_t *json, const char *key)
 {
     assert(json->depth > 0 && json->open[json->depth - 1] == '{' && !json->after_key);
     separate(json);
-    if (ctl_json_write_string(json->out, key) < 0)
+    if (json_write_string(json->out, key) < 0)
         json->failed = 1;
     put(json, ":");
     json->after_key = 1;
 }
 
-void ctl_json_string(ctl_json_t *json, const char *s)
+void json_string(json_t *json, const char *s)
 {
     separate(json);
     if (!s)
         put(json, "null");
-    else if (ctl_json_write_string(json->out, s) < 0)
+    else if (json_write_string(json->out, s) < 0)
         json->failed = 1;
 }
 
-void ctl_json_raw_number(ctl_json_t *json, const char *number)
+void json_raw_number(json_t *json, const char *number)
 {
     separate(json);
     put(json, number ? number : "null");
 }
 
-void ctl_json_int(ctl_json_t *json, int64_t v)
+void json_int(json_t *json, int64_t v)
 {
     separate(json);
     if (fprintf(json->out, "%" PRId64, v) < 0)
         json->failed = 1;
 }
 
-void ctl_json_bool(ctl_json_t *json, int v)
+void json_bool(json_t *json, int v)
 {
     separate(json);
     put(json, v ? "true" : "false");
 }
 
-void ctl_json_null(ctl_json_t *json)
+void json_null(json_t *json)
 {
     separate(json);
     put(json, "null");
 }
 
-int ctl_json_error(const ctl_json_t *json)
+int json_error(const json_t *json)
 {
     return json->failed ? -1 : 0;
 }
@@ -176,7 +176,7 @@ static int utf8_len(const unsigned char *s)
     return n;
 }
 
-int ctl_json_write_string(FILE *out, const char *s)
+int json_write_string(FILE *out, const char *s)
 {
     int rc = putc('"', out) == EOF ? -1 : 0;
     const unsigned char *p = (const unsigned char *)s;

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "ctl_args.h"
-#include "ctl_json.h"
+#include "json.h"
 #include "ctl_parse.h"
 #include "ctl_table.h"
 #include "keys.h"
@@ -328,31 +328,31 @@ int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err)
     if (!rows)
         return -1;
     int rc = -1;
-    ctl_json_t *js = NULL;
+    json_t *js = NULL;
     ctl_table_t *table = NULL;
     size_t n = ctl_rows_count(rows);
     if (json) {
-        if (!(js = ctl_json_new(out)))
+        if (!(js = json_new(out)))
             goto oom;
-        ctl_json_array_begin(js);
+        json_array_begin(js);
         for (size_t r = 0; r < n; r++) {
-            ctl_json_object_begin(js);
-            ctl_json_key(js, "name");
-            ctl_json_string(js, ctl_rows_get(rows, r, 0));
-            ctl_json_key(js, "country");
-            ctl_json_string(js, ctl_rows_get(rows, r, 1));
-            ctl_json_key(js, "asn");
-            ctl_json_raw_number(js, ctl_rows_get(rows, r, 2));
-            ctl_json_key(js, "enabled");
-            ctl_json_bool(js, strcmp(ctl_rows_get(rows, r, 3), "true") == 0);
-            ctl_json_key(js, "last_seen");
-            ctl_json_string(js, ctl_rows_get(rows, r, 4));
-            ctl_json_key(js, "public_key");
-            ctl_json_string(js, ctl_rows_get(rows, r, 5));
-            ctl_json_object_end(js);
+            json_object_begin(js);
+            json_key(js, "name");
+            json_string(js, ctl_rows_get(rows, r, 0));
+            json_key(js, "country");
+            json_string(js, ctl_rows_get(rows, r, 1));
+            json_key(js, "asn");
+            json_raw_number(js, ctl_rows_get(rows, r, 2));
+            json_key(js, "enabled");
+            json_bool(js, strcmp(ctl_rows_get(rows, r, 3), "true") == 0);
+            json_key(js, "last_seen");
+            json_string(js, ctl_rows_get(rows, r, 4));
+            json_key(js, "public_key");
+            json_string(js, ctl_rows_get(rows, r, 5));
+            json_object_end(js);
         }
-        ctl_json_array_end(js);
-        rc = ctl_json_error(js);
+        json_array_end(js);
+        rc = json_error(js);
     } else {
         if (!(table = ctl_table_new(6, headers)))
             goto oom;
@@ -373,7 +373,7 @@ int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err)
 oom:
     err_set(err, "out of memory");
 done:
-    ctl_json_destroy(&js);
+    json_destroy(&js);
     ctl_table_destroy(&table);
     ctl_rows_destroy(&rows);
     return rc;

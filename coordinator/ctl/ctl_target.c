@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "ctl_args.h"
-#include "ctl_json.h"
+#include "json.h"
 #include "ctl_table.h"
 
 #define GROUP_MAX 128
@@ -217,42 +217,42 @@ static int is_true(const char *s)
     return s && strcmp(s, "true") == 0;
 }
 
-static void list_json(const ctl_rows_t *rows, ctl_json_t *js)
+static void list_json(const ctl_rows_t *rows, json_t *js)
 {
-    ctl_json_array_begin(js);
+    json_array_begin(js);
     for (size_t r = 0, e; r < ctl_rows_count(rows); r = e) {
         e = target_end(rows, r);
-        ctl_json_object_begin(js);
-        ctl_json_key(js, "name");
-        ctl_json_string(js, ctl_rows_get(rows, r, COL_NAME));
-        ctl_json_key(js, "address");
-        ctl_json_string(js, ctl_rows_get(rows, r, COL_ADDRESS));
-        ctl_json_key(js, "group");
-        ctl_json_string(js, ctl_rows_get(rows, r, COL_GROUP));
-        ctl_json_key(js, "role");
-        ctl_json_string(js, ctl_rows_get(rows, r, COL_ROLE));
-        ctl_json_key(js, "control");
-        ctl_json_bool(js, is_true(ctl_rows_get(rows, r, COL_CONTROL)));
-        ctl_json_key(js, "probes");
-        ctl_json_array_begin(js);
+        json_object_begin(js);
+        json_key(js, "name");
+        json_string(js, ctl_rows_get(rows, r, COL_NAME));
+        json_key(js, "address");
+        json_string(js, ctl_rows_get(rows, r, COL_ADDRESS));
+        json_key(js, "group");
+        json_string(js, ctl_rows_get(rows, r, COL_GROUP));
+        json_key(js, "role");
+        json_string(js, ctl_rows_get(rows, r, COL_ROLE));
+        json_key(js, "control");
+        json_bool(js, is_true(ctl_rows_get(rows, r, COL_CONTROL)));
+        json_key(js, "probes");
+        json_array_begin(js);
         for (size_t k = r; k < e; k++) {
             if (!ctl_rows_get(rows, k, COL_SPEC))
                 continue;
-            ctl_json_object_begin(js);
-            ctl_json_key(js, "kind");
-            ctl_json_string(js, ctl_rows_get(rows, k, COL_KIND));
-            ctl_json_key(js, "spec");
-            ctl_json_string(js, ctl_rows_get(rows, k, COL_SPEC));
-            ctl_json_key(js, "interval_s");
-            ctl_json_raw_number(js, ctl_rows_get(rows, k, COL_INTERVAL));
-            ctl_json_key(js, "timeout_ms");
-            ctl_json_raw_number(js, ctl_rows_get(rows, k, COL_TIMEOUT));
-            ctl_json_object_end(js);
+            json_object_begin(js);
+            json_key(js, "kind");
+            json_string(js, ctl_rows_get(rows, k, COL_KIND));
+            json_key(js, "spec");
+            json_string(js, ctl_rows_get(rows, k, COL_SPEC));
+            json_key(js, "interval_s");
+            json_raw_number(js, ctl_rows_get(rows, k, COL_INTERVAL));
+            json_key(js, "timeout_ms");
+            json_raw_number(js, ctl_rows_get(rows, k, COL_TIMEOUT));
+            json_object_end(js);
         }
-        ctl_json_array_end(js);
-        ctl_json_object_end(js);
+        json_array_end(js);
+        json_object_end(js);
     }
-    ctl_json_array_end(js);
+    json_array_end(js);
 }
 
 /* The PROBES cell: "spec every Ns" joined by ", ". Returns a malloc'd string or NULL. */
@@ -312,12 +312,12 @@ int ctl_target_list(ctl_db_t *db, int json, FILE *out, err_t *err)
         return -1;
     int rc = -1;
     if (json) {
-        ctl_json_t *js = ctl_json_new(out);
+        json_t *js = json_new(out);
         if (js) {
             list_json(rows, js);
-            rc = ctl_json_error(js);
+            rc = json_error(js);
         }
-        ctl_json_destroy(&js);
+        json_destroy(&js);
     } else {
         rc = list_table(rows, out);
     }

@@ -10,16 +10,16 @@
 
 #include <cmocka.h>
 
-#include "ctl_json.h"
+#include "json.h"
 
-/* Escapes s with ctl_json_write_string and returns the text (caller frees). */
+/* Escapes s with json_write_string and returns the text (caller frees). */
 static char *escaped(const char *s)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    assert_int_equal(ctl_json_write_string(f, s), 0);
+    assert_int_equal(json_write_string(f, s), 0);
     assert_int_equal(fclose(f), 0);
     return buf;
 }
@@ -61,35 +61,35 @@ static void test_structure(void **state)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    ctl_json_t *js = ctl_json_new(f);
+    json_t *js = json_new(f);
     assert_non_null(js);
-    ctl_json_array_begin(js);
-    ctl_json_object_begin(js);
-    ctl_json_key(js, "name");
-    ctl_json_string(js, "gb\"1");
-    ctl_json_key(js, "asn");
-    ctl_json_raw_number(js, "64500");
-    ctl_json_key(js, "missing");
-    ctl_json_string(js, NULL);
-    ctl_json_key(js, "n");
-    ctl_json_int(js, -5);
-    ctl_json_key(js, "on");
-    ctl_json_bool(js, 1);
-    ctl_json_key(js, "list");
-    ctl_json_array_begin(js);
-    ctl_json_null(js);
-    ctl_json_bool(js, 0);
-    ctl_json_raw_number(js, NULL);
-    ctl_json_array_end(js);
-    ctl_json_key(js, "empty");
-    ctl_json_object_begin(js);
-    ctl_json_object_end(js);
-    ctl_json_object_end(js);
-    ctl_json_object_begin(js);
-    ctl_json_object_end(js);
-    ctl_json_array_end(js);
-    assert_int_equal(ctl_json_error(js), 0);
-    ctl_json_destroy(&js);
+    json_array_begin(js);
+    json_object_begin(js);
+    json_key(js, "name");
+    json_string(js, "gb\"1");
+    json_key(js, "asn");
+    json_raw_number(js, "64500");
+    json_key(js, "missing");
+    json_string(js, NULL);
+    json_key(js, "n");
+    json_int(js, -5);
+    json_key(js, "on");
+    json_bool(js, 1);
+    json_key(js, "list");
+    json_array_begin(js);
+    json_null(js);
+    json_bool(js, 0);
+    json_raw_number(js, NULL);
+    json_array_end(js);
+    json_key(js, "empty");
+    json_object_begin(js);
+    json_object_end(js);
+    json_object_end(js);
+    json_object_begin(js);
+    json_object_end(js);
+    json_array_end(js);
+    assert_int_equal(json_error(js), 0);
+    json_destroy(&js);
     assert_null(js);
     assert_int_equal(fclose(f), 0);
     assert_string_equal(buf, "[{\"name\":\"gb\\\"1\",\"asn\":64500,\"missing\":null,\"n\":-5,"
@@ -103,10 +103,10 @@ static void test_empty_array(void **state)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    ctl_json_t *js = ctl_json_new(f);
-    ctl_json_array_begin(js);
-    ctl_json_array_end(js);
-    ctl_json_destroy(&js);
+    json_t *js = json_new(f);
+    json_array_begin(js);
+    json_array_end(js);
+    json_destroy(&js);
     fclose(f);
     assert_string_equal(buf, "[]\n");
     free(buf);
