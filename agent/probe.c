@@ -211,3 +211,36 @@ const char *probe_addr_str(const struct sockaddr *sa, char *buf, size_t len)
         snprintf(buf, len, "?");
     return buf;
 }
+
+void probe_target_prepare(probe_target_t *t, const char *address, const char *spec,
+                          uint32_t timeout_ms, char *errbuf)
+{
+    memset(t, 0, sizeof *t);
+    t->timeout_ms = timeout_ms;
+    t->spec = spec;
+    errbuf[0] = '\0';
+    if (inet_pton(AF_INET, address, &t->addr.v4.sin_addr) == 1) {
+        t->addr.v4.sin_family = AF_INET;
+        t->addrlen = sizeof t->addr.v4;
+    } else if (inet_pton(AF_INET6, address, &t->addr.v6.sin6_addr) == 1) {
+        t->addr.v6.sin6_family = AF_INET6;
+        t->addrlen = sizeof t->addr.v6;
+    } else {
+        snprintf(errbuf, PROBE_MSG_MAX, "invalid address '%.64s'", address);
+        t->error = errbuf;
+        return;
+    }
+    probespec_t ps;
+    err_t err = {{0}};
+    if (probespec_parse(spec, &ps, &err) < 0)
+        snprintf(errbuf, PROBE_MSG_MAX, "bad probe spec: %.200s", err.msg);
+    else if (!probe_ops_find(ps.kind))
+        snprintf(errbuf, PROBE_MSG_MAX, "probe kind '%s' not supported by this agent",
+                 probespec_kind_name(ps.kind));
+    if (errbuf[0]) {
+        t->error = errbuf;
+        return;
+    }
+    t->kind = ps.kind;
+    t->port = ps.port;
+}

@@ -159,6 +159,13 @@ probe_env_t *probe_run_env(probe_run_t *run);
 void *probe_run_state(const probe_run_t *run);
 void probe_run_set_state(probe_run_t *run, void *state);
 
+/* Fills *t for a run of spec against address with the given timeout. When the address or the
+ * spec is unusable, or this agent cannot run the kind, t->error is set to a text (in errbuf,
+ * which must outlive t, PROBE_MSG_MAX bytes) so that every run reports it as LOCAL_ERROR.
+ * spec is borrowed by t (t->spec) and must outlive its runs' start(). */
+void probe_target_prepare(probe_target_t *t, const char *address, const char *spec,
+                          uint32_t timeout_ms, char *errbuf);
+
 /* Formats the address (no port) into buf of at least PROBE_ADDR_MAX bytes; returns buf. */
 const char *probe_addr_str(const struct sockaddr *sa, char *buf, size_t len);
 
