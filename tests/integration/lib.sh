@@ -20,6 +20,10 @@ CTL="$PX_BUILD_DIR/coordinator/ctl/parallaxctl"
 COORD="$PX_BUILD_DIR/coordinator/parallax-coordinator"
 AGENT="$PX_BUILD_DIR/agent/parallax-agent"
 PIDS=()
+EXIT_HOOKS=()
+
+# on_exit CMD...: runs CMD when the test ends (before its processes are stopped), pass or fail.
+on_exit() { EXIT_HOOKS+=("$*"); }
 
 log() { echo "[$TEST_NAME] $*" >&2; }
 fail() { echo "[$TEST_NAME] FAIL: $*" >&2; exit 1; }
@@ -27,6 +31,8 @@ skip() { echo "[$TEST_NAME] SKIP: $*" >&2; exit 77; }
 
 cleanup() {
     local rc=$?
+    local hook
+    for hook in "${EXIT_HOOKS[@]}"; do eval "$hook" || true; done
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do
         # Bounded wait; a process that ignores SIGTERM is a bug the test should show.

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# probe_faults: every status is produced by a real fault against real servers in network
+# namespaces, and the agent's up/down verdict agrees with tools nobody here wrote — fping
+# (icmp), curl (http/https), dig (dns), traceroute (trace) — in every case of the matrix.
+source "$(dirname "$0")/lib.sh"
+[ "$(id -u)" = 0 ] || skip "needs root to make network namespaces"
+for tool in fping curl dig traceroute nginx nsd smtpd nft; do
+    command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/deps.sh installs it)"
+done
+source "$PX_SOURCE_DIR/tests/world/lab.sh"
+LAB=pf$$
+LAB=${LAB:0:8}
+on_exit lab_down
+lab_up "$LAB" "$WORK/lab" || fail "the lab did not come up"
+S=$LAB_S_ADDR
+ROUTER=$LAB_R_V_ADDR
+RESOLVE="www.lab.test:80:$S"
+
+# probe SPEC [ADDRESS]: the agent's result as key=value lines in $OUT, status in $STATUS.
+probe() {
+    OUT=$(in_v env SSL_CERT_FILE="$LAB_CA" "$AGENT" --probe "${2:-$S}" "$1" --timeout 1500 2>&1) || true
+    STATUS=$(sed -n 's/^status=//p' <<<"$OUT")
+}
+
+# peer SPEC: 0 if the peer tool for the spec's kind says the target is up.
+peer() {
+    local spec=$1 url
+    case $spec in
+    icmp) in_v fping -q -r 0 -t 1000 "$S" 2>/dev/null ;;
+    tcp:*) in_v timeout 2 bash -c "exec 3<>/dev/tcp/$S/${spec#tcp:}" 2>/dev/null ;;
+    http:* | https:*)
+        url=${spec#*:}; url=${url%%|*}
+        local host_port=${url#*://}; host_port=${host_port%%/*}
+        local port=${host_port##*:}
+        [ "$port" = "$host_port" ] && { [ "${spec%%:*}" = https ] && port=443 || port=80; }
+        local code
+        code=$(in_v curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$LAB_CA" \
+            --resolve "www.lab.test:$port:$S" "$url") || return 1
+        [ "$code" -lt 500 ] ;;
+    dns:*)
+        local q=${spec#dns:} name type
+        name=${q%%:*}; type=${q#*:}; [ "$type" = "$q" ] && type=A
+        in_v dig +norec +time=1 +tries=1 @"$S" "$name" "$type" 2>/dev/null |
+            grep -Eq 'status: (NOERROR|NXDOMAIN)' ;;
+    trace) in_v traceroute -n -q 1 -m 8 -w 1 "$S" 2>/dev/null | tail -n 1 | grep -q " $S " ;;
+    smtp*) return 2 ;;  # no peer named for smtp
+    esac
+}
+
+CASES=0
+# expect SCENARIO SPEC STATUS [KEY=VALUE...]: the agent's status and details, then the peer.
+expect() {
+    local scenario=$1 spec=$2 want=$3; shift 3
+    probe "$spec"
+    [ "$STATUS" = "$want" ] || fail "$scenario: $spec gave '${STATUS:-nothing}', want $want:
+$OUT"
+    local kv
+    for kv in "$@"; do
+        grep -qx -- "$kv" <<<"$OUT" || fail "$scenario: $spec lacks '$kv':
+$OUT"
+    done
+    local agent_up=0 peer_up=0 rc=0
+    [ "$want" = ok ] && agent_up=1
+    peer "$spec" || rc=$?
+    [ $rc = 2 ] && { CASES=$((CASES + 1)); return 0; }
+    [ $rc = 0 ] && peer_up=1
+    [ $agent_up = $peer_up ] || fail "$scenario: $spec: agent says $STATUS but its peer says $([ $peer_up = 1 ] && echo up || echo down)"
+    CASES=$((CASES + 1))
+}
+
+log "normal operation"
+expect normal icmp ok
+expect normal tcp:80 ok
+expect normal tcp:81 refused
+expect normal http:http://www.lab.test/ ok app_code=200
+expect normal "http:http://www.lab.test/|body=Welcome" ok
+expect normal "http:http://www.lab.test/|body=Goodbye" app_error
+expect normal http:http://www.lab.test/down app_error app_code=503
+expect normal https:https://www.lab.test/ ok app_code=200 tls_verified=1
+expect normal https:https://www.lab.test:8443/ tls_error tls_verified=0
+grep -Eq '^tls_days_left=-[0-9]+$' <<<"$OUT" || fail "expired certificate without negative days_left: $OUT"
+expect normal dns:www.lab.test ok dns_rcode=0 dns_aa=1 dns_answers=1
+expect normal dns:lab.test:SOA ok dns_soa_serial=2026112201
+expect normal dns:www.broken.test app_error app_code=2
+expect normal dns:www.other.test app_error app_code=5
+expect normal smtp ok app_code=220
+expect normal trace ok trace_reached=1 trace_hops=2 "trace_hop=1 $ROUTER" 
+OUT_TRACE=$OUT
+
+log "packets dropped by an nft rule at the server: timeouts"
+in_s nft -f - <<NFT
+table inet lab { chain input { type filter hook input priority 0; tcp dport 80 drop; } }
+NFT
+expect dropped tcp:80 timeout
+expect dropped http:http://www.lab.test/ timeout
+expect dropped icmp ok
+in_s nft delete table inet lab
+
+log "route withdrawn at the router: unreachable, named by the router"
+in_r ip route add unreachable "$S/32"
+expect withdrawn icmp unreachable "icmp_from=$ROUTER" icmp_type=3
+expect withdrawn tcp:80 unreachable
+expect withdrawn http:http://www.lab.test/ unreachable
+expect withdrawn dns:www.lab.test unreachable
+expect withdrawn trace unreachable trace_reached=0 trace_last_responsive_ttl=1 "icmp_from=$ROUTER"
+in_r ip route del unreachable "$S/32"
+
+log "route blackholed at the router: silence"
+in_r ip route add blackhole "$S/32"
+expect blackholed icmp timeout
+expect blackholed tcp:80 timeout
+expect blackholed dns:www.lab.test timeout
+expect blackholed trace unreachable trace_reached=0 trace_last_responsive_ttl=1
+in_r ip route del blackhole "$S/32"
+
+log "no local route at the vantage: local errors"
+in_v ip route del default
+expect noroute icmp local_error
+expect noroute tcp:80 local_error
+expect noroute http:http://www.lab.test/ local_error
+expect noroute dns:www.lab.test local_error
+in_v ip route add default via "$ROUTER"
+
+log "servers stopped: refused (the host is alive)"
+lab_stop nginx; lab_stop nsd; lab_stop smtpd
+expect stopped http:http://www.lab.test/ refused
+expect stopped dns:www.lab.test refused
+expect stopped smtp refused
+expect stopped icmp ok
+log "ok: $CASES cases, every one agreeing with its peer"
