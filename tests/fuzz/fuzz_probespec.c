@@ -19,7 +19,8 @@ static void fuzz_fail(const char *what, const char *detail)
 static int same_spec(const probespec_t *a, const probespec_t *b)
 {
     return a->kind == b->kind && a->port == b->port && strcmp(a->host, b->host) == 0 &&
-           strcmp(a->path, b->path) == 0 && strcmp(a->qtype, b->qtype) == 0;
+           strcmp(a->path, b->path) == 0 && strcmp(a->qtype, b->qtype) == 0 &&
+           a->expect_status == b->expect_status && strcmp(a->expect_body, b->expect_body) == 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
