@@ -44,6 +44,7 @@ struct coord {
     session_t *sessions;
     size_t n_sessions;
     int64_t reconnect_at_mono_us;
+    int64_t merged_at_mono_us;
     long backoff_ms;
     int sigfd;
     int stopping;
@@ -388,7 +389,8 @@ static void handle_message(coord_t *c, const link_msg_t *msg)
         break;
     case PARALLAX__ENVELOPE__BODY_HEARTBEAT:
         handle_heartbeat(c, msg, agent, env->heartbeat, recv_us);
-        if (store_touch_agent(c->store, agent->agent_id, NULL, &err) < 0)
+        if (store_touch_agent(c->store, agent->agent_id, NULL, &err) < 0 ||
+            store_heartbeat(c->store, agent->agent_id, &err) < 0)
             log_warn("%s", err.msg);
         break;
     default:
@@ -414,6 +416,24 @@ static void drain_agents(coord_t *c)
         handle_message(c, &msg);
         link_msg_clear(&msg);
     }
+}
+
+/* ---- merge ------------------------------------------------------------------------------- */
+
+/* The merge runs in SQL as bins close; once a second is enough for bins of a second or more,
+ * and it costs next to nothing when no bin is dirty. */
+static void merge_due(coord_t *c)
+{
+    int64_t now = time_mono_us();
+    if (!store_connected(c->store) || now - c->merged_at_mono_us < 1000000)
+        return;
+    c->merged_at_mono_us = now;
+    long bins = 0;
+    err_t err;
+    if (store_merge(c->store, &bins, &err) < 0)
+        log_warn("%s", err.msg);
+    else if (bins > 0)
+        log_info("merged %ld closed bins", bins);
 }
 
 /* ---- loop -------------------------------------------------------------------------------- */
@@ -460,6 +480,7 @@ int coord_run(coord_t *c, err_t *err)
             db_changes(c);
         drain_agents(c);
         sessions_expire(c);
+        merge_due(c);
     }
     log_info("stopped");
     return 0;

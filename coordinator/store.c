@@ -20,6 +20,8 @@
 struct store {
     char *conninfo;
     PGconn *conn;
+    int has_merge;      /* the schema has parallax.merge_run() (migration 003 or later) */
+    int has_heartbeats; /* ... and parallax.heartbeats */
     char sqlstate[6]; /* of the last failed statement, "" if none */
 };
 
@@ -108,10 +110,16 @@ int store_connect(store_t *s, err_t *err)
         return -1;
     }
     PGresult *res = exec(s, "checking the schema", PGRES_TUPLES_OK,
-                         "SELECT to_regclass('parallax.results') IS NOT NULL", 0, NULL, err);
+                         "SELECT to_regclass('parallax.results') IS NOT NULL, "
+                         "to_regprocedure('parallax.merge_run(timestamptz)') IS NOT NULL, "
+                         "to_regclass('parallax.heartbeats') IS NOT NULL",
+                         0, NULL, err);
     if (!res)
         return -1;
     int migrated = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    /* A coordinator newer than the schema still stores results; it merges once migrated. */
+    s->has_merge = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    s->has_heartbeats = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
     PQclear(res);
     if (!migrated) {
         err_set(err, "the database has no parallax schema: run 'parallaxctl db migrate' first");
@@ -582,4 +590,29 @@ int store_touch_agent(store_t *s, int agent_id, const char *agent_version, err_t
                "UPDATE parallax.agents SET last_seen = now(), "
                "agent_version = coalesce($2, agent_version) WHERE id = $1",
                2, p, err);
+}
+
+int store_heartbeat(store_t *s, int agent_id, err_t *err)
+{
+    if (!s->has_heartbeats)
+        return 0;
+    char id[16];
+    snprintf(id, sizeof id, "%d", agent_id);
+    const char *p[] = {id};
+    return run(s, "recording a heartbeat",
+               "INSERT INTO parallax.heartbeats (agent_id, ts) VALUES ($1, now())", 1, p, err);
+}
+
+int store_merge(store_t *s, long *bins, err_t *err)
+{
+    *bins = 0;
+    if (!s->has_merge)
+        return 0;
+    PGresult *res = exec(s, "merging closed bins", PGRES_TUPLES_OK,
+                         "SELECT parallax.merge_run(now())", 0, NULL, err);
+    if (!res)
+        return -1;
+    *bins = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
 }

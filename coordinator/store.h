@@ -66,4 +66,12 @@ store_ingest_t store_ingest(store_t *store, int agent_id, const Parallax__Result
 /* Notes that the agent was heard from (last_seen, software version). Returns 0 or -1. */
 int store_touch_agent(store_t *store, int agent_id, const char *agent_version, err_t *err);
 
+/* Records a heartbeat of agent_id now (the merge tells "offline" from "silent but alive"
+ * with it). A no-op on a schema without parallax.heartbeats. Returns 0 or -1. */
+int store_heartbeat(store_t *store, int agent_id, err_t *err);
+
+/* Runs the SQL merge over every closed bin that new or late results changed; *bins says how
+ * many were merged. A no-op on a schema without the merge. Returns 0 or -1. */
+int store_merge(store_t *store, long *bins, err_t *err);
+
 #endif
