@@ -3,13 +3,16 @@
  * draining -> done). Results flow sched -> outbox -> link; acks flow back into the outbox. */
 #include "agent.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "link.h"
 #include "log.h"
+#include "privdrop.h"
 #include "probe.h"
 #include "result_wire.h"
 #include "sched.h"
@@ -287,6 +290,31 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     check_drained(a);
 }
 
+/* Opens what needs privilege, then becomes cfg->user for good. The raw ICMP sockets are
+ * otherwise opened on first use, which would be too late: both families are opened now, and
+ * one failing (a host without IPv6) only makes that family's icmp and trace runs fail. */
+static int drop_privileges(agent_t *a, err_t *err)
+{
+    static const int families[] = {AF_INET, AF_INET6};
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        err_t ierr = {{0}};
+        if (!probe_env_icmp(a->env, families[i], &ierr))
+            log_warn("agent: %s; icmp and trace probes over IPv%d will fail", ierr.msg,
+                     families[i] == AF_INET6 ? 6 : 4);
+    }
+    if (privdrop_to_user(a->cfg.user, err) < 0)
+        return -1;
+    /* state_dir is checked as the new user: the config loader checked it as the old one. */
+    if (chdir(a->cfg.state_dir) < 0 || access(".", W_OK) < 0) {
+        err_set(err, "user '%s' cannot use state_dir '%s' (%s); make it belong to that user",
+                a->cfg.user, a->cfg.state_dir, strerror(errno));
+        return -1;
+    }
+    log_info("agent: privileges dropped: running as user '%s' (uid %u, gid %u) in %s", a->cfg.user,
+             (unsigned)getuid(), (unsigned)getgid(), a->cfg.state_dir);
+    return 0;
+}
+
 agent_t *agent_new(const agent_config_t *cfg, err_t *err)
 {
     agent_t *a = calloc(1, sizeof *a);
@@ -319,10 +347,13 @@ agent_t *agent_new(const agent_config_t *cfg, err_t *err)
         err_set(err, "out of memory");
         goto fail;
     }
+    if (cfg->user[0] && drop_privileges(a, err) < 0)
+        goto fail;
     if (!(a->outbox = outbox_new(a->base, &ocfg, stream, outbox_send_cb, a, err)))
         goto fail;
     if (!(a->sched = sched_new(a->base, a->env, sched_result_cb, a, err)))
         goto fail;
+    sched_set_max_pps(a->sched, cfg->max_pps);
     a->hello_timer = evtimer_new(a->base, hello_cb, a);
     a->heartbeat_timer = event_new(a->base, -1, EV_PERSIST, heartbeat_cb, a);
     a->drain_timer = evtimer_new(a->base, drain_timeout_cb, a);

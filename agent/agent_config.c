@@ -9,11 +9,14 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "pace.h"
+#include "privdrop.h"
 #include "wire.h"
 
 static const char *const known_keys[] = {
-    "name",      "coordinator",       "coordinator_key", "secret_key",  "state_dir",
-    "batch_max", "batch_interval_ms", "heartbeat_s",     "max_pending", "resend_ms",
+    "name",        "coordinator", "coordinator_key",   "secret_key",
+    "state_dir",   "batch_max",   "batch_interval_ms", "heartbeat_s",
+    "max_pending", "resend_ms",   "max_pps",           "user",
     NULL};
 
 /* Copies the required string key into dst; fails if missing, empty or too long. */
@@ -110,8 +113,26 @@ static int validate(const config_t *cfg, agent_config_t *out, err_t *err)
         get_u32(cfg, "batch_interval_ms", 10, 60000, 1000, &out->batch_interval_ms, err) < 0 ||
         get_u32(cfg, "heartbeat_s", 1, 3600, 10, &out->heartbeat_s, err) < 0 ||
         config_get_uint(cfg, "max_pending", 100, 10000000, 100000, &out->max_pending, err) < 0 ||
-        get_u32(cfg, "resend_ms", 100, 600000, 5000, &out->resend_ms, err) < 0)
+        get_u32(cfg, "resend_ms", 100, 600000, 5000, &out->resend_ms, err) < 0 ||
+        get_u32(cfg, "max_pps", 1, PACE_MAX_PPS, PACE_DEFAULT_PPS, &out->max_pps, err) < 0)
         goto fail;
+    const char *user = config_get(cfg, "user");
+    if (user) {
+        /* Checked now, not at the switch: a typo must fail the start, with file and line. */
+        uid_t uid;
+        gid_t gid;
+        err_t uerr = {{0}};
+        config_where(cfg, "user", where, sizeof where);
+        if (strlen(user) > AGENT_CONFIG_USER_MAX || privdrop_lookup(user, &uid, &gid, &uerr) < 0) {
+            err_set(err, "%s: %s", where, uerr.msg[0] ? uerr.msg : "user name too long");
+            goto fail;
+        }
+        if (uid == 0) {
+            err_set(err, "%s: user '%s' has uid 0; name an unprivileged user", where, user);
+            goto fail;
+        }
+        memcpy(out->user, user, strlen(user) + 1);
+    }
     if (prepare_state_dir(config_where(cfg, "state_dir", where, sizeof where), out->state_dir,
                           err) < 0)
         goto fail;

@@ -11,6 +11,7 @@
 
 #define AGENT_CONFIG_NAME_MAX 64
 #define AGENT_CONFIG_ENDPOINT_MAX 256
+#define AGENT_CONFIG_USER_MAX 64
 
 /* Plain data, no pointers: it can be copied freely. */
 typedef struct agent_config {
@@ -25,6 +26,9 @@ typedef struct agent_config {
     uint32_t heartbeat_s;
     uint64_t max_pending; /* unacked results kept in memory */
     uint32_t resend_ms;   /* an unacked batch is resent after this */
+    /* User to switch to once the raw sockets are open; "" = keep running as started. */
+    char user[AGENT_CONFIG_USER_MAX + 1];
+    uint32_t max_pps; /* ceiling on probe packets started per second */
 } agent_config_t;
 
 /* Reads path into *out. Creates state_dir (mode 0700) if missing and checks that it is

@@ -24,6 +24,11 @@
 /* Packets read per readiness callback, so a flood cannot starve the rest of the loop. */
 #define ICMP_MUX_READ_BUDGET 256
 
+typedef struct icmp_mux_watch {
+    icmp_mux_watch_fn fn; /* NULL: removed while watchers were being called */
+    void *arg;
+} icmp_mux_watch_t;
+
 typedef struct icmp_slot {
     icmp_mux_fn fn;
     void *arg;
@@ -43,6 +48,11 @@ struct icmp_mux {
     uint16_t next_seq;
     unsigned in_flight;
     icmp_slot_t **slots; /* ICMP_MUX_SLOTS entries, indexed by sequence number */
+    /* Watchers of other ICMP messages. While they are being called, an unwatch only clears
+     * fn (the array is compacted afterwards), so the loop never skips or repeats one. */
+    icmp_mux_watch_t *watchers;
+    size_t n_watchers, cap_watchers;
+    int notifying;
 };
 
 static void mux_read_cb(evutil_socket_t fd, short what, void *arg);
@@ -131,6 +141,7 @@ void icmp_mux_destroy(icmp_mux_t **mux)
             free(m->slots[i]);
         free(m->slots);
     }
+    free(m->watchers);
     if (m->fd >= 0)
         close(m->fd);
     free(m);
@@ -219,13 +230,69 @@ static void deliver(icmp_mux_t *mux, uint16_t seq, const icmp_mux_reply_t *reply
     fn(reply, arg);
 }
 
+int icmp_mux_watch(icmp_mux_t *mux, icmp_mux_watch_fn fn, void *arg, err_t *err)
+{
+    if (!mux->raw) {
+        err_set(err, "the ICMP%s socket is an unprivileged ping socket, not a raw one",
+                mux->family == AF_INET6 ? "v6" : "");
+        return -1;
+    }
+    if (mux->n_watchers == mux->cap_watchers) {
+        size_t cap = mux->cap_watchers ? mux->cap_watchers * 2 : 8;
+        icmp_mux_watch_t *w = realloc(mux->watchers, cap * sizeof *w);
+        if (!w) {
+            err_set(err, "out of memory");
+            return -1;
+        }
+        mux->watchers = w;
+        mux->cap_watchers = cap;
+    }
+    mux->watchers[mux->n_watchers++] = (icmp_mux_watch_t){.fn = fn, .arg = arg};
+    return 0;
+}
+
+void icmp_mux_unwatch(icmp_mux_t *mux, icmp_mux_watch_fn fn, void *arg)
+{
+    for (size_t i = 0; i < mux->n_watchers; i++) {
+        if (mux->watchers[i].fn != fn || mux->watchers[i].arg != arg)
+            continue;
+        if (mux->notifying) {
+            mux->watchers[i].fn = NULL;
+        } else {
+            mux->watchers[i] = mux->watchers[--mux->n_watchers];
+        }
+        return;
+    }
+}
+
+static void notify_watchers(icmp_mux_t *mux, const uint8_t *buf, size_t len,
+                            const struct sockaddr_storage *from, int64_t now)
+{
+    if (mux->n_watchers == 0)
+        return;
+    mux->notifying = 1;
+    /* Re-read n_watchers and the array each time: a callback may add a watcher. */
+    for (size_t i = 0; i < mux->n_watchers; i++)
+        if (mux->watchers[i].fn)
+            mux->watchers[i].fn(buf, len, (const struct sockaddr *)from, now, mux->watchers[i].arg);
+    mux->notifying = 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < mux->n_watchers; i++)
+        if (mux->watchers[i].fn)
+            mux->watchers[kept++] = mux->watchers[i];
+    mux->n_watchers = kept;
+}
+
 static void handle_packet(icmp_mux_t *mux, const uint8_t *buf, size_t len,
                           const struct sockaddr_storage *from, int64_t now)
 {
     icmp_packet_t pkt;
     int with_ip = mux->family == AF_INET && mux->raw;
-    if (icmp_packet_parse(mux->family, with_ip, buf, len, &pkt) == ICMP_PACKET_IGNORE)
+    if (icmp_packet_parse(mux->family, with_ip, buf, len, &pkt) == ICMP_PACKET_IGNORE) {
+        if (mux->raw)
+            notify_watchers(mux, buf, len, from, now);
         return;
+    }
     /* Ping sockets get their identifier from the kernel, and only see their own packets. */
     if (mux->raw && pkt.id != mux->id)
         return;

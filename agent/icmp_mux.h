@@ -1,9 +1,11 @@
 /* icmp_mux: one ICMP socket per address family shared by every icmp probe. It sends echo
  * requests and routes each reply or ICMP error back to the registration it answers, matched
- * by sequence number, destination and (on raw sockets) identifier. */
+ * by sequence number, destination and (on raw sockets) identifier; other ICMP messages go
+ * to watchers (traceroute). */
 #ifndef PX_ICMP_MUX_H
 #define PX_ICMP_MUX_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -44,5 +46,19 @@ int icmp_mux_send(icmp_mux_t *mux, const struct sockaddr *dst, socklen_t dstlen,
 
 /* Drops the registration for seq (a timeout or cancel); late answers are then ignored. */
 void icmp_mux_forget(icmp_mux_t *mux, uint16_t seq);
+
+/* Receives, on raw sockets only, every ICMP message that is not about the mux's own echo
+ * requests (e.g. time-exceeded errors quoting a traceroute's UDP probe). buf is the message
+ * as read: for AF_INET it starts with the IPv4 header, for AF_INET6 with the ICMPv6 header.
+ * buf and from are valid during the call only. The callback may call icmp_mux_unwatch(). */
+typedef void (*icmp_mux_watch_fn)(const uint8_t *buf, size_t len, const struct sockaddr *from,
+                                  int64_t recv_mono_us, void *arg);
+
+/* Registers fn/arg for those messages. Returns -1 with err if the socket is not raw (ping
+ * sockets never see errors about other sockets' packets) or out of memory. */
+int icmp_mux_watch(icmp_mux_t *mux, icmp_mux_watch_fn fn, void *arg, err_t *err);
+
+/* Removes the registration of fn/arg; accepts one that is not registered. */
+void icmp_mux_unwatch(icmp_mux_t *mux, icmp_mux_watch_fn fn, void *arg);
 
 #endif

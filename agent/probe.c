@@ -12,8 +12,12 @@
 
 #include "icmp_mux.h"
 #include "log.h"
+#include "probe_dns.h"
+#include "probe_http.h"
 #include "probe_icmp.h"
+#include "probe_smtp.h"
 #include "probe_tcp.h"
+#include "probe_trace.h"
 
 struct probe_env {
     struct event_base *base;
@@ -37,7 +41,9 @@ struct probe_run {
 };
 
 /* Adding a kind means adding its ops here; nothing else in the agent changes. */
-static const probe_ops_t *const registry[] = {&probe_icmp_ops, &probe_tcp_ops};
+static const probe_ops_t *const registry[] = {&probe_icmp_ops, &probe_tcp_ops,   &probe_dns_ops,
+                                              &probe_smtp_ops, &probe_trace_ops, &probe_http_ops,
+                                              &probe_https_ops};
 
 probe_env_t *probe_env_new(struct event_base *base)
 {
@@ -82,6 +88,12 @@ const probe_ops_t *probe_ops_find(probe_kind_t kind)
         if (registry[i]->kind == kind)
             return registry[i];
     return NULL;
+}
+
+uint32_t probe_max_packets(probe_kind_t kind)
+{
+    const probe_ops_t *ops = probe_ops_find(kind);
+    return ops && ops->max_packets > 1 ? ops->max_packets : 1;
 }
 
 size_t probe_kinds(const char **names, size_t max)

@@ -114,6 +114,8 @@ typedef struct probe_ops {
     probe_kind_t kind;
     void (*start)(probe_run_t *run);
     void (*release)(probe_run_t *run);
+    /* Packets one run may send at most, for the agent's max_pps ceiling; 0 means 1. */
+    uint32_t max_packets;
 } probe_ops_t;
 
 /* Creates the environment. base is borrowed and must outlive it. NULL on out-of-memory. */
@@ -131,6 +133,10 @@ icmp_mux_t *probe_env_icmp(probe_env_t *env, int family, err_t *err);
 
 /* The ops of kind, or NULL if this agent cannot run it. */
 const probe_ops_t *probe_ops_find(probe_kind_t kind);
+
+/* What a run of kind counts against the agent's packets-per-second ceiling: its ops'
+ * max_packets, at least 1 (also for kinds this agent cannot run). */
+uint32_t probe_max_packets(probe_kind_t kind);
 
 /* Fills names with the kinds this agent can run ("icmp", ...); returns how many (<= max). */
 size_t probe_kinds(const char **names, size_t max);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pace.h"
 #include "timeutil.h"
 
 #define US_PER_S 1000000LL
@@ -34,6 +35,7 @@ typedef struct sched_entry {
     int64_t last_ts_us;
     probe_run_t *run;
     int64_t run_ts_us;
+    pace_ticket_t *ticket; /* waiting for the pps ceiling to let the run start */
 } sched_entry_t;
 
 struct sched {
@@ -44,6 +46,7 @@ struct sched {
     uint64_t version;
     uint64_t next_serial;
     int stopped;
+    pace_t *pace;            /* the agent's packets-per-second ceiling */
     sched_entry_t **entries; /* sorted by probe_id */
     size_t count;
 };
@@ -83,6 +86,23 @@ static void run_done_cb(const probe_result_t *res, void *arg)
     e->sched->fn(&r, e->sched->arg);
 }
 
+static void entry_start(sched_entry_t *e)
+{
+    e->run = probe_start(e->sched->env, &e->target, run_done_cb, e);
+    if (!e->run)
+        log_error("sched: out of memory starting probe %llu", (unsigned long long)e->probe_id);
+}
+
+/* The ceiling let a waiting run go: it starts now but keeps its scheduled ts_us, so its
+ * result still falls in the same bin as the other agents'. */
+static void paced_cb(void *arg)
+{
+    sched_entry_t *e = arg;
+    e->ticket = NULL;
+    if (!e->sched->stopped)
+        entry_start(e);
+}
+
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -100,16 +120,19 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         log_debug("sched: probe %llu woke %lld ms after its slot; skipping that run",
                   (unsigned long long)e->probe_id, (long long)((now - due) / 1000));
         e->last_ts_us = due;
-    } else if (e->run) {
-        log_debug("sched: probe %llu still running from the last round; skipping this one",
-                  (unsigned long long)e->probe_id);
+    } else if (e->run || e->ticket) {
+        log_debug("sched: probe %llu still %s from the last round; skipping this one",
+                  (unsigned long long)e->probe_id, e->run ? "running" : "waiting for max_pps");
         e->last_ts_us = due;
     } else {
         e->last_ts_us = due;
         e->run_ts_us = due;
-        e->run = probe_start(e->sched->env, &e->target, run_done_cb, e);
-        if (!e->run)
-            log_error("sched: out of memory starting probe %llu", (unsigned long long)e->probe_id);
+        /* Errors send nothing but still go through the queue: FIFO order stays fair. */
+        uint32_t cost = e->target.error ? 1 : probe_max_packets(e->target.kind);
+        if (pace_try(e->sched->pace, cost))
+            entry_start(e);
+        else if (!(e->ticket = pace_wait(e->sched->pace, cost, paced_cb, e)))
+            log_error("sched: out of memory queueing probe %llu", (unsigned long long)e->probe_id);
     }
     if (!e->sched->stopped)
         arm(e, now);
@@ -121,6 +144,7 @@ static void entry_free(sched_entry_t *e)
         return;
     if (e->timer)
         event_free(e->timer);
+    pace_cancel(e->sched->pace, &e->ticket);
     probe_cancel(&e->run);
     free(e->spec);
     free(e->address);
@@ -213,7 +237,17 @@ sched_t *sched_new(struct event_base *base, probe_env_t *env, sched_result_fn fn
     s->env = env;
     s->fn = fn;
     s->arg = arg;
+    if (!(s->pace = pace_new(base, PACE_DEFAULT_PPS, err))) {
+        free(s);
+        return NULL;
+    }
     return s;
+}
+
+void sched_set_max_pps(sched_t *s, uint32_t max_pps)
+{
+    if (max_pps)
+        pace_set_rate(s->pace, max_pps);
 }
 
 void sched_destroy(sched_t **s)
@@ -223,6 +257,7 @@ void sched_destroy(sched_t **s)
     for (size_t i = 0; i < (*s)->count; i++)
         entry_free((*s)->entries[i]);
     free((*s)->entries);
+    pace_destroy(&(*s)->pace);
     free(*s);
     *s = NULL;
 }
@@ -327,6 +362,7 @@ void sched_stop(sched_t *s)
     s->stopped = 1;
     for (size_t i = 0; i < s->count; i++) {
         evtimer_del(s->entries[i]->timer);
+        pace_cancel(s->pace, &s->entries[i]->ticket);
         probe_cancel(&s->entries[i]->run);
     }
 }

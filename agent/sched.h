@@ -52,6 +52,11 @@ int64_t sched_slot_next(int64_t now_us, uint32_t interval_s, uint32_t phase_ms);
 sched_t *sched_new(struct event_base *base, probe_env_t *env, sched_result_fn fn, void *arg,
                    err_t *err);
 
+/* Sets the packets-per-second ceiling (1..1000000; 0 or not calling it: PACE_DEFAULT_PPS). Runs
+ * that would exceed it wait in FIFO order and start late, but their results keep the
+ * scheduled ts_us. A run counts as probe_max_packets() of its kind. */
+void sched_set_max_pps(sched_t *s, uint32_t max_pps);
+
 /* Cancels every run (no callbacks) and frees everything. NULLs *s; accepts NULL. */
 void sched_destroy(sched_t **s);
 

@@ -194,8 +194,8 @@ static void test_replacement_keeps_unchanged(void **state)
     event_base_free(base);
 }
 
-/* Two 1 s probes that cannot measure anything (a kind not built and a bad spec) still run
- * on whole seconds and report LOCAL_ERROR with a message naming the problem. */
+/* Two 1 s probes that cannot measure anything (an out-of-range port and an unknown kind)
+ * still run on whole seconds and report LOCAL_ERROR with a message naming the problem. */
 static void test_runs_on_the_round(void **state)
 {
     (void)state;
@@ -206,7 +206,7 @@ static void test_runs_on_the_round(void **state)
     sched_t *s = sched_new(base, env, collect, &c, &err);
     sched_fixture_t a;
     static const uint64_t ids[] = {1, 2};
-    static const char *const specs[] = {"dns:example.org", "bogus"};
+    static const char *const specs[] = {"tcp:99999", "bogus"};
     static const uint32_t iv[] = {1, 1};
     build(&a, 5, 2, ids, specs, iv);
     assert_int_equal(sched_apply(s, &a.sched, NULL, &err), 0);
@@ -219,10 +219,11 @@ static void test_runs_on_the_round(void **state)
         assert_int_equal(c.status[i], PX_STATUS_LOCAL_ERROR);
         assert_int_equal(c.ts_us[i] % S, 0);
         assert_true(c.ts_us[i] > start && c.ts_us[i] <= start + 2 * S);
+        assert_non_null(strstr(c.message[i], "bad probe spec"));
         if (c.probe_id[i] == 1)
-            assert_non_null(strstr(c.message[i], "probe kind 'dns' not supported by this agent"));
+            assert_non_null(strstr(c.message[i], "tcp:PORT"));
         else
-            assert_non_null(strstr(c.message[i], "bad probe spec"));
+            assert_non_null(strstr(c.message[i], "unknown probe kind 'bogus'"));
     }
     sched_stop(s);
     assert_int_equal(sched_in_flight(s), 0);

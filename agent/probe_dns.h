@@ -1,0 +1,22 @@
+/* probe_dns: the `dns:QNAME[:QTYPE]` probe kind: one query (class IN, RD=0, no EDNS0) to the
+ * target's port 53 over UDP, retried over TCP if the answer comes back truncated.
+ *
+ * Status: OK for NOERROR and NXDOMAIN (a server that says a name does not exist is working;
+ * app_code = 3 tells the two apart); APP_ERROR for any other rcode (SERVFAIL, REFUSED, ...,
+ * named in the message); TIMEOUT when no usable answer came; REFUSED for an ICMP port
+ * unreachable (the host is up, nothing listens on 53); UNREACHABLE for other ICMP errors (with
+ * type, code and sender); PROTOCOL_ERROR when the only replies were unusable (malformed, or
+ * for another question) or the TCP answer was cut short; LOCAL_ERROR when the vantage cannot
+ * even send. app_code = rcode and the dns detail are set whenever a valid answer came; rtt_us
+ * is from sending the UDP query to the final answer (the TCP retry included).
+ *
+ * The destination port is probe_target_t.port when non-zero, else 53. Specs never carry a
+ * dns port (probespec gives 0), so only tests, which fill the target themselves, use it. */
+#ifndef PX_PROBE_DNS_H
+#define PX_PROBE_DNS_H
+
+#include "probe.h"
+
+extern const probe_ops_t probe_dns_ops;
+
+#endif
