@@ -476,7 +476,10 @@ int coord_run(coord_t *c, err_t *err)
         err_t zerr;
         if (link_serve_zap(c->link, authorize, c, &zerr) < 0)
             log_error("%s", zerr.msg);
-        if (nfds == 2 && ready[1])
+        /* Not only when the socket is readable: a notification that arrived while another
+         * query was running has already been read into libpq's queue, and would otherwise
+         * wait there for the next unrelated traffic. */
+        if (store_connected(c->store))
             db_changes(c);
         drain_agents(c);
         sessions_expire(c);

@@ -8,7 +8,10 @@ add_agent br1 BR
 "$CTL" --db "$DB" target add self --address 127.0.0.1 --probe icmp --interval 1 >/dev/null
 cp "$WORK/br1.conf" "$WORK/br1.good"
 # Another valid key: the agent's own public key is certainly not the coordinator's.
-sed -i "s|^coordinator_key *=.*|coordinator_key = $(sql "SELECT public_key FROM parallax.agents WHERE name = 'br1'")|" "$WORK/br1.conf"
+wrong=$(sql "SELECT public_key FROM parallax.agents WHERE name = 'br1'")
+# awk, not sed: Z85 keys may contain '&', which sed would read as "the matched text".
+awk -v k="$wrong" '/^coordinator_key/ { print "coordinator_key = " k; next } { print }' \
+    "$WORK/br1.good" >"$WORK/br1.conf"
 start_agent br1
 pid=$LAST_PID
 wait_until 30 "a clear handshake error" 'grep -qi "coordinator_key" "$WORK/agent-br1.log"'

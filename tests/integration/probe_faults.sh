@@ -16,8 +16,22 @@ S=$LAB_S_ADDR
 ROUTER=$LAB_R_V_ADDR
 RESOLVE="www.lab.test:80:$S"
 
+# Routers limit the ICMP errors they send per source address (Linux: a burst of 5 for
+# unreachable routes, then one a second, host-wide and not tunable per namespace). Each probe
+# and each peer therefore speaks from a fresh vantage address, so that this test is about the
+# agent and its peers, not about the router's limiter.
+SRC=10
+fresh_source() {
+    SRC=$((SRC + 1))
+    [ $SRC -le 250 ] || SRC=11
+    in_v ip addr add "198.51.100.$SRC/24" dev "${LAB}vr" 2>/dev/null || true
+    [ "${NO_DEFAULT:-0}" = 1 ] ||
+        in_v ip route replace default via "$ROUTER" src "198.51.100.$SRC" 2>/dev/null || true
+}
+
 # probe SPEC [ADDRESS]: the agent's result as key=value lines in $OUT, status in $STATUS.
 probe() {
+    fresh_source
     OUT=$(in_v env SSL_CERT_FILE="$LAB_CA" "$AGENT" --probe "${2:-$S}" "$1" --timeout 1500 2>&1) || true
     STATUS=$(sed -n 's/^status=//p' <<<"$OUT")
 }
@@ -25,6 +39,7 @@ probe() {
 # peer SPEC: 0 if the peer tool for the spec's kind says the target is up.
 peer() {
     local spec=$1 url
+    fresh_source
     case $spec in
     icmp) in_v fping -q -r 0 -t 1000 "$S" 2>/dev/null ;;
     tcp:*) in_v timeout 2 bash -c "exec 3<>/dev/tcp/$S/${spec#tcp:}" 2>/dev/null ;;
@@ -33,10 +48,13 @@ peer() {
         local host_port=${url#*://}; host_port=${host_port%%/*}
         local port=${host_port##*:}
         [ "$port" = "$host_port" ] && { [ "${spec%%:*}" = https ] && port=443 || port=80; }
-        local code
-        code=$(in_v curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$LAB_CA" \
+        local code expect body
+        expect=$(grep -o '|expect=[0-9]*' <<<"$spec" | cut -d= -f2 || true)
+        body=$(grep -o '|body=[^|]*' <<<"$spec" | cut -d= -f2- || true)
+        code=$(in_v curl -s -o "$WORK/body" -w '%{http_code}' --max-time 2 --cacert "$LAB_CA" \
             --resolve "www.lab.test:$port:$S" "$url") || return 1
-        [ "$code" -lt 500 ] ;;
+        if [ -n "$expect" ]; then [ "$code" = "$expect" ] || return 1; else [ "$code" -lt 500 ] || return 1; fi
+        [ -z "$body" ] || grep -qF -- "$body" "$WORK/body" ;;
     dns:*)
         local q=${spec#dns:} name type
         name=${q%%:*}; type=${q#*:}; [ "$type" = "$q" ] && type=A
@@ -56,7 +74,8 @@ expect() {
 $OUT"
     local kv
     for kv in "$@"; do
-        grep -qx -- "$kv" <<<"$OUT" || fail "$scenario: $spec lacks '$kv':
+        # A whole line, or a line's leading words (trace_hop=TTL ADDRESS, then the RTT).
+        grep -qE -- "^$(sed 's/[.|]/\\&/g' <<<"$kv")( |\$)" <<<"$OUT" || fail "$scenario: $spec lacks '$kv':
 $OUT"
     done
     local agent_up=0 peer_up=0 rc=0
@@ -84,12 +103,17 @@ expect normal dns:lab.test:SOA ok dns_soa_serial=2026112201
 expect normal dns:www.broken.test app_error app_code=2
 expect normal dns:www.other.test app_error app_code=5
 expect normal smtp ok app_code=220
-expect normal trace ok trace_reached=1 trace_hops=2 "trace_hop=1 $ROUTER" 
+expect normal trace ok trace_reached=1 trace_hops=2 "trace_hop=1 $ROUTER" "trace_hop=2 $S"
 OUT_TRACE=$OUT
 
 log "packets dropped by an nft rule at the server: timeouts"
 in_s nft -f - <<NFT
-table inet lab { chain input { type filter hook input priority 0; tcp dport 80 drop; } }
+table inet lab {
+    chain input {
+        type filter hook input priority 0;
+        tcp dport 80 drop
+    }
+}
 NFT
 expect dropped tcp:80 timeout
 expect dropped http:http://www.lab.test/ timeout
@@ -105,20 +129,29 @@ expect withdrawn dns:www.lab.test unreachable
 expect withdrawn trace unreachable trace_reached=0 trace_last_responsive_ttl=1 "icmp_from=$ROUTER"
 in_r ip route del unreachable "$S/32"
 
-log "route blackholed at the router: silence"
+log "route blackholed at the router: silence, even from the router itself"
 in_r ip route add blackhole "$S/32"
 expect blackholed icmp timeout
 expect blackholed tcp:80 timeout
 expect blackholed dns:www.lab.test timeout
-expect blackholed trace unreachable trace_reached=0 trace_last_responsive_ttl=1
+# Linux drops blackholed packets before the TTL check: the router is silent too.
+expect blackholed trace timeout trace_reached=0 trace_last_responsive_ttl=0
 in_r ip route del blackhole "$S/32"
 
+log "replies swallowed beyond the router: the path ends at the router"
+in_s ip route add blackhole 198.51.100.0/24
+expect swallowed icmp timeout
+expect swallowed trace unreachable trace_reached=0 trace_last_responsive_ttl=1 "trace_hop=1 $ROUTER"
+in_s ip route del blackhole 198.51.100.0/24
+
 log "no local route at the vantage: local errors"
+NO_DEFAULT=1
 in_v ip route del default
 expect noroute icmp local_error
 expect noroute tcp:80 local_error
 expect noroute http:http://www.lab.test/ local_error
 expect noroute dns:www.lab.test local_error
+NO_DEFAULT=0
 in_v ip route add default via "$ROUTER"
 
 log "servers stopped: refused (the host is alive)"

@@ -33,6 +33,20 @@ lab_down() {
     for ns in "${LAB}v" "${LAB}r" "${LAB}s"; do
         ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
         ip netns del "$ns" 2>/dev/null || true
+        rm -rf "/etc/netns/$ns"
+    done
+}
+
+# Name resolution inside the lab stays inside the lab: `ip netns exec` bind-mounts
+# /etc/netns/NS/{resolv.conf,hosts} over the host's, so nothing asks a real resolver (and
+# OpenSMTPD's reverse lookup of a client, done before its greeting, ends at once).
+_lab_names() {
+    local ns
+    for ns in "${LAB}v" "${LAB}r" "${LAB}s"; do
+        mkdir -p "/etc/netns/$ns"
+        echo "nameserver $LAB_S_ADDR" >"/etc/netns/$ns/resolv.conf"
+        printf '127.0.0.1 localhost\n%s vantage.lab.test\n%s router.lab.test\n%s www.lab.test\n' \
+            "$LAB_V_ADDR" "$LAB_R_V_ADDR" "$LAB_S_ADDR" >"/etc/netns/$ns/hosts"
     done
 }
 
@@ -153,14 +167,17 @@ CONF
 # lab_start SERVER: starts one server in the server namespace and waits until it answers.
 lab_start() {
     local d=$LAB_DIR
+    # `ip netns exec` execs the server, so $! is the server itself (a shell function would
+    # leave $! naming a subshell, and stopping that would leave the server running).
+    local ns=${LAB}s
     case $1 in
-    nginx) in_s nginx -p "$d/nginx" -c "$d/nginx/nginx.conf" -g 'daemon off;' >"$d/nginx.out" 2>&1 &
+    nginx) ip netns exec "$ns" nginx -p "$d/nginx" -c "$d/nginx/nginx.conf" -g 'daemon off;' >"$d/nginx.out" 2>&1 &
            echo $! >"$d/nginx.pid.lab"; _lab_wait_tcp 80 ;;
-    nsd)   in_s nsd -d -c "$d/nsd.conf" >"$d/nsd.out" 2>&1 &
+    nsd)   ip netns exec "$ns" nsd -d -c "$d/nsd.conf" >"$d/nsd.out" 2>&1 &
            echo $! >"$d/nsd.pid.lab"; _lab_wait_tcp 53 ;;
     # OpenSMTPD keeps its control socket and queue at fixed paths: a private mount namespace
     # gives each lab its own, so parallel labs do not collide.
-    smtpd) in_s unshare -m sh -c "mount -t tmpfs tmpfs /run && mount --bind '$d/spool' /var/spool/smtpd && exec smtpd -d -f '$d/smtpd.conf'" >"$d/smtpd.out" 2>&1 &
+    smtpd) ip netns exec "$ns" unshare -m sh -c "mount -t tmpfs tmpfs /run && mount --bind '$d/spool' /var/spool/smtpd && exec smtpd -d -f '$d/smtpd.conf'" >"$d/smtpd.out" 2>&1 &
            echo $! >"$d/smtpd.pid.lab"; _lab_wait_tcp 25 ;;
     *) echo "lab_start: unknown server $1" >&2; return 1 ;;
     esac
@@ -192,6 +209,7 @@ lab_up() {
     LAB_DIR=$2
     lab_down
     mkdir -p "$LAB_DIR"
+    _lab_names
     ip netns add "${LAB}v"
     ip netns add "${LAB}r"
     ip netns add "${LAB}s"
