@@ -2,7 +2,6 @@
  * schedule of tens of thousands of probes is a merge, not a quadratic search. */
 #include "sched.h"
 
-#include <arpa/inet.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,37 +155,13 @@ static void entry_free(sched_entry_t *e)
  * every run reports them to the operator as LOCAL_ERROR results. */
 static void entry_prepare(sched_entry_t *e, uint32_t timeout_ms)
 {
-    probe_target_t *t = &e->target;
-    memset(t, 0, sizeof *t);
-    t->timeout_ms = timeout_ms;
     char msg[PROBE_MSG_MAX];
-    msg[0] = '\0';
-    if (inet_pton(AF_INET, e->address, &t->addr.v4.sin_addr) == 1) {
-        t->addr.v4.sin_family = AF_INET;
-        t->addrlen = sizeof t->addr.v4;
-    } else if (inet_pton(AF_INET6, e->address, &t->addr.v6.sin6_addr) == 1) {
-        t->addr.v6.sin6_family = AF_INET6;
-        t->addrlen = sizeof t->addr.v6;
-    } else {
-        snprintf(msg, sizeof msg, "invalid address '%.64s'", e->address);
-    }
-    probespec_t ps;
-    err_t err = {{0}};
-    if (!msg[0]) {
-        if (probespec_parse(e->spec, &ps, &err) < 0)
-            snprintf(msg, sizeof msg, "bad probe spec: %.200s", err.msg);
-        else if (!probe_ops_find(ps.kind))
-            snprintf(msg, sizeof msg, "probe kind '%s' not supported by this agent",
-                     probespec_kind_name(ps.kind));
-    }
-    if (msg[0]) {
+    probe_target_prepare(&e->target, e->address, e->spec, timeout_ms, msg);
+    if (e->target.error) {
+        /* The target must not point into this stack frame: keep the text with the entry. */
         e->error = strdup(msg);
-        t->error = e->error ? e->error : "out of memory";
-        return;
+        e->target.error = e->error ? e->error : "out of memory";
     }
-    t->kind = ps.kind;
-    t->port = ps.port;
-    t->spec = e->spec;
 }
 
 static sched_entry_t *entry_new(sched_t *s, const Parallax__Probe *p)
