@@ -12,6 +12,7 @@ PACKAGES=(
     libcmocka-dev                                    # unit tests
     postgresql postgresql-client                     # the database (a private cluster is used)
     iproute2 nftables procps psmisc util-linux       # namespaces, fault injection, process control
+    iputils-ping                                     # the bounded flood of the stress fault
     nginx-light nsd opensmtpd openssl                # real probe targets in the tests' namespaces
     fping curl dnsutils knot-dnsutils traceroute     # peers the agent's verdicts are checked against
     prometheus-blackbox-exporter                     # peer for the HTTP probe benchmark
