@@ -1,0 +1,568 @@
+-- 004_merge_bins: verdicts per bin. Vantage health (from an agent's control targets, local
+-- errors and heartbeats), target state (from healthy vantages only) and group stage (from
+-- its targets by role), each merged from the bins merge_dirty names and nothing else.
+
+-- Each enum is ordered from "nothing to say" to worst, so max() over a period gives the
+-- worst verdict reached.
+CREATE TYPE parallax.vantage_health AS ENUM ('no_data', 'healthy', 'impaired', 'offline');
+CREATE TYPE parallax.target_state AS ENUM ('unknown', 'up', 'degraded', 'partial', 'down');
+CREATE TYPE parallax.group_stage AS ENUM (
+    'unknown', 'normal', 'degraded', 'servers_offline', 'dns_down', 'blackout');
+
+-- Groups are free text on targets; this gives each one a stable number for the bins.
+CREATE TABLE parallax.merge_groups (
+    id   serial PRIMARY KEY,
+    name text NOT NULL UNIQUE
+);
+
+-- Every merged bin of every scope, so that outage tracking is one piece of code. Users read
+-- the typed views below. The h_* columns hold the outage tracker's state after this bin
+-- (see 005), so a re-merge restarts from the bin before instead of from the beginning.
+CREATE TABLE parallax.bins (
+    scope          text NOT NULL CHECK (scope IN ('vantage', 'target', 'group')),
+    subject_id     integer NOT NULL,
+    bin_start      timestamptz NOT NULL,
+    bin_end        timestamptz NOT NULL,
+    state          text NOT NULL,
+    rank           smallint NOT NULL,
+    bad            boolean,
+    rtt_ms         double precision,
+    evidence       jsonb NOT NULL,
+    merged_at      timestamptz NOT NULL DEFAULT now(),
+    h_open         boolean,
+    h_streak       integer,
+    h_streak_start timestamptz,
+    h_outage_start timestamptz,
+    h_ended_at     timestamptz,
+    PRIMARY KEY (scope, subject_id, bin_start)
+);
+COMMENT ON COLUMN parallax.bins.bad IS 'true: counts towards opening an outage; false: towards closing it; NULL (unknown, no data): neither.';
+COMMENT ON COLUMN parallax.bins.rank IS 'Severity within the scope, as the order of the scope''s enum.';
+-- The latency baseline reads a target's recent "up" bins, and only those.
+CREATE INDEX bins_target_up ON parallax.bins (subject_id, bin_start) INCLUDE (rtt_ms)
+    WHERE scope = 'target' AND state = 'up';
+
+-- Severity of a state: its position in its scope's enum (the states of all scopes share
+-- one numbering). Plain CASE expressions, so that they are inlined.
+CREATE FUNCTION parallax.merge_rank(state text) RETURNS smallint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT (CASE state
+    WHEN 'no_data' THEN 0 WHEN 'unknown' THEN 0
+    WHEN 'healthy' THEN 1 WHEN 'up' THEN 1 WHEN 'normal' THEN 1
+    WHEN 'impaired' THEN 2 WHEN 'degraded' THEN 2
+    WHEN 'offline' THEN 3 WHEN 'partial' THEN 3 WHEN 'servers_offline' THEN 3
+    WHEN 'down' THEN 4 WHEN 'dns_down' THEN 4
+    WHEN 'blackout' THEN 5 END)::smallint
+$$;
+
+-- Whether a state opens outages (true), closes them (false) or says nothing (NULL).
+CREATE FUNCTION parallax.merge_bad(state text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT CASE WHEN state IN ('no_data', 'unknown') THEN NULL
+            ELSE state NOT IN ('healthy', 'up', 'normal') END
+$$;
+
+-- The readable per-bin verdicts.
+CREATE VIEW parallax.vantage_bins AS
+SELECT a.name AS agent, a.country, a.asn, b.bin_start, b.bin_end,
+       b.state::parallax.vantage_health AS health, b.evidence
+FROM parallax.bins b
+JOIN parallax.agents a ON a.id = b.subject_id
+WHERE b.scope = 'vantage';
+COMMENT ON VIEW parallax.vantage_bins IS 'Vantage health per bin: healthy, impaired (control targets mostly fail, or local errors), offline (no results, no heartbeat), no_data (heartbeats only, or a spool gap).';
+
+CREATE VIEW parallax.target_bins AS
+SELECT t.name AS target, t.group_name, t.role, b.bin_start, b.bin_end,
+       b.state::parallax.target_state AS state, b.rtt_ms, b.evidence
+FROM parallax.bins b
+JOIN parallax.targets t ON t.id = b.subject_id
+WHERE b.scope = 'target';
+COMMENT ON VIEW parallax.target_bins IS 'Target state per bin from healthy vantages only: up, degraded, partial, down, unknown (too few healthy vantages).';
+
+CREATE VIEW parallax.group_bins AS
+SELECT g.name AS group_name, b.bin_start, b.bin_end,
+       b.state::parallax.group_stage AS stage, b.evidence
+FROM parallax.bins b
+JOIN parallax.merge_groups g ON g.id = b.subject_id
+WHERE b.scope = 'group';
+COMMENT ON VIEW parallax.group_bins IS 'Group stage per bin: normal < degraded < servers_offline < dns_down < blackout (unknown: no target known).';
+
+-- The work lists one merge_run passes between its steps: the bins a step took
+-- (merge_work) and every bin merged so far (merge_merged, read by the outage tracker;
+-- fresh: the bin was new, not a re-merge).
+-- Session-local and emptied at commit; made once per session.
+CREATE FUNCTION parallax.merge_prepare() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regclass('pg_temp.merge_work') IS NULL THEN
+        CREATE TEMP TABLE merge_work (
+            subject_id integer NOT NULL,
+            bin_start  timestamptz NOT NULL,
+            bin_end    timestamptz NOT NULL,
+            PRIMARY KEY (subject_id, bin_start)
+        ) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE merge_merged (
+            scope      text NOT NULL,
+            subject_id integer NOT NULL,
+            bin_start  timestamptz NOT NULL,
+            fresh      boolean NOT NULL
+        ) ON COMMIT DELETE ROWS;
+    END IF;
+    -- Two runs in one transaction must not see each other's lists.
+    DELETE FROM pg_temp.merge_work;
+    DELETE FROM pg_temp.merge_merged;
+END $$;
+
+-- Moves the closed dirty bins of one scope into merge_work; returns how many.
+CREATE FUNCTION parallax.merge_take(p_scope text, p_now timestamptz) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    taken integer;
+BEGIN
+    DELETE FROM pg_temp.merge_work;
+    WITH d AS (
+        DELETE FROM parallax.merge_dirty
+        WHERE scope = p_scope AND closes_at <= p_now
+        RETURNING subject_id, bin_start, bin_end
+    )
+    INSERT INTO pg_temp.merge_work SELECT * FROM d;
+    GET DIAGNOSTICS taken = ROW_COUNT;
+    IF taken > 0 THEN
+        -- Plans below join on this list; without statistics they guess badly.
+        ANALYZE pg_temp.merge_work;
+    END IF;
+    RETURN taken;
+END $$;
+
+-- Judges offline vantages: queues every enabled agent's vantage bins that closed since the
+-- last sweep, whether or not anything arrived for them.
+CREATE FUNCTION parallax.merge_sweep(p_now timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    s parallax.merge_settings;
+    width interval;
+    last_closed timestamptz;
+    first timestamptz;
+BEGIN
+    SELECT * INTO s FROM parallax.merge_settings;
+    width := s.vantage_bin_s * interval '1 second';
+    last_closed := parallax.bin_floor(p_now - parallax.merge_grace(s.vantage_bin_s, s) - width, s.vantage_bin_s);
+    -- The first sweep starts at the oldest vantage bin anything arrived for, or now.
+    first := coalesce((SELECT vantages_swept_to FROM parallax.merge_state),
+                      (SELECT min(bin_start) FROM parallax.merge_dirty WHERE scope = 'vantage'),
+                      last_closed);
+    first := greatest(first, parallax.bin_floor(p_now - s.sweep_max, s.vantage_bin_s));
+    IF first > last_closed THEN
+        RETURN;
+    END IF;
+    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    SELECT 'vantage', a.id, b, b + width, parallax.merge_closes_at('vantage', b + width, s.vantage_bin_s, s)
+    FROM parallax.agents a
+    CROSS JOIN generate_series(first, last_closed, width) b
+    WHERE a.enabled AND a.created_at < b + width
+    ON CONFLICT DO NOTHING;
+    UPDATE parallax.merge_state SET vantages_swept_to = last_closed + width;
+END $$;
+
+-- Merges the closed dirty vantage bins; returns how many. A vantage is healthy unless its
+-- control targets mostly fail or it reports local errors (impaired), or nothing at all came
+-- from it (offline). A change between healthy and not re-queues the target bins its results
+-- fall in, since those counted or ignored it.
+CREATE FUNCTION parallax.merge_vantage_bins(p_now timestamptz) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    s parallax.merge_settings;
+    taken integer;
+    lo interval;
+    hi interval;
+BEGIN
+    SELECT * INTO s FROM parallax.merge_settings;
+    taken := parallax.merge_take('vantage', p_now);
+    IF taken = 0 THEN
+        RETURN 0;
+    END IF;
+    -- Results are stored by agent clock: widen each window by the extreme offsets.
+    SELECT coalesce(min(parallax.clock_offset(clock_offset_ms)), '0'), coalesce(max(parallax.clock_offset(clock_offset_ms)), '0')
+    INTO lo, hi FROM parallax.agents;
+    lo := least(lo, '0'); hi := greatest(hi, '0');
+
+    WITH win AS (
+        SELECT DISTINCT bin_start, bin_end FROM pg_temp.merge_work
+    ),
+    runs AS (
+        SELECT w.subject_id, w.bin_start, r.status, coalesce(t.control, r.control) AS control
+        FROM win
+        CROSS JOIN LATERAL (
+            SELECT r.agent_id, r.probe_id, r.ts, r.status, r.control FROM parallax.results r
+            WHERE r.ts >= win.bin_start + lo AND r.ts < win.bin_end + hi) r
+        JOIN pg_temp.merge_work w ON w.subject_id = r.agent_id AND w.bin_start = win.bin_start
+        JOIN parallax.agents a ON a.id = r.agent_id
+        LEFT JOIN parallax.probes p ON p.id = r.probe_id
+        LEFT JOIN parallax.targets t ON t.id = p.target_id
+        WHERE r.ts - parallax.clock_offset(a.clock_offset_ms) >= w.bin_start
+          AND r.ts - parallax.clock_offset(a.clock_offset_ms) < w.bin_end
+    ),
+    counted AS (
+        SELECT w.subject_id, w.bin_start, w.bin_end,
+               count(runs.status) AS results,
+               count(*) FILTER (WHERE runs.control) AS controls,
+               count(*) FILTER (WHERE runs.control AND runs.status = 'ok') AS controls_ok,
+               count(*) FILTER (WHERE runs.status = 'local_error') AS local_errors,
+               mode() WITHIN GROUP (ORDER BY runs.status)
+                   FILTER (WHERE runs.control AND runs.status <> 'ok') AS control_failure
+        FROM pg_temp.merge_work w
+        LEFT JOIN runs ON runs.subject_id = w.subject_id AND runs.bin_start = w.bin_start
+        GROUP BY w.subject_id, w.bin_start, w.bin_end
+    ),
+    judged AS (
+        SELECT c.*, hb.heartbeat, hb.gap,
+               CASE WHEN hb.gap THEN 'no_data'
+                    WHEN c.results = 0 AND NOT hb.heartbeat THEN 'offline'
+                    WHEN c.results = 0 THEN 'no_data'
+                    WHEN c.controls > 0 AND c.controls_ok < s.control_ok_min * c.controls THEN 'impaired'
+                    WHEN c.local_errors > 0 AND c.local_errors >= s.local_error_share * c.results THEN 'impaired'
+                    ELSE 'healthy' END AS state
+        FROM counted c
+        JOIN parallax.agents a ON a.id = c.subject_id
+        CROSS JOIN LATERAL (
+            SELECT EXISTS (SELECT 1 FROM parallax.heartbeats h
+                           WHERE h.agent_id = c.subject_id
+                             AND h.ts >= c.bin_start AND h.ts < c.bin_end) AS heartbeat,
+                   EXISTS (SELECT 1 FROM parallax.gaps g
+                           WHERE g.agent_id = c.subject_id AND g.probe_id IS NULL
+                             AND g.ts_from - parallax.clock_offset(a.clock_offset_ms) < c.bin_end
+                             AND g.ts_to - parallax.clock_offset(a.clock_offset_ms) >= c.bin_start) AS gap
+        ) hb
+    ),
+    old AS (
+        -- One primary-key probe per bin: a join here could scan the whole history.
+        SELECT w.subject_id, w.bin_start,
+               (SELECT b.state FROM parallax.bins b
+                WHERE b.scope = 'vantage' AND b.subject_id = w.subject_id AND b.bin_start = w.bin_start) AS state
+        FROM pg_temp.merge_work w
+    ),
+    up AS (
+        INSERT INTO parallax.bins AS b (scope, subject_id, bin_start, bin_end, state, rank, bad, evidence)
+        SELECT 'vantage', j.subject_id, j.bin_start, j.bin_end, j.state,
+               parallax.merge_rank(j.state), parallax.merge_bad(j.state),
+               jsonb_strip_nulls(jsonb_build_object(
+                   'results', j.results, 'controls', j.controls, 'controls_ok', j.controls_ok,
+                   'local_errors', j.local_errors, 'control_failure', j.control_failure,
+                   'heartbeat', j.heartbeat, 'gap', j.gap))
+        FROM judged j
+        ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
+            SET bin_end = EXCLUDED.bin_end, state = EXCLUDED.state, rank = EXCLUDED.rank,
+                bad = EXCLUDED.bad, evidence = EXCLUDED.evidence, merged_at = now()
+        RETURNING b.subject_id, b.bin_start, b.bin_end, b.state, b.xmax = 0 AS fresh
+    ),
+    noted AS (
+        INSERT INTO pg_temp.merge_merged SELECT 'vantage', subject_id, bin_start, fresh FROM up
+    ),
+    peers AS (
+        -- Vantage outages name the peers that were fine at the time; when a past bin stops
+        -- or starts counting as bad, the outages of the others at that time are re-tracked.
+        INSERT INTO pg_temp.merge_merged
+        SELECT DISTINCT 'vantage', b.subject_id, b.bin_start, false
+        FROM up
+        JOIN old USING (subject_id, bin_start)
+        JOIN parallax.agents a ON a.id <> up.subject_id
+        JOIN parallax.bins b ON b.scope = 'vantage' AND b.subject_id = a.id AND b.bin_start = up.bin_start
+        WHERE old.state IS NOT NULL
+          AND parallax.merge_bad(old.state) IS DISTINCT FROM parallax.merge_bad(up.state)
+          AND b.h_outage_start IS NOT NULL
+    ),
+    flipped AS (
+        SELECT up.subject_id, up.bin_start, up.bin_end
+        FROM up JOIN old USING (subject_id, bin_start)
+        WHERE old.state IS NOT NULL AND (old.state = 'healthy') <> (up.state = 'healthy')
+    )
+    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    SELECT DISTINCT 'target', p.target_id, tb.bin_start, tb.bin_start + tb.width,
+           parallax.merge_closes_at('target', tb.bin_start + tb.width, parallax.target_bin_s(p.target_id), s)
+    FROM flipped f
+    JOIN parallax.agents a ON a.id = f.subject_id
+    JOIN parallax.results r ON r.agent_id = f.subject_id
+         AND r.ts >= f.bin_start + parallax.clock_offset(a.clock_offset_ms)
+         AND r.ts < f.bin_end + parallax.clock_offset(a.clock_offset_ms)
+    JOIN parallax.probes p ON p.id = r.probe_id
+    JOIN parallax.targets t ON t.id = p.target_id AND NOT t.control
+    CROSS JOIN LATERAL (
+        SELECT parallax.bin_floor(r.ts - parallax.clock_offset(a.clock_offset_ms), parallax.target_bin_s(p.target_id)) AS bin_start,
+               parallax.target_bin_s(p.target_id) * interval '1 second' AS width) tb
+    ON CONFLICT DO NOTHING;
+    RETURN taken;
+END $$;
+
+-- Merges the closed dirty target bins; returns how many. Only vantages healthy when they
+-- ran the probe count; a vantage reaches the target if any of its runs in the bin was ok.
+--   unknown  fewer than min_vantages healthy vantages reported
+--   down     every healthy vantage failed, across min_networks countries or ASNs
+--   partial  some healthy vantages reach it, others cannot
+--   degraded all reach it, but degraded_failure_share of runs failed or the median RTT is
+--            latency_factor above the target's own baseline
+--   up       otherwise
+-- A change re-queues the group bins it overlaps.
+CREATE FUNCTION parallax.merge_target_bins(p_now timestamptz) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    s parallax.merge_settings;
+    taken integer;
+    lo interval;
+    hi interval;
+    any_gaps boolean;
+    gwidth interval;
+BEGIN
+    SELECT * INTO s FROM parallax.merge_settings;
+    taken := parallax.merge_take('target', p_now);
+    IF taken = 0 THEN
+        RETURN 0;
+    END IF;
+    gwidth := s.group_bin_s * interval '1 second';
+    SELECT coalesce(min(parallax.clock_offset(clock_offset_ms)), '0'), coalesce(max(parallax.clock_offset(clock_offset_ms)), '0')
+    INTO lo, hi FROM parallax.agents;
+    lo := least(lo, '0'); hi := greatest(hi, '0');
+    -- Gaps are rare; when none touches these bins the per-run check below is skipped.
+    SELECT EXISTS (SELECT 1 FROM parallax.gaps g
+                   WHERE g.ts_from < (SELECT max(bin_end) FROM pg_temp.merge_work) + hi
+                     AND g.ts_to >= (SELECT min(bin_start) FROM pg_temp.merge_work) + lo)
+    INTO any_gaps;
+
+    -- A group must have a number before its bins can be queued.
+    INSERT INTO parallax.merge_groups (name)
+    SELECT DISTINCT t.group_name
+    FROM pg_temp.merge_work w JOIN parallax.targets t ON t.id = w.subject_id
+    WHERE t.group_name IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM parallax.merge_groups g WHERE g.name = t.group_name)
+    ON CONFLICT DO NOTHING;
+
+    WITH win AS (
+        SELECT DISTINCT bin_start, bin_end FROM pg_temp.merge_work
+    ),
+    health AS (
+        -- Every agent's health in every vantage bin these windows touch, by primary-key
+        -- probes: a join could read every vantage bin ever stored.
+        SELECT a.id AS agent_id, vb.bin_start,
+               (SELECT b.state FROM parallax.bins b
+                WHERE b.scope = 'vantage' AND b.subject_id = a.id AND b.bin_start = vb.bin_start) AS state
+        FROM parallax.agents a
+        CROSS JOIN (SELECT DISTINCT g AS bin_start
+                    FROM win CROSS JOIN LATERAL generate_series(
+                        parallax.bin_floor(win.bin_start, s.vantage_bin_s),
+                        win.bin_end - interval '1 microsecond', s.vantage_bin_s * interval '1 second') g) vb
+    ),
+    runs AS (
+        -- Each run in its target's bin by corrected time, with the vantage's health then.
+        SELECT w.subject_id AS target_id, w.bin_start, r.agent_id, r.status, r.rtt_ms,
+               vb.state = 'healthy' AS healthy
+        FROM win
+        CROSS JOIN LATERAL (
+            SELECT r.agent_id, r.probe_id, r.ts, r.status, r.rtt_ms FROM parallax.results r
+            WHERE r.ts >= win.bin_start + lo AND r.ts < win.bin_end + hi) r
+        JOIN parallax.probes p ON p.id = r.probe_id
+        JOIN pg_temp.merge_work w ON w.subject_id = p.target_id
+             AND w.bin_start = win.bin_start AND w.bin_end = win.bin_end
+        JOIN parallax.agents a ON a.id = r.agent_id
+        CROSS JOIN LATERAL (SELECT r.ts - parallax.clock_offset(a.clock_offset_ms) AS at) x
+        LEFT JOIN health vb ON vb.agent_id = r.agent_id
+             AND vb.bin_start = parallax.bin_floor(x.at, s.vantage_bin_s)
+        WHERE x.at >= w.bin_start AND x.at < w.bin_end
+          AND NOT (any_gaps AND EXISTS (
+                SELECT 1 FROM parallax.gaps g
+                WHERE g.agent_id = r.agent_id AND (g.probe_id IS NULL OR g.probe_id = r.probe_id)
+                  AND g.ts_from - parallax.clock_offset(a.clock_offset_ms) < w.bin_end
+                  AND g.ts_to - parallax.clock_offset(a.clock_offset_ms) >= w.bin_start))
+    ),
+    per_vantage AS (
+        SELECT target_id, bin_start, agent_id, coalesce(bool_and(healthy), false) AS healthy,
+               count(*) AS runs, count(*) FILTER (WHERE status = 'ok') AS ok
+        FROM runs GROUP BY target_id, bin_start, agent_id
+    ),
+    per_target AS (
+        SELECT v.target_id, v.bin_start,
+               count(*) FILTER (WHERE v.healthy) AS vantages,
+               count(*) FILTER (WHERE v.healthy AND v.ok = 0) AS failed,
+               greatest(count(DISTINCT a.country) FILTER (WHERE v.healthy AND v.ok = 0),
+                        count(DISTINCT a.asn) FILTER (WHERE v.healthy AND v.ok = 0)) AS failed_networks,
+               jsonb_agg(a.name ORDER BY a.name) FILTER (WHERE v.healthy AND v.ok = 0) AS failed_names,
+               jsonb_agg(a.name ORDER BY a.name) FILTER (WHERE v.healthy AND v.ok > 0 AND v.ok < v.runs) AS mixed_names,
+               jsonb_agg(a.name ORDER BY a.name) FILTER (WHERE v.healthy AND v.ok = v.runs) AS reached_names,
+               jsonb_agg(a.name ORDER BY a.name) FILTER (WHERE NOT v.healthy) AS excluded_names
+        FROM per_vantage v JOIN parallax.agents a ON a.id = v.agent_id
+        GROUP BY v.target_id, v.bin_start
+    ),
+    per_run AS (
+        SELECT r.target_id, r.bin_start,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY r.rtt_ms) FILTER (WHERE r.status = 'ok') AS rtt_ms,
+               avg((r.status <> 'ok')::integer)::real AS failure_share,
+               mode() WITHIN GROUP (ORDER BY r.status) FILTER (WHERE r.status <> 'ok') AS failure
+        FROM runs r WHERE r.healthy
+        GROUP BY r.target_id, r.bin_start
+    ),
+    judged AS (
+        SELECT w.subject_id, w.bin_start, w.bin_end, pt.vantages, pt.failed_names, pt.mixed_names,
+               pt.reached_names, pt.excluded_names, pr.rtt_ms, pr.failure_share, pr.failure,
+               bl.baseline_ms,
+               CASE WHEN coalesce(pt.vantages, 0) < s.min_vantages THEN 'unknown'
+                    WHEN pt.failed = pt.vantages THEN
+                        CASE WHEN pt.failed_networks >= s.min_networks THEN 'down' ELSE 'unknown' END
+                    WHEN pt.failed > 0 THEN 'partial'
+                    WHEN pr.failure_share >= s.degraded_failure_share THEN 'degraded'
+                    WHEN pr.rtt_ms > s.latency_factor * bl.baseline_ms
+                         AND pr.rtt_ms - bl.baseline_ms >= s.latency_min_ms THEN 'degraded'
+                    ELSE 'up' END AS state
+        FROM pg_temp.merge_work w
+        LEFT JOIN per_target pt ON pt.target_id = w.subject_id AND pt.bin_start = w.bin_start
+        LEFT JOIN per_run pr ON pr.target_id = w.subject_id AND pr.bin_start = w.bin_start
+        LEFT JOIN LATERAL (
+            -- The target's own recent normal: median RTT of its last "up" bins.
+            SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY recent.rtt_ms) AS baseline_ms
+            FROM (SELECT b.rtt_ms FROM parallax.bins b
+                  WHERE b.scope = 'target' AND b.state = 'up' AND b.subject_id = w.subject_id
+                    AND b.bin_start < w.bin_start AND b.bin_start >= w.bin_start - s.baseline_window
+                    AND b.rtt_ms IS NOT NULL
+                  ORDER BY b.bin_start DESC LIMIT s.baseline_bins) recent
+            HAVING count(*) >= s.baseline_min_bins
+        ) bl ON true
+    ),
+    old AS (
+        -- One primary-key probe per bin: a join here could scan the whole history.
+        SELECT w.subject_id, w.bin_start, b.state, b.evidence
+        FROM pg_temp.merge_work w
+        LEFT JOIN LATERAL (
+            SELECT b.state, b.evidence FROM parallax.bins b
+            WHERE b.scope = 'target' AND b.subject_id = w.subject_id AND b.bin_start = w.bin_start
+        ) b ON true
+    ),
+    up AS (
+        INSERT INTO parallax.bins AS b (scope, subject_id, bin_start, bin_end, state, rank, bad, rtt_ms, evidence)
+        SELECT 'target', j.subject_id, j.bin_start, j.bin_end, j.state,
+               parallax.merge_rank(j.state), parallax.merge_bad(j.state), j.rtt_ms,
+               jsonb_strip_nulls(jsonb_build_object(
+                   'vantages', coalesce(j.vantages, 0), 'failed', j.failed_names,
+                   'mixed', j.mixed_names, 'reached', j.reached_names, 'excluded', j.excluded_names,
+                   'failure', j.failure, 'failure_share', round(j.failure_share::numeric, 3)::float8,
+                   'baseline_ms', round(j.baseline_ms::numeric, 3)::float8))
+        FROM judged j
+        ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
+            SET bin_end = EXCLUDED.bin_end, state = EXCLUDED.state, rank = EXCLUDED.rank,
+                bad = EXCLUDED.bad, rtt_ms = EXCLUDED.rtt_ms, evidence = EXCLUDED.evidence,
+                merged_at = now()
+        RETURNING b.subject_id, b.bin_start, b.bin_end, b.state, b.evidence, b.xmax = 0 AS fresh
+    ),
+    noted AS (
+        INSERT INTO pg_temp.merge_merged SELECT 'target', subject_id, bin_start, fresh FROM up
+    )
+    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    SELECT DISTINCT 'group', g.id, gb, gb + gwidth, parallax.merge_closes_at('group', gb + gwidth, s.group_bin_s, s)
+    FROM up
+    JOIN old USING (subject_id, bin_start)
+    JOIN parallax.targets t ON t.id = up.subject_id
+    JOIN parallax.merge_groups g ON g.name = t.group_name
+    CROSS JOIN LATERAL generate_series(parallax.bin_floor(up.bin_start, s.group_bin_s),
+                                       up.bin_end - interval '1 microsecond', gwidth) gb
+    -- Group bins show which vantages failed, so evidence counts as a change too.
+    WHERE (old.state, old.evidence) IS DISTINCT FROM (up.state, up.evidence)
+    ON CONFLICT DO NOTHING;
+    RETURN taken;
+END $$;
+
+-- Merges the closed dirty group bins; returns how many. A target counts with its worst
+-- state among its bins overlapping the group bin; unknown targets are left out.
+--   blackout        every known router-role target down, and blackout_share of known targets down
+--   dns_down        every known dns-role target down
+--   servers_offline some target down
+--   degraded        some target degraded or partial
+--   normal          otherwise; unknown when no target is known
+CREATE FUNCTION parallax.merge_group_bins(p_now timestamptz) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    s parallax.merge_settings;
+    taken integer;
+    widest interval;
+BEGIN
+    SELECT * INTO s FROM parallax.merge_settings;
+    taken := parallax.merge_take('group', p_now);
+    IF taken = 0 THEN
+        RETURN 0;
+    END IF;
+    widest := (SELECT coalesce(max(interval_s), 1) FROM parallax.probes) * interval '1 second';
+
+    WITH members AS (
+        SELECT w.subject_id, w.bin_start, w.bin_end, t.id AS target_id, t.name, t.role,
+               coalesce(tb.state, 'unknown') AS state, tb.evidence
+        FROM pg_temp.merge_work w
+        JOIN parallax.merge_groups g ON g.id = w.subject_id
+        JOIN parallax.targets t ON t.group_name = g.name AND NOT t.control
+        LEFT JOIN LATERAL (
+            SELECT b.state, b.evidence FROM parallax.bins b
+            WHERE b.scope = 'target' AND b.subject_id = t.id
+              AND b.bin_start >= w.bin_start - widest AND b.bin_start < w.bin_end
+              AND b.bin_end > w.bin_start
+            ORDER BY b.rank DESC, b.bin_start
+            LIMIT 1
+        ) tb ON true
+    ),
+    counted AS (
+        SELECT subject_id, bin_start, bin_end,
+               count(*) FILTER (WHERE state <> 'unknown') AS known,
+               count(*) FILTER (WHERE state = 'down') AS down,
+               count(*) FILTER (WHERE role = 'router' AND state <> 'unknown') AS routers,
+               count(*) FILTER (WHERE role = 'router' AND state = 'down') AS routers_down,
+               count(*) FILTER (WHERE role = 'dns' AND state <> 'unknown') AS dns,
+               count(*) FILTER (WHERE role = 'dns' AND state = 'down') AS dns_down,
+               count(*) FILTER (WHERE state IN ('degraded', 'partial')) AS impaired,
+               jsonb_agg(name ORDER BY name) FILTER (WHERE state = 'down') AS down_names,
+               jsonb_agg(name ORDER BY name) FILTER (WHERE state IN ('degraded', 'partial')) AS impaired_names,
+               mode() WITHIN GROUP (ORDER BY evidence->>'failure')
+                   FILTER (WHERE state IN ('down', 'partial')) AS failure
+        FROM members
+        GROUP BY subject_id, bin_start, bin_end
+    ),
+    seen AS (
+        -- Healthy vantages that failed some target of the group, and those that failed none.
+        SELECT m.subject_id, m.bin_start,
+               jsonb_agg(DISTINCT v.name) FILTER (WHERE v.kind = 'failed') AS failing,
+               jsonb_agg(DISTINCT v.name) AS all_names
+        FROM members m
+        CROSS JOIN LATERAL (
+            SELECT 'failed' AS kind, x AS name FROM jsonb_array_elements_text(coalesce(m.evidence->'failed', '[]') || coalesce(m.evidence->'mixed', '[]')) x
+            UNION ALL
+            SELECT 'reached', x FROM jsonb_array_elements_text(coalesce(m.evidence->'reached', '[]')) x
+        ) v
+        GROUP BY m.subject_id, m.bin_start
+    ),
+    judged AS (
+        SELECT c.*, seen.failing,
+               (SELECT jsonb_agg(x ORDER BY x) FROM jsonb_array_elements_text(seen.all_names) x
+                WHERE NOT coalesce(seen.failing, '[]') ? x) AS not_failing,
+               CASE WHEN c.known = 0 THEN 'unknown'
+                    WHEN c.routers > 0 AND c.routers_down = c.routers
+                         AND c.down >= s.blackout_share * c.known THEN 'blackout'
+                    WHEN c.dns > 0 AND c.dns_down = c.dns THEN 'dns_down'
+                    WHEN c.down > 0 THEN 'servers_offline'
+                    WHEN c.impaired > 0 THEN 'degraded'
+                    ELSE 'normal' END AS state
+        FROM counted c
+        LEFT JOIN seen ON seen.subject_id = c.subject_id AND seen.bin_start = c.bin_start
+    ),
+    up AS (
+        INSERT INTO parallax.bins AS b (scope, subject_id, bin_start, bin_end, state, rank, bad, evidence)
+        SELECT 'group', j.subject_id, j.bin_start, j.bin_end, j.state,
+               parallax.merge_rank(j.state), parallax.merge_bad(j.state),
+               jsonb_strip_nulls(jsonb_build_object(
+                   'known', j.known, 'down', j.down, 'routers', j.routers,
+                   'routers_down', j.routers_down, 'dns', j.dns, 'dns_down', j.dns_down,
+                   'down_targets', j.down_names, 'impaired_targets', j.impaired_names,
+                   'failure', j.failure, 'failing_vantages', j.failing,
+                   'other_vantages', j.not_failing))
+        FROM judged j
+        ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
+            SET bin_end = EXCLUDED.bin_end, state = EXCLUDED.state, rank = EXCLUDED.rank,
+                bad = EXCLUDED.bad, evidence = EXCLUDED.evidence, merged_at = now()
+        RETURNING b.subject_id, b.bin_start, b.xmax = 0 AS fresh
+    )
+    INSERT INTO pg_temp.merge_merged SELECT 'group', subject_id, bin_start, fresh FROM up;
+    RETURN taken;
+END $$;

@@ -1,0 +1,440 @@
+-- 005_merge_outages: outage events with hysteresis over the per-bin verdicts, and
+-- merge_run, the one function the coordinator calls.
+
+-- Outage events of every scope. Read them through parallax.outages.
+CREATE TABLE parallax.outage_events (
+    id         bigserial PRIMARY KEY,
+    scope      text NOT NULL CHECK (scope IN ('vantage', 'target', 'group')),
+    subject_id integer NOT NULL,
+    subject    text NOT NULL,
+    started_at timestamptz NOT NULL,
+    ended_at   timestamptz,
+    stage      text NOT NULL,
+    detail     jsonb NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (scope, subject_id, started_at)
+);
+CREATE INDEX outage_events_started ON parallax.outage_events (started_at);
+
+-- The contract: one row per outage; ended_at NULL while it lasts; stage the worst reached
+-- (target: degraded/partial/down; group: degraded/servers_offline/dns_down/blackout;
+-- vantage: impaired/offline); detail the evidence (first_reached: when each stage was first
+-- seen; agreeing/disagreeing vantages; dominant_failure and failures per status; bin
+-- counts; down_targets for groups).
+CREATE VIEW parallax.outages AS
+SELECT id, scope, subject, started_at, ended_at, stage, detail
+FROM parallax.outage_events;
+COMMENT ON VIEW parallax.outages IS 'Outage events (scope target|group|vantage); ended_at NULL while open; stage = worst reached; detail = evidence.';
+
+-- One step of the outage tracker, a pure function of the state after the previous bin and
+-- this bin's verdict (bad true/false/NULL). An outage opens after open_after bad bins in a
+-- row and starts at the first of them; it closes after close_after good bins in a row and
+-- ends where they began. Unknown bins (bad NULL) neither count nor break a run, so a vantage
+-- going blind does not end an outage.
+CREATE FUNCTION parallax.outage_step(
+    was_open boolean, streak integer, streak_start timestamptz, outage_start timestamptz,
+    bad boolean, bin_start timestamptz, open_after integer, close_after integer)
+RETURNS TABLE (is_open boolean, next_streak integer, next_streak_start timestamptz,
+               next_outage_start timestamptz, ended_at timestamptz)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- One SELECT, so that the planner inlines it into the tracker's statement. "moves": the bin
+-- argues for the other state (bad while quiet, good while open); "flips": that argument has
+-- now lasted long enough.
+AS $$
+SELECT was_open <> f.flips,
+       CASE WHEN f.flips THEN 0 ELSE m.streak END,
+       CASE WHEN f.flips THEN NULL ELSE m.streak_start END,
+       CASE WHEN f.flips AND NOT was_open THEN m.streak_start
+            WHEN was_open THEN outage_start END,
+       CASE WHEN f.flips AND was_open THEN m.streak_start END
+FROM (SELECT CASE WHEN bad IS NULL THEN streak WHEN bad <> was_open THEN streak + 1 ELSE 0 END AS streak,
+             CASE WHEN bad IS NULL THEN streak_start
+                  WHEN bad <> was_open THEN CASE WHEN streak = 0 THEN bin_start ELSE streak_start END
+             END AS streak_start,
+             coalesce(bad <> was_open, false) AS moves) m
+CROSS JOIN LATERAL (
+    SELECT m.moves AND m.streak >= CASE WHEN was_open THEN close_after ELSE open_after END AS flips) f
+$$;
+
+-- Sorted set union and difference of two JSON arrays of names, and the sum of two JSON
+-- count maps: outage details are built from these so a new bin can be folded into an
+-- existing outage without re-reading its past.
+CREATE FUNCTION parallax.jsonb_union(a jsonb, b jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT coalesce(jsonb_agg(DISTINCT x ORDER BY x), '[]')
+FROM (SELECT jsonb_array_elements_text(coalesce(a, '[]'))
+      UNION ALL SELECT jsonb_array_elements_text(coalesce(b, '[]'))) t(x)
+$$;
+
+CREATE FUNCTION parallax.jsonb_minus(a jsonb, b jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT coalesce(jsonb_agg(DISTINCT x ORDER BY x), '[]')
+FROM jsonb_array_elements_text(coalesce(a, '[]')) x
+WHERE NOT coalesce(b, '[]') ? x
+$$;
+
+CREATE FUNCTION parallax.jsonb_add_counts(a jsonb, b jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT coalesce(jsonb_object_agg(key, n), '{}')
+FROM (SELECT key, sum(value::numeric) AS n
+      FROM (SELECT * FROM jsonb_each(coalesce(a, '{}')) UNION ALL SELECT * FROM jsonb_each(coalesce(b, '{}'))) e
+      GROUP BY key) t
+$$;
+
+-- The key with the largest count (ties: the first by name).
+CREATE FUNCTION parallax.jsonb_top(counts jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT key FROM jsonb_each(counts) ORDER BY value::numeric DESC, key LIMIT 1 $$;
+
+-- Re-runs the tracker over every subject merge_run touched, from its earliest merged bin to
+-- its latest stored bin, starting from the state saved in the bin before; then updates the
+-- outage events those bins belong to (extending an open one when only new bins came,
+-- rebuilding them otherwise), keeping the ids of events that still exist.
+CREATE FUNCTION parallax.merge_outages() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    s parallax.merge_settings;
+    steps integer;
+BEGIN
+    SELECT * INTO s FROM parallax.merge_settings;
+    IF to_regclass('pg_temp.merge_track') IS NULL THEN
+        CREATE TEMP TABLE merge_track (
+            scope        text NOT NULL,
+            subject_id   integer NOT NULL,
+            first        timestamptz NOT NULL,
+            since        timestamptz NOT NULL,
+            appending    boolean NOT NULL,
+            open_before  timestamptz,
+            is_open      boolean NOT NULL,
+            streak       integer NOT NULL,
+            streak_start timestamptz,
+            outage_start timestamptz,
+            ended_at     timestamptz,
+            eventful     boolean NOT NULL,
+            PRIMARY KEY (scope, subject_id)
+        ) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE merge_track_bins (
+            scope      text NOT NULL,
+            subject_id integer NOT NULL,
+            n          integer NOT NULL,
+            bin_start  timestamptz NOT NULL,
+            bad        boolean
+        ) ON COMMIT DELETE ROWS;
+        CREATE INDEX ON merge_track_bins (n);
+    END IF;
+    DELETE FROM pg_temp.merge_track;
+    DELETE FROM pg_temp.merge_track_bins;
+
+    -- since: where events may change. An outage open before the first merged bin, or a run
+    -- of bad bins that may still become one, started earlier. appending: every merged bin
+    -- is new and none follows them, so outages can be extended instead of rebuilt.
+    INSERT INTO pg_temp.merge_track
+    SELECT m.scope, m.subject_id, m.first,
+           least(m.first, CASE WHEN prev.h_open THEN prev.h_outage_start
+                               WHEN prev.h_streak > 0 THEN prev.h_streak_start END),
+           m.fresh AND NOT EXISTS (SELECT 1 FROM parallax.bins b
+                                   WHERE b.scope = m.scope AND b.subject_id = m.subject_id
+                                     AND b.bin_start > m.last),
+           CASE WHEN prev.h_open THEN prev.h_outage_start END,
+           coalesce(prev.h_open, false), coalesce(prev.h_streak, 0), prev.h_streak_start,
+           CASE WHEN prev.h_open THEN prev.h_outage_start END, NULL,
+           coalesce(prev.h_open OR prev.h_streak > 0, false)
+    FROM (SELECT scope, subject_id, min(bin_start) AS first, max(bin_start) AS last,
+                 bool_and(fresh) AS fresh
+          FROM pg_temp.merge_merged GROUP BY scope, subject_id) m
+    LEFT JOIN LATERAL (
+        SELECT b.h_open, b.h_streak, b.h_streak_start, b.h_outage_start
+        FROM parallax.bins b
+        WHERE b.scope = m.scope AND b.subject_id = m.subject_id AND b.bin_start < m.first
+        ORDER BY b.bin_start DESC LIMIT 1
+    ) prev ON true;
+
+    INSERT INTO pg_temp.merge_track_bins
+    SELECT b.scope, b.subject_id,
+           row_number() OVER (PARTITION BY b.scope, b.subject_id ORDER BY b.bin_start),
+           b.bin_start, b.bad
+    FROM (SELECT scope, subject_id, min(bin_start) AS first
+          FROM pg_temp.merge_merged GROUP BY scope, subject_id) m
+    JOIN parallax.bins b ON b.scope = m.scope AND b.subject_id = m.subject_id AND b.bin_start >= m.first;
+    ANALYZE pg_temp.merge_track;
+    ANALYZE pg_temp.merge_track_bins;
+
+    -- Step k moves every subject over its k-th bin: usually one step in all. A subject is
+    -- "eventful" if any of its bins belongs to an outage, before or after this run; only
+    -- those have events to rebuild.
+    steps := (SELECT max(n) FROM pg_temp.merge_track_bins);
+    FOR k IN 1 .. coalesce(steps, 0) LOOP
+        WITH stepped AS (
+            SELECT tr.scope, tr.subject_id, q.bin_start, x.*,
+                   x.next_outage_start IS NOT NULL OR b.h_outage_start IS NOT NULL AS eventful
+            FROM pg_temp.merge_track tr
+            JOIN pg_temp.merge_track_bins q ON q.scope = tr.scope AND q.subject_id = tr.subject_id AND q.n = k
+            JOIN parallax.bins b ON b.scope = q.scope AND b.subject_id = q.subject_id AND b.bin_start = q.bin_start
+            CROSS JOIN LATERAL parallax.outage_step(tr.is_open, tr.streak, tr.streak_start, tr.outage_start,
+                                                    q.bad, q.bin_start, s.open_after, s.close_after) x
+        ),
+        tracked AS (
+            UPDATE pg_temp.merge_track tr
+            SET is_open = st.is_open, streak = st.next_streak, streak_start = st.next_streak_start,
+                outage_start = st.next_outage_start, ended_at = st.ended_at,
+                eventful = tr.eventful OR st.eventful
+            FROM stepped st
+            WHERE tr.scope = st.scope AND tr.subject_id = st.subject_id
+        )
+        UPDATE parallax.bins b
+        SET h_open = st.is_open, h_streak = st.next_streak, h_streak_start = st.next_streak_start,
+            h_outage_start = st.next_outage_start, h_ended_at = st.ended_at
+        FROM stepped st
+        WHERE b.scope = st.scope AND b.subject_id = st.subject_id AND b.bin_start = st.bin_start;
+    END LOOP;
+    DELETE FROM pg_temp.merge_track WHERE NOT eventful;
+    IF NOT EXISTS (SELECT 1 FROM pg_temp.merge_track) THEN
+        RETURN;
+    END IF;
+
+    -- Events that no longer follow from the bins (late results changed history) go.
+    DELETE FROM parallax.outage_events e
+    USING pg_temp.merge_track tr
+    WHERE NOT tr.appending
+      AND e.scope = tr.scope AND e.subject_id = tr.subject_id AND e.started_at >= tr.since
+      AND NOT EXISTS (SELECT 1 FROM parallax.bins b
+                      WHERE b.scope = e.scope AND b.subject_id = e.subject_id
+                        AND b.bin_start >= tr.since AND b.h_outage_start = e.started_at);
+
+    -- Each outage is summarised from its bins from "part_from" on: all of them, except for
+    -- an outage already open before this run when only new bins were appended: then just
+    -- those, folded into the stored event. So a long outage costs the same per bin as a
+    -- short one.
+    WITH found AS (
+        SELECT b.scope, b.subject_id, b.h_outage_start AS started_at, max(b.h_ended_at) AS ended_at,
+               tr.appending AND b.h_outage_start = tr.open_before AS extending,
+               CASE WHEN tr.appending AND b.h_outage_start = tr.open_before THEN tr.first
+                    ELSE b.h_outage_start END AS part_from
+        FROM pg_temp.merge_track tr
+        JOIN parallax.bins b ON b.scope = tr.scope AND b.subject_id = tr.subject_id
+             AND b.bin_start >= CASE WHEN tr.appending THEN tr.first ELSE tr.since END
+        WHERE b.h_outage_start IS NOT NULL
+        GROUP BY b.scope, b.subject_id, b.h_outage_start, tr.appending, tr.first, tr.open_before
+    ),
+    retracted AS (
+        -- An extended outage that has just closed ends where its closing run of good bins
+        -- began; those bins were counted while it was open and are taken back.
+        SELECT f.scope, f.subject_id, f.started_at,
+               jsonb_build_object('good', -count(*) FILTER (WHERE NOT b.bad),
+                                  'unknown', -count(*) FILTER (WHERE b.bad IS NULL)) AS bins
+        FROM found f
+        JOIN parallax.bins b ON b.scope = f.scope AND b.subject_id = f.subject_id
+             AND b.bin_start >= f.ended_at AND b.bin_start < f.part_from
+        WHERE f.extending AND f.ended_at < f.part_from
+        GROUP BY f.scope, f.subject_id, f.started_at
+    ),
+    spans AS (
+        SELECT f.scope, f.subject_id, f.started_at, b.bin_start, b.state, b.rank, b.bad, b.evidence
+        FROM found f
+        JOIN parallax.bins b ON b.scope = f.scope AND b.subject_id = f.subject_id
+             AND b.bin_start >= f.part_from AND b.bin_start < coalesce(f.ended_at, 'infinity')
+    ),
+    summary AS (
+        SELECT scope, subject_id, started_at,
+               (array_agg(state ORDER BY rank DESC, bin_start) FILTER (WHERE bad))[1] AS stage,
+               count(*) FILTER (WHERE bad) AS bad_bins,
+               count(*) FILTER (WHERE NOT bad) AS good_bins,
+               count(*) FILTER (WHERE bad IS NULL) AS unknown_bins
+        FROM spans
+        GROUP BY scope, subject_id, started_at
+    ),
+    failures AS (
+        SELECT scope, subject_id, started_at, jsonb_object_agg(failure, n) AS failures
+        FROM (SELECT scope, subject_id, started_at,
+                     coalesce(evidence->>'failure', evidence->>'control_failure') AS failure, count(*) AS n
+              FROM spans WHERE bad GROUP BY 1, 2, 3, 4) f
+        WHERE failure IS NOT NULL
+        GROUP BY scope, subject_id, started_at
+    ),
+    firsts AS (
+        SELECT scope, subject_id, started_at, jsonb_object_agg(state, first) AS first_reached
+        FROM (SELECT scope, subject_id, started_at, state, min(bin_start) AS first
+              FROM spans WHERE bad GROUP BY scope, subject_id, started_at, state) f
+        GROUP BY scope, subject_id, started_at
+    ),
+    witnesses AS (
+        -- Target and group bins name the vantages that saw failures and those that did not.
+        SELECT sp.scope, sp.subject_id, sp.started_at,
+               jsonb_agg(DISTINCT v.name) FILTER (WHERE v.agrees) AS agreeing,
+               jsonb_agg(DISTINCT v.name) FILTER (WHERE NOT v.agrees) AS seen_fine,
+               jsonb_agg(DISTINCT v.name) FILTER (WHERE v.down_target) AS down_targets
+        FROM spans sp
+        CROSS JOIN LATERAL (
+            SELECT true AS agrees, false AS down_target, x AS name
+            FROM jsonb_array_elements_text(coalesce(sp.evidence->'failed', '[]')
+                                           || coalesce(sp.evidence->'mixed', '[]')
+                                           || coalesce(sp.evidence->'failing_vantages', '[]')) x
+            UNION ALL
+            SELECT false, false, x
+            FROM jsonb_array_elements_text(coalesce(sp.evidence->'reached', '[]')
+                                           || coalesce(sp.evidence->'other_vantages', '[]')) x
+            UNION ALL
+            SELECT NULL, true, x FROM jsonb_array_elements_text(coalesce(sp.evidence->'down_targets', '[]')) x
+        ) v
+        WHERE sp.bad AND sp.scope <> 'vantage'
+        GROUP BY sp.scope, sp.subject_id, sp.started_at
+        UNION ALL
+        -- A vantage's peers: impaired or offline at the same time, or healthy.
+        SELECT sp.scope, sp.subject_id, sp.started_at,
+               jsonb_agg(DISTINCT a.name) FILTER (WHERE o.bad),
+               jsonb_agg(DISTINCT a.name) FILTER (WHERE NOT o.bad),
+               NULL
+        FROM spans sp
+        JOIN parallax.agents a ON a.id <> sp.subject_id
+        JOIN parallax.bins o ON o.scope = 'vantage' AND o.subject_id = a.id AND o.bin_start = sp.bin_start
+        WHERE sp.bad AND sp.scope = 'vantage'
+        GROUP BY sp.scope, sp.subject_id, sp.started_at
+    ),
+    combined AS (
+        -- This part's summary, plus the stored event's when extending it.
+        SELECT f.scope, f.subject_id, f.started_at, f.ended_at,
+               CASE WHEN e.stage IS NULL
+                         OR parallax.merge_rank(su.stage) > parallax.merge_rank(e.stage) THEN su.stage
+                    ELSE e.stage END AS stage,
+               coalesce(fi.first_reached, '{}') || coalesce(e.detail->'first_reached', '{}') AS first_reached,
+               parallax.jsonb_union(w.agreeing, e.detail->'agreeing') AS agreeing,
+               parallax.jsonb_union(w.seen_fine, e.detail->'disagreeing') AS seen_fine,
+               parallax.jsonb_add_counts(fa.failures, e.detail->'failures') AS failures,
+               parallax.jsonb_union(w.down_targets, e.detail->'down_targets') AS down_targets,
+               parallax.jsonb_add_counts(parallax.jsonb_add_counts(
+                   jsonb_build_object('bad', coalesce(su.bad_bins, 0), 'good', coalesce(su.good_bins, 0),
+                                      'unknown', coalesce(su.unknown_bins, 0)),
+                   e.detail->'bins'), re.bins) AS bins
+        FROM found f
+        -- Empty when only the closing bins are new: they lie after the outage's end.
+        LEFT JOIN summary su USING (scope, subject_id, started_at)
+        LEFT JOIN failures fa USING (scope, subject_id, started_at)
+        LEFT JOIN firsts fi USING (scope, subject_id, started_at)
+        LEFT JOIN witnesses w USING (scope, subject_id, started_at)
+        LEFT JOIN retracted re USING (scope, subject_id, started_at)
+        LEFT JOIN parallax.outage_events e ON f.extending AND e.scope = f.scope
+             AND e.subject_id = f.subject_id AND e.started_at = f.started_at
+    ),
+    built AS (
+        SELECT c.scope, c.subject_id, c.started_at, c.ended_at, c.stage,
+               coalesce(CASE c.scope
+                            WHEN 'vantage' THEN (SELECT a.name FROM parallax.agents a WHERE a.id = c.subject_id)
+                            WHEN 'target' THEN (SELECT t.name FROM parallax.targets t WHERE t.id = c.subject_id)
+                            ELSE (SELECT g.name FROM parallax.merge_groups g WHERE g.id = c.subject_id) END,
+                        '#' || c.subject_id) AS subject,
+               jsonb_build_object(
+                   'first_reached', c.first_reached,
+                   'agreeing', c.agreeing,
+                   'disagreeing', parallax.jsonb_minus(c.seen_fine, c.agreeing),
+                   'dominant_failure', parallax.jsonb_top(c.failures),
+                   'failures', c.failures,
+                   'bins', c.bins)
+               || CASE WHEN c.scope = 'group' THEN jsonb_build_object('down_targets', c.down_targets)
+                       ELSE '{}' END AS detail
+        FROM combined c
+        WHERE c.stage IS NOT NULL
+    )
+    INSERT INTO parallax.outage_events AS e (scope, subject_id, subject, started_at, ended_at, stage, detail)
+    SELECT scope, subject_id, subject, started_at, ended_at, stage, jsonb_strip_nulls(detail) FROM built
+    ON CONFLICT (scope, subject_id, started_at) DO UPDATE
+        SET subject = EXCLUDED.subject, ended_at = EXCLUDED.ended_at, stage = EXCLUDED.stage,
+            detail = EXCLUDED.detail, updated_at = now()
+        WHERE (e.subject, e.ended_at, e.stage, e.detail)
+              IS DISTINCT FROM (EXCLUDED.subject, EXCLUDED.ended_at, EXCLUDED.stage, EXCLUDED.detail);
+END $$;
+
+-- Whether merge_run has anything to do at p_now: a dirty bin that has closed, or a vantage
+-- bin the offline sweep has not judged. Both are index lookups.
+CREATE FUNCTION parallax.merge_due(p_now timestamptz) RETURNS boolean
+LANGUAGE sql STABLE
+RETURN EXISTS (SELECT 1 FROM parallax.merge_dirty WHERE closes_at <= p_now)
+    OR (SELECT st.vantages_swept_to IS NULL
+               OR st.vantages_swept_to + s.vantage_bin_s * interval '1 second'
+                  + parallax.merge_grace(s.vantage_bin_s, s) <= p_now
+        FROM parallax.merge_state st, parallax.merge_settings s);
+
+-- The coordinator's entry point, called about once a second and after each ingest: merges
+-- every dirty bin that has closed by p_now (vantages, then targets, then groups, so each
+-- level sees the one below), updates outage events, and returns the number of bins merged
+-- (all scopes). Idempotent. Concurrent calls do not wait: all but one return 0 at once, and
+-- whatever they would have merged is still dirty for the next call.
+-- JIT is off: the merge is many small statements whose row estimates are often too high,
+-- and compiling them costs more than running them.
+CREATE FUNCTION parallax.merge_run(p_now timestamptz DEFAULT now()) RETURNS integer
+LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    merged integer;
+BEGIN
+    -- "PXMERG" read as a big-endian number.
+    IF NOT pg_try_advisory_xact_lock(88340183732807) THEN
+        RETURN 0;
+    END IF;
+    IF NOT parallax.merge_due(p_now) THEN
+        RETURN 0;
+    END IF;
+    PERFORM parallax.merge_prepare();
+    PERFORM parallax.merge_sweep(p_now);
+    merged := parallax.merge_vantage_bins(p_now);
+    merged := merged + parallax.merge_target_bins(p_now);
+    merged := merged + parallax.merge_group_bins(p_now);
+    IF merged > 0 THEN
+        PERFORM parallax.merge_outages();
+    END IF;
+    RETURN merged;
+END $$;
+
+-- Queues every bin between p_from and p_to for merging again: after a change of settings or
+-- of an agent's clock offset. Returns the number of bins queued; merge_run does the work.
+CREATE FUNCTION parallax.merge_mark(p_from timestamptz, p_to timestamptz) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    s parallax.merge_settings;
+    vwidth interval;
+    gwidth interval;
+    queued integer;
+    more integer;
+BEGIN
+    SELECT * INTO s FROM parallax.merge_settings;
+    vwidth := s.vantage_bin_s * interval '1 second';
+    gwidth := s.group_bin_s * interval '1 second';
+    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    SELECT 'vantage', a.id, b, b + vwidth, parallax.merge_closes_at('vantage', b + vwidth, s.vantage_bin_s, s)
+    FROM parallax.agents a
+    CROSS JOIN generate_series(parallax.bin_floor(p_from, s.vantage_bin_s), p_to - interval '1 microsecond', vwidth) b
+    WHERE a.enabled OR EXISTS (SELECT 1 FROM parallax.bins x WHERE x.scope = 'vantage' AND x.subject_id = a.id AND x.bin_start = b)
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS queued = ROW_COUNT;
+    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    SELECT DISTINCT 'target', b.subject_id, b.bin_start, b.bin_end,
+           parallax.merge_closes_at('target', b.bin_end, parallax.target_bin_s(b.subject_id), s)
+    FROM parallax.bins b
+    WHERE b.scope = 'target' AND b.bin_start >= p_from AND b.bin_start < p_to
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS more = ROW_COUNT;
+    queued := queued + more;
+    -- Results whose bins moved (a new clock offset) or were never merged.
+    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    SELECT DISTINCT 'target', p.target_id, tb.bin_start, tb.bin_start + tb.width * interval '1 second',
+           parallax.merge_closes_at('target', tb.bin_start + tb.width * interval '1 second', tb.width, s)
+    FROM parallax.results r
+    JOIN parallax.agents a ON a.id = r.agent_id
+    JOIN parallax.probes p ON p.id = r.probe_id
+    JOIN parallax.targets t ON t.id = p.target_id AND NOT t.control
+    CROSS JOIN LATERAL (SELECT parallax.target_bin_s(p.target_id) AS width) w
+    CROSS JOIN LATERAL (SELECT w.width, parallax.bin_floor(r.ts - parallax.clock_offset(a.clock_offset_ms), w.width) AS bin_start) tb
+    WHERE r.ts >= p_from - interval '1 day' AND r.ts < p_to + interval '1 day'
+      AND tb.bin_start >= p_from AND tb.bin_start < p_to
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS more = ROW_COUNT;
+    queued := queued + more;
+    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    SELECT 'group', g.id, b, b + gwidth, parallax.merge_closes_at('group', b + gwidth, s.group_bin_s, s)
+    FROM parallax.merge_groups g
+    CROSS JOIN generate_series(parallax.bin_floor(p_from, s.group_bin_s), p_to - interval '1 microsecond', gwidth) b
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS more = ROW_COUNT;
+    RETURN queued + more;
+END $$;

@@ -1,0 +1,113 @@
+-- examples.sql: the questions people ask Parallax, as plain SQL. Not a migration; run it
+-- with psql against a Parallax database (tests/integration/merge_contract.sh does, on a
+-- synthetic blackout). Names in quotes ('IR', 'ir-web1') are examples: put your own.
+--
+-- ---------------------------------------------------------------------------------------
+-- README section: "Reading the verdicts"
+--
+-- The coordinator merges results into verdicts in PostgreSQL as bins close (a target's bin
+-- is its probe interval; results fall in bins by their probe time corrected by the agent's
+-- measured clock offset). Everything is plain SQL in the `parallax` schema:
+--
+-- | relation                 | one row per                | what it says                                           |
+-- |--------------------------|----------------------------|--------------------------------------------------------|
+-- | `parallax.vantage_bins`  | agent x bin (60 s)         | `health`: healthy, impaired (its control targets mostly fail, or local errors), offline (no results, no heartbeat), no_data |
+-- | `parallax.target_bins`   | target x bin               | `state` from healthy vantages only: up, degraded, partial, down, unknown |
+-- | `parallax.group_bins`    | group x bin (60 s)         | `stage`: normal < degraded < servers_offline < dns_down < blackout (unknown) |
+-- | `parallax.outages`       | outage                     | `scope` target/group/vantage, `subject`, `started_at`, `ended_at` (NULL while open), `stage` (worst reached), `detail` (evidence) |
+--
+-- * No data is never failure: an agent that sent nothing for a bin, or whose spool dropped
+--   it (`parallax.gaps`), is left out of that bin.
+-- * An impaired or offline vantage never counts against a target: a vantage failure is a
+--   `vantage` outage and nothing else.
+-- * A target is `down` only when every healthy vantage that probed it failed, and at least
+--   `min_vantages` of them (2) in at least `min_networks` (2) countries or ASNs; with fewer
+--   healthy vantages it is `unknown`.
+-- * Outages open after `open_after` (2) bad bins in a row and close after `close_after` (3)
+--   good ones; they start at the first bad bin and end at the first good one. Unknown bins
+--   neither open nor close an outage.
+-- * `detail` holds `first_reached` (when each stage was first seen), `agreeing` and
+--   `disagreeing` vantages, `dominant_failure` (timeout, unreachable, refused, ...),
+--   `down_targets` for groups and bin counts.
+-- * Late results (an agent's spool delivered hours later) re-merge the bins they fall in;
+--   verdicts and outages change accordingly, and outages keep their ids.
+-- * Settings live in one row: `SELECT * FROM parallax.merge_settings;` and
+--   `UPDATE parallax.merge_settings SET open_after = 3;`. To apply a change to history:
+--   `SELECT parallax.merge_mark('2031-03-01', '2031-03-08');` then the next merge re-judges it.
+-- ---------------------------------------------------------------------------------------
+
+-- Outages going on now, worst first.
+SELECT scope, subject, stage, started_at, now() - started_at AS lasting,
+       detail->>'dominant_failure' AS failure, detail->'agreeing' AS seen_by
+FROM parallax.outages
+WHERE ended_at IS NULL
+ORDER BY scope = 'vantage', started_at;
+
+-- Which groups had blackouts last week, and for how long: the outages that reached
+-- "blackout", when that stage began, and how long the group was actually blacked out.
+SELECT o.subject AS group_name, o.started_at, o.ended_at,
+       coalesce(o.ended_at, now()) - o.started_at AS outage_lasted,
+       (o.detail->'first_reached'->>'blackout')::timestamptz AS blackout_from,
+       (SELECT sum(g.bin_end - g.bin_start) FROM parallax.group_bins g
+        WHERE g.group_name = o.subject AND g.stage = 'blackout'
+          AND g.bin_start >= o.started_at AND g.bin_start < coalesce(o.ended_at, now())) AS blacked_out_for
+FROM parallax.outages o
+WHERE o.scope = 'group' AND o.stage = 'blackout'
+  AND o.started_at < now() AND coalesce(o.ended_at, now()) > now() - interval '7 days'
+ORDER BY o.started_at;
+
+-- Which vantages were unreliable last week: the share of their bins they were impaired or
+-- offline, and their outages.
+SELECT v.agent, v.country, v.asn,
+       round(avg((v.health IN ('impaired', 'offline'))::integer), 3) AS unreliable_share,
+       count(*) FILTER (WHERE v.health = 'impaired') AS impaired_bins,
+       count(*) FILTER (WHERE v.health = 'offline') AS offline_bins,
+       (SELECT count(*) FROM parallax.outages o
+        WHERE o.scope = 'vantage' AND o.subject = v.agent
+          AND o.started_at > now() - interval '7 days') AS outages
+FROM parallax.vantage_bins v
+WHERE v.bin_start > now() - interval '7 days'
+GROUP BY v.agent, v.country, v.asn
+ORDER BY unreliable_share DESC;
+
+-- The timeline of one outage (here: the latest group outage): when each stage was first
+-- reached ...
+SELECT s.key AS stage, s.value #>> '{}' AS first_reached
+FROM parallax.outages o, jsonb_each(o.detail->'first_reached') s
+WHERE o.id = (SELECT max(id) FROM parallax.outages WHERE scope = 'group')
+ORDER BY 2;
+
+-- ... and bin by bin: the group's stage, which targets were down and who saw it.
+SELECT g.bin_start, g.stage, g.evidence->'down_targets' AS down_targets,
+       g.evidence->'failing_vantages' AS failing_vantages, g.evidence->>'failure' AS failure
+FROM parallax.outages o
+JOIN parallax.group_bins g ON g.group_name = o.subject
+     AND g.bin_start >= o.started_at AND g.bin_start < coalesce(o.ended_at, now())
+WHERE o.id = (SELECT max(id) FROM parallax.outages WHERE scope = 'group')
+ORDER BY g.bin_start;
+
+-- One target's story over the last day: its state per bin with the evidence (vantages that
+-- failed, reached it, or were left out as unhealthy; median RTT against its baseline).
+SELECT bin_start, state, rtt_ms, evidence->'failed' AS failed, evidence->'reached' AS reached,
+       evidence->'excluded' AS excluded, evidence->>'baseline_ms' AS baseline_ms
+FROM parallax.target_bins
+WHERE target = 'ir-web1' AND bin_start > now() - interval '1 day'
+ORDER BY bin_start;
+
+-- Per-vantage latency to a target, hour by hour: median and 95th percentile RTT of the
+-- answers, and how many runs failed.
+SELECT r.agent, date_trunc('hour', r.ts) AS hour,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY r.rtt_ms)::numeric, 1) AS median_ms,
+       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY r.rtt_ms)::numeric, 1) AS p95_ms,
+       count(*) FILTER (WHERE r.status <> 'ok') AS failed, count(*) AS runs
+FROM parallax.result_view r
+WHERE r.target = 'ir-web1' AND r.ts > now() - interval '1 day'
+GROUP BY r.agent, hour
+ORDER BY hour, r.agent;
+
+-- How long each group spent in each stage last week.
+SELECT group_name, stage, sum(bin_end - bin_start) AS time_in_stage
+FROM parallax.group_bins
+WHERE bin_start > now() - interval '7 days'
+GROUP BY group_name, stage
+ORDER BY group_name, stage;

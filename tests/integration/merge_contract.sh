@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# merge_contract: what the coordinator relies on: any insert of results (INSERT ... SELECT
+# from a staging table, COPY) marks bins dirty; merge_run merges only closed bins, does
+# nothing when nothing is due, is idempotent, and lets one caller at a time work; the outages
+# relation has the agreed columns; settings are plain SQL; examples.sql runs.
+source "$(dirname "$0")/lib.sh"
+source "$PX_SOURCE_DIR/tests/data/merge/merge_fx.sh"
+
+fx_scenario "the contract"
+expect_eq "outages columns" \
+    "$(sql "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'parallax.outages'::regclass AND attnum > 0")" \
+    "id,scope,subject,started_at,ended_at,stage,detail"
+expect_eq "default settings" \
+    "$(sql "SELECT min_vantages || ' ' || min_networks || ' ' || open_after || ' ' || close_after FROM parallax.merge_settings")" "2 2 2 3"
+
+log "an ingest-style INSERT ... SELECT from a staging table marks bins dirty"
+fx "SELECT fx.rule(0, 60)"
+fx "SELECT fx.rule(20, 29, target => 'ir-.*', status => 'timeout')"
+fx "SELECT fx.play(0, 4)"
+fx "CREATE TABLE staging (LIKE parallax.results INCLUDING DEFAULTS)"
+fx "BEGIN; SELECT fx.emit(5, 5); INSERT INTO staging SELECT * FROM parallax.results WHERE ts >= fx.bin(5); DELETE FROM parallax.results WHERE ts >= fx.bin(5); DELETE FROM parallax.merge_dirty; COMMIT"
+fx "INSERT INTO parallax.results SELECT * FROM staging"
+expect_eq "dirty target bins" "$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'target' AND bin_start = fx.bin(5)")" 7
+expect_eq "dirty vantage bins" "$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'vantage' AND bin_start = fx.bin(5)")" 4
+
+log "a bin is merged only once it has closed (its end plus the grace period)"
+expect_eq "grace default" "$(sql "SELECT parallax.merge_grace(60, s) FROM parallax.merge_settings s")" "00:01:10"
+expect_eq "before closing" "$(sql "SELECT parallax.merge_run(fx.bin(6) + interval '69 s')")" 0
+expect_eq "no bin yet" "$(sql "SELECT count(*) FROM parallax.bins WHERE bin_start = fx.bin(5)")" 0
+expect_eq "after closing: 4 vantages, 7 targets, 1 group" "$(sql "SELECT parallax.merge_run(fx.bin(6) + interval '70 s')")" 12
+expect_eq "once merged, nothing is due" "$(sql "SELECT parallax.merge_run(fx.bin(6) + interval '70 s')")" 0
+
+log "COPY marks bins dirty too"
+fx "SELECT fx.emit(6, 6)"
+sql "COPY (SELECT * FROM parallax.results WHERE ts >= fx.bin(6)) TO STDOUT" >"$WORK/bin6.copy"
+fx "DELETE FROM parallax.results WHERE ts >= fx.bin(6); DELETE FROM parallax.merge_dirty WHERE scope = 'target'"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB_NAME" -c "COPY parallax.results FROM STDIN" <"$WORK/bin6.copy"
+expect_eq "dirty after COPY" "$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'target' AND bin_start = fx.bin(6)")" 7
+fx "SELECT fx.merge(6)"
+fx "SELECT fx.play(7, 40)"
+expect_timeline group IR 0 40 nnnnnnnnnnnnnnnnnnnnBBBBBBBBBBnnnnnnnnnnn
+
+log "a call with nothing due costs next to nothing"
+ms=$(sql "SELECT extract(epoch FROM clock_timestamp() - s) * 1000 FROM (SELECT clock_timestamp() AS s) t, LATERAL (SELECT parallax.merge_run(fx.bin(41) + interval '10 s')) m")
+awk -v ms="$ms" 'BEGIN { exit !(ms < 20) }' || fail "idle merge_run took $ms ms"
+
+log "re-merging everything gives the same verdicts and the same outages, ids included"
+snapshot() {
+    sql "SELECT md5(string_agg(format('%s %s %s %s %s %s %s %s', scope, subject_id, bin_start, state, rtt_ms, evidence, h_open, h_outage_start), ',' ORDER BY scope, subject_id, bin_start)) FROM parallax.bins"
+    sql "SELECT md5(string_agg(format('%s %s %s %s %s %s %s', id, scope, subject, started_at, ended_at, stage, detail), ',' ORDER BY id)) FROM parallax.outages"
+}
+before=$(snapshot)
+events_before=$(sql "SELECT count(*) FROM parallax.outages")
+[ "$(sql "SELECT parallax.merge_mark(fx.bin(0), fx.bin(41))")" -gt 400 ] || fail "merge_mark queued too little"
+fx "SELECT fx.merge(40)"
+expect_eq "same bins and outages" "$(snapshot)" "$before"
+expect_eq "no duplicate outages" "$(sql "SELECT count(*) FROM parallax.outages")" "$events_before"
+
+log "concurrent callers: one works, the others return 0 at once"
+fx "SELECT parallax.merge_mark(fx.bin(0), fx.bin(41))"
+psql -X -q -tA -d "$DB_NAME" >"$WORK/first.out" 2>&1 <<SQL &
+BEGIN;
+SELECT parallax.merge_run(fx.bin(42) + interval '10 s');
+SELECT pg_sleep(3);
+COMMIT;
+SQL
+first=$!
+wait_until 20 "the first merge holds the lock" \
+    '[ "$(sql "SELECT count(*) FROM pg_locks WHERE locktype = '"'"'advisory'"'"' AND objid::bigint = (88340183732807 & 4294967295)")" = 1 ]'
+t0=$(date +%s%N)
+expect_eq "second caller" "$(sql "SELECT parallax.merge_run(fx.bin(42) + interval '10 s')")" 0
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 1000 ] || fail "the second caller waited for the first"
+wait $first || fail "first merge failed: $(cat "$WORK/first.out")"
+[ "$(head -1 "$WORK/first.out")" -gt 400 ] || fail "first merge merged too little: $(cat "$WORK/first.out")"
+expect_eq "after both, same outages" "$(snapshot)" "$before"
+
+log "settings are plain SQL"
+fx "UPDATE parallax.merge_settings SET open_after = 1"
+fx "SELECT fx.rule(45, 45, target => 'ir-web1', status => 'timeout')"
+fx "SELECT fx.play(41, 50)"
+expect_eq "a single bad bin opens an outage now" \
+    "$(sql "SELECT count(*) FROM parallax.outages WHERE subject = 'ir-web1' AND started_at = fx.bin(45)")" 1
+
+log "examples.sql runs"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB_NAME" -f "$PX_SOURCE_DIR/schema/examples.sql" >"$WORK/examples.out" ||
+    fail "examples.sql failed"
+log "ok"

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# merge_stages: target states (partial, down, degraded) and the stages of a group outage,
+# from synthetic results with a known truth inserted through plain INSERTs.
+source "$(dirname "$0")/lib.sh"
+source "$PX_SOURCE_DIR/tests/data/merge/merge_fx.sh"
+
+fx_scenario "path problem from one vantage: partial"
+fx "SELECT fx.rule(0, 30)"
+fx "SELECT fx.rule(10, 19, agent => 'D', target => 'ir-web1', status => 'unreachable')"
+fx "SELECT fx.play(0, 30)"
+expect_timeline target ir-web1 0 30 uuuuuuuuuuppppppppppuuuuuuuuuuu
+expect_timeline target ir-web2 0 30 uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu
+expect_timeline vantage D 0 30 hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh
+expect_timeline group IR 0 30 nnnnnnnnnnggggggggggnnnnnnnnnnn
+expect_events "group IR 10 20 degraded
+target ir-web1 10 20 partial"
+expect_eq "agreeing" "$(detail ir-web1 '$.agreeing')" '["D"]'
+expect_eq "disagreeing" "$(detail ir-web1 '$.disagreeing')" '["A", "B", "C"]'
+expect_eq "failure" "$(detail ir-web1 '$.dominant_failure')" unreachable
+
+fx_scenario "a single server down: target down, group servers_offline"
+fx "SELECT fx.rule(0, 30)"
+fx "SELECT fx.rule(10, 19, target => 'ir-web2', status => 'refused')"
+fx "SELECT fx.play(0, 30)"
+expect_timeline target ir-web2 0 30 uuuuuuuuuuDDDDDDDDDDuuuuuuuuuuu
+expect_timeline group IR 0 30 nnnnnnnnnnssssssssssnnnnnnnnnnn
+expect_events "group IR 10 20 servers_offline
+target ir-web2 10 20 down"
+expect_eq "failure" "$(detail ir-web2 '$.dominant_failure')" refused
+expect_eq "down targets" "$(detail IR '$.down_targets')" '["ir-web2"]'
+
+fx_scenario "DNS servers down while the web answers: dns_down"
+fx "SELECT fx.rule(0, 30)"
+fx "SELECT fx.rule(10, 19, target => 'ir-dns.', status => 'timeout')"
+fx "SELECT fx.play(0, 30)"
+expect_timeline group IR 0 30 nnnnnnnnnnddddddddddnnnnnnnnnnn
+expect_timeline target ir-web1 0 30 uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu
+expect_events "group IR 10 20 dns_down
+target ir-dns1 10 20 down
+target ir-dns2 10 20 down"
+
+fx_scenario "rising latency and timeouts, then servers, DNS and routers go: stages in order"
+# ir-web3 has two probes, so one of them timing out leaves it reachable but degraded.
+fx "SELECT fx.target('ir-web3', '203.0.113.12', 'IR', 'web', probes => '{icmp,tcp:443}')"
+fx "SELECT fx.rule(0, 45, rtt_ms => 50)"
+fx "SELECT fx.rule(20, 23, target => 'ir-.*', rtt_ms => 400)"
+fx "SELECT fx.rule(22, 23, agent => 'A|B', target => 'ir-web3/tcp:443', status => 'timeout')"
+fx "SELECT fx.rule(24, 31, target => 'ir-web.*|ir-mail', status => 'timeout')"
+fx "SELECT fx.rule(24, 25, target => 'ir-dns.*|ir-rtr.*', rtt_ms => 400)"
+fx "SELECT fx.rule(26, 31, target => 'ir-dns.*', status => 'timeout')"
+fx "SELECT fx.rule(26, 27, target => 'ir-rtr.*', rtt_ms => 400)"
+fx "SELECT fx.rule(28, 31, target => 'ir-rtr.*', status => 'unreachable')"
+fx "SELECT fx.play(0, 45)"
+expect_timeline group IR 15 40 nnnnnggggssddBBBBnnnnnnnnn
+expect_timeline target ir-web1 15 40 uuuuuggggDDDDDDDDuuuuuuuuu
+expect_timeline target ir-web3 15 40 uuuuuggggDDDDDDDDuuuuuuuuu
+expect_timeline target ir-rtr1 15 40 uuuuuggggggggDDDDuuuuuuuuu
+expect_eq "ir-web3 degraded by its timeouts" \
+    "$(sql "SELECT evidence->>'failure_share' FROM parallax.target_bins WHERE target = 'ir-web3' AND bin_start = fx.bin(22)")" 0.25
+expect_eq "baseline" \
+    "$(sql "SELECT evidence->>'baseline_ms' FROM parallax.target_bins WHERE target = 'ir-web1' AND bin_start = fx.bin(20)")" 50
+expect_events "group IR 20 32 blackout
+target ir-dns1 20 32 down
+target ir-dns2 20 32 down
+target ir-mail 20 32 down
+target ir-rtr1 20 32 down
+target ir-rtr2 20 32 down
+target ir-web1 20 32 down
+target ir-web2 20 32 down
+target ir-web3 20 32 down"
+expect_eq "stages reached, in order" \
+    "$(sql "SELECT string_agg(key || '@' || fx.k(value::text::timestamptz), ' ' ORDER BY value::text::timestamptz)
+            FROM parallax.outages, jsonb_each(detail->'first_reached') WHERE subject = 'IR'")" \
+    "degraded@20 servers_offline@24 dns_down@26 blackout@28"
+expect_eq "router first reached" \
+    "$(sql "SELECT string_agg(key || '@' || fx.k(value::text::timestamptz), ' ' ORDER BY value::text::timestamptz)
+            FROM parallax.outages, jsonb_each(detail->'first_reached') WHERE subject = 'ir-rtr1'")" \
+    "degraded@20 down@28"
+expect_remerge_same 45
+log "ok"
