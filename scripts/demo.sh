@@ -1,96 +1,117 @@
 #!/usr/bin/env bash
 # demo.sh: README command 1. On Debian 12 as root: installs what Parallax needs, builds it,
-# starts a private PostgreSQL, a coordinator and three agents ("in" three countries, all on
-# loopback for now), registers targets with parallaxctl — one of them a port nobody listens
-# on — lets the agents probe for a few rounds and shows the results per agent with SQL.
-# Everything it starts is stopped when it ends. Set PX_SKIP_DEPS=1 to skip installation.
+# and runs it in a small internet made of network namespaces (tests/world/world.sh): a
+# private PostgreSQL, a coordinator, agents in three countries, and a target country with
+# real web, DNS and mail servers behind a border router. It then plays a timeline —
+# normal, degradation, servers offline, DNS down, blackout, recovery, and a vantage failure
+# on the side — printing each verdict as the coordinator's merge reaches it, and ends with a
+# summary of the outages. It ends by itself within 5 minutes and leaves nothing running.
+# Set PX_SKIP_DEPS=1 to skip the package installation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+[ "$(id -u)" = 0 ] || { echo "demo: run as root (it builds network namespaces)" >&2; exit 1; }
 [ "${PX_SKIP_DEPS:-0}" = 1 ] || bash scripts/deps.sh
 bash scripts/build.sh build >/dev/null
 BIN=$ROOT/build
-CTL=$BIN/coordinator/ctl/parallaxctl
+source tests/world/world.sh
+source scripts/world_run.sh
 
 DEMO=/tmp/parallax-demo
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    bash scripts/pg.sh stop "$DEMO/pg" || true
-}
-trap cleanup EXIT
+INTERVAL=2
+trap 'pxw_stop' EXIT
+# A stale demo from an interrupted run is cleaned up first.
+WORLD=pxd
+world_down
+bash scripts/pg.sh stop "$DEMO/pg" >/dev/null 2>&1 || true
+rm -rf "$DEMO"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-# wait_for SECONDS WHAT 'CONDITION': re-evaluates the shell text CONDITION until true; bounded.
-wait_for() {
-    local limit=$1 what=$2; shift 2
-    local end=$((SECONDS + limit))
-    until eval "$*" >/dev/null 2>&1; do
-        [ $SECONDS -lt $end ] || { echo "demo: timed out waiting for $what" >&2; exit 1; }
-        sleep 0.2
+bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+now() { date -u +%H:%M:%S; }
+
+bold "== Building the world: 3 vantages (GB, DE, JP), a transit router, country XX behind its border"
+world_up pxd "$DEMO/world" >/dev/null
+pxw_start "$DEMO" "$INTERVAL"
+"$BIN/coordinator/ctl/parallaxctl" --db "$DB" agent list
+"$BIN/coordinator/ctl/parallaxctl" --db "$DB" target list
+
+# Prints every verdict the merge has reached since the last call: outages opening, reaching
+# a new stage and closing, and the group's stage when it changes.
+declare -A SEEN=()
+LAST_STAGE=
+report() {
+    local id scope subject stage started ended key
+    while IFS=$'\t' read -r id scope subject stage started ended; do
+        [ -n "$id" ] || continue
+        key="$id/$stage/${ended:+closed}"
+        [ -z "${SEEN[$key]:-}" ] || continue
+        SEEN[$key]=1
+        if [ -n "$ended" ]; then
+            printf '  %s  CLOSED  %-7s %-10s worst stage %-15s %s .. %s\n' "$(now)" "$scope" "$subject" "$stage" "$started" "$ended"
+        else
+            printf '  %s  OUTAGE  %-7s %-10s stage %-21s since %s\n' "$(now)" "$scope" "$subject" "$stage" "$started"
+        fi
+    done < <(pxw_sql "SELECT id, scope, subject, stage, to_char(started_at, 'HH24:MI:SS'),
+                             coalesce(to_char(ended_at, 'HH24:MI:SS'), '')
+                      FROM parallax.outages ORDER BY id")
+    local stage
+    stage=$(pxw_sql "SELECT stage FROM parallax.group_bins WHERE group_name = 'XX' ORDER BY bin_start DESC LIMIT 1")
+    if [ -n "$stage" ] && [ "$stage" != "$LAST_STAGE" ]; then
+        printf '  %s  group XX is now: %s\n' "$(now)" "$stage"
+        LAST_STAGE=$stage
+    fi
+}
+# until_verdict SECONDS WHAT SQL_CONDITION: reports verdicts until the condition holds.
+until_verdict() {
+    local limit=$1 what=$2 cond=$3 end=$((SECONDS + $1))
+    while :; do
+        report
+        [ "$(pxw_sql "SELECT ($cond)::int")" = 1 ] && return 0
+        [ $SECONDS -lt $end ] || { echo "demo: no verdict '$what' within ${limit}s" >&2; return 1; }
+        sleep 0.5
     done
 }
+open_stage() { echo "EXISTS (SELECT 1 FROM parallax.outages WHERE scope = '$1' AND subject = '$2' AND ended_at IS NULL AND stage = '$3')"; }
+group_now() { echo "(SELECT stage::text FROM parallax.group_bins WHERE group_name = 'XX' ORDER BY bin_start DESC LIMIT 1) = '$1'"; }
 
-step "Private PostgreSQL"
-# A stale demo from an interrupted run is stopped and wiped first.
-bash scripts/pg.sh stop "$DEMO/pg" 2>/dev/null || true
-rm -rf "$DEMO"; mkdir -p "$DEMO"
-PG=$(bash scripts/pg.sh start "$DEMO/pg")
-echo "$PG"
-psql "$PG" -qc "CREATE DATABASE parallax"
-DB="$PG dbname=parallax"
-export PGDATABASE=parallax PGHOST=$DEMO/pg PGPORT=$(cat "$DEMO/pg/port") PGUSER=postgres
-q() { psql -X -qtA -c "$1"; }
-"$CTL" --db "$DB" db migrate
+bold "== $(now) Normal operation (probes every ${INTERVAL}s; learning each target's latency)"
+until_verdict 60 "a normal baseline" "(SELECT count(*) FROM parallax.target_bins WHERE state = 'up') >= 4 * 4 AND $(group_now normal)"
 
-step "Coordinator"
-PORT=$(( 47000 + RANDOM % 1000 ))
-cat >"$DEMO/coordinator.conf" <<CONF
-listen = tcp://127.0.0.1:$PORT
-database = $DB
-key_file = $DEMO/coordinator.key
-CONF
-"$BIN/coordinator/parallax-coordinator" -c "$DEMO/coordinator.conf" 2>"$DEMO/coordinator.log" &
-PIDS+=($!)
-wait_for 20 "the coordinator" 'test -n "$(q "SELECT public_key FROM parallax.coordinator")"'
-echo "listening on tcp://127.0.0.1:$PORT, public key $(q "SELECT public_key FROM parallax.coordinator")"
+bold "== $(now) Stress: the border link is throttled and flooded — latency and timeouts rise"
+world_fault stress 40
+until_verdict 60 "degradation" "$(open_stage group XX degraded)"
 
-step "Agents: gb1 (GB), de1 (DE), jp1 (JP)"
-for a in gb1:GB de1:DE jp1:JP; do
-    "$CTL" --db "$DB" agent add "${a%%:*}" --country "${a##*:}" --state-dir "$DEMO/state-${a%%:*}" \
-        -o "$DEMO/${a%%:*}.conf" | head -n 1
-done
-"$CTL" --db "$DB" agent list
+bold "== $(now) The web server goes offline"
+world_fault stop web
+until_verdict 40 "servers offline" "$(open_stage group XX servers_offline)"
 
-step "Targets"
-CLOSED=$(( PORT + 1000 ))
-"$CTL" --db "$DB" target add loopback --address 127.0.0.1 --group demo --role router --probe icmp --interval 2
-"$CTL" --db "$DB" target add coordinator --address 127.0.0.1 --group demo --role host --probe "tcp:$PORT" --interval 2
-"$CTL" --db "$DB" target add dead-service --address 127.0.0.1 --group demo --role web --probe "tcp:$CLOSED" --interval 2
-"$CTL" --db "$DB" target list
+bold "== $(now) The DNS server stops answering"
+world_fault stop dns
+until_verdict 40 "DNS down" "$(open_stage group XX dns_down)"
 
-step "Probing (three agents, rounds every 2 s)"
-for a in gb1 de1 jp1; do
-    "$BIN/agent/parallax-agent" -c "$DEMO/$a.conf" 2>"$DEMO/agent-$a.log" &
-    PIDS+=($!)
-done
-# Enough rounds that every agent has reported every target at least three times.
-rounds="SELECT count(*) FROM (SELECT agent, target FROM parallax.result_view GROUP BY 1, 2 HAVING count(*) >= 3) s"
-wait_for 60 "three rounds from every agent" 'test "$(q "$rounds")" -ge 9'
-echo "done: $(q "SELECT count(*) FROM parallax.results") results stored"
+bold "== $(now) The country's route is withdrawn at the transit router: nothing gets in"
+world_fault unstress
+world_fault withdraw
+until_verdict 40 "blackout" "$(open_stage group XX blackout)"
 
-step "Results per agent and target (SQL on parallax.result_view)"
-psql -X -P pager=off -c "
-SELECT agent, agent_country AS cc, target, spec, status, count(*) AS runs,
-       round(avg(rtt_ms)::numeric, 3) AS avg_rtt_ms, max(message) AS message
-FROM parallax.result_view
-GROUP BY agent, agent_country, target, spec, status
-ORDER BY target, agent;"
+bold "== $(now) Recovery: route restored, servers back"
+world_fault restore
+world_fault start web
+world_fault start dns
+until_verdict 60 "recovery" "NOT EXISTS (SELECT 1 FROM parallax.outages WHERE scope IN ('group', 'target') AND ended_at IS NULL)"
 
-step "The failing target"
-psql -X -P pager=off -c "
-SELECT target, status, count(DISTINCT agent) AS agents_agreeing, max(message) AS message
-FROM parallax.result_view WHERE target = 'dead-service' GROUP BY target, status;"
-echo "Every agent sees dead-service refuse connections: the host answers, its service is down."
-echo "Logs: $DEMO/*.log"
+bold "== $(now) On the side: vantage vp3-jp loses its uplink (its own failure, not the country's)"
+world_fault uplink_down 3
+until_verdict 60 "a vantage outage" "EXISTS (SELECT 1 FROM parallax.outages WHERE scope = 'vantage' AND subject = 'vp3-jp' AND ended_at IS NULL)"
+world_fault uplink_up 3
+until_verdict 60 "the vantage back" "NOT EXISTS (SELECT 1 FROM parallax.outages WHERE scope = 'vantage' AND ended_at IS NULL)"
+
+bold "== $(now) Summary: parallax.outages"
+psql -X -P pager=off -d "$DB" -c "
+SELECT id, scope, subject, stage AS worst_stage,
+       to_char(started_at, 'HH24:MI:SS') AS started, to_char(ended_at, 'HH24:MI:SS') AS ended,
+       (SELECT string_agg(k || ' ' || to_char(v::text::timestamptz, 'HH24:MI:SS'), ', ' ORDER BY v::text)
+        FROM jsonb_each(detail -> 'first_reached') AS f(k, v)) AS stages_reached
+FROM parallax.outages ORDER BY started_at, id;"
+echo "A target-side outage: every healthy vantage agreed, in different countries and networks."
+echo "A vantage outage: one agent failed everything, its controls included — no country verdict."

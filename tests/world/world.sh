@@ -21,7 +21,8 @@
 #   blackhole | restore               ... or silently dropped
 #   stop web|dns|mail | start web|dns|mail
 #   cut_path N | heal_path N          vantage N alone loses its path to the country
-#   stress SECONDS | unstress         the border link limited to 1 Mbit/s and flooded (bounded)
+#   stress SECONDS [DEPTH] | unstress the border link limited to 1 Mbit/s and flooded (bounded);
+#                                     DEPTH packets in flight set the queueing delay (~10 ms each)
 
 WORLD_VANTAGES=3
 WORLD_COORD_ADDR=198.18.0.2
@@ -116,10 +117,10 @@ world_fault() {
     stress)
         # A thin border link (1 Mbit/s, deep queue) and a flood across it, bounded in time and
         # packets: queueing delay grows, then packets are lost, before anything goes down.
-        local secs=${2:-20}
+        local secs=${2:-20} depth=${3:-20}
         ip netns exec "${WORLD}b" tc qdisc replace dev "${WORLD}bs" root tbf rate 1mbit burst 8kb latency 2s
         ip netns exec "${WORLD}b" tc qdisc replace dev "${WORLD}bt" root tbf rate 1mbit burst 8kb latency 2s
-        ip netns exec "${WORLD}k" timeout "$secs" ping -q -f -l 100 -s 1200 -c 200000 "$WORLD_WEB" >/dev/null 2>&1 &
+        ip netns exec "${WORLD}k" timeout "$secs" ping -q -f -l "$depth" -s 1200 -c 200000 "$WORLD_WEB" >/dev/null 2>&1 &
         WORLD_FLOOD_PID=$! ;;
     unstress)
         [ -z "${WORLD_FLOOD_PID:-}" ] || kill "$WORLD_FLOOD_PID" 2>/dev/null || true

@@ -1,0 +1,111 @@
+# world_run.sh: Parallax running in the world (sourced by the demo and the end-to-end tests):
+# a private PostgreSQL, the coordinator in its namespace, one agent per vantage, the
+# country's targets and the control targets registered with parallaxctl, and the merge's
+# bins sized to the probe interval.
+#
+#   pxw_start DIR INTERVAL_S [DB]
+#                               everything up (world_up first); sets DB, PXW_* variables.
+#                               With DB (an empty database), no private PostgreSQL is started.
+#   pxw_stop                    agents, coordinator, PostgreSQL, world: all gone
+#   pxw_sql QUERY               runs QUERY on the world's database (tab-separated, no header)
+#   pxw_wait SECONDS WHAT COND  re-evaluates COND (shell text) until true; bounded
+#   pxw_stop_agent N / pxw_start_agent N
+# Needs: BIN (build dir), ROOT (source dir), world.sh sourced.
+
+pxw_sql() { psql -X -q -tA -F $'\t' -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+
+# pxw_outage_wait SECONDS SCOPE SUBJECT STAGE: waits until an open outage of SCOPE/SUBJECT has
+# reached STAGE (or a worse one); prints the seconds it took. Bounded.
+pxw_outage_wait() {
+    local limit=$1 scope=$2 subject=$3 stage=$4 t0=$(date +%s%N)
+    pxw_wait "$limit" "$scope $subject $stage" \
+        "test \"\$(pxw_sql \"SELECT count(*) FROM parallax.outages WHERE scope = '$scope' AND subject = '$subject' AND ended_at IS NULL AND detail -> 'first_reached' ? '$stage'\")\" -gt 0" || return 1
+    awk -v ns=$(( $(date +%s%N) - t0 )) 'BEGIN { printf "%.1f\n", ns / 1e9 }'
+}
+
+pxw_wait() {
+    local limit=$1 what=$2; shift 2
+    local end=$((SECONDS + limit))
+    until eval "$*" >/dev/null 2>&1; do
+        [ $SECONDS -lt $end ] || { echo "timed out after ${limit}s waiting for: $what" >&2; return 1; }
+        sleep 0.2
+    done
+}
+
+pxw_start_agent() {
+    local n=$1
+    ip netns exec "${WORLD}v$n" env SSL_CERT_FILE="$WORLD_CA" "$BIN/agent/parallax-agent" \
+        -c "$PXW_DIR/agent$n.conf" >>"$PXW_DIR/agent$n.log" 2>&1 &
+    PXW_AGENT_PID[$n]=$!
+}
+
+pxw_stop_agent() {
+    local pid=${PXW_AGENT_PID[$1]:-}
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    PXW_AGENT_PID[$1]=
+}
+
+pxw_stop() {
+    local i
+    for i in "${!PXW_AGENT_PID[@]}"; do pxw_stop_agent "$i"; done
+    if [ -n "${PXW_COORD_PID:-}" ]; then
+        kill -TERM "$PXW_COORD_PID" 2>/dev/null || true
+        wait "$PXW_COORD_PID" 2>/dev/null || true
+        PXW_COORD_PID=
+    fi
+    [ -z "${PXW_DIR:-}" ] || [ ! -d "$PXW_DIR/pg" ] || bash "$ROOT/scripts/pg.sh" stop "$PXW_DIR/pg" >/dev/null 2>&1 || true
+    world_down
+}
+
+pxw_start() {
+    PXW_DIR=$1
+    local interval=$2
+    declare -gA PXW_AGENT_PID=()
+    mkdir -p "$PXW_DIR"
+    if [ -n "${3:-}" ]; then
+        DB=$3
+    else
+        local pg
+        pg=$(bash "$ROOT/scripts/pg.sh" start "$PXW_DIR/pg")
+        psql "$pg" -qc "CREATE DATABASE parallax" >/dev/null
+        DB="$pg dbname=parallax"
+    fi
+    local ctl="$BIN/coordinator/ctl/parallaxctl --db"
+    $ctl "$DB" db migrate >/dev/null
+    # Bins as wide as a probe interval, merged half a bin after they end.
+    pxw_sql "UPDATE parallax.merge_settings SET vantage_bin_s = $interval, group_bin_s = $interval,
+             grace_bins = 0.5, grace_s = 0, open_after = 2, close_after = 2,
+             baseline_min_bins = 3, baseline_bins = 20"
+    local port=7700
+    cat >"$PXW_DIR/coordinator.conf" <<CONF
+listen = tcp://$WORLD_COORD_ADDR:$port
+database = $DB
+key_file = $PXW_DIR/coordinator.key
+CONF
+    ip netns exec "${WORLD}c" "$BIN/coordinator/parallax-coordinator" -c "$PXW_DIR/coordinator.conf" \
+        >"$PXW_DIR/coordinator.log" 2>&1 &
+    PXW_COORD_PID=$!
+    pxw_wait 20 "the coordinator" 'test -n "$(pxw_sql "SELECT public_key FROM parallax.coordinator")"' || return 1
+    local i cc=(GB DE JP) asn=(64501 64502 64503)
+    for i in $(seq "$WORLD_VANTAGES"); do
+        $ctl "$DB" agent add "vp$i-${cc[$((i - 1))],,}" --country "${cc[$((i - 1))]}" --asn "${asn[$((i - 1))]}" \
+            --state-dir "$PXW_DIR/state$i" -o "$PXW_DIR/agent$i.conf" >/dev/null
+        # Short rounds want results delivered promptly: a batch every 250 ms at the latest.
+        echo "batch_interval_ms = 250" >>"$PXW_DIR/agent$i.conf"
+    done
+    $ctl "$DB" target add xx-web --address "$WORLD_WEB" --group XX --role web \
+        --probe http:http://www.xx.test/ --interval "$interval" --timeout 1000 >/dev/null
+    $ctl "$DB" target add xx-dns --address "$WORLD_DNS" --group XX --role dns \
+        --probe dns:xx.test:SOA --interval "$interval" --timeout 1000 >/dev/null
+    $ctl "$DB" target add xx-mail --address "$WORLD_MAIL" --group XX --role mail \
+        --probe smtp --interval "$interval" --timeout 1000 >/dev/null
+    $ctl "$DB" target add xx-border --address "$WORLD_ROUTER" --group XX --role router \
+        --probe icmp --interval "$interval" --timeout 1000 >/dev/null
+    $ctl "$DB" target add control-1 --address "$WORLD_CONTROL1" --role host --control \
+        --probe icmp --interval "$interval" --timeout 1000 >/dev/null
+    $ctl "$DB" target add control-2 --address "$WORLD_CONTROL2" --role host --control \
+        --probe icmp --interval "$interval" --timeout 1000 >/dev/null
+    for i in $(seq "$WORLD_VANTAGES"); do pxw_start_agent "$i"; done
+}
