@@ -205,9 +205,12 @@ BEGIN
     target_bins AS (
         SELECT DISTINCT h.target_id, h.bin_start, h.width
         FROM g
-        JOIN parallax.results r ON r.agent_id = g.agent_id
-             AND r.ts >= g.at_from + g.off - widest AND r.ts <= g.at_to + g.off + widest
-             AND (g.probe_id IS NULL OR r.probe_id = g.probe_id)
+        CROSS JOIN LATERAL (
+            -- OFFSET 0: an index range scan per gap, never a whole partition.
+            SELECT r.ts, r.probe_id FROM parallax.results r
+            WHERE r.agent_id = g.agent_id
+              AND r.ts >= g.at_from + g.off - widest AND r.ts <= g.at_to + g.off + widest
+              AND (g.probe_id IS NULL OR r.probe_id = g.probe_id) OFFSET 0) r
         JOIN parallax.probes p ON p.id = r.probe_id
         JOIN parallax.targets t ON t.id = p.target_id AND NOT t.control
         CROSS JOIN LATERAL (SELECT p.target_id, parallax.target_bin_s(p.target_id) AS width) w

@@ -195,8 +195,10 @@ BEGIN
         SELECT w.subject_id, w.bin_start, r.status, coalesce(t.control, r.control) AS control
         FROM win
         CROSS JOIN LATERAL (
+            -- OFFSET 0 keeps this an index range scan per window: flattened into a join,
+            -- the planner may read the whole partition instead.
             SELECT r.agent_id, r.probe_id, r.ts, r.status, r.control FROM parallax.results r
-            WHERE r.ts >= win.bin_start + lo AND r.ts < win.bin_end + hi) r
+            WHERE r.ts >= win.bin_start + lo AND r.ts < win.bin_end + hi OFFSET 0) r
         JOIN pg_temp.merge_work w ON w.subject_id = r.agent_id AND w.bin_start = win.bin_start
         JOIN parallax.agents a ON a.id = r.agent_id
         LEFT JOIN parallax.probes p ON p.id = r.probe_id
@@ -268,7 +270,9 @@ BEGIN
         FROM up
         JOIN old USING (subject_id, bin_start)
         JOIN parallax.agents a ON a.id <> up.subject_id
-        JOIN parallax.bins b ON b.scope = 'vantage' AND b.subject_id = a.id AND b.bin_start = up.bin_start
+        CROSS JOIN LATERAL (
+            SELECT b.subject_id, b.bin_start, b.h_outage_start FROM parallax.bins b
+            WHERE b.scope = 'vantage' AND b.subject_id = a.id AND b.bin_start = up.bin_start OFFSET 0) b
         WHERE old.state IS NOT NULL
           AND parallax.merge_bad(old.state) IS DISTINCT FROM parallax.merge_bad(up.state)
           AND b.h_outage_start IS NOT NULL
@@ -283,9 +287,11 @@ BEGIN
            parallax.merge_closes_at('target', tb.bin_start + tb.width, parallax.target_bin_s(p.target_id), s)
     FROM flipped f
     JOIN parallax.agents a ON a.id = f.subject_id
-    JOIN parallax.results r ON r.agent_id = f.subject_id
-         AND r.ts >= f.bin_start + parallax.clock_offset(a.clock_offset_ms)
-         AND r.ts < f.bin_end + parallax.clock_offset(a.clock_offset_ms)
+    CROSS JOIN LATERAL (
+        SELECT r.ts, r.probe_id FROM parallax.results r
+        WHERE r.agent_id = f.subject_id
+          AND r.ts >= f.bin_start + parallax.clock_offset(a.clock_offset_ms)
+          AND r.ts < f.bin_end + parallax.clock_offset(a.clock_offset_ms) OFFSET 0) r
     JOIN parallax.probes p ON p.id = r.probe_id
     JOIN parallax.targets t ON t.id = p.target_id AND NOT t.control
     CROSS JOIN LATERAL (
@@ -358,8 +364,9 @@ BEGIN
                vb.state = 'healthy' AS healthy
         FROM win
         CROSS JOIN LATERAL (
+            -- OFFSET 0: an index range scan per window, never the whole partition.
             SELECT r.agent_id, r.probe_id, r.ts, r.status, r.rtt_ms FROM parallax.results r
-            WHERE r.ts >= win.bin_start + lo AND r.ts < win.bin_end + hi) r
+            WHERE r.ts >= win.bin_start + lo AND r.ts < win.bin_end + hi OFFSET 0) r
         JOIN parallax.probes p ON p.id = r.probe_id
         JOIN pg_temp.merge_work w ON w.subject_id = p.target_id
              AND w.bin_start = win.bin_start AND w.bin_end = win.bin_end

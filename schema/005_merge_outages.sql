@@ -158,7 +158,11 @@ BEGIN
            b.bin_start, b.bad
     FROM (SELECT scope, subject_id, min(bin_start) AS first
           FROM pg_temp.merge_merged GROUP BY scope, subject_id) m
-    JOIN parallax.bins b ON b.scope = m.scope AND b.subject_id = m.subject_id AND b.bin_start >= m.first;
+    -- Here and below, OFFSET 0 keeps each subject's bins a primary-key range scan: joined
+    -- wholesale, the planner may read every bin ever stored.
+    CROSS JOIN LATERAL (
+        SELECT b.scope, b.subject_id, b.bin_start, b.bad FROM parallax.bins b
+        WHERE b.scope = m.scope AND b.subject_id = m.subject_id AND b.bin_start >= m.first OFFSET 0) b;
     ANALYZE pg_temp.merge_track;
     ANALYZE pg_temp.merge_track_bins;
 
@@ -172,7 +176,9 @@ BEGIN
                    x.next_outage_start IS NOT NULL OR b.h_outage_start IS NOT NULL AS eventful
             FROM pg_temp.merge_track tr
             JOIN pg_temp.merge_track_bins q ON q.scope = tr.scope AND q.subject_id = tr.subject_id AND q.n = k
-            JOIN parallax.bins b ON b.scope = q.scope AND b.subject_id = q.subject_id AND b.bin_start = q.bin_start
+            CROSS JOIN LATERAL (
+                SELECT b.h_outage_start FROM parallax.bins b
+                WHERE b.scope = q.scope AND b.subject_id = q.subject_id AND b.bin_start = q.bin_start OFFSET 0) b
             CROSS JOIN LATERAL parallax.outage_step(tr.is_open, tr.streak, tr.streak_start, tr.outage_start,
                                                     q.bad, q.bin_start, s.open_after, s.close_after) x
         ),
@@ -214,9 +220,11 @@ BEGIN
                CASE WHEN tr.appending AND b.h_outage_start = tr.open_before THEN tr.first
                     ELSE b.h_outage_start END AS part_from
         FROM pg_temp.merge_track tr
-        JOIN parallax.bins b ON b.scope = tr.scope AND b.subject_id = tr.subject_id
-             AND b.bin_start >= CASE WHEN tr.appending THEN tr.first ELSE tr.since END
-        WHERE b.h_outage_start IS NOT NULL
+        CROSS JOIN LATERAL (
+            SELECT b.scope, b.subject_id, b.h_outage_start, b.h_ended_at FROM parallax.bins b
+            WHERE b.scope = tr.scope AND b.subject_id = tr.subject_id
+              AND b.bin_start >= CASE WHEN tr.appending THEN tr.first ELSE tr.since END
+              AND b.h_outage_start IS NOT NULL OFFSET 0) b
         GROUP BY b.scope, b.subject_id, b.h_outage_start, tr.appending, tr.first, tr.open_before
     ),
     retracted AS (
@@ -226,16 +234,20 @@ BEGIN
                jsonb_build_object('good', -count(*) FILTER (WHERE NOT b.bad),
                                   'unknown', -count(*) FILTER (WHERE b.bad IS NULL)) AS bins
         FROM found f
-        JOIN parallax.bins b ON b.scope = f.scope AND b.subject_id = f.subject_id
-             AND b.bin_start >= f.ended_at AND b.bin_start < f.part_from
+        CROSS JOIN LATERAL (
+            SELECT b.bad FROM parallax.bins b
+            WHERE b.scope = f.scope AND b.subject_id = f.subject_id
+              AND b.bin_start >= f.ended_at AND b.bin_start < f.part_from OFFSET 0) b
         WHERE f.extending AND f.ended_at < f.part_from
         GROUP BY f.scope, f.subject_id, f.started_at
     ),
     spans AS (
         SELECT f.scope, f.subject_id, f.started_at, b.bin_start, b.state, b.rank, b.bad, b.evidence
         FROM found f
-        JOIN parallax.bins b ON b.scope = f.scope AND b.subject_id = f.subject_id
-             AND b.bin_start >= f.part_from AND b.bin_start < coalesce(f.ended_at, 'infinity')
+        CROSS JOIN LATERAL (
+            SELECT b.bin_start, b.state, b.rank, b.bad, b.evidence FROM parallax.bins b
+            WHERE b.scope = f.scope AND b.subject_id = f.subject_id
+              AND b.bin_start >= f.part_from AND b.bin_start < coalesce(f.ended_at, 'infinity') OFFSET 0) b
     ),
     summary AS (
         SELECT scope, subject_id, started_at,
@@ -289,7 +301,9 @@ BEGIN
                NULL
         FROM spans sp
         JOIN parallax.agents a ON a.id <> sp.subject_id
-        JOIN parallax.bins o ON o.scope = 'vantage' AND o.subject_id = a.id AND o.bin_start = sp.bin_start
+        CROSS JOIN LATERAL (
+            SELECT o.bad FROM parallax.bins o
+            WHERE o.scope = 'vantage' AND o.subject_id = a.id AND o.bin_start = sp.bin_start OFFSET 0) o
         WHERE sp.bad AND sp.scope = 'vantage'
         GROUP BY sp.scope, sp.subject_id, sp.started_at
     ),

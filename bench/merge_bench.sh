@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# merge_bench.sh [BUILD_DIR]: merging one new bin of 1,000 targets x 10 vantages must cost the
+# same whether 100,000 or 10,000,000 results are already stored (the merge reads only the
+# bins that changed). Starts its own PostgreSQL cluster, loads each history, times
+# parallax.merge_run for fresh bins and prints both medians and their ratio (goal <= 1.2,
+# and <= 100 ms per bin). Bounded: gives up after PX_BENCH_LIMIT_S seconds (default 900).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+LIMIT_S=${PX_BENCH_LIMIT_S:-900}
+SIZES=${PX_BENCH_SIZES:-"100000 10000000"}
+MEASURED=${PX_BENCH_BINS:-7}
+CTL="$BUILD/coordinator/ctl/parallaxctl"
+[ -x "$CTL" ] || cmake --build "$BUILD" --target parallaxctl >/dev/null
+PGDIR=$(mktemp -d /tmp/px-merge-bench.XXXXXX)
+trap 'scripts/pg.sh stop "$PGDIR"; rm -rf "$PGDIR"' EXIT
+scripts/pg.sh start "$PGDIR" >/dev/null
+export PGHOST=$PGDIR PGUSER=postgres
+PGPORT=$(cat "$PGDIR/port"); export PGPORT
+# Bulk loading is not what is measured; a larger WAL budget keeps checkpoints out of it.
+psql -X -q -d postgres -c "ALTER SYSTEM SET max_wal_size = '8GB'" -c "ALTER SYSTEM SET shared_buffers = '1GB'" \
+    -c "ALTER SYSTEM SET checkpoint_timeout = '30min'"
+scripts/pg.sh stop "$PGDIR"; scripts/pg.sh start "$PGDIR" >/dev/null
+START=$SECONDS
+
+# left: seconds of the budget that remain (at least 1).
+left() { local l=$((LIMIT_S - (SECONDS - START))); [ $l -gt 0 ] || { echo "merge_bench: over the ${LIMIT_S}s budget" >&2; exit 1; }; echo $l; }
+q() { timeout "$(left)" psql -X -q -v ON_ERROR_STOP=1 -tA -d "$DB" "$@"; }
+
+# bench SIZE: prints the median milliseconds of merge_run for one new bin after SIZE results.
+bench() {
+    local size=$1
+    DB=bench_$size
+    createdb "$DB"
+    "$CTL" --db "host=$PGDIR port=$PGPORT user=postgres dbname=$DB" db migrate >/dev/null
+    q -f bench/merge_bench.sql >/dev/null
+    local bins=$(( (size + 10019) / 10020 ))
+    local t0=$SECONDS
+    # Old history in batches of about a million results; the last 40 bins merged for real,
+    # so that the latest verdicts, baselines and outage state are the merge's own.
+    local k=0 recent=$(( bins > 40 ? bins - 40 : 0 ))
+    while [ $k -lt $recent ]; do
+        local n=$(( recent - k < 100 ? recent - k : 100 ))
+        q -c "SELECT bench.load_history($k, $((k + n - 1)))" >/dev/null
+        k=$((k + n))
+    done
+    q -c "SELECT bench.load($recent, $((bins - 1)))" >/dev/null
+    q -c "SELECT bench.merge($((bins - 1)))" >/dev/null
+    q -c "VACUUM ANALYZE" >/dev/null
+    echo "  $size: $(q -c "SELECT count(*) FROM parallax.results") results, $(q -c "SELECT count(*) FROM parallax.bins") bins stored in $((SECONDS - t0)) s" >&2
+    # One session, like the coordinator's: a warm-up bin, then the measured ones.
+    q -c "SELECT bench.load($bins, $((bins + MEASURED)))" >/dev/null
+    { echo "SELECT bench.merge($bins);"
+      for k in $(seq $((bins + 1)) $((bins + MEASURED))); do echo "SELECT bench.timed_merge($k);"; done
+    } | q | tail -n "$MEASURED" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
+
+}
+
+declare -A ms
+for size in $SIZES; do
+    ms[$size]=$(bench "$size")
+    echo "merge of one bin (1000 targets x 10 vantages) with $size results stored: ${ms[$size]} ms"
+done
+set -- $SIZES
+if [ $# -eq 2 ]; then
+    awk -v a="${ms[$1]}" -v b="${ms[$2]}" -v s="$1" -v l="$2" 'BEGIN {
+        r = b / a
+        printf "ratio %s/%s rows: %.2f (goal <= 1.2); slowest %.1f ms per bin (goal <= 100)\n", l, s, r, (a > b ? a : b)
+        exit !(r <= 1.2 && a <= 100 && b <= 100) }' || { echo "merge_bench: goal missed" >&2; exit 1; }
+fi
+echo "total $((SECONDS - START)) s"
