@@ -92,20 +92,20 @@ CONF
     for i in $(seq "$WORLD_VANTAGES"); do
         $ctl "$DB" agent add "vp$i-${cc[$((i - 1))],,}" --country "${cc[$((i - 1))]}" --asn "${asn[$((i - 1))]}" \
             --state-dir "$PXW_DIR/state$i" -o "$PXW_DIR/agent$i.conf" >/dev/null
-        # Short rounds want results delivered promptly: a batch every 250 ms at the latest.
-        echo "batch_interval_ms = 250" >>"$PXW_DIR/agent$i.conf"
+        # Short rounds want results delivered promptly: a batch every 200 ms at the latest.
+        echo "batch_interval_ms = 200" >>"$PXW_DIR/agent$i.conf"
     done
     $ctl "$DB" target add xx-web --address "$WORLD_WEB" --group XX --role web \
-        --probe http:http://www.xx.test/ --interval "$interval" --timeout 1000 >/dev/null
+        --probe http:http://www.xx.test/ --interval "$interval" --timeout 800 >/dev/null
     $ctl "$DB" target add xx-dns --address "$WORLD_DNS" --group XX --role dns \
-        --probe dns:xx.test:SOA --interval "$interval" --timeout 1000 >/dev/null
+        --probe dns:xx.test:SOA --interval "$interval" --timeout 800 >/dev/null
     $ctl "$DB" target add xx-mail --address "$WORLD_MAIL" --group XX --role mail \
-        --probe smtp --interval "$interval" --timeout 1000 >/dev/null
+        --probe smtp --interval "$interval" --timeout 800 >/dev/null
     $ctl "$DB" target add xx-border --address "$WORLD_ROUTER" --group XX --role router \
-        --probe icmp --interval "$interval" --timeout 1000 >/dev/null
+        --probe icmp --interval "$interval" --timeout 800 >/dev/null
     $ctl "$DB" target add control-1 --address "$WORLD_CONTROL1" --role host --control \
-        --probe icmp --interval "$interval" --timeout 1000 >/dev/null
+        --probe icmp --interval "$interval" --timeout 800 >/dev/null
     $ctl "$DB" target add control-2 --address "$WORLD_CONTROL2" --role host --control \
-        --probe icmp --interval "$interval" --timeout 1000 >/dev/null
+        --probe icmp --interval "$interval" --timeout 800 >/dev/null
     for i in $(seq "$WORLD_VANTAGES"); do pxw_start_agent "$i"; done
 }
