@@ -131,13 +131,13 @@ static void test_address(void **state)
     }
     static const char *const bad[] = {"",
                                       "1.2.3",
-                                      "1.2.3.4.5",
+                                      "192.0.2.4.5",
                                       "256.1.1.1",
-                                      "1.2.3.4/32",
+                                      "192.0.2.4/32",
                                       "2001:db8::/64",
                                       "fe80::1%eth0",
                                       "example.com",
-                                      " 1.2.3.4",
+                                      " 192.0.2.4",
                                       NULL};
     for (const char *const *s = bad; *s; s++) {
         if (ctl_parse_address("--address", *s, out, &err) == 0)
