@@ -189,6 +189,30 @@ static void take_eof(http_state_t *st)
 
 /* Reads until the socket has nothing more, the response is complete or the cap is reached.
  * TLS may hold decrypted bytes the socket no longer signals, hence the loop. */
+
+/* After a TLS read or write that did not complete: wait for the socket, or end the run. */
+static void tls_stalled(http_state_t *st, tls_check_io_t rc, int e, const char *why)
+{
+    switch (rc) {
+    case TLS_CHECK_AGAIN_READ:
+        wait_io(st, EV_READ);
+        break;
+    case TLS_CHECK_AGAIN_WRITE:
+        wait_io(st, EV_WRITE);
+        break;
+    case TLS_CHECK_EOF:
+        take_eof(st);
+        break;
+    case TLS_CHECK_SYSCALL:
+        finish_errno(st, e);
+        break;
+    case TLS_CHECK_FAILED:
+        finish(st, PX_STATUS_TLS_ERROR, elapsed_us(st), "TLS %s: %s", phase_names[st->phase], why);
+        break;
+    case TLS_CHECK_OK:
+        break;
+    }
+}
 static void step_read(http_state_t *st)
 {
     char buf[16384];
@@ -200,29 +224,14 @@ static void step_read(http_state_t *st)
             size_t n;
             int e;
             char why[128];
-            switch (tls_check_read(st->tls, buf, want, &n, &e, why, sizeof why)) {
-            case TLS_CHECK_OK:
-                if (take_bytes(st, buf, n))
-                    return;
-                continue;
-            case TLS_CHECK_AGAIN_READ:
-                wait_io(st, EV_READ);
-                return;
-            case TLS_CHECK_AGAIN_WRITE:
-                wait_io(st, EV_WRITE);
-                return;
-            case TLS_CHECK_EOF:
-                take_eof(st);
-                return;
-            case TLS_CHECK_SYSCALL:
-                finish_errno(st, e);
-                return;
-            case TLS_CHECK_FAILED:
-                finish(st, PX_STATUS_TLS_ERROR, elapsed_us(st), "TLS %s: %s",
-                       phase_names[st->phase], why);
+            tls_check_io_t rc = tls_check_read(st->tls, buf, want, &n, &e, why, sizeof why);
+            if (rc != TLS_CHECK_OK) {
+                tls_stalled(st, rc, e, why);
                 return;
             }
-            return;
+            if (take_bytes(st, buf, n))
+                return;
+            continue;
         }
         ssize_t n = recv(st->fd, buf, want, 0);
         if (n > 0) {
@@ -256,28 +265,13 @@ static void step_send(http_state_t *st)
             size_t n;
             int e;
             char why[128];
-            switch (tls_check_write(st->tls, p, left, &n, &e, why, sizeof why)) {
-            case TLS_CHECK_OK:
-                st->req_sent += n;
-                continue;
-            case TLS_CHECK_AGAIN_READ:
-                wait_io(st, EV_READ);
-                return;
-            case TLS_CHECK_AGAIN_WRITE:
-                wait_io(st, EV_WRITE);
-                return;
-            case TLS_CHECK_EOF:
-                take_eof(st);
-                return;
-            case TLS_CHECK_SYSCALL:
-                finish_errno(st, e);
-                return;
-            case TLS_CHECK_FAILED:
-                finish(st, PX_STATUS_TLS_ERROR, elapsed_us(st), "TLS %s: %s",
-                       phase_names[st->phase], why);
+            tls_check_io_t rc = tls_check_write(st->tls, p, left, &n, &e, why, sizeof why);
+            if (rc != TLS_CHECK_OK) {
+                tls_stalled(st, rc, e, why);
                 return;
             }
-            return;
+            st->req_sent += n;
+            continue;
         }
         ssize_t n = send(st->fd, p, left, MSG_NOSIGNAL);
         if (n >= 0) {
