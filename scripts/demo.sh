@@ -103,6 +103,9 @@ until_verdict 60 "recovery" "NOT EXISTS (SELECT 1 FROM parallax.outages WHERE sc
 bold "== $(now) On the side: vantage vp3-jp loses its uplink (its own failure, not the country's)"
 world_fault uplink_down 3
 until_verdict 60 "a vantage outage" "EXISTS (SELECT 1 FROM parallax.outages WHERE scope = 'vantage' AND subject = 'vp3-jp' AND ended_at IS NULL)"
+# Long enough that the results it keeps while cut off, delivered when it is back, still tell
+# of a failure several bins long (they re-merge those bins).
+until_verdict 60 "four bins without vp3-jp" "(SELECT count(*) FROM parallax.vantage_bins WHERE agent = 'vp3-jp' AND health IN ('offline', 'impaired')) >= 4"
 world_fault uplink_up 3
 until_verdict 60 "the vantage back" "NOT EXISTS (SELECT 1 FROM parallax.outages WHERE scope = 'vantage' AND ended_at IS NULL)"
 
