@@ -116,7 +116,7 @@ static void test_add_refusals(void **state)
         {{"t", "--address", "192.0.2.4", "--probe", "icmp", "--control=1"},
          6,
          "option --control takes no value"},
-        {{"t", "--address", "192.0.2.4", "--address", "1.2.3.5", "--probe", "icmp"},
+        {{"t", "--address", "192.0.2.4", "--address", "192.0.2.5", "--probe", "icmp"},
          7,
          "--address given more than once"},
     };

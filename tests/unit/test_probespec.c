@@ -241,7 +241,7 @@ static void test_invalid(void **state)
         {"http:http://[2001:db8::1/", "malformed IPv6 host"},
         {"http:http://[zz::1]/", "malformed IPv6 host"},
         {"http:http://[.]/", "malformed IPv6 host"},
-        {"http:http://[1.2.3.4]/", "malformed IPv6 host"},
+        {"http:http://[192.0.2.4]/", "malformed IPv6 host"},
         {"http:http://[1:2:3:4:5:6:7:8:9]/", "malformed IPv6 host"},
         {"http:http://[::1]x/", "junk after the IPv6 host"},
         {"http:http://[::1]:0/", "invalid port"},
