@@ -202,6 +202,21 @@ static int validate_result(const Parallax__Result *r, size_t i, err_t *err)
     return text_ok("result.message", r->message, PX_WIRE_MAX_TEXT, 0, err);
 }
 
+static int validate_gap(const Parallax__Gap *g, size_t i, err_t *err)
+{
+    if (g->probe_id > INT64_MAX || g->count < 1 || g->count > INT64_MAX) {
+        err_set(err, "gap %zu has probe id %llu or count %llu out of range", i,
+                (unsigned long long)g->probe_id, (unsigned long long)g->count);
+        return -1;
+    }
+    if (g->from_us < PX_WIRE_MIN_TS_US || g->to_us > PX_WIRE_MAX_TS_US || g->to_us < g->from_us) {
+        err_set(err, "gap %zu has an implausible time range %lld..%lld", i, (long long)g->from_us,
+                (long long)g->to_us);
+        return -1;
+    }
+    return 0;
+}
+
 static int validate_batch(const Parallax__ResultBatch *b, err_t *err)
 {
     if (b->stream == 0 || b->seq == 0) {
@@ -215,13 +230,17 @@ static int validate_batch(const Parallax__ResultBatch *b, err_t *err)
                 (unsigned long long)b->seq, (long long)INT64_MAX);
         return -1;
     }
-    if (b->n_results < 1 || b->n_results > PX_WIRE_MAX_RESULTS) {
-        err_set(err, "batch has %zu results (1 to %d allowed)", b->n_results,
-                PX_WIRE_MAX_RESULTS);
+    if (b->n_results > PX_WIRE_MAX_RESULTS || b->n_gaps > PX_WIRE_MAX_GAPS ||
+        b->n_results + b->n_gaps == 0) {
+        err_set(err, "batch has %zu results and %zu gaps (up to %d and %d, at least one in all)",
+                b->n_results, b->n_gaps, PX_WIRE_MAX_RESULTS, PX_WIRE_MAX_GAPS);
         return -1;
     }
     for (size_t i = 0; i < b->n_results; i++)
         if (validate_result(b->results[i], i, err) < 0)
+            return -1;
+    for (size_t i = 0; i < b->n_gaps; i++)
+        if (validate_gap(b->gaps[i], i, err) < 0)
             return -1;
     return 0;
 }

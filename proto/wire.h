@@ -19,6 +19,7 @@
 #define PX_WIRE_MAX_TO_AGENT (8 * 1024 * 1024)
 
 #define PX_WIRE_MAX_RESULTS 1000   /* results in one batch */
+#define PX_WIRE_MAX_GAPS 64        /* gap records in one batch */
 #define PX_WIRE_MAX_PROBES 50000   /* probes in one schedule */
 #define PX_WIRE_MAX_NAME 64        /* agent names, versions, kinds */
 #define PX_WIRE_MAX_TEXT 512       /* messages and reasons */

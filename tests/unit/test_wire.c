@@ -28,6 +28,8 @@ typedef struct fx {
     Parallax__ResultBatch batch;
     Parallax__Result results[3];
     Parallax__Result *result_ptrs[3];
+    Parallax__Gap gap;
+    Parallax__Gap *gap_ptrs[PX_WIRE_MAX_GAPS + 1];
     Parallax__Ack ack;
     Parallax__Heartbeat heartbeat;
     char text[2048];
@@ -96,6 +98,14 @@ static fx_t *fx_new(Parallax__Envelope__BodyCase body)
     f->batch.seq = 17;
     f->batch.results = f->result_ptrs;
     f->batch.n_results = 3;
+    parallax__gap__init(&f->gap);
+    f->gap.probe_id = 42;
+    f->gap.from_us = TS0;
+    f->gap.to_us = TS0 + 60000000;
+    f->gap.count = 7;
+    for (size_t i = 0; i <= PX_WIRE_MAX_GAPS; i++)
+        f->gap_ptrs[i] = &f->gap;
+    f->batch.gaps = f->gap_ptrs;
 
     parallax__ack__init(&f->ack);
     f->ack.stream = f->batch.stream;
@@ -548,6 +558,11 @@ MUT(seq_zero, f->batch.seq = 0)
 MUT(stream_huge, f->batch.stream = (uint64_t)INT64_MAX + 1)
 MUT(seq_huge, f->batch.seq = UINT64_MAX)
 MUT(no_results, f->batch.n_results = 0)
+MUT(gap_count_zero, f->batch.n_gaps = 1; f->gap.count = 0)
+MUT(gap_reversed, f->batch.n_gaps = 1; f->gap.to_us = f->gap.from_us - 1)
+MUT(gap_ts_early, f->batch.n_gaps = 1; f->gap.from_us = PX_WIRE_MIN_TS_US - 1)
+MUT(gap_probe_huge, f->batch.n_gaps = 1; f->gap.probe_id = (uint64_t)INT64_MAX + 1)
+MUT(too_many_gaps, f->batch.n_gaps = PX_WIRE_MAX_GAPS + 1)
 MUT(too_many_results, set_many_results(f, PX_WIRE_MAX_RESULTS + 1))
 MUT(ts_zero, f->results[0].ts_us = 0)
 MUT(ts_negative, f->results[0].ts_us = -TS0)
@@ -614,6 +629,7 @@ MUT(ok_icmp_from_empty, f->results[1].icmp_from = "")
 MUT(ok_msg_max, set_text(f, PX_WIRE_MAX_TEXT, 'm'); f->results[0].message = f->text)
 MUT(ok_msg_tab, f->results[0].message = "a\tb")
 MUT(ok_max_results, set_many_results(f, PX_WIRE_MAX_RESULTS))
+MUT(ok_only_gaps, f->batch.n_results = 0; f->batch.n_gaps = PX_WIRE_MAX_GAPS; f->gap.probe_id = 0)
 MUT(ok_interval_bounds, f->probes[0].interval_s = 1; f->probes[0].phase_ms = 999;
     f->probes[1].interval_s = PX_WIRE_MAX_INTERVAL_S; f->probes[1].phase_ms = 86399999)
 MUT(ok_timeout_bounds, f->probes[0].timeout_ms = 1;
@@ -649,7 +665,12 @@ static const rule_case_t rule_cases[] = {
     {"seq 0", BATCH, seq_zero, "stream or seq 0"},
     {"stream > INT64_MAX", BATCH, stream_huge, "stream 9223372036854775808"},
     {"seq > INT64_MAX", BATCH, seq_huge, "seq 18446744073709551615"},
-    {"0 results", BATCH, no_results, "0 results"},
+    {"0 results", BATCH, no_results, "0 results and 0 gaps"},
+    {"gap of 0 results", BATCH, gap_count_zero, "gap 0 has probe id 42 or count 0"},
+    {"gap ending before it starts", BATCH, gap_reversed, "gap 0 has an implausible time range"},
+    {"gap before 2000", BATCH, gap_ts_early, "implausible time range"},
+    {"gap probe_id > INT64_MAX", BATCH, gap_probe_huge, "probe id 9223372036854775808"},
+    {"65 gaps", BATCH, too_many_gaps, "65 gaps"},
     {"too many results", BATCH, too_many_results, "1001 results"},
     {"ts 0", BATCH, ts_zero, "implausible timestamp 0"},
     {"ts negative", BATCH, ts_negative, "implausible timestamp"},
@@ -711,6 +732,7 @@ static const rule_case_t rule_cases[] = {
     {"message 512 bytes", BATCH, ok_msg_max, NULL},
     {"message with tab", BATCH, ok_msg_tab, NULL},
     {"1000 results", BATCH, ok_max_results, NULL},
+    {"only gaps, for every probe", BATCH, ok_only_gaps, NULL},
     {"valid schedule", SCHED, ok_nothing, NULL},
     {"interval bounds", SCHED, ok_interval_bounds, NULL},
     {"timeout bounds", SCHED, ok_timeout_bounds, NULL},
