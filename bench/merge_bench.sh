@@ -48,11 +48,13 @@ bench() {
     q -c "SELECT bench.merge($((bins - 1)))" >/dev/null
     q -c "VACUUM ANALYZE" >/dev/null
     echo "  $size: $(q -c "SELECT count(*) FROM parallax.results") results, $(q -c "SELECT count(*) FROM parallax.bins") bins stored in $((SECONDS - t0)) s" >&2
-    # One session, like the coordinator's: a warm-up bin, then the measured ones.
-    q -c "SELECT bench.load($bins, $((bins + MEASURED)))" >/dev/null
-    { echo "SELECT bench.merge($bins);"
-      for k in $(seq $((bins + 1)) $((bins + MEASURED))); do echo "SELECT bench.timed_merge($k);"; done
-    } | q | tail -n "$MEASURED" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
+    # One session, like the coordinator's: a warm-up bin, then the measured ones, each
+    # bin's results stored just before it closes, as they would arrive.
+    { echo "SELECT bench.load($bins, $bins); SELECT bench.merge($bins);"
+      for k in $(seq $((bins + 1)) $((bins + MEASURED))); do
+          echo "SELECT bench.load($k, $k); SELECT bench.timed_merge($k);"
+      done
+    } | q | grep -v '^$' | tail -n "$MEASURED" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
 
 }
 

@@ -120,15 +120,18 @@ LEFT JOIN parallax.agents a ON a.id = r.agent_id
 LEFT JOIN parallax.probes p ON p.id = r.probe_id
 LEFT JOIN parallax.targets t ON t.id = p.target_id;
 
--- What every agent runs. phase_ms is a function of the target alone, so every vantage probes
--- a target in the same short window of each round.
+-- What every agent runs. phase_ms is a function of the target's group (of the target alone
+-- when it has none), so every vantage probes a target in the same short window of each
+-- round, and a group's targets together: a group's bins then judge one snapshot of the
+-- group, and they are complete, and merged, soon after that window instead of at the end
+-- of the bin.
 CREATE VIEW parallax.schedule_view AS
 SELECT p.id AS probe_id,
        t.name AS target,
        host(t.address) AS address,
        p.spec,
        p.interval_s,
-       (('x' || substr(md5(t.name), 1, 8))::bit(32)::bigint % (p.interval_s * 1000))::integer AS phase_ms,
+       (('x' || substr(md5(coalesce(t.group_name, t.name)), 1, 8))::bit(32)::bigint % (p.interval_s * 1000))::integer AS phase_ms,
        p.timeout_ms,
        t.control
 FROM parallax.probes p

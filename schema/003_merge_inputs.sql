@@ -78,9 +78,9 @@ COMMENT ON COLUMN parallax.merge_settings.local_error_share IS 'A vantage with a
 COMMENT ON COLUMN parallax.merge_settings.degraded_failure_share IS 'A target every healthy vantage reaches is degraded when at least this share of their runs failed.';
 COMMENT ON COLUMN parallax.merge_settings.latency_factor IS 'A reachable target is degraded when its median RTT exceeds latency_factor x its baseline (and by latency_min_ms).';
 COMMENT ON COLUMN parallax.merge_settings.latency_min_ms IS 'See latency_factor: small absolute rises are never degradation.';
-COMMENT ON COLUMN parallax.merge_settings.baseline_bins IS 'The baseline is the median RTT of the target''s last baseline_bins "up" bins within baseline_window.';
-COMMENT ON COLUMN parallax.merge_settings.baseline_min_bins IS 'With fewer "up" bins than this in the window there is no baseline and no latency verdict.';
-COMMENT ON COLUMN parallax.merge_settings.baseline_window IS 'See baseline_bins. A latency shift lasting longer than this becomes the new normal.';
+COMMENT ON COLUMN parallax.merge_settings.baseline_bins IS 'The baseline is the mean RTT of the target''s "up" bins: a plain mean over the first baseline_bins, then each new bin weighs 1/baseline_bins.';
+COMMENT ON COLUMN parallax.merge_settings.baseline_min_bins IS 'With fewer "up" bins than this folded into the baseline there is no latency verdict.';
+COMMENT ON COLUMN parallax.merge_settings.baseline_window IS 'A baseline whose last "up" bin is older than this is forgotten: a latency shift lasting longer becomes the new normal.';
 COMMENT ON COLUMN parallax.merge_settings.blackout_share IS 'Blackout: every known router-role target down and at least this share of the group''s known targets down.';
 COMMENT ON COLUMN parallax.merge_settings.sweep_max IS 'After a long pause the merge judges offline vantages for at most this much past time.';
 
@@ -103,6 +103,17 @@ AS $$ SELECT coalesce(offset_ms, 0) * interval '1 millisecond' $$;
 CREATE FUNCTION parallax.target_bin_s(target_id integer) RETURNS integer
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT max(p.interval_s) FROM parallax.probes p WHERE p.target_id = target_bin_s.target_id $$;
+
+-- Runs of a target's probes in one of its bins, from one vantage.
+CREATE FUNCTION parallax.target_runs(target_id integer) RETURNS integer
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT sum(m.widest / p.interval_s)::integer
+FROM parallax.probes p
+CROSS JOIN (SELECT max(q.interval_s) AS widest FROM parallax.probes q
+            WHERE q.target_id = target_runs.target_id) m
+WHERE p.target_id = target_runs.target_id
+$$;
 
 -- How long after its end a bin of this width waits for late-but-on-time results.
 CREATE FUNCTION parallax.merge_grace(width_s integer, s parallax.merge_settings) RETURNS interval
@@ -127,26 +138,34 @@ $$;
 
 -- Bins waiting to be merged (vantage: subject_id = agent id; target: target id; group:
 -- parallax.merge_groups id). merge_run takes the rows whose closes_at has passed.
+-- results/expected/last_run: a target bin every enabled vantage has reported every run of
+-- is complete, and closes at its last run rather than after its grace.
 CREATE TABLE parallax.merge_dirty (
     scope      text NOT NULL CHECK (scope IN ('vantage', 'target', 'group')),
     subject_id integer NOT NULL,
     bin_start  timestamptz NOT NULL,
     bin_end    timestamptz NOT NULL,
     closes_at  timestamptz NOT NULL,
+    results    integer NOT NULL DEFAULT 0,
+    expected   integer,
+    last_run   timestamptz,
     PRIMARY KEY (scope, subject_id, bin_start)
 );
 CREATE INDEX merge_dirty_closes_at ON parallax.merge_dirty (closes_at);
 COMMENT ON TABLE parallax.merge_dirty IS 'Bins whose inputs changed since they were last merged; filled by triggers, emptied by merge_run.';
 
--- Marks the target bins and vantage bins that new results fall in.
--- The ON CONFLICT arm locks an existing dirty row even when it changes nothing: a merge
--- that is taking that row must then wait for this insert to commit, and so sees its
--- results; without the lock a concurrent merge could consume the row and miss them.
+-- Marks the target bins and vantage bins that new results fall in, and counts a target
+-- bin's results: once every enabled vantage has reported every run, it closes at its last
+-- run (in the past by the time the results are in) instead of waiting for its grace.
+-- The ON CONFLICT arm locks an existing dirty row: a merge that is taking that row must
+-- then wait for this insert to commit, and so sees its results; without the lock a
+-- concurrent merge could consume the row and miss them.
 CREATE FUNCTION parallax.mark_results_dirty() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     s parallax.merge_settings;
     vb integer;
+    vantages integer := (SELECT count(*) FROM parallax.agents WHERE enabled);
 BEGIN
     SELECT * INTO s FROM parallax.merge_settings;
     vb := s.vantage_bin_s;
@@ -156,28 +175,38 @@ BEGIN
         LEFT JOIN parallax.agents a ON a.id = n.agent_id
     ),
     probe_bins AS (
-        SELECT p.id AS probe_id, p.target_id, parallax.target_bin_s(p.target_id) AS width
+        SELECT p.id AS probe_id, p.target_id, parallax.target_bin_s(p.target_id) AS width,
+               vantages * parallax.target_runs(p.target_id) AS expected
         FROM parallax.probes p
         JOIN parallax.targets t ON t.id = p.target_id
         WHERE NOT t.control AND p.id IN (SELECT DISTINCT probe_id FROM new_results)
     ),
     target_bins AS (
-        SELECT DISTINCT pb.target_id, parallax.bin_floor(placed.at, pb.width) AS bin_start, pb.width
+        SELECT pb.target_id, parallax.bin_floor(placed.at, pb.width) AS bin_start, pb.width,
+               count(*)::integer AS results, min(pb.expected) AS expected, max(placed.at) AS last_run
         FROM placed JOIN probe_bins pb USING (probe_id)
+        GROUP BY 1, 2, 3
     ),
     vantage_bins AS (
         SELECT DISTINCT agent_id, parallax.bin_floor(at, vb) AS bin_start FROM placed
     )
-    INSERT INTO parallax.merge_dirty AS d (scope, subject_id, bin_start, bin_end, closes_at)
+    INSERT INTO parallax.merge_dirty AS d (scope, subject_id, bin_start, bin_end, closes_at, results,
+                                           expected, last_run)
     SELECT 'target', target_id, bin_start, bin_start + width * interval '1 second',
-           parallax.merge_closes_at('target', bin_start + width * interval '1 second', width, s)
+           CASE WHEN results >= expected THEN last_run
+                ELSE parallax.merge_closes_at('target', bin_start + width * interval '1 second', width, s) END,
+           results, expected, last_run
     FROM target_bins
     UNION ALL
     SELECT 'vantage', agent_id, bin_start, bin_start + vb * interval '1 second',
-           parallax.merge_closes_at('vantage', bin_start + vb * interval '1 second', vb, s)
+           parallax.merge_closes_at('vantage', bin_start + vb * interval '1 second', vb, s), 0, NULL, NULL
     FROM vantage_bins
-    ON CONFLICT (scope, subject_id, bin_start) DO UPDATE SET closes_at = EXCLUDED.closes_at
-        WHERE EXCLUDED.closes_at < d.closes_at;
+    ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
+        SET results = d.results + EXCLUDED.results,
+            last_run = greatest(d.last_run, EXCLUDED.last_run),
+            closes_at = least(d.closes_at, EXCLUDED.closes_at,
+                              CASE WHEN d.results + EXCLUDED.results >= d.expected
+                                   THEN greatest(d.last_run, EXCLUDED.last_run) END);
     RETURN NULL;
 END $$;
 

@@ -17,7 +17,12 @@ CREATE TABLE parallax.merge_groups (
 
 -- Every merged bin of every scope, so that outage tracking is one piece of code. Users read
 -- the typed views below. The h_* columns hold the outage tracker's state after this bin
--- (see 005), so a re-merge restarts from the bin before instead of from the beginning.
+-- (see 005), so a re-merge restarts from the bin before instead of from the beginning; a
+-- new bin starts as "no outage, no run of bad bins", which the tracker only has to change
+-- for subjects with something going on. The base_* columns carry a target's latency
+-- baseline from bin to bin, so judging a bin reads one earlier bin, not dozens.
+-- fillfactor: the tracker updates most new bins once; room on the page keeps those
+-- updates HOT (no new index entries).
 CREATE TABLE parallax.bins (
     scope          text NOT NULL CHECK (scope IN ('vantage', 'target', 'group')),
     subject_id     integer NOT NULL,
@@ -29,18 +34,21 @@ CREATE TABLE parallax.bins (
     rtt_ms         double precision,
     evidence       jsonb NOT NULL,
     merged_at      timestamptz NOT NULL DEFAULT now(),
-    h_open         boolean,
-    h_streak       integer,
+    h_open         boolean NOT NULL DEFAULT false,
+    h_streak       integer NOT NULL DEFAULT 0,
     h_streak_start timestamptz,
     h_outage_start timestamptz,
     h_ended_at     timestamptz,
+    base_ms        double precision,
+    base_n         integer,
+    base_at        timestamptz,
     PRIMARY KEY (scope, subject_id, bin_start)
-);
+) WITH (fillfactor = 80);
 COMMENT ON COLUMN parallax.bins.bad IS 'true: counts towards opening an outage; false: towards closing it; NULL (unknown, no data): neither.';
 COMMENT ON COLUMN parallax.bins.rank IS 'Severity within the scope, as the order of the scope''s enum.';
--- The latency baseline reads a target's recent "up" bins, and only those.
-CREATE INDEX bins_target_up ON parallax.bins (subject_id, bin_start) INCLUDE (rtt_ms)
-    WHERE scope = 'target' AND state = 'up';
+COMMENT ON COLUMN parallax.bins.base_ms IS 'Targets: latency baseline after this bin, a running mean of the RTT of its "up" bins (see merge_settings.baseline_bins).';
+COMMENT ON COLUMN parallax.bins.base_n IS 'Targets: how many "up" bins the baseline holds (capped at baseline_bins).';
+COMMENT ON COLUMN parallax.bins.base_at IS 'Targets: start of the last "up" bin folded into the baseline; older than baseline_window, the baseline is forgotten.';
 
 -- Severity of a state: its position in its scope's enum (the states of all scopes share
 -- one numbering). Plain CASE expressions, so that they are inlined.
@@ -107,7 +115,8 @@ BEGIN
             scope      text NOT NULL,
             subject_id integer NOT NULL,
             bin_start  timestamptz NOT NULL,
-            fresh      boolean NOT NULL
+            fresh      boolean NOT NULL,
+            bad        boolean
         ) ON COMMIT DELETE ROWS;
     END IF;
     -- Two runs in one transaction must not see each other's lists.
@@ -240,10 +249,16 @@ BEGIN
     ),
     old AS (
         -- One primary-key probe per bin: a join here could scan the whole history.
-        SELECT w.subject_id, w.bin_start,
-               (SELECT b.state FROM parallax.bins b
-                WHERE b.scope = 'vantage' AND b.subject_id = w.subject_id AND b.bin_start = w.bin_start) AS state
+        -- assumed: what target bins merged before this one took its health to be (see
+        -- merge_target_bins): its old state, or for a new bin the state of the bin before.
+        SELECT w.subject_id, w.bin_start, o.state,
+               coalesce(o.state, (SELECT b.state FROM parallax.bins b
+                                  WHERE b.scope = 'vantage' AND b.subject_id = w.subject_id
+                                    AND b.bin_start = w.bin_start - (w.bin_end - w.bin_start))) AS assumed
         FROM pg_temp.merge_work w
+        CROSS JOIN LATERAL (
+            SELECT (SELECT b.state FROM parallax.bins b
+                    WHERE b.scope = 'vantage' AND b.subject_id = w.subject_id AND b.bin_start = w.bin_start) AS state) o
     ),
     up AS (
         INSERT INTO parallax.bins AS b (scope, subject_id, bin_start, bin_end, state, rank, bad, evidence)
@@ -257,16 +272,16 @@ BEGIN
         ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
             SET bin_end = EXCLUDED.bin_end, state = EXCLUDED.state, rank = EXCLUDED.rank,
                 bad = EXCLUDED.bad, evidence = EXCLUDED.evidence, merged_at = now()
-        RETURNING b.subject_id, b.bin_start, b.bin_end, b.state, b.xmax = 0 AS fresh
+        RETURNING b.subject_id, b.bin_start, b.bin_end, b.state, b.bad, b.xmax = 0 AS fresh
     ),
     noted AS (
-        INSERT INTO pg_temp.merge_merged SELECT 'vantage', subject_id, bin_start, fresh FROM up
+        INSERT INTO pg_temp.merge_merged SELECT 'vantage', subject_id, bin_start, fresh, bad FROM up
     ),
     peers AS (
         -- Vantage outages name the peers that were fine at the time; when a past bin stops
         -- or starts counting as bad, the outages of the others at that time are re-tracked.
         INSERT INTO pg_temp.merge_merged
-        SELECT DISTINCT 'vantage', b.subject_id, b.bin_start, false
+        SELECT DISTINCT 'vantage', b.subject_id, b.bin_start, false, NULL::boolean
         FROM up
         JOIN old USING (subject_id, bin_start)
         JOIN parallax.agents a ON a.id <> up.subject_id
@@ -280,7 +295,7 @@ BEGIN
     flipped AS (
         SELECT up.subject_id, up.bin_start, up.bin_end
         FROM up JOIN old USING (subject_id, bin_start)
-        WHERE old.state IS NOT NULL AND (old.state = 'healthy') <> (up.state = 'healthy')
+        WHERE (old.assumed IS NOT DISTINCT FROM 'healthy') <> (up.state = 'healthy')
     )
     INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT DISTINCT 'target', p.target_id, tb.bin_start, tb.bin_start + tb.width,
@@ -319,6 +334,7 @@ DECLARE
     hi interval;
     any_gaps boolean;
     gwidth interval;
+    widest interval := (SELECT coalesce(max(interval_s), 1) FROM parallax.probes) * interval '1 second';
 BEGIN
     SELECT * INTO s FROM parallax.merge_settings;
     taken := parallax.merge_take('target', p_now);
@@ -348,10 +364,15 @@ BEGIN
     ),
     health AS (
         -- Every agent's health in every vantage bin these windows touch, by primary-key
-        -- probes: a join could read every vantage bin ever stored.
+        -- probes: a join could read every vantage bin ever stored. A target bin closed
+        -- early (complete) may come before its vantage bins: it takes the health of the
+        -- bin before, and merge_vantage_bins re-queues it if that guess turns out wrong.
         SELECT a.id AS agent_id, vb.bin_start,
-               (SELECT b.state FROM parallax.bins b
-                WHERE b.scope = 'vantage' AND b.subject_id = a.id AND b.bin_start = vb.bin_start) AS state
+               coalesce((SELECT b.state FROM parallax.bins b
+                         WHERE b.scope = 'vantage' AND b.subject_id = a.id AND b.bin_start = vb.bin_start),
+                        (SELECT b.state FROM parallax.bins b
+                         WHERE b.scope = 'vantage' AND b.subject_id = a.id
+                           AND b.bin_start = vb.bin_start - s.vantage_bin_s * interval '1 second')) AS state
         FROM parallax.agents a
         CROSS JOIN (SELECT DISTINCT g AS bin_start
                     FROM win CROSS JOIN LATERAL generate_series(
@@ -410,7 +431,7 @@ BEGIN
     judged AS (
         SELECT w.subject_id, w.bin_start, w.bin_end, pt.vantages, pt.failed_names, pt.mixed_names,
                pt.reached_names, pt.excluded_names, pr.rtt_ms, pr.failure_share, pr.failure,
-               bl.baseline_ms,
+               bl.baseline_ms, prev.base_ms, prev.base_n, prev.base_at,
                CASE WHEN coalesce(pt.vantages, 0) < s.min_vantages THEN 'unknown'
                     WHEN pt.failed = pt.vantages THEN
                         CASE WHEN pt.failed_networks >= s.min_networks THEN 'down' ELSE 'unknown' END
@@ -423,15 +444,23 @@ BEGIN
         LEFT JOIN per_target pt ON pt.target_id = w.subject_id AND pt.bin_start = w.bin_start
         LEFT JOIN per_run pr ON pr.target_id = w.subject_id AND pr.bin_start = w.bin_start
         LEFT JOIN LATERAL (
-            -- The target's own recent normal: median RTT of its last "up" bins.
-            SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY recent.rtt_ms) AS baseline_ms
-            FROM (SELECT b.rtt_ms FROM parallax.bins b
-                  WHERE b.scope = 'target' AND b.state = 'up' AND b.subject_id = w.subject_id
-                    AND b.bin_start < w.bin_start AND b.bin_start >= w.bin_start - s.baseline_window
-                    AND b.rtt_ms IS NOT NULL
-                  ORDER BY b.bin_start DESC LIMIT s.baseline_bins) recent
-            HAVING count(*) >= s.baseline_min_bins
-        ) bl ON true
+            -- The target's own recent normal, as the bin before left it (one index probe).
+            SELECT b.base_ms, b.base_n, b.base_at FROM parallax.bins b
+            WHERE b.scope = 'target' AND b.subject_id = w.subject_id
+              AND b.bin_start < w.bin_start AND b.bin_start >= w.bin_start - s.baseline_window
+            ORDER BY b.bin_start DESC LIMIT 1
+        ) prev ON prev.base_at >= w.bin_start - s.baseline_window
+        CROSS JOIN LATERAL (
+            SELECT CASE WHEN prev.base_n >= s.baseline_min_bins THEN prev.base_ms END AS baseline_ms
+        ) bl
+    ),
+    based AS (
+        -- An "up" bin with an RTT moves the baseline: a plain mean over the first
+        -- baseline_bins, then each new bin weighs 1/baseline_bins. Other bins carry it.
+        SELECT j.*, f.folds,
+               CASE WHEN f.folds THEN least(coalesce(j.base_n, 0) + 1, s.baseline_bins) ELSE j.base_n END AS next_n
+        FROM judged j
+        CROSS JOIN LATERAL (SELECT j.state = 'up' AND j.rtt_ms IS NOT NULL AS folds) f
     ),
     old AS (
         -- One primary-key probe per bin: a join here could scan the whole history.
@@ -443,23 +472,29 @@ BEGIN
         ) b ON true
     ),
     up AS (
-        INSERT INTO parallax.bins AS b (scope, subject_id, bin_start, bin_end, state, rank, bad, rtt_ms, evidence)
+        INSERT INTO parallax.bins AS b (scope, subject_id, bin_start, bin_end, state, rank, bad, rtt_ms,
+                                        base_ms, base_n, base_at, evidence)
         SELECT 'target', j.subject_id, j.bin_start, j.bin_end, j.state,
                parallax.merge_rank(j.state), parallax.merge_bad(j.state), j.rtt_ms,
+               CASE WHEN j.folds THEN coalesce(j.base_ms + (j.rtt_ms - j.base_ms) / j.next_n, j.rtt_ms)
+                    ELSE j.base_ms END,
+               j.next_n,
+               CASE WHEN j.folds THEN j.bin_start ELSE j.base_at END,
                jsonb_strip_nulls(jsonb_build_object(
                    'vantages', coalesce(j.vantages, 0), 'failed', j.failed_names,
                    'mixed', j.mixed_names, 'reached', j.reached_names, 'excluded', j.excluded_names,
                    'failure', j.failure, 'failure_share', round(j.failure_share::numeric, 3)::float8,
                    'baseline_ms', round(j.baseline_ms::numeric, 3)::float8))
-        FROM judged j
+        FROM based j
         ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
             SET bin_end = EXCLUDED.bin_end, state = EXCLUDED.state, rank = EXCLUDED.rank,
-                bad = EXCLUDED.bad, rtt_ms = EXCLUDED.rtt_ms, evidence = EXCLUDED.evidence,
+                bad = EXCLUDED.bad, rtt_ms = EXCLUDED.rtt_ms, base_ms = EXCLUDED.base_ms,
+                base_n = EXCLUDED.base_n, base_at = EXCLUDED.base_at, evidence = EXCLUDED.evidence,
                 merged_at = now()
-        RETURNING b.subject_id, b.bin_start, b.bin_end, b.state, b.evidence, b.xmax = 0 AS fresh
+        RETURNING b.subject_id, b.bin_start, b.bin_end, b.state, b.evidence, b.bad, b.xmax = 0 AS fresh
     ),
     noted AS (
-        INSERT INTO pg_temp.merge_merged SELECT 'target', subject_id, bin_start, fresh FROM up
+        INSERT INTO pg_temp.merge_merged SELECT 'target', subject_id, bin_start, fresh, bad FROM up
     )
     INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT DISTINCT 'group', g.id, gb, gb + gwidth, parallax.merge_closes_at('group', gb + gwidth, s.group_bin_s, s)
@@ -472,6 +507,23 @@ BEGIN
     -- Group bins show which vantages failed, so evidence counts as a change too.
     WHERE (old.state, old.evidence) IS DISTINCT FROM (up.state, up.evidence)
     ON CONFLICT DO NOTHING;
+
+    -- A group bin waiting for its grace while every one of its targets has a merged bin
+    -- spanning it, and none waits to be merged again, has nothing more to wait for: its
+    -- targets closed early, complete. (Targets with narrower bins never qualify.)
+    UPDATE parallax.merge_dirty d SET closes_at = p_now
+    FROM parallax.merge_groups g
+    WHERE d.scope = 'group' AND d.closes_at > p_now AND g.id = d.subject_id
+      AND NOT EXISTS (
+          SELECT 1 FROM parallax.targets t
+          WHERE t.group_name = g.name AND NOT t.control
+            AND (NOT EXISTS (SELECT 1 FROM parallax.bins b
+                             WHERE b.scope = 'target' AND b.subject_id = t.id
+                               AND b.bin_start <= d.bin_start AND b.bin_start > d.bin_start - widest
+                               AND b.bin_end >= d.bin_end)
+                 OR EXISTS (SELECT 1 FROM parallax.merge_dirty x
+                            WHERE x.scope = 'target' AND x.subject_id = t.id
+                              AND x.bin_start < d.bin_end AND x.bin_end > d.bin_start)));
     RETURN taken;
 END $$;
 
@@ -568,8 +620,8 @@ BEGIN
         ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
             SET bin_end = EXCLUDED.bin_end, state = EXCLUDED.state, rank = EXCLUDED.rank,
                 bad = EXCLUDED.bad, evidence = EXCLUDED.evidence, merged_at = now()
-        RETURNING b.subject_id, b.bin_start, b.xmax = 0 AS fresh
+        RETURNING b.subject_id, b.bin_start, b.bad, b.xmax = 0 AS fresh
     )
-    INSERT INTO pg_temp.merge_merged SELECT 'group', subject_id, bin_start, fresh FROM up;
+    INSERT INTO pg_temp.merge_merged SELECT 'group', subject_id, bin_start, fresh, bad FROM up;
     RETURN taken;
 END $$;

@@ -131,6 +131,9 @@ BEGIN
     -- since: where events may change. An outage open before the first merged bin, or a run
     -- of bad bins that may still become one, started earlier. appending: every merged bin
     -- is new and none follows them, so outages can be extended instead of rebuilt.
+    -- Quiet subjects are left out: only new bins, none bad, after a bin with no outage and
+    -- no run of bad bins. Their bins were inserted with exactly the state the tracker would
+    -- give them, and on an ordinary bin that is nearly every subject.
     INSERT INTO pg_temp.merge_track
     SELECT m.scope, m.subject_id, m.first,
            least(m.first, CASE WHEN prev.h_open THEN prev.h_outage_start
@@ -143,21 +146,27 @@ BEGIN
            CASE WHEN prev.h_open THEN prev.h_outage_start END, NULL,
            coalesce(prev.h_open OR prev.h_streak > 0, false)
     FROM (SELECT scope, subject_id, min(bin_start) AS first, max(bin_start) AS last,
-                 bool_and(fresh) AS fresh
+                 bool_and(fresh) AS fresh, coalesce(bool_or(bad), false) AS any_bad
           FROM pg_temp.merge_merged GROUP BY scope, subject_id) m
     LEFT JOIN LATERAL (
         SELECT b.h_open, b.h_streak, b.h_streak_start, b.h_outage_start
         FROM parallax.bins b
         WHERE b.scope = m.scope AND b.subject_id = m.subject_id AND b.bin_start < m.first
         ORDER BY b.bin_start DESC LIMIT 1
-    ) prev ON true;
+    ) prev ON true
+    CROSS JOIN LATERAL (
+        SELECT m.fresh AND NOT m.any_bad AND NOT coalesce(prev.h_open OR prev.h_streak > 0, false)
+               AND NOT EXISTS (SELECT 1 FROM parallax.bins b
+                               WHERE b.scope = m.scope AND b.subject_id = m.subject_id
+                                 AND b.bin_start > m.last) AS quiet
+    ) q
+    WHERE NOT q.quiet;
 
     INSERT INTO pg_temp.merge_track_bins
     SELECT b.scope, b.subject_id,
            row_number() OVER (PARTITION BY b.scope, b.subject_id ORDER BY b.bin_start),
            b.bin_start, b.bad
-    FROM (SELECT scope, subject_id, min(bin_start) AS first
-          FROM pg_temp.merge_merged GROUP BY scope, subject_id) m
+    FROM pg_temp.merge_track m
     -- Here and below, OFFSET 0 keeps each subject's bins a primary-key range scan: joined
     -- wholesale, the planner may read every bin ever stored.
     CROSS JOIN LATERAL (

@@ -19,15 +19,23 @@ fx "SELECT fx.rule(20, 29, target => 'ir-.*', status => 'timeout')"
 fx "SELECT fx.play(0, 4)"
 fx "CREATE TABLE staging (LIKE parallax.results INCLUDING DEFAULTS)"
 fx "BEGIN; SELECT fx.emit(5, 5); INSERT INTO staging SELECT * FROM parallax.results WHERE ts >= fx.bin(5); DELETE FROM parallax.results WHERE ts >= fx.bin(5); DELETE FROM parallax.merge_dirty; COMMIT"
+# One vantage's run of ir-web1 is missing: that bin is incomplete.
+fx "DELETE FROM staging WHERE agent_id = (SELECT id FROM parallax.agents WHERE name = 'A')
+      AND probe_id IN (SELECT p.id FROM parallax.probes p JOIN parallax.targets t ON t.id = p.target_id WHERE t.name = 'ir-web1')"
 fx "INSERT INTO parallax.results SELECT * FROM staging"
 expect_eq "dirty target bins" "$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'target' AND bin_start = fx.bin(5)")" 7
 expect_eq "dirty vantage bins" "$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'vantage' AND bin_start = fx.bin(5)")" 4
 
-log "a bin is merged only once it has closed (its end plus the grace period)"
+log "a complete target bin is merged at its last run; other bins once closed (end plus grace)"
 expect_eq "grace default" "$(sql "SELECT parallax.merge_grace(60, s) FROM parallax.merge_settings s")" "00:01:10"
-expect_eq "before closing" "$(sql "SELECT parallax.merge_run(fx.bin(6) + interval '69 s')")" 0
+first_run=$(sql "SELECT min(ts) FROM staging")
+expect_eq "before any run" "$(sql "SELECT parallax.merge_run('$first_run'::timestamptz - interval '1 ms')")" 0
 expect_eq "no bin yet" "$(sql "SELECT count(*) FROM parallax.bins WHERE bin_start = fx.bin(5)")" 0
-expect_eq "after closing: 4 vantages, 7 targets, 1 group" "$(sql "SELECT parallax.merge_run(fx.bin(6) + interval '70 s')")" 12
+expect_eq "before closing: the 6 complete targets" "$(sql "SELECT parallax.merge_run(fx.bin(6) + interval '69 s')")" 6
+expect_eq "merged with the vantages' health of the bin before" \
+    "$(sql "SELECT string_agg(DISTINCT state::text, ',') FROM parallax.target_bins WHERE bin_start = fx.bin(5)")" "up"
+expect_eq "after closing: 4 vantages, ir-web1, the group (waiting for ir-web1)" \
+    "$(sql "SELECT parallax.merge_run(fx.bin(6) + interval '70 s')")" 6
 expect_eq "once merged, nothing is due" "$(sql "SELECT parallax.merge_run(fx.bin(6) + interval '70 s')")" 0
 
 log "COPY marks bins dirty too"
@@ -41,7 +49,9 @@ fx "SELECT fx.play(7, 40)"
 expect_timeline group IR 0 40 nnnnnnnnnnnnnnnnnnnnBBBBBBBBBBnnnnnnnnnnn
 
 log "a call with nothing due costs next to nothing"
-ms=$(sql "SELECT extract(epoch FROM clock_timestamp() - s) * 1000 FROM (SELECT clock_timestamp() AS s) t, LATERAL (SELECT parallax.merge_run(fx.bin(41) + interval '10 s')) m")
+# The second call of the session: the first also compiles the functions.
+ms=$(sql "SELECT parallax.merge_run(fx.bin(41) + interval '10 s') IS NULL;
+          SELECT extract(epoch FROM clock_timestamp() - s) * 1000 FROM (SELECT clock_timestamp() AS s) t, LATERAL (SELECT parallax.merge_run(fx.bin(41) + interval '10 s')) m" | tail -n 1)
 awk -v ms="$ms" 'BEGIN { exit !(ms < 20) }' || fail "idle merge_run took $ms ms"
 
 log "re-merging everything gives the same verdicts and the same outages, ids included"
