@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 LIMIT_S=${PX_BENCH_LIMIT_S:-900}
 SIZES=${PX_BENCH_SIZES:-"100000 10000000"}
-MEASURED=${PX_BENCH_BINS:-7}
+MEASURED=${PX_BENCH_BINS:-9}
 CTL="$BUILD/coordinator/ctl/parallaxctl"
 [ -x "$CTL" ] || cmake --build "$BUILD" --target parallaxctl >/dev/null
 PGDIR=$(mktemp -d /tmp/px-merge-bench.XXXXXX)
@@ -27,8 +27,9 @@ START=$SECONDS
 left() { local l=$((LIMIT_S - (SECONDS - START))); [ $l -gt 0 ] || { echo "merge_bench: over the ${LIMIT_S}s budget" >&2; exit 1; }; echo $l; }
 q() { timeout "$(left)" psql -X -q -v ON_ERROR_STOP=1 -tA -d "$DB" "$@"; }
 
-# bench SIZE: prints the median milliseconds of merge_run for one new bin after SIZE results.
-bench() {
+# load SIZE: a database bench_SIZE holding SIZE results, their last 40 bins merged for real;
+# prints the number of the first bin still to come.
+load() {
     local size=$1
     DB=bench_$size
     createdb "$DB"
@@ -48,20 +49,46 @@ bench() {
     q -c "SELECT bench.merge($((bins - 1)))" >/dev/null
     q -c "VACUUM ANALYZE" >/dev/null
     echo "  $size: $(q -c "SELECT count(*) FROM parallax.results") results, $(q -c "SELECT count(*) FROM parallax.bins") bins stored in $((SECONDS - t0)) s" >&2
-    # One session, like the coordinator's: a warm-up bin, then the measured ones, each
-    # bin's results stored just before it closes, as they would arrive.
-    { echo "SELECT bench.load($bins, $bins); SELECT bench.merge($bins);"
-      for k in $(seq $((bins + 1)) $((bins + MEASURED))); do
-          echo "SELECT bench.load($k, $k); SELECT bench.timed_merge($k);"
-      done
-    } | q | grep -v '^$' | tail -n "$MEASURED" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
-
+    echo "$bins"
 }
 
+# One session per database, like the coordinator's, fed through a FIFO so that the
+# measured merges of the sizes can take turns: whatever else the machine is doing then
+# weighs on every size alike.
+declare -A next in_fd out_fd
+for size in $SIZES; do
+    next[$size]=$(load "$size")
+    mkfifo "$PGDIR/in.$size" "$PGDIR/out.$size"
+    timeout "$(left)" psql -X -q -v ON_ERROR_STOP=1 -tA -d "bench_$size" <"$PGDIR/in.$size" >"$PGDIR/out.$size" &
+    exec {fd}>"$PGDIR/in.$size"; in_fd[$size]=$fd
+    exec {fd}<"$PGDIR/out.$size"; out_fd[$size]=$fd
+done
+
+# step SIZE [timed]: stores the next bin's results, as an ingest would just before the bin
+# closes, then merges it; when timed, appends the milliseconds the merge took to runs[SIZE].
+step() {
+    local size=$1 k=${next[$1]} line
+    if [ "${2:-}" = timed ]; then
+        echo "SELECT bench.load($k, $k); SELECT bench.timed_merge($k);" >&"${in_fd[$size]}"
+    else
+        echo "SELECT bench.load($k, $k); SELECT bench.merge($k);" >&"${in_fd[$size]}"
+    fi
+    read -r -t "$(left)" line <&"${out_fd[$size]}"    # bench.load's empty line
+    read -r -t "$(left)" line <&"${out_fd[$size]}" || { echo "merge_bench: no answer from bench_$size" >&2; exit 1; }
+    next[$size]=$((k + 1))
+    [ "${2:-}" = timed ] && runs[$size]+="$line "
+    return 0
+}
+
+declare -A runs
+for size in $SIZES; do step "$size"; done    # warm-up
+for i in $(seq "$MEASURED"); do
+    for size in $SIZES; do step "$size" timed; done
+done
 declare -A ms
 for size in $SIZES; do
-    ms[$size]=$(bench "$size")
-    echo "merge of one bin (1000 targets x 10 vantages) with $size results stored: ${ms[$size]} ms"
+    ms[$size]=$(tr ' ' '\n' <<<"${runs[$size]}" | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+    echo "merge of one bin (1000 targets x 10 vantages) with $size results stored: ${ms[$size]} ms (median of $MEASURED: ${runs[$size]% })"
 done
 set -- $SIZES
 if [ $# -eq 2 ]; then
