@@ -61,7 +61,8 @@ CREATE TABLE parallax.merge_settings (
     baseline_min_bins      integer NOT NULL DEFAULT 5 CHECK (baseline_min_bins >= 1),
     baseline_window        interval NOT NULL DEFAULT '1 day',
     blackout_share         real NOT NULL DEFAULT 0.8 CHECK (blackout_share > 0 AND blackout_share <= 1),
-    sweep_max              interval NOT NULL DEFAULT '1 day'
+    sweep_max              interval NOT NULL DEFAULT '1 day',
+    run_max                interval NOT NULL DEFAULT '1 hour' CHECK (run_max > '0')
 );
 INSERT INTO parallax.merge_settings DEFAULT VALUES;
 COMMENT ON TABLE parallax.merge_settings IS 'The merge''s knobs (one row); see the column comments for what each does.';
@@ -83,6 +84,7 @@ COMMENT ON COLUMN parallax.merge_settings.baseline_min_bins IS 'With fewer "up" 
 COMMENT ON COLUMN parallax.merge_settings.baseline_window IS 'A baseline whose last "up" bin is older than this is forgotten: a latency shift lasting longer becomes the new normal.';
 COMMENT ON COLUMN parallax.merge_settings.blackout_share IS 'Blackout: every known router-role target down and at least this share of the group''s known targets down.';
 COMMENT ON COLUMN parallax.merge_settings.sweep_max IS 'After a long pause the merge judges offline vantages for at most this much past time.';
+COMMENT ON COLUMN parallax.merge_settings.run_max IS 'One merge_run takes the bins that closed within this span after the oldest waiting one; a backlog (after a pause, or merge_mark of a month) is worked off by the next calls, one short transaction each.';
 
 -- The helpers below are single SELECT expressions so that the planner inlines them: the
 -- merge calls them for every result of a bin.

@@ -390,6 +390,7 @@ CREATE FUNCTION parallax.merge_run(p_now timestamptz DEFAULT now()) RETURNS inte
 LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     merged integer;
+    horizon timestamptz;
 BEGIN
     -- "PXMERG" read as a big-endian number.
     IF NOT pg_try_advisory_xact_lock(88340183732807) THEN
@@ -400,9 +401,13 @@ BEGIN
     END IF;
     PERFORM parallax.merge_prepare();
     PERFORM parallax.merge_sweep(p_now);
-    merged := parallax.merge_vantage_bins(p_now);
-    merged := merged + parallax.merge_target_bins(p_now);
-    merged := merged + parallax.merge_group_bins(p_now);
+    -- A backlog is merged oldest first, run_max of it per call: the bins up to the horizon,
+    -- as if the merge ran then (vantages before the targets of the same time still hold).
+    horizon := least(p_now, (SELECT min(closes_at) FROM parallax.merge_dirty)
+                            + (SELECT run_max FROM parallax.merge_settings));
+    merged := parallax.merge_vantage_bins(horizon);
+    merged := merged + parallax.merge_target_bins(horizon);
+    merged := merged + parallax.merge_group_bins(horizon);
     IF merged > 0 THEN
         PERFORM parallax.merge_outages();
     END IF;

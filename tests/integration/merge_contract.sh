@@ -66,6 +66,18 @@ fx "SELECT fx.merge(40)"
 expect_eq "same bins and outages" "$(snapshot)" "$before"
 expect_eq "no duplicate outages" "$(sql "SELECT count(*) FROM parallax.outages")" "$events_before"
 
+log "a backlog is worked off run_max at a time, oldest first, to the same verdicts"
+fx "UPDATE parallax.merge_settings SET run_max = '10 minutes'"
+fx "SELECT parallax.merge_mark(fx.bin(0), fx.bin(41))"
+calls=0
+while [ "$(sql "SELECT fx.merge(40)")" -gt 0 ]; do
+    calls=$((calls + 1))
+    [ $calls -le 20 ] || fail "the backlog is never worked off"
+done
+[ $calls -ge 4 ] || fail "42 bins of backlog merged in $calls calls, with 10 minutes a call"
+expect_eq "same bins and outages after a capped backlog" "$(snapshot)" "$before"
+fx "UPDATE parallax.merge_settings SET run_max = '1 hour'"
+
 log "concurrent callers: one works, the others return 0 at once"
 fx "SELECT parallax.merge_mark(fx.bin(0), fx.bin(41))"
 # The first caller keeps its transaction (and so the lock) open until this test says COMMIT
