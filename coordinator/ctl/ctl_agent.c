@@ -19,6 +19,39 @@
     "the coordinator has not registered its key yet: start parallax-coordinator once, or "         \
     "pass --coordinator-key KEY --endpoint tcp://HOST:PORT"
 
+/* The config-file options add and rotate-key share, checked after NAME. */
+static int parse_conf_options(const ctl_args_t *args, ctl_agent_add_opts_t *out, err_t *err)
+{
+    const char *output = ctl_args_value(args, "output", 0);
+    out->endpoint = ctl_args_value(args, "endpoint", 0);
+    out->coordinator_key = ctl_args_value(args, "coordinator-key", 0);
+    out->state_dir = ctl_args_value(args, "state-dir", 0);
+    out->force = ctl_args_count(args, "force") > 0;
+    if (!out->state_dir)
+        out->state_dir = CTL_AGENT_STATE_DIR;
+    if (out->endpoint && ctl_parse_endpoint("--endpoint", out->endpoint, err) < 0)
+        return -1;
+    if (out->coordinator_key && !keys_valid(out->coordinator_key)) {
+        err_set(err, "bad --coordinator-key '%s': expected a 40-character Z85 CURVE public key",
+                out->coordinator_key);
+        return -1;
+    }
+    if (ctl_parse_abs_path("--state-dir", out->state_dir, err) < 0)
+        return -1;
+    if (output) {
+        size_t len = strlen(output);
+        if (len == 0 || output[len - 1] == '/' || len >= sizeof out->output) {
+            err_set(err, "bad -o '%s': expected a file name", output);
+            return -1;
+        }
+        memcpy(out->output, output, len + 1);
+    } else {
+        /* The name is at most 63 bytes, so this always fits. */
+        snprintf(out->output, sizeof out->output, "./%s.conf", out->name);
+    }
+    return 0;
+}
+
 int ctl_agent_add_parse(int argc, char **argv, ctl_agent_add_opts_t *out, err_t *err)
 {
     static const ctl_opt_t opts[] = {
@@ -32,14 +65,7 @@ int ctl_agent_add_parse(int argc, char **argv, ctl_agent_add_opts_t *out, err_t 
         return -1;
     const char *country = ctl_args_value(args, "country", 0);
     const char *asn = ctl_args_value(args, "asn", 0);
-    const char *output = ctl_args_value(args, "output", 0);
     out->name = ctl_args_pos(args, 0);
-    out->endpoint = ctl_args_value(args, "endpoint", 0);
-    out->coordinator_key = ctl_args_value(args, "coordinator-key", 0);
-    out->state_dir = ctl_args_value(args, "state-dir", 0);
-    out->force = ctl_args_count(args, "force") > 0;
-    if (!out->state_dir)
-        out->state_dir = CTL_AGENT_STATE_DIR;
     int rc = -1;
     if (!out->name) {
         err_set(err, "missing agent NAME");
@@ -58,28 +84,49 @@ int ctl_agent_add_parse(int argc, char **argv, ctl_agent_add_opts_t *out, err_t 
             goto done;
         out->has_asn = 1;
     }
-    if (out->endpoint && ctl_parse_endpoint("--endpoint", out->endpoint, err) < 0)
+    if (parse_conf_options(args, out, err) < 0)
         goto done;
-    if (out->coordinator_key && !keys_valid(out->coordinator_key)) {
-        err_set(err, "bad --coordinator-key '%s': expected a 40-character Z85 CURVE public key",
-                out->coordinator_key);
-        goto done;
-    }
-    if (ctl_parse_abs_path("--state-dir", out->state_dir, err) < 0)
-        goto done;
-    if (output) {
-        size_t len = strlen(output);
-        if (len == 0 || output[len - 1] == '/' || len >= sizeof out->output) {
-            err_set(err, "bad -o '%s': expected a file name", output);
-            goto done;
-        }
-        memcpy(out->output, output, len + 1);
-    } else {
-        /* The name is at most 63 bytes, so this always fits. */
-        snprintf(out->output, sizeof out->output, "./%s.conf", out->name);
-    }
     rc = 0;
 done:
+    ctl_args_destroy(&args);
+    return rc;
+}
+
+int ctl_agent_rotate_parse(int argc, char **argv, ctl_agent_add_opts_t *out, err_t *err)
+{
+    static const ctl_opt_t opts[] = {
+        {"endpoint", 0, 1, 0}, {"coordinator-key", 0, 1, 0}, {"state-dir", 0, 1, 0},
+        {"output", 'o', 1, 0}, {"force", 0, 0, 0},           {NULL, 0, 0, 0},
+    };
+    memset(out, 0, sizeof *out);
+    out->rotate = 1;
+    ctl_args_t *args = ctl_args_parse(argc, argv, opts, 1, err);
+    if (!args)
+        return -1;
+    out->name = ctl_args_pos(args, 0);
+    int rc = -1;
+    if (!out->name)
+        err_set(err, "missing agent NAME");
+    else if (ctl_parse_name("agent name", out->name, err) == 0 &&
+             parse_conf_options(args, out, err) == 0)
+        rc = 0;
+    ctl_args_destroy(&args);
+    return rc;
+}
+
+int ctl_agent_show_parse(int argc, char **argv, const char **name, int *json, err_t *err)
+{
+    static const ctl_opt_t opts[] = {{"json", 0, 0, 0}, {NULL, 0, 0, 0}};
+    ctl_args_t *args = ctl_args_parse(argc, argv, opts, 1, err);
+    if (!args)
+        return -1;
+    *name = ctl_args_pos(args, 0);
+    *json = ctl_args_count(args, "json") > 0;
+    int rc = -1;
+    if (!*name)
+        err_set(err, "missing agent NAME");
+    else if (ctl_parse_name("agent name", *name, err) == 0)
+        rc = 0;
     ctl_args_destroy(&args);
     return rc;
 }
@@ -261,24 +308,39 @@ int ctl_agent_add(ctl_db_t *db, const ctl_agent_add_opts_t *opts, FILE *out, err
     snprintf(asn, sizeof asn, "%llu", (unsigned long long)opts->asn);
     const char *params[] = {opts->name, opts->country, opts->has_asn ? asn : NULL, kp.public_z85};
     const char *key, *endpoint;
-    ctl_rows_t *rows = NULL;
+    const char *country = opts->country;
+    ctl_rows_t *rows = NULL, *rotated = NULL;
     int placed = 0;
     if (ctl_db_begin(db, err) < 0)
         return -1;
     rows = ctl_db_query(db, "SELECT public_key, endpoint FROM parallax.coordinator", 0, NULL, err);
     if (!rows || coordinator_of(opts, rows, &key, &endpoint, err) < 0)
         goto fail;
-    if (ctl_db_exec(db,
-                    "INSERT INTO parallax.agents (name, country, asn, public_key, enabled) "
-                    "VALUES ($1, $2, $3::bigint, $4, true)",
-                    4, params, err) < 0) {
+    if (opts->rotate) {
+        /* The UPDATE fires the coordinator's allow-list NOTIFY: the old key stops working
+         * as soon as this commits. */
+        const char *rparams[] = {opts->name, kp.public_z85};
+        rotated = ctl_db_query(db,
+                               "UPDATE parallax.agents SET public_key = $2 WHERE name = $1 "
+                               "RETURNING country",
+                               2, rparams, err);
+        if (!rotated)
+            goto fail;
+        if (ctl_rows_count(rotated) == 0) {
+            err_set(err, "no agent named '%s'", opts->name);
+            goto fail;
+        }
+        country = ctl_rows_get(rotated, 0, 0);
+    } else if (ctl_db_exec(db,
+                           "INSERT INTO parallax.agents (name, country, asn, public_key, enabled) "
+                           "VALUES ($1, $2, $3::bigint, $4, true)",
+                           4, params, err) < 0) {
         if (strcmp(ctl_db_sqlstate(db), CTL_DB_UNIQUE_VIOLATION) == 0 &&
             strcmp(ctl_db_constraint(db), "agents_public_key_key") != 0)
             err_set(err, "an agent named '%s' already exists", opts->name);
         goto fail;
     }
-    ctl_agent_conf_t conf = {opts->name, opts->country, endpoint,
-                             key,        kp.secret_z85, opts->state_dir};
+    ctl_agent_conf_t conf = {opts->name, country, endpoint, key, kp.secret_z85, opts->state_dir};
     if (ctl_agent_conf_format(&conf, time(NULL), text, sizeof text) < 0) {
         err_set(err, "agent config too long");
         goto fail;
@@ -291,13 +353,18 @@ int ctl_agent_add(ctl_db_t *db, const ctl_agent_add_opts_t *opts, FILE *out, err
     sync_dir(opts->output);
     if (ctl_db_commit(db, err) < 0)
         goto fail;
+    const char *base = strrchr(opts->output, '/');
+    base = base ? base + 1 : opts->output;
     fprintf(out,
-            "wrote %s (agent %s, public key %s)\n"
-            "copy it to the VPS as /etc/parallax/agent.conf (mode 0600: it holds the agent's "
-            "secret key), then start the agent with:\n"
-            "  parallax-agent -c /etc/parallax/agent.conf\n",
-            opts->output, opts->name, kp.public_z85);
+            "wrote %s (agent %s, %s public key %s)\n"
+            "copy it, scripts/install-agent.sh and the parallax-agent .deb to the VPS (the file "
+            "holds the agent's secret key: keep it 0600), then run there:\n"
+            "  sudo sh install-agent.sh %s\n"
+            "(which installs the package, puts the file at /etc/parallax/agent.conf and starts "
+            "the agent; without systemd: parallax-agent -c /etc/parallax/agent.conf)\n",
+            opts->output, opts->name, opts->rotate ? "new" : "", kp.public_z85, base);
     ctl_rows_destroy(&rows);
+    ctl_rows_destroy(&rotated);
     explicit_bzero(text, sizeof text);
     explicit_bzero(&kp, sizeof kp);
     return 0;
@@ -309,21 +376,26 @@ fail:
     else if (tmp[0])
         unlink(tmp);
     ctl_rows_destroy(&rows);
+    ctl_rows_destroy(&rotated);
     ctl_db_rollback(db, NULL);
     explicit_bzero(text, sizeof text);
     explicit_bzero(&kp, sizeof kp);
     return -1;
 }
 
+/* Columns of the list query. */
+enum { L_NAME, L_COUNTRY, L_ASN, L_ENABLED, L_STATE, L_LAST_SEEN, L_DROPPED, L_OFFSET, L_KEY };
+
 int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err)
 {
-    static const char *const headers[] = {"NAME",    "COUNTRY",   "ASN",
-                                          "ENABLED", "LAST_SEEN", "PUBLIC_KEY"};
+    static const char *const headers[] = {"NAME",    "COUNTRY",         "ASN",
+                                          "ENABLED", "STATE",           "LAST_SEEN",
+                                          "DROPS",   "CLOCK_OFFSET_MS", "PUBLIC_KEY"};
     ctl_rows_t *rows = ctl_db_query(
         db,
-        "SELECT name, country, asn::text, enabled::text, "
-        "to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), public_key "
-        "FROM parallax.agents ORDER BY name",
+        "SELECT agent, country, asn::text, enabled::text, state, "
+        "to_char(last_seen, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), dropped::text, "
+        "clock_offset_ms::text, public_key FROM parallax.agent_status() ORDER BY agent",
         0, NULL, err);
     if (!rows)
         return -1;
@@ -338,30 +410,40 @@ int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err)
         for (size_t r = 0; r < n; r++) {
             json_object_begin(js);
             json_key(js, "name");
-            json_string(js, ctl_rows_get(rows, r, 0));
+            json_string(js, ctl_rows_get(rows, r, L_NAME));
             json_key(js, "country");
-            json_string(js, ctl_rows_get(rows, r, 1));
+            json_string(js, ctl_rows_get(rows, r, L_COUNTRY));
             json_key(js, "asn");
-            json_raw_number(js, ctl_rows_get(rows, r, 2));
+            json_raw_number(js, ctl_rows_get(rows, r, L_ASN));
             json_key(js, "enabled");
-            json_bool(js, strcmp(ctl_rows_get(rows, r, 3), "true") == 0);
+            json_bool(js, strcmp(ctl_rows_get(rows, r, L_ENABLED), "true") == 0);
+            json_key(js, "state");
+            json_string(js, ctl_rows_get(rows, r, L_STATE));
             json_key(js, "last_seen");
-            json_string(js, ctl_rows_get(rows, r, 4));
+            json_string(js, ctl_rows_get(rows, r, L_LAST_SEEN));
+            json_key(js, "dropped");
+            json_raw_number(js, ctl_rows_get(rows, r, L_DROPPED));
+            json_key(js, "clock_offset_ms");
+            json_raw_number(js, ctl_rows_get(rows, r, L_OFFSET));
             json_key(js, "public_key");
-            json_string(js, ctl_rows_get(rows, r, 5));
+            json_string(js, ctl_rows_get(rows, r, L_KEY));
             json_object_end(js);
         }
         json_array_end(js);
         rc = json_error(js);
     } else {
-        if (!(table = ctl_table_new(6, headers)))
+        if (!(table = ctl_table_new(9, headers)))
             goto oom;
         for (size_t r = 0; r < n; r++) {
-            const char *enabled = strcmp(ctl_rows_get(rows, r, 3), "true") == 0 ? "yes" : "no";
-            const char *last = ctl_rows_get(rows, r, 4);
-            const char *cells[] = {ctl_rows_get(rows, r, 0), ctl_rows_get(rows, r, 1),
-                                   ctl_rows_get(rows, r, 2), enabled,
-                                   last ? last : "never",    ctl_rows_get(rows, r, 5)};
+            const char *enabled =
+                strcmp(ctl_rows_get(rows, r, L_ENABLED), "true") == 0 ? "yes" : "no";
+            const char *last = ctl_rows_get(rows, r, L_LAST_SEEN);
+            const char *cells[] = {
+                ctl_rows_get(rows, r, L_NAME),    ctl_rows_get(rows, r, L_COUNTRY),
+                ctl_rows_get(rows, r, L_ASN),     enabled,
+                ctl_rows_get(rows, r, L_STATE),   last ? last : "never",
+                ctl_rows_get(rows, r, L_DROPPED), ctl_rows_get(rows, r, L_OFFSET),
+                ctl_rows_get(rows, r, L_KEY)};
             if (ctl_table_add(table, cells) < 0)
                 goto oom;
         }
@@ -390,5 +472,75 @@ int ctl_agent_set_enabled(ctl_db_t *db, const char *name, int enabled, err_t *er
         err_set(err, "no agent named '%s'", name);
         return -1;
     }
+    return 0;
+}
+
+/* Everything `agent show` prints, one row: the status columns, when the agent was added,
+ * and its vantage outages going on now. */
+static const char show_sql[] =
+    "SELECT s.agent, s.country, s.asn::text, s.enabled::text, s.state, "
+    "to_char(s.last_seen, 'YYYY-MM-DD HH24:MI:SS'), s.health, "
+    "to_char(s.health_at, 'YYYY-MM-DD HH24:MI:SS'), s.dropped::text, s.clock_offset_ms::text, "
+    "s.agent_version, s.public_key, to_char(a.created_at, 'YYYY-MM-DD HH24:MI:SS'), "
+    "(SELECT string_agg(o.id || ' (' || o.stage || ' since ' || "
+    "  to_char(o.started_at, 'YYYY-MM-DD HH24:MI:SS') || ')', ', ' ORDER BY o.id) "
+    "  FROM parallax.outages o WHERE o.scope = 'vantage' AND o.subject = s.agent "
+    "  AND o.ended_at IS NULL) "
+    "FROM parallax.agent_status() s JOIN parallax.agents a ON a.name = s.agent "
+    "WHERE s.agent = $1";
+
+static const char show_json_sql[] =
+    "SELECT jsonb_build_object('name', s.agent, 'country', s.country, 'asn', s.asn, "
+    "'enabled', s.enabled, 'state', s.state, 'last_seen', s.last_seen, 'health', s.health, "
+    "'health_at', s.health_at, 'dropped', s.dropped, 'clock_offset_ms', s.clock_offset_ms, "
+    "'agent_version', s.agent_version, 'public_key', s.public_key, "
+    "'created_at', a.created_at, "
+    "'open_outages', (SELECT coalesce(jsonb_agg(o.id ORDER BY o.id), '[]') "
+    "  FROM parallax.outages o WHERE o.scope = 'vantage' AND o.subject = s.agent "
+    "  AND o.ended_at IS NULL))::text "
+    "FROM parallax.agent_status() s JOIN parallax.agents a ON a.name = s.agent "
+    "WHERE s.agent = $1";
+
+int ctl_agent_show(ctl_db_t *db, const char *name, int json, FILE *out, err_t *err)
+{
+    static const char *const labels[] = {"name",        "country",         "asn",     "enabled",
+                                         "state",       "last seen",       "health",  "health at",
+                                         "spool drops", "clock offset ms", "version", "public key",
+                                         "added",       "open outages"};
+    ctl_rows_t *rows = ctl_db_query(db, json ? show_json_sql : show_sql, 1, &name, err);
+    if (!rows)
+        return -1;
+    int rc = -1;
+    if (ctl_rows_count(rows) == 0) {
+        err_set(err, "no agent named '%s'", name);
+    } else if (json) {
+        rc = fprintf(out, "%s\n", ctl_rows_get(rows, 0, 0)) < 0 ? -1 : 0;
+    } else {
+        rc = 0;
+        for (size_t c = 0; c < sizeof labels / sizeof labels[0]; c++) {
+            const char *v = ctl_rows_get(rows, 0, c);
+            if (c == 3)
+                v = strcmp(v, "true") == 0 ? "yes" : "no";
+            int utc = c == 5 || c == 7 || c == 12;
+            if (fprintf(out, "%-16s %s%s\n", labels[c], v ? v : "-", v && utc ? " UTC" : "") < 0)
+                rc = -1;
+        }
+    }
+    if (rc < 0 && ctl_rows_count(rows) > 0)
+        err_set(err, "cannot write: %s", strerror(errno));
+    ctl_rows_destroy(&rows);
+    return rc;
+}
+
+int ctl_agent_remove(ctl_db_t *db, const char *name, FILE *out, err_t *err)
+{
+    long n = ctl_db_exec(db, "DELETE FROM parallax.agents WHERE name = $1", 1, &name, err);
+    if (n < 0)
+        return -1;
+    if (n == 0) {
+        err_set(err, "no agent named '%s'", name);
+        return -1;
+    }
+    fprintf(out, "removed agent %s (its key no longer works; its results are kept)\n", name);
     return 0;
 }

@@ -1,6 +1,7 @@
-/* ctl_agent: `parallaxctl agent add|list|enable|disable`. Argument parsing is pure (the
- * *_parse functions, usage errors); the rest talks to the database and, for `add`, writes
- * the agent's config file together with its row: both or neither. */
+/* ctl_agent: `parallaxctl agent add|list|show|enable|disable|remove|rotate-key`. Argument
+ * parsing is pure (the *_parse functions, usage errors); the rest talks to the database and,
+ * for `add` and `rotate-key`, writes the agent's config file together with its row: both or
+ * neither. */
 #ifndef PX_CTL_AGENT_H
 #define PX_CTL_AGENT_H
 
@@ -25,6 +26,7 @@ typedef struct ctl_agent_add_opts {
     const char *state_dir;       /* --state-dir or CTL_AGENT_STATE_DIR */
     char output[PATH_MAX];       /* -o FILE or ./NAME.conf */
     int force;
+    int rotate; /* rotate-key: the agent exists; give it a new key pair (country, asn unused) */
 } ctl_agent_add_opts_t;
 
 /* The values written into an agent's config file. */
@@ -41,6 +43,13 @@ typedef struct ctl_agent_conf {
  * argument (a usage error). */
 int ctl_agent_add_parse(int argc, char **argv, ctl_agent_add_opts_t *out, err_t *err);
 
+/* Parses the arguments after "agent rotate-key": NAME and the options of add that concern
+ * the config file (--endpoint, --coordinator-key, --state-dir, -o, --force). Returns 0 or -1. */
+int ctl_agent_rotate_parse(int argc, char **argv, ctl_agent_add_opts_t *out, err_t *err);
+
+/* Parses the arguments after "agent show": NAME and --json. Returns 0 or -1. */
+int ctl_agent_show_parse(int argc, char **argv, const char **name, int *json, err_t *err);
+
 /* Parses the arguments after "agent list": only --json. Sets *json. Returns 0 or -1. */
 int ctl_agent_list_parse(int argc, char **argv, int *json, err_t *err);
 
@@ -52,16 +61,28 @@ int ctl_agent_name_parse(int argc, char **argv, const char **name, err_t *err);
  * with the NUL). Returns its length, or -1 if buf is too small. */
 int ctl_agent_conf_format(const ctl_agent_conf_t *conf, time_t now, char *buf, size_t len);
 
-/* Adds the agent: a new key pair, its row and its config file (mode 0600). On failure nothing
- * is left behind: no row, no file. Writes the file's path and how to start the agent to out.
- * Returns 0, or -1 with err set (an existing name is reported as such). */
+/* Adds the agent (or, with opts->rotate, replaces an existing agent's key): a new key pair,
+ * its row and its config file (mode 0600). On failure nothing is left behind: no row or key
+ * change, no file. Writes the file's path and the one command to run on the VPS to out.
+ * Returns 0, or -1 with err set (an existing name for add, an unknown one for rotate). */
 int ctl_agent_add(ctl_db_t *db, const ctl_agent_add_opts_t *opts, FILE *out, err_t *err);
 
-/* Writes all agents to out as a table, or as a JSON array when json is set. Returns 0 or -1. */
+/* Writes all agents to out as a table (with state, spool drops and clock offset from
+ * parallax.agent_status()), or as a JSON array when json is set. Returns 0 or -1. */
 int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err);
 
 /* Enables or disables the agent called name. Returns 0, or -1 (err set) if there is no such
  * agent or the database fails. */
 int ctl_agent_set_enabled(ctl_db_t *db, const char *name, int enabled, err_t *err);
+
+/* Writes everything known about agent name (status, health, drops, clock offset, key,
+ * ongoing outages of its vantage) to out, or one JSON object when json is set. Returns 0, or
+ * -1 (err set) if there is no such agent. */
+int ctl_agent_show(ctl_db_t *db, const char *name, int json, FILE *out, err_t *err);
+
+/* Removes agent name: its row, heartbeats, gaps and batch records. Its results stay (they are
+ * evidence, and results have no foreign keys). Writes what was done to out. Returns 0, or -1
+ * (err set) if there is no such agent. */
+int ctl_agent_remove(ctl_db_t *db, const char *name, FILE *out, err_t *err);
 
 #endif

@@ -87,6 +87,18 @@ ctl_db_t *ctl_db_connect(const char *conninfo, err_t *err)
         ctl_db_destroy(&db);
         return NULL;
     }
+    /* Every time parallaxctl shows or writes (tables, JSON) is UTC, whatever the server's
+     * or the user's TimeZone: output must not depend on where it was run. */
+    PGresult *res = PQexec(db->conn, "SET TimeZone = 'UTC'");
+    int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        record_error(db, res, err);
+    result_free(&res);
+    if (!ok) {
+        err_prefix(err, "cannot set TimeZone to UTC");
+        ctl_db_destroy(&db);
+        return NULL;
+    }
     return db;
 }
 
@@ -130,6 +142,21 @@ ctl_rows_t *ctl_db_query(ctl_db_t *db, const char *sql, int nparams, const char 
     if (!rows->res)
         ctl_rows_destroy(&rows);
     return rows;
+}
+
+char *ctl_db_query_text(ctl_db_t *db, const char *sql, int nparams, const char *const *params,
+                        err_t *err)
+{
+    PGresult *res = run(db, sql, nparams, params, 0, err);
+    if (!res)
+        return NULL;
+    char *text = NULL;
+    if (PQntuples(res) < 1 || PQnfields(res) < 1 || PQgetisnull(res, 0, 0))
+        err_set(err, "the query returned no value");
+    else if (!(text = strdup(PQgetvalue(res, 0, 0))))
+        err_set(err, "out of memory");
+    result_free(&res);
+    return text;
 }
 
 int ctl_db_begin(ctl_db_t *db, err_t *err)

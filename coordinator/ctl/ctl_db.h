@@ -16,8 +16,8 @@ typedef struct ctl_db ctl_db_t;
 typedef struct ctl_rows ctl_rows_t;
 
 /* Connects with conninfo (NULL or "" means libpq's PG* environment variables and defaults)
- * and sets client_encoding to UTF8. Returns NULL on failure (err holds libpq's message).
- * Caller owns the result (free with ctl_db_destroy). */
+ * and sets client_encoding to UTF8 and TimeZone to UTC (every time shown is UTC). Returns NULL on
+ * failure (err holds libpq's message). Caller owns the result (free with ctl_db_destroy). */
 ctl_db_t *ctl_db_connect(const char *conninfo, err_t *err);
 
 /* Closes the connection, frees *db and sets it to NULL. Accepts NULL and *db == NULL. */
@@ -49,6 +49,12 @@ int ctl_db_rollback(ctl_db_t *db, err_t *err);
  * strings are owned by db and valid until its next statement. */
 const char *ctl_db_sqlstate(const ctl_db_t *db);
 const char *ctl_db_constraint(const ctl_db_t *db);
+
+/* Runs a query returning one text value (a JSON document built in SQL, a count) and returns
+ * a copy of it, or NULL on failure (err set; SQL NULL is reported as a failure too). Caller
+ * owns the result (free()). */
+char *ctl_db_query_text(ctl_db_t *db, const char *sql, int nparams, const char *const *params,
+                        err_t *err);
 
 /* Frees *rows and sets it to NULL. Accepts NULL and *rows == NULL. */
 void ctl_rows_destroy(ctl_rows_t **rows);

@@ -151,3 +151,62 @@ int ctl_parse_abs_path(const char *label, const char *s, err_t *err)
     }
     return 0;
 }
+
+/* The longest duration anyone means: ten years. */
+#define DURATION_MAX (3650ull * 86400ull)
+
+int ctl_parse_duration(const char *label, const char *s, uint64_t *seconds, err_t *err)
+{
+    uint64_t total = 0;
+    const char *p = s;
+    int ok = *p != '\0';
+    while (ok && *p) {
+        uint64_t n = 0;
+        const char *digits = p;
+        /* Stop before a number can wrap: anything this large is refused below anyway. */
+        while (isdigit((unsigned char)*p) && n <= DURATION_MAX)
+            n = n * 10 + (uint64_t)(*p++ - '0');
+        uint64_t unit = 0;
+        switch (*p) {
+        case 's':
+            unit = 1;
+            break;
+        case 'm':
+            unit = 60;
+            break;
+        case 'h':
+            unit = 3600;
+            break;
+        case 'd':
+            unit = 86400;
+            break;
+        case 'w':
+            unit = 7 * 86400;
+            break;
+        }
+        ok = p > digits && unit != 0 && n <= DURATION_MAX;
+        if (ok) {
+            total += n * unit;
+            ok = total <= DURATION_MAX;
+            p++;
+        }
+    }
+    if (!ok || total == 0) {
+        err_set(err,
+                "bad %s '%s': expected a duration such as 30m, 2h, 7d or 1h30m (units s, m, "
+                "h, d, w; at most 3650d)",
+                label, s);
+        return -1;
+    }
+    *seconds = total;
+    return 0;
+}
+
+int ctl_parse_id(const char *label, const char *s, uint64_t *id, err_t *err)
+{
+    if (ctl_parse_uint(label, s, 1, INT64_MAX, id, NULL) < 0) {
+        err_set(err, "bad %s '%s': expected an outage number such as 12", label, s);
+        return -1;
+    }
+    return 0;
+}

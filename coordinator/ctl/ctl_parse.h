@@ -34,6 +34,13 @@ int ctl_parse_address(const char *label, const char *s, char out[CTL_PARSE_ADDR_
 /* A target role: web, mail, dns, router or host. Returns 0 or -1 (err set). */
 int ctl_parse_role(const char *label, const char *s, err_t *err);
 
+/* A duration: one or more NUMBER UNIT pairs, UNIT s, m, h, d or w ("30m", "2h", "7d",
+ * "1h30m"), from 1 second to 3650 days. Sets *seconds. Returns 0 or -1 (err set). */
+int ctl_parse_duration(const char *label, const char *s, uint64_t *seconds, err_t *err);
+
+/* An outage id: a whole number from 1 to 2^63-1. Sets *id. Returns 0 or -1 (err set). */
+int ctl_parse_id(const char *label, const char *s, uint64_t *id, err_t *err);
+
 /* An absolute path without control characters (it goes into a line-based config file).
  * Returns 0 or -1 (err set). */
 int ctl_parse_abs_path(const char *label, const char *s, err_t *err);

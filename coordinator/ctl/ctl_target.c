@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ctl_args.h"
+#include "ctl_csv.h"
 #include "json.h"
 #include "ctl_table.h"
 
@@ -140,27 +141,27 @@ int ctl_target_list_parse(int argc, char **argv, int *json, err_t *err)
     return 0;
 }
 
-int ctl_target_add(ctl_db_t *db, const ctl_target_add_opts_t *opts, FILE *out, err_t *err)
+/* Stores the target and its probes inside the caller's transaction. Returns 0 or -1 (err
+ * set; an existing name is reported as such). */
+static int insert_target(ctl_db_t *db, const ctl_target_add_opts_t *opts, err_t *err)
 {
     char interval[24], timeout[24];
     snprintf(interval, sizeof interval, "%llu", (unsigned long long)opts->interval_s);
     snprintf(timeout, sizeof timeout, "%llu", (unsigned long long)opts->timeout_ms);
     const char *tparams[] = {opts->name, opts->address, opts->group, opts->role,
                              opts->control ? "true" : "false"};
-    ctl_rows_t *rows = NULL;
-    if (ctl_db_begin(db, err) < 0)
-        return -1;
-    rows = ctl_db_query(db,
-                        "INSERT INTO parallax.targets (name, address, group_name, role, control) "
-                        "VALUES ($1, $2::inet, $3, $4::parallax.target_role, $5::boolean) "
-                        "RETURNING id::text",
-                        5, tparams, err);
+    ctl_rows_t *rows = ctl_db_query(db,
+                                    "INSERT INTO parallax.targets (name, address, group_name, "
+                                    "role, control) VALUES ($1, $2::inet, $3, "
+                                    "$4::parallax.target_role, $5::boolean) RETURNING id::text",
+                                    5, tparams, err);
     if (!rows) {
         if (strcmp(ctl_db_sqlstate(db), CTL_DB_UNIQUE_VIOLATION) == 0)
             err_set(err, "a target named '%s' already exists", opts->name);
-        goto fail;
+        return -1;
     }
-    for (size_t i = 0; i < opts->nprobes; i++) {
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < opts->nprobes; i++) {
         const char *pparams[] = {ctl_rows_get(rows, 0, 0), opts->probes[i].kind,
                                  opts->probes[i].spec, interval, timeout};
         if (ctl_db_exec(db,
@@ -168,19 +169,24 @@ int ctl_target_add(ctl_db_t *db, const ctl_target_add_opts_t *opts, FILE *out, e
                         "timeout_ms) VALUES ($1::integer, $2, $3, $4::integer, $5::integer)",
                         5, pparams, err) < 0) {
             err_prefix(err, "probe '%s'", opts->probes[i].spec);
-            goto fail;
+            rc = -1;
         }
     }
-    if (ctl_db_commit(db, err) < 0)
-        goto fail;
     ctl_rows_destroy(&rows);
+    return rc;
+}
+
+int ctl_target_add(ctl_db_t *db, const ctl_target_add_opts_t *opts, FILE *out, err_t *err)
+{
+    if (ctl_db_begin(db, err) < 0)
+        return -1;
+    if (insert_target(db, opts, err) < 0 || ctl_db_commit(db, err) < 0) {
+        ctl_db_rollback(db, NULL);
+        return -1;
+    }
     fprintf(out, "added target %s (%s) with %zu probe%s every %llu s\n", opts->name, opts->address,
             opts->nprobes, opts->nprobes == 1 ? "" : "s", (unsigned long long)opts->interval_s);
     return 0;
-fail:
-    ctl_rows_destroy(&rows);
-    ctl_db_rollback(db, NULL);
-    return -1;
 }
 
 /* Columns of the list query; one row per probe (or one for a target without probes). */
@@ -324,5 +330,292 @@ int ctl_target_list(ctl_db_t *db, int json, FILE *out, err_t *err)
     if (rc < 0)
         err_set(err, "cannot write the list: %s", errno ? strerror(errno) : "out of memory");
     ctl_rows_destroy(&rows);
+    return rc;
+}
+
+int ctl_target_name_parse(int argc, char **argv, const char **name, int *json, err_t *err)
+{
+    static const ctl_opt_t with_json[] = {{"json", 0, 0, 0}, {NULL, 0, 0, 0}};
+    static const ctl_opt_t none[] = {{NULL, 0, 0, 0}};
+    ctl_args_t *args = ctl_args_parse(argc, argv, json ? with_json : none, 1, err);
+    if (!args)
+        return -1;
+    *name = ctl_args_pos(args, 0);
+    if (json)
+        *json = ctl_args_count(args, "json") > 0;
+    int rc = -1;
+    if (!*name)
+        err_set(err, "missing target NAME");
+    else if (ctl_parse_name("target name", *name, err) == 0)
+        rc = 0;
+    ctl_args_destroy(&args);
+    return rc;
+}
+
+/* One row: the target, its probes in one cell, its latest merged state and open outages. */
+static const char show_sql[] =
+    "SELECT t.name, host(t.address), t.group_name, t.role::text, "
+    "CASE WHEN t.control THEN 'yes' ELSE 'no' END, "
+    "(SELECT string_agg(p.spec || ' every ' || p.interval_s || 's, timeout ' || p.timeout_ms "
+    "  || 'ms', '; ' ORDER BY p.spec) FROM parallax.probes p WHERE p.target_id = t.id), "
+    "to_char(t.created_at, 'YYYY-MM-DD HH24:MI:SS'), "
+    "(SELECT b.state || ' (bin of ' || to_char(b.bin_start, 'YYYY-MM-DD HH24:MI:SS') || ' UTC)' "
+    "  FROM parallax.bins b WHERE b.scope = 'target' AND b.subject_id = t.id "
+    "  ORDER BY b.bin_start DESC LIMIT 1), "
+    "(SELECT string_agg(o.id || ' (' || o.stage || ' since ' || "
+    "  to_char(o.started_at, 'YYYY-MM-DD HH24:MI:SS') || ')', ', ' ORDER BY o.id) "
+    "  FROM parallax.outages o WHERE o.scope = 'target' AND o.subject = t.name "
+    "  AND o.ended_at IS NULL) "
+    "FROM parallax.targets t WHERE t.name = $1";
+
+static const char show_json_sql[] =
+    "SELECT jsonb_build_object('name', t.name, 'address', host(t.address), "
+    "'group', t.group_name, 'role', t.role, 'control', t.control, 'created_at', t.created_at, "
+    "'probes', (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', p.kind, 'spec', p.spec, "
+    "  'interval_s', p.interval_s, 'timeout_ms', p.timeout_ms) ORDER BY p.spec), '[]') "
+    "  FROM parallax.probes p WHERE p.target_id = t.id), "
+    "'latest', (SELECT jsonb_build_object('bin_start', b.bin_start, 'state', b.state, "
+    "  'evidence', b.evidence) FROM parallax.bins b WHERE b.scope = 'target' "
+    "  AND b.subject_id = t.id ORDER BY b.bin_start DESC LIMIT 1), "
+    "'open_outages', (SELECT coalesce(jsonb_agg(o.id ORDER BY o.id), '[]') "
+    "  FROM parallax.outages o WHERE o.scope = 'target' AND o.subject = t.name "
+    "  AND o.ended_at IS NULL))::text "
+    "FROM parallax.targets t WHERE t.name = $1";
+
+int ctl_target_show(ctl_db_t *db, const char *name, int json, FILE *out, err_t *err)
+{
+    static const char *const labels[] = {"name",   "address", "group",  "role",        "control",
+                                         "probes", "added",   "latest", "open outages"};
+    ctl_rows_t *rows = ctl_db_query(db, json ? show_json_sql : show_sql, 1, &name, err);
+    if (!rows)
+        return -1;
+    int rc = -1;
+    if (ctl_rows_count(rows) == 0) {
+        err_set(err, "no target named '%s'", name);
+    } else if (json) {
+        rc = fprintf(out, "%s\n", ctl_rows_get(rows, 0, 0)) < 0 ? -1 : 0;
+    } else {
+        rc = 0;
+        for (size_t c = 0; c < sizeof labels / sizeof labels[0]; c++) {
+            const char *v = ctl_rows_get(rows, 0, c);
+            if (fprintf(out, "%-13s %s%s\n", labels[c], v ? v : "-", v && c == 6 ? " UTC" : "") < 0)
+                rc = -1;
+        }
+    }
+    if (rc < 0 && ctl_rows_count(rows) > 0)
+        err_set(err, "cannot write: %s", strerror(errno));
+    ctl_rows_destroy(&rows);
+    return rc;
+}
+
+int ctl_target_remove(ctl_db_t *db, const char *name, FILE *out, err_t *err)
+{
+    long n = ctl_db_exec(db, "DELETE FROM parallax.targets WHERE name = $1", 1, &name, err);
+    if (n < 0)
+        return -1;
+    if (n == 0) {
+        err_set(err, "no target named '%s'", name);
+        return -1;
+    }
+    fprintf(out, "removed target %s and its probes (its results are kept)\n", name);
+    return 0;
+}
+
+int ctl_target_import_parse(int argc, char **argv, const char **path, err_t *err)
+{
+    static const ctl_opt_t opts[] = {{NULL, 0, 0, 0}};
+    ctl_args_t *args = ctl_args_parse(argc, argv, opts, 1, err);
+    if (!args)
+        return -1;
+    *path = ctl_args_pos(args, 0);
+    int rc = 0;
+    if (!*path) {
+        err_set(err, "missing FILE (a CSV file, or - for standard input)");
+        rc = -1;
+    }
+    ctl_args_destroy(&args);
+    return rc;
+}
+
+/* The columns of an import file; the header decides their order. */
+enum { K_NAME, K_ADDRESS, K_PROBES, K_GROUP, K_ROLE, K_CONTROL, K_INTERVAL, K_TIMEOUT, NCOLUMNS };
+static const char *const column_names[NCOLUMNS] = {"name", "address", "probes",   "group",
+                                                   "role", "control", "interval", "timeout"};
+
+#define IMPORT_MAX_BYTES (16u << 20)
+#define IMPORT_MAX_FIELDS 16
+/* The longest argv one line turns into: name, 2 per option, 2 per probe. */
+#define IMPORT_MAX_ARGS 256
+
+/* Reads the whole file (at most IMPORT_MAX_BYTES) into a NUL-terminated buffer. */
+static char *read_all(const char *path, err_t *err)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        err_set(err, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(IMPORT_MAX_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, IMPORT_MAX_BYTES + 1, f) : 0;
+    int bad = !buf || ferror(f) || n > IMPORT_MAX_BYTES;
+    if (!buf)
+        err_set(err, "out of memory");
+    else if (ferror(f))
+        err_set(err, "cannot read %s: %s", path, strerror(errno));
+    else if (n > IMPORT_MAX_BYTES)
+        err_set(err, "%s is larger than %u bytes", path, IMPORT_MAX_BYTES);
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (memchr(buf, '\0', n)) {
+        err_set(err, "%s is not a text file (it holds a NUL byte)", path);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* Maps the header's fields to columns: map[k] is the field index of column k, or -1. */
+static int parse_header(char **fields, size_t n, int map[NCOLUMNS], err_t *err)
+{
+    for (int k = 0; k < NCOLUMNS; k++)
+        map[k] = -1;
+    for (size_t i = 0; i < n; i++) {
+        int k = 0;
+        while (k < NCOLUMNS && strcmp(column_names[k], fields[i]) != 0)
+            k++;
+        if (k == NCOLUMNS) {
+            err_set(err,
+                    "unknown column '%s' in the header (columns: name, address, probes, group, "
+                    "role, control, interval, timeout)",
+                    fields[i]);
+            return -1;
+        }
+        if (map[k] >= 0) {
+            err_set(err, "column '%s' appears twice in the header", fields[i]);
+            return -1;
+        }
+        map[k] = (int)i;
+    }
+    for (int k = 0; k < 3; k++)
+        if (map[k] < 0) {
+            err_set(err, "the header lacks the '%s' column (needed: name, address, probes)",
+                    column_names[k]);
+            return -1;
+        }
+    return 0;
+}
+
+/* Turns one record into the argv of `target add`, so it is checked by the same parser.
+ * Returns argc, or -1 (err set). */
+static int record_argv(char **fields, size_t n, const int map[NCOLUMNS], char **argv, err_t *err)
+{
+    static const char *const options[NCOLUMNS] = {NULL,     "--address", NULL,         "--group",
+                                                  "--role", NULL,        "--interval", "--timeout"};
+    const char *v[NCOLUMNS] = {0};
+    for (int k = 0; k < NCOLUMNS; k++)
+        v[k] = map[k] >= 0 && (size_t)map[k] < n ? fields[map[k]] : "";
+    int argc = 0;
+    argv[argc++] = (char *)v[K_NAME];
+    for (int k = 0; k < NCOLUMNS; k++)
+        if (options[k] && (*v[k] || k == K_ADDRESS)) {
+            argv[argc++] = (char *)options[k];
+            argv[argc++] = (char *)v[k];
+        }
+    const char *control = v[K_CONTROL];
+    if (strcmp(control, "yes") == 0 || strcmp(control, "true") == 0 || strcmp(control, "1") == 0) {
+        argv[argc++] = "--control";
+    } else if (*control && strcmp(control, "no") != 0 && strcmp(control, "false") != 0 &&
+               strcmp(control, "0") != 0) {
+        err_set(err, "bad control '%s': expected yes or no", control);
+        return -1;
+    }
+    /* Probes are separated by spaces; the field is this line's own copy, so cut it up. */
+    char *save = NULL;
+    for (char *p = strtok_r(fields[map[K_PROBES]], " \t", &save); p;
+         p = strtok_r(NULL, " \t", &save)) {
+        if (argc + 2 >= IMPORT_MAX_ARGS) {
+            err_set(err, "too many probes");
+            return -1;
+        }
+        argv[argc++] = "--probe";
+        argv[argc++] = p;
+    }
+    return argc;
+}
+
+int ctl_target_import(ctl_db_t *db, const char *path, FILE *out, err_t *err)
+{
+    char *buf = read_all(path, err);
+    if (!buf)
+        return -1;
+    const char *shown = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    int map[NCOLUMNS];
+    int have_header = 0;
+    size_t lineno = 0, targets = 0, probes = 0;
+    int rc = -1;
+    if (ctl_db_begin(db, err) < 0) {
+        free(buf);
+        return -1;
+    }
+    char *next = buf;
+    while (next && *next) {
+        char *line = next;
+        char *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : NULL;
+        if (nl)
+            *nl = '\0';
+        lineno++;
+        const char *first = line + strspn(line, " \t\r");
+        if (*first == '\0' || *first == '#')
+            continue;
+        char *fields[IMPORT_MAX_FIELDS];
+        size_t n;
+        if (ctl_csv_split(line, fields, IMPORT_MAX_FIELDS, &n, err) < 0)
+            goto line_fail;
+        if (!have_header) {
+            if (parse_header(fields, n, map, err) < 0)
+                goto line_fail;
+            have_header = 1;
+            continue;
+        }
+        char *argv[IMPORT_MAX_ARGS];
+        int argc = record_argv(fields, n, map, argv, err);
+        if (argc < 0)
+            goto line_fail;
+        ctl_target_add_opts_t opts;
+        if (ctl_target_add_parse(argc, argv, &opts, err) < 0)
+            goto line_fail;
+        int stored = insert_target(db, &opts, err);
+        probes += opts.nprobes;
+        ctl_target_add_opts_clear(&opts);
+        if (stored < 0)
+            goto line_fail;
+        targets++;
+    }
+    if (!have_header) {
+        err_set(err, "%s: no header line (expected e.g. name,address,group,role,probes)", shown);
+        goto fail;
+    }
+    if (ctl_db_commit(db, err) < 0)
+        goto fail;
+    fprintf(out, "imported %zu target%s with %zu probe%s from %s\n", targets,
+            targets == 1 ? "" : "s", probes, probes == 1 ? "" : "s", shown);
+    rc = 0;
+    goto done;
+line_fail:
+    if (err) {
+        char why[ERR_MSG_MAX];
+        memcpy(why, err->msg, sizeof why);
+        err_set(err, "%s:%zu: %s (nothing was imported)", shown, lineno, why);
+    }
+fail:
+    ctl_db_rollback(db, NULL);
+done:
+    free(buf);
     return rc;
 }

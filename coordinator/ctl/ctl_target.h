@@ -1,6 +1,7 @@
-/* ctl_target: `parallaxctl target add|list`. Parsing is pure and checks everything (address,
- * role, numbers, every probe spec) before the database is touched; `add` then stores the
- * target and its probes in one transaction. */
+/* ctl_target: `parallaxctl target add|list|show|remove|import`. Parsing is pure and checks
+ * everything (address, role, numbers, every probe spec) before the database is touched; `add`
+ * then stores the target and its probes in one transaction, and `import` a whole CSV file in
+ * one transaction: every line or none. */
 #ifndef PX_CTL_TARGET_H
 #define PX_CTL_TARGET_H
 
@@ -53,5 +54,29 @@ int ctl_target_add(ctl_db_t *db, const ctl_target_add_opts_t *opts, FILE *out, e
 /* Writes all targets with their probes to out as a table, or as a JSON array when json is
  * set. Returns 0 or -1. */
 int ctl_target_list(ctl_db_t *db, int json, FILE *out, err_t *err);
+
+/* Parses the arguments after "target show" (NAME, --json) or "target remove" (NAME; json
+ * may be NULL there, and --json is then refused). Returns 0 or -1. */
+int ctl_target_name_parse(int argc, char **argv, const char **name, int *json, err_t *err);
+
+/* Writes target name, its probes, its latest state and its ongoing outages to out, or one
+ * JSON object when json is set. Returns 0, or -1 (err set) if there is no such target. */
+int ctl_target_show(ctl_db_t *db, const char *name, int json, FILE *out, err_t *err);
+
+/* Removes target name and its probes (agents stop probing it at their next schedule); its
+ * results stay. Returns 0, or -1 (err set) if there is no such target. */
+int ctl_target_remove(ctl_db_t *db, const char *name, FILE *out, err_t *err);
+
+/* Parses the arguments after "target import": one FILE ("-" for standard input). Returns 0
+ * or -1. */
+int ctl_target_import_parse(int argc, char **argv, const char **path, err_t *err);
+
+/* Imports the targets in the CSV file at path: a header line naming the columns (name,
+ * address and probes required; group, role, control, interval, timeout optional, in any
+ * order), then one target per line; blank lines and lines starting with '#' are skipped;
+ * probes are separated by spaces. Every line is checked like `target add` and all are
+ * stored in one transaction. Returns 0, or -1 with err naming FILE:LINE and what is wrong
+ * there, and nothing stored. */
+int ctl_target_import(ctl_db_t *db, const char *path, FILE *out, err_t *err);
 
 #endif

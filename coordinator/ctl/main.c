@@ -1,6 +1,7 @@
-/* parallaxctl: the admin CLI. Dispatches `parallaxctl [--db CONNINFO] GROUP COMMAND ...` to
- * the ctl modules, prints their errors (one line each) and turns outcomes into exit codes:
- * 0 success, 1 runtime failure (database, file), 2 usage error. */
+/* parallaxctl: the admin CLI. Dispatches `parallaxctl [--db CONNINFO] COMMAND ...` (a command
+ * alone, like status, or a group and its command, like agent add) to the ctl modules, prints
+ * their errors (one line each) and turns outcomes into exit codes: 0 success, 1 runtime
+ * failure (database, file, no such name), 2 usage error. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,10 @@
 #include "ctl_db.h"
 #include "ctl_embedded.h"
 #include "ctl_migrate.h"
+#include "ctl_outage.h"
+#include "ctl_status.h"
 #include "ctl_target.h"
+#include "ctl_timeline.h"
 #include "err.h"
 
 #define EXIT_OK 0
@@ -21,24 +25,86 @@
 static const char usage_main[] =
     "usage: " PROG " [--db CONNINFO] COMMAND [ARGS...]\n"
     "\n"
-    "Administers Parallax: the database schema, agents and targets.\n"
+    "Administers Parallax and reads its verdicts, all through SQL on its PostgreSQL database.\n"
     "\n"
-    "commands:\n"
-    "  db migrate           create or upgrade the parallax schema\n"
-    "  agent add NAME ...   register an agent and write its config file\n"
-    "  agent list           list agents\n"
-    "  agent enable NAME    allow an agent to connect\n"
-    "  agent disable NAME   refuse an agent's connections\n"
-    "  target add NAME ...  add a target and its probes\n"
-    "  target list          list targets and their probes\n"
+    "reading:\n"
+    "  status                  agents online/offline/impaired, spool drops, clock offsets,\n"
+    "                          outages going on\n"
+    "  outages                 outages, filtered by age, scope and whether still open\n"
+    "  explain ID              one outage's evidence in words\n"
+    "  timeline --group G | --target T\n"
+    "                          a heatmap of states per bin: targets x vantages\n"
+    "administering:\n"
+    "  db migrate              create or upgrade the parallax schema\n"
+    "  agent add NAME ...      register an agent and write its config file (keys, 0600)\n"
+    "  agent list | show NAME  list agents, or everything about one\n"
+    "  agent enable|disable NAME\n"
+    "                          allow or refuse an agent's connections\n"
+    "  agent remove NAME       delete an agent (its results are kept)\n"
+    "  agent rotate-key NAME   give an agent a new key pair and config file\n"
+    "  target add NAME ...     add a target and its probes\n"
+    "  target list | show NAME list targets, or everything about one\n"
+    "  target remove NAME      delete a target and its probes (results are kept)\n"
+    "  target import FILE      add targets from a CSV file, all or nothing\n"
     "\n"
     "options:\n"
     "  --db CONNINFO  PostgreSQL connection string or URI (default: libpq's PG* environment\n"
     "                 variables and defaults)\n"
     "  --version      print the version\n"
     "  -h, --help     print help; after a command, help for that command\n"
+    "Every reading command takes --json. Times are UTC. Durations are written 30m, 2h, 7d.\n"
     "\n"
-    "exit status: 0 success, 1 failure (database, file), 2 bad usage\n";
+    "exit status: 0 success; 1 failure (database, file, no such agent/target/outage);\n"
+    "2 bad usage (unknown command or option, bad value)\n";
+
+static const char usage_status[] =
+    "usage: " PROG " [--db CONNINFO] status [--window DURATION] [--json]\n"
+    "\n"
+    "Shows every agent: online (heard from, by a message or a heartbeat, within the\n"
+    "window), impaired (online, but its latest vantage bin says its control targets fail or\n"
+    "it reports local errors), offline or disabled; when it was last seen, its latest\n"
+    "vantage health, how many results its spool dropped (parallax.gaps) and its clock\n"
+    "offset against the coordinator's. Then the outages going on now.\n"
+    "  --window DURATION  the session window (default 60s, the coordinator's default\n"
+    "                     session timeout)\n"
+    "  --json             one JSON object {window_s, agents, outages}\n"
+    "SQL: SELECT * FROM parallax.agent_status(interval '60 s');\n";
+
+static const char usage_outages[] =
+    "usage: " PROG " [--db CONNINFO] outages [--since DURATION] [--scope S] [--open] [--json]\n"
+    "\n"
+    "Lists outages, oldest first: id, scope, subject, worst stage, start, end (or ongoing),\n"
+    "how long it lasted, the dominant failure and the vantages that saw it.\n"
+    "  --since DURATION  only outages going on at some time in the last DURATION (30m, 2h, 7d)\n"
+    "  --scope S         target, group or vantage\n"
+    "  --open            only outages still going on\n"
+    "  --json            a JSON array of objects, each with its full detail\n"
+    "SQL: SELECT * FROM parallax.outages;\n";
+
+static const char usage_explain[] =
+    "usage: " PROG " [--db CONNINFO] explain ID [--json]\n"
+    "\n"
+    "Explains outage ID (see 'outages') in words: what the verdict means, when each stage\n"
+    "was first reached, the dominant failure, which vantages saw failures and which did\n"
+    "not, bin by bin per vantage, and for a group which of its targets went down and when.\n"
+    "  --json  the outage and its bins with their evidence, as one JSON object\n";
+
+static const char usage_timeline[] =
+    "usage: " PROG " [--db CONNINFO] timeline --group G | --target T [options]\n"
+    "\n"
+    "Draws a heatmap: one row for the group's stage, one per target for its merged state,\n"
+    "and under each target one row per vantage for what it saw; one column per bin (or\n"
+    "per several bins on long spans, showing the worst). Every cell is a letter (see the\n"
+    "legend it prints), coloured when the output is a terminal.\n"
+    "  --group G        the targets of group G\n"
+    "  --target T       target T alone\n"
+    "  --since DURATION how far back (default 1h)\n"
+    "  --until TIME     end of the picture (default now), e.g. 2031-03-03T00:21:00Z\n"
+    "  --columns N      at most N columns, 10..1000 (default 60)\n"
+    "  --color          colour even when the output is not a terminal\n"
+    "  --no-color       never colour (NO_COLOR in the environment does the same)\n"
+    "  --json           the grid as JSON: rows with a state (or null) per column\n"
+    "SQL: parallax.group_bins, parallax.target_bins, parallax.vantage_target_bins(from, to)\n";
 
 static const char usage_db[] = "usage: " PROG " db migrate\n";
 
@@ -49,14 +115,16 @@ static const char usage_db_migrate[] =
     "database has not recorded in parallax.schema_migrations, each in its own transaction.\n"
     "Safe to run again and from several places at once.\n";
 
-static const char usage_agent[] = "usage: " PROG " agent add|list|enable|disable ...\n"
-                                  "  (" PROG " agent COMMAND --help for details)\n";
+static const char usage_agent[] =
+    "usage: " PROG " agent add|list|show|enable|disable|remove|rotate-key ...\n"
+    "  (" PROG " agent COMMAND --help for details)\n";
 
 static const char usage_agent_add[] =
     "usage: " PROG " [--db CONNINFO] agent add NAME --country CC [options]\n"
     "\n"
     "Registers agent NAME with a new CURVE key pair and writes its config file (mode 0600,\n"
-    "holding the agent's secret key). Both happen or neither does.\n"
+    "holding the agent's secret key): everything the agent's VPS needs. Both happen or\n"
+    "neither does. Prints the one command to run on the VPS.\n"
     "\n"
     "  NAME                     letters, digits, '.', '_', '-' (at most 63)\n"
     "  --country CC             two-letter country code of the vantage\n"
@@ -68,11 +136,20 @@ static const char usage_agent_add[] =
     "  -o, --output FILE        config file to write (default ./NAME.conf)\n"
     "  --force                  overwrite FILE if it exists\n";
 
-static const char usage_agent_list[] = "usage: " PROG " [--db CONNINFO] agent list [--json]\n"
-                                       "\n"
-                                       "Lists agents: name, country, ASN, enabled, last seen "
-                                       "and public key.\n"
-                                       "  --json  a JSON array of objects instead of a table\n";
+static const char usage_agent_list[] =
+    "usage: " PROG " [--db CONNINFO] agent list [--json]\n"
+    "\n"
+    "Lists agents: name, country, ASN, enabled, state (online, impaired, offline, disabled;\n"
+    "see 'status'), last seen, spool drops, clock offset (ms, agent minus coordinator) and\n"
+    "public key.\n"
+    "  --json  a JSON array of objects instead of a table\n";
+
+static const char usage_agent_show[] =
+    "usage: " PROG " [--db CONNINFO] agent show NAME [--json]\n"
+    "\n"
+    "Shows everything about agent NAME: status, latest vantage health, spool drops, clock\n"
+    "offset, version, key and its vantage outages going on.\n"
+    "  --json  one JSON object\n";
 
 static const char usage_agent_enable[] = "usage: " PROG " [--db CONNINFO] agent enable NAME\n"
                                          "\n"
@@ -83,7 +160,20 @@ static const char usage_agent_disable[] =
     "\n"
     "Stops the coordinator from accepting agent NAME; its key and results are kept.\n";
 
-static const char usage_target[] = "usage: " PROG " target add|list ...\n"
+static const char usage_agent_remove[] =
+    "usage: " PROG " [--db CONNINFO] agent remove NAME\n"
+    "\n"
+    "Deletes agent NAME with its heartbeats, spool gaps and batch records; the coordinator\n"
+    "stops accepting its key at once. Its results are kept (they are evidence).\n";
+
+static const char usage_agent_rotate[] =
+    "usage: " PROG " [--db CONNINFO] agent rotate-key NAME [options]\n"
+    "\n"
+    "Gives agent NAME a new CURVE key pair and writes a new config file (mode 0600); the\n"
+    "old key stops working as soon as this commits. Both happen or neither does.\n"
+    "  --endpoint, --coordinator-key, --state-dir, -o FILE, --force   as for 'agent add'\n";
+
+static const char usage_target[] = "usage: " PROG " target add|list|show|remove|import ...\n"
                                    "  (" PROG " target COMMAND --help for details)\n";
 
 static const char usage_target_add[] =
@@ -106,6 +196,30 @@ static const char usage_target_list[] =
     "\n"
     "Lists targets with their address, group, role, control flag and probes.\n"
     "  --json  a JSON array of objects instead of a table\n";
+
+static const char usage_target_show[] =
+    "usage: " PROG " [--db CONNINFO] target show NAME [--json]\n"
+    "\n"
+    "Shows target NAME: address, group, role, probes, its latest merged state and its\n"
+    "outages going on.\n"
+    "  --json  one JSON object\n";
+
+static const char usage_target_remove[] =
+    "usage: " PROG " [--db CONNINFO] target remove NAME\n"
+    "\n"
+    "Deletes target NAME and its probes; agents stop probing it with their next schedule.\n"
+    "Its results are kept.\n";
+
+static const char usage_target_import[] =
+    "usage: " PROG " [--db CONNINFO] target import FILE\n"
+    "\n"
+    "Adds the targets in CSV file FILE (- for standard input) in one transaction: all of\n"
+    "them or, if any line is wrong, none; the error names the line. The first line names\n"
+    "the columns, in any order: name, address, probes (required), group, role, control\n"
+    "(yes/no), interval, timeout. Probes are separated by spaces. Blank lines and lines\n"
+    "starting with # are skipped. Fields may be quoted (\"a,b\"; \"\" for a quote). Example:\n"
+    "  name,address,group,role,probes,interval\n"
+    "  gov-web,192.0.2.10,XX,web,icmp tcp:443 https:https://www.example/,60\n";
 
 /* Runs one command: parses args (a failure is a usage error), then does the work. */
 typedef int (*command_fn)(const char *conninfo, int argc, char **argv, err_t *err);
@@ -209,17 +323,164 @@ static int cmd_target_list(const char *conninfo, int argc, char **argv, err_t *e
     return rc;
 }
 
+static int cmd_status(const char *conninfo, int argc, char **argv, err_t *err)
+{
+    uint64_t window;
+    int json;
+    if (ctl_status_parse(argc, argv, &window, &json, err) < 0)
+        return EXIT_USAGE;
+    ctl_db_t *db = ctl_db_connect(conninfo, err);
+    if (!db)
+        return EXIT_FAIL;
+    int rc = ctl_status_show(db, window, json, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
+    ctl_db_destroy(&db);
+    return rc;
+}
+
+static int cmd_outages(const char *conninfo, int argc, char **argv, err_t *err)
+{
+    ctl_outage_filter_t filter;
+    int json;
+    if (ctl_outage_list_parse(argc, argv, &filter, &json, err) < 0)
+        return EXIT_USAGE;
+    ctl_db_t *db = ctl_db_connect(conninfo, err);
+    if (!db)
+        return EXIT_FAIL;
+    int rc = ctl_outage_list(db, &filter, json, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
+    ctl_db_destroy(&db);
+    return rc;
+}
+
+static int cmd_explain(const char *conninfo, int argc, char **argv, err_t *err)
+{
+    uint64_t id;
+    int json;
+    if (ctl_outage_explain_parse(argc, argv, &id, &json, err) < 0)
+        return EXIT_USAGE;
+    ctl_db_t *db = ctl_db_connect(conninfo, err);
+    if (!db)
+        return EXIT_FAIL;
+    int rc = ctl_outage_explain(db, id, json, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
+    ctl_db_destroy(&db);
+    return rc;
+}
+
+static int cmd_timeline(const char *conninfo, int argc, char **argv, err_t *err)
+{
+    ctl_timeline_opts_t opts;
+    if (ctl_timeline_parse(argc, argv, &opts, err) < 0)
+        return EXIT_USAGE;
+    ctl_db_t *db = ctl_db_connect(conninfo, err);
+    if (!db)
+        return EXIT_FAIL;
+    int rc = ctl_timeline_show(db, &opts, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
+    ctl_db_destroy(&db);
+    return rc;
+}
+
+static int cmd_agent_show(const char *conninfo, int argc, char **argv, err_t *err)
+{
+    const char *name;
+    int json;
+    if (ctl_agent_show_parse(argc, argv, &name, &json, err) < 0)
+        return EXIT_USAGE;
+    ctl_db_t *db = ctl_db_connect(conninfo, err);
+    if (!db)
+        return EXIT_FAIL;
+    int rc = ctl_agent_show(db, name, json, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
+    ctl_db_destroy(&db);
+    return rc;
+}
+
+static int cmd_agent_remove(const char *conninfo, int argc, char **argv, err_t *err)
+{
+    const char *name;
+    if (ctl_agent_name_parse(argc, argv, &name, err) < 0)
+        return EXIT_USAGE;
+    ctl_db_t *db = ctl_db_connect(conninfo, err);
+    if (!db)
+        return EXIT_FAIL;
+    int rc = ctl_agent_remove(db, name, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
+    ctl_db_destroy(&db);
+    return rc;
+}
+
+static int cmd_agent_rotate(const char *conninfo, int argc, char **argv, err_t *err)
+{
+    ctl_agent_add_opts_t opts;
+    if (ctl_agent_rotate_parse(argc, argv, &opts, err) < 0)
+        return EXIT_USAGE;
+    ctl_db_t *db = ctl_db_connect(conninfo, err);
+    if (!db)
+        return EXIT_FAIL;
+    int rc = ctl_agent_add(db, &opts, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
+    ctl_db_destroy(&db);
+    return rc;
+}
+
+static int cmd_target_show(const char *conninfo, int argc, char **argv, err_t *err)
+{
+    const char *name;
+    int json;
+    if (ctl_target_name_parse(argc, argv, &name, &json, err) < 0)
+        return EXIT_USAGE;
+    ctl_db_t *db = ctl_db_connect(conninfo, err);
+    if (!db)
+        return EXIT_FAIL;
+    int rc = ctl_target_show(db, name, json, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
+    ctl_db_destroy(&db);
+    return rc;
+}
+
+static int cmd_target_remove(const char *conninfo, int argc, char **argv, err_t *err)
+{
+    const char *name;
+    if (ctl_target_name_parse(argc, argv, &name, NULL, err) < 0)
+        return EXIT_USAGE;
+    ctl_db_t *db = ctl_db_connect(conninfo, err);
+    if (!db)
+        return EXIT_FAIL;
+    int rc = ctl_target_remove(db, name, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
+    ctl_db_destroy(&db);
+    return rc;
+}
+
+static int cmd_target_import(const char *conninfo, int argc, char **argv, err_t *err)
+{
+    const char *path;
+    if (ctl_target_import_parse(argc, argv, &path, err) < 0)
+        return EXIT_USAGE;
+    ctl_db_t *db = ctl_db_connect(conninfo, err);
+    if (!db)
+        return EXIT_FAIL;
+    int rc = ctl_target_import(db, path, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
+    ctl_db_destroy(&db);
+    return rc;
+}
+
+/* A group with run set is a command by itself (status, explain ID, ...); otherwise its
+ * entries with a name are its subcommands. */
 static const command_t commands[] = {
+    {"status", NULL, usage_status, cmd_status},
+    {"outages", NULL, usage_outages, cmd_outages},
+    {"explain", NULL, usage_explain, cmd_explain},
+    {"timeline", NULL, usage_timeline, cmd_timeline},
     {"db", NULL, usage_db, NULL},
     {"db", "migrate", usage_db_migrate, cmd_db_migrate},
     {"agent", NULL, usage_agent, NULL},
     {"agent", "add", usage_agent_add, cmd_agent_add},
     {"agent", "list", usage_agent_list, cmd_agent_list},
+    {"agent", "show", usage_agent_show, cmd_agent_show},
     {"agent", "enable", usage_agent_enable, cmd_agent_enable},
     {"agent", "disable", usage_agent_disable, cmd_agent_disable},
+    {"agent", "remove", usage_agent_remove, cmd_agent_remove},
+    {"agent", "rotate-key", usage_agent_rotate, cmd_agent_rotate},
     {"target", NULL, usage_target, NULL},
     {"target", "add", usage_target_add, cmd_target_add},
     {"target", "list", usage_target_list, cmd_target_list},
+    {"target", "show", usage_target_show, cmd_target_show},
+    {"target", "remove", usage_target_remove, cmd_target_remove},
+    {"target", "import", usage_target_import, cmd_target_import},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -308,8 +569,8 @@ int main(int argc, char **argv)
         print_error(NULL, msg);
         return EXIT_USAGE;
     }
-    const command_t *c = NULL;
-    if (i < argc && argv[i][0] != '-') {
+    const command_t *c = g->run ? g : NULL;
+    if (!c && i < argc && argv[i][0] != '-') {
         c = find_command(group, argv[i]);
         if (!c) {
             char msg[ERR_MSG_MAX];
@@ -331,7 +592,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     char context[64];
-    snprintf(context, sizeof context, "%s %s", c->group, c->name);
+    snprintf(context, sizeof context, "%s%s%s", c->group, c->name ? " " : "",
+             c->name ? c->name : "");
     err_t err;
     err_clear(&err);
     int rc = c->run(conninfo, argc - i, argv + i, &err);

@@ -97,6 +97,7 @@ ctl 0 agent add gb1 --country gb --asn 64500
 [ "$(stat -c %a gb1.conf)" = 600 ] || fail "gb1.conf has mode $(stat -c %a gb1.conf)"
 grep -qF './gb1.conf' "$WORK/out" || fail "stdout does not name the file: $(cat "$WORK/out")"
 grep -qF 'parallax-agent -c /etc/parallax/agent.conf' "$WORK/out" || fail "stdout lacks the start command"
+grep -qxF '  sudo sh install-agent.sh gb1.conf' "$WORK/out" || fail "stdout lacks the one-line VPS command: $(cat "$WORK/out")"
 head -1 gb1.conf | grep -Eq '^# Parallax agent gb1 \(country GB\), written by parallaxctl on .* UTC\.$' ||
     fail "bad header: $(head -1 gb1.conf)"
 [ "$(conf_value gb1.conf name)" = gb1 ] || fail "name missing"
@@ -167,25 +168,67 @@ one_line_error "bad agent name 'bad/name'"
 ctl 0 agent add max --country gb --asn 4294967295 -o max.conf
 [ "$(sql "SELECT asn FROM parallax.agents WHERE name = 'max'")" = 4294967295 ] || fail "largest ASN not stored"
 
-log "agent list"
+log "agent list: with state, spool drops and clock offset"
 ctl 0 agent list
-head -1 "$WORK/out" | grep -q '^NAME  *COUNTRY  *ASN  *ENABLED  *LAST_SEEN  *PUBLIC_KEY$' || fail "bad header: $(head -1 "$WORK/out")"
-grep -Eq '^gb1 +GB +64500 +yes +never +' "$WORK/out" || fail "gb1 missing from the table: $(cat "$WORK/out")"
+head -1 "$WORK/out" | grep -q '^NAME  *COUNTRY  *ASN  *ENABLED  *STATE  *LAST_SEEN  *DROPS  *CLOCK_OFFSET_MS  *PUBLIC_KEY$' || fail "bad header: $(head -1 "$WORK/out")"
+grep -Eq '^gb1 +GB +64500 +yes +offline +never +0 +- +' "$WORK/out" || fail "gb1 missing from the table: $(cat "$WORK/out")"
 [ "$(wc -l <"$WORK/out")" -eq $(( $(agents) + 1 )) ] || fail "table has the wrong number of lines"
 sql "UPDATE parallax.agents SET last_seen = '2024-05-01 12:00:00+00' WHERE name = 'de1'"
+sql "UPDATE parallax.agents SET clock_offset_ms = -250, last_seen = now() WHERE name = 'gb1'"
+sql "INSERT INTO parallax.gaps (agent_id, ts_from, ts_to, dropped_count)
+     SELECT id, '2024-05-01 10:00+00', '2024-05-01 10:05+00', n FROM parallax.agents, (VALUES (7), (35)) v(n) WHERE name = 'gb1'"
+ctl 0 agent list
+grep -Eq '^gb1 +GB +64500 +yes +online +[-0-9T:]+Z +42 +-250 +' "$WORK/out" || fail "gb1's drops or offset are wrong: $(cat "$WORK/out")"
 ctl 0 agent list --json
 python3 - "$WORK/out" <<'PY' || fail "agent list --json is wrong: $(cat "$WORK/out")"
 import json, sys
 agents = {a["name"]: a for a in json.load(open(sys.argv[1]))}
 gb1 = agents["gb1"]
 assert gb1["country"] == "GB" and gb1["asn"] == 64500 and gb1["enabled"] is True, gb1
-assert gb1["last_seen"] is None and len(gb1["public_key"]) == 40, gb1
+assert gb1["state"] == "online" and gb1["dropped"] == 42 and gb1["clock_offset_ms"] == -250, gb1
+assert len(gb1["public_key"]) == 40, gb1
 assert agents["de1"]["asn"] is None, agents["de1"]
 assert agents["de1"]["last_seen"] == "2024-05-01T12:00:00Z", agents["de1"]
+assert agents["de1"]["state"] == "offline" and agents["de1"]["dropped"] == 0, agents["de1"]
+assert agents["de1"]["clock_offset_ms"] is None, agents["de1"]
 assert agents["max"]["asn"] == 4294967295
-assert set(gb1) == {"name", "country", "asn", "enabled", "last_seen", "public_key"}, gb1
+assert set(gb1) == {"name", "country", "asn", "enabled", "state", "last_seen", "dropped",
+                    "clock_offset_ms", "public_key"}, gb1
 PY
 "$CTL" --db "$DB" agent list --json | python3 -c 'import json,sys; json.load(sys.stdin)' || fail "--json does not parse"
+
+log "agent show"
+ctl 0 agent show gb1
+grep -Eq '^spool drops +42$' "$WORK/out" || fail "show lacks the drops: $(cat "$WORK/out")"
+grep -Eq '^clock offset ms +-250$' "$WORK/out" || fail "show lacks the offset: $(cat "$WORK/out")"
+grep -Eq '^state +online$' "$WORK/out" || fail "show lacks the state: $(cat "$WORK/out")"
+ctl 0 agent show gb1 --json
+python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); assert a["name"] == "gb1" and a["dropped"] == 42 and a["open_outages"] == [], a' "$WORK/out" ||
+    fail "agent show --json is wrong: $(cat "$WORK/out")"
+ctl 1 agent show nosuch
+one_line_error "parallaxctl: agent show: no agent named 'nosuch'"
+ctl 2 agent show
+one_line_error "missing agent NAME"
+
+log "agent rotate-key: a new key in the row and a new file, both or neither"
+old_key=$(sql "SELECT public_key FROM parallax.agents WHERE name = 'de1'")
+ctl 0 agent rotate-key de1 -o de1-new.conf
+new_secret=$(conf_value de1-new.conf secret_key)
+new_key=$(sql "SELECT public_key FROM parallax.agents WHERE name = 'de1'")
+[ "$new_key" != "$old_key" ] || fail "the key did not change"
+[ "$new_key" = "$(python3 "$WORK/curve_public.py" "$new_secret")" ] || fail "the new row key is not the new file's"
+[ "$(stat -c %a de1-new.conf)" = 600 ] || fail "de1-new.conf has the wrong mode"
+head -1 de1-new.conf | grep -q '^# Parallax agent de1 (country DE)' || fail "bad header: $(head -1 de1-new.conf)"
+grep -qF 'sudo sh install-agent.sh de1-new.conf' "$WORK/out" || fail "no install command: $(cat "$WORK/out")"
+ctl 1 agent rotate-key de1 -o de1-new.conf
+one_line_error "de1-new.conf already exists"
+[ "$(sql "SELECT public_key FROM parallax.agents WHERE name = 'de1'")" = "$new_key" ] || fail "a refused rotation changed the key"
+ctl 1 agent rotate-key nosuch -o nosuch.conf
+one_line_error "parallaxctl: agent rotate-key: no agent named 'nosuch'"
+[ ! -e nosuch.conf ] || fail "a file was left for an unknown agent"
+ctl 2 agent rotate-key de1 --country DE
+one_line_error "unknown option '--country'"
+rm de1-new.conf
 
 log "agent disable / enable"
 ctl 0 agent disable gb1
@@ -204,4 +247,18 @@ ctl 2 agent enable 'no such'
 one_line_error "bad agent name 'no such'"
 ctl 2 agent disable gb1 de1
 one_line_error "unexpected argument 'de1'"
+
+log "agent remove: the row and its gaps go, results stay"
+gb1_id=$(sql "SELECT id FROM parallax.agents WHERE name = 'gb1'")
+sql "SELECT parallax.ensure_partition('2024-05-01')"
+sql "INSERT INTO parallax.results (ts, agent_id, probe_id, status) VALUES ('2024-05-01 10:00+00', $gb1_id, 1, 'ok')"
+ctl 0 agent remove gb1
+grep -qF 'removed agent gb1' "$WORK/out" || fail "remove said: $(cat "$WORK/out")"
+[ "$(sql "SELECT count(*) FROM parallax.agents WHERE name = 'gb1'")" = 0 ] || fail "gb1 still there"
+[ "$(sql "SELECT count(*) FROM parallax.gaps WHERE agent_id = $gb1_id")" = 0 ] || fail "gb1's gaps left"
+[ "$(sql "SELECT count(*) FROM parallax.results WHERE agent_id = $gb1_id")" = 1 ] || fail "gb1's results were removed"
+ctl 1 agent remove gb1
+one_line_error "parallaxctl: agent remove: no agent named 'gb1'"
+ctl 2 agent remove
+one_line_error "missing agent NAME"
 log "ok"

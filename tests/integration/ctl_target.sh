@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# ctl_target: `parallaxctl target add|list` against a real database: a target and all its
-# probes are stored together in canonical form; any bad argument stores nothing.
+# ctl_target: `parallaxctl target add|list|show|remove` against a real database: a target and
+# all its probes are stored together in canonical form; any bad argument stores nothing;
+# show finds one target, remove deletes it with its probes.
 source "$(dirname "$0")/lib.sh"
 new_db
 
@@ -105,4 +106,27 @@ ctl 0 target add odd --address 198.51.100.1 --group 'say "hi" \ ok' --probe icmp
 ctl 0 target list --json
 python3 -c 'import json,sys; t={x["name"]:x for x in json.load(open(sys.argv[1]))}; assert t["odd"]["group"] == "say \"hi\" \\ ok", t["odd"]' "$WORK/out" ||
     fail "group not escaped correctly: $(cat "$WORK/out")"
+log "target show"
+ctl 0 target show web1
+grep -Eq '^address +192\.0\.2\.10$' "$WORK/out" || fail "show lacks the address: $(cat "$WORK/out")"
+grep -Eq '^probes +.*tcp:443 every 30s, timeout 2000ms' "$WORK/out" || fail "show lacks the probes: $(cat "$WORK/out")"
+grep -Eq '^latest +-$' "$WORK/out" || fail "show invents a state: $(cat "$WORK/out")"
+ctl 0 target show web1 --json
+python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); assert t["name"] == "web1" and len(t["probes"]) == 7 and t["latest"] is None and t["open_outages"] == [], t' "$WORK/out" ||
+    fail "target show --json is wrong: $(cat "$WORK/out")"
+ctl 1 target show nosuch
+one_line_error "parallaxctl: target show: no target named 'nosuch'"
+ctl 2 target show 'bad name'
+one_line_error "bad target name 'bad name'"
+
+log "target remove: the target and its probes go"
+ctl 0 target remove web1
+grep -qF 'removed target web1' "$WORK/out" || fail "remove said: $(cat "$WORK/out")"
+[ "$(sql "SELECT count(*) FROM parallax.targets WHERE name = 'web1'")" = 0 ] || fail "web1 still there"
+[ "$(sql "SELECT count(*) FROM parallax.probes p LEFT JOIN parallax.targets t ON t.id = p.target_id WHERE t.id IS NULL")" = 0 ] ||
+    fail "probes of web1 left behind"
+ctl 1 target remove web1
+one_line_error "parallaxctl: target remove: no target named 'web1'"
+ctl 2 target remove web1 --json
+one_line_error "unknown option '--json'"
 log "ok"

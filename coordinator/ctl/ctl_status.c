@@ -1,0 +1,123 @@
+/* ctl_status: the agents table and the ongoing outages, side by side. */
+#include "ctl_status.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_args.h"
+#include "ctl_outage.h"
+#include "ctl_parse.h"
+#include "ctl_table.h"
+
+int ctl_status_parse(int argc, char **argv, uint64_t *window_s, int *json, err_t *err)
+{
+    static const ctl_opt_t opts[] = {{"window", 0, 1, 0}, {"json", 0, 0, 0}, {NULL, 0, 0, 0}};
+    ctl_args_t *args = ctl_args_parse(argc, argv, opts, 0, err);
+    if (!args)
+        return -1;
+    const char *window = ctl_args_value(args, "window", 0);
+    *json = ctl_args_count(args, "json") > 0;
+    *window_s = CTL_STATUS_WINDOW_S;
+    int rc = window ? ctl_parse_duration("--window", window, window_s, err) : 0;
+    ctl_args_destroy(&args);
+    return rc;
+}
+
+enum { A_NAME, A_COUNTRY, A_ASN, A_STATE, A_LAST_SEEN, A_HEALTH, A_DROPPED, A_OFFSET };
+
+static const char agents_sql[] =
+    "SELECT agent, country, asn::text, state, to_char(last_seen, 'YYYY-MM-DD HH24:MI:SS'), "
+    "health, dropped::text, clock_offset_ms::text "
+    "FROM parallax.agent_status($1::bigint * interval '1 second') ORDER BY agent";
+
+static const char agents_json_sql[] =
+    "SELECT coalesce(jsonb_agg(jsonb_build_object('name', s.agent, 'country', s.country, "
+    "'asn', s.asn, 'enabled', s.enabled, 'state', s.state, 'last_seen', s.last_seen, "
+    "'health', s.health, 'health_at', s.health_at, 'dropped', s.dropped, "
+    "'clock_offset_ms', s.clock_offset_ms, 'agent_version', s.agent_version) "
+    "ORDER BY s.agent), '[]')::text "
+    "FROM parallax.agent_status($1::bigint * interval '1 second') s";
+
+static int status_json(ctl_db_t *db, const char *window, FILE *out, err_t *err)
+{
+    const ctl_outage_filter_t open = {0, NULL, 1};
+    char *agents = ctl_db_query_text(db, agents_json_sql, 1, &window, err);
+    char *outages = agents ? ctl_outage_list_json(db, &open, err) : NULL;
+    int rc = -1;
+    if (outages) {
+        rc = fprintf(out, "{\"window_s\": %s, \"agents\": %s, \"outages\": %s}\n", window, agents,
+                     outages) < 0
+                 ? -1
+                 : 0;
+        if (rc < 0)
+            err_set(err, "cannot write the status: %s", strerror(errno));
+    }
+    free(agents);
+    free(outages);
+    return rc;
+}
+
+/* The agents table: one row per agent, as agent_status() says. */
+static int agents_table(const ctl_rows_t *rows, FILE *out)
+{
+    static const char *const headers[] = {"NAME",          "COUNTRY", "ASN",   "STATE",
+                                          "LAST_SEEN_UTC", "HEALTH",  "DROPS", "CLOCK_OFFSET_MS"};
+    ctl_table_t *table = ctl_table_new(8, headers);
+    if (!table)
+        return -1;
+    int rc = 0;
+    for (size_t r = 0; rc == 0 && r < ctl_rows_count(rows); r++) {
+        const char *last = ctl_rows_get(rows, r, A_LAST_SEEN);
+        const char *cells[] = {ctl_rows_get(rows, r, A_NAME),
+                               ctl_rows_get(rows, r, A_COUNTRY),
+                               ctl_rows_get(rows, r, A_ASN),
+                               ctl_rows_get(rows, r, A_STATE),
+                               last ? last : "never",
+                               ctl_rows_get(rows, r, A_HEALTH),
+                               ctl_rows_get(rows, r, A_DROPPED),
+                               ctl_rows_get(rows, r, A_OFFSET)};
+        rc = ctl_table_add(table, cells);
+    }
+    if (rc == 0)
+        rc = ctl_table_print(table, out);
+    ctl_table_destroy(&table);
+    return rc;
+}
+
+static size_t count_state(const ctl_rows_t *rows, const char *state)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < ctl_rows_count(rows); r++)
+        n += strcmp(ctl_rows_get(rows, r, A_STATE), state) == 0;
+    return n;
+}
+
+int ctl_status_show(ctl_db_t *db, uint64_t window_s, int json, FILE *out, err_t *err)
+{
+    char window[24];
+    snprintf(window, sizeof window, "%llu", (unsigned long long)window_s);
+    if (json)
+        return status_json(db, window, out, err);
+    const char *params[] = {window};
+    ctl_rows_t *rows = ctl_db_query(db, agents_sql, 1, params, err);
+    if (!rows)
+        return -1;
+    int rc = -1;
+    size_t n = ctl_rows_count(rows);
+    fprintf(out,
+            "agents: %zu (%zu online, %zu impaired, %zu offline, %zu disabled; online = heard "
+            "from in the last %ss)\n",
+            n, count_state(rows, "online"), count_state(rows, "impaired"),
+            count_state(rows, "offline"), count_state(rows, "disabled"), window);
+    if (n > 0 && agents_table(rows, out) < 0) {
+        err_set(err, "cannot write the status: %s", errno ? strerror(errno) : "out of memory");
+        goto done;
+    }
+    fprintf(out, "\noutages going on:\n");
+    const ctl_outage_filter_t open = {0, NULL, 1};
+    rc = ctl_outage_list(db, &open, 0, out, err);
+done:
+    ctl_rows_destroy(&rows);
+    return rc;
+}
