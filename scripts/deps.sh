@@ -16,6 +16,7 @@ PACKAGES=(
     nginx-light nsd opensmtpd openssl                # real probe targets in the tests' namespaces
     fping curl dnsutils knot-dnsutils traceroute     # peers the agent's verdicts are checked against
     prometheus-blackbox-exporter                     # peer for the HTTP probe benchmark
+    systemd                                          # systemd-analyze verify of the packaged units
 )
 export DEBIAN_FRONTEND=noninteractive
 # The servers above are started by the tests inside their own namespaces; keep the packages
