@@ -1,6 +1,9 @@
 /* coord: the coordinator's single-threaded loop over the agents' socket, the ZAP handler,
- * the database's notifications and a signalfd. Database trouble never stops it: batches are
- * answered "retry" and the connection is re-made with back-off. */
+ * the database's notifications and a signalfd. Database trouble never stops it: while the
+ * database is away every batch is answered "retry" (agents keep it and send it again), the
+ * merge is skipped, and the connection is re-made with capped exponential back-off; once
+ * back, the allow-list and the schedule are reloaded, since notifications sent meanwhile were
+ * lost. */
 #include "coord.h"
 
 #include <errno.h>
@@ -13,9 +16,12 @@
 #include <unistd.h>
 
 #include "allow.h"
+#include "backoff.h"
+#include "clocksync.h"
 #include "keys.h"
 #include "link.h"
 #include "log.h"
+#include "sessions.h"
 #include "store.h"
 #include "timeutil.h"
 #include "wire.h"
@@ -23,16 +29,24 @@
 #define COORD_BACKOFF_MIN_MS 250
 #define COORD_BACKOFF_MAX_MS 10000
 #define COORD_MAX_SESSIONS 4096
+/* Batches received together are stored in one transaction (one commit, one trigger run)
+ * while each keeps its own exactly-once record; these bound one such group. */
+#define COORD_GROUP_MAX_BATCHES 64
+#define COORD_GROUP_MAX_RESULTS 8000
+/* Clock: an estimate is written when it moved by this much; bins are re-merged when the
+ * stored offset moved by COORD_CLOCK_REMERGE_MS (a quarter of the smallest bin: enough
+ * results change bins to matter); offsets beyond COORD_CLOCK_WARN_MS are worth a warning. */
+#define COORD_CLOCK_STEP_MS 20
+#define COORD_CLOCK_REMERGE_MS 250
+#define COORD_CLOCK_WARN_MS 1000
 
-/* The last route an agent spoke from, so schedule changes can be pushed to it. */
-typedef struct session {
+/* A batch waiting to be stored with the others of its group. */
+typedef struct pending {
+    link_msg_t msg;           /* owns the bytes and the route to answer on */
+    Parallax__Envelope *env;  /* unpacked from msg */
     int agent_id;
     char name[64];
-    uint8_t route[LINK_ROUTE_MAX];
-    size_t route_len;
-    int64_t last_heard_mono_us;
-    uint64_t schedule_version; /* last sent (or reported in hello) */
-} session_t;
+} pending_t;
 
 struct coord {
     coord_config_t cfg;
@@ -41,11 +55,14 @@ struct coord {
     store_t *store;
     allow_t *allow;
     Parallax__Schedule *schedule;
-    session_t *sessions;
-    size_t n_sessions;
-    int64_t reconnect_at_mono_us;
-    int64_t merged_at_mono_us;
-    long backoff_ms;
+    sessions_t *sessions;
+    backoff_t backoff;
+    int db_ready;   /* connected, and everything a fresh connection needs is loaded */
+    int db_was_up;  /* for logging the loss of the database once */
+    int64_t housekeeping_mono_us;
+    int64_t merged_mono_us;
+    pending_t group[COORD_GROUP_MAX_BATCHES];
+    size_t n_group, group_results;
     int sigfd;
     int stopping;
 };
@@ -69,10 +86,11 @@ coord_t *coord_new(const coord_config_t *cfg, err_t *err)
     }
     c->cfg = *cfg;
     c->sigfd = -1;
-    c->backoff_ms = COORD_BACKOFF_MIN_MS;
+    backoff_init(&c->backoff, COORD_BACKOFF_MIN_MS, COORD_BACKOFF_MAX_MS);
     if (load_or_create_keys(cfg->key_file, &c->keys, err) < 0)
         goto fail;
-    if (!(c->allow = allow_new()) || !(c->store = store_new(cfg->database))) {
+    if (!(c->allow = allow_new()) || !(c->store = store_new(cfg->database)) ||
+        !(c->sessions = sessions_new(COORD_MAX_SESSIONS))) {
         err_set(err, "out of memory");
         goto fail;
     }
@@ -85,68 +103,31 @@ fail:
     return NULL;
 }
 
+static void group_clear(coord_t *c)
+{
+    for (size_t i = 0; i < c->n_group; i++) {
+        wire_free(&c->group[i].env);
+        link_msg_clear(&c->group[i].msg);
+    }
+    c->n_group = 0;
+    c->group_results = 0;
+}
+
 void coord_destroy(coord_t **coord)
 {
     if (!coord || !*coord)
         return;
     coord_t *c = *coord;
+    group_clear(c);
     link_destroy(&c->link);
     store_destroy(&c->store);
     allow_destroy(&c->allow);
     store_schedule_free(&c->schedule);
-    free(c->sessions);
+    sessions_destroy(&c->sessions);
     if (c->sigfd >= 0)
         close(c->sigfd);
     free(c);
     *coord = NULL;
-}
-
-/* ---- sessions ---------------------------------------------------------------------------- */
-
-static session_t *session_find(coord_t *c, int agent_id)
-{
-    for (size_t i = 0; i < c->n_sessions; i++)
-        if (c->sessions[i].agent_id == agent_id)
-            return &c->sessions[i];
-    return NULL;
-}
-
-/* Records that agent_id spoke from route; returns its session, or NULL if the table is full
- * (the message is still handled, only schedule pushes to it are lost until it says hello). */
-static session_t *session_touch(coord_t *c, const allow_entry_t *agent, const link_msg_t *msg)
-{
-    int agent_id = agent->agent_id;
-    session_t *s = session_find(c, agent_id);
-    if (!s) {
-        if (c->n_sessions == COORD_MAX_SESSIONS)
-            return NULL;
-        session_t *grown = realloc(c->sessions, (c->n_sessions + 1) * sizeof *grown);
-        if (!grown)
-            return NULL;
-        c->sessions = grown;
-        s = &c->sessions[c->n_sessions++];
-        memset(s, 0, sizeof *s);
-        s->agent_id = agent_id;
-    }
-    memcpy(s->name, agent->name, sizeof s->name);
-    memcpy(s->route, msg->route, msg->route_len);
-    s->route_len = msg->route_len;
-    s->last_heard_mono_us = time_mono_us();
-    return s;
-}
-
-static void sessions_expire(coord_t *c)
-{
-    int64_t limit = time_mono_us() - (int64_t)c->cfg.session_timeout_s * 1000000;
-    for (size_t i = 0; i < c->n_sessions;) {
-        if (c->sessions[i].last_heard_mono_us < limit) {
-            log_info("agent %s silent for %llus: session expired", c->sessions[i].name,
-                     (unsigned long long)c->cfg.session_timeout_s);
-            c->sessions[i] = c->sessions[--c->n_sessions];
-        } else {
-            i++;
-        }
-    }
 }
 
 /* ---- sending ----------------------------------------------------------------------------- */
@@ -164,13 +145,16 @@ static int send_envelope(coord_t *c, const uint8_t *route, size_t route_len,
         return -1;
     }
     int rc = link_send(c->link, route, route_len, buf, len, &err);
-    if (rc < 0)
+    if (rc == -1)
+        log_debug("agent %s: %s not sent (it will resend or reconnect): %s", agent,
+                  wire_body_name(env), err.msg);
+    else if (rc < 0)
         log_warn("agent %s: %s not sent: %s", agent, wire_body_name(env), err.msg);
     free(buf);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
-static void send_schedule(coord_t *c, session_t *s, const char *agent)
+static void send_schedule(coord_t *c, session_t *s)
 {
     if (!c->schedule)
         return;
@@ -178,10 +162,10 @@ static void send_schedule(coord_t *c, session_t *s, const char *agent)
     env.version = PX_PROTOCOL_VERSION;
     env.body_case = PARALLAX__ENVELOPE__BODY_SCHEDULE;
     env.schedule = c->schedule;
-    if (send_envelope(c, s->route, s->route_len, &env, agent) < 0)
+    if (send_envelope(c, s->route, s->route_len, &env, s->name) < 0)
         return;
-    s->schedule_version = c->schedule->version;
-    log_info("agent %s: sent schedule version %llu (%zu probes)", agent,
+    s->schedule_sent = c->schedule->version;
+    log_info("agent %s: sent schedule version %llu (%zu probes)", s->name,
              (unsigned long long)c->schedule->version, c->schedule->n_probes);
 }
 
@@ -202,32 +186,28 @@ static void send_ack(coord_t *c, const link_msg_t *msg, const Parallax__ResultBa
 
 /* ---- database ---------------------------------------------------------------------------- */
 
-static int reload_agents(coord_t *c)
+static int reload_agents(coord_t *c, err_t *err)
 {
-    err_t err;
     allow_entry_t *entries = NULL;
     size_t n = 0;
-    if (store_load_agents(c->store, &entries, &n, &err) < 0) {
-        log_warn("%s", err.msg);
+    if (store_load_agents(c->store, &entries, &n, err) < 0)
         return -1;
-    }
     int rc = allow_replace(c->allow, entries, n);
     free(entries);
-    if (rc < 0)
-        log_error("out of memory reloading agents; keeping the previous allow-list");
-    else
-        log_info("allow-list loaded: %zu agents", n);
-    return rc;
-}
-
-static int reload_schedule(coord_t *c)
-{
-    err_t err;
-    Parallax__Schedule *fresh = NULL;
-    if (store_load_schedule(c->store, &fresh, &err) < 0) {
-        log_warn("%s", err.msg);
+    if (rc < 0) {
+        /* The previous list stays in force, which is the safe side for a transient failure. */
+        err_set(err, "out of memory reloading agents; keeping the previous allow-list");
         return -1;
     }
+    log_info("allow-list loaded: %zu agents", n);
+    return 0;
+}
+
+static int reload_schedule(coord_t *c, err_t *err)
+{
+    Parallax__Schedule *fresh = NULL;
+    if (store_load_schedule(c->store, &fresh, err) < 0)
+        return -1;
     if (c->schedule && c->schedule->version == fresh->version) {
         store_schedule_free(&fresh);
         return 0;
@@ -237,41 +217,55 @@ static int reload_schedule(coord_t *c)
     log_info("schedule version %llu: %zu probes", (unsigned long long)fresh->version,
              fresh->n_probes);
     /* Live schedule changes: every agent heard from recently gets the new version now. */
-    for (size_t i = 0; i < c->n_sessions; i++)
-        send_schedule(c, &c->sessions[i], c->sessions[i].name);
+    for (size_t i = 0; i < sessions_count(c->sessions); i++)
+        send_schedule(c, sessions_at(c->sessions, i));
     return 0;
 }
 
-/* Connects when the back-off allows; on success loads everything a fresh connection needs. */
+/* Connects when the back-off allows, and loads what a fresh connection needs. Returns 0 when
+ * the database is ready, -1 when not (batches get "retry"), -2 when it never will be without
+ * an operator (fatal set). */
 static int db_ensure(coord_t *c, err_t *fatal)
 {
-    if (store_connected(c->store))
+    if (!store_connected(c->store)) {
+        c->db_ready = 0;
+        if (c->db_was_up) {
+            log_warn("lost the database connection: answering batches with retry until it is "
+                     "back");
+            c->db_was_up = 0;
+        }
+    }
+    if (c->db_ready)
         return 0;
     int64_t now = time_mono_us();
-    if (now < c->reconnect_at_mono_us)
+    if (!backoff_due(&c->backoff, now))
         return -1;
     err_t err;
-    int rc = store_connect(c->store, &err);
-    if (rc == -2) {
-        err_set(fatal, "%s", err.msg);
-        return -2;
+    if (!store_connected(c->store)) {
+        int rc = store_connect(c->store, &err);
+        if (rc == -2) {
+            err_set(fatal, "%s", err.msg);
+            return -2;
+        }
+        if (rc < 0)
+            goto failed;
     }
-    if (rc < 0 || store_register_coordinator(c->store, c->keys.public_z85, c->cfg.advertise,
-                                             &err) < 0 ||
-        reload_agents(c) < 0 || reload_schedule(c) < 0) {
-        if (rc == 0)
-            log_warn("database session setup failed: %s", err.msg);
-        else
-            log_warn("%s; retrying in %ld ms", err.msg, c->backoff_ms);
-        c->reconnect_at_mono_us = now + c->backoff_ms * 1000;
-        c->backoff_ms = c->backoff_ms * 2 > COORD_BACKOFF_MAX_MS ? COORD_BACKOFF_MAX_MS
-                                                                 : c->backoff_ms * 2;
-        return -1;
-    }
-    c->backoff_ms = COORD_BACKOFF_MIN_MS;
+    if (store_register_coordinator(c->store, c->keys.public_z85, c->cfg.advertise, &err) < 0 ||
+        reload_agents(c, &err) < 0 || reload_schedule(c, &err) < 0)
+        goto failed;
+    if (!store_has_agent_state(c->store))
+        log_warn("the schema predates migration 007: agent state and schedule versions are not "
+                 "stored; run 'parallaxctl db migrate'");
+    backoff_reset(&c->backoff);
+    c->db_ready = 1;
+    c->db_was_up = 1;
     log_info("connected to the database; public key %s, agents connect to %s",
              c->keys.public_z85, c->cfg.advertise);
     return 0;
+failed:;
+    int64_t delay = backoff_failed(&c->backoff, now);
+    log_warn("%s; retrying in %lld ms", err.msg, (long long)delay);
+    return -1;
 }
 
 static void db_changes(coord_t *c)
@@ -282,10 +276,11 @@ static void db_changes(coord_t *c)
         log_warn("%s", err.msg);
         return;
     }
-    if (changed & STORE_CHANGED_AGENTS)
-        reload_agents(c);
-    if (changed & STORE_CHANGED_SCHEDULE)
-        reload_schedule(c);
+    if ((changed & STORE_CHANGED_AGENTS) && reload_agents(c, &err) < 0)
+        log_warn("%s", err.msg);
+    if ((changed & STORE_CHANGED_SCHEDULE) && reload_schedule(c, &err) < 0)
+        log_warn("%s", err.msg);
+    /* A failed reload that lost the connection is redone after reconnecting (db_ensure). */
 }
 
 /* ---- agents' messages -------------------------------------------------------------------- */
@@ -308,40 +303,74 @@ static int authorize(void *arg, const char *public_key, char *user_id, size_t le
     return 1;
 }
 
-static void handle_batch(coord_t *c, const link_msg_t *msg, const allow_entry_t *agent,
-                         const Parallax__ResultBatch *b)
+/* Records in the database that the agent was heard from. Heartbeats and hellos always
+ * write; other messages at most every third of the session timeout, which keeps last_seen
+ * (and so `online`) true for an agent that only sends batches, without a write per batch. */
+static void record_heard(coord_t *c, session_t *s, int agent_id, const char *agent_version,
+                         int64_t schedule_version, int heartbeat)
 {
-    err_t err;
-    err_clear(&err);
-    switch (store_ingest(c->store, agent->agent_id, b, &err)) {
-    case STORE_INGEST_STORED:
-        log_debug("agent %s: stored batch %llu (%zu results)", agent->name,
-                  (unsigned long long)b->seq, b->n_results);
-        send_ack(c, msg, b, PARALLAX__ACK_CODE__ACK_STORED, NULL, agent->name);
-        break;
-    case STORE_INGEST_DUPLICATE:
-        log_info("agent %s: batch %llu was already stored; acknowledging again", agent->name,
-                 (unsigned long long)b->seq);
-        send_ack(c, msg, b, PARALLAX__ACK_CODE__ACK_STORED, NULL, agent->name);
-        break;
-    case STORE_INGEST_NOT_ALLOWED:
-        log_warn("agent %s: %s; batch dropped", agent->name, err.msg);
-        break;
-    case STORE_INGEST_RETRY:
-        log_warn("agent %s: batch %llu not stored now (%s); asked to retry", agent->name,
-                 (unsigned long long)b->seq, err.msg);
-        send_ack(c, msg, b, PARALLAX__ACK_CODE__ACK_RETRY, err.msg, agent->name);
-        break;
-    case STORE_INGEST_REJECT:
-        log_error("agent %s: batch %llu rejected: %s", agent->name, (unsigned long long)b->seq,
-                  err.msg);
-        send_ack(c, msg, b, PARALLAX__ACK_CODE__ACK_REJECTED, err.msg, agent->name);
-        break;
+    int64_t now = time_mono_us();
+    if (!heartbeat && !agent_version && s && s->recorded_mono_us &&
+        now - s->recorded_mono_us < (int64_t)c->cfg.session_timeout_s * 1000000 / 3)
+        return;
+    if (!c->db_ready) {
+        log_debug("agent %d: database away; liveness not recorded", agent_id);
+        return;
     }
+    err_t err;
+    if (store_touch_agent(c->store, agent_id, agent_version, schedule_version, &err) < 0 ||
+        (heartbeat && store_heartbeat(c->store, agent_id, &err) < 0)) {
+        log_warn("%s", err.msg);
+        return;
+    }
+    if (s)
+        s->recorded_mono_us = now;
 }
 
-static void handle_heartbeat(coord_t *c, const link_msg_t *msg, const allow_entry_t *agent,
-                             const Parallax__Heartbeat *hb, int64_t recv_us)
+static void update_clock(coord_t *c, session_t *s, int agent_id)
+{
+    int64_t offset_us, rtt_us;
+    if (!s || clocksync_estimate(&s->clock, &offset_us, &rtt_us) < 0)
+        return;
+    int64_t offset_ms = offset_us >= 0 ? (offset_us + 500) / 1000 : -((-offset_us + 500) / 1000);
+    int64_t rtt_ms = rtt_us < 0 ? -1 : (rtt_us + 500) / 1000;
+    if (!clocksync_worth_storing(s->clock_stored, s->stored_offset_ms, s->stored_rtt_ms,
+                                 offset_ms, rtt_ms, COORD_CLOCK_STEP_MS) ||
+        !c->db_ready)
+        return;
+    err_t err;
+    long queued = 0;
+    if (store_set_clock(c->store, agent_id, (int)offset_ms, rtt_us < 0 ? -1.0 : rtt_us / 1000.0,
+                        COORD_CLOCK_REMERGE_MS, &queued, &err) < 0) {
+        log_warn("agent %s: %s", s->name, err.msg);
+        return;
+    }
+    int was_far = s->clock_stored && llabs(s->stored_offset_ms) > COORD_CLOCK_WARN_MS;
+    int far = llabs(offset_ms) > COORD_CLOCK_WARN_MS;
+    /* Logged when the offset changes, never per heartbeat (nor when only the RTT did). */
+    int moved = !s->clock_stored || llabs(offset_ms - s->stored_offset_ms) >= COORD_CLOCK_STEP_MS;
+    if (far && moved)
+        log_warn("agent %s: clock is %lld ms %s the coordinator's (rtt %lld ms); its results are "
+                 "placed corrected",
+                 s->name, (long long)llabs(offset_ms), offset_ms > 0 ? "ahead of" : "behind",
+                 (long long)rtt_ms);
+    else if (was_far && !far)
+        log_info("agent %s: clock back within %d ms (offset %lld ms)", s->name,
+                 COORD_CLOCK_WARN_MS, (long long)offset_ms);
+    else
+        log_debug("agent %s: clock offset %lld ms, rtt %lld ms", s->name, (long long)offset_ms,
+                  (long long)rtt_ms);
+    if (queued > 0)
+        log_info("agent %s: clock offset changed; %ld bins queued to merge again", s->name,
+                 queued);
+    s->clock_stored = 1;
+    s->stored_offset_ms = offset_ms;
+    s->stored_rtt_ms = rtt_ms;
+}
+
+static void handle_heartbeat(coord_t *c, session_t *s, const link_msg_t *msg,
+                             const allow_entry_t *agent, const Parallax__Heartbeat *hb,
+                             int64_t recv_us)
 {
     Parallax__Heartbeat reply = PARALLAX__HEARTBEAT__INIT;
     reply.agent_sent_us = hb->agent_sent_us;
@@ -352,9 +381,80 @@ static void handle_heartbeat(coord_t *c, const link_msg_t *msg, const allow_entr
     env.body_case = PARALLAX__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &reply;
     send_envelope(c, msg->route, msg->route_len, &env, agent->name);
+    if (s) {
+        clocksync_add_oneway(&s->clock, hb->agent_sent_us, recv_us);
+        if (hb->echo_agent_sent_us)
+            clocksync_add_exchange(&s->clock, hb->echo_agent_sent_us, hb->echo_coord_recv_us,
+                                   hb->echo_coord_sent_us, hb->echo_agent_recv_us);
+        update_clock(c, s, agent->agent_id);
+    }
+    /* 0 is what an agent that does not report its version sends: it acknowledges nothing. */
+    record_heard(c, s, agent->agent_id, NULL,
+                 hb->schedule_version ? (int64_t)hb->schedule_version : -1, 1);
 }
 
-static void handle_message(coord_t *c, const link_msg_t *msg)
+/* Stores the group of batches received so far and answers each. */
+static void group_flush(coord_t *c)
+{
+    if (c->n_group == 0)
+        return;
+    store_batch_t items[COORD_GROUP_MAX_BATCHES];
+    for (size_t i = 0; i < c->n_group; i++)
+        items[i] = (store_batch_t){.agent_id = c->group[i].agent_id,
+                                   .batch = c->group[i].env->batch};
+    store_ingest(c->store, items, c->n_group);
+    for (size_t i = 0; i < c->n_group; i++) {
+        const pending_t *p = &c->group[i];
+        const Parallax__ResultBatch *b = p->env->batch;
+        const char *why = items[i].err.msg;
+        switch (items[i].verdict) {
+        case STORE_INGEST_STORED:
+            log_debug("agent %s: stored batch %llu (%zu results, %zu gaps)", p->name,
+                      (unsigned long long)b->seq, b->n_results, b->n_gaps);
+            send_ack(c, &p->msg, b, PARALLAX__ACK_CODE__ACK_STORED, NULL, p->name);
+            break;
+        case STORE_INGEST_DUPLICATE:
+            log_info("agent %s: batch %llu was already stored; acknowledging again", p->name,
+                     (unsigned long long)b->seq);
+            send_ack(c, &p->msg, b, PARALLAX__ACK_CODE__ACK_STORED, NULL, p->name);
+            break;
+        case STORE_INGEST_NOT_ALLOWED:
+            log_warn("agent %s: %s; batch dropped", p->name, why);
+            break;
+        case STORE_INGEST_RETRY:
+            log_warn("agent %s: batch %llu not stored now (%s); asked to retry", p->name,
+                     (unsigned long long)b->seq, why);
+            send_ack(c, &p->msg, b, PARALLAX__ACK_CODE__ACK_RETRY, why, p->name);
+            break;
+        case STORE_INGEST_REJECT:
+            log_error("agent %s: batch %llu rejected: %s", p->name, (unsigned long long)b->seq,
+                      why);
+            send_ack(c, &p->msg, b, PARALLAX__ACK_CODE__ACK_REJECTED, why, p->name);
+            break;
+        }
+    }
+    group_clear(c);
+}
+
+/* Queues a batch for the group, taking over msg's bytes and env. */
+static void group_add(coord_t *c, link_msg_t *msg, Parallax__Envelope **env,
+                      const allow_entry_t *agent)
+{
+    if (c->n_group == COORD_GROUP_MAX_BATCHES ||
+        c->group_results + (*env)->batch->n_results > COORD_GROUP_MAX_RESULTS)
+        group_flush(c);
+    pending_t *p = &c->group[c->n_group++];
+    p->msg = *msg;
+    msg->data = NULL;
+    msg->len = 0;
+    p->env = *env;
+    *env = NULL;
+    p->agent_id = agent->agent_id;
+    snprintf(p->name, sizeof p->name, "%s", agent->name);
+    c->group_results += p->env->batch->n_results;
+}
+
+static void handle_message(coord_t *c, link_msg_t *msg)
 {
     int64_t recv_us = time_now_us();
     /* Identity comes from the key that authenticated the connection, never from the payload. */
@@ -371,7 +471,8 @@ static void handle_message(coord_t *c, const link_msg_t *msg)
         log_warn("agent %s: dropped a bad message: %s", agent->name, err.msg);
         return;
     }
-    session_t *s = session_touch(c, agent, msg);
+    session_t *s = sessions_touch(c->sessions, agent->agent_id, agent->name, msg->route,
+                                  msg->route_len, time_mono_us());
     switch (env->body_case) {
     case PARALLAX__ENVELOPE__BODY_HELLO:
         if (env->hello->name && *env->hello->name && strcmp(env->hello->name, agent->name))
@@ -379,19 +480,20 @@ static void handle_message(coord_t *c, const link_msg_t *msg)
                      env->hello->name, agent->name);
         log_info("agent %s: hello (version %s, schedule %llu)", agent->name,
                  env->hello->agent_version, (unsigned long long)env->hello->schedule_version);
-        if (store_touch_agent(c->store, agent->agent_id, env->hello->agent_version, &err) < 0)
-            log_warn("%s", err.msg);
+        record_heard(c, s, agent->agent_id,
+                     env->hello->agent_version && *env->hello->agent_version
+                         ? env->hello->agent_version
+                         : "",
+                     (int64_t)env->hello->schedule_version, 0);
         if (s)
-            send_schedule(c, s, agent->name);
+            send_schedule(c, s);
         break;
     case PARALLAX__ENVELOPE__BODY_BATCH:
-        handle_batch(c, msg, agent, env->batch);
+        record_heard(c, s, agent->agent_id, NULL, -1, 0);
+        group_add(c, msg, &env, agent);
         break;
     case PARALLAX__ENVELOPE__BODY_HEARTBEAT:
-        handle_heartbeat(c, msg, agent, env->heartbeat, recv_us);
-        if (store_touch_agent(c->store, agent->agent_id, NULL, &err) < 0 ||
-            store_heartbeat(c->store, agent->agent_id, &err) < 0)
-            log_warn("%s", err.msg);
+        handle_heartbeat(c, s, msg, agent, env->heartbeat, recv_us);
         break;
     default:
         log_warn("agent %s: unexpected %s message ignored", agent->name, wire_body_name(env));
@@ -408,7 +510,7 @@ static void drain_agents(coord_t *c)
         err_t err;
         int rc = link_recv(c->link, &msg, &err);
         if (rc == 0)
-            return;
+            break;
         if (rc < 0) {
             log_warn("%s", err.msg);
             continue;
@@ -416,24 +518,55 @@ static void drain_agents(coord_t *c)
         handle_message(c, &msg);
         link_msg_clear(&msg);
     }
+    group_flush(c);
 }
 
-/* ---- merge ------------------------------------------------------------------------------- */
+/* ---- housekeeping ------------------------------------------------------------------------ */
 
-/* The merge runs in SQL as bins close; once a second is enough for bins of a second or more,
- * and it costs next to nothing when no bin is dirty. */
+static void session_expired(void *arg, const session_t *s)
+{
+    coord_t *c = arg;
+    log_info("agent %s silent for %llus: session expired", s->name,
+             (unsigned long long)c->cfg.session_timeout_s);
+}
+
+static void agent_offline(void *arg, const char *name)
+{
+    (void)arg;
+    log_info("agent %s marked offline", name);
+}
+
+/* Four times a second: the merge, in SQL. A bin closes at its last run once every vantage
+ * has reported it, so how soon a verdict follows the evidence is this period; a call with no
+ * bin due is one index lookup. */
 static void merge_due(coord_t *c)
 {
     int64_t now = time_mono_us();
-    if (!store_connected(c->store) || now - c->merged_at_mono_us < 1000000)
+    if (now - c->merged_mono_us < 250000 || !c->db_ready || !store_connected(c->store))
         return;
-    c->merged_at_mono_us = now;
+    c->merged_mono_us = now;
     long bins = 0;
     err_t err;
     if (store_merge(c->store, &bins, &err) < 0)
         log_warn("%s", err.msg);
     else if (bins > 0)
-        log_info("merged %ld closed bins", bins);
+        log_debug("merged %ld closed bins", bins);
+}
+
+/* Once a second: expire silent sessions and mark silent agents offline. */
+static void housekeeping(coord_t *c)
+{
+    int64_t now = time_mono_us();
+    if (now - c->housekeeping_mono_us < 1000000)
+        return;
+    c->housekeeping_mono_us = now;
+    sessions_expire(c->sessions, now, (int64_t)c->cfg.session_timeout_s * 1000000,
+                    session_expired, c);
+    if (!c->db_ready)
+        return;
+    err_t err;
+    if (store_expire_agents(c->store, c->cfg.session_timeout_s, agent_offline, c, &err) < 0)
+        log_warn("%s", err.msg);
 }
 
 /* ---- loop -------------------------------------------------------------------------------- */
@@ -463,8 +596,8 @@ int coord_run(coord_t *c, err_t *err)
         int fds[2] = {c->sigfd, store_fd(c->store)};
         int ready[2] = {0, 0};
         int nfds = fds[1] >= 0 ? 2 : 1;
-        /* Wake at least once a second to expire sessions and retry the database. */
-        if (link_wait(c->link, fds, ready, nfds, 1000, err) < 0)
+        /* Wake at least a few times a second to expire sessions and retry the database. */
+        if (link_wait(c->link, fds, ready, nfds, 250, err) < 0)
             return -1;
         if (ready[0]) {
             struct signalfd_siginfo si;
@@ -479,10 +612,10 @@ int coord_run(coord_t *c, err_t *err)
         /* Not only when the socket is readable: a notification that arrived while another
          * query was running has already been read into libpq's queue, and would otherwise
          * wait there for the next unrelated traffic. */
-        if (store_connected(c->store))
+        if (c->db_ready && store_connected(c->store))
             db_changes(c);
         drain_agents(c);
-        sessions_expire(c);
+        housekeeping(c);
         merge_due(c);
     }
     log_info("stopped");

@@ -14,7 +14,18 @@
 #endif
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
-#define LINK_HWM 1000
+/* Per-agent queue bounds. An agent keeps few batches unacknowledged at a time, so a deep
+ * queue only holds a misbehaving peer's flood (up to HWM x ZMQ_MAXMSGSIZE of memory each). */
+#define LINK_HWM 100
+/* ZeroMQ heartbeats notice a dead peer after about IVL + TIMEOUT; TTL tells the agent how
+ * long to wait for ours. TCP keepalive catches the connections behind a silent NAT. */
+#define LINK_HEARTBEAT_IVL_MS 5000
+#define LINK_HEARTBEAT_TIMEOUT_MS 15000
+#define LINK_HEARTBEAT_TTL_MS 20000
+#define LINK_HANDSHAKE_MS 10000
+#define LINK_KEEPALIVE_IDLE_S 60
+#define LINK_KEEPALIVE_INTVL_S 10
+#define LINK_KEEPALIVE_CNT 3
 
 struct link {
     void *ctx;
@@ -56,10 +67,17 @@ static int router_configure(void *r, const keypair_t *keys, size_t max_msg, err_
         set_int(r, ZMQ_SNDHWM, LINK_HWM, "ZMQ_SNDHWM", err) < 0 ||
         set_int(r, ZMQ_RCVHWM, LINK_HWM, "ZMQ_RCVHWM", err) < 0 ||
         /* A peer that connects and never finishes the handshake is dropped. */
-        set_int(r, ZMQ_HANDSHAKE_IVL, 10000, "ZMQ_HANDSHAKE_IVL", err) < 0 ||
-        set_int(r, ZMQ_HEARTBEAT_IVL, 5000, "ZMQ_HEARTBEAT_IVL", err) < 0 ||
-        set_int(r, ZMQ_HEARTBEAT_TIMEOUT, 15000, "ZMQ_HEARTBEAT_TIMEOUT", err) < 0 ||
+        set_int(r, ZMQ_HANDSHAKE_IVL, LINK_HANDSHAKE_MS, "ZMQ_HANDSHAKE_IVL", err) < 0 ||
+        set_int(r, ZMQ_HEARTBEAT_IVL, LINK_HEARTBEAT_IVL_MS, "ZMQ_HEARTBEAT_IVL", err) < 0 ||
+        set_int(r, ZMQ_HEARTBEAT_TIMEOUT, LINK_HEARTBEAT_TIMEOUT_MS, "ZMQ_HEARTBEAT_TIMEOUT",
+                err) < 0 ||
+        set_int(r, ZMQ_HEARTBEAT_TTL, LINK_HEARTBEAT_TTL_MS, "ZMQ_HEARTBEAT_TTL", err) < 0 ||
         set_int(r, ZMQ_TCP_KEEPALIVE, 1, "ZMQ_TCP_KEEPALIVE", err) < 0 ||
+        set_int(r, ZMQ_TCP_KEEPALIVE_IDLE, LINK_KEEPALIVE_IDLE_S, "ZMQ_TCP_KEEPALIVE_IDLE", err) <
+            0 ||
+        set_int(r, ZMQ_TCP_KEEPALIVE_INTVL, LINK_KEEPALIVE_INTVL_S, "ZMQ_TCP_KEEPALIVE_INTVL",
+                err) < 0 ||
+        set_int(r, ZMQ_TCP_KEEPALIVE_CNT, LINK_KEEPALIVE_CNT, "ZMQ_TCP_KEEPALIVE_CNT", err) < 0 ||
         set_int(r, ZMQ_LINGER, 0, "ZMQ_LINGER", err) < 0)
         return -1;
     return 0;
@@ -298,10 +316,14 @@ void link_msg_clear(link_msg_t *msg)
 int link_send(link_t *link, const uint8_t *route, size_t route_len, const uint8_t *data,
               size_t len, err_t *err)
 {
+    /* With ROUTER_MANDATORY the routing frame fails at once (EHOSTUNREACH) for a peer that is
+     * gone, and with EAGAIN for one whose queue is full; after it was accepted, the body frame
+     * of the same message is queued with it. */
     if (zmq_send(link->router, route, route_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(link->router, data, len, ZMQ_DONTWAIT) < 0) {
-        err_set(err, "send: %s", zmq_strerror(zmq_errno()));
-        return -1;
+        int e = zmq_errno();
+        err_set(err, "send: %s", zmq_strerror(e));
+        return e == EHOSTUNREACH || e == EAGAIN ? -1 : -2;
     }
     return 0;
 }

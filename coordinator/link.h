@@ -56,9 +56,10 @@ int link_recv(link_t *link, link_msg_t *msg, err_t *err);
 /* Frees msg->data. Safe to call twice. */
 void link_msg_clear(link_msg_t *msg);
 
-/* Sends len bytes to the agent behind route, without blocking. Returns 0, or -1 if the peer
- * is gone or its queue is full (the agent resends whatever was not acknowledged, so the
- * caller only logs). */
+/* Sends len bytes to the agent behind route, without blocking. Returns 0; -1 if the peer is
+ * gone or its queue is full (EHOSTUNREACH, EAGAIN: expected, nothing is lost because the agent
+ * resends whatever was not acknowledged, so the caller logs at debug level); -2 on any other
+ * failure (err set). */
 int link_send(link_t *link, const uint8_t *route, size_t route_len, const uint8_t *data,
               size_t len, err_t *err);
 

@@ -1,28 +1,37 @@
-/* store: libpq behind one small interface. Results of every query are cleared in one place
- * (exec/done helpers); a failure that breaks the connection marks the store disconnected so
- * the coordinator reconnects instead of failing every later call. */
+/* store: libpq behind one small interface. Every statement goes through exec(), which sends
+ * it asynchronously and waits with a deadline, so a hung server costs a bounded wait and a
+ * reconnect, never the coordinator's loop; results are cleared in one place; a failure that
+ * breaks the connection marks the store disconnected so the coordinator reconnects instead of
+ * failing every later call. */
 #include "store.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "json.h"
-#include "status.h"
+#include "copyrow.h"
+#include "timeutil.h"
 
-#define STORE_COPY_CHUNK (64 * 1024)
-#define COPY_DETAIL_MAX (32 * 1024)
-#define COPY_LINE_MAX (COPY_DETAIL_MAX + 4096)
+#define STORE_COPY_CHUNK (256 * 1024)
+/* Days whose partition this connection knows to exist (results arrive for a few days). */
+#define STORE_DAYS_KNOWN 16
 
 struct store {
     char *conninfo;
     PGconn *conn;
-    int has_merge;      /* the schema has parallax.merge_run() (migration 003 or later) */
-    int has_heartbeats; /* ... and parallax.heartbeats */
-    char sqlstate[6]; /* of the last failed statement, "" if none */
+    int has_merge;       /* the schema has parallax.merge_run() (migration 003 or later) */
+    int has_heartbeats;  /* ... and parallax.heartbeats */
+    int has_agent_state; /* ... and migration 007 (liveness, clock, schedule versions) */
+    char sqlstate[6];    /* of the last failed statement, "" if none */
+    int64_t max_probe_id; /* highest probe id issued, as last read */
+    int64_t days_known[STORE_DAYS_KNOWN]; /* committed partitions, by day number; a ring */
+    int n_days_known, next_day;
 };
 
 store_t *store_new(const char *conninfo)
@@ -40,6 +49,8 @@ static void disconnect(store_t *s)
     if (s->conn)
         PQfinish(s->conn);
     s->conn = NULL;
+    /* A new connection may find partitions dropped meanwhile. */
+    s->n_days_known = 0;
 }
 
 void store_destroy(store_t **store)
@@ -62,24 +73,133 @@ int store_fd(const store_t *store)
     return store_connected(store) ? PQsocket(store->conn) : -1;
 }
 
+int store_has_agent_state(const store_t *store)
+{
+    return store->has_agent_state;
+}
+
 /* The server's message on one line, without libpq's trailing newline. */
 static void set_pg_error(err_t *err, const char *what, const PGresult *res, PGconn *conn)
 {
     const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     if (!m)
-        m = PQerrorMessage(conn);
+        m = conn ? PQerrorMessage(conn) : "not connected";
     char buf[ERR_MSG_MAX];
     snprintf(buf, sizeof buf, "%s", m && *m ? m : "unknown error");
     buf[strcspn(buf, "\n")] = '\0';
     err_set(err, "%s: %s", what, buf);
 }
 
-/* Runs a parameterised statement. Returns the result (caller PQclear()s it) if its status is
- * `want`, else NULL with err set; on a lost connection the store is disconnected. */
-static PGresult *exec(store_t *s, const char *what, ExecStatusType want, const char *sql,
-                      int n, const char *const *params, err_t *err)
+/* ---- waiting with a deadline ------------------------------------------------------------ */
+
+/* Waits until fd has one of events or the monotonic deadline passes. Returns 1 ready, 0 timed
+ * out, -1 on a poll failure. */
+static int wait_fd(int fd, short events, int64_t deadline_us)
 {
-    PGresult *res = PQexecParams(s->conn, sql, n, NULL, params, NULL, NULL, 0);
+    for (;;) {
+        int64_t left_ms = (deadline_us - time_mono_us() + 999) / 1000;
+        if (left_ms <= 0)
+            return 0;
+        struct pollfd p = {.fd = fd, .events = events};
+        int rc = poll(&p, 1, left_ms > 60000 ? 60000 : (int)left_ms);
+        if (rc > 0)
+            return 1;
+        if (rc < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+static int64_t deadline_after(long ms)
+{
+    return time_mono_us() + (int64_t)ms * 1000;
+}
+
+/* The failure of a wait: the connection is dropped (it is in an unknown state, and a server
+ * too slow to answer would hold up the loop again). */
+static int lost(store_t *s, const char *what, const char *why, err_t *err)
+{
+    err_set(err, "%s: %s; connection dropped", what, why);
+    snprintf(s->sqlstate, sizeof s->sqlstate, "%s", "");
+    disconnect(s);
+    return -1;
+}
+
+/* Sends whatever libpq has buffered. Returns 0 or -1 (disconnected). */
+static int flush_out(store_t *s, const char *what, int64_t deadline, err_t *err)
+{
+    for (;;) {
+        int rc = PQflush(s->conn);
+        if (rc == 0)
+            return 0;
+        if (rc < 0)
+            return lost(s, what, PQerrorMessage(s->conn), err);
+        int w = wait_fd(PQsocket(s->conn), POLLOUT | POLLIN, deadline);
+        if (w <= 0)
+            return lost(s, what, w == 0 ? "the database did not take the data in time" : "poll failed",
+                        err);
+        /* Input must be read too, or a server blocked on writing to us never reads. */
+        if (!PQconsumeInput(s->conn))
+            return lost(s, what, PQerrorMessage(s->conn), err);
+    }
+}
+
+/* The next result of the current command, waiting until the deadline. NULL with
+ * *failed = 0 means the command is complete; *failed = 1 means the connection was dropped. */
+static PGresult *next_result(store_t *s, const char *what, int64_t deadline, int *failed,
+                             err_t *err)
+{
+    *failed = 0;
+    while (PQisBusy(s->conn)) {
+        int w = wait_fd(PQsocket(s->conn), POLLIN, deadline);
+        if (w <= 0 || !PQconsumeInput(s->conn)) {
+            lost(s, what,
+                 w == 0 ? "the database did not answer in time"
+                 : w < 0 ? "poll failed"
+                         : PQerrorMessage(s->conn),
+                 err);
+            *failed = 1;
+            return NULL;
+        }
+    }
+    return PQgetResult(s->conn);
+}
+
+/* Runs a parameterised statement, waiting at most timeout_ms. Returns the result (caller
+ * PQclear()s it) if its status is `want`, else NULL with err set; on a lost connection or a
+ * missed deadline the store is disconnected. For want == PGRES_COPY_IN the connection is left
+ * in COPY mode. */
+static PGresult *exec_within(store_t *s, const char *what, ExecStatusType want, const char *sql,
+                             int n, const char *const *params, long timeout_ms, err_t *err)
+{
+    s->sqlstate[0] = '\0';
+    if (!store_connected(s)) {
+        err_set(err, "%s: database not connected", what);
+        disconnect(s);
+        return NULL;
+    }
+    int64_t deadline = deadline_after(timeout_ms);
+    if (!PQsendQueryParams(s->conn, sql, n, NULL, params, NULL, NULL, 0)) {
+        set_pg_error(err, what, NULL, s->conn);
+        if (PQstatus(s->conn) != CONNECTION_OK)
+            disconnect(s);
+        return NULL;
+    }
+    if (flush_out(s, what, deadline, err) < 0)
+        return NULL;
+    int failed;
+    PGresult *res = next_result(s, what, deadline, &failed, err);
+    if (failed)
+        return NULL;
+    if (res && PQresultStatus(res) == PGRES_COPY_IN)
+        return want == PGRES_COPY_IN ? res : (PQclear(res), NULL);
+    /* Collect the rest so the connection is ready for the next command. */
+    PGresult *extra;
+    while ((extra = next_result(s, what, deadline, &failed, err)))
+        PQclear(extra);
+    if (failed) {
+        PQclear(res);
+        return NULL;
+    }
     if (res && PQresultStatus(res) == want)
         return res;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -91,6 +211,13 @@ static PGresult *exec(store_t *s, const char *what, ExecStatusType want, const c
     return NULL;
 }
 
+static PGresult *exec(store_t *s, const char *what, ExecStatusType want, const char *sql, int n,
+                      const char *const *params, err_t *err)
+{
+    return exec_within(s, what, want, sql, n, params,
+                       STORE_STATEMENT_TIMEOUT_MS + STORE_CLIENT_SLACK_MS, err);
+}
+
 /* Like exec() for statements whose result is not needed. */
 static int run(store_t *s, const char *what, const char *sql, int n, const char *const *params,
                err_t *err)
@@ -100,19 +227,60 @@ static int run(store_t *s, const char *what, const char *sql, int n, const char 
     return res ? 0 : -1;
 }
 
-int store_connect(store_t *s, err_t *err)
+/* ---- connecting -------------------------------------------------------------------------- */
+
+/* Starts a connection and drives it to the end or the deadline. The defaults come first so
+ * that whatever the operator's conninfo says overrides them. */
+static int open_conn(store_t *s, err_t *err)
 {
-    disconnect(s);
-    s->conn = PQconnectdb(s->conninfo);
-    if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
+    static const char *const keys[] = {"application_name", "keepalives", "keepalives_idle",
+                                        "keepalives_interval", "keepalives_count",
+                                        "tcp_user_timeout", "dbname", NULL};
+    const char *values[] = {"parallax-coordinator", "1", "30", "10", "3", "30000", s->conninfo,
+                            NULL};
+    int64_t deadline = deadline_after(STORE_CONNECT_TIMEOUT_MS);
+    s->conn = PQconnectStartParams(keys, values, 1);
+    if (!s->conn) {
+        err_set(err, "cannot connect to the database: out of memory");
+        return -1;
+    }
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    while (PQstatus(s->conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+           st != PGRES_POLLING_FAILED) {
+        int w = wait_fd(PQsocket(s->conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+                        deadline);
+        if (w <= 0) {
+            err_set(err, "cannot connect to the database: %s",
+                    w == 0 ? "no answer within the connect timeout" : "poll failed");
+            disconnect(s);
+            return -1;
+        }
+        st = PQconnectPoll(s->conn);
+    }
+    if (PQstatus(s->conn) != CONNECTION_OK) {
         set_pg_error(err, "cannot connect to the database", NULL, s->conn);
         disconnect(s);
         return -1;
     }
+    /* Non-blocking, so a server that stops reading cannot block a COPY forever. */
+    if (PQsetnonblocking(s->conn, 1) != 0) {
+        set_pg_error(err, "cannot make the database connection non-blocking", NULL, s->conn);
+        disconnect(s);
+        return -1;
+    }
+    return 0;
+}
+
+int store_connect(store_t *s, err_t *err)
+{
+    disconnect(s);
+    if (open_conn(s, err) < 0)
+        return -1;
     PGresult *res = exec(s, "checking the schema", PGRES_TUPLES_OK,
                          "SELECT to_regclass('parallax.results') IS NOT NULL, "
                          "to_regprocedure('parallax.merge_run(timestamptz)') IS NOT NULL, "
-                         "to_regclass('parallax.heartbeats') IS NOT NULL",
+                         "to_regclass('parallax.heartbeats') IS NOT NULL, "
+                         "to_regclass('parallax.schedule_versions') IS NOT NULL",
                          0, NULL, err);
     if (!res)
         return -1;
@@ -120,16 +288,22 @@ int store_connect(store_t *s, err_t *err)
     /* A coordinator newer than the schema still stores results; it merges once migrated. */
     s->has_merge = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
     s->has_heartbeats = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+    s->has_agent_state = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
     PQclear(res);
     if (!migrated) {
         err_set(err, "the database has no parallax schema: run 'parallaxctl db migrate' first");
         disconnect(s);
         return -2;
     }
+    char timeout[64];
+    snprintf(timeout, sizeof timeout, "SET statement_timeout = %d", STORE_STATEMENT_TIMEOUT_MS);
     /* The ACK promises durability: never let a session weaken synchronous_commit. */
-    static const char *const setup[] = {
+    const char *const setup[] = {
         "SET synchronous_commit = on",
         "SET TIME ZONE 'UTC'",
+        timeout,
+        /* A row lock held by a stuck parallaxctl must not eat the whole statement budget. */
+        "SET lock_timeout = '2s'",
         "LISTEN parallax_agents",
         "LISTEN parallax_schedule",
         "CREATE TEMP TABLE staging (LIKE parallax.results INCLUDING DEFAULTS) "
@@ -182,6 +356,10 @@ int store_load_agents(store_t *s, allow_entry_t **entries, size_t *n, err_t *err
 
 int store_poll_changes(store_t *s, unsigned *changed, err_t *err)
 {
+    if (!store_connected(s)) {
+        err_set(err, "reading notifications: database not connected");
+        return -1;
+    }
     if (!PQconsumeInput(s->conn)) {
         set_pg_error(err, "reading notifications", NULL, s->conn);
         if (PQstatus(s->conn) != CONNECTION_OK)
@@ -198,6 +376,8 @@ int store_poll_changes(store_t *s, unsigned *changed, err_t *err)
     }
     return 0;
 }
+
+/* ---- the schedule ------------------------------------------------------------------------ */
 
 void store_schedule_free(Parallax__Schedule **s)
 {
@@ -217,7 +397,7 @@ void store_schedule_free(Parallax__Schedule **s)
     *s = NULL;
 }
 
-/* FNV-1a: a stable, cheap fingerprint of the schedule's contents for its version. */
+/* FNV-1a: the version of a schedule on a schema without parallax.schedule_versions. */
 static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
 {
     const unsigned char *p = data;
@@ -228,18 +408,12 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
     return h;
 }
 
-int store_load_schedule(store_t *s, Parallax__Schedule **out, err_t *err)
+static Parallax__Schedule *schedule_from_rows(const PGresult *res, uint64_t *hash)
 {
-    PGresult *res = exec(s, "loading the schedule", PGRES_TUPLES_OK,
-                         "SELECT probe_id, target, address, spec, interval_s, phase_ms, "
-                         "timeout_ms, control FROM parallax.schedule_view ORDER BY probe_id",
-                         0, NULL, err);
-    if (!res)
-        return -1;
     int rows = PQntuples(res);
     Parallax__Schedule *sched = calloc(1, sizeof *sched);
     if (!sched)
-        goto oom;
+        return NULL;
     parallax__schedule__init(sched);
     sched->probes = calloc(rows ? (size_t)rows : 1, sizeof *sched->probes);
     if (!sched->probes)
@@ -264,332 +438,640 @@ int store_load_schedule(store_t *s, Parallax__Schedule **out, err_t *err)
         for (int c = 0; c < 8; c++)
             h = fnv1a(h, PQgetvalue(res, i, c), (size_t)PQgetlength(res, i, c) + 1);
     }
+    *hash = h;
+    return sched;
+oom:
+    store_schedule_free(&sched);
+    return NULL;
+}
+
+int store_load_schedule(store_t *s, Parallax__Schedule **out, err_t *err)
+{
+    /* One snapshot for the probes and the version, so the version names exactly them. */
+    if (s->has_agent_state &&
+        run(s, "loading the schedule", "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, err) < 0)
+        return -1;
+    PGresult *res = exec(s, "loading the schedule", PGRES_TUPLES_OK,
+                         "SELECT probe_id, target, address, spec, interval_s, phase_ms, "
+                         "timeout_ms, control FROM parallax.schedule_view ORDER BY probe_id",
+                         0, NULL, err);
+    if (!res)
+        goto fail;
+    uint64_t h = 0;
+    Parallax__Schedule *sched = schedule_from_rows(res, &h);
     PQclear(res);
-    /* Versions travel as uint64 but are kept below 2^63 so SQL can store them; never 0. */
-    sched->version = (h & INT64_MAX) ? (h & INT64_MAX) : 1;
+    if (!sched) {
+        err_set(err, "out of memory loading the schedule");
+        goto fail;
+    }
+    if (s->has_agent_state) {
+        res = exec(s, "numbering the schedule", PGRES_TUPLES_OK,
+                   "SELECT parallax.schedule_version_current()", 0, NULL, err);
+        if (!res || run(s, "loading the schedule", "COMMIT", 0, NULL, err) < 0) {
+            PQclear(res);
+            store_schedule_free(&sched);
+            goto fail;
+        }
+        sched->version = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+    } else {
+        /* Versions travel as uint64 but are kept below 2^63 so SQL can store them; never 0. */
+        sched->version = (h & INT64_MAX) ? (h & INT64_MAX) : 1;
+    }
     *out = sched;
     return 0;
-oom:
-    PQclear(res);
-    store_schedule_free(&sched);
-    err_set(err, "out of memory loading the schedule");
+fail:
+    if (s->has_agent_state && store_connected(s))
+        run(s, "ROLLBACK", "ROLLBACK", 0, NULL, NULL);
     return -1;
 }
 
-/* Appends src to the COPY text buffer, escaping what the text format treats specially. */
-static size_t copy_escape(char *dst, size_t cap, const char *src)
+/* ---- ingest ------------------------------------------------------------------------------ */
+
+/* A growing text buffer for array literals and COPY data. Out of memory sticks in `failed`
+ * and is checked once at the end. */
+typedef struct text {
+    char *buf;
+    size_t len, cap;
+    int failed;
+} text_t;
+
+static void text_put(text_t *t, const char *data, size_t n)
 {
-    size_t n = 0;
-    for (const char *p = src; *p && n + 2 < cap; p++) {
-        switch (*p) {
-        case '\\':
-            dst[n++] = '\\';
-            dst[n++] = '\\';
-            break;
-        case '\t':
-            dst[n++] = '\\';
-            dst[n++] = 't';
-            break;
-        case '\n':
-            dst[n++] = '\\';
-            dst[n++] = 'n';
-            break;
-        case '\r':
-            dst[n++] = '\\';
-            dst[n++] = 'r';
-            break;
-        default:
-            dst[n++] = *p;
+    if (t->failed)
+        return;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        while (t->len + n + 1 > cap)
+            cap *= 2;
+        char *grown = realloc(t->buf, cap);
+        if (!grown) {
+            t->failed = 1;
+            return;
         }
+        t->buf = grown;
+        t->cap = cap;
     }
-    dst[n] = '\0';
-    return n;
+    memcpy(t->buf + t->len, data, n);
+    t->len += n;
+    t->buf[t->len] = '\0';
 }
 
-static void json_ms(json_t *j, const char *key, uint32_t us)
+static void text_printf(text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_printf(text_t *t, const char *fmt, ...)
 {
-    char num[32];
-    snprintf(num, sizeof num, "%.3f", us / 1000.0);
-    if (key)
-        json_key(j, key);
-    json_raw_number(j, num);
+    char small[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof small)
+        t->failed = 1;
+    else
+        text_put(t, small, (size_t)n);
 }
 
-/* The kind-specific details of r as a JSON document (caller frees), or NULL if it has none
- * or memory ran out (the row is then stored without them). */
-static char *detail_json(const Parallax__Result *r)
+static void text_free(text_t *t)
 {
-    if (!r->http && !r->tls && !r->dns && !r->trace)
-        return NULL;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return NULL;
-    json_t *j = json_new(f);
-    if (!j) {
-        fclose(f);
-        free(text);
-        return NULL;
-    }
-    json_object_begin(j);
-    if (r->http) {
-        json_key(j, "http");
-        json_object_begin(j);
-        json_ms(j, "connect_ms", r->http->connect_us);
-        json_ms(j, "tls_ms", r->http->tls_us);
-        json_ms(j, "first_byte_ms", r->http->first_byte_us);
-        json_ms(j, "total_ms", r->http->total_us);
-        json_object_end(j);
-    }
-    if (r->tls) {
-        json_key(j, "tls");
-        json_object_begin(j);
-        json_key(j, "verified");
-        json_bool(j, r->tls->verified);
-        json_key(j, "days_left");
-        json_int(j, r->tls->days_left);
-        json_key(j, "verify_error");
-        json_string(j, r->tls->verify_error);
-        json_object_end(j);
-    }
-    if (r->dns) {
-        json_key(j, "dns");
-        json_object_begin(j);
-        json_key(j, "rcode");
-        json_int(j, r->dns->rcode);
-        json_key(j, "aa");
-        json_bool(j, r->dns->aa);
-        json_key(j, "answers");
-        json_int(j, r->dns->answers);
-        json_key(j, "soa_serial");
-        if (r->dns->has_soa)
-            json_int(j, r->dns->soa_serial);
-        else
-            json_null(j);
-        json_key(j, "over_tcp");
-        json_bool(j, r->dns->over_tcp);
-        json_object_end(j);
-    }
-    if (r->trace) {
-        json_key(j, "trace");
-        json_object_begin(j);
-        json_key(j, "reached");
-        json_bool(j, r->trace->reached);
-        json_key(j, "last_responsive_ttl");
-        json_int(j, r->trace->last_responsive_ttl);
-        json_key(j, "hops");
-        json_array_begin(j);
-        for (size_t i = 0; i < r->trace->n_hops; i++) {
-            const Parallax__TraceHop *h = r->trace->hops[i];
-            json_object_begin(j);
-            json_key(j, "ttl");
-            json_int(j, h->ttl);
-            json_key(j, "address");
-            json_string(j, h->address && *h->address ? h->address : NULL);
-            json_key(j, "rtt_ms");
-            if (h->address && *h->address)
-                json_ms(j, NULL, h->rtt_us);
-            else
-                json_null(j);
-            json_object_end(j);
-        }
-        json_array_end(j);
-        json_object_end(j);
-    }
-    json_object_end(j);
-    int failed = json_error(j) < 0;
-    json_destroy(&j);
-    if (fclose(f) != 0 || failed) {
-        free(text);
-        return NULL;
-    }
-    return text;
-}
-
-/* One result as a line of COPY text; returns its length. Fields are validated by the wire
- * module, so their sizes are bounded and the line fits. */
-static int copy_line(char *buf, size_t cap, int agent_id, const Parallax__Result *r)
-{
-    char msg[2 * 512 + 8];
-    copy_escape(msg, sizeof msg, r->message ? r->message : "");
-    /* Details are bounded by the wire limits (64 hops), so twice their size fits the line. */
-    char *detail = detail_json(r);
-    char detail_esc[COPY_DETAIL_MAX];
-    if (detail && strlen(detail) * 2 + 1 > sizeof detail_esc) {
-        free(detail);
-        detail = NULL;
-    }
-    int has_detail = detail != NULL;
-    if (has_detail)
-        copy_escape(detail_esc, sizeof detail_esc, detail);
-    free(detail);
-    time_t secs = (time_t)(r->ts_us / 1000000);
-    long usec = (long)(r->ts_us % 1000000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char rtt[32] = "\\N", app[16] = "\\N", itype[8] = "\\N", icode[8] = "\\N";
-    if (r->rtt_us || r->status == PARALLAX__STATUS__STATUS_OK)
-        snprintf(rtt, sizeof rtt, "%.3f", r->rtt_us / 1000.0);
-    if (r->app_code)
-        snprintf(app, sizeof app, "%d", (int)r->app_code);
-    if (r->status == PARALLAX__STATUS__STATUS_UNREACHABLE && (r->icmp_type || r->icmp_code)) {
-        snprintf(itype, sizeof itype, "%u", (unsigned)r->icmp_type);
-        snprintf(icode, sizeof icode, "%u", (unsigned)r->icmp_code);
-    }
-    const char *from = r->icmp_from && *r->icmp_from ? r->icmp_from : "\\N";
-    return snprintf(buf, cap,
-                    "%04d-%02d-%02d %02d:%02d:%02d.%06ld+00\t%d\t%" PRIu64
-                    "\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                    tm.tm_sec, usec, agent_id, r->probe_id, status_name(r->status), rtt, app,
-                    itype, icode, from, r->message && *r->message ? msg : "\\N",
-                    r->control ? "t" : "f", has_detail ? detail_esc : "\\N");
-}
-
-static int copy_batch(store_t *s, int agent_id, const Parallax__ResultBatch *b, err_t *err)
-{
-    PGresult *res = exec(s, "starting COPY", PGRES_COPY_IN,
-                         "COPY pg_temp.staging (ts, agent_id, probe_id, status, rtt_ms, "
-                         "app_code, icmp_type, icmp_code, icmp_from, message, control, detail) "
-                         "FROM STDIN",
-                         0, NULL, err);
-    if (!res)
-        return -1;
-    PQclear(res);
-    char *buf = malloc(STORE_COPY_CHUNK);
-    char *line = malloc(COPY_LINE_MAX);
-    if (!buf || !line) {
-        free(buf);
-        free(line);
-        PQputCopyEnd(s->conn, "out of memory");
-        err_set(err, "out of memory");
-        return -1;
-    }
-    size_t used = 0;
-    int ok = 1;
-    for (size_t i = 0; ok && i < b->n_results; i++) {
-        int n = copy_line(line, COPY_LINE_MAX, agent_id, b->results[i]);
-        if (n < 0 || (size_t)n >= COPY_LINE_MAX) {
-            ok = 0;
-            break;
-        }
-        if (used + (size_t)n > STORE_COPY_CHUNK) {
-            ok = PQputCopyData(s->conn, buf, (int)used) == 1;
-            used = 0;
-        }
-        memcpy(buf + used, line, (size_t)n);
-        used += (size_t)n;
-    }
-    if (ok && used)
-        ok = PQputCopyData(s->conn, buf, (int)used) == 1;
-    free(buf);
-    free(line);
-    if (PQputCopyEnd(s->conn, ok ? NULL : "batch could not be encoded") != 1)
-        ok = 0;
-    res = PQgetResult(s->conn);
-    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-        snprintf(s->sqlstate, sizeof s->sqlstate, "%s", state ? state : "");
-        set_pg_error(err, "COPY", res, s->conn);
-        ok = 0;
-    }
-    PQclear(res);
-    while ((res = PQgetResult(s->conn)))
-        PQclear(res);
-    if (PQstatus(s->conn) != CONNECTION_OK)
-        disconnect(s);
-    return ok ? 0 : -1;
+    free(t->buf);
+    *t = (text_t){0};
 }
 
 /* A failure no retry can fix: the data itself was refused (SQLSTATE class 22, data
  * exception, or 23, integrity violation) on a healthy connection. Anything else — a lost
- * connection, a shutdown, a lock timeout, a missing table — may heal, so it is retried. */
+ * connection, a shutdown, a timeout, a missing table — may heal, so it is retried. */
 static int refused_data(const store_t *s)
 {
-    return store_connected(s) && (strncmp(s->sqlstate, "22", 2) == 0 ||
-                                  strncmp(s->sqlstate, "23", 2) == 0);
+    return store_connected(s) &&
+           (strncmp(s->sqlstate, "22", 2) == 0 || strncmp(s->sqlstate, "23", 2) == 0);
 }
 
-static store_ingest_t abort_ingest(store_t *s, store_ingest_t verdict)
+static int64_t day_of(int64_t ts_us)
 {
-    if (store_connected(s))
-        run(s, "ROLLBACK", "ROLLBACK", 0, NULL, NULL);
-    return verdict;
+    return ts_us / (86400LL * 1000000);
 }
 
-store_ingest_t store_ingest(store_t *s, int agent_id, const Parallax__ResultBatch *b, err_t *err)
+static int day_known(const store_t *s, int64_t day)
 {
-    if (!store_connected(s)) {
-        err_set(err, "database not connected");
-        return STORE_INGEST_RETRY;
+    for (int i = 0; i < s->n_days_known; i++)
+        if (s->days_known[i] == day)
+            return 1;
+    return 0;
+}
+
+static void day_remember(store_t *s, int64_t day)
+{
+    if (day_known(s, day))
+        return;
+    s->days_known[s->next_day] = day;
+    s->next_day = (s->next_day + 1) % STORE_DAYS_KNOWN;
+    if (s->n_days_known < STORE_DAYS_KNOWN)
+        s->n_days_known++;
+}
+
+/* Reads the highest probe id the database has issued. Returns 0 or -1. */
+static int refresh_max_probe(store_t *s, err_t *err)
+{
+    PGresult *res = exec(s, "reading the probe id sequence", PGRES_TUPLES_OK,
+                         "SELECT coalesce(pg_sequence_last_value("
+                         "pg_get_serial_sequence('parallax.probes', 'id')::regclass), 0)",
+                         0, NULL, err);
+    if (!res)
+        return -1;
+    s->max_probe_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+/* Results of probes removed since (the agent was cut off) are evidence and are stored; an id
+ * that was never issued is a broken agent. Returns 1 if every id in b was issued, 0 if not
+ * (err says which), -1 if the database could not tell. */
+static int probes_issued(store_t *s, const Parallax__ResultBatch *b, err_t *err)
+{
+    uint64_t top = 0;
+    for (size_t i = 0; i < b->n_results; i++)
+        if (b->results[i]->probe_id > top)
+            top = b->results[i]->probe_id;
+    for (size_t i = 0; i < b->n_gaps; i++)
+        if (b->gaps[i]->probe_id > top)
+            top = b->gaps[i]->probe_id;
+    if (top <= (uint64_t)s->max_probe_id)
+        return 1;
+    if (refresh_max_probe(s, err) < 0)
+        return -1;
+    if (top <= (uint64_t)s->max_probe_id)
+        return 1;
+    for (size_t i = 0; i < b->n_results; i++)
+        if (b->results[i]->probe_id > (uint64_t)s->max_probe_id) {
+            err_set(err, "result %zu names probe %" PRIu64 ", which does not exist", i,
+                    b->results[i]->probe_id);
+            return 0;
+        }
+    for (size_t i = 0; i < b->n_gaps; i++)
+        if (b->gaps[i]->probe_id > (uint64_t)s->max_probe_id) {
+            err_set(err, "gap %zu names probe %" PRIu64 ", which does not exist", i,
+                    b->gaps[i]->probe_id);
+            return 0;
+        }
+    return 1;
+}
+
+/* Streams text into the COPY begun on the connection and ends it. Returns 0 or -1 (err and
+ * sqlstate set; disconnected if the connection failed). */
+static int copy_send(store_t *s, const text_t *t, int64_t deadline, err_t *err)
+{
+    for (size_t off = 0; off < t->len;) {
+        size_t n = t->len - off > STORE_COPY_CHUNK ? STORE_COPY_CHUNK : t->len - off;
+        int rc = PQputCopyData(s->conn, t->buf + off, (int)n);
+        if (rc < 0)
+            return lost(s, "COPY", PQerrorMessage(s->conn), err);
+        if (rc == 0) {
+            /* libpq's buffer is full: let the server catch up. */
+            if (flush_out(s, "COPY", deadline, err) < 0)
+                return -1;
+            continue;
+        }
+        off += n;
     }
-    char id[16], stream[24], seq[24], count[16];
-    snprintf(id, sizeof id, "%d", agent_id);
-    snprintf(stream, sizeof stream, "%" PRId64, (int64_t)b->stream);
-    snprintf(seq, sizeof seq, "%" PRId64, (int64_t)b->seq);
-    snprintf(count, sizeof count, "%zu", b->n_results);
-    const char *p[] = {id, stream, seq, count};
+    for (;;) {
+        int rc = PQputCopyEnd(s->conn, NULL);
+        if (rc < 0)
+            return lost(s, "COPY", PQerrorMessage(s->conn), err);
+        if (rc == 1)
+            break;
+        if (flush_out(s, "COPY", deadline, err) < 0)
+            return -1;
+    }
+    if (flush_out(s, "COPY", deadline, err) < 0)
+        return -1;
+    int failed, ok = 0;
+    PGresult *res;
+    while ((res = next_result(s, "COPY", deadline, &failed, err))) {
+        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+            ok = 1;
+        } else if (!s->sqlstate[0]) {
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            snprintf(s->sqlstate, sizeof s->sqlstate, "%s", state ? state : "");
+            set_pg_error(err, "COPY", res, s->conn);
+        }
+        PQclear(res);
+    }
+    if (failed)
+        return -1;
+    return ok && !s->sqlstate[0] ? 0 : -1;
+}
+
+/* Per-transaction scratch: which of the group's batches are fresh, and the texts. */
+typedef struct group {
+    store_batch_t *items;
+    const size_t *idx;
+    size_t m;
+    store_ingest_t *verdict; /* m verdicts, applied only once the transaction committed */
+} group_t;
+
+static int agent_allowed(const PGresult *res, int agent_id)
+{
+    for (int r = 0; r < PQntuples(res); r++)
+        if (atoi(PQgetvalue(res, r, 0)) == agent_id)
+            return 1;
+    return 0;
+}
+
+/* Records the batch ids of g (skipping agents not allowed); sets verdicts to STORED for the
+ * fresh ones and DUPLICATE for the rest. Returns the number fresh, or -1. */
+static int record_batches(store_t *s, group_t *g, err_t *err)
+{
+    text_t ids = {0};
+    text_put(&ids, "{", 1);
+    for (size_t k = 0; k < g->m; k++)
+        text_printf(&ids, "%s%d", k ? "," : "", g->items[g->idx[k]].agent_id);
+    text_put(&ids, "}", 1);
+    if (ids.failed) {
+        text_free(&ids);
+        err_set(err, "out of memory");
+        return -1;
+    }
+    const char *p1[] = {ids.buf};
+    /* FOR SHARE holds off a concurrent disable until these batches are in. */
+    PGresult *res = exec(s, "checking the agents", PGRES_TUPLES_OK,
+                         "SELECT id FROM parallax.agents WHERE id = ANY($1::int[]) AND enabled "
+                         "FOR SHARE",
+                         1, p1, err);
+    text_free(&ids);
+    if (!res)
+        return -1;
+    text_t a = {0}, st = {0}, sq = {0}, nr = {0}, ng = {0};
+    text_t *cols[] = {&a, &st, &sq, &nr, &ng};
+    for (int c = 0; c < 5; c++)
+        text_put(cols[c], "{", 1);
+    int any = 0;
+    for (size_t k = 0; k < g->m; k++) {
+        const store_batch_t *it = &g->items[g->idx[k]];
+        if (!agent_allowed(res, it->agent_id)) {
+            g->verdict[k] = STORE_INGEST_NOT_ALLOWED;
+            continue;
+        }
+        g->verdict[k] = STORE_INGEST_DUPLICATE;
+        const char *sep = any++ ? "," : "";
+        text_printf(&a, "%s%d", sep, it->agent_id);
+        text_printf(&st, "%s%" PRId64, sep, (int64_t)it->batch->stream);
+        text_printf(&sq, "%s%" PRId64, sep, (int64_t)it->batch->seq);
+        text_printf(&nr, "%s%zu", sep, it->batch->n_results);
+        text_printf(&ng, "%s%zu", sep, it->batch->n_gaps);
+    }
+    PQclear(res);
+    int fresh = -1;
+    for (int c = 0; c < 5; c++)
+        text_put(cols[c], "}", 1);
+    if (a.failed || st.failed || sq.failed || nr.failed || ng.failed) {
+        err_set(err, "out of memory");
+        goto out;
+    }
+    if (!any) {
+        fresh = 0;
+        goto out;
+    }
+    const char *p[] = {a.buf, st.buf, sq.buf, nr.buf, ng.buf};
+    res = exec(s, "recording the batches", PGRES_TUPLES_OK,
+               s->has_agent_state
+                   ? "INSERT INTO parallax.batches (agent_id, stream, seq, results, gaps) "
+                     "SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::int[], "
+                     "$5::int[]) ON CONFLICT DO NOTHING RETURNING agent_id, stream, seq"
+                   : "INSERT INTO parallax.batches (agent_id, stream, seq, results) "
+                     "SELECT a, s, q, r FROM unnest($1::int[], $2::bigint[], $3::bigint[], "
+                     "$4::int[], $5::int[]) AS u(a, s, q, r, g) "
+                     "ON CONFLICT DO NOTHING RETURNING agent_id, stream, seq",
+               5, p, err);
+    if (!res)
+        goto out;
+    fresh = 0;
+    for (int r = 0; r < PQntuples(res); r++) {
+        int agent = atoi(PQgetvalue(res, r, 0));
+        int64_t stream = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+        int64_t seq = strtoll(PQgetvalue(res, r, 2), NULL, 10);
+        for (size_t k = 0; k < g->m; k++) {
+            const store_batch_t *it = &g->items[g->idx[k]];
+            if (it->agent_id == agent && (int64_t)it->batch->stream == stream &&
+                (int64_t)it->batch->seq == seq && g->verdict[k] == STORE_INGEST_DUPLICATE) {
+                g->verdict[k] = STORE_INGEST_STORED;
+                fresh++;
+                break;
+            }
+        }
+    }
+    PQclear(res);
+out:
+    for (int c = 0; c < 5; c++)
+        text_free(cols[c]);
+    return fresh;
+}
+
+/* Makes sure the daily partitions of the fresh results exist (all of them when !trust_cache).
+ * *days collects the days touched, remembered once the transaction commits. */
+static int ensure_partitions(store_t *s, group_t *g, int trust_cache, int64_t *days, int *n_days,
+                             int max_days, err_t *err)
+{
+    text_t list = {0};
+    text_put(&list, "{", 1);
+    int listed = 0;
+    *n_days = 0;
+    for (size_t k = 0; k < g->m; k++) {
+        if (g->verdict[k] != STORE_INGEST_STORED)
+            continue;
+        const Parallax__ResultBatch *b = g->items[g->idx[k]].batch;
+        for (size_t i = 0; i < b->n_results; i++) {
+            int64_t day = day_of(b->results[i]->ts_us);
+            int seen = 0;
+            for (int d = 0; d < *n_days && !seen; d++)
+                seen = days[d] == day;
+            if (seen)
+                continue;
+            if (*n_days < max_days)
+                days[(*n_days)++] = day;
+            if (trust_cache && day_known(s, day))
+                continue;
+            time_t secs = (time_t)(day * 86400);
+            struct tm tm;
+            gmtime_r(&secs, &tm);
+            text_printf(&list, "%s%04d-%02d-%02d", listed++ ? "," : "", tm.tm_year + 1900,
+                        tm.tm_mon + 1, tm.tm_mday);
+        }
+    }
+    text_put(&list, "}", 1);
+    int rc = 0;
+    if (list.failed) {
+        err_set(err, "out of memory");
+        rc = -1;
+    } else if (listed) {
+        const char *p[] = {list.buf};
+        PGresult *res = exec(s, "creating partitions", PGRES_TUPLES_OK,
+                             "SELECT parallax.ensure_partition(d) FROM unnest($1::date[]) d", 1, p,
+                             err);
+        PQclear(res);
+        rc = res ? 0 : -1;
+    }
+    text_free(&list);
+    return rc;
+}
+
+static int copy_results(store_t *s, group_t *g, int direct, err_t *err)
+{
+    text_t data = {0};
+    char *line = malloc(COPYROW_LINE_MAX);
+    if (!line) {
+        err_set(err, "out of memory");
+        return -1;
+    }
+    for (size_t k = 0; k < g->m; k++) {
+        if (g->verdict[k] != STORE_INGEST_STORED)
+            continue;
+        const store_batch_t *it = &g->items[g->idx[k]];
+        for (size_t i = 0; i < it->batch->n_results; i++) {
+            int n = copyrow_result(line, COPYROW_LINE_MAX, it->agent_id, it->batch->results[i]);
+            if (n < 0) {
+                data.failed = 1;
+                break;
+            }
+            text_put(&data, line, (size_t)n);
+        }
+    }
+    free(line);
+    if (data.failed) {
+        text_free(&data);
+        err_set(err, "out of memory encoding results");
+        return -1;
+    }
+    int rc = 0;
+    if (data.len) {
+        int64_t deadline = deadline_after(STORE_STATEMENT_TIMEOUT_MS + STORE_CLIENT_SLACK_MS);
+        /* Straight into the table when no row can collide with one stored before (the usual
+         * case); through the staging table, dropping collisions, when one did. */
+        PGresult *res = exec(s, "starting COPY", PGRES_COPY_IN,
+                             direct ? "COPY parallax.results (" COPYROW_COLUMNS ") FROM STDIN"
+                                    : "COPY pg_temp.staging (" COPYROW_COLUMNS ") FROM STDIN",
+                             0, NULL, err);
+        if (!res) {
+            text_free(&data);
+            return -1;
+        }
+        PQclear(res);
+        rc = copy_send(s, &data, deadline, err);
+        if (rc == 0 && !direct)
+            rc = run(s, "storing results",
+                     "INSERT INTO parallax.results (" COPYROW_COLUMNS ") "
+                     "SELECT " COPYROW_COLUMNS " FROM pg_temp.staging ON CONFLICT DO NOTHING",
+                     0, NULL, err);
+    }
+    text_free(&data);
+    return rc;
+}
+
+static int store_gaps(store_t *s, group_t *g, err_t *err)
+{
+    text_t a = {0}, p = {0}, f = {0}, t = {0}, c = {0};
+    text_t *cols[] = {&a, &p, &f, &t, &c};
+    for (int i = 0; i < 5; i++)
+        text_put(cols[i], "{", 1);
+    int any = 0;
+    for (size_t k = 0; k < g->m; k++) {
+        if (g->verdict[k] != STORE_INGEST_STORED)
+            continue;
+        const store_batch_t *it = &g->items[g->idx[k]];
+        for (size_t i = 0; i < it->batch->n_gaps; i++) {
+            const Parallax__Gap *gap = it->batch->gaps[i];
+            const char *sep = any++ ? "," : "";
+            text_printf(&a, "%s%d", sep, it->agent_id);
+            text_printf(&p, "%s%" PRIu64, sep, gap->probe_id);
+            text_printf(&f, "%s%" PRId64, sep, gap->from_us);
+            text_printf(&t, "%s%" PRId64, sep, gap->to_us);
+            text_printf(&c, "%s%" PRIu64, sep, gap->count);
+        }
+    }
+    for (int i = 0; i < 5; i++)
+        text_put(cols[i], "}", 1);
+    int rc = 0;
+    if (a.failed || p.failed || f.failed || t.failed || c.failed) {
+        err_set(err, "out of memory");
+        rc = -1;
+    } else if (any) {
+        const char *params[] = {a.buf, p.buf, f.buf, t.buf, c.buf};
+        /* probe_id 0 on the wire means every probe: NULL in the table. */
+        rc = run(s, "storing gaps",
+                 "INSERT INTO parallax.gaps (agent_id, probe_id, ts_from, ts_to, dropped_count) "
+                 "SELECT a, nullif(p, 0), timestamptz 'epoch' + f * interval '1 microsecond', "
+                 "timestamptz 'epoch' + t * interval '1 microsecond', c "
+                 "FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) "
+                 "AS g(a, p, f, t, c)",
+                 5, params, err);
+    }
+    for (int i = 0; i < 5; i++)
+        text_free(cols[i]);
+    return rc;
+}
+
+/* One transaction for the m batches items[idx[..]]. Returns 0 once committed (verdicts set)
+ * or -1 (err and sqlstate set; nothing of it stored). */
+static int ingest_tx(store_t *s, store_batch_t *items, const size_t *idx, size_t m, int direct,
+                     err_t *err)
+{
+    store_ingest_t verdict[m];
+    group_t g = {.items = items, .idx = idx, .m = m, .verdict = verdict};
+    int64_t days[STORE_DAYS_KNOWN];
+    int n_days = 0;
     if (run(s, "BEGIN", "BEGIN", 0, NULL, err) < 0)
-        return STORE_INGEST_RETRY;
-    /* FOR SHARE holds off a concurrent disable until this batch is in. */
-    PGresult *res = exec(s, "checking the agent", PGRES_TUPLES_OK,
-                         "SELECT 1 FROM parallax.agents WHERE id = $1 AND enabled FOR SHARE", 1,
-                         p, err);
-    if (!res)
-        return abort_ingest(s, STORE_INGEST_RETRY);
-    int allowed = PQntuples(res) == 1;
-    PQclear(res);
-    if (!allowed) {
-        err_set(err, "agent %d is disabled or removed", agent_id);
-        return abort_ingest(s, STORE_INGEST_NOT_ALLOWED);
-    }
-    res = exec(s, "recording the batch", PGRES_COMMAND_OK,
-               "INSERT INTO parallax.batches (agent_id, stream, seq, results) "
-               "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-               4, p, err);
-    if (!res)
-        return abort_ingest(s, STORE_INGEST_RETRY);
-    int fresh = strcmp(PQcmdTuples(res), "1") == 0;
-    PQclear(res);
-    if (!fresh)
-        return abort_ingest(s, STORE_INGEST_DUPLICATE);
-    if (copy_batch(s, agent_id, b, err) < 0)
-        goto failed;
-    res = exec(s, "creating partitions", PGRES_TUPLES_OK,
-               "SELECT parallax.ensure_partition(d) FROM "
-               "(SELECT DISTINCT (ts AT TIME ZONE 'UTC')::date AS d FROM pg_temp.staging) days",
-               0, NULL, err);
-    if (!res)
-        goto failed;
-    PQclear(res);
-    res = exec(s, "storing results", PGRES_COMMAND_OK,
-               "INSERT INTO parallax.results (ts, agent_id, probe_id, status, rtt_ms, app_code, "
-               "icmp_type, icmp_code, icmp_from, message, control, detail) "
-               "SELECT ts, agent_id, probe_id, status, rtt_ms, app_code, icmp_type, icmp_code, "
-               "icmp_from, message, control, detail FROM pg_temp.staging "
-               "ON CONFLICT DO NOTHING",
-               0, NULL, err);
-    if (!res)
-        goto failed;
-    PQclear(res);
+        return -1;
+    int fresh = record_batches(s, &g, err);
+    if (fresh < 0)
+        goto fail;
+    if (fresh > 0 &&
+        (ensure_partitions(s, &g, direct, days, &n_days, STORE_DAYS_KNOWN, err) < 0 ||
+         copy_results(s, &g, direct, err) < 0 || store_gaps(s, &g, err) < 0))
+        goto fail;
     /* Only a successful COMMIT may lead to an ACK. */
     if (run(s, "COMMIT", "COMMIT", 0, NULL, err) < 0)
-        return abort_ingest(s, STORE_INGEST_RETRY);
-    return STORE_INGEST_STORED;
-failed:
-    return abort_ingest(s, refused_data(s) ? STORE_INGEST_REJECT : STORE_INGEST_RETRY);
+        return -1;
+    for (int d = 0; d < n_days; d++)
+        day_remember(s, days[d]);
+    for (size_t k = 0; k < m; k++) {
+        items[idx[k]].verdict = verdict[k];
+        if (verdict[k] == STORE_INGEST_NOT_ALLOWED)
+            err_set(&items[idx[k]].err, "agent %d is disabled or removed", items[idx[k]].agent_id);
+    }
+    return 0;
+fail:;
+    /* Keep the statement's own SQLSTATE: the ROLLBACK would clear it. */
+    char state[sizeof s->sqlstate];
+    memcpy(state, s->sqlstate, sizeof state);
+    if (store_connected(s))
+        run(s, "ROLLBACK", "ROLLBACK", 0, NULL, NULL);
+    memcpy(s->sqlstate, state, sizeof state);
+    return -1;
 }
 
-int store_touch_agent(store_t *s, int agent_id, const char *agent_version, err_t *err)
+static int same_batch(const store_batch_t *a, const store_batch_t *b)
 {
-    char id[16];
+    return a->agent_id == b->agent_id && a->batch->stream == b->batch->stream &&
+           a->batch->seq == b->batch->seq;
+}
+
+void store_ingest(store_t *s, store_batch_t *items, size_t n)
+{
+    if (n == 0)
+        return;
+    size_t *idx = calloc(n, sizeof *idx);
+    size_t *twin = calloc(n, sizeof *twin); /* the earlier copy of a batch sent twice, or n */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        items[i].verdict = STORE_INGEST_RETRY;
+        err_clear(&items[i].err);
+    }
+    if (!idx || !twin) {
+        for (size_t i = 0; i < n; i++)
+            err_set(&items[i].err, "out of memory");
+        goto out;
+    }
+    if (!store_connected(s)) {
+        for (size_t i = 0; i < n; i++)
+            err_set(&items[i].err, "database not connected");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        twin[i] = n;
+        for (size_t j = 0; j < i && twin[i] == n; j++)
+            if (twin[j] == n && same_batch(&items[i], &items[j]))
+                twin[i] = j;
+        if (twin[i] != n)
+            continue;
+        int ok = probes_issued(s, items[i].batch, &items[i].err);
+        if (ok == 0)
+            items[i].verdict = STORE_INGEST_REJECT;
+        else if (ok > 0)
+            idx[m++] = i;
+        else if (!store_connected(s))
+            break;
+    }
+    err_t err;
+    err_clear(&err);
+    int rc = m ? ingest_tx(s, items, idx, m, 1, &err) : 0;
+    if (rc < 0 && refused_data(s))
+        rc = ingest_tx(s, items, idx, m, 0, &err);
+    if (rc < 0 && refused_data(s) && m > 1) {
+        /* Someone's data is bad: find whose, one batch per transaction. */
+        for (size_t k = 0; k < m; k++) {
+            store_batch_t *it = &items[idx[k]];
+            if (ingest_tx(s, items, &idx[k], 1, 0, &it->err) < 0)
+                it->verdict = refused_data(s) ? STORE_INGEST_REJECT : STORE_INGEST_RETRY;
+        }
+    } else if (rc < 0) {
+        int reject = refused_data(s);
+        for (size_t k = 0; k < m; k++) {
+            items[idx[k]].verdict = reject ? STORE_INGEST_REJECT : STORE_INGEST_RETRY;
+            items[idx[k]].err = err;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (twin[i] == n)
+            continue;
+        const store_batch_t *first = &items[twin[i]];
+        items[i].verdict = first->verdict == STORE_INGEST_STORED ? STORE_INGEST_DUPLICATE
+                                                                 : first->verdict;
+        items[i].err = first->err;
+    }
+out:
+    for (size_t i = 0; i < n; i++)
+        if (items[i].verdict == STORE_INGEST_RETRY && !items[i].err.msg[0])
+            err_set(&items[i].err, "database not connected");
+    free(idx);
+    free(twin);
+}
+
+/* ---- agents ------------------------------------------------------------------------------ */
+
+int store_touch_agent(store_t *s, int agent_id, const char *agent_version,
+                      int64_t schedule_version, err_t *err)
+{
+    char id[16], version[24];
     snprintf(id, sizeof id, "%d", agent_id);
-    const char *p[] = {id, agent_version && *agent_version ? agent_version : NULL};
+    snprintf(version, sizeof version, "%" PRId64, schedule_version);
+    const char *p[] = {id, agent_version && *agent_version ? agent_version : NULL,
+                       schedule_version >= 0 ? version : NULL};
+    if (!s->has_agent_state)
+        return run(s, "updating last_seen",
+                   "UPDATE parallax.agents SET last_seen = now(), "
+                   "agent_version = coalesce($2, agent_version) WHERE id = $1",
+                   2, p, err);
+    /* Every SET expression sees the row as it was, so the CASE compares with the old ack. */
     return run(s, "updating last_seen",
-               "UPDATE parallax.agents SET last_seen = now(), "
-               "agent_version = coalesce($2, agent_version) WHERE id = $1",
-               2, p, err);
+               "UPDATE parallax.agents SET last_seen = now(), online = true, "
+               "agent_version = coalesce($2, agent_version), "
+               "schedule_acked_at = CASE WHEN $3::bigint IS NOT NULL AND "
+               "schedule_version_acked IS DISTINCT FROM $3::bigint THEN now() "
+               "ELSE schedule_acked_at END, "
+               "schedule_version_acked = coalesce($3::bigint, schedule_version_acked) "
+               "WHERE id = $1",
+               3, p, err);
+}
+
+int store_expire_agents(store_t *s, uint64_t timeout_s, void (*gone)(void *arg, const char *name),
+                        void *arg, err_t *err)
+{
+    if (!s->has_agent_state)
+        return 0;
+    char secs[24];
+    snprintf(secs, sizeof secs, "%" PRIu64, timeout_s);
+    const char *p[] = {secs};
+    PGresult *res = exec(s, "expiring silent agents", PGRES_TUPLES_OK,
+                         "UPDATE parallax.agents SET online = false WHERE online AND "
+                         "(last_seen IS NULL OR last_seen < now() - $1::bigint * interval '1 second') "
+                         "RETURNING name",
+                         1, p, err);
+    if (!res)
+        return -1;
+    int n = PQntuples(res);
+    for (int i = 0; i < n; i++)
+        gone(arg, PQgetvalue(res, i, 0));
+    PQclear(res);
+    return n;
 }
 
 int store_heartbeat(store_t *s, int agent_id, err_t *err)
@@ -600,7 +1082,30 @@ int store_heartbeat(store_t *s, int agent_id, err_t *err)
     snprintf(id, sizeof id, "%d", agent_id);
     const char *p[] = {id};
     return run(s, "recording a heartbeat",
-               "INSERT INTO parallax.heartbeats (agent_id, ts) VALUES ($1, now())", 1, p, err);
+               "INSERT INTO parallax.heartbeats (agent_id, ts) VALUES ($1, now()) "
+               "ON CONFLICT DO NOTHING",
+               1, p, err);
+}
+
+int store_set_clock(store_t *s, int agent_id, int offset_ms, double rtt_ms, int remerge_ms,
+                    long *queued, err_t *err)
+{
+    *queued = 0;
+    if (!s->has_agent_state)
+        return 0;
+    char id[16], off[16], rtt[32], remerge[16];
+    snprintf(id, sizeof id, "%d", agent_id);
+    snprintf(off, sizeof off, "%d", offset_ms);
+    snprintf(rtt, sizeof rtt, "%.3f", rtt_ms);
+    snprintf(remerge, sizeof remerge, "%d", remerge_ms);
+    const char *p[] = {id, off, rtt_ms >= 0 ? rtt : NULL, remerge};
+    PGresult *res = exec(s, "storing the clock offset", PGRES_TUPLES_OK,
+                         "SELECT parallax.agent_clock_set($1, $2, $3, $4)", 4, p, err);
+    if (!res)
+        return -1;
+    *queued = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
 }
 
 int store_merge(store_t *s, long *bins, err_t *err)
@@ -608,11 +1113,24 @@ int store_merge(store_t *s, long *bins, err_t *err)
     *bins = 0;
     if (!s->has_merge)
         return 0;
-    PGresult *res = exec(s, "merging closed bins", PGRES_TUPLES_OK,
-                         "SELECT parallax.merge_run(now())", 0, NULL, err);
-    if (!res)
+    /* The merge may have a backlog after an outage: it gets a longer statement_timeout, set
+     * for its own transaction only. */
+    char timeout[80];
+    snprintf(timeout, sizeof timeout, "SET LOCAL statement_timeout = %d", STORE_MERGE_TIMEOUT_MS);
+    if (run(s, "merging closed bins", "BEGIN", 0, NULL, err) < 0)
         return -1;
+    if (run(s, "merging closed bins", timeout, 0, NULL, err) < 0)
+        goto fail;
+    PGresult *res = exec_within(s, "merging closed bins", PGRES_TUPLES_OK,
+                                "SELECT parallax.merge_run(now())", 0, NULL,
+                                STORE_MERGE_TIMEOUT_MS + STORE_CLIENT_SLACK_MS, err);
+    if (!res)
+        goto fail;
     *bins = atol(PQgetvalue(res, 0, 0));
     PQclear(res);
-    return 0;
+    return run(s, "merging closed bins", "COMMIT", 0, NULL, err);
+fail:
+    if (store_connected(s))
+        run(s, "ROLLBACK", "ROLLBACK", 0, NULL, NULL);
+    return -1;
 }

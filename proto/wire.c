@@ -245,6 +245,27 @@ static int validate_batch(const Parallax__ResultBatch *b, err_t *err)
     return 0;
 }
 
+/* The echo of an exchange is all or nothing, and the coordinator's own two times must be in
+ * order: anything else is a broken agent. Whether the agent's clock is sane is the clock
+ * filter's business (it drops contradictory samples): a heartbeat is still proof of life. */
+static int validate_heartbeat(const Parallax__Heartbeat *h, err_t *err)
+{
+    int set = (h->echo_agent_sent_us != 0) + (h->echo_coord_recv_us != 0) +
+              (h->echo_coord_sent_us != 0) + (h->echo_agent_recv_us != 0);
+    if (set != 0 && set != 4) {
+        err_set(err, "heartbeat echoes %d of the 4 timestamps of an exchange", set);
+        return -1;
+    }
+    if (set && (h->echo_agent_sent_us < 0 || h->echo_agent_recv_us < 0 ||
+                h->echo_coord_recv_us < PX_WIRE_MIN_TS_US ||
+                h->echo_coord_sent_us > PX_WIRE_MAX_TS_US ||
+                h->echo_coord_sent_us < h->echo_coord_recv_us)) {
+        err_set(err, "heartbeat echoes an impossible exchange");
+        return -1;
+    }
+    return 0;
+}
+
 static int validate_ack(const Parallax__Ack *a, err_t *err)
 {
     if (a->code != PARALLAX__ACK_CODE__ACK_STORED && a->code != PARALLAX__ACK_CODE__ACK_RETRY &&
@@ -272,7 +293,7 @@ int wire_validate(const Parallax__Envelope *env, err_t *err)
     case PARALLAX__ENVELOPE__BODY_ACK:
         return validate_ack(env->ack, err);
     case PARALLAX__ENVELOPE__BODY_HEARTBEAT:
-        return 0;
+        return validate_heartbeat(env->heartbeat, err);
     default:
         err_set(err, "envelope carries no known message");
         return -1;

@@ -297,6 +297,18 @@ static void test_round_trip_heartbeat(void **state)
     assert_int_equal(e->heartbeat->coord_recv_us, TS0 + 150);
     assert_int_equal(e->heartbeat->coord_sent_us, TS0 + 170);
     wire_free(&e);
+    f->heartbeat.schedule_version = 12;
+    f->heartbeat.echo_agent_sent_us = TS0 - 10;
+    f->heartbeat.echo_coord_recv_us = TS0 - 8;
+    f->heartbeat.echo_coord_sent_us = TS0 - 7;
+    f->heartbeat.echo_agent_recv_us = TS0 - 1;
+    e = round_trip(&f->env, PX_WIRE_MAX_TO_COORD);
+    assert_int_equal(e->heartbeat->schedule_version, 12);
+    assert_int_equal(e->heartbeat->echo_agent_sent_us, TS0 - 10);
+    assert_int_equal(e->heartbeat->echo_coord_recv_us, TS0 - 8);
+    assert_int_equal(e->heartbeat->echo_coord_sent_us, TS0 - 7);
+    assert_int_equal(e->heartbeat->echo_agent_recv_us, TS0 - 1);
+    wire_free(&e);
     wire_free(&e); /* idempotent */
     wire_free(NULL);
     fx_destroy(&f);
@@ -640,6 +652,20 @@ MUT(ok_hello_64_kinds, set_many_kinds(f, 64))
 MUT(ok_hello_empty, f->hello.name = NULL; f->hello.agent_version = ""; f->hello.n_kinds = 0)
 MUT(ok_name_max, set_text(f, PX_WIRE_MAX_NAME, 'n'); f->hello.name = f->text)
 MUT(ok_ack_rejected, f->ack.code = PARALLAX__ACK_CODE__ACK_REJECTED)
+/* A heartbeat echoing the exchange before it; the agent's clock may be anything. */
+MUT(ok_hb_echo, f->heartbeat.echo_agent_sent_us = TS0 - 5000000;
+    f->heartbeat.echo_coord_recv_us = TS0 - 6000000; f->heartbeat.echo_coord_sent_us = TS0 - 5999000;
+    f->heartbeat.echo_agent_recv_us = TS0 - 4990000)
+MUT(ok_hb_echo_old_agent_clock, f->heartbeat.echo_agent_sent_us = 1000;
+    f->heartbeat.echo_coord_recv_us = TS0; f->heartbeat.echo_coord_sent_us = TS0;
+    f->heartbeat.echo_agent_recv_us = 2000)
+MUT(hb_echo_partial, f->heartbeat.echo_agent_sent_us = TS0; f->heartbeat.echo_coord_recv_us = TS0)
+MUT(hb_echo_backwards, f->heartbeat.echo_agent_sent_us = TS0; f->heartbeat.echo_coord_recv_us = TS0 + 9;
+    f->heartbeat.echo_coord_sent_us = TS0 + 8; f->heartbeat.echo_agent_recv_us = TS0 + 10)
+MUT(hb_echo_coord_ancient, f->heartbeat.echo_agent_sent_us = TS0; f->heartbeat.echo_coord_recv_us = 5;
+    f->heartbeat.echo_coord_sent_us = 6; f->heartbeat.echo_agent_recv_us = TS0 + 10)
+MUT(hb_echo_negative, f->heartbeat.echo_agent_sent_us = -1; f->heartbeat.echo_coord_recv_us = TS0;
+    f->heartbeat.echo_coord_sent_us = TS0; f->heartbeat.echo_agent_recv_us = TS0)
 
 typedef struct rule_case {
     const char *name;
@@ -745,6 +771,12 @@ static const rule_case_t rule_cases[] = {
     {"valid ack", ACK, ok_nothing, NULL},
     {"ack rejected", ACK, ok_ack_rejected, NULL},
     {"valid heartbeat", HB, ok_nothing, NULL},
+    {"heartbeat with an echo", HB, ok_hb_echo, NULL},
+    {"echo from a broken agent clock", HB, ok_hb_echo_old_agent_clock, NULL},
+    {"echo of 2 timestamps", HB, hb_echo_partial, "echoes 2 of the 4"},
+    {"echo answered before received", HB, hb_echo_backwards, "impossible exchange"},
+    {"echo of a coordinator in 1970", HB, hb_echo_coord_ancient, "impossible exchange"},
+    {"echo with a negative time", HB, hb_echo_negative, "impossible exchange"},
 };
 
 static void test_validation_rules(void **state)
