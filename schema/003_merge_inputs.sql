@@ -176,7 +176,9 @@ BEGIN
         FROM new_results n
         LEFT JOIN parallax.agents a ON a.id = n.agent_id
     ),
-    probe_bins AS (
+    probe_bins AS MATERIALIZED (
+        -- Once per probe: inlined into the join below, the planner would work out a
+        -- target's width and runs again for every result.
         SELECT p.id AS probe_id, p.target_id, parallax.target_bin_s(p.target_id) AS width,
                vantages * parallax.target_runs(p.target_id) AS expected
         FROM parallax.probes p
