@@ -1,6 +1,8 @@
 /* agent: the context and the protocol. Two small state machines: the session with the
  * coordinator (down -> hello sent -> scheduled) and the run of the process (running ->
- * draining -> done). Results flow sched -> outbox -> link; acks flow back into the outbox. */
+ * draining -> done). Results flow sched -> outbox -> spool (disk) -> link; acks flow back
+ * through the outbox into the spool. The last schedule is kept in state_dir, so probing
+ * starts at once after a restart, coordinator or not. */
 #include "agent.h"
 
 #include <errno.h>
@@ -10,17 +12,28 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent_stats.h"
 #include "link.h"
 #include "log.h"
+#include "outbox.h"
 #include "privdrop.h"
 #include "probe.h"
 #include "result_wire.h"
 #include "sched.h"
+#include "sched_file.h"
 #include "timeutil.h"
 #include "wire.h"
 
 #define AGENT_HELLO_RESEND_S 5
 #define AGENT_DRAIN_WAIT_S 2
+/* The stats file is rewritten at most this often (when something changed). */
+#define AGENT_STATS_INTERVAL_S 1
+/* Batches sent and not yet acked, at most: enough to keep the coordinator's ingest busy
+ * over a slow link, few enough that a reconnect resends little. */
+#define AGENT_SEND_WINDOW 8
+/* Segment size: a sixteenth of the spool, within these bounds (a drop loses one segment). */
+#define AGENT_SEGMENT_MIN (64 * 1024)
+#define AGENT_SEGMENT_MAX (4 * 1024 * 1024)
 
 #define SESSION_STATE_LIST(X)                                                                      \
     X(DOWN, "down")           /* no authenticated connection */                                    \
@@ -61,15 +74,29 @@ struct agent {
     struct event_base *base;
     probe_env_t *env;
     sched_t *sched;
+    spool_t *spool;
     outbox_t *outbox;
     link_t *link;
+    /* Files in state_dir. */
+    char spool_dir[PATH_MAX];
+    char deadletter_path[PATH_MAX];
+    char schedule_path[PATH_MAX];
+    char stats_path[PATH_MAX];
+    uint64_t saved_schedule_version; /* version in schedule_path (0: none) */
+    agent_stats_t stats_written;     /* what the stats file says now */
     session_state_t session;
     run_state_t run;
     struct event *hello_timer;
     struct event *heartbeat_timer;
+    /* The last answered heartbeat's four times (agent sent, coordinator received and sent,
+     * agent received), echoed in the next one so the coordinator can work out the clock
+     * offset and RTT as NTP does; all 0 until the first answer. */
+    int64_t echo[4];
     struct event *drain_timer;
+    struct event *stats_timer;
     struct event *sigterm_ev;
     struct event *sigint_ev;
+    struct event *sigusr1_ev;
 };
 
 static int send_envelope(agent_t *a, Parallax__Envelope *env)
@@ -134,10 +161,34 @@ static void run_set_state(agent_t *a, run_state_t next)
 /* While draining, the loop ends as soon as nothing is waiting for an ack. */
 static void check_drained(agent_t *a)
 {
-    outbox_counters_t c;
-    outbox_counters(a->outbox, &c);
+    spool_counters_t c;
+    spool_counters(a->spool, &c);
     if (a->run == RUN_DRAINING && c.pending == 0)
         run_set_state(a, RUN_DONE);
+}
+
+/* Writes the stats file if the numbers changed since the last write (or if forced). */
+static void write_stats(agent_t *a, int force)
+{
+    agent_stats_t st;
+    agent_stats(a, &st);
+    agent_stats_t cmp = st;
+    cmp.updated_us = a->stats_written.updated_us;
+    if (!force && memcmp(&cmp, &a->stats_written, sizeof cmp) == 0)
+        return;
+    err_t err = {{0}};
+    if (agent_stats_write(a->stats_path, &st, &err) < 0) {
+        log_warn("agent: stats file not written: %s", err.msg);
+        return;
+    }
+    a->stats_written = st;
+}
+
+static void stats_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    write_stats(arg, 0);
 }
 
 static void hello_cb(evutil_socket_t fd, short what, void *arg)
@@ -152,26 +203,44 @@ static void hello_cb(evutil_socket_t fd, short what, void *arg)
     evtimer_add(a->hello_timer, &tv);
 }
 
+/* Every heartbeat names the schedule in force: the one after a schedule is applied is how
+ * the coordinator learns that it was. A heartbeat that cannot be sent is simply skipped. */
+static void send_heartbeat(agent_t *a)
+{
+    if (!a->link || !link_is_up(a->link))
+        return;
+    Parallax__Heartbeat hb = PARALLAX__HEARTBEAT__INIT;
+    hb.agent_sent_us = time_now_us();
+    hb.schedule_version = sched_version(a->sched);
+    if (a->echo[3] != 0) {
+        hb.echo_agent_sent_us = a->echo[0];
+        hb.echo_coord_recv_us = a->echo[1];
+        hb.echo_coord_sent_us = a->echo[2];
+        hb.echo_agent_recv_us = a->echo[3];
+    }
+    Parallax__Envelope env = PARALLAX__ENVELOPE__INIT;
+    env.body_case = PARALLAX__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    if (send_envelope(a, &env) < 0)
+        log_debug("agent: heartbeat not sent (link busy)");
+}
+
 static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    agent_t *a = arg;
-    if (!link_is_up(a->link))
-        return;
-    Parallax__Heartbeat hb = PARALLAX__HEARTBEAT__INIT;
-    hb.agent_sent_us = time_now_us();
-    Parallax__Envelope env = PARALLAX__ENVELOPE__INIT;
-    env.body_case = PARALLAX__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    send_envelope(a, &env);
+    send_heartbeat(arg);
 }
 
-static void on_heartbeat(const Parallax__Heartbeat *hb)
+static void on_heartbeat(agent_t *a, const Parallax__Heartbeat *hb)
 {
     if (hb->coord_recv_us == 0 || hb->coord_sent_us == 0 || hb->agent_sent_us == 0)
         return;
     int64_t now = time_now_us();
+    a->echo[0] = hb->agent_sent_us;
+    a->echo[1] = hb->coord_recv_us;
+    a->echo[2] = hb->coord_sent_us;
+    a->echo[3] = now;
     /* NTP-style: offset of the coordinator's clock relative to ours, and the network RTT
      * without the coordinator's processing time. */
     int64_t offset = ((hb->coord_recv_us - hb->agent_sent_us) + (hb->coord_sent_us - now)) / 2;
@@ -193,7 +262,16 @@ static void on_schedule(agent_t *a, const Parallax__Schedule *s)
     log_info("agent: schedule version %llu: %zu probes (%zu kept, %zu added, %zu removed%s)",
              (unsigned long long)s->version, sched_count(a->sched), st.kept, st.added, st.removed,
              st.ignored ? ", some duplicates ignored" : "");
+    if (s->version != a->saved_schedule_version) {
+        if (sched_file_save(a->schedule_path, s, &err) < 0)
+            log_error("agent: schedule version %llu not saved (a restart without the "
+                      "coordinator would run an older one): %s",
+                      (unsigned long long)s->version, err.msg);
+        else
+            a->saved_schedule_version = s->version;
+    }
     session_set_state(a, SESSION_SCHEDULED);
+    send_heartbeat(a);
 }
 
 static void link_message_cb(const uint8_t *buf, size_t len, void *arg)
@@ -214,7 +292,7 @@ static void link_message_cb(const uint8_t *buf, size_t len, void *arg)
         check_drained(a);
         break;
     case PARALLAX__ENVELOPE__BODY_HEARTBEAT:
-        on_heartbeat(env->heartbeat);
+        on_heartbeat(a, env->heartbeat);
         break;
     default:
         log_warn("agent: ignoring an unexpected %s message from the coordinator",
@@ -247,7 +325,8 @@ static void sched_result_cb(const sched_result_t *r, void *arg)
     result_wire_fill(&w, pr, r->probe_id, r->ts_us, r->control);
     log_debug("agent: probe %llu: %s %u us %s", (unsigned long long)r->probe_id,
               status_name(pr->status), pr->rtt_us, pr->message);
-    outbox_add(a->outbox, &w.res);
+    /* A result the spool cannot take is logged and counted there; nothing more to do. */
+    (void)outbox_add(a->outbox, &w.res);
 }
 
 /* The outbox's way out; the outbox exists before the link, hence the check. */
@@ -262,11 +341,23 @@ static void drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     agent_t *a = arg;
-    outbox_counters_t c;
-    outbox_counters(a->outbox, &c);
-    log_warn("agent: %llu results still unacknowledged after %d s; exiting without them",
+    spool_counters_t c;
+    spool_counters(a->spool, &c);
+    log_warn("agent: %llu results still unacknowledged after %d s; they stay in the spool "
+             "for the next start",
              (unsigned long long)c.pending, AGENT_DRAIN_WAIT_S);
     run_set_state(a, RUN_DONE);
+}
+
+static void sigusr1_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    agent_t *a = arg;
+    write_stats(a, 1);
+    char line[1024];
+    agent_stats_format(&a->stats_written, " ", line, sizeof line);
+    log_info("agent: counters: %s", line);
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -285,6 +376,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     session_set_state(a, SESSION_DOWN);
     evtimer_del(a->heartbeat_timer);
     outbox_flush(a->outbox);
+    write_stats(a, 0);
     struct timeval tv = {.tv_sec = AGENT_DRAIN_WAIT_S, .tv_usec = 0};
     evtimer_add(a->drain_timer, &tv);
     check_drained(a);
@@ -315,6 +407,53 @@ static int drop_privileges(agent_t *a, err_t *err)
     return 0;
 }
 
+/* The agent's files. After a drop of privileges the process runs inside state_dir, so a
+ * relative state_dir must not be applied twice. */
+static int state_paths(agent_t *a, err_t *err)
+{
+    const char *dir = a->cfg.user[0] ? "." : a->cfg.state_dir;
+    struct {
+        char *buf;
+        const char *name;
+    } files[] = {{a->spool_dir, "spool"},
+                 {a->deadletter_path, "deadletter"},
+                 {a->schedule_path, "schedule"},
+                 {a->stats_path, "stats"}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (snprintf(files[i].buf, PATH_MAX, "%s/%s", dir, files[i].name) >= PATH_MAX) {
+            err_set(err, "state_dir '%s' is too long", a->cfg.state_dir);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Runs the schedule saved by an earlier run until the coordinator sends one. A damaged file
+ * is reported and ignored: the agent then waits for the coordinator, as on a first start. */
+static void load_saved_schedule(agent_t *a)
+{
+    Parallax__Envelope *env = NULL;
+    err_t err = {{0}};
+    int rc = sched_file_load(a->schedule_path, &env, &err);
+    if (rc > 0)
+        return;
+    if (rc < 0) {
+        log_error("agent: ignoring the saved schedule: %s; waiting for the coordinator's", err.msg);
+        return;
+    }
+    sched_apply_stats_t st;
+    if (sched_apply(a->sched, env->schedule, &st, &err) < 0) {
+        log_error("agent: saved schedule version %llu not applied: %s",
+                  (unsigned long long)env->schedule->version, err.msg);
+    } else {
+        a->saved_schedule_version = env->schedule->version;
+        log_info("agent: running the saved schedule version %llu (%zu probes) until the "
+                 "coordinator sends one",
+                 (unsigned long long)env->schedule->version, sched_count(a->sched));
+    }
+    wire_free(&env);
+}
+
 agent_t *agent_new(const agent_config_t *cfg, err_t *err)
 {
     agent_t *a = calloc(1, sizeof *a);
@@ -336,33 +475,53 @@ agent_t *agent_new(const agent_config_t *cfg, err_t *err)
         err_set(err, "cannot create the event loop");
         goto fail;
     }
-    uint64_t stream = outbox_random_stream(err);
-    if (!stream)
-        goto fail;
-    outbox_config_t ocfg = {.batch_max = cfg->batch_max,
-                            .batch_interval_ms = cfg->batch_interval_ms,
-                            .resend_ms = cfg->resend_ms,
-                            .max_pending = cfg->max_pending};
     if (!(a->env = probe_env_new(a->base))) {
         err_set(err, "out of memory");
         goto fail;
     }
     if (cfg->user[0] && drop_privileges(a, err) < 0)
         goto fail;
-    if (!(a->outbox = outbox_new(a->base, &ocfg, stream, outbox_send_cb, a, err)))
+    /* Everything in state_dir is created from here on, as the user the agent runs as. */
+    if (state_paths(a, err) < 0)
+        goto fail;
+    if (cfg->max_pending_given)
+        log_warn("agent: max_pending has no effect any more; the on-disk spool is bounded by "
+                 "spool_max_bytes (%llu)",
+                 (unsigned long long)cfg->spool_max_bytes);
+    uint64_t seg = cfg->spool_max_bytes / 16;
+    seg = seg < AGENT_SEGMENT_MIN   ? AGENT_SEGMENT_MIN
+          : seg > AGENT_SEGMENT_MAX ? AGENT_SEGMENT_MAX
+                                    : seg;
+    spool_config_t scfg = {.dir = a->spool_dir,
+                           .deadletter = a->deadletter_path,
+                           .max_bytes = cfg->spool_max_bytes,
+                           .segment_bytes = seg,
+                           .batch_max = cfg->batch_max,
+                           .stream = 0};
+    if (!(a->spool = spool_open(&scfg, err)))
+        goto fail;
+    outbox_config_t ocfg = {.batch_interval_ms = cfg->batch_interval_ms,
+                            .resend_ms = cfg->resend_ms,
+                            .window = AGENT_SEND_WINDOW};
+    if (!(a->outbox = outbox_new(a->base, &ocfg, a->spool, outbox_send_cb, a, err)))
         goto fail;
     if (!(a->sched = sched_new(a->base, a->env, sched_result_cb, a, err)))
         goto fail;
     sched_set_max_pps(a->sched, cfg->max_pps);
+    load_saved_schedule(a);
     a->hello_timer = evtimer_new(a->base, hello_cb, a);
     a->heartbeat_timer = event_new(a->base, -1, EV_PERSIST, heartbeat_cb, a);
     a->drain_timer = evtimer_new(a->base, drain_timeout_cb, a);
+    a->stats_timer = event_new(a->base, -1, EV_PERSIST, stats_cb, a);
     a->sigterm_ev = evsignal_new(a->base, SIGTERM, signal_cb, a);
     a->sigint_ev = evsignal_new(a->base, SIGINT, signal_cb, a);
+    a->sigusr1_ev = evsignal_new(a->base, SIGUSR1, sigusr1_cb, a);
     struct timeval hb = {.tv_sec = cfg->heartbeat_s, .tv_usec = 0};
-    if (!a->hello_timer || !a->heartbeat_timer || !a->drain_timer || !a->sigterm_ev ||
-        !a->sigint_ev || event_add(a->sigterm_ev, NULL) < 0 || event_add(a->sigint_ev, NULL) < 0 ||
-        event_add(a->heartbeat_timer, &hb) < 0) {
+    struct timeval stv = {.tv_sec = AGENT_STATS_INTERVAL_S, .tv_usec = 0};
+    if (!a->hello_timer || !a->heartbeat_timer || !a->drain_timer || !a->stats_timer ||
+        !a->sigterm_ev || !a->sigint_ev || !a->sigusr1_ev || event_add(a->sigterm_ev, NULL) < 0 ||
+        event_add(a->sigint_ev, NULL) < 0 || event_add(a->sigusr1_ev, NULL) < 0 ||
+        event_add(a->heartbeat_timer, &hb) < 0 || event_add(a->stats_timer, &stv) < 0) {
         err_set(err, "cannot set up timers and signal handlers");
         goto fail;
     }
@@ -373,8 +532,15 @@ agent_t *agent_new(const agent_config_t *cfg, err_t *err)
     link_callbacks_t cbs = {.up = link_up_cb, .down = link_down_cb, .message = link_message_cb};
     if (!(a->link = link_new(a->base, &lcfg, &cbs, a, err)))
         goto fail;
-    log_info("agent: '%s' (key %s) starting; coordinator %s; result stream %llu", cfg->name,
-             cfg->public_key, cfg->coordinator, (unsigned long long)stream);
+    spool_counters_t sc;
+    spool_counters(a->spool, &sc);
+    log_info("agent: '%s' (key %s) starting; coordinator %s; result stream %llu; spool %s: "
+             "%llu unacknowledged results recovered, %llu bytes in %llu segments (bound %llu)",
+             cfg->name, cfg->public_key, cfg->coordinator,
+             (unsigned long long)spool_stream(a->spool), a->spool_dir,
+             (unsigned long long)sc.recovered, (unsigned long long)sc.bytes,
+             (unsigned long long)sc.segments, (unsigned long long)cfg->spool_max_bytes);
+    write_stats(a, 1);
     return a;
 fail:
     agent_destroy(&a);
@@ -383,16 +549,24 @@ fail:
 
 int agent_run(agent_t *a, err_t *err)
 {
-    if (event_base_dispatch(a->base) < 0) {
+    int rc = event_base_dispatch(a->base);
+    /* The final numbers, for whoever compares them with the database after the agent ends. */
+    write_stats(a, 1);
+    if (rc < 0) {
         err_set(err, "event loop failed");
         return -1;
     }
     return 0;
 }
 
-void agent_counters(const agent_t *a, outbox_counters_t *out)
+void agent_stats(const agent_t *a, agent_stats_t *out)
 {
-    outbox_counters(a->outbox, out);
+    memset(out, 0, sizeof *out);
+    spool_counters(a->spool, &out->spool);
+    out->stream = spool_stream(a->spool);
+    out->schedule_version = a->sched ? sched_version(a->sched) : 0;
+    out->pid = (long)getpid();
+    out->updated_us = time_now_us();
 }
 
 void agent_destroy(agent_t **agent)
@@ -406,12 +580,17 @@ void agent_destroy(agent_t **agent)
     probe_env_destroy(&a->env);
     link_destroy(&a->link);
     outbox_destroy(&a->outbox);
+    spool_close(&a->spool);
     if (a->hello_timer)
         event_free(a->hello_timer);
     if (a->heartbeat_timer)
         event_free(a->heartbeat_timer);
     if (a->drain_timer)
         event_free(a->drain_timer);
+    if (a->stats_timer)
+        event_free(a->stats_timer);
+    if (a->sigusr1_ev)
+        event_free(a->sigusr1_ev);
     if (a->sigterm_ev)
         event_free(a->sigterm_ev);
     if (a->sigint_ev)

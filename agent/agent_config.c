@@ -13,11 +13,20 @@
 #include "privdrop.h"
 #include "wire.h"
 
-static const char *const known_keys[] = {
-    "name",        "coordinator", "coordinator_key",   "secret_key",
-    "state_dir",   "batch_max",   "batch_interval_ms", "heartbeat_s",
-    "max_pending", "resend_ms",   "max_pps",           "user",
-    NULL};
+static const char *const known_keys[] = {"name",
+                                         "coordinator",
+                                         "coordinator_key",
+                                         "secret_key",
+                                         "state_dir",
+                                         "batch_max",
+                                         "batch_interval_ms",
+                                         "heartbeat_s",
+                                         "max_pending",
+                                         "resend_ms",
+                                         "max_pps",
+                                         "user",
+                                         "spool_max_bytes",
+                                         NULL};
 
 /* Copies the required string key into dst; fails if missing, empty or too long. */
 static int get_str(const config_t *cfg, const char *key, char *dst, size_t size, err_t *err)
@@ -114,8 +123,11 @@ static int validate(const config_t *cfg, agent_config_t *out, err_t *err)
         get_u32(cfg, "heartbeat_s", 1, 3600, 10, &out->heartbeat_s, err) < 0 ||
         config_get_uint(cfg, "max_pending", 100, 10000000, 100000, &out->max_pending, err) < 0 ||
         get_u32(cfg, "resend_ms", 100, 600000, 5000, &out->resend_ms, err) < 0 ||
-        get_u32(cfg, "max_pps", 1, PACE_MAX_PPS, PACE_DEFAULT_PPS, &out->max_pps, err) < 0)
+        get_u32(cfg, "max_pps", 1, PACE_MAX_PPS, PACE_DEFAULT_PPS, &out->max_pps, err) < 0 ||
+        config_get_uint(cfg, "spool_max_bytes", AGENT_CONFIG_SPOOL_MIN, AGENT_CONFIG_SPOOL_MAX,
+                        AGENT_CONFIG_SPOOL_DEFAULT, &out->spool_max_bytes, err) < 0)
         goto fail;
+    out->max_pending_given = config_get(cfg, "max_pending") != NULL;
     const char *user = config_get(cfg, "user");
     if (user) {
         /* Checked now, not at the switch: a typo must fail the start, with file and line. */

@@ -12,6 +12,10 @@
 #define AGENT_CONFIG_NAME_MAX 64
 #define AGENT_CONFIG_ENDPOINT_MAX 256
 #define AGENT_CONFIG_USER_MAX 64
+/* spool_max_bytes: default, and the range accepted. */
+#define AGENT_CONFIG_SPOOL_DEFAULT (64ULL * 1024 * 1024)
+#define AGENT_CONFIG_SPOOL_MIN (1ULL * 1024 * 1024)
+#define AGENT_CONFIG_SPOOL_MAX (64ULL * 1024 * 1024 * 1024)
 
 /* Plain data, no pointers: it can be copied freely. */
 typedef struct agent_config {
@@ -24,8 +28,13 @@ typedef struct agent_config {
     uint32_t batch_max;         /* results per batch */
     uint32_t batch_interval_ms; /* a partial batch is sent this long after its first result */
     uint32_t heartbeat_s;
-    uint64_t max_pending; /* unacked results kept in memory */
-    uint32_t resend_ms;   /* an unacked batch is resent after this */
+    /* Obsolete since the spool replaced the in-memory queue: still accepted (and range
+     * checked) so old config files keep working; max_pending_given says it was set, so the
+     * agent can say that it has no effect. */
+    uint64_t max_pending;
+    int max_pending_given;
+    uint64_t spool_max_bytes; /* bound on the on-disk spool (state_dir/spool) */
+    uint32_t resend_ms;       /* an unacked batch is resent after this */
     /* User to switch to once the raw sockets are open; "" = keep running as started. */
     char user[AGENT_CONFIG_USER_MAX + 1];
     uint32_t max_pps; /* ceiling on probe packets started per second */

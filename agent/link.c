@@ -14,13 +14,23 @@
 #include "wire.h"
 
 #define LINK_MONITOR_ENDPOINT "inproc://parallax-link-monitor"
-#define LINK_SNDHWM 100
+/* The spool is the real buffer: the socket queues only what the outbox's send window lets
+ * out (8 batches) plus hellos and heartbeats. A bigger queue would only hold copies of
+ * batches the spool resends anyway after a reconnect. */
+#define LINK_SNDHWM 32
 #define LINK_RCVHWM 1000
+/* libzmq reconnects by itself: first after 100 ms, then doubling up to 5 s, so a restarted
+ * coordinator is found again quickly but a dead one costs one attempt every 5 s. */
 #define LINK_RECONNECT_IVL_MS 100
 #define LINK_RECONNECT_IVL_MAX_MS 5000
+/* ZMTP heartbeats find a dead peer or path (a cut link sends no RST) within about IVL +
+ * TIMEOUT = 8 s, far sooner than TCP would; the link then goes down and the session with
+ * it, and the reconnect resends what was in flight. TTL tells the coordinator to give up on
+ * us after 10 s of silence. */
 #define LINK_HEARTBEAT_IVL_MS 2000
 #define LINK_HEARTBEAT_TIMEOUT_MS 6000
 #define LINK_HEARTBEAT_TTL_MS 10000
+/* A CURVE handshake that has not finished in 5 s is abandoned and retried. */
 #define LINK_HANDSHAKE_IVL_MS 5000
 /* Messages handled per wake-up before yielding to the rest of the loop. */
 #define LINK_DRAIN_BUDGET 256
@@ -281,12 +291,14 @@ static int configure(void *s, const link_config_t *cfg, err_t *err)
     if (set_key(s, ZMQ_CURVE_SERVERKEY, cfg->server_key, "ZMQ_CURVE_SERVERKEY", err) < 0 ||
         set_key(s, ZMQ_CURVE_PUBLICKEY, cfg->public_key, "ZMQ_CURVE_PUBLICKEY", err) < 0 ||
         set_key(s, ZMQ_CURVE_SECRETKEY, cfg->secret_key, "ZMQ_CURVE_SECRETKEY", err) < 0 ||
-        /* Unsent messages are worthless at close: the outbox resends what was not acked. */
+        /* Unsent messages are worthless at close: every batch is in the spool until acked
+         * and is resent by the next run; lingering would only delay the exit. */
         set_int(s, ZMQ_LINGER, 0, "ZMQ_LINGER", err) < 0 ||
         /* Queue only to a completed connection, so a send while disconnected fails at once
-         * (EAGAIN) and the batch stays in the outbox instead of an invisible queue. */
+         * (EAGAIN) and the batch stays in the spool instead of an invisible queue. */
         set_int(s, ZMQ_IMMEDIATE, 1, "ZMQ_IMMEDIATE", err) < 0 ||
         set_int(s, ZMQ_SNDHWM, LINK_SNDHWM, "ZMQ_SNDHWM", err) < 0 ||
+        /* Schedules and acks only; bounded so a flooding peer cannot grow our memory. */
         set_int(s, ZMQ_RCVHWM, LINK_RCVHWM, "ZMQ_RCVHWM", err) < 0 ||
         set_int(s, ZMQ_RECONNECT_IVL, LINK_RECONNECT_IVL_MS, "ZMQ_RECONNECT_IVL", err) < 0 ||
         set_int(s, ZMQ_RECONNECT_IVL_MAX, LINK_RECONNECT_IVL_MAX_MS, "ZMQ_RECONNECT_IVL_MAX", err) <

@@ -106,12 +106,11 @@ int main(int argc, char **argv)
     int rc = agent_run(agent, &err);
     if (rc < 0)
         log_error("%s", err.msg);
-    outbox_counters_t ct;
-    agent_counters(agent, &ct);
-    log_info("produced=%llu stored=%llu rejected=%llu dropped=%llu pending=%llu",
-             (unsigned long long)ct.produced, (unsigned long long)ct.stored,
-             (unsigned long long)ct.rejected, (unsigned long long)ct.dropped,
-             (unsigned long long)ct.pending);
+    agent_stats_t st;
+    agent_stats(agent, &st);
+    char line[1024];
+    agent_stats_format(&st, " ", line, sizeof line);
+    log_info("counters at exit: %s", line);
     agent_destroy(&agent);
     return rc < 0 ? 1 : 0;
 }

@@ -1,8 +1,8 @@
-/* outbox: results on their way to the coordinator. Results collect in an open batch that is
- * sealed when full or batch_interval_ms after its first result; sealed batches, named
- * (stream, seq), stay in memory until the coordinator acks them as stored, and are resent
- * until then. Memory is bounded by max_pending results: past it the oldest batches go,
- * counted and logged. */
+/* outbox: how spooled results reach the coordinator. Results go into the spool (spool.h),
+ * which batches them; the outbox seals a partial batch batch_interval_ms after it started,
+ * sends sealed batches oldest first with at most `window` unacknowledged at a time, resends
+ * what is not acked after resend_ms, backs off when the coordinator answers ACK_RETRY and
+ * passes final answers (stored, rejected) on to the spool. */
 #ifndef PX_OUTBOX_H
 #define PX_OUTBOX_H
 
@@ -11,61 +11,47 @@
 
 #include "err.h"
 #include "parallax.pb-c.h"
+#include "spool.h"
 
 struct event_base;
 typedef struct outbox outbox_t;
 
 typedef struct outbox_config {
-    uint32_t batch_max;         /* results per batch, 1..PX_WIRE_MAX_RESULTS */
     uint32_t batch_interval_ms; /* seal a partial batch this long after its first result */
     uint32_t resend_ms;         /* resend an unacked batch after this */
-    uint64_t max_pending;       /* results kept in memory, open batch included */
+    uint32_t window;            /* batches sent and not yet acked, at most (>= 1) */
+    uint32_t retry_ms;          /* pause after an ACK_RETRY, doubling up to 60 s (0: 1000) */
 } outbox_config_t;
 
 /* Sends one packed envelope. Returns 0 if it was handed to the transport, -1 if not now
  * (not connected, queue full); the outbox then tries again later. buf is borrowed. */
 typedef int (*outbox_send_fn)(const uint8_t *buf, size_t len, void *arg);
 
-typedef struct outbox_counters {
-    uint64_t produced; /* results added */
-    uint64_t stored;   /* results in batches acked ACK_STORED */
-    uint64_t rejected; /* batches acked ACK_REJECTED */
-    uint64_t dropped;  /* results given up: over max_pending, or unpackable (rejected batches
-                        * are counted in rejected only) */
-    uint64_t pending;  /* results in memory now */
-    uint64_t batches;  /* sealed batches in memory now */
-} outbox_counters_t;
-
-/* Creates an outbox for stream (nonzero). base is borrowed; send/arg are called to send.
- * Returns NULL (err set) on failure. Caller owns the result. */
-outbox_t *outbox_new(struct event_base *base, const outbox_config_t *cfg, uint64_t stream,
+/* Creates an outbox over spool (borrowed: it must outlive the outbox). base is borrowed;
+ * send/arg are called to send. Batches already in the spool go out as soon as send takes
+ * them. Returns NULL (err set) on failure. Caller owns the result. */
+outbox_t *outbox_new(struct event_base *base, const outbox_config_t *cfg, spool_t *spool,
                      outbox_send_fn send, void *arg, err_t *err);
 
-/* Frees everything, unsent and unacked batches included. NULLs *ob; accepts NULL. */
+/* Stops the timers and frees the outbox; the spool keeps everything. NULLs *ob; accepts
+ * NULL. */
 void outbox_destroy(outbox_t **ob);
 
-/* Adds a copy of r to the open batch. Text fields that would not pass wire validation are
- * replaced. Returns -1 only when out of memory (the result is then counted as dropped). */
+/* Spools a copy of r (borrowed). Text that would not pass wire validation is replaced rather
+ * than losing the result. Returns 0, or -1 if the spool could not take it (logged, counted as
+ * dropped and reported in a gap when possible). */
 int outbox_add(outbox_t *ob, const Parallax__Result *r);
 
-/* Seals the open batch now (if it has results) and tries to send it. */
+/* Seals the open batch now (if it holds anything) and sends what the window allows. */
 void outbox_flush(outbox_t *ob);
 
-/* Tries to send every sealed batch now, oldest first, stopping at the first that cannot be
- * sent; for use right after the link (re)connects. */
+/* Forgets what was in flight and sends again from the oldest unacked batch; for use right
+ * after the link (re)connects, since whatever was in flight may have been lost with it. */
 void outbox_resend_all(outbox_t *ob);
 
-/* Applies an ack. Acks for unknown batches (already dropped, or another stream) are
- * ignored. After an ack, batches never sent yet are sent. */
+/* Applies an ack: ACK_STORED and ACK_REJECTED go to the spool; ACK_RETRY puts the batch
+ * back in line and pauses sending (retry_ms, doubling up to 60 s while retries continue). Acks
+ * for unknown batches (already answered, dropped, another stream) are ignored. */
 void outbox_on_ack(outbox_t *ob, const Parallax__Ack *ack);
-
-void outbox_counters(const outbox_t *ob, outbox_counters_t *out);
-
-/* The random stream id. */
-uint64_t outbox_stream(const outbox_t *ob);
-
-/* A random nonzero 63-bit stream id (the coordinator stores it as a signed bigint).
- * Returns 0 with err if the kernel has no randomness to give. */
-uint64_t outbox_random_stream(err_t *err);
 
 #endif

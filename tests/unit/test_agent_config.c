@@ -76,6 +76,8 @@ static void test_good_config_with_defaults(void **state)
     assert_int_equal(cfg.batch_interval_ms, 1000);
     assert_int_equal(cfg.heartbeat_s, 10);
     assert_int_equal(cfg.max_pending, 100000);
+    assert_int_equal(cfg.max_pending_given, 0);
+    assert_int_equal(cfg.spool_max_bytes, 64 * 1024 * 1024);
     assert_int_equal(cfg.resend_ms, 5000);
     /* state_dir was created, private. */
     char path[128];
@@ -92,7 +94,7 @@ static void test_good_config_with_tuning(void **state)
     char text[1024];
     make_config(f,
                 "batch_max = 1000\nbatch_interval_ms = 10\nheartbeat_s = 3600\n"
-                "max_pending = 10000000\nresend_ms = 100\n",
+                "max_pending = 10000000\nresend_ms = 100\nspool_max_bytes = 1048576\n",
                 text, sizeof text);
     agent_config_t cfg;
     err_t err = {{0}};
@@ -101,6 +103,8 @@ static void test_good_config_with_tuning(void **state)
     assert_int_equal(cfg.batch_interval_ms, 10);
     assert_int_equal(cfg.heartbeat_s, 3600);
     assert_int_equal(cfg.max_pending, 10000000);
+    assert_int_equal(cfg.max_pending_given, 1);
+    assert_int_equal(cfg.spool_max_bytes, 1048576);
     assert_int_equal(cfg.resend_ms, 100);
 }
 
@@ -132,6 +136,9 @@ static void test_bad_values(void **state)
         {"heartbeat_s = ten\n", "agent.conf:7"},
         {"max_pending = 99\n", "agent.conf:7"},
         {"resend_ms = -5\n", "agent.conf:7"},
+        {"spool_max_bytes = 1048575\n", "agent.conf:7"},
+        {"spool_max_bytes = 68719476737\n", "agent.conf:7"},
+        {"spool_max_bytes = 64M\n", "agent.conf:7"},
         {"colour = blue\n", "agent.conf:7: unknown key 'colour'"},
         {"name = again\n", "agent.conf:7"},
     };
