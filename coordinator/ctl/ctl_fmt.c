@@ -33,7 +33,10 @@ char *ctl_fmt_duration_text(const char *seconds, char *buf, size_t len)
 {
     char *end = NULL;
     double v = seconds ? strtod(seconds, &end) : -1;
-    if (!seconds || end == seconds || v < 0 || v > 1e15) {
+    /* Written as "not in range" so that NaN (which PostgreSQL can return, and strtod reads)
+     * is refused too: every comparison with NaN is false, and converting it to an integer
+     * is undefined. */
+    if (!seconds || end == seconds || !(v >= 0 && v <= 1e15)) {
         snprintf(buf, len, "-");
         return buf;
     }
