@@ -46,14 +46,6 @@ conninfo() { echo "host=$DIR/pg port=$PGPORT user=postgres dbname=$1"; }
 for db in ingest raw; do
     createdb "$db"
     "$CTL" --db "$(conninfo $db)" db migrate >/dev/null
-    # PX_BENCH_MATERIALIZE=1: what-if for the merge's insert trigger, whose probe_bins CTE is
-    # inlined so parallax.target_bin_s() runs once per result row instead of once per probe;
-    # materialising it is the same query. Applied to both databases alike.
-    if [ "${PX_BENCH_MATERIALIZE:-0}" = 1 ]; then
-        q "$db" "SELECT pg_get_functiondef('parallax.mark_results_dirty'::regproc)" |
-            sed 's/probe_bins AS (/probe_bins AS MATERIALIZED (/' >"$DIR/trigger.sql"
-        timeout "$(left)" psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$DIR/trigger.sql"
-    fi
 done
 
 # Targets and probes (ids 1..PROBES), and agents with keys from pxclient keygen.
