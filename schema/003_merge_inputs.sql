@@ -117,6 +117,11 @@ CROSS JOIN (SELECT max(q.interval_s) AS widest FROM parallax.probes q
 WHERE p.target_id = target_runs.target_id
 $$;
 
+-- The widest target bin there is: how far back a bin overlapping a given time may start.
+CREATE FUNCTION parallax.widest_bin() RETURNS interval
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT coalesce(max(interval_s), 1) * interval '1 second' FROM parallax.probes $$;
+
 -- How long after its end a bin of this width waits for late-but-on-time results.
 CREATE FUNCTION parallax.merge_grace(width_s integer, s parallax.merge_settings) RETURNS interval
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -225,7 +230,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     s parallax.merge_settings;
     vb integer;
-    widest interval := (SELECT coalesce(max(interval_s), 1) FROM parallax.probes) * interval '1 second';
+    widest interval := parallax.widest_bin();
 BEGIN
     SELECT * INTO s FROM parallax.merge_settings;
     vb := s.vantage_bin_s;

@@ -334,7 +334,7 @@ DECLARE
     hi interval;
     any_gaps boolean;
     gwidth interval;
-    widest interval := (SELECT coalesce(max(interval_s), 1) FROM parallax.probes) * interval '1 second';
+    widest interval := parallax.widest_bin();
 BEGIN
     SELECT * INTO s FROM parallax.merge_settings;
     taken := parallax.merge_take('target', p_now);
@@ -546,7 +546,7 @@ BEGIN
     IF taken = 0 THEN
         RETURN 0;
     END IF;
-    widest := (SELECT coalesce(max(interval_s), 1) FROM parallax.probes) * interval '1 second';
+    widest := parallax.widest_bin();
 
     WITH members AS (
         SELECT w.subject_id, w.bin_start, w.bin_end, t.id AS target_id, t.name, t.role,

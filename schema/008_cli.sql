@@ -56,7 +56,7 @@ WITH s AS (
            -- Results are stored by agent clock: widen the scan by the extreme offsets.
            least(coalesce(min(parallax.clock_offset(a.clock_offset_ms)), '0'), '0') AS lo,
            greatest(coalesce(max(parallax.clock_offset(a.clock_offset_ms)), '0'), '0') AS hi,
-           (SELECT coalesce(max(interval_s), 1) FROM parallax.probes) * interval '1 second' AS widest
+           parallax.widest_bin() AS widest
     FROM parallax.merge_settings m LEFT JOIN parallax.agents a ON true
     GROUP BY m.vantage_bin_s
 ),
