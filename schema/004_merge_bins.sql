@@ -116,7 +116,8 @@ BEGIN
             subject_id integer NOT NULL,
             bin_start  timestamptz NOT NULL,
             fresh      boolean NOT NULL,
-            bad        boolean
+            bad        boolean,
+            quiet      boolean   -- true: nothing for the outage tracker to do (NULL: not known)
         ) ON COMMIT DELETE ROWS;
     END IF;
     -- Two runs in one transaction must not see each other's lists.
@@ -432,6 +433,10 @@ BEGIN
         SELECT w.subject_id, w.bin_start, w.bin_end, pt.vantages, pt.failed_names, pt.mixed_names,
                pt.reached_names, pt.excluded_names, pr.rtt_ms, pr.failure_share, pr.failure,
                bl.baseline_ms, prev.base_ms, prev.base_n, prev.base_at,
+               old.state AS old_state, old.evidence AS old_evidence,
+               -- New after a bin with no outage and no run of bad bins: the outage tracker
+               -- has nothing to do for it if it is not bad either (see merge_outages).
+               coalesce(lb.bin_start < w.bin_start AND NOT lb.h_open AND lb.h_streak = 0, false) AS quiet_before,
                CASE WHEN coalesce(pt.vantages, 0) < s.min_vantages THEN 'unknown'
                     WHEN pt.failed = pt.vantages THEN
                         CASE WHEN pt.failed_networks >= s.min_networks THEN 'down' ELSE 'unknown' END
@@ -444,12 +449,35 @@ BEGIN
         LEFT JOIN per_target pt ON pt.target_id = w.subject_id AND pt.bin_start = w.bin_start
         LEFT JOIN per_run pr ON pr.target_id = w.subject_id AND pr.bin_start = w.bin_start
         LEFT JOIN LATERAL (
-            -- The target's own recent normal, as the bin before left it (one index probe).
-            SELECT b.base_ms, b.base_n, b.base_at FROM parallax.bins b
+            -- The target's latest bin from baseline_window before this one on: nearly always
+            -- the bin before it, so this one probe says what the bin before left (the
+            -- baseline, the outage tracker's state) and that this bin is new and nothing
+            -- follows it. The two lookups below run only when it is not.
+            SELECT b.bin_start, b.state, b.evidence, b.base_ms, b.base_n, b.base_at,
+                   b.h_open, b.h_streak
+            FROM parallax.bins b
             WHERE b.scope = 'target' AND b.subject_id = w.subject_id
-              AND b.bin_start < w.bin_start AND b.bin_start >= w.bin_start - s.baseline_window
+              AND b.bin_start >= w.bin_start - s.baseline_window
             ORDER BY b.bin_start DESC LIMIT 1
+        ) lb ON true
+        LEFT JOIN LATERAL (
+            -- The target's own recent normal, as the bin before left it.
+            SELECT lb.base_ms, lb.base_n, lb.base_at WHERE lb.bin_start < w.bin_start
+            UNION ALL
+            (SELECT b.base_ms, b.base_n, b.base_at FROM parallax.bins b
+             WHERE lb.bin_start >= w.bin_start
+               AND b.scope = 'target' AND b.subject_id = w.subject_id
+               AND b.bin_start < w.bin_start AND b.bin_start >= w.bin_start - s.baseline_window
+             ORDER BY b.bin_start DESC LIMIT 1)
         ) prev ON prev.base_at >= w.bin_start - s.baseline_window
+        LEFT JOIN LATERAL (
+            -- This bin as merged before, if it was.
+            SELECT lb.state, lb.evidence WHERE lb.bin_start = w.bin_start
+            UNION ALL
+            (SELECT b.state, b.evidence FROM parallax.bins b
+             WHERE lb.bin_start > w.bin_start
+               AND b.scope = 'target' AND b.subject_id = w.subject_id AND b.bin_start = w.bin_start)
+        ) old ON true
         CROSS JOIN LATERAL (
             SELECT CASE WHEN prev.base_n >= s.baseline_min_bins THEN prev.base_ms END AS baseline_ms
         ) bl
@@ -461,15 +489,6 @@ BEGIN
                CASE WHEN f.folds THEN least(coalesce(j.base_n, 0) + 1, s.baseline_bins) ELSE j.base_n END AS next_n
         FROM judged j
         CROSS JOIN LATERAL (SELECT j.state = 'up' AND j.rtt_ms IS NOT NULL AS folds) f
-    ),
-    old AS (
-        -- One primary-key probe per bin: a join here could scan the whole history.
-        SELECT w.subject_id, w.bin_start, b.state, b.evidence
-        FROM pg_temp.merge_work w
-        LEFT JOIN LATERAL (
-            SELECT b.state, b.evidence FROM parallax.bins b
-            WHERE b.scope = 'target' AND b.subject_id = w.subject_id AND b.bin_start = w.bin_start
-        ) b ON true
     ),
     up AS (
         INSERT INTO parallax.bins AS b (scope, subject_id, bin_start, bin_end, state, rank, bad, rtt_ms,
@@ -494,18 +513,21 @@ BEGIN
         RETURNING b.subject_id, b.bin_start, b.bin_end, b.state, b.evidence, b.bad, b.xmax = 0 AS fresh
     ),
     noted AS (
-        INSERT INTO pg_temp.merge_merged SELECT 'target', subject_id, bin_start, fresh, bad FROM up
+        INSERT INTO pg_temp.merge_merged
+        SELECT 'target', up.subject_id, up.bin_start, up.fresh, up.bad,
+               j.quiet_before AND up.fresh AND NOT coalesce(up.bad, false)
+        FROM up JOIN based j USING (subject_id, bin_start)
     )
     INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT DISTINCT 'group', g.id, gb, gb + gwidth, parallax.merge_closes_at('group', gb + gwidth, s.group_bin_s, s)
     FROM up
-    JOIN old USING (subject_id, bin_start)
+    JOIN based old USING (subject_id, bin_start)
     JOIN parallax.targets t ON t.id = up.subject_id
     JOIN parallax.merge_groups g ON g.name = t.group_name
     CROSS JOIN LATERAL generate_series(parallax.bin_floor(up.bin_start, s.group_bin_s),
                                        up.bin_end - interval '1 microsecond', gwidth) gb
     -- Group bins show which vantages failed, so evidence counts as a change too.
-    WHERE (old.state, old.evidence) IS DISTINCT FROM (up.state, up.evidence)
+    WHERE (old.old_state, old.old_evidence) IS DISTINCT FROM (up.state, up.evidence)
     ON CONFLICT DO NOTHING;
 
     -- A group bin waiting for its grace while every one of its targets has a merged bin

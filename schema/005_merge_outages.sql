@@ -147,7 +147,9 @@ BEGIN
            coalesce(prev.h_open OR prev.h_streak > 0, false)
     FROM (SELECT scope, subject_id, min(bin_start) AS first, max(bin_start) AS last,
                  bool_and(fresh) AS fresh, coalesce(bool_or(bad), false) AS any_bad
-          FROM pg_temp.merge_merged GROUP BY scope, subject_id) m
+          FROM pg_temp.merge_merged GROUP BY scope, subject_id
+          -- Known quiet already (merge_target_bins looked at the bin before): no lookups.
+          HAVING NOT bool_and(coalesce(quiet, false))) m
     LEFT JOIN LATERAL (
         SELECT b.h_open, b.h_streak, b.h_streak_start, b.h_outage_start
         FROM parallax.bins b
