@@ -22,6 +22,11 @@ on_exit 'cp "$WORK"/px/*.log "$WORK"/ 2>/dev/null'
 pxw_wait 90 "every target up" \
     'test "$(pxw_sql "SELECT count(DISTINCT target) FROM parallax.target_bins WHERE state = '"'"'up'"'"' AND group_name = '"'"'XX'"'"'")" = 4' ||
     fail "the country never looked normal"
+# ... and nothing open: an agent that started late under load is rightly judged offline for
+# its first bins, and a fault injected before that outage closes would be "detected" at once.
+pxw_wait 60 "no outage open before the fault" \
+    'test "$(pxw_sql "SELECT count(*) FROM parallax.outages WHERE ended_at IS NULL")" = 0' ||
+    fail "outages open in the normal state: $(pxw_sql "SELECT scope, subject, stage FROM parallax.outages WHERE ended_at IS NULL")"
 
 # detected WHAT SECONDS: prints a detection latency in seconds and probe intervals.
 detected() {
