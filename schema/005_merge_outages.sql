@@ -416,8 +416,7 @@ BEGIN
     RETURN merged;
 END $$;
 
--- Queues every bin between p_from and p_to for merging again: after a change of settings or
--- of an agent's clock offset. Returns the number of bins queued; merge_run does the work.
+-- Queues every bin between p_from and p_to for merging again: after a change of settings. Returns the number of bins queued; merge_run does the work.
 CREATE FUNCTION parallax.merge_mark(p_from timestamptz, p_to timestamptz) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -464,6 +463,50 @@ BEGIN
     SELECT 'group', g.id, b, b + gwidth, parallax.merge_closes_at('group', b + gwidth, s.group_bin_s, s)
     FROM parallax.merge_groups g
     CROSS JOIN generate_series(parallax.bin_floor(p_from, s.group_bin_s), p_to - interval '1 microsecond', gwidth) b
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS more = ROW_COUNT;
+    RETURN queued + more;
+END $$;
+
+-- Queues what a new clock offset of one agent may change between p_from and p_to: its own
+-- vantage bins, and the target bins its results fall in by the old offset and by the new
+-- one (the agent's row holds the new one). Group bins follow when those target bins change,
+-- vantage-dependent target bins when its vantage bins do. Reads only this agent's results,
+-- so a moved clock costs what that agent measured, not all history (merge_mark would scan
+-- every agent's results). Returns the number of bins queued.
+CREATE FUNCTION parallax.merge_mark_agent(p_agent integer, p_from timestamptz, p_to timestamptz,
+                                          p_old_offset_ms integer)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    s parallax.merge_settings;
+    vwidth interval;
+    o_new interval;
+    o_old interval := parallax.clock_offset(p_old_offset_ms);
+    widest interval := parallax.widest_bin();
+    queued integer;
+    more integer;
+BEGIN
+    SELECT * INTO s FROM parallax.merge_settings;
+    vwidth := s.vantage_bin_s * interval '1 second';
+    SELECT parallax.clock_offset(clock_offset_ms) INTO o_new FROM parallax.agents WHERE id = p_agent;
+    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    SELECT 'vantage', p_agent, b, b + vwidth, parallax.merge_closes_at('vantage', b + vwidth, s.vantage_bin_s, s)
+    FROM generate_series(parallax.bin_floor(p_from, s.vantage_bin_s), p_to - interval '1 microsecond', vwidth) b
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS queued = ROW_COUNT;
+    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    SELECT DISTINCT 'target', p.target_id, tb.bin_start, tb.bin_start + w.width * interval '1 second',
+           parallax.merge_closes_at('target', tb.bin_start + w.width * interval '1 second', w.width, s)
+    FROM parallax.results r
+    JOIN parallax.probes p ON p.id = r.probe_id
+    JOIN parallax.targets t ON t.id = p.target_id AND NOT t.control
+    CROSS JOIN LATERAL (SELECT parallax.target_bin_s(p.target_id) AS width) w
+    CROSS JOIN LATERAL (VALUES (parallax.bin_floor(r.ts - o_new, w.width)),
+                               (parallax.bin_floor(r.ts - o_old, w.width))) tb (bin_start)
+    WHERE r.agent_id = p_agent
+      AND r.ts >= p_from - widest + least(o_new, o_old) AND r.ts < p_to + greatest(o_new, o_old)
+      AND tb.bin_start + w.width * interval '1 second' > p_from AND tb.bin_start < p_to
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS more = ROW_COUNT;
     RETURN queued + more;

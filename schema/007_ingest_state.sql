@@ -82,7 +82,8 @@ BEGIN
     END IF;
     since := greatest(coalesce(a.clock_offset_at, a.created_at),
                       now() - (SELECT sweep_max FROM parallax.merge_settings));
-    RETURN parallax.merge_mark(since - shift * interval '1 millisecond', now());
+    RETURN parallax.merge_mark_agent(p_agent, since - shift * interval '1 millisecond', now(),
+                                     a.clock_offset_ms);
 END $$;
 
 -- What the coordinator knows of each agent, for operators:

@@ -68,6 +68,14 @@ fx "UPDATE parallax.agents SET clock_offset_ms = NULL"
 fx "SELECT parallax.merge_mark(fx.bin(0), fx.bin(31))"
 fx "SELECT fx.merge(30)"
 expect_timeline target ir-web1 5 25 uuuuupDDDDDDDDDpuuuuu
+log "the offsets learnt again, one agent at a time: what each one's results touch is re-merged"
+for a in A:5000 B:7000 D:-3000; do
+    fx "UPDATE parallax.agents SET clock_offset_ms = ${a#*:} WHERE name = '${a%:*}'"
+    fx "SELECT parallax.merge_mark_agent(id, fx.bin(0), fx.bin(31), NULL) FROM parallax.agents WHERE name = '${a%:*}'"
+done
+fx "SELECT fx.merge(30)"
+expect_timeline group IR 5 25 nnnnnBBBBBBBBBBnnnnnn
+expect_timeline target ir-web1 5 25 uuuuuDDDDDDDDDDuuuuuu
 
 fx_scenario "spool gaps are no data, never failure"
 fx "SELECT fx.rule(0, 40)"
