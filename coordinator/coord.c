@@ -391,6 +391,13 @@ static void handle_heartbeat(coord_t *c, session_t *s, const link_msg_t *msg,
     /* 0 is what an agent that does not report its version sends: it acknowledges nothing. */
     record_heard(c, s, agent->agent_id, NULL,
                  hb->schedule_version ? (int64_t)hb->schedule_version : -1, 1);
+    /* An agent that runs an older version than the current one, which this session has not
+     * sent it: its session expired while it was silent but its connection survived (a hung
+     * host, a cut shorter than the ZMTP heartbeat timeout), or the push failed. Only a hello
+     * is otherwise answered with a schedule, so it would keep the old one until it reconnects. */
+    if (s && c->schedule && hb->schedule_version && hb->schedule_version != c->schedule->version &&
+        s->schedule_sent != c->schedule->version)
+        send_schedule(c, s);
 }
 
 /* Stores the group of batches received so far and answers each. */
