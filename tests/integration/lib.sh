@@ -59,11 +59,12 @@ new_db() {
 
 sql() { psql -X -q -tA -v ON_ERROR_STOP=1 -d "$DB_NAME" -c "$1"; }
 
-# A TCP port that nothing listens on now, from a range tests alone use.
+# A TCP port that nothing listens on now, below the kernel's ephemeral range (32768-60999),
+# so that no outgoing connection's TIME_WAIT socket can hold it.
 free_port() {
     local p
     for _ in $(seq 200); do
-        p=$(( 30000 + RANDOM % 20000 ))
+        p=$(( 20000 + RANDOM % 12000 ))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
     done
     fail "no free port"
