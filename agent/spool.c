@@ -446,12 +446,31 @@ static void lose_batch(spool_t *sp, batch_t *b)
     pop_done(sp);
 }
 
-/* Drops the oldest segment: what its unanswered batches held becomes gap records (their own
- * gaps are carried over), a DROP record says it is gone, and only then is the file deleted,
- * so a crash in between can neither lose the gaps nor send the results twice. */
-static int drop_oldest(spool_t *sp, err_t *err)
+/* The segment to drop when the spool is full: the oldest one (not the active one) holding
+ * no batch that was sent and not answered. Such a batch may already be stored: declaring
+ * its results lost would count them twice, and its gap would hide them from the merge. So
+ * while the coordinator is away the batches sent last stay, beyond the bound by at most the
+ * send window. Returns its index, or -1 if there is none. */
+static long droppable(const spool_t *sp)
 {
-    seg_t s = sp->segs[0];
+    for (size_t i = 0; i + 1 < sp->nsegs; i++) {
+        int sent = 0;
+        for (size_t k = sp->qhead; k < sp->qend && !sent; k++) {
+            const batch_t *b = &sp->q[k];
+            sent = b->segment == sp->segs[i].number && !b->done && b->pub.delivery.tries > 0;
+        }
+        if (!sent)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* Drops segment i: what its unanswered batches held becomes gap records (their own gaps are
+ * carried over), a DROP record says it is gone, and only then is the file deleted, so a
+ * crash in between can neither lose the gaps nor send the results twice. */
+static int drop_segment(spool_t *sp, size_t i, err_t *err)
+{
+    seg_t s = sp->segs[i];
     spool_gap_t *lost = spool_gap_new();
     spool_gap_t *carried = spool_gap_new();
     if (!lost || !carried) {
@@ -461,9 +480,9 @@ static int drop_oldest(spool_t *sp, err_t *err)
         return -1;
     }
     uint64_t results = 0, batches = 0;
-    for (size_t i = sp->qhead; i < sp->qend && sp->q[i].segment == s.number; i++) {
-        batch_t *b = &sp->q[i];
-        if (b->done)
+    for (size_t k = sp->qhead; k < sp->qend; k++) {
+        batch_t *b = &sp->q[k];
+        if (b->done || b->segment != s.number)
             continue;
         items_t it;
         err_t rerr = {{0}};
@@ -498,16 +517,16 @@ static int drop_oldest(spool_t *sp, err_t *err)
     }
     spool_gap_destroy(&lost);
     spool_gap_destroy(&carried);
-    log_error("spool: FULL (over %" PRIu64 " bytes): dropped the oldest segment with %" PRIu64
-              " unacknowledged results in %" PRIu64 " batches; they are reported as gaps "
-              "(%" PRIu64 " results dropped in all)",
+    log_error("spool: FULL (over %" PRIu64 " bytes): dropped the oldest segment not being "
+              "delivered, with %" PRIu64 " unacknowledged results in %" PRIu64 " batches; they "
+              "are reported as gaps (%" PRIu64 " results dropped in all)",
               sp->cfg.max_bytes, results, batches, sp->c.dropped);
     if (rc < 0) {
         /* Without the DROP record safely on disk the segment must stay: after a restart its
          * results would otherwise be neither sent nor reported. */
         return -1;
     }
-    delete_segment(sp, 0);
+    delete_segment(sp, i);
     pop_done(sp);
     return 0;
 }
@@ -571,8 +590,11 @@ static int after_seal(spool_t *sp, err_t *err)
         else
             maybe_delete(sp, old);
     }
-    while (sp->nsegs > 1 && sp->c.bytes + sp->cfg.segment_bytes > sp->cfg.max_bytes) {
-        if (drop_oldest(sp, err) < 0)
+    while (sp->c.bytes + sp->cfg.segment_bytes > sp->cfg.max_bytes) {
+        long i = droppable(sp);
+        if (i < 0)
+            break;
+        if (drop_segment(sp, (size_t)i, err) < 0)
             return -1;
     }
     return rc;
@@ -646,9 +668,10 @@ int spool_add_result(spool_t *sp, const Parallax__Result *r, err_t *err)
         rc = append(sp, SPOOL_REC_RESULT, 0, sp->open.pub.seq, p, len, &off, err);
         /* A disk that fills up before max_bytes is reached is handled like a full spool:
          * the oldest segment makes room (its results become gaps), then one more try. */
-        if (rc < 0 && sp->write_errno == ENOSPC && sp->nsegs > 1) {
+        long i;
+        if (rc < 0 && sp->write_errno == ENOSPC && (i = droppable(sp)) >= 0) {
             err_t derr = {{0}};
-            if (drop_oldest(sp, &derr) < 0)
+            if (drop_segment(sp, (size_t)i, &derr) < 0)
                 log_error("spool: %s", derr.msg);
             else if ((p = scratch(sp, 1, len)) != NULL) {
                 parallax__result__pack(r, p);

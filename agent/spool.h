@@ -3,7 +3,9 @@
  * are grouped into batches named (stream, seq), and the stream id lives in the spool, so a
  * restarted agent resends the very same batches. Segments go once all their batches are
  * acked; when the spool is full the oldest segment is dropped and what it held becomes gap
- * records, spooled and sent like results. Plain storage: no event loop, no network. */
+ * records, spooled and sent like results — except a segment holding a batch that was sent
+ * and not answered (the coordinator may have stored it), which stays until it is answered.
+ * Plain storage: no event loop, no network. */
 #ifndef PX_SPOOL_H
 #define PX_SPOOL_H
 
@@ -50,8 +52,9 @@ typedef struct spool_counters {
     uint64_t bytes;    /* their total size */
 } spool_counters_t;
 
-/* How a batch is being delivered. The spool keeps it with the batch but never reads it: it
- * belongs to whoever sends (the outbox). Zeroed when the batch is sealed or loaded at open. */
+/* How a batch is being delivered. It belongs to whoever sends (the outbox), who must set
+ * tries when it hands the batch over: the spool reads only that, to keep a batch that may
+ * be stored out of a drop. Zeroed when the batch is sealed or loaded at open. */
 typedef struct spool_delivery {
     int64_t sent_mono_us; /* when it was last handed to the link; 0: not in flight */
     uint32_t tries;       /* times sent */
@@ -87,7 +90,7 @@ int spool_add_result(spool_t *sp, const Parallax__Result *r, err_t *err);
 /* Seals the open batch if it holds anything: syncs it to disk (a batch is never sent before
  * it is durable, so its seq can never be reused for other results after a power cut), starts
  * a new segment when the current one is full and drops the oldest segments while the spool
- * is over max_bytes. Returns 1 if a batch was sealed, 0 if there was nothing to seal, -1
+ * is over max_bytes (not those with a batch in flight: see above). Returns 1 if a batch was sealed, 0 if there was nothing to seal, -1
  * (err set) if syncing, rotating or dropping failed (the batch is sealed anyway). */
 int spool_seal(spool_t *sp, err_t *err);
 

@@ -586,6 +586,61 @@ static void test_full_spool_drops_oldest_into_gaps(void **state)
     spool_close(&sp);
 }
 
+/* A batch handed to the coordinator and not answered may already be stored: a full spool
+ * must not declare it lost. The sender marks it (delivery.tries); the spool then drops the
+ * next segment instead, and when the coordinator returns, the late ack settles the batch
+ * with the counters exact (produced = acked + dropped + pending, the gaps = dropped). */
+static void test_full_spool_keeps_batches_in_flight(void **state)
+{
+    fixture_t *f = *state;
+    const uint64_t seg = 2048, max = 8192;
+    spool_t *sp = open_spool(f, 5, seg, max);
+    for (uint64_t i = 0; i < 10; i++)
+        add(sp, 1, TS0 + (int64_t)i * 1000);
+    /* The first two batches are sent; the coordinator goes quiet. */
+    spool_batch_t *b1 = spool_batch_next(sp, NULL);
+    assert_non_null(b1);
+    spool_batch_t *b2 = spool_batch_next(sp, b1);
+    assert_non_null(b2);
+    uint64_t sent[2] = {b1->seq, b2->seq};
+    b1->delivery.tries = 1;
+    b2->delivery.tries = 1;
+    for (uint64_t i = 10; i < 600; i++)
+        add(sp, 2, TS0 + (int64_t)i * 1000);
+    seal(sp);
+    spool_counters_t c;
+    spool_counters(sp, &c);
+    assert_true(c.dropped > 0);
+    /* Still there, still the oldest, and loadable. */
+    spool_batch_t *first = spool_batch_next(sp, NULL);
+    assert_int_equal(first->seq, sent[0]);
+    assert_int_equal(spool_batch_next(sp, first)->seq, sent[1]);
+    Parallax__Envelope *env = load(sp, sent[0]);
+    assert_int_equal(env->batch->n_results, 5);
+    assert_int_equal(env->batch->results[0]->probe_id, 1);
+    wire_free(&env);
+    /* Bounded all the same: past the limit by at most the segment the sent batches hold. */
+    assert_true(c.bytes <= max + seg + SPOOL_BATCH_MAX_BYTES / 64);
+    /* Nothing of probe 1 was reported lost: every gap is probe 2's. */
+    uint64_t probes[1024], gap_total = 0;
+    (void)collect(sp, probes, 1024, &gap_total);
+    assert_int_equal(gap_total, c.dropped);
+    for (spool_batch_t *b = spool_batch_next(sp, NULL); b; b = spool_batch_next(sp, b)) {
+        env = load(sp, b->seq);
+        for (size_t g = 0; g < env->batch->n_gaps; g++)
+            assert_int_equal(env->batch->gaps[g]->probe_id, 2);
+        wire_free(&env);
+    }
+    /* The coordinator was storing them: the late acks count them as acked, once. */
+    ack(sp, sent[0], PARALLAX__ACK_CODE__ACK_STORED);
+    ack(sp, sent[1], PARALLAX__ACK_CODE__ACK_STORED);
+    spool_counters(sp, &c);
+    assert_int_equal(c.acked, 10);
+    assert_int_equal(c.produced, 600);
+    assert_int_equal(c.produced, c.acked + c.rejected_results + c.dropped + c.pending);
+    spool_close(&sp);
+}
+
 static void test_reject_goes_to_dead_letter(void **state)
 {
     fixture_t *f = *state;
@@ -693,6 +748,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_torn_last_record_at_every_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_record_in_the_middle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_spool_drops_oldest_into_gaps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_spool_keeps_batches_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject_goes_to_dead_letter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_result_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_settings, setup, teardown),
