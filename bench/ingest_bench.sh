@@ -59,15 +59,24 @@ awk '{ printf "agent-%d\tNL\t%s\n", NR, $1 }' "$DIR/keys" >"$DIR/agents.tsv"
 q ingest "\\copy parallax.agents (name, country, public_key) FROM '$DIR/agents.tsv'"
 
 cat >"$DIR/coord.conf" <<CONF
-listen = tcp://127.0.0.1:$((30000 + RANDOM % 20000))
+listen = tcp://127.0.0.1:$((20000 + RANDOM % 12000))
 database = $(conninfo ingest)
 key_file = $DIR/coord.key
 CONF
 EP=$(sed -n 's/^listen = //p' "$DIR/coord.conf")
-"$COORD" -c "$DIR/coord.conf" 2>"$DIR/coord.log" &
-COORD_PID=$!
-for _ in $(seq 200); do grep -q "connected to the database" "$DIR/coord.log" && break; sleep 0.1; done
-grep -q "connected to the database" "$DIR/coord.log" || { tail "$DIR/coord.log" >&2; exit 1; }
+# start_coordinator: runs it in the background and waits (bounded) until it is connected.
+start_coordinator() {
+    "$COORD" -c "$DIR/coord.conf" 2>>"$DIR/coord.log" &
+    COORD_PID=$!
+    local n0; n0=$(grep -c "connected to the database" "$DIR/coord.log" || true)
+    for _ in $(seq 200); do
+        [ "$(grep -c "connected to the database" "$DIR/coord.log" || true)" -gt "$n0" ] && return 0
+        sleep 0.1
+    done
+    tail "$DIR/coord.log" >&2; exit 1
+}
+: >"$DIR/coord.log"
+start_coordinator
 KEY=$(q ingest "SELECT public_key FROM parallax.coordinator")
 
 echo "ingest: $AGENTS agents x $BATCHES batches x $RESULTS results over $PROBES probes, window $WINDOW"
@@ -77,6 +86,11 @@ rate=$(awk '/^flood/ { for (i = 1; i < NF; i++) if ($i == "rate") print $(i + 1)
 p99=$(awk '/^latency_ms/ { print $5 }' "$DIR/flood.out")
 rows=$(q ingest "SELECT count(*) FROM parallax.results")
 [ "$rows" = $((AGENTS * BATCHES * RESULTS)) ] || { echo "ingest_bench: $rows rows stored, expected $((AGENTS * BATCHES * RESULTS))" >&2; exit 1; }
+
+# The coordinator keeps merging what it stored; stopped (and its sessions ended) so that the
+# raw COPY has the machine to itself, as the ingest had at the start.
+kill -TERM "$COORD_PID"; wait "$COORD_PID" || true; COORD_PID=
+q postgres "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'ingest'" >/dev/null
 
 # The same rows, by psql, into the same schema with its partitions made beforehand (as the
 # coordinator's are made by its first batch).
@@ -95,6 +109,7 @@ echo "raw COPY by psql: $rows rows in $(awk -v ns=$((t1 - t0)) 'BEGIN { printf "
 
 # Memory with many agents connected: each sends one small batch, then all heartbeat.
 echo "memory: $MANY agents connected"
+start_coordinator
 timeout "$(left)" "$PXCLIENT" -e "$EP" -k "$KEY" flood "$DIR/keys" "$MANY" 1 10 "$PROBES" 1 15 >"$DIR/many.out" &
 many=$!
 for _ in $(seq 1200); do grep -q "^holding" "$DIR/many.out" 2>/dev/null && break; kill -0 $many 2>/dev/null || break; sleep 0.1; done
