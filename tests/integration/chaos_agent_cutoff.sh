@@ -146,12 +146,7 @@ wait_until 30 "results of the target added during the cut" \
     'test "$(sql "SELECT count(*) FROM parallax.results WHERE agent_id = $(agent_id cut) AND probe_id = $NEW")" -gt 2'
 
 log "load stops: every target removed; the agents drain"
-# The empty schedule made after this (the coordinator's very first one may be empty too).
-before=$(sql "SELECT max(version) FROM parallax.schedule_versions")
-sql "DELETE FROM parallax.targets"
-empty_version() { sql "SELECT max(version) FROM parallax.schedule_versions WHERE probes = 0 AND version > $before"; }
-wait_until 30 "the coordinator made the empty schedule" 'test -n "$(empty_version)"'
-V=$(empty_version)
+stop_load; V=$EMPTY_VERSION
 for n in cut stay; do
     wait_until 120 "$n drained on schedule $V" \
         'test "$(stat_of '"$n"' schedule_version)" = "$V" -a "$(stat_of '"$n"' pending)" = 0'

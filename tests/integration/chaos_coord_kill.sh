@@ -98,12 +98,7 @@ done
 sql "DROP TRIGGER zz_chaos_hold ON parallax.results; DROP FUNCTION parallax.chaos_hold()"
 
 log "load stops: every target removed; the agents drain their spools"
-# The empty schedule made after this (the coordinator's very first one may be empty too).
-before=$(sql "SELECT max(version) FROM parallax.schedule_versions")
-sql "DELETE FROM parallax.targets"
-empty_version() { sql "SELECT max(version) FROM parallax.schedule_versions WHERE probes = 0 AND version > $before"; }
-wait_until 30 "the coordinator made the empty schedule" 'test -n "$(empty_version)"'
-V=$(empty_version)
+stop_load; V=$EMPTY_VERSION
 for n in "${NAMES[@]}"; do
     wait_until 180 "$n drained on schedule $V" \
         'test "$(stat_of '"$n"' schedule_version)" = "$V" -a "$(stat_of '"$n"' pending)" = 0'

@@ -66,12 +66,7 @@ COORD_PID=$LAST_PID
 wait_until 60 "coordinator back" 'grep -q "connected to the database" "$WORK/coordinator2.log"'
 
 log "load stops: every target removed; the agents drain their spools"
-# The empty schedule made after this (the coordinator's very first one may be empty too).
-before=$(sql "SELECT max(version) FROM parallax.schedule_versions")
-sql "DELETE FROM parallax.targets"
-empty_version() { sql "SELECT max(version) FROM parallax.schedule_versions WHERE probes = 0 AND version > $before"; }
-wait_until 30 "the coordinator made the empty schedule" 'test -n "$(empty_version)"'
-V=$(empty_version)
+stop_load; V=$EMPTY_VERSION
 rm -f "$WORK/state-small/schedule"
 start_agent small; SMALL=$LAST_PID
 # Its lifetime counters are rebuilt from the spool (segment headers, drop and gap records).

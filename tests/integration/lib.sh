@@ -122,3 +122,15 @@ agent_secret() { sed -n 's/^secret_key *= *//p' "$WORK/$1.conf"; }
 
 # start_agent NAME: runs the agent with its config; its pid is left in LAST_PID.
 start_agent() { start_bg "agent-$1" "$AGENT" -c "$WORK/$1.conf"; }
+
+# stop_load: removes every target and waits until the coordinator has made the empty
+# schedule that follows (its very first schedule may be empty too); leaves its version in
+# EMPTY_VERSION. Agents running it produce nothing more, so their spools can drain.
+stop_load() {
+    local before q
+    before=$(sql "SELECT max(version) FROM parallax.schedule_versions")
+    sql "DELETE FROM parallax.targets"
+    q="SELECT max(version) FROM parallax.schedule_versions WHERE probes = 0 AND version > $before"
+    wait_until 30 "the coordinator made the empty schedule" 'test -n "$(sql "$q")"'
+    EMPTY_VERSION=$(sql "$q")
+}
