@@ -455,8 +455,11 @@ static long droppable(const spool_t *sp)
 {
     for (size_t i = 0; i + 1 < sp->nsegs; i++) {
         int sent = 0;
+        /* The queue is in seq order, so a segment's batches come after the older ones'. */
         for (size_t k = sp->qhead; k < sp->qend && !sent; k++) {
             const batch_t *b = &sp->q[k];
+            if (b->segment > sp->segs[i].number)
+                break;
             sent = b->segment == sp->segs[i].number && !b->done && b->pub.delivery.tries > 0;
         }
         if (!sent)
