@@ -5,13 +5,9 @@
 # forever, it reconnects to a fresh backend, and a fake agent resending until acked ends with
 # every batch stored exactly once. Private cluster: freezing backends disturbs no other test.
 set -euo pipefail
-: "${PX_SOURCE_DIR:?}"
-PRIVATE_PG=$(mktemp -d /tmp/px-chaos-hang.XXXXXX)
-"$PX_SOURCE_DIR/scripts/pg.sh" start "$PRIVATE_PG" >/dev/null
-export PX_PG_DIR=$PRIVATE_PG
-source "$(dirname "$0")/lib.sh"
+PX_PRIVATE_PG=1 source "$(dirname "$0")/lib.sh"
 FROZEN=
-on_exit "[ -z \"\$FROZEN\" ] || kill -CONT \$FROZEN 2>/dev/null; kill -TERM \$COORD_PID 2>/dev/null; '$PX_SOURCE_DIR/scripts/pg.sh' stop '$PRIVATE_PG'; rm -rf '$PRIVATE_PG'"
+on_exit "[ -z \"\$FROZEN\" ] || kill -CONT \$FROZEN 2>/dev/null"
 new_db
 start_coordinator
 add_agent gb1 GB

@@ -6,12 +6,7 @@
 # is stored exactly once: 0 lost, 0 duplicated.
 # Uses a private cluster of its own, so stopping it disturbs no other test.
 set -euo pipefail
-: "${PX_SOURCE_DIR:?}"
-PRIVATE_PG=$(mktemp -d /tmp/px-chaos-pg.XXXXXX)
-"$PX_SOURCE_DIR/scripts/pg.sh" start "$PRIVATE_PG" >/dev/null
-export PX_PG_DIR=$PRIVATE_PG
-source "$(dirname "$0")/lib.sh"
-on_exit "kill -TERM \$COORD_PID 2>/dev/null; '$PX_SOURCE_DIR/scripts/pg.sh' stop '$PRIVATE_PG'; rm -rf '$PRIVATE_PG'"
+PX_PRIVATE_PG=1 source "$(dirname "$0")/lib.sh"
 new_db
 start_coordinator
 add_agent gb1 GB

@@ -4,6 +4,15 @@
 # Environment (set by CTest): PX_SOURCE_DIR, PX_BUILD_DIR, PX_PG_DIR.
 set -euo pipefail
 
+# PX_PRIVATE_PG=1, set before sourcing: the test gets a PostgreSQL cluster of its own in
+# $PRIVATE_PG, to stop, restart or freeze without disturbing other tests; it is stopped
+# when the test ends, after everything the test started.
+if [ "${PX_PRIVATE_PG:-}" = 1 ]; then
+    : "${PX_SOURCE_DIR:?}"
+    PRIVATE_PG=$(mktemp -d /tmp/px-private-pg.XXXXXX)
+    "$PX_SOURCE_DIR/scripts/pg.sh" start "$PRIVATE_PG" >/dev/null
+    export PX_PG_DIR=$PRIVATE_PG
+fi
 : "${PX_SOURCE_DIR:?}" "${PX_BUILD_DIR:?}" "${PX_PG_DIR:?}"
 TEST_NAME=$(basename "$0" .sh)
 WORK=$(mktemp -d "/tmp/px-$TEST_NAME.XXXXXX")
@@ -46,6 +55,10 @@ cleanup() {
         done
     fi
     dropdb --if-exists "$DB_NAME" 2>/dev/null || true
+    if [ -n "${PRIVATE_PG:-}" ]; then
+        "$PX_SOURCE_DIR/scripts/pg.sh" stop "$PRIVATE_PG" >/dev/null 2>&1 || true
+        rm -rf "$PRIVATE_PG"
+    fi
     rm -rf "$WORK"
     exit $rc
 }
