@@ -714,6 +714,24 @@ spool_batch_t *spool_batch_next(spool_t *sp, const spool_batch_t *prev)
     return NULL;
 }
 
+/* Fills *rb and *env as batch seq of this spool's stream with the items read back (*it
+ * keeps owning them; env points at rb). */
+static void batch_envelope(const spool_t *sp, uint64_t seq, const items_t *it,
+                           Parallax__ResultBatch *rb, Parallax__Envelope *env)
+{
+    *rb = (Parallax__ResultBatch)PARALLAX__RESULT_BATCH__INIT;
+    rb->stream = sp->stream;
+    rb->seq = seq;
+    rb->n_results = it->nresults;
+    rb->results = it->results;
+    rb->n_gaps = it->ngaps;
+    rb->gaps = it->gaps;
+    *env = (Parallax__Envelope)PARALLAX__ENVELOPE__INIT;
+    env->version = PX_PROTOCOL_VERSION;
+    env->body_case = PARALLAX__ENVELOPE__BODY_BATCH;
+    env->batch = rb;
+}
+
 int spool_batch_load(spool_t *sp, uint64_t seq, uint8_t **buf, size_t *len, err_t *err)
 {
     batch_t *b = find_batch(sp, seq);
@@ -734,17 +752,9 @@ int spool_batch_load(spool_t *sp, uint64_t seq, uint8_t **buf, size_t *len, err_
                  b->pub.gaps);
     int rc = -1;
     if (it.nresults + it.ngaps > 0) {
-        Parallax__ResultBatch rb = PARALLAX__RESULT_BATCH__INIT;
-        rb.stream = sp->stream;
-        rb.seq = seq;
-        rb.n_results = it.nresults;
-        rb.results = it.results;
-        rb.n_gaps = it.ngaps;
-        rb.gaps = it.gaps;
-        Parallax__Envelope env = PARALLAX__ENVELOPE__INIT;
-        env.version = PX_PROTOCOL_VERSION;
-        env.body_case = PARALLAX__ENVELOPE__BODY_BATCH;
-        env.batch = &rb;
+        Parallax__ResultBatch rb;
+        Parallax__Envelope env;
+        batch_envelope(sp, seq, &it, &rb, &env);
         rc = wire_pack(&env, buf, len, err);
     } else {
         err_set(err, "nothing readable");
@@ -774,17 +784,9 @@ int spool_ack(spool_t *sp, uint64_t seq, Parallax__AckCode code, const char *rea
         items_t it;
         err_t derr = {{0}};
         if (read_items(sp, b, &it, &derr) == 0) {
-            Parallax__ResultBatch rb = PARALLAX__RESULT_BATCH__INIT;
-            rb.stream = sp->stream;
-            rb.seq = seq;
-            rb.n_results = it.nresults;
-            rb.results = it.results;
-            rb.n_gaps = it.ngaps;
-            rb.gaps = it.gaps;
-            Parallax__Envelope e = PARALLAX__ENVELOPE__INIT;
-            e.version = PX_PROTOCOL_VERSION;
-            e.body_case = PARALLAX__ENVELOPE__BODY_BATCH;
-            e.batch = &rb;
+            Parallax__ResultBatch rb;
+            Parallax__Envelope e;
+            batch_envelope(sp, seq, &it, &rb, &e);
             /* Packed without validation: the copy is kept whatever made the coordinator
              * refuse it. */
             len = parallax__envelope__get_packed_size(&e);
