@@ -404,15 +404,19 @@ BEGIN
                   AND g.ts_to - parallax.clock_offset(a.clock_offset_ms) >= w.bin_start))
     ),
     per_vantage AS (
-        SELECT target_id, bin_start, agent_id, coalesce(bool_and(healthy), false) AS healthy,
-               count(*) AS runs, count(*) FILTER (WHERE status = 'ok') AS ok
-        FROM runs GROUP BY target_id, bin_start, agent_id
+        -- Runs sorted once, by target bin and vantage name: this aggregate and the next
+        -- then group rows as they come (no hash table of every target-vantage pair, no
+        -- second sort), and the name lists come out in order. "C": byte order, the same
+        -- in every database, and no locale calls.
+        SELECT r.target_id, r.bin_start, r.name, coalesce(bool_and(r.healthy), false) AS healthy,
+               count(*) AS runs, count(*) FILTER (WHERE r.status = 'ok') AS ok
+        FROM (SELECT runs.target_id, runs.bin_start, a.name COLLATE "C" AS name, runs.healthy, runs.status
+              FROM runs JOIN parallax.agents a ON a.id = runs.agent_id
+              ORDER BY 1, 2, 3 OFFSET 0) r
+        GROUP BY r.target_id, r.bin_start, r.name
     ),
     per_target AS (
-        -- The names come sorted from the subquery: an aggregate's own ORDER BY (or DISTINCT)
-        -- would start a sort for every target bin, whether a row passes its filter or not,
-        -- and those small sorts were a fifth of this statement. Networks are counted below,
-        -- only where every vantage failed.
+        -- Networks are counted below, only where every vantage failed.
         SELECT v.target_id, v.bin_start,
                count(*) FILTER (WHERE v.healthy) AS vantages,
                count(*) FILTER (WHERE v.healthy AND v.ok = 0) AS failed,
@@ -420,23 +424,19 @@ BEGIN
                jsonb_agg(v.name) FILTER (WHERE v.healthy AND v.ok > 0 AND v.ok < v.runs) AS mixed_names,
                jsonb_agg(v.name) FILTER (WHERE v.healthy AND v.ok = v.runs) AS reached_names,
                jsonb_agg(v.name) FILTER (WHERE NOT v.healthy) AS excluded_names
-        FROM (SELECT v.*, a.name FROM per_vantage v JOIN parallax.agents a ON a.id = v.agent_id
-              ORDER BY v.target_id, v.bin_start, a.name) v
+        FROM per_vantage v
         GROUP BY v.target_id, v.bin_start
     ),
     per_run AS (
-        -- The median RTT of the ok runs (as percentile_cont(0.5) would give it) from their
-        -- RTTs in order: one sort of all runs instead of one per target bin.
-        SELECT x.target_id, x.bin_start, x.failure_share, x.failure,
-               (x.rtts[(cardinality(x.rtts) + 1) / 2] + x.rtts[cardinality(x.rtts) / 2 + 1]) / 2 AS rtt_ms
-        FROM (
-            SELECT r.target_id, r.bin_start,
-                   array_agg(r.rtt_ms) FILTER (WHERE r.status = 'ok' AND r.rtt_ms IS NOT NULL) AS rtts,
-                   avg((r.status <> 'ok')::integer)::real AS failure_share,
-                   mode() WITHIN GROUP (ORDER BY r.status) FILTER (WHERE r.status <> 'ok') AS failure
-            FROM (SELECT * FROM runs WHERE healthy ORDER BY target_id, bin_start, rtt_ms) r
-            GROUP BY r.target_id, r.bin_start
-        ) x
+        -- Hashed by target bin: the ordered-set aggregates sort only their own few runs
+        -- (mode only where one failed), cheaper than sorting all runs by RTT.
+        SELECT r.target_id, r.bin_start,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY r.rtt_ms) FILTER (WHERE r.status = 'ok') AS rtt_ms,
+               avg((r.status <> 'ok')::integer)::real AS failure_share,
+               mode() WITHIN GROUP (ORDER BY r.status) FILTER (WHERE r.status <> 'ok') AS failure
+        FROM runs r
+        WHERE r.healthy
+        GROUP BY r.target_id, r.bin_start
     ),
     judged AS (
         SELECT w.subject_id, w.bin_start, w.bin_end, pt.vantages, pt.failed_names, pt.mixed_names,
@@ -530,15 +530,18 @@ BEGIN
         FROM up JOIN based j USING (subject_id, bin_start)
     )
     INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
-    SELECT DISTINCT 'group', g.id, gb, gb + gwidth, parallax.merge_closes_at('group', gb + gwidth, s.group_bin_s, s)
-    FROM up
-    JOIN based old USING (subject_id, bin_start)
-    JOIN parallax.targets t ON t.id = up.subject_id
-    JOIN parallax.merge_groups g ON g.name = t.group_name
-    CROSS JOIN LATERAL generate_series(parallax.bin_floor(up.bin_start, s.group_bin_s),
-                                       up.bin_end - interval '1 microsecond', gwidth) gb
-    -- Group bins show which vantages failed, so evidence counts as a change too.
-    WHERE (old.old_state, old.old_evidence) IS DISTINCT FROM (up.state, up.evidence)
+    SELECT 'group', gb.id, gb.bin_start, gb.bin_start + gwidth,
+           parallax.merge_closes_at('group', gb.bin_start + gwidth, s.group_bin_s, s)
+    FROM (
+        SELECT DISTINCT g.id, gb AS bin_start
+        FROM up
+        JOIN based old USING (subject_id, bin_start)
+        JOIN parallax.targets t ON t.id = up.subject_id
+        JOIN parallax.merge_groups g ON g.name = t.group_name
+        CROSS JOIN LATERAL generate_series(parallax.bin_floor(up.bin_start, s.group_bin_s),
+                                           up.bin_end - interval '1 microsecond', gwidth) gb
+        -- Group bins show which vantages failed, so evidence counts as a change too.
+        WHERE (old.old_state, old.old_evidence) IS DISTINCT FROM (up.state, up.evidence)) gb
     ON CONFLICT DO NOTHING;
 
     -- A group bin waiting for its grace while every one of its targets has a merged bin
@@ -612,18 +615,25 @@ BEGIN
         FROM members
         GROUP BY subject_id, bin_start, bin_end
     ),
+    lists AS (
+        -- Most targets of a group list the same vantages: each distinct list is read once.
+        SELECT DISTINCT m.subject_id, m.bin_start,
+               coalesce(m.evidence->'failed', '[]') || coalesce(m.evidence->'mixed', '[]') AS failed,
+               coalesce(m.evidence->'reached', '[]') AS reached
+        FROM members m
+    ),
     seen AS (
         -- Healthy vantages that failed some target of the group, and those that failed none.
-        SELECT m.subject_id, m.bin_start,
+        SELECT l.subject_id, l.bin_start,
                jsonb_agg(DISTINCT v.name) FILTER (WHERE v.kind = 'failed') AS failing,
                jsonb_agg(DISTINCT v.name) AS all_names
-        FROM members m
+        FROM lists l
         CROSS JOIN LATERAL (
-            SELECT 'failed' AS kind, x AS name FROM jsonb_array_elements_text(coalesce(m.evidence->'failed', '[]') || coalesce(m.evidence->'mixed', '[]')) x
+            SELECT 'failed' AS kind, x AS name FROM jsonb_array_elements_text(l.failed) x
             UNION ALL
-            SELECT 'reached', x FROM jsonb_array_elements_text(coalesce(m.evidence->'reached', '[]')) x
+            SELECT 'reached', x FROM jsonb_array_elements_text(l.reached) x
         ) v
-        GROUP BY m.subject_id, m.bin_start
+        GROUP BY l.subject_id, l.bin_start
     ),
     judged AS (
         SELECT c.*, seen.failing,
