@@ -44,6 +44,10 @@ CREATE TABLE parallax.bins (
     base_at        timestamptz,
     PRIMARY KEY (scope, subject_id, bin_start)
 ) WITH (fillfactor = 80);
+-- Bins by time: what the merge reads of the bins around the ones it merges, and what
+-- people ask for ("last week's"), are dense ranges here, where the primary key spreads
+-- them over one index page per subject.
+CREATE INDEX bins_time ON parallax.bins (scope, bin_start, subject_id);
 COMMENT ON COLUMN parallax.bins.bad IS 'true: counts towards opening an outage; false: towards closing it; NULL (unknown, no data): neither.';
 COMMENT ON COLUMN parallax.bins.rank IS 'Severity within the scope, as the order of the scope''s enum.';
 COMMENT ON COLUMN parallax.bins.base_ms IS 'Targets: latency baseline after this bin, a running mean of the RTT of its "up" bins (see merge_settings.baseline_bins).';
@@ -361,7 +365,27 @@ BEGIN
     ON CONFLICT DO NOTHING;
 
     WITH win AS (
-        SELECT DISTINCT bin_start, bin_end FROM pg_temp.merge_work
+        -- later: some target bin starts after this window's (a re-merge, or wider bins
+        -- merged after narrower ones); then each target's latest bin is looked up alone.
+        -- (The latest target bin, one probe at the end of bins_time.)
+        SELECT x.bin_start, x.bin_end,
+               coalesce((SELECT b.bin_start FROM parallax.bins b WHERE b.scope = 'target'
+                         ORDER BY b.bin_start DESC LIMIT 1) > x.bin_start, false) AS later
+        FROM (SELECT DISTINCT bin_start, bin_end FROM pg_temp.merge_work) x
+    ),
+    near AS (
+        -- The target bins that start up to one bin before each window, all of them in one
+        -- range scan of bins_time. With nothing later, each target's latest bin is among
+        -- them: its own (merged before) or the one before it.
+        SELECT win.bin_start AS win_start, win.bin_end AS win_end, b.*
+        FROM win
+        CROSS JOIN LATERAL (
+            SELECT b.subject_id, b.bin_start, b.state, b.evidence, b.base_ms, b.base_n, b.base_at,
+                   b.h_open, b.h_streak
+            FROM parallax.bins b
+            WHERE b.scope = 'target' AND b.bin_start >= win.bin_start - widest
+              AND b.bin_start <= win.bin_start OFFSET 0) b
+        WHERE NOT win.later
     ),
     health AS (
         -- Every agent's health in every vantage bin these windows touch, by primary-key
@@ -457,19 +481,34 @@ BEGIN
                          AND pr.rtt_ms - bl.baseline_ms >= s.latency_min_ms THEN 'degraded'
                     ELSE 'up' END AS state
         FROM pg_temp.merge_work w
+        JOIN win ON win.bin_start = w.bin_start AND win.bin_end = w.bin_end
         LEFT JOIN per_target pt ON pt.target_id = w.subject_id AND pt.bin_start = w.bin_start
         LEFT JOIN per_run pr ON pr.target_id = w.subject_id AND pr.bin_start = w.bin_start
+        LEFT JOIN near self ON self.win_start = w.bin_start AND self.win_end = w.bin_end
+             AND self.subject_id = w.subject_id AND self.bin_start = w.bin_start
+        LEFT JOIN near bef ON bef.win_start = w.bin_start AND bef.win_end = w.bin_end
+             AND bef.subject_id = w.subject_id AND bef.bin_start = w.bin_start - (w.bin_end - w.bin_start)
         LEFT JOIN LATERAL (
             -- The target's latest bin from baseline_window before this one on: nearly always
-            -- the bin before it, so this one probe says what the bin before left (the
-            -- baseline, the outage tracker's state) and that this bin is new and nothing
-            -- follows it. The two lookups below run only when it is not.
-            SELECT b.bin_start, b.state, b.evidence, b.base_ms, b.base_n, b.base_at,
-                   b.h_open, b.h_streak
-            FROM parallax.bins b
-            WHERE b.scope = 'target' AND b.subject_id = w.subject_id
-              AND b.bin_start >= w.bin_start - s.baseline_window
-            ORDER BY b.bin_start DESC LIMIT 1
+            -- the bin before it, so it says what the bin before left (the baseline, the
+            -- outage tracker's state) and that this bin is new and nothing follows it. The
+            -- two lookups below run only when it is not. From "near" when nothing later
+            -- exists; one index probe only otherwise, or when neither bin is there.
+            SELECT self.bin_start, self.state, self.evidence, self.base_ms, self.base_n, self.base_at,
+                   self.h_open, self.h_streak
+            WHERE NOT win.later AND self.bin_start IS NOT NULL
+            UNION ALL
+            SELECT bef.bin_start, bef.state, bef.evidence, bef.base_ms, bef.base_n, bef.base_at,
+                   bef.h_open, bef.h_streak
+            WHERE NOT win.later AND self.bin_start IS NULL AND bef.bin_start IS NOT NULL
+            UNION ALL
+            (SELECT b.bin_start, b.state, b.evidence, b.base_ms, b.base_n, b.base_at,
+                    b.h_open, b.h_streak
+             FROM parallax.bins b
+             WHERE (win.later OR (self.bin_start IS NULL AND bef.bin_start IS NULL))
+               AND b.scope = 'target' AND b.subject_id = w.subject_id
+               AND b.bin_start >= w.bin_start - s.baseline_window
+             ORDER BY b.bin_start DESC LIMIT 1)
         ) lb ON true
         LEFT JOIN LATERAL (
             -- The target's own recent normal, as the bin before left it.
@@ -584,20 +623,29 @@ BEGIN
     END IF;
     widest := parallax.widest_bin();
 
-    WITH members AS (
+    WITH win AS (
+        SELECT DISTINCT bin_start, bin_end FROM pg_temp.merge_work
+    ),
+    worst AS (
+        -- Each target's worst bin overlapping each window (the earliest of equals): every
+        -- overlapping target bin comes from one range scan of bins_time per window.
+        SELECT DISTINCT ON (win.bin_start, win.bin_end, b.subject_id)
+               win.bin_start, win.bin_end, b.subject_id, b.state, b.evidence
+        FROM win
+        CROSS JOIN LATERAL (
+            SELECT b.subject_id, b.bin_start, b.rank, b.state, b.evidence FROM parallax.bins b
+            WHERE b.scope = 'target' AND b.bin_start >= win.bin_start - widest
+              AND b.bin_start < win.bin_end AND b.bin_end > win.bin_start OFFSET 0) b
+        ORDER BY win.bin_start, win.bin_end, b.subject_id, b.rank DESC, b.bin_start
+    ),
+    members AS (
         SELECT w.subject_id, w.bin_start, w.bin_end, t.id AS target_id, t.name, t.role,
                coalesce(tb.state, 'unknown') AS state, tb.evidence
         FROM pg_temp.merge_work w
         JOIN parallax.merge_groups g ON g.id = w.subject_id
         JOIN parallax.targets t ON t.group_name = g.name AND NOT t.control
-        LEFT JOIN LATERAL (
-            SELECT b.state, b.evidence FROM parallax.bins b
-            WHERE b.scope = 'target' AND b.subject_id = t.id
-              AND b.bin_start >= w.bin_start - widest AND b.bin_start < w.bin_end
-              AND b.bin_end > w.bin_start
-            ORDER BY b.rank DESC, b.bin_start
-            LIMIT 1
-        ) tb ON true
+        LEFT JOIN worst tb ON tb.bin_start = w.bin_start AND tb.bin_end = w.bin_end
+             AND tb.subject_id = t.id
     ),
     counted AS (
         SELECT subject_id, bin_start, bin_end,

@@ -77,4 +77,23 @@ expect_eq "router first reached" \
             FROM parallax.outages, jsonb_each(detail->'first_reached') WHERE subject = 'ir-rtr1'")" \
     "degraded@20 down@28"
 expect_remerge_same 45
+
+fx_scenario "bins of two widths: a 2-minute target beside 1-minute ones, down and back"
+# Its 2-minute bins close after the 1-minute bins of the same time are merged, so the merge
+# finds later bins there and looks each target's previous bin up on its own; the 1-minute
+# ones find theirs among the bins just before. Both ways must give what a re-merge gives.
+fx "SELECT fx.target('ir-web9', '203.0.113.19', 'IR', 'web')"
+fx "UPDATE parallax.probes SET interval_s = 120 WHERE target_id = (SELECT id FROM parallax.targets WHERE name = 'ir-web9')"
+fx "SELECT fx.rule(0, 40)"
+fx "SELECT fx.rule(14, 23, target => 'ir-web9|ir-web1', status => 'timeout')"
+fx "SELECT fx.play(0, 40)"
+expect_timeline target ir-web1 10 27 "uuuuDDDDDDDDDDuuuu"
+expect_eq "2-minute bins of ir-web9" \
+    "$(sql "SELECT string_agg(fx.k(bin_start) || ':' || state, ' ' ORDER BY bin_start) FROM parallax.target_bins
+            WHERE target = 'ir-web9' AND bin_start >= fx.bin(10) AND bin_start < fx.bin(28)")" \
+    "10:up 12:up 14:down 16:down 18:down 20:down 22:down 24:up 26:up"
+expect_events "group IR 14 24 servers_offline
+target ir-web1 14 24 down
+target ir-web9 14 24 down"
+expect_remerge_same 40
 log "ok"
