@@ -206,7 +206,9 @@ BEGIN
         SELECT DISTINCT bin_start, bin_end FROM pg_temp.merge_work
     ),
     runs AS (
-        SELECT w.subject_id, w.bin_start, r.status, coalesce(t.control, r.control) AS control
+        -- Counted by status at once: a few rows per vantage bin are left to judge from.
+        SELECT w.subject_id, w.bin_start, r.status, coalesce(t.control, r.control) AS control,
+               count(*) AS n
         FROM win
         CROSS JOIN LATERAL (
             -- OFFSET 0 keeps this an index range scan per window: flattened into a join,
@@ -219,15 +221,18 @@ BEGIN
         LEFT JOIN parallax.targets t ON t.id = p.target_id
         WHERE r.ts - parallax.clock_offset(a.clock_offset_ms) >= w.bin_start
           AND r.ts - parallax.clock_offset(a.clock_offset_ms) < w.bin_end
+        GROUP BY 1, 2, 3, 4
     ),
     counted AS (
+        -- control_failure: the commonest failure of the control targets (ties: the first
+        -- status in enum order, as mode() would pick).
         SELECT w.subject_id, w.bin_start, w.bin_end,
-               count(runs.status) AS results,
-               count(*) FILTER (WHERE runs.control) AS controls,
-               count(*) FILTER (WHERE runs.control AND runs.status = 'ok') AS controls_ok,
-               count(*) FILTER (WHERE runs.status = 'local_error') AS local_errors,
-               mode() WITHIN GROUP (ORDER BY runs.status)
-                   FILTER (WHERE runs.control AND runs.status <> 'ok') AS control_failure
+               coalesce(sum(runs.n), 0)::bigint AS results,
+               coalesce(sum(runs.n) FILTER (WHERE runs.control), 0)::bigint AS controls,
+               coalesce(sum(runs.n) FILTER (WHERE runs.control AND runs.status = 'ok'), 0)::bigint AS controls_ok,
+               coalesce(sum(runs.n) FILTER (WHERE runs.status = 'local_error'), 0)::bigint AS local_errors,
+               (array_agg(runs.status ORDER BY runs.n DESC, runs.status)
+                   FILTER (WHERE runs.control AND runs.status <> 'ok'))[1] AS control_failure
         FROM pg_temp.merge_work w
         LEFT JOIN runs ON runs.subject_id = w.subject_id AND runs.bin_start = w.bin_start
         GROUP BY w.subject_id, w.bin_start, w.bin_end
