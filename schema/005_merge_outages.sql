@@ -391,9 +391,12 @@ RETURN EXISTS (SELECT 1 FROM parallax.merge_dirty WHERE closes_at <= p_now)
 -- written (collapse limits 1): each statement starts from its work list and reaches the
 -- big tables through index lookups, which is the plan wanted whatever the estimates say,
 -- and searching join orders was a sixth of a merge's time (every statement is planned
--- anew on every call: its work lists are new).
+-- anew on every call: its work lists are new). No merge joins: the runs of a bin are
+-- estimated far too few, and a merge join on the agent alone then compared each run of a
+-- 30-bin backlog with every vantage bin of it (8M comparisons, half the re-merge's time).
 CREATE FUNCTION parallax.merge_run(p_now timestamptz DEFAULT now()) RETURNS integer
-LANGUAGE plpgsql SET jit = off SET join_collapse_limit = 1 SET from_collapse_limit = 1 AS $$
+LANGUAGE plpgsql SET jit = off SET join_collapse_limit = 1 SET from_collapse_limit = 1
+    SET enable_mergejoin = off AS $$
 DECLARE
     merged integer;
     horizon timestamptz;
