@@ -308,20 +308,19 @@ BEGIN
         WHERE (old.assumed IS NOT DISTINCT FROM 'healthy') <> (up.state = 'healthy')
     )
     INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
-    SELECT DISTINCT 'target', p.target_id, tb.bin_start, tb.bin_start + tb.width,
-           parallax.merge_closes_at('target', tb.bin_start + tb.width, parallax.target_bin_s(p.target_id), s)
-    FROM flipped f
-    JOIN parallax.agents a ON a.id = f.subject_id
-    CROSS JOIN LATERAL (
-        SELECT r.ts, r.probe_id FROM parallax.results r
-        WHERE r.agent_id = f.subject_id
-          AND r.ts >= f.bin_start + parallax.clock_offset(a.clock_offset_ms)
-          AND r.ts < f.bin_end + parallax.clock_offset(a.clock_offset_ms) OFFSET 0) r
-    JOIN parallax.probes p ON p.id = r.probe_id
-    JOIN parallax.targets t ON t.id = p.target_id AND NOT t.control
-    CROSS JOIN LATERAL (
-        SELECT parallax.bin_floor(r.ts - parallax.clock_offset(a.clock_offset_ms), parallax.target_bin_s(p.target_id)) AS bin_start,
-               parallax.target_bin_s(p.target_id) * interval '1 second' AS width) tb
+    SELECT 'target', x.target_id, x.bin_start, x.bin_start + x.width * interval '1 second',
+           parallax.merge_closes_at('target', x.bin_start + x.width * interval '1 second', x.width, s)
+    FROM (
+        SELECT DISTINCT w.target_id, w.width,
+               parallax.bin_floor(r.ts - parallax.clock_offset(a.clock_offset_ms), w.width) AS bin_start
+        FROM flipped f
+        JOIN parallax.agents a ON a.id = f.subject_id
+        CROSS JOIN LATERAL (
+            SELECT r.ts, r.probe_id FROM parallax.results r
+            WHERE r.agent_id = f.subject_id
+              AND r.ts >= f.bin_start + parallax.clock_offset(a.clock_offset_ms)
+              AND r.ts < f.bin_end + parallax.clock_offset(a.clock_offset_ms) OFFSET 0) r
+        JOIN parallax.probe_widths() w ON w.probe_id = r.probe_id AND NOT w.control) x
     ON CONFLICT DO NOTHING;
     RETURN taken;
 END $$;

@@ -444,25 +444,26 @@ BEGIN
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS queued = ROW_COUNT;
     INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
-    SELECT DISTINCT 'target', b.subject_id, b.bin_start, b.bin_end,
-           parallax.merge_closes_at('target', b.bin_end, parallax.target_bin_s(b.subject_id), s)
+    SELECT 'target', b.subject_id, b.bin_start, b.bin_end,
+           parallax.merge_closes_at('target', b.bin_end, w.width, s)
     FROM parallax.bins b
+    JOIN (SELECT DISTINCT target_id, width FROM parallax.probe_widths()) w ON w.target_id = b.subject_id
     WHERE b.scope = 'target' AND b.bin_start >= p_from AND b.bin_start < p_to
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS more = ROW_COUNT;
     queued := queued + more;
     -- Results whose bins moved (a new clock offset) or were never merged.
     INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
-    SELECT DISTINCT 'target', p.target_id, tb.bin_start, tb.bin_start + tb.width * interval '1 second',
-           parallax.merge_closes_at('target', tb.bin_start + tb.width * interval '1 second', tb.width, s)
-    FROM parallax.results r
-    JOIN parallax.agents a ON a.id = r.agent_id
-    JOIN parallax.probes p ON p.id = r.probe_id
-    JOIN parallax.targets t ON t.id = p.target_id AND NOT t.control
-    CROSS JOIN LATERAL (SELECT parallax.target_bin_s(p.target_id) AS width) w
-    CROSS JOIN LATERAL (SELECT w.width, parallax.bin_floor(r.ts - parallax.clock_offset(a.clock_offset_ms), w.width) AS bin_start) tb
-    WHERE r.ts >= p_from - interval '1 day' AND r.ts < p_to + interval '1 day'
-      AND tb.bin_start >= p_from AND tb.bin_start < p_to
+    SELECT 'target', x.target_id, x.bin_start, x.bin_start + x.width * interval '1 second',
+           parallax.merge_closes_at('target', x.bin_start + x.width * interval '1 second', x.width, s)
+    FROM (
+        SELECT DISTINCT w.target_id, w.width,
+               parallax.bin_floor(r.ts - parallax.clock_offset(a.clock_offset_ms), w.width) AS bin_start
+        FROM parallax.results r
+        JOIN parallax.agents a ON a.id = r.agent_id
+        JOIN parallax.probe_widths() w ON w.probe_id = r.probe_id AND NOT w.control
+        WHERE r.ts >= p_from - interval '1 day' AND r.ts < p_to + interval '1 day') x
+    WHERE x.bin_start >= p_from AND x.bin_start < p_to
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS more = ROW_COUNT;
     queued := queued + more;
@@ -503,17 +504,17 @@ BEGIN
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS queued = ROW_COUNT;
     INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
-    SELECT DISTINCT 'target', p.target_id, tb.bin_start, tb.bin_start + w.width * interval '1 second',
-           parallax.merge_closes_at('target', tb.bin_start + w.width * interval '1 second', w.width, s)
-    FROM parallax.results r
-    JOIN parallax.probes p ON p.id = r.probe_id
-    JOIN parallax.targets t ON t.id = p.target_id AND NOT t.control
-    CROSS JOIN LATERAL (SELECT parallax.target_bin_s(p.target_id) AS width) w
-    CROSS JOIN LATERAL (VALUES (parallax.bin_floor(r.ts - o_new, w.width)),
-                               (parallax.bin_floor(r.ts - o_old, w.width))) tb (bin_start)
-    WHERE r.agent_id = p_agent
-      AND r.ts >= p_from - widest + least(o_new, o_old) AND r.ts < p_to + greatest(o_new, o_old)
-      AND tb.bin_start + w.width * interval '1 second' > p_from AND tb.bin_start < p_to
+    SELECT 'target', x.target_id, x.bin_start, x.bin_start + x.width * interval '1 second',
+           parallax.merge_closes_at('target', x.bin_start + x.width * interval '1 second', x.width, s)
+    FROM (
+        SELECT DISTINCT w.target_id, w.width, tb.bin_start
+        FROM parallax.results r
+        JOIN parallax.probe_widths() w ON w.probe_id = r.probe_id AND NOT w.control
+        CROSS JOIN LATERAL (VALUES (parallax.bin_floor(r.ts - o_new, w.width)),
+                                   (parallax.bin_floor(r.ts - o_old, w.width))) tb (bin_start)
+        WHERE r.agent_id = p_agent
+          AND r.ts >= p_from - widest + least(o_new, o_old) AND r.ts < p_to + greatest(o_new, o_old)) x
+    WHERE x.bin_start + x.width * interval '1 second' > p_from AND x.bin_start < p_to
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS more = ROW_COUNT;
     RETURN queued + more;

@@ -67,9 +67,8 @@ runs AS (
         SELECT r.* FROM parallax.results r
         WHERE r.ts >= p_from + s.lo AND r.ts < p_to + s.hi + s.widest OFFSET 0) r
     JOIN parallax.agents a ON a.id = r.agent_id
-    JOIN parallax.probes p ON p.id = r.probe_id
-    JOIN parallax.targets t ON t.id = p.target_id
-    CROSS JOIN LATERAL (SELECT parallax.target_bin_s(t.id) AS width) w
+    JOIN parallax.probe_widths() w ON w.probe_id = r.probe_id
+    JOIN parallax.targets t ON t.id = w.target_id
     CROSS JOIN LATERAL (
         SELECT parallax.bin_floor(r.ts - parallax.clock_offset(a.clock_offset_ms), w.width) AS bin_start) x
     WHERE x.bin_start >= p_from AND x.bin_start < p_to
