@@ -378,10 +378,11 @@ BEGIN
         FROM (SELECT DISTINCT bin_start, bin_end FROM pg_temp.merge_work) x
     ),
     near AS (
-        -- The target bins that start up to one bin before each window, all of them in one
-        -- range scan of bins_time. With nothing later, each target's latest bin is among
-        -- them: its own (merged before) or the one before it.
-        SELECT win.bin_start AS win_start, win.bin_end AS win_end, b.*
+        -- Each target's latest bin from one widest bin before each window to its start (its
+        -- own, if merged before, or nearly always the one before it), all from one range
+        -- scan of bins_time. With nothing later, that is the target's latest bin.
+        SELECT DISTINCT ON (win.bin_start, win.bin_end, b.subject_id)
+               win.bin_start AS win_start, win.bin_end AS win_end, b.*
         FROM win
         CROSS JOIN LATERAL (
             SELECT b.subject_id, b.bin_start, b.state, b.evidence, b.base_ms, b.base_n, b.base_at,
@@ -390,6 +391,7 @@ BEGIN
             WHERE b.scope = 'target' AND b.bin_start >= win.bin_start - widest
               AND b.bin_start <= win.bin_start OFFSET 0) b
         WHERE NOT win.later
+        ORDER BY win.bin_start, win.bin_end, b.subject_id, b.bin_start DESC
     ),
     health AS (
         -- Every agent's health in every vantage bin these windows touch, by primary-key
@@ -485,31 +487,23 @@ BEGIN
                          AND pr.rtt_ms - bl.baseline_ms >= s.latency_min_ms THEN 'degraded'
                     ELSE 'up' END AS state
         FROM pg_temp.merge_work w
-        JOIN win ON win.bin_start = w.bin_start AND win.bin_end = w.bin_end
         LEFT JOIN per_target pt ON pt.target_id = w.subject_id AND pt.bin_start = w.bin_start
         LEFT JOIN per_run pr ON pr.target_id = w.subject_id AND pr.bin_start = w.bin_start
-        LEFT JOIN near self ON self.win_start = w.bin_start AND self.win_end = w.bin_end
-             AND self.subject_id = w.subject_id AND self.bin_start = w.bin_start
-        LEFT JOIN near bef ON bef.win_start = w.bin_start AND bef.win_end = w.bin_end
-             AND bef.subject_id = w.subject_id AND bef.bin_start = w.bin_start - (w.bin_end - w.bin_start)
+        LEFT JOIN near n ON n.win_start = w.bin_start AND n.win_end = w.bin_end
+             AND n.subject_id = w.subject_id
         LEFT JOIN LATERAL (
             -- The target's latest bin from baseline_window before this one on: nearly always
             -- the bin before it, so it says what the bin before left (the baseline, the
             -- outage tracker's state) and that this bin is new and nothing follows it. The
-            -- two lookups below run only when it is not. From "near" when nothing later
-            -- exists; one index probe only otherwise, or when neither bin is there.
-            SELECT self.bin_start, self.state, self.evidence, self.base_ms, self.base_n, self.base_at,
-                   self.h_open, self.h_streak
-            WHERE NOT win.later AND self.bin_start IS NOT NULL
-            UNION ALL
-            SELECT bef.bin_start, bef.state, bef.evidence, bef.base_ms, bef.base_n, bef.base_at,
-                   bef.h_open, bef.h_streak
-            WHERE NOT win.later AND self.bin_start IS NULL AND bef.bin_start IS NOT NULL
+            -- two lookups below run only when it is not. From "near" if there; otherwise
+            -- (a later bin exists, or none that near) one index probe.
+            SELECT n.bin_start, n.state, n.evidence, n.base_ms, n.base_n, n.base_at, n.h_open, n.h_streak
+            WHERE n.bin_start IS NOT NULL
             UNION ALL
             (SELECT b.bin_start, b.state, b.evidence, b.base_ms, b.base_n, b.base_at,
                     b.h_open, b.h_streak
              FROM parallax.bins b
-             WHERE (win.later OR (self.bin_start IS NULL AND bef.bin_start IS NULL))
+             WHERE n.bin_start IS NULL
                AND b.scope = 'target' AND b.subject_id = w.subject_id
                AND b.bin_start >= w.bin_start - s.baseline_window
              ORDER BY b.bin_start DESC LIMIT 1)
