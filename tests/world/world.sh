@@ -12,6 +12,8 @@
 # Only documentation and benchmarking ranges are used, inside namespaces made here.
 #
 #   world_up NAME DIR      NAME: a unique prefix of at most 5 characters; removes a stale world
+#                          of that name, and every world whose owner died without world_down
+#                          (a test killed with SIGKILL)
 #   world_down             removes everything; safe to call twice (use it in a trap)
 #   in_ns X CMD...         runs CMD in namespace X (t, b, s, c, k, v1, v2, v3)
 #   world_fault FAULT ...  see below
@@ -44,18 +46,38 @@ _world_namespaces() {
     echo "$list"
 }
 
+# Each world's owner (the shell that made it) is written here; /run is emptied at boot,
+# as the namespaces are.
+WORLD_OWNERS=/run/parallax-worlds
+
 world_down() {
     [ -n "${WORLD:-}" ] || return 0
     [ -z "${WORLD_DIR:-}" ] || srv_stop_all "$WORLD_DIR/servers"
     [ -z "${WORLD_FLOOD_PID:-}" ] || kill "$WORLD_FLOOD_PID" 2>/dev/null || true
     local x
     for x in $(_world_namespaces); do ns_remove "${WORLD}$x"; done
+    rm -f "$WORLD_OWNERS/$WORLD"
+}
+
+# Removes the worlds whose owner is gone. A world is recorded before its first namespace
+# is made, so one being built is never taken for a stale one.
+_world_reap() {
+    local f pid
+    for f in "$WORLD_OWNERS"/*; do
+        [ -f "$f" ] || continue
+        pid=$(cat "$f" 2>/dev/null) || continue
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then continue; fi
+        (WORLD=${f##*/} WORLD_DIR='' WORLD_FLOOD_PID='' world_down)
+    done
 }
 
 world_up() {
     WORLD=$1
     WORLD_DIR=$2
     world_down
+    _world_reap
+    mkdir -p "$WORLD_OWNERS"
+    echo "$$" >"$WORLD_OWNERS/$WORLD"
     mkdir -p "$WORLD_DIR/servers"
     local x i
     SRV_DNS_ADDR=$WORLD_DNS
