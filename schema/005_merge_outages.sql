@@ -445,9 +445,11 @@ BEGIN
     GET DIAGNOSTICS queued = ROW_COUNT;
     INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT 'target', b.subject_id, b.bin_start, b.bin_end,
-           parallax.merge_closes_at('target', b.bin_end, w.width, s)
+           parallax.merge_closes_at('target', b.bin_end,
+                                    coalesce(w.width, extract(epoch FROM b.bin_end - b.bin_start)::integer), s)
     FROM parallax.bins b
-    JOIN (SELECT DISTINCT target_id, width FROM parallax.probe_widths()) w ON w.target_id = b.subject_id
+    -- A target whose probes are gone keeps the width of its bins.
+    LEFT JOIN (SELECT DISTINCT target_id, width FROM parallax.probe_widths()) w ON w.target_id = b.subject_id
     WHERE b.scope = 'target' AND b.bin_start >= p_from AND b.bin_start < p_to
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS more = ROW_COUNT;
