@@ -628,26 +628,11 @@ int spool_seal(spool_t *sp, err_t *err)
     return rc;
 }
 
-/* 0 if r would pass the wire's validation as part of a batch. */
-static int result_valid(const Parallax__Result *r, err_t *err)
-{
-    Parallax__Result *one[1] = {(Parallax__Result *)r};
-    Parallax__ResultBatch b = PARALLAX__RESULT_BATCH__INIT;
-    b.stream = 1;
-    b.seq = 1;
-    b.n_results = 1;
-    b.results = one;
-    Parallax__Envelope env = PARALLAX__ENVELOPE__INIT;
-    env.version = PX_PROTOCOL_VERSION;
-    env.body_case = PARALLAX__ENVELOPE__BODY_BATCH;
-    env.batch = &b;
-    return wire_validate(&env, err);
-}
 
 int spool_add_result(spool_t *sp, const Parallax__Result *r, err_t *err)
 {
     sp->c.produced++;
-    if (result_valid(r, err) < 0) {
+    if (wire_validate_result(r, err) < 0) {
         sp->c.invalid++;
         sp->c.dropped++;
         return -1;

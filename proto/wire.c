@@ -276,6 +276,11 @@ static int validate_ack(const Parallax__Ack *a, err_t *err)
     return text_ok("ack.reason", a->reason, PX_WIRE_MAX_TEXT, 0, err);
 }
 
+int wire_validate_result(const Parallax__Result *r, err_t *err)
+{
+    return validate_result(r, 0, err);
+}
+
 int wire_validate(const Parallax__Envelope *env, err_t *err)
 {
     if (env->version != PX_PROTOCOL_VERSION) {
