@@ -99,10 +99,16 @@ v1=$(latest)
 
 # The cut begins with the way back alone (the coordinator's acks are lost, so a batch is
 # stored whose ack the agent never gets: it must be resent and recognised), then the whole link.
-log "cut: packets to the namespace dropped; the coordinator's acks are lost"
+# Only segments that carry data are dropped on the way back, not TCP's bare acknowledgements
+# (at most 80 bytes: 20 of IP, 60 of TCP with every option; the smallest CURVE message is
+# over 30 bytes more). Dropping those too would let through only what the agent sends before
+# its first retransmission timeout (~200 ms): after it, TCP sends nothing new until an
+# acknowledgement arrives, so whether a batch reached the coordinator would be down to
+# whether one happened to be sent in that first moment rather than a heartbeat.
+log "cut: data packets to the namespace dropped; the coordinator's acks are lost"
 ip netns exec "$NS" nft -f - <<NFT
 table inet pxcut {
-    chain in { type filter hook input priority 0; policy accept; iifname "$VA" drop; }
+    chain in { type filter hook input priority 0; policy accept; iifname "$VA" ip length > 80 drop; }
 }
 NFT
 T_CUT=$(date +%s)
@@ -116,6 +122,7 @@ wait_until 60 "a batch stored after the acks stopped" \
 log "cut: every packet on the namespace's link dropped for ${CUT}s in all"
 ip netns exec "$NS" nft -f - <<NFT
 table inet pxcut {
+    chain in { iifname "$VA" drop; }
     chain out { type filter hook output priority 0; policy accept; oifname "$VA" drop; }
 }
 NFT
