@@ -565,6 +565,8 @@ void agent_stats(const agent_t *a, agent_stats_t *out)
     spool_counters(a->spool, &out->spool);
     out->stream = spool_stream(a->spool);
     out->schedule_version = a->sched ? sched_version(a->sched) : 0;
+    if (a->link)
+        link_counters(a->link, &out->link);
     out->pid = (long)getpid();
     out->updated_us = time_now_us();
 }

@@ -28,6 +28,10 @@ size_t agent_stats_format(const agent_stats_t *s, const char *sep, char *buf, si
         {"spool_bytes", c->bytes},
         {"stream", s->stream},
         {"schedule_version", s->schedule_version},
+        {"link_up", s->link.up},
+        {"link_ups", s->link.ups},
+        {"link_losses", s->link.losses},
+        {"auth_failures", s->link.auth_failures},
         {"pid", (unsigned long long)s->pid},
         {"updated_us", (unsigned long long)s->updated_us},
     };

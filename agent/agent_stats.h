@@ -8,10 +8,12 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "link.h"
 #include "spool.h"
 
 typedef struct agent_stats {
     spool_counters_t spool;
+    link_counters_t link;      /* the connection to the coordinator */
     uint64_t stream;           /* the spool's result stream */
     uint64_t schedule_version; /* schedule in force (0: none) */
     long pid;

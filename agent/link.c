@@ -76,6 +76,7 @@ struct link {
     int attempt_failed; /* this connection attempt was already reported as failed */
     int64_t last_auth_log_us;
     unsigned failures_since_log;
+    link_counters_t counters; /* .up is derived from state when read */
 };
 
 static void set_state(link_t *l, link_state_t next)
@@ -86,9 +87,11 @@ static void set_state(link_t *l, link_state_t next)
     link_state_t prev = l->state;
     l->state = next;
     if (next == LINK_UP) {
+        l->counters.ups++;
         log_info("link: connected to coordinator %s", l->endpoint);
         l->cbs.up(l->arg);
     } else if (prev == LINK_UP) {
+        l->counters.losses++;
         log_warn("link: lost connection to coordinator %s; reconnecting", l->endpoint);
         l->cbs.down(l->arg);
     }
@@ -100,6 +103,7 @@ static void handshake_failed(link_t *l, const char *why)
         return;
     l->attempt_failed = 1;
     l->failures_since_log++;
+    l->counters.auth_failures++;
     int64_t now = time_mono_us();
     if (l->last_auth_log_us && now - l->last_auth_log_us < LINK_AUTH_LOG_US)
         return;
@@ -435,4 +439,10 @@ int link_send(link_t *l, const uint8_t *buf, size_t len)
 int link_is_up(const link_t *l)
 {
     return l->state == LINK_UP;
+}
+
+void link_counters(const link_t *l, link_counters_t *out)
+{
+    *out = l->counters;
+    out->up = l->state == LINK_UP;
 }

@@ -88,8 +88,8 @@ start_agent stay; STAY_PID=$LAST_PID
 stat_of() { sed -n "s/^$2=//p" "$WORK/state-$1/stats" 2>/dev/null; }
 agent_id() { sql "SELECT id FROM parallax.agents WHERE name = '$1'"; }
 rows_of() { sql "SELECT count(*) FROM parallax.results WHERE agent_id = $(agent_id "$1")"; }
-lost() { grep -c "lost connection to coordinator" "$WORK/agent-cut.log" || true; }
-connected() { grep -c "link: connected to coordinator" "$WORK/agent-cut.log" || true; }
+lost() { stat_of cut link_losses; }
+connected() { stat_of cut link_ups; }
 latest() { sql "SELECT max(version) FROM parallax.schedule_versions"; }
 acked_version() { sql "SELECT coalesce(schedule_version_acked, 0) FROM parallax.agents WHERE name = '$1'"; }
 
@@ -145,7 +145,7 @@ log "the agent produced $((p1 - p0)) results during the cut; $(stat_of cut pendi
 
 log "the link is back"
 ip netns exec "$NS" nft delete table inet pxcut
-wait_until 60 "the agent reconnected" 'test "$(connected)" -gt "$conn0"'
+wait_until 60 "the agent reconnected" 'test "$(connected)" -gt "$conn0" -a "$(stat_of cut link_up)" = 1'
 wait_until 60 "it runs the schedule changed during the cut" 'test "$(acked_version cut)" = "$(latest)" -a "$(stat_of cut schedule_version)" = "$(latest)"'
 NEW=$(sql "SELECT p.id FROM parallax.probes p JOIN parallax.targets t ON t.id = p.target_id WHERE t.name = 'during-cut'")
 wait_until 120 "the backlog delivered" 'test "$(stat_of cut acked)" -ge "$p1"'
@@ -189,6 +189,8 @@ log "results of the cut agent timed inside the cut: $in_cut; delivered after it 
 resent=$(grep -c "agent cut: batch [0-9]* was already stored; acknowledging again" "$WORK/coordinator.log" || true)
 log "batches of the cut agent resent after the cut and recognised as stored: $resent"
 [ "$resent" -gt 0 ] || fail "no batch stored during the cut was resent and recognised"
+[ "$(grep -c "lost connection to coordinator" "$WORK/agent-cut.log")" = "$(stat_of cut link_losses)" ] ||
+    fail "the cut agent's log and stats disagree on how often its link was lost"
 dups=$(sql "SELECT count(*) FROM (SELECT 1 FROM parallax.results GROUP BY agent_id, probe_id, ts HAVING count(*) > 1) d")
 [ "$dups" = 0 ] || fail "$dups (agent, probe, ts) keys stored more than once"
 # A clean stop of the coordinator (under the sanitizers this is where leaks are reported).
