@@ -221,8 +221,29 @@ static const char usage_target_import[] =
     "  name,address,group,role,probes,interval\n"
     "  gov-web,192.0.2.10,XX,web,icmp tcp:443 https:https://www.example/,60\n";
 
+/* The database a command works on, connected when the command first asks for it (after its
+ * arguments parsed: a usage error never waits on the network) and closed by main(). */
+typedef struct session {
+    const char *conninfo; /* borrowed from argv; NULL: libpq's defaults */
+    ctl_db_t *db;         /* owned; NULL until session_db() */
+} session_t;
+
+/* The connection, made on first use. Returns NULL (err set) if it cannot be made. */
+static ctl_db_t *session_db(session_t *s, err_t *err)
+{
+    if (!s->db)
+        s->db = ctl_db_connect(s->conninfo, err);
+    return s->db;
+}
+
+/* EXIT_OK if work returned 0, else EXIT_FAIL. */
+static int outcome(int work_rc)
+{
+    return work_rc < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
 /* Runs one command: parses args (a failure is a usage error), then does the work. */
-typedef int (*command_fn)(const char *conninfo, int argc, char **argv, err_t *err);
+typedef int (*command_fn)(session_t *s, int argc, char **argv, err_t *err);
 
 typedef struct command {
     const char *group;
@@ -231,231 +252,169 @@ typedef struct command {
     command_fn run;
 } command_t;
 
-static int cmd_db_migrate(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_db_migrate(session_t *s, int argc, char **argv, err_t *err)
 {
     if (ctl_migrate_parse(argc, argv, err) < 0)
         return EXIT_USAGE;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (!db)
-        return EXIT_FAIL;
+    ctl_db_t *db = session_db(s, err);
     size_t count;
     const ctl_embedded_t *migrations = ctl_embedded_migrations(&count);
-    int rc = ctl_migrate_run(db, migrations, count, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
-    return rc;
+    return db ? outcome(ctl_migrate_run(db, migrations, count, stdout, err)) : EXIT_FAIL;
 }
 
-static int cmd_agent_add(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_agent_add(session_t *s, int argc, char **argv, err_t *err)
 {
     ctl_agent_add_opts_t opts;
     if (ctl_agent_add_parse(argc, argv, &opts, err) < 0)
         return EXIT_USAGE;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (!db)
-        return EXIT_FAIL;
-    int rc = ctl_agent_add(db, &opts, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
-    return rc;
+    ctl_db_t *db = session_db(s, err);
+    return db ? outcome(ctl_agent_add(db, &opts, stdout, err)) : EXIT_FAIL;
 }
 
-static int cmd_agent_list(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_agent_list(session_t *s, int argc, char **argv, err_t *err)
 {
     int json;
     if (ctl_agent_list_parse(argc, argv, &json, err) < 0)
         return EXIT_USAGE;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (!db)
-        return EXIT_FAIL;
-    int rc = ctl_agent_list(db, json, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
-    return rc;
+    ctl_db_t *db = session_db(s, err);
+    return db ? outcome(ctl_agent_list(db, json, stdout, err)) : EXIT_FAIL;
 }
 
-static int set_enabled(const char *conninfo, int argc, char **argv, int enabled, err_t *err)
+static int set_enabled(session_t *s, int argc, char **argv, int enabled, err_t *err)
 {
     const char *name;
     if (ctl_agent_name_parse(argc, argv, &name, err) < 0)
         return EXIT_USAGE;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (!db)
-        return EXIT_FAIL;
-    int rc = ctl_agent_set_enabled(db, name, enabled, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
+    ctl_db_t *db = session_db(s, err);
+    int rc = db ? outcome(ctl_agent_set_enabled(db, name, enabled, err)) : EXIT_FAIL;
     if (rc == EXIT_OK)
         printf("agent %s %s\n", name, enabled ? "enabled" : "disabled");
     return rc;
 }
 
-static int cmd_agent_enable(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_agent_enable(session_t *s, int argc, char **argv, err_t *err)
 {
-    return set_enabled(conninfo, argc, argv, 1, err);
+    return set_enabled(s, argc, argv, 1, err);
 }
 
-static int cmd_agent_disable(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_agent_disable(session_t *s, int argc, char **argv, err_t *err)
 {
-    return set_enabled(conninfo, argc, argv, 0, err);
+    return set_enabled(s, argc, argv, 0, err);
 }
 
-static int cmd_target_add(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_target_add(session_t *s, int argc, char **argv, err_t *err)
 {
     ctl_target_add_opts_t opts;
     if (ctl_target_add_parse(argc, argv, &opts, err) < 0)
         return EXIT_USAGE;
-    int rc = EXIT_FAIL;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (db)
-        rc = ctl_target_add(db, &opts, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
+    ctl_db_t *db = session_db(s, err);
+    int rc = db ? outcome(ctl_target_add(db, &opts, stdout, err)) : EXIT_FAIL;
     ctl_target_add_opts_clear(&opts);
     return rc;
 }
 
-static int cmd_target_list(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_target_list(session_t *s, int argc, char **argv, err_t *err)
 {
     int json;
     if (ctl_target_list_parse(argc, argv, &json, err) < 0)
         return EXIT_USAGE;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (!db)
-        return EXIT_FAIL;
-    int rc = ctl_target_list(db, json, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
-    return rc;
+    ctl_db_t *db = session_db(s, err);
+    return db ? outcome(ctl_target_list(db, json, stdout, err)) : EXIT_FAIL;
 }
 
-static int cmd_status(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_status(session_t *s, int argc, char **argv, err_t *err)
 {
     uint64_t window;
     int json;
     if (ctl_status_parse(argc, argv, &window, &json, err) < 0)
         return EXIT_USAGE;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (!db)
-        return EXIT_FAIL;
-    int rc = ctl_status_show(db, window, json, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
-    return rc;
+    ctl_db_t *db = session_db(s, err);
+    return db ? outcome(ctl_status_show(db, window, json, stdout, err)) : EXIT_FAIL;
 }
 
-static int cmd_outages(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_outages(session_t *s, int argc, char **argv, err_t *err)
 {
     ctl_outage_filter_t filter;
     int json;
     if (ctl_outage_list_parse(argc, argv, &filter, &json, err) < 0)
         return EXIT_USAGE;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (!db)
-        return EXIT_FAIL;
-    int rc = ctl_outage_list(db, &filter, json, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
-    return rc;
+    ctl_db_t *db = session_db(s, err);
+    return db ? outcome(ctl_outage_list(db, &filter, json, stdout, err)) : EXIT_FAIL;
 }
 
-static int cmd_explain(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_explain(session_t *s, int argc, char **argv, err_t *err)
 {
     uint64_t id;
     int json;
     if (ctl_outage_explain_parse(argc, argv, &id, &json, err) < 0)
         return EXIT_USAGE;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (!db)
-        return EXIT_FAIL;
-    int rc = ctl_outage_explain(db, id, json, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
-    return rc;
+    ctl_db_t *db = session_db(s, err);
+    return db ? outcome(ctl_outage_explain(db, id, json, stdout, err)) : EXIT_FAIL;
 }
 
-static int cmd_timeline(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_timeline(session_t *s, int argc, char **argv, err_t *err)
 {
     ctl_timeline_opts_t opts;
     if (ctl_timeline_parse(argc, argv, &opts, err) < 0)
         return EXIT_USAGE;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (!db)
-        return EXIT_FAIL;
-    int rc = ctl_timeline_show(db, &opts, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
-    return rc;
+    ctl_db_t *db = session_db(s, err);
+    return db ? outcome(ctl_timeline_show(db, &opts, stdout, err)) : EXIT_FAIL;
 }
 
-static int cmd_agent_show(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_agent_show(session_t *s, int argc, char **argv, err_t *err)
 {
     const char *name;
     int json;
     if (ctl_agent_show_parse(argc, argv, &name, &json, err) < 0)
         return EXIT_USAGE;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (!db)
-        return EXIT_FAIL;
-    int rc = ctl_agent_show(db, name, json, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
-    return rc;
+    ctl_db_t *db = session_db(s, err);
+    return db ? outcome(ctl_agent_show(db, name, json, stdout, err)) : EXIT_FAIL;
 }
 
-static int cmd_agent_remove(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_agent_remove(session_t *s, int argc, char **argv, err_t *err)
 {
     const char *name;
     if (ctl_agent_name_parse(argc, argv, &name, err) < 0)
         return EXIT_USAGE;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (!db)
-        return EXIT_FAIL;
-    int rc = ctl_agent_remove(db, name, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
-    return rc;
+    ctl_db_t *db = session_db(s, err);
+    return db ? outcome(ctl_agent_remove(db, name, stdout, err)) : EXIT_FAIL;
 }
 
-static int cmd_agent_rotate(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_agent_rotate(session_t *s, int argc, char **argv, err_t *err)
 {
     ctl_agent_add_opts_t opts;
     if (ctl_agent_rotate_parse(argc, argv, &opts, err) < 0)
         return EXIT_USAGE;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (!db)
-        return EXIT_FAIL;
-    int rc = ctl_agent_add(db, &opts, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
-    return rc;
+    ctl_db_t *db = session_db(s, err);
+    return db ? outcome(ctl_agent_add(db, &opts, stdout, err)) : EXIT_FAIL;
 }
 
-static int cmd_target_show(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_target_show(session_t *s, int argc, char **argv, err_t *err)
 {
     const char *name;
     int json;
     if (ctl_target_name_parse(argc, argv, &name, &json, err) < 0)
         return EXIT_USAGE;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (!db)
-        return EXIT_FAIL;
-    int rc = ctl_target_show(db, name, json, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
-    return rc;
+    ctl_db_t *db = session_db(s, err);
+    return db ? outcome(ctl_target_show(db, name, json, stdout, err)) : EXIT_FAIL;
 }
 
-static int cmd_target_remove(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_target_remove(session_t *s, int argc, char **argv, err_t *err)
 {
     const char *name;
     if (ctl_target_name_parse(argc, argv, &name, NULL, err) < 0)
         return EXIT_USAGE;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (!db)
-        return EXIT_FAIL;
-    int rc = ctl_target_remove(db, name, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
-    return rc;
+    ctl_db_t *db = session_db(s, err);
+    return db ? outcome(ctl_target_remove(db, name, stdout, err)) : EXIT_FAIL;
 }
 
-static int cmd_target_import(const char *conninfo, int argc, char **argv, err_t *err)
+static int cmd_target_import(session_t *s, int argc, char **argv, err_t *err)
 {
     const char *path;
     if (ctl_target_import_parse(argc, argv, &path, err) < 0)
         return EXIT_USAGE;
-    ctl_db_t *db = ctl_db_connect(conninfo, err);
-    if (!db)
-        return EXIT_FAIL;
-    int rc = ctl_target_import(db, path, stdout, err) < 0 ? EXIT_FAIL : EXIT_OK;
-    ctl_db_destroy(&db);
-    return rc;
+    ctl_db_t *db = session_db(s, err);
+    return db ? outcome(ctl_target_import(db, path, stdout, err)) : EXIT_FAIL;
 }
 
 /* A group with run set is a command by itself (status, explain ID, ...); otherwise its
@@ -534,22 +493,19 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--version") == 0) {
             printf(PROG " " PX_VERSION "\n");
             return EXIT_OK;
-        } else if (strcmp(a, "--db") == 0) {
+        } else if (strcmp(a, "--db") == 0 || strncmp(a, "--db=", 5) == 0) {
             if (conninfo) {
                 print_error(NULL, "--db given more than once");
                 return EXIT_USAGE;
             }
-            if (i + 1 >= argc) {
+            if (a[4] == '=') {
+                conninfo = a + 5;
+            } else if (i + 1 < argc) {
+                conninfo = argv[++i];
+            } else {
                 print_error(NULL, "option --db needs a value");
                 return EXIT_USAGE;
             }
-            conninfo = argv[++i];
-        } else if (strncmp(a, "--db=", 5) == 0) {
-            if (conninfo) {
-                print_error(NULL, "--db given more than once");
-                return EXIT_USAGE;
-            }
-            conninfo = a + 5;
         } else {
             char msg[ERR_MSG_MAX];
             snprintf(msg, sizeof msg, "unknown option '%s'", a);
@@ -596,7 +552,9 @@ int main(int argc, char **argv)
              c->name ? c->name : "");
     err_t err;
     err_clear(&err);
-    int rc = c->run(conninfo, argc - i, argv + i, &err);
+    session_t session = {.conninfo = conninfo, .db = NULL};
+    int rc = c->run(&session, argc - i, argv + i, &err);
+    ctl_db_destroy(&session.db);
     if (rc != EXIT_OK)
         print_error(context, err.msg[0] ? err.msg : "failed");
     return rc;
