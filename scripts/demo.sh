@@ -6,22 +6,28 @@
 # normal, degradation, servers offline, DNS down, blackout, recovery, and a vantage failure
 # on the side — printing each verdict as the coordinator's merge reaches it, and ends with a
 # summary of the outages. It ends by itself within 5 minutes and leaves nothing running.
-# Set PX_SKIP_DEPS=1 to skip the package installation.
+# Set PX_SKIP_DEPS=1 to skip the package installation. The test suite runs the demo with
+# PX_BUILD_DIR (binaries already built there: no build), PX_DEMO_DIR (default
+# /tmp/parallax-demo) and PX_DEMO_WORLD (the world's name, at most 5 characters; default pxd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (it builds network namespaces)" >&2; exit 1; }
 [ "${PX_SKIP_DEPS:-0}" = 1 ] || bash scripts/deps.sh
-bash scripts/build.sh build >/dev/null
-BIN=$ROOT/build
+if [ -n "${PX_BUILD_DIR:-}" ]; then
+    BIN=$PX_BUILD_DIR
+else
+    bash scripts/build.sh build >/dev/null
+    BIN=$ROOT/build
+fi
 source tests/world/world.sh
 source scripts/world_run.sh
 
-DEMO=/tmp/parallax-demo
+DEMO=${PX_DEMO_DIR:-/tmp/parallax-demo}
 INTERVAL=2
 trap 'pxw_stop' EXIT
 # A stale demo from an interrupted run is cleaned up first.
-WORLD=pxd
+WORLD=${PX_DEMO_WORLD:-pxd}
 world_down
 bash scripts/pg.sh stop "$DEMO/pg" >/dev/null 2>&1 || true
 rm -rf "$DEMO"
@@ -30,7 +36,7 @@ bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 now() { date -u +%H:%M:%S; }
 
 bold "== Building the world: 3 vantages (GB, DE, JP), a transit router, country XX behind its border"
-world_up pxd "$DEMO/world" >/dev/null
+world_up "$WORLD" "$DEMO/world" >/dev/null
 pxw_start "$DEMO" "$INTERVAL"
 "$BIN/coordinator/ctl/parallaxctl" --db "$DB" agent list
 "$BIN/coordinator/ctl/parallaxctl" --db "$DB" target list
