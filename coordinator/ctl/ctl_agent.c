@@ -12,6 +12,7 @@
 #include "ctl_args.h"
 #include "json.h"
 #include "ctl_parse.h"
+#include "ctl_show.h"
 #include "ctl_table.h"
 #include "keys.h"
 
@@ -503,33 +504,17 @@ static const char show_json_sql[] =
 
 int ctl_agent_show(ctl_db_t *db, const char *name, int json, FILE *out, err_t *err)
 {
-    static const char *const labels[] = {"name",        "country",         "asn",     "enabled",
-                                         "state",       "last seen",       "health",  "health at",
-                                         "spool drops", "clock offset ms", "version", "public key",
-                                         "added",       "open outages"};
-    ctl_rows_t *rows = ctl_db_query(db, json ? show_json_sql : show_sql, 1, &name, err);
-    if (!rows)
-        return -1;
-    int rc = -1;
-    if (ctl_rows_count(rows) == 0) {
-        err_set(err, "no agent named '%s'", name);
-    } else if (json) {
-        rc = fprintf(out, "%s\n", ctl_rows_get(rows, 0, 0)) < 0 ? -1 : 0;
-    } else {
-        rc = 0;
-        for (size_t c = 0; c < sizeof labels / sizeof labels[0]; c++) {
-            const char *v = ctl_rows_get(rows, 0, c);
-            if (c == 3)
-                v = strcmp(v, "true") == 0 ? "yes" : "no";
-            int utc = c == 5 || c == 7 || c == 12;
-            if (fprintf(out, "%-16s %s%s\n", labels[c], v ? v : "-", v && utc ? " UTC" : "") < 0)
-                rc = -1;
-        }
-    }
-    if (rc < 0 && ctl_rows_count(rows) > 0)
-        err_set(err, "cannot write: %s", strerror(errno));
-    ctl_rows_destroy(&rows);
-    return rc;
+    static const ctl_show_field_t fields[] = {
+        {"name", CTL_SHOW_TEXT},        {"country", CTL_SHOW_TEXT},
+        {"asn", CTL_SHOW_TEXT},         {"enabled", CTL_SHOW_YESNO},
+        {"state", CTL_SHOW_TEXT},       {"last seen", CTL_SHOW_UTC},
+        {"health", CTL_SHOW_TEXT},      {"health at", CTL_SHOW_UTC},
+        {"spool drops", CTL_SHOW_TEXT}, {"clock offset ms", CTL_SHOW_TEXT},
+        {"version", CTL_SHOW_TEXT},     {"public key", CTL_SHOW_TEXT},
+        {"added", CTL_SHOW_UTC},        {"open outages", CTL_SHOW_TEXT}};
+    static const ctl_show_spec_t spec = {"agent", show_sql, show_json_sql, fields,
+                                         sizeof fields / sizeof fields[0]};
+    return ctl_show(db, &spec, name, json, out, err);
 }
 
 int ctl_agent_remove(ctl_db_t *db, const char *name, FILE *out, err_t *err)

@@ -9,6 +9,7 @@
 
 #include "ctl_args.h"
 #include "ctl_csv.h"
+#include "ctl_show.h"
 #include "json.h"
 #include "ctl_table.h"
 
@@ -384,28 +385,13 @@ static const char show_json_sql[] =
 
 int ctl_target_show(ctl_db_t *db, const char *name, int json, FILE *out, err_t *err)
 {
-    static const char *const labels[] = {"name",   "address", "group",  "role",        "control",
-                                         "probes", "added",   "latest", "open outages"};
-    ctl_rows_t *rows = ctl_db_query(db, json ? show_json_sql : show_sql, 1, &name, err);
-    if (!rows)
-        return -1;
-    int rc = -1;
-    if (ctl_rows_count(rows) == 0) {
-        err_set(err, "no target named '%s'", name);
-    } else if (json) {
-        rc = fprintf(out, "%s\n", ctl_rows_get(rows, 0, 0)) < 0 ? -1 : 0;
-    } else {
-        rc = 0;
-        for (size_t c = 0; c < sizeof labels / sizeof labels[0]; c++) {
-            const char *v = ctl_rows_get(rows, 0, c);
-            if (fprintf(out, "%-13s %s%s\n", labels[c], v ? v : "-", v && c == 6 ? " UTC" : "") < 0)
-                rc = -1;
-        }
-    }
-    if (rc < 0 && ctl_rows_count(rows) > 0)
-        err_set(err, "cannot write: %s", strerror(errno));
-    ctl_rows_destroy(&rows);
-    return rc;
+    static const ctl_show_field_t fields[] = {
+        {"name", CTL_SHOW_TEXT}, {"address", CTL_SHOW_TEXT}, {"group", CTL_SHOW_TEXT},
+        {"role", CTL_SHOW_TEXT}, {"control", CTL_SHOW_TEXT}, {"probes", CTL_SHOW_TEXT},
+        {"added", CTL_SHOW_UTC}, {"latest", CTL_SHOW_TEXT},  {"open outages", CTL_SHOW_TEXT}};
+    static const ctl_show_spec_t spec = {"target", show_sql, show_json_sql, fields,
+                                         sizeof fields / sizeof fields[0]};
+    return ctl_show(db, &spec, name, json, out, err);
 }
 
 int ctl_target_remove(ctl_db_t *db, const char *name, FILE *out, err_t *err)
