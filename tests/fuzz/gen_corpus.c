@@ -109,6 +109,55 @@ int main(int argc, char **argv)
     env.batch = &batch;
     rc |= write_env(dir, "batch", &env);
 
+    /* Every kind of detail, with text COPY and JSON both have to escape. */
+    Parallax__HttpTiming http = PARALLAX__HTTP_TIMING__INIT;
+    http.connect_us = 1200;
+    http.tls_us = 5300;
+    http.first_byte_us = 9100;
+    http.total_us = 9800;
+    Parallax__TlsInfo tls = PARALLAX__TLS_INFO__INIT;
+    tls.days_left = -3;
+    tls.verify_error = "certificate \"xx\" has expired \\ C:\\ca\\n\ttab";
+    res[0].status = PARALLAX__STATUS__STATUS_APP_ERROR;
+    res[0].app_code = 495;
+    res[0].message = "TLS: \\N is not NULL; \\t is not a tab";
+    res[0].http = &http;
+    res[0].tls = &tls;
+    Parallax__DnsInfo dns = PARALLAX__DNS_INFO__INIT;
+    dns.rcode = 2;
+    dns.has_soa = 1;
+    dns.soa_serial = 2026112301;
+    dns.over_tcp = 1;
+    res[1].status = PARALLAX__STATUS__STATUS_APP_ERROR;
+    res[1].app_code = 2;
+    res[1].message = "SERVFAIL";
+    res[1].icmp_type = 0;
+    res[1].icmp_code = 0;
+    res[1].icmp_from = NULL;
+    res[1].dns = &dns;
+    Parallax__TraceHop hop[3];
+    Parallax__TraceHop *hp[3];
+    const char *hop_addr[3] = {"192.0.2.1", "", "2001:db8::7"};
+    for (int i = 0; i < 3; i++) {
+        parallax__trace_hop__init(&hop[i]);
+        hop[i].ttl = (uint32_t)i + 1;
+        hop[i].address = (char *)hop_addr[i];
+        hop[i].rtt_us = *hop_addr[i] ? 1000u * ((uint32_t)i + 1) : 0;
+        hp[i] = &hop[i];
+    }
+    Parallax__TraceInfo trace = PARALLAX__TRACE_INFO__INIT;
+    trace.n_hops = 3;
+    trace.hops = hp;
+    trace.last_responsive_ttl = 3;
+    trace.reached = 1;
+    res[2].status = PARALLAX__STATUS__STATUS_OK;
+    res[2].app_code = 0;
+    res[2].rtt_us = 3000;
+    res[2].message = NULL;
+    res[2].control = 0;
+    res[2].trace = &trace;
+    rc |= write_env(dir, "batch-details", &env);
+
     Parallax__Ack ack = PARALLAX__ACK__INIT;
     ack.stream = 99;
     ack.seq = 3;
