@@ -10,15 +10,6 @@ cd "$WORK"
 COORD_KEY='rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7'
 COORD_ENDPOINT='tcp://coord.example.net:7070'
 
-ctl() {
-    local want=$1 rc=0; shift
-    "$CTL" --db "$DB" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
-    [ "$rc" -eq "$want" ] || fail "parallaxctl $* exited $rc, expected $want: $(cat "$WORK/err")"
-}
-one_line_error() {
-    [ "$(wc -l <"$WORK/err")" -eq 1 ] || fail "expected one line on stderr, got: $(cat "$WORK/err")"
-    grep -qF -- "$1" "$WORK/err" || fail "stderr lacks '$1': $(cat "$WORK/err")"
-}
 agents() { sql "SELECT count(*) FROM parallax.agents"; }
 # No file but the ones named may exist in $WORK (besides the test's own out/err/logs).
 only_files() {

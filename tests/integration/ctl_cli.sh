@@ -11,10 +11,6 @@ expect() {
     "$CTL" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
     [ "$rc" -eq "$want" ] || fail "parallaxctl $* exited $rc, expected $want: $(cat "$WORK/err")"
 }
-one_line_error() {
-    [ "$(wc -l <"$WORK/err")" -eq 1 ] || fail "expected one line on stderr, got: $(cat "$WORK/err")"
-    grep -qF -- "$1" "$WORK/err" || fail "stderr lacks '$1': $(cat "$WORK/err")"
-}
 
 log "--version"
 expect 0 --version

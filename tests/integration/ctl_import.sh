@@ -7,15 +7,6 @@ source "$(dirname "$0")/lib.sh"
 new_db
 cd "$WORK"
 
-ctl() {
-    local want=$1 rc=0; shift
-    "$CTL" --db "$DB" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
-    [ "$rc" -eq "$want" ] || fail "parallaxctl $* exited $rc, expected $want: $(cat "$WORK/err")"
-}
-one_line_error() {
-    [ "$(wc -l <"$WORK/err")" -eq 1 ] || fail "expected one line on stderr, got: $(cat "$WORK/err")"
-    grep -qF -- "$1" "$WORK/err" || fail "stderr lacks '$1': $(cat "$WORK/err")"
-}
 counts() { sql "SELECT (SELECT count(*) FROM parallax.targets) || '/' || (SELECT count(*) FROM parallax.probes)"; }
 GOOD="$PX_SOURCE_DIR/tests/data/ctl/targets.csv"
 

@@ -5,16 +5,7 @@ source "$(dirname "$0")/lib.sh"
 
 # ctl RC ARGS...: runs parallaxctl on this test's database and checks its exit code;
 # leaves stdout in $WORK/out and stderr in $WORK/err.
-ctl() {
-    local want=$1 rc=0; shift
-    "$CTL" --db "$DB" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
-    [ "$rc" -eq "$want" ] || fail "parallaxctl $* exited $rc, expected $want: $(cat "$WORK/err")"
-}
 # one_line_error PATTERN: stderr is exactly one line and contains PATTERN.
-one_line_error() {
-    [ "$(wc -l <"$WORK/err")" -eq 1 ] || fail "expected one line on stderr, got: $(cat "$WORK/err")"
-    grep -qF -- "$1" "$WORK/err" || fail "stderr lacks '$1': $(cat "$WORK/err")"
-}
 
 createdb "$DB_NAME"
 # Every migration in schema/, in order, as "applied NNN_name" lines and "N NNN_name" records.

@@ -7,15 +7,6 @@ source "$(dirname "$0")/lib.sh"
 source "$PX_SOURCE_DIR/tests/data/merge/merge_fx.sh"
 GOLDEN="$PX_SOURCE_DIR/tests/data/ctl"
 
-ctl() {
-    local want=$1 rc=0; shift
-    "$CTL" --db "$DB" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
-    [ "$rc" -eq "$want" ] || fail "parallaxctl $* exited $rc, expected $want: $(cat "$WORK/err")"
-}
-one_line_error() {
-    [ "$(wc -l <"$WORK/err")" -eq 1 ] || fail "expected one line on stderr, got: $(cat "$WORK/err")"
-    grep -qF -- "$1" "$WORK/err" || fail "stderr lacks '$1': $(cat "$WORK/err")"
-}
 golden() {
     diff -u "$GOLDEN/$1" "$WORK/out" >&2 || fail "output differs from tests/data/ctl/$1 (diff above)"
 }

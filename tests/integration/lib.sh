@@ -72,6 +72,19 @@ new_db() {
 
 sql() { psql -X -q -tA -v ON_ERROR_STOP=1 -d "$DB_NAME" -c "$1"; }
 
+# ctl WANT ARGS...: runs parallaxctl on this test's database, its output in $WORK/out and
+# $WORK/err; fails unless it exits WANT.
+ctl() {
+    local want=$1 rc=0; shift
+    "$CTL" --db "$DB" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+    [ "$rc" -eq "$want" ] || fail "parallaxctl $* exited $rc, expected $want: $(cat "$WORK/err")"
+}
+# one_line_error TEXT: the last ctl printed exactly one line on stderr, containing TEXT.
+one_line_error() {
+    [ "$(wc -l <"$WORK/err")" -eq 1 ] || fail "expected one line on stderr, got: $(cat "$WORK/err")"
+    grep -qF -- "$1" "$WORK/err" || fail "stderr lacks '$1': $(cat "$WORK/err")"
+}
+
 # A TCP port that nothing listens on now, below the kernel's ephemeral range (32768-60999),
 # so that no outgoing connection's TIME_WAIT socket can hold it.
 free_port() {
