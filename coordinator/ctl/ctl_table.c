@@ -71,13 +71,16 @@ int ctl_table_print(const ctl_table_t *table, FILE *out)
         }
     int rc = 0;
     for (size_t r = 0; r < table->nrows; r++) {
-        for (size_t c = 0; c < table->ncols; c++) {
-            const char *cell = table->cells[r * table->ncols + c];
-            /* The last column is not padded, so lines carry no trailing blanks. */
-            if (c + 1 == table->ncols)
-                rc |= fprintf(out, "%s\n", cell) < 0 ? -1 : 0;
+        const char *const *row = (const char *const *)&table->cells[r * table->ncols];
+        /* A line ends with its last non-empty cell, unpadded: no trailing blanks. */
+        size_t last = table->ncols - 1;
+        while (last > 0 && row[last][0] == '\0')
+            last--;
+        for (size_t c = 0; c <= last; c++) {
+            if (c == last)
+                rc |= fprintf(out, "%s\n", row[c]) < 0 ? -1 : 0;
             else
-                rc |= fprintf(out, "%-*s  ", (int)width[c], cell) < 0 ? -1 : 0;
+                rc |= fprintf(out, "%-*s  ", (int)width[c], row[c]) < 0 ? -1 : 0;
         }
     }
     free(width);

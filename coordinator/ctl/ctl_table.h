@@ -19,7 +19,8 @@ void ctl_table_destroy(ctl_table_t **table);
  * of memory (the table is unchanged). */
 int ctl_table_add(ctl_table_t *table, const char *const *cells);
 
-/* Writes the header and the rows to out. Returns 0, or -1 on a write error. */
+/* Writes the header and the rows to out; a line ends with its last non-empty cell, so no line
+ * carries trailing blanks. Returns 0, or -1 on a write error. */
 int ctl_table_print(const ctl_table_t *table, FILE *out);
 
 #endif

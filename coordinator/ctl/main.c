@@ -11,6 +11,7 @@
 #include "ctl_embedded.h"
 #include "ctl_migrate.h"
 #include "ctl_outage.h"
+#include "ctl_settings.h"
 #include "ctl_status.h"
 #include "ctl_target.h"
 #include "ctl_timeline.h"
@@ -46,6 +47,9 @@ static const char usage_main[] =
     "  target list | show NAME list targets, or everything about one\n"
     "  target remove NAME      delete a target and its probes (results are kept)\n"
     "  target import FILE      add targets from a CSV file, all or nothing\n"
+    "  settings [--describe]   the merge's settings: value, default, what each does\n"
+    "  settings set NAME=VALUE... [--remerge-since DURATION]\n"
+    "                          change settings, all or none; optionally re-merge history\n"
     "\n"
     "options:\n"
     "  --db CONNINFO  PostgreSQL connection string or URI (default: libpq's PG* environment\n"
@@ -220,6 +224,28 @@ static const char usage_target_import[] =
     "starting with # are skipped. Fields may be quoted (\"a,b\"; \"\" for a quote). Example:\n"
     "  name,address,group,role,probes,interval\n"
     "  gov-web,192.0.2.10,XX,web,icmp tcp:443 https:https://www.example/,60\n";
+
+static const char usage_settings[] =
+    "usage: " PROG " [--db CONNINFO] settings [--describe | --json]\n"
+    "       " PROG " [--db CONNINFO] settings set NAME=VALUE... [--remerge-since DURATION]\n"
+    "\n"
+    "Shows the merge's settings (thresholds, hysteresis, bin widths): each one's value and\n"
+    "default, marked \"changed\" where they differ.\n"
+    "  --describe  what each setting does, under its value\n"
+    "  --json      one JSON array of {name, type, value, default, description}\n"
+    "SQL: SELECT * FROM parallax.merge_setting_list;\n";
+
+static const char usage_settings_set[] =
+    "usage: " PROG " [--db CONNINFO] settings set NAME=VALUE... [--remerge-since DURATION]\n"
+    "\n"
+    "Changes merge settings in one transaction: all of them or, if a name is unknown or a value\n"
+    "is of the wrong type or out of range, none (the error says which and why). Prints each\n"
+    "as NAME: OLD -> NEW. New values apply from the next merge; bins merged before keep their\n"
+    "verdicts unless --remerge-since queues them to be merged again. Example:\n"
+    "  " PROG " settings set open_after=3 close_after=5 --remerge-since 7d\n"
+    "  --remerge-since DURATION  also re-judge the bins of the last DURATION (at most 366d)\n"
+    "SQL: SELECT parallax.merge_setting_set('open_after', '3');\n"
+    "     SELECT parallax.merge_mark(now() - interval '7 days', now());\n";
 
 /* The database a command works on, connected when the command first asks for it (after its
  * arguments parsed: a usage error never waits on the network) and closed by main(). */
@@ -417,6 +443,24 @@ static int cmd_target_import(session_t *s, int argc, char **argv, err_t *err)
     return db ? outcome(ctl_target_import(db, path, stdout, err)) : EXIT_FAIL;
 }
 
+static int cmd_settings(session_t *s, int argc, char **argv, err_t *err)
+{
+    int json, describe;
+    if (ctl_settings_show_parse(argc, argv, &json, &describe, err) < 0)
+        return EXIT_USAGE;
+    ctl_db_t *db = session_db(s, err);
+    return db ? outcome(ctl_settings_show(db, json, describe, stdout, err)) : EXIT_FAIL;
+}
+
+static int cmd_settings_set(session_t *s, int argc, char **argv, err_t *err)
+{
+    ctl_settings_change_t change;
+    if (ctl_settings_set_parse(argc, argv, &change, err) < 0)
+        return EXIT_USAGE;
+    ctl_db_t *db = session_db(s, err);
+    return db ? outcome(ctl_settings_set(db, &change, stdout, err)) : EXIT_FAIL;
+}
+
 /* A group with run set is a command by itself (status, explain ID, ...); otherwise its
  * entries with a name are its subcommands. */
 static const command_t commands[] = {
@@ -440,6 +484,8 @@ static const command_t commands[] = {
     {"target", "show", usage_target_show, cmd_target_show},
     {"target", "remove", usage_target_remove, cmd_target_remove},
     {"target", "import", usage_target_import, cmd_target_import},
+    {"settings", NULL, usage_settings, cmd_settings},
+    {"settings", "set", usage_settings_set, cmd_settings_set},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -525,16 +571,18 @@ int main(int argc, char **argv)
         print_error(NULL, msg);
         return EXIT_USAGE;
     }
-    const command_t *c = g->run ? g : NULL;
-    if (!c && i < argc && argv[i][0] != '-') {
-        c = find_command(group, argv[i]);
-        if (!c) {
-            char msg[ERR_MSG_MAX];
-            snprintf(msg, sizeof msg, "unknown command '%s'", argv[i]);
-            print_error(group, msg);
-            return EXIT_USAGE;
-        }
+    /* A subcommand if the next word names one (settings set); else the group itself if it
+     * is a command (settings, explain ID). */
+    const command_t *c = i < argc && argv[i][0] != '-' ? find_command(group, argv[i]) : NULL;
+    if (c) {
         i++;
+    } else if (g->run) {
+        c = g;
+    } else if (i < argc && argv[i][0] != '-') {
+        char msg[ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "unknown command '%s'", argv[i]);
+        print_error(group, msg);
+        return EXIT_USAGE;
     }
     if (wants_help(argc - i, argv + i)) {
         fputs(c ? c->usage : g->usage, stdout);
