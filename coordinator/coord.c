@@ -623,7 +623,10 @@ int coord_run(coord_t *c, err_t *err)
             db_changes(c);
         drain_agents(c);
         housekeeping(c);
-        merge_due(c);
+        /* Once stopping, no new merge: a backlog's call can take seconds, and whatever is
+         * dirty stays queued in the database for the next start. */
+        if (!c->stopping)
+            merge_due(c);
     }
     log_info("stopped");
     return 0;
