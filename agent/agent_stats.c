@@ -31,7 +31,7 @@ size_t agent_stats_format(const agent_stats_t *s, const char *sep, char *buf, si
         {"link_up", s->link.up},
         {"link_ups", s->link.ups},
         {"link_losses", s->link.losses},
-        {"auth_failures", s->link.auth_failures},
+        {"handshake_failures", s->link.handshake_failures},
         {"pid", (unsigned long long)s->pid},
         {"updated_us", (unsigned long long)s->updated_us},
     };

@@ -103,7 +103,7 @@ static void handshake_failed(link_t *l, const char *why)
         return;
     l->attempt_failed = 1;
     l->failures_since_log++;
-    l->counters.auth_failures++;
+    l->counters.handshake_failures++;
     int64_t now = time_mono_us();
     if (l->last_auth_log_us && now - l->last_auth_log_us < LINK_AUTH_LOG_US)
         return;

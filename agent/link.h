@@ -48,10 +48,10 @@ int link_is_up(const link_t *link);
 /* What the link has been through since link_new(), for the agent's stats: an operator (or a
  * test) tells "connected", "cut off" and "refused" apart without reading the log. */
 typedef struct link_counters {
-    uint64_t up;            /* 1 while up (link_is_up) */
-    uint64_t ups;           /* handshakes that succeeded */
-    uint64_t losses;        /* up connections lost */
-    uint64_t auth_failures; /* connection attempts whose CURVE handshake failed */
+    uint64_t up;                 /* 1 while up (link_is_up) */
+    uint64_t ups;                /* handshakes that succeeded */
+    uint64_t losses;             /* up connections lost */
+    uint64_t handshake_failures; /* connection attempts whose CURVE handshake failed */
 } link_counters_t;
 
 void link_counters(const link_t *link, link_counters_t *out);

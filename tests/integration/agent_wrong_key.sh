@@ -18,7 +18,7 @@ stat_of() { sed -n "s/^$2=//p" "$WORK/state-br1/stats" 2>/dev/null; }
 wait_until 30 "a clear handshake error" 'grep -qi "coordinator_key" "$WORK/agent-br1.log"'
 # It keeps trying (libzmq reconnects, 100 ms doubling to 5 s): three failed handshakes. The
 # error is logged once per 30 s; the stats file counts every attempt.
-wait_until 30 "three failed handshakes" 'test "$(stat_of br1 auth_failures)" -ge 3'
+wait_until 30 "three failed handshakes" 'test "$(stat_of br1 handshake_failures)" -ge 3'
 kill -0 "$pid" || fail "agent died with a wrong key"
 [ "$(stat_of br1 link_up)" = 0 ] && [ "$(stat_of br1 link_ups)" = 0 ] ||
     fail "stats say the link came up with a wrong key: $(grep link "$WORK/state-br1/stats" | tr '\n' ' ')"
@@ -29,5 +29,5 @@ kill -TERM "$pid"; wait "$pid" || fail "agent did not exit cleanly after a wrong
 cp "$WORK/br1.good" "$WORK/br1.conf"
 start_agent br1
 wait_until 30 "results with the right key" 'test "$(sql "SELECT count(*) FROM parallax.results")" -gt 0'
-wait_until 10 "stats say the link is up" 'test "$(stat_of br1 link_up)" = 1 -a "$(stat_of br1 auth_failures)" = 0'
+wait_until 10 "stats say the link is up" 'test "$(stat_of br1 link_up)" = 1 -a "$(stat_of br1 handshake_failures)" = 0'
 log "ok"

@@ -212,13 +212,13 @@ static void test_stats_file(void **state)
     s.link.up = 1;
     s.link.ups = 2;
     s.link.losses = 1;
-    s.link.auth_failures = 5;
+    s.link.handshake_failures = 5;
     char line[1024];
     size_t n = agent_stats_format(&s, " ", line, sizeof line);
     assert_int_equal(n, strlen(line));
     assert_non_null(strstr(line, "produced=12 spooled=0 acked=9 dropped=1 "));
     assert_non_null(strstr(line, " stream=4242 schedule_version=3 link_up=1 link_ups=2 "
-                                 "link_losses=1 auth_failures=5 pid=77 "));
+                                 "link_losses=1 handshake_failures=5 pid=77 "));
     /* Truncation is safe and reports the length needed. */
     char small[16];
     assert_int_equal(agent_stats_format(&s, " ", small, sizeof small), n);
