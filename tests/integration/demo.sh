@@ -12,9 +12,11 @@ done
 WORLD_NAME="d$(($$ % 10000))"
 DIR=$WORK/demo
 OUT=$WORK/demo.log
-# Killed with the test, the demo's own EXIT trap would not run: its world is then removed here
-# (or by the next world_up, which reaps worlds whose owner died).
+# Killed (timeout, or the test killed), the demo's own EXIT trap would not run: its world, its
+# PostgreSQL and its processes are then removed here (the world also by the next world_up,
+# which reaps worlds whose owner died).
 on_exit "bash -c 'source \"$PX_SOURCE_DIR/tests/world/world.sh\"; WORLD=$WORLD_NAME WORLD_DIR=$DIR/world world_down' >/dev/null 2>&1"
+on_exit "bash '$PX_SOURCE_DIR/scripts/pg.sh' stop '$DIR/pg' >/dev/null 2>&1; pkill -KILL -f '$DIR/' 2>/dev/null"
 
 t0=$SECONDS
 PX_SKIP_DEPS=1 PX_BUILD_DIR=$PX_BUILD_DIR PX_DEMO_DIR=$DIR PX_DEMO_WORLD=$WORLD_NAME \
