@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ctl_args.h"
+#include "ctl_fmt.h"
 #include "ctl_parse.h"
 #include "ctl_table.h"
 
@@ -193,8 +194,9 @@ int ctl_settings_set(ctl_db_t *db, const ctl_settings_change_t *change, FILE *ou
     for (size_t i = 0; i < change->count; i++)
         if (fprintf(out, "%s: %s -> %s\n", change->names[i], old[i], stored[i]) < 0)
             rc = -1;
-    if (queued && fprintf(out, "%s bins of the last %llus queued to merge again\n", queued,
-                          (unsigned long long)change->remerge_s) < 0)
+    char span[16];
+    if (queued && fprintf(out, "%s bins of the last %s queued to merge again\n", queued,
+                          ctl_fmt_duration(change->remerge_s, span, sizeof span)) < 0)
         rc = -1;
     if (rc < 0)
         err_set(err, "settings changed, but the report could not be written: %s", strerror(errno));

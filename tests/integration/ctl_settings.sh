@@ -57,7 +57,7 @@ before=$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'vantage'"
 ctl 0 settings set close_after=4 --remerge-since 2h
 # One enabled agent: its 120 one-minute vantage bins of the last 2 hours (121 if the span
 # starts inside a bin).
-queued=$(sed -n 's/^\([0-9]*\) bins of the last 7200s queued to merge again$/\1/p' "$WORK/out")
+queued=$(sed -n 's/^\([0-9]*\) bins of the last 2h queued to merge again$/\1/p' "$WORK/out")
 [ -n "$queued" ] && [ "$queued" -ge 120 ] || fail "queued: $(cat "$WORK/out")"
 after=$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'vantage'")
 [ $((after - before)) -ge 120 ] || fail "merge_dirty grew by $((after - before))"
