@@ -39,6 +39,8 @@
 #define COORD_CLOCK_STEP_MS 20
 #define COORD_CLOCK_REMERGE_MS 250
 #define COORD_CLOCK_WARN_MS 1000
+/* A merge call this long is logged at info. */
+#define COORD_MERGE_SLOW_US 1000000
 
 /* A batch waiting to be stored with the others of its group. */
 typedef struct pending {
@@ -554,8 +556,16 @@ static void merge_due(coord_t *c)
     c->merged_mono_us = now;
     long bins = 0;
     err_t err;
-    if (store_merge(c->store, &bins, &err) < 0)
+    if (store_merge(c->store, &bins, &err) < 0) {
         log_warn("%s", err.msg);
+        return;
+    }
+    /* A slow call is a backlog being worked off (a late spool, settings set --remerge-since):
+     * worth a line, since ingest waits for it. */
+    int64_t took_us = time_mono_us() - now;
+    if (took_us >= COORD_MERGE_SLOW_US)
+        log_info("merged %ld bins in %.1f s (a backlog is merged run_max at a time; a smaller "
+                 "run_max makes shorter calls)", bins, (double)took_us / 1e6);
     else if (bins > 0)
         log_debug("merged %ld closed bins", bins);
 }
