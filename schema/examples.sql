@@ -111,3 +111,10 @@ FROM parallax.group_bins
 WHERE bin_start > now() - interval '7 days'
 GROUP BY group_name, stage
 ORDER BY group_name, stage;
+
+-- The merge settings that differ from their defaults, and what each does (parallaxctl
+-- settings shows the same; parallax.merge_setting_set(name, value) changes one).
+SELECT name, value, default_value, description
+FROM parallax.merge_setting_list
+WHERE value IS DISTINCT FROM default_value
+ORDER BY position;
