@@ -628,7 +628,6 @@ int spool_seal(spool_t *sp, err_t *err)
     return rc;
 }
 
-
 int spool_add_result(spool_t *sp, const Parallax__Result *r, err_t *err)
 {
     sp->c.produced++;

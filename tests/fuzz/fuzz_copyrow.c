@@ -62,6 +62,18 @@ static int unescape(const char *field, size_t len, char *out, size_t cap, const 
     return 0;
 }
 
+/* A field must give back what was sent: NULL for nothing (NULL or ""), else the same text. */
+static void expect_field(int is_null, const char *got, const char *sent, const char *what,
+                         const char *line)
+{
+    int has = sent && *sent;
+    if (is_null == has || (has && strcmp(got, sent) != 0)) {
+        char why[96];
+        snprintf(why, sizeof why, "%s does not come back as sent", what);
+        fuzz_fail(why, line);
+    }
+}
+
 static void check_line(const char *line, int len, int agent_id, const Parallax__Result *r)
 {
     if (len <= 0 || line[len - 1] != '\n')
@@ -98,19 +110,11 @@ static void check_line(const char *line, int len, int agent_id, const Parallax__
 
     char want[32];
     snprintf(want, sizeof want, "%d", agent_id);
-    if (null[1] || strcmp(text[1], want) != 0)
-        fuzz_fail("agent id", body);
+    expect_field(null[1], text[1], want, "the agent id", body);
     snprintf(want, sizeof want, "%" PRIu64, r->probe_id);
-    if (null[2] || strcmp(text[2], want) != 0)
-        fuzz_fail("probe id", body);
-    int has_message = r->message && *r->message;
-    if (null[FIELD_MESSAGE] == has_message ||
-        (has_message && strcmp(text[FIELD_MESSAGE], r->message) != 0))
-        fuzz_fail("the message does not come back as sent", body);
-    int has_from = r->icmp_from && *r->icmp_from;
-    if (null[FIELD_ICMP_FROM] == has_from ||
-        (has_from && strcmp(text[FIELD_ICMP_FROM], r->icmp_from) != 0))
-        fuzz_fail("icmp_from does not come back as sent", body);
+    expect_field(null[2], text[2], want, "the probe id", body);
+    expect_field(null[FIELD_MESSAGE], text[FIELD_MESSAGE], r->message, "the message", body);
+    expect_field(null[FIELD_ICMP_FROM], text[FIELD_ICMP_FROM], r->icmp_from, "icmp_from", body);
     /* The details are JSON made by our writer, which ends the document with a line break
      * (whitespace to jsonb): before it, valid UTF-8 without raw control characters. */
     if (!null[FIELDS - 1]) {
