@@ -29,33 +29,35 @@ int ctl_settings_show_parse(int argc, char **argv, int *json, int *describe, err
     return 0;
 }
 
-enum { S_NAME, S_VALUE, S_DEFAULT, S_DESCRIPTION };
+enum { S_NAME, S_VALUE, S_DEFAULT, S_DESCRIPTION, S_IN_FORCE, S_SOURCE };
 
-static const char list_sql[] = "SELECT name, value, default_value, description "
+/* in_force: the value the merge uses now (an "auto" width resolved from the schedule);
+ * source: default, set, or auto and what it is derived from. */
+static const char list_sql[] = "SELECT name, value, default_value, description, in_force, source "
                                "FROM parallax.merge_setting_list ORDER BY position";
 
 static const char list_json_sql[] =
     "SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, 'type', type, 'value', value, "
-    "'default', default_value, 'description', description) ORDER BY position), '[]')::text "
+    "'default', default_value, 'description', description, 'in_force', in_force, "
+    "'source', source) ORDER BY position), '[]')::text "
     "FROM parallax.merge_setting_list";
-
-static int same(const char *a, const char *b)
-{
-    return a && b && strcmp(a, b) == 0;
-}
 
 static int show_table(const ctl_rows_t *rows, FILE *out)
 {
-    static const char *const headers[] = {"NAME", "VALUE", "DEFAULT", ""};
-    ctl_table_t *table = ctl_table_new(4, headers);
+    static const char *const headers[] = {"NAME", "VALUE", "IN FORCE", "DEFAULT", "SOURCE"};
+    ctl_table_t *table = ctl_table_new(5, headers);
     if (!table)
         return -1;
     int rc = 0;
     for (size_t r = 0; rc == 0 && r < ctl_rows_count(rows); r++) {
-        const char *value = ctl_rows_get(rows, r, S_VALUE);
-        const char *def = ctl_rows_get(rows, r, S_DEFAULT);
-        const char *cells[] = {ctl_rows_get(rows, r, S_NAME), value, def,
-                               same(value, def) ? "" : "changed"};
+        const char *source = ctl_rows_get(rows, r, S_SOURCE);
+        /* "auto: the longest ..." is for --describe; the table keeps the first word. */
+        char brief[16];
+        snprintf(brief, sizeof brief, "%.*s", (int)strcspn(source ? source : "-", ":"),
+                 source ? source : "-");
+        const char *cells[] = {ctl_rows_get(rows, r, S_NAME), ctl_rows_get(rows, r, S_VALUE),
+                               ctl_rows_get(rows, r, S_IN_FORCE), ctl_rows_get(rows, r, S_DEFAULT),
+                               brief};
         rc = ctl_table_add(table, cells);
     }
     if (rc == 0)
@@ -70,8 +72,11 @@ static int show_described(const ctl_rows_t *rows, FILE *out)
         const char *value = ctl_rows_get(rows, r, S_VALUE);
         const char *def = ctl_rows_get(rows, r, S_DEFAULT);
         const char *text = ctl_rows_get(rows, r, S_DESCRIPTION);
-        if (fprintf(out, "%s%s = %s (default %s)\n    %s\n", r ? "\n" : "",
+        const char *in_force = ctl_rows_get(rows, r, S_IN_FORCE);
+        const char *source = ctl_rows_get(rows, r, S_SOURCE);
+        if (fprintf(out, "%s%s = %s (default %s; in force %s, %s)\n    %s\n", r ? "\n" : "",
                     ctl_rows_get(rows, r, S_NAME), value ? value : "-", def ? def : "-",
+                    in_force ? in_force : "-", source ? source : "-",
                     text ? text : "(no description)") < 0)
             return -1;
     }

@@ -27,15 +27,19 @@ expect_eq "dirty target bins" "$(sql "SELECT count(*) FROM parallax.merge_dirty 
 expect_eq "dirty vantage bins" "$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'vantage' AND bin_start = fx.bin(5)")" 4
 
 log "a complete target bin is merged at its last run; other bins once closed (end plus grace)"
-expect_eq "grace default" "$(sql "SELECT parallax.merge_grace(60, s) FROM parallax.merge_settings s")" "00:01:10"
+expect_eq "grace default" "$(sql "SELECT parallax.merge_grace(60, s) FROM parallax.merge_settings s")" "00:01:02"
 first_run=$(sql "SELECT min(ts) FROM staging")
 expect_eq "before any run" "$(sql "SELECT parallax.merge_run('$first_run'::timestamptz - interval '1 ms')")" 0
 expect_eq "no bin yet" "$(sql "SELECT count(*) FROM parallax.bins WHERE bin_start = fx.bin(5)")" 0
-expect_eq "before closing: the 6 complete targets" "$(sql "SELECT parallax.merge_run(fx.bin(6) + interval '69 s')")" 6
-expect_eq "merged with the vantages' health of the bin before" \
+expect_eq "before closing: the 6 complete targets" "$(sql "SELECT parallax.merge_run(fx.bin(6) + interval '61 s')")" 6
+expect_eq "merged with the vantages assumed healthy (provisional)" \
     "$(sql "SELECT string_agg(DISTINCT state::text, ',') FROM parallax.target_bins WHERE bin_start = fx.bin(5)")" "up"
-expect_eq "after closing: 4 vantages, ir-web1, the group (waiting for ir-web1)" \
-    "$(sql "SELECT parallax.merge_run(fx.bin(6) + interval '70 s')")" 6
+expect_eq "their evidence names the assumed health" \
+    "$(sql "SELECT count(*) FROM parallax.target_bins WHERE bin_start = fx.bin(5) AND evidence->'provisional'->>'A' = 'healthy'")" 6
+expect_eq "after closing: 4 vantages, ir-web1, the 6 provisional target bins again, the group" \
+    "$(sql "SELECT parallax.merge_run(fx.bin(6) + interval '62 s')")" 12
+expect_eq "re-judged without assumptions" "$(sql "SELECT count(*) FROM parallax.target_bins WHERE bin_start = fx.bin(5) AND evidence ? 'provisional'")" 0
+expect_eq "no target bin still provisional" "$(sql "SELECT count(*) FROM parallax.bins WHERE scope = 'target' AND provisional IS NOT NULL")" 0
 expect_eq "once merged, nothing is due" "$(sql "SELECT parallax.merge_run(fx.bin(6) + interval '70 s')")" 0
 
 log "COPY marks bins dirty too"

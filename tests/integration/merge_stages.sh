@@ -40,11 +40,12 @@ target ir-dns1 10 20 down
 target ir-dns2 10 20 down"
 
 fx_scenario "rising latency and timeouts, then servers, DNS and routers go: stages in order"
-# ir-web3 has two probes, so one of them timing out leaves it reachable but degraded.
+# ir-web3 has two probes, so its ping timing out from two vantages leaves its web service
+# reachable from all: degraded, not partial (a web probe failing there would be partial).
 fx "SELECT fx.target('ir-web3', '203.0.113.12', 'IR', 'web', probes => '{icmp,tcp:443}')"
 fx "SELECT fx.rule(0, 45, rtt_ms => 50)"
 fx "SELECT fx.rule(20, 23, target => 'ir-.*', rtt_ms => 400)"
-fx "SELECT fx.rule(22, 23, agent => 'A|B', target => 'ir-web3/tcp:443', status => 'timeout')"
+fx "SELECT fx.rule(22, 23, agent => 'A|B', target => 'ir-web3/icmp', status => 'timeout')"
 fx "SELECT fx.rule(24, 31, target => 'ir-web.*|ir-mail', status => 'timeout')"
 fx "SELECT fx.rule(24, 25, target => 'ir-dns.*|ir-rtr.*', rtt_ms => 400)"
 fx "SELECT fx.rule(26, 31, target => 'ir-dns.*', status => 'timeout')"
