@@ -59,6 +59,27 @@ ctl 1 db migrate
 one_line_error "migration 999 (999_future)"
 sql "DELETE FROM parallax.schema_migrations WHERE version = 999"
 
+log "upgrading to 011 clamps probe timeouts that are not shorter than the interval"
+# The database as a parallaxctl before 011 left it: migrations up to 010 and their records.
+dropdb "$DB_NAME" && createdb "$DB_NAME"
+sql "CREATE SCHEMA parallax; CREATE TABLE parallax.schema_migrations (version integer PRIMARY KEY,
+     name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+for name in $MIGRATIONS; do
+    [ "$((10#${name:0:3}))" -lt 11 ] || break
+    psql -X -q -v ON_ERROR_STOP=1 -1 -d "$DB_NAME" -f "$PX_SOURCE_DIR/schema/$name.sql" >/dev/null
+    sql "INSERT INTO parallax.schema_migrations (version, name, checksum)
+         VALUES (${name:0:3}, '$name', 'sha256:$(sha256sum "$PX_SOURCE_DIR/schema/$name.sql" | cut -d' ' -f1)')"
+done
+sql "INSERT INTO parallax.targets (name, address) VALUES ('t', '192.0.2.1')"
+sql "INSERT INTO parallax.probes (target_id, kind, spec, interval_s, timeout_ms)
+     SELECT id, 'tcp', 'tcp:' || p, i, ms FROM parallax.targets,
+     (VALUES (1, 5, 5000), (2, 5, 4999), (3, 1, 5000), (4, 60, 5000), (5, 60, 60000), (6, 3, 3000)) v(p, i, ms)"
+ctl 0 db migrate
+grep -qx 'applied 011_probe_timeout' "$WORK/out" || fail "011 not applied: $(cat "$WORK/out")"
+[ "$(sql "SELECT string_agg(spec || ' ' || interval_s || ' ' || timeout_ms, ', ' ORDER BY spec) FROM parallax.probes")" = \
+  "tcp:1 5 2500, tcp:2 5 4999, tcp:3 1 500, tcp:4 60 5000, tcp:5 60 30000, tcp:6 3 1500" ] ||
+    fail "timeouts after the upgrade: $(sql "SELECT spec, interval_s, timeout_ms FROM parallax.probes ORDER BY spec")"
+
 log "usage and connection errors"
 ctl 2 db migrate extra
 one_line_error "parallaxctl: db migrate: unexpected argument 'extra'"
