@@ -69,6 +69,33 @@ static int parse_probes(const ctl_args_t *args, ctl_target_add_opts_t *out, err_
     return 0;
 }
 
+uint64_t ctl_target_timeout_default(uint64_t interval_s)
+{
+    uint64_t half = interval_s * 1000 / 2;
+    return half < CTL_TARGET_TIMEOUT_DEFAULT ? half : CTL_TARGET_TIMEOUT_DEFAULT;
+}
+
+/* Sets out->timeout_ms from the --timeout text, or to the default for the interval. A run
+ * still going when the next is due makes the agent skip that one, so a timeout that is not
+ * shorter than the interval would leave every other run out: it is refused. */
+static int parse_timeout(const char *text, ctl_target_add_opts_t *out, err_t *err)
+{
+    if (!text) {
+        out->timeout_ms = ctl_target_timeout_default(out->interval_s);
+        return 0;
+    }
+    if (ctl_parse_uint("--timeout", text, 1, 600000, &out->timeout_ms, err) < 0)
+        return -1;
+    if (out->timeout_ms >= out->interval_s * 1000) {
+        err_set(err,
+                "bad --timeout '%s': must be shorter than the interval (%llu s); without "
+                "--timeout it is min(%d, interval x 500) ms",
+                text, (unsigned long long)out->interval_s, CTL_TARGET_TIMEOUT_DEFAULT);
+        return -1;
+    }
+    return 0;
+}
+
 int ctl_target_add_parse(int argc, char **argv, ctl_target_add_opts_t *out, err_t *err)
 {
     static const ctl_opt_t opts[] = {
@@ -87,7 +114,6 @@ int ctl_target_add_parse(int argc, char **argv, ctl_target_add_opts_t *out, err_
     out->role = ctl_args_value(args, "role", 0);
     out->control = ctl_args_count(args, "control") > 0;
     out->interval_s = CTL_TARGET_INTERVAL_DEFAULT;
-    out->timeout_ms = CTL_TARGET_TIMEOUT_DEFAULT;
     if (!out->role)
         out->role = "host";
     int rc = -1;
@@ -112,7 +138,7 @@ int ctl_target_add_parse(int argc, char **argv, ctl_target_add_opts_t *out, err_
         goto done;
     if (interval && ctl_parse_uint("--interval", interval, 1, 86400, &out->interval_s, err) < 0)
         goto done;
-    if (timeout && ctl_parse_uint("--timeout", timeout, 1, 600000, &out->timeout_ms, err) < 0)
+    if (parse_timeout(timeout, out, err) < 0)
         goto done;
     if (parse_probes(args, out, err) < 0)
         goto done;
@@ -185,8 +211,9 @@ int ctl_target_add(ctl_db_t *db, const ctl_target_add_opts_t *opts, FILE *out, e
         ctl_db_rollback(db, NULL);
         return -1;
     }
-    fprintf(out, "added target %s (%s) with %zu probe%s every %llu s\n", opts->name, opts->address,
-            opts->nprobes, opts->nprobes == 1 ? "" : "s", (unsigned long long)opts->interval_s);
+    fprintf(out, "added target %s (%s) with %zu probe%s every %llu s, timeout %llu ms\n",
+            opts->name, opts->address, opts->nprobes, opts->nprobes == 1 ? "" : "s",
+            (unsigned long long)opts->interval_s, (unsigned long long)opts->timeout_ms);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "probespec.h"
 
 #define CTL_TARGET_INTERVAL_DEFAULT 60
+/* The longest default timeout; shorter intervals get half their length (see below). */
 #define CTL_TARGET_TIMEOUT_DEFAULT 5000
 
 /* One probe of a target, as stored: its kind name and canonical spec text. */
@@ -36,7 +37,14 @@ typedef struct ctl_target_add_opts {
     size_t nprobes;
 } ctl_target_add_opts_t;
 
-/* Parses the arguments after "target add" into *out. Returns 0, or -1 with err naming the bad
+/* The timeout in ms a probe run every interval_s seconds gets when none is given:
+ * min(CTL_TARGET_TIMEOUT_DEFAULT, interval_s * 1000 / 2), so a run always ends well before the
+ * next one is due (an agent skips a run while the previous one is still going). */
+uint64_t ctl_target_timeout_default(uint64_t interval_s);
+
+/* Parses the arguments after "target add" into *out. A --timeout that is not shorter than
+ * the interval (timeout_ms >= interval_s * 1000) is refused; without one the timeout is
+ * ctl_target_timeout_default(interval_s). Returns 0, or -1 with err naming the bad
  * argument (a usage error; nothing to clear then). On success the caller must call
  * ctl_target_add_opts_clear(out). */
 int ctl_target_add_parse(int argc, char **argv, ctl_target_add_opts_t *out, err_t *err);

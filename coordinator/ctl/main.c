@@ -193,7 +193,11 @@ static const char usage_target_add[] =
     "  --role ROLE       web, mail, dns, router or host (default host)\n"
     "  --control         a control target: a stable host that measures the vantages\n"
     "  --interval S      seconds between probe runs, 1..86400 (default 60)\n"
-    "  --timeout MS      probe timeout in milliseconds, 1..600000 (default 5000)\n";
+    "  --timeout MS      probe timeout in milliseconds, shorter than the interval\n"
+    "                    (default min(5000, interval x 500): 60 s -> 5000, 5 s -> 2500)\n"
+    "\n"
+    "A run still going when the next is due makes the agent skip the next one, so a\n"
+    "timeout that is not shorter than the interval is refused.\n";
 
 static const char usage_target_list[] =
     "usage: " PROG " [--db CONNINFO] target list [--json]\n"
@@ -220,8 +224,10 @@ static const char usage_target_import[] =
     "Adds the targets in CSV file FILE (- for standard input) in one transaction: all of\n"
     "them or, if any line is wrong, none; the error names the line. The first line names\n"
     "the columns, in any order: name, address, probes (required), group, role, control\n"
-    "(yes/no), interval, timeout. Probes are separated by spaces. Blank lines and lines\n"
-    "starting with # are skipped. Fields may be quoted (\"a,b\"; \"\" for a quote). Example:\n"
+    "(yes/no), interval, timeout; an empty field takes target add's default. A timeout\n"
+    "must be shorter than the interval; without one it is min(5000, interval x 500) ms.\n"
+    "Probes are separated by spaces. Blank lines and lines starting with # are skipped.\n"
+    "Fields may be quoted (\"a,b\"; \"\" for a quote). Example:\n"
     "  name,address,group,role,probes,interval\n"
     "  gov-web,192.0.2.10,XX,web,icmp tcp:443 https:https://www.example/,60\n";
 

@@ -30,6 +30,8 @@ bad_line 7 'xx-rtr1,203.0.113.1,XX,router,,,,' "missing --probe SPEC"
 bad_line 7 'xx-web1,203.0.113.1,XX,router,,icmp,,' "a target named 'xx-web1' already exists"
 bad_line 8 'ctl-a,198.51.100.7,,host,maybe,icmp,30,' "bad control 'maybe': expected yes or no"
 bad_line 8 'ctl-a,198.51.100.7,,host,yes,icmp,0,' "bad --interval '0'"
+bad_line 8 'ctl-a,198.51.100.7,,host,yes,icmp,30,30000' "bad --timeout '30000': must be shorter than the interval (30 s)"
+bad_line 7 'xx-rtr1,203.0.113.1,XX,router,,icmp trace,,90000' "bad --timeout '90000': must be shorter than the interval (60 s)"
 bad_line 8 'ctl a,198.51.100.7,,host,yes,icmp,30,' "bad target name 'ctl a'"
 bad_line 8 'ctl-a,"198.51.100.7,,host,yes,icmp,30,' "the quoted field at column 7 does not end on its line"
 bad_line 8 'ctl-a,198.5"1.100.7,,host,yes,icmp,30,' "a quote inside the unquoted field at column 7"
@@ -70,6 +72,13 @@ log "importing it again fails on its first target and changes nothing"
 ctl 1 target import "$GOOD"
 one_line_error "targets.csv:3: a target named 'xx-web1' already exists (nothing was imported)"
 [ "$(counts)" = "5/10" ] || fail "a failed import changed the counts: $(counts)"
+
+log "an empty timeout follows the interval like target add's: min(5000 ms, half of it)"
+printf 'name,address,probes,interval,timeout\nfast4,192.0.2.97,icmp,4,\nfast3,192.0.2.96,icmp,3,2999\n' >fast.csv
+ctl 0 target import fast.csv
+[ "$(sql "SELECT string_agg(t.name || ' ' || p.interval_s || ' ' || p.timeout_ms, ', ' ORDER BY t.name)
+          FROM parallax.targets t JOIN parallax.probes p ON p.target_id = t.id WHERE t.name LIKE 'fast%'")" = "fast3 3 2999, fast4 4 2000" ] ||
+    fail "short intervals imported as: $(sql "SELECT name FROM parallax.targets")"
 
 log "standard input, CRLF line ends and quoted quotes"
 printf 'name,address,probes,group\r\nq1,192.0.2.99,icmp,"say ""hi"""\r\n' | "$CTL" --db "$DB" target import - >"$WORK/out" 2>"$WORK/err" ||

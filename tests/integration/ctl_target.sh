@@ -33,6 +33,30 @@ ctl 0 target add ctl-1 --address 2001:DB8::0:1 --control --probe icmp
 [ "$(sql "SELECT interval_s || ' ' || timeout_ms FROM parallax.probes p JOIN parallax.targets t ON t.id = p.target_id WHERE t.name = 'ctl-1'")" = "60 5000" ] ||
     fail "defaults not applied"
 
+log "the default timeout follows the interval: min(5000 ms, half of it)"
+ctl 0 target add short5 --address 192.0.2.5 --probe icmp --interval 5
+grep -qF 'every 5 s, timeout 2500 ms' "$WORK/out" || fail "summary lacks the timeout: $(cat "$WORK/out")"
+ctl 0 target add short1 --address 192.0.2.6 --probe icmp --probe tcp:80 --interval 1 --timeout 999
+[ "$(sql "SELECT t.name || ' ' || interval_s || ' ' || timeout_ms FROM parallax.probes p JOIN parallax.targets t ON t.id = p.target_id
+          WHERE t.name LIKE 'short%' ORDER BY t.name, p.spec")" = "short1 1 999
+short1 1 999
+short5 5 2500" ] || fail "short intervals stored with timeouts: $(sql "SELECT interval_s, timeout_ms FROM parallax.probes")"
+
+log "SQL keeps the rule too: the same default, and no timeout as long as the interval"
+tid=$(sql "SELECT id FROM parallax.targets WHERE name = 'short5'")
+[ "$(sql "INSERT INTO parallax.probes (target_id, kind, spec, interval_s) VALUES ($tid, 'tcp', 'tcp:1', 2) RETURNING timeout_ms")" = 1000 ] ||
+    fail "an INSERT without a timeout does not get min(5000, interval x 500)"
+[ "$(sql "INSERT INTO parallax.probes (target_id, kind, spec) VALUES ($tid, 'tcp', 'tcp:2') RETURNING interval_s || ' ' || timeout_ms")" = "60 5000" ] ||
+    fail "an INSERT with neither interval nor timeout"
+if psql -X -q -tA -v ON_ERROR_STOP=1 -d "$DB_NAME" -c "INSERT INTO parallax.probes (target_id, kind, spec, interval_s, timeout_ms) VALUES ($tid, 'tcp', 'tcp:3', 5, 5000)" 2>"$WORK/sqlerr"; then
+    fail "SQL stored a timeout as long as the interval"
+fi
+grep -q 'probes_timeout_below_interval' "$WORK/sqlerr" || fail "unexpected SQL error: $(cat "$WORK/sqlerr")"
+if psql -X -q -tA -v ON_ERROR_STOP=1 -d "$DB_NAME" -c "UPDATE parallax.probes SET interval_s = 2 WHERE spec = 'tcp:2'" 2>"$WORK/sqlerr"; then
+    fail "SQL shortened an interval below its timeout"
+fi
+sql "DELETE FROM parallax.targets WHERE name LIKE 'short%'"
+
 log "bad arguments: exit 2, the argument named, nothing stored"
 before=$(counts)
 # Whether anything was stored is checked once after all of them: any stored row shows.
@@ -61,6 +85,10 @@ check_bad "bad --interval '0'" t9 --address 192.0.2.9 --probe icmp --interval 0
 check_bad "bad --interval '86401'" t9 --address 192.0.2.9 --probe icmp --interval 86401
 check_bad "bad --timeout '0'" t9 --address 192.0.2.9 --probe icmp --timeout 0
 check_bad "bad --timeout '600001'" t9 --address 192.0.2.9 --probe icmp --timeout 600001
+check_bad "bad --timeout '5000': must be shorter than the interval (5 s); without --timeout it is min(5000, interval x 500) ms" \
+    t9 --address 192.0.2.9 --probe icmp --interval 5 --timeout 5000
+check_bad "bad --timeout '60000': must be shorter than the interval (60 s)" t9 --address 192.0.2.9 --probe icmp --timeout 60000
+check_bad "bad --timeout '1000': must be shorter than the interval (1 s)" t9 --address 192.0.2.9 --probe icmp --timeout 1000 --interval 1
 check_bad "unknown option '--port'" t9 --address 192.0.2.9 --probe icmp --port 80
 check_bad "option --probe needs a value" t9 --address 192.0.2.9 --probe
 check_bad "--role given more than once" t9 --address 192.0.2.9 --probe icmp --role web --role dns

@@ -1,9 +1,11 @@
 /* test_ctl_target: `target` argument parsing: defaults, canonical probe specs and kinds,
- * duplicate probes, and each refusal naming its argument (and repeating probespec's reason). */
+ * duplicate probes, each refusal naming its argument (and repeating probespec's reason), and
+ * the timeout rule: shorter than the interval, by default min(5000 ms, half the interval). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -67,6 +69,63 @@ static void test_add_everything(void **state)
     ctl_target_add_opts_clear(&o);
 }
 
+/* Without --timeout, the timeout follows the interval; any --timeout shorter than the
+ * interval is taken as given, and one that is not is refused naming both and the rule. */
+static void test_timeout_rule(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *interval; /* NULL: the default, 60 */
+        const char *timeout;  /* NULL: none given */
+        uint64_t want_ms;     /* 0: refused */
+    } cases[] = {
+        {NULL, NULL, 5000},  {"60", NULL, 5000},     {"10", NULL, 5000}, {"9", NULL, 4500},
+        {"5", NULL, 2500},   {"2", NULL, 1000},      {"1", NULL, 500},   {"86400", NULL, 5000},
+        {"5", "4999", 4999}, {"5", "5000", 0},       {"5", "9000", 0},   {"1", "999", 999},
+        {"1", "1000", 0},    {NULL, "59999", 59999}, {NULL, "60000", 0}, {"601", "600000", 600000},
+        {"2", "1", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *argv[9] = {"t", "--address", "192.0.2.4", "--probe", "icmp"};
+        int argc = 5;
+        if (cases[i].interval) {
+            argv[argc++] = "--interval";
+            argv[argc++] = (char *)cases[i].interval;
+        }
+        if (cases[i].timeout) {
+            argv[argc++] = "--timeout";
+            argv[argc++] = (char *)cases[i].timeout;
+        }
+        ctl_target_add_opts_t o;
+        err_t err;
+        err_clear(&err);
+        int rc = ctl_target_add_parse(argc, argv, &o, &err);
+        if (cases[i].want_ms == 0) {
+            char want[128];
+            snprintf(want, sizeof want,
+                     "bad --timeout '%s': must be shorter than the interval (%s s); without "
+                     "--timeout it is min(5000, interval x 500) ms",
+                     cases[i].timeout, cases[i].interval ? cases[i].interval : "60");
+            if (rc == 0 || strcmp(err.msg, want) != 0)
+                fail_msg("case %zu: expected '%s', got rc %d '%s'", i, want, rc, err.msg);
+            assert_null(o.probes);
+            continue;
+        }
+        if (rc != 0)
+            fail_msg("case %zu: refused: %s", i, err.msg);
+        if (o.timeout_ms != cases[i].want_ms)
+            fail_msg("case %zu: timeout %llu ms, expected %llu", i,
+                     (unsigned long long)o.timeout_ms, (unsigned long long)cases[i].want_ms);
+        assert_true(o.timeout_ms < o.interval_s * 1000);
+        ctl_target_add_opts_clear(&o);
+    }
+    /* The default never reaches the interval, at any interval allowed. */
+    for (uint64_t iv = 1; iv <= 86400; iv++) {
+        uint64_t t = ctl_target_timeout_default(iv);
+        assert_true(t >= 1 && t < iv * 1000 && t <= 5000);
+    }
+}
+
 typedef struct refusal {
     char *argv[8];
     int argc;
@@ -82,13 +141,17 @@ static void test_add_refusals(void **state)
         {{"t", "--address", "1.2.3", "--probe", "icmp"},
          5,
          "bad --address '1.2.3': not an IPv4 or IPv6 address"},
-        {{"t", "--address", "198.51.100.0/24", "--probe", "icmp"}, 5, "bad --address '198.51.100.0/24'"},
+        {{"t", "--address", "198.51.100.0/24", "--probe", "icmp"},
+         5,
+         "bad --address '198.51.100.0/24'"},
         {{"t!", "--address", "192.0.2.4", "--probe", "icmp"}, 5, "bad target name 't!'"},
         {{"t", "--address", "192.0.2.4"}, 3, "missing --probe"},
         {{"t", "--address", "192.0.2.4", "--probe", "icmp", "--role", "server"},
          7,
          "bad --role 'server'"},
-        {{"t", "--address", "192.0.2.4", "--probe", "tcp:0"}, 5, "bad --probe 'tcp:0': bad tcp spec"},
+        {{"t", "--address", "192.0.2.4", "--probe", "tcp:0"},
+         5,
+         "bad --probe 'tcp:0': bad tcp spec"},
         {{"t", "--address", "192.0.2.4", "--probe", "tcp:99999"}, 5, "bad --probe 'tcp:99999'"},
         {{"t", "--address", "192.0.2.4", "--probe", "dns:bad..name"},
          5,
@@ -147,9 +210,8 @@ static void test_list_parse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_defaults),
-        cmocka_unit_test(test_add_everything),
-        cmocka_unit_test(test_add_refusals),
+        cmocka_unit_test(test_add_defaults), cmocka_unit_test(test_add_everything),
+        cmocka_unit_test(test_add_refusals), cmocka_unit_test(test_timeout_rule),
         cmocka_unit_test(test_list_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
