@@ -17,6 +17,7 @@
 
 #include "copyrow.h"
 #include "timeutil.h"
+#include "wire.h"
 
 #define STORE_COPY_CHUNK (256 * 1024)
 /* Days whose partition this connection knows to exist (results arrive for a few days). */
@@ -868,9 +869,9 @@ static int copy_results(store_t *s, group_t *g, int direct, err_t *err)
 
 static int store_gaps(store_t *s, group_t *g, err_t *err)
 {
-    text_t a = {0}, p = {0}, f = {0}, t = {0}, c = {0};
-    text_t *cols[] = {&a, &p, &f, &t, &c};
-    for (int i = 0; i < 5; i++)
+    text_t a = {0}, p = {0}, f = {0}, t = {0}, c = {0}, r = {0};
+    text_t *cols[] = {&a, &p, &f, &t, &c, &r};
+    for (int i = 0; i < 6; i++)
         text_put(cols[i], "{", 1);
     int any = 0;
     for (size_t k = 0; k < g->m; k++) {
@@ -885,26 +886,29 @@ static int store_gaps(store_t *s, group_t *g, err_t *err)
             text_printf(&f, "%s%" PRId64, sep, gap->from_us);
             text_printf(&t, "%s%" PRId64, sep, gap->to_us);
             text_printf(&c, "%s%" PRIu64, sep, gap->count);
+            /* Validated on the way in: the reason has a label. */
+            text_printf(&r, "%s%s", sep, wire_gap_reason_name((int)gap->reason));
         }
     }
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         text_put(cols[i], "}", 1);
     int rc = 0;
-    if (a.failed || p.failed || f.failed || t.failed || c.failed) {
+    if (a.failed || p.failed || f.failed || t.failed || c.failed || r.failed) {
         err_set(err, "out of memory");
         rc = -1;
     } else if (any) {
-        const char *params[] = {a.buf, p.buf, f.buf, t.buf, c.buf};
+        const char *params[] = {a.buf, p.buf, f.buf, t.buf, c.buf, r.buf};
         /* probe_id 0 on the wire means every probe: NULL in the table. */
         rc = run(s, "storing gaps",
-                 "INSERT INTO parallax.gaps (agent_id, probe_id, ts_from, ts_to, dropped_count) "
+                 "INSERT INTO parallax.gaps (agent_id, probe_id, ts_from, ts_to, dropped_count, "
+                 "reason) "
                  "SELECT a, nullif(p, 0), timestamptz 'epoch' + f * interval '1 microsecond', "
-                 "timestamptz 'epoch' + t * interval '1 microsecond', c "
-                 "FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) "
-                 "AS g(a, p, f, t, c)",
-                 5, params, err);
+                 "timestamptz 'epoch' + t * interval '1 microsecond', c, r "
+                 "FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], "
+                 "$6::parallax.gap_reason[]) AS g(a, p, f, t, c, r)",
+                 6, params, err);
     }
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         text_free(cols[i]);
     return rc;
 }

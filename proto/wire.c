@@ -202,6 +202,18 @@ static int validate_result(const Parallax__Result *r, size_t i, err_t *err)
     return text_ok("result.message", r->message, PX_WIRE_MAX_TEXT, 0, err);
 }
 
+const char *wire_gap_reason_name(int reason)
+{
+    switch (reason) {
+    case PARALLAX__GAP_REASON__GAP_SPOOL_DROPPED:
+        return "spool_dropped";
+    case PARALLAX__GAP_REASON__GAP_RUN_SKIPPED:
+        return "run_skipped";
+    default:
+        return NULL;
+    }
+}
+
 static int validate_gap(const Parallax__Gap *g, size_t i, err_t *err)
 {
     if (g->probe_id > INT64_MAX || g->count < 1 || g->count > INT64_MAX) {
@@ -212,6 +224,11 @@ static int validate_gap(const Parallax__Gap *g, size_t i, err_t *err)
     if (g->from_us < PX_WIRE_MIN_TS_US || g->to_us > PX_WIRE_MAX_TS_US || g->to_us < g->from_us) {
         err_set(err, "gap %zu has an implausible time range %lld..%lld", i, (long long)g->from_us,
                 (long long)g->to_us);
+        return -1;
+    }
+    /* The store turns the reason into an SQL label: one it has no label for cannot be kept. */
+    if (!wire_gap_reason_name((int)g->reason)) {
+        err_set(err, "gap %zu has unknown reason %d", i, (int)g->reason);
         return -1;
     }
     return 0;
@@ -279,6 +296,11 @@ static int validate_ack(const Parallax__Ack *a, err_t *err)
 int wire_validate_result(const Parallax__Result *r, err_t *err)
 {
     return validate_result(r, 0, err);
+}
+
+int wire_validate_gap(const Parallax__Gap *g, err_t *err)
+{
+    return validate_gap(g, 0, err);
 }
 
 int wire_validate(const Parallax__Envelope *env, err_t *err)

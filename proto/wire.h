@@ -50,6 +50,14 @@ int wire_validate(const Parallax__Envelope *env, err_t *err);
  * Returns 0 or -1 with err. */
 int wire_validate_result(const Parallax__Result *r, err_t *err);
 
+/* Checks one gap record as wire_validate would in a batch (reported as "gap 0").
+ * Returns 0 or -1 with err. */
+int wire_validate_gap(const Parallax__Gap *g, err_t *err);
+
+/* The SQL label (type parallax.gap_reason) of a gap reason: "spool_dropped" or "run_skipped";
+ * NULL for a value this build does not know, which validation refuses. */
+const char *wire_gap_reason_name(int reason);
+
 /* Name of the body type ("hello", "batch", ...) for logs. */
 const char *wire_body_name(const Parallax__Envelope *env);
 

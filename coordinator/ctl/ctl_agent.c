@@ -385,17 +385,28 @@ fail:
 }
 
 /* Columns of the list query. */
-enum { L_NAME, L_COUNTRY, L_ASN, L_ENABLED, L_STATE, L_LAST_SEEN, L_DROPPED, L_OFFSET, L_KEY };
+enum {
+    L_NAME,
+    L_COUNTRY,
+    L_ASN,
+    L_ENABLED,
+    L_STATE,
+    L_LAST_SEEN,
+    L_DROPPED,
+    L_SKIPPED,
+    L_OFFSET,
+    L_KEY
+};
 
 int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err)
 {
-    static const char *const headers[] = {"NAME",    "COUNTRY",         "ASN",
-                                          "ENABLED", "STATE",           "LAST_SEEN",
-                                          "DROPS",   "CLOCK_OFFSET_MS", "PUBLIC_KEY"};
+    static const char *const headers[] = {
+        "NAME",      "COUNTRY", "ASN",     "ENABLED",         "STATE",
+        "LAST_SEEN", "DROPS",   "SKIPPED", "CLOCK_OFFSET_MS", "PUBLIC_KEY"};
     ctl_rows_t *rows = ctl_db_query(
         db,
         "SELECT agent, country, asn::text, enabled::text, state, "
-        "to_char(last_seen, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), dropped::text, "
+        "to_char(last_seen, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), dropped::text, skipped::text, "
         "clock_offset_ms::text, public_key FROM parallax.agent_status() ORDER BY agent",
         0, NULL, err);
     if (!rows)
@@ -424,6 +435,8 @@ int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err)
             json_string(js, ctl_rows_get(rows, r, L_LAST_SEEN));
             json_key(js, "dropped");
             json_raw_number(js, ctl_rows_get(rows, r, L_DROPPED));
+            json_key(js, "skipped");
+            json_raw_number(js, ctl_rows_get(rows, r, L_SKIPPED));
             json_key(js, "clock_offset_ms");
             json_raw_number(js, ctl_rows_get(rows, r, L_OFFSET));
             json_key(js, "public_key");
@@ -433,7 +446,7 @@ int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err)
         json_array_end(js);
         rc = json_error(js);
     } else {
-        if (!(table = ctl_table_new(9, headers)))
+        if (!(table = ctl_table_new(10, headers)))
             goto oom;
         for (size_t r = 0; r < n; r++) {
             const char *enabled =
@@ -443,8 +456,8 @@ int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err)
                 ctl_rows_get(rows, r, L_NAME),    ctl_rows_get(rows, r, L_COUNTRY),
                 ctl_rows_get(rows, r, L_ASN),     enabled,
                 ctl_rows_get(rows, r, L_STATE),   last ? last : "never",
-                ctl_rows_get(rows, r, L_DROPPED), ctl_rows_get(rows, r, L_OFFSET),
-                ctl_rows_get(rows, r, L_KEY)};
+                ctl_rows_get(rows, r, L_DROPPED), ctl_rows_get(rows, r, L_SKIPPED),
+                ctl_rows_get(rows, r, L_OFFSET),  ctl_rows_get(rows, r, L_KEY)};
             if (ctl_table_add(table, cells) < 0)
                 goto oom;
         }
@@ -481,7 +494,8 @@ int ctl_agent_set_enabled(ctl_db_t *db, const char *name, int enabled, err_t *er
 static const char show_sql[] =
     "SELECT s.agent, s.country, s.asn::text, s.enabled::text, s.state, "
     "to_char(s.last_seen, 'YYYY-MM-DD HH24:MI:SS'), s.health, "
-    "to_char(s.health_at, 'YYYY-MM-DD HH24:MI:SS'), s.dropped::text, s.clock_offset_ms::text, "
+    "to_char(s.health_at, 'YYYY-MM-DD HH24:MI:SS'), s.dropped::text, s.skipped::text, "
+    "s.clock_offset_ms::text, "
     "s.agent_version, s.public_key, to_char(a.created_at, 'YYYY-MM-DD HH24:MI:SS'), "
     "(SELECT string_agg(o.id || ' (' || o.stage || ' since ' || "
     "  to_char(o.started_at, 'YYYY-MM-DD HH24:MI:SS') || ')', ', ' ORDER BY o.id) "
@@ -493,7 +507,8 @@ static const char show_sql[] =
 static const char show_json_sql[] =
     "SELECT jsonb_build_object('name', s.agent, 'country', s.country, 'asn', s.asn, "
     "'enabled', s.enabled, 'state', s.state, 'last_seen', s.last_seen, 'health', s.health, "
-    "'health_at', s.health_at, 'dropped', s.dropped, 'clock_offset_ms', s.clock_offset_ms, "
+    "'health_at', s.health_at, 'dropped', s.dropped, 'skipped', s.skipped, "
+    "'clock_offset_ms', s.clock_offset_ms, "
     "'agent_version', s.agent_version, 'public_key', s.public_key, "
     "'created_at', a.created_at, "
     "'open_outages', (SELECT coalesce(jsonb_agg(o.id ORDER BY o.id), '[]') "
@@ -504,14 +519,21 @@ static const char show_json_sql[] =
 
 int ctl_agent_show(ctl_db_t *db, const char *name, int json, FILE *out, err_t *err)
 {
-    static const ctl_show_field_t fields[] = {
-        {"name", CTL_SHOW_TEXT},        {"country", CTL_SHOW_TEXT},
-        {"asn", CTL_SHOW_TEXT},         {"enabled", CTL_SHOW_YESNO},
-        {"state", CTL_SHOW_TEXT},       {"last seen", CTL_SHOW_UTC},
-        {"health", CTL_SHOW_TEXT},      {"health at", CTL_SHOW_UTC},
-        {"spool drops", CTL_SHOW_TEXT}, {"clock offset ms", CTL_SHOW_TEXT},
-        {"version", CTL_SHOW_TEXT},     {"public key", CTL_SHOW_TEXT},
-        {"added", CTL_SHOW_UTC},        {"open outages", CTL_SHOW_TEXT}};
+    static const ctl_show_field_t fields[] = {{"name", CTL_SHOW_TEXT},
+                                              {"country", CTL_SHOW_TEXT},
+                                              {"asn", CTL_SHOW_TEXT},
+                                              {"enabled", CTL_SHOW_YESNO},
+                                              {"state", CTL_SHOW_TEXT},
+                                              {"last seen", CTL_SHOW_UTC},
+                                              {"health", CTL_SHOW_TEXT},
+                                              {"health at", CTL_SHOW_UTC},
+                                              {"spool drops", CTL_SHOW_TEXT},
+                                              {"runs skipped", CTL_SHOW_TEXT},
+                                              {"clock offset ms", CTL_SHOW_TEXT},
+                                              {"version", CTL_SHOW_TEXT},
+                                              {"public key", CTL_SHOW_TEXT},
+                                              {"added", CTL_SHOW_UTC},
+                                              {"open outages", CTL_SHOW_TEXT}};
     static const ctl_show_spec_t spec = {"agent", show_sql, show_json_sql, fields,
                                          sizeof fields / sizeof fields[0]};
     return ctl_show(db, &spec, name, json, out, err);

@@ -24,17 +24,17 @@ int ctl_status_parse(int argc, char **argv, uint64_t *window_s, int *json, err_t
     return rc;
 }
 
-enum { A_NAME, A_COUNTRY, A_ASN, A_STATE, A_LAST_SEEN, A_HEALTH, A_DROPPED, A_OFFSET };
+enum { A_NAME, A_COUNTRY, A_ASN, A_STATE, A_LAST_SEEN, A_HEALTH, A_DROPPED, A_SKIPPED, A_OFFSET };
 
 static const char agents_sql[] =
     "SELECT agent, country, asn::text, state, to_char(last_seen, 'YYYY-MM-DD HH24:MI:SS'), "
-    "health, dropped::text, clock_offset_ms::text "
+    "health, dropped::text, skipped::text, clock_offset_ms::text "
     "FROM parallax.agent_status($1::bigint * interval '1 second') ORDER BY agent";
 
 static const char agents_json_sql[] =
     "SELECT coalesce(jsonb_agg(jsonb_build_object('name', s.agent, 'country', s.country, "
     "'asn', s.asn, 'enabled', s.enabled, 'state', s.state, 'last_seen', s.last_seen, "
-    "'health', s.health, 'health_at', s.health_at, 'dropped', s.dropped, "
+    "'health', s.health, 'health_at', s.health_at, 'dropped', s.dropped, 'skipped', s.skipped, "
     "'clock_offset_ms', s.clock_offset_ms, 'agent_version', s.agent_version) "
     "ORDER BY s.agent), '[]')::text "
     "FROM parallax.agent_status($1::bigint * interval '1 second') s";
@@ -58,12 +58,15 @@ static int status_json(ctl_db_t *db, const char *window, FILE *out, err_t *err)
     return rc;
 }
 
-/* The agents table: one row per agent, as agent_status() says. */
+/* The agents table: one row per agent, as agent_status() says. DROPS are results its spool
+ * lost, SKIPPED runs it could not start on time: both are gaps, kept apart because they call
+ * for different remedies. */
 static int agents_table(const ctl_rows_t *rows, FILE *out)
 {
-    static const char *const headers[] = {"NAME",          "COUNTRY", "ASN",   "STATE",
-                                          "LAST_SEEN_UTC", "HEALTH",  "DROPS", "CLOCK_OFFSET_MS"};
-    ctl_table_t *table = ctl_table_new(8, headers);
+    static const char *const headers[] = {"NAME",  "COUNTRY",       "ASN",
+                                          "STATE", "LAST_SEEN_UTC", "HEALTH",
+                                          "DROPS", "SKIPPED",       "CLOCK_OFFSET_MS"};
+    ctl_table_t *table = ctl_table_new(9, headers);
     if (!table)
         return -1;
     int rc = 0;
@@ -76,6 +79,7 @@ static int agents_table(const ctl_rows_t *rows, FILE *out)
                                last ? last : "never",
                                ctl_rows_get(rows, r, A_HEALTH),
                                ctl_rows_get(rows, r, A_DROPPED),
+                               ctl_rows_get(rows, r, A_SKIPPED),
                                ctl_rows_get(rows, r, A_OFFSET)};
         rc = ctl_table_add(table, cells);
     }

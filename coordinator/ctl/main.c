@@ -29,8 +29,8 @@ static const char usage_main[] =
     "Administers Parallax and reads its verdicts, all through SQL on its PostgreSQL database.\n"
     "\n"
     "reading:\n"
-    "  status                  agents online/offline/impaired, spool drops, clock offsets,\n"
-    "                          outages going on\n"
+    "  status                  agents online/offline/impaired, spool drops, skipped runs,\n"
+    "                          clock offsets, outages going on\n"
     "  outages                 outages, filtered by age, scope and whether still open\n"
     "  explain ID              one outage's evidence in words\n"
     "  timeline --group G | --target T\n"
@@ -67,8 +67,10 @@ static const char usage_status[] =
     "Shows every agent: online (heard from, by a message or a heartbeat, within the\n"
     "window), impaired (online, but its latest vantage bin says its control targets fail or\n"
     "it reports local errors), offline or disabled; when it was last seen, its latest\n"
-    "vantage health, how many results its spool dropped (parallax.gaps) and its clock\n"
-    "offset against the coordinator's. Then the outages going on now.\n"
+    "vantage health, how many results its spool dropped (DROPS) and how many runs it could\n"
+    "not start on time (SKIPPED: the run before still going, or the agent late), both from\n"
+    "parallax.gaps, and its clock offset against the coordinator's. Then the outages going\n"
+    "on now.\n"
     "  --window DURATION  the session window (default 60s, the coordinator's default\n"
     "                     session timeout)\n"
     "  --json             one JSON object {window_s, agents, outages}\n"
@@ -144,15 +146,15 @@ static const char usage_agent_list[] =
     "usage: " PROG " [--db CONNINFO] agent list [--json]\n"
     "\n"
     "Lists agents: name, country, ASN, enabled, state (online, impaired, offline, disabled;\n"
-    "see 'status'), last seen, spool drops, clock offset (ms, agent minus coordinator) and\n"
-    "public key.\n"
+    "see 'status'), last seen, spool drops, skipped runs, clock offset (ms, agent minus\n"
+    "coordinator) and public key.\n"
     "  --json  a JSON array of objects instead of a table\n";
 
 static const char usage_agent_show[] =
     "usage: " PROG " [--db CONNINFO] agent show NAME [--json]\n"
     "\n"
-    "Shows everything about agent NAME: status, latest vantage health, spool drops, clock\n"
-    "offset, version, key and its vantage outages going on.\n"
+    "Shows everything about agent NAME: status, latest vantage health, spool drops, skipped\n"
+    "runs, clock offset, version, key and its vantage outages going on.\n"
     "  --json  one JSON object\n";
 
 static const char usage_agent_enable[] = "usage: " PROG " [--db CONNINFO] agent enable NAME\n"

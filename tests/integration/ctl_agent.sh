@@ -159,42 +159,48 @@ one_line_error "bad agent name 'bad/name'"
 ctl 0 agent add max --country gb --asn 4294967295 -o max.conf
 [ "$(sql "SELECT asn FROM parallax.agents WHERE name = 'max'")" = 4294967295 ] || fail "largest ASN not stored"
 
-log "agent list: with state, spool drops and clock offset"
+log "agent list: with state, spool drops, skipped runs and clock offset"
 ctl 0 agent list
-head -1 "$WORK/out" | grep -q '^NAME  *COUNTRY  *ASN  *ENABLED  *STATE  *LAST_SEEN  *DROPS  *CLOCK_OFFSET_MS  *PUBLIC_KEY$' || fail "bad header: $(head -1 "$WORK/out")"
-grep -Eq '^gb1 +GB +64500 +yes +offline +never +0 +- +' "$WORK/out" || fail "gb1 missing from the table: $(cat "$WORK/out")"
+head -1 "$WORK/out" | grep -q '^NAME  *COUNTRY  *ASN  *ENABLED  *STATE  *LAST_SEEN  *DROPS  *SKIPPED  *CLOCK_OFFSET_MS  *PUBLIC_KEY$' || fail "bad header: $(head -1 "$WORK/out")"
+grep -Eq '^gb1 +GB +64500 +yes +offline +never +0 +0 +- +' "$WORK/out" || fail "gb1 missing from the table: $(cat "$WORK/out")"
 [ "$(wc -l <"$WORK/out")" -eq $(( $(agents) + 1 )) ] || fail "table has the wrong number of lines"
 sql "UPDATE parallax.agents SET last_seen = '2024-05-01 12:00:00+00' WHERE name = 'de1'"
 sql "UPDATE parallax.agents SET clock_offset_ms = -250, last_seen = now() WHERE name = 'gb1'"
 sql "INSERT INTO parallax.gaps (agent_id, ts_from, ts_to, dropped_count)
      SELECT id, '2024-05-01 10:00+00', '2024-05-01 10:05+00', n FROM parallax.agents, (VALUES (7), (35)) v(n) WHERE name = 'gb1'"
+# Runs the agent could not start on time are gaps too, counted apart from spool drops.
+sql "INSERT INTO parallax.gaps (agent_id, probe_id, ts_from, ts_to, dropped_count, reason)
+     SELECT id, 1, '2024-05-01 10:06+00', '2024-05-01 10:06+00', 1, 'run_skipped' FROM parallax.agents, generate_series(1, 3) WHERE name = 'gb1'"
 ctl 0 agent list
-grep -Eq '^gb1 +GB +64500 +yes +online +[-0-9T:]+Z +42 +-250 +' "$WORK/out" || fail "gb1's drops or offset are wrong: $(cat "$WORK/out")"
+grep -Eq '^gb1 +GB +64500 +yes +online +[-0-9T:]+Z +42 +3 +-250 +' "$WORK/out" || fail "gb1's drops or offset are wrong: $(cat "$WORK/out")"
 ctl 0 agent list --json
 python3 - "$WORK/out" <<'PY' || fail "agent list --json is wrong: $(cat "$WORK/out")"
 import json, sys
 agents = {a["name"]: a for a in json.load(open(sys.argv[1]))}
 gb1 = agents["gb1"]
 assert gb1["country"] == "GB" and gb1["asn"] == 64500 and gb1["enabled"] is True, gb1
-assert gb1["state"] == "online" and gb1["dropped"] == 42 and gb1["clock_offset_ms"] == -250, gb1
+assert gb1["state"] == "online" and gb1["dropped"] == 42 and gb1["skipped"] == 3, gb1
+assert gb1["clock_offset_ms"] == -250, gb1
 assert len(gb1["public_key"]) == 40, gb1
 assert agents["de1"]["asn"] is None, agents["de1"]
 assert agents["de1"]["last_seen"] == "2024-05-01T12:00:00Z", agents["de1"]
 assert agents["de1"]["state"] == "offline" and agents["de1"]["dropped"] == 0, agents["de1"]
+assert agents["de1"]["skipped"] == 0, agents["de1"]
 assert agents["de1"]["clock_offset_ms"] is None, agents["de1"]
 assert agents["max"]["asn"] == 4294967295
 assert set(gb1) == {"name", "country", "asn", "enabled", "state", "last_seen", "dropped",
-                    "clock_offset_ms", "public_key"}, gb1
+                    "skipped", "clock_offset_ms", "public_key"}, gb1
 PY
 "$CTL" --db "$DB" agent list --json | python3 -c 'import json,sys; json.load(sys.stdin)' || fail "--json does not parse"
 
 log "agent show"
 ctl 0 agent show gb1
 grep -Eq '^spool drops +42$' "$WORK/out" || fail "show lacks the drops: $(cat "$WORK/out")"
+grep -Eq '^runs skipped +3$' "$WORK/out" || fail "show lacks the skipped runs: $(cat "$WORK/out")"
 grep -Eq '^clock offset ms +-250$' "$WORK/out" || fail "show lacks the offset: $(cat "$WORK/out")"
 grep -Eq '^state +online$' "$WORK/out" || fail "show lacks the state: $(cat "$WORK/out")"
 ctl 0 agent show gb1 --json
-python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); assert a["name"] == "gb1" and a["dropped"] == 42 and a["open_outages"] == [], a' "$WORK/out" ||
+python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); assert a["name"] == "gb1" and a["dropped"] == 42 and a["skipped"] == 3 and a["open_outages"] == [], a' "$WORK/out" ||
     fail "agent show --json is wrong: $(cat "$WORK/out")"
 ctl 1 agent show nosuch
 one_line_error "parallaxctl: agent show: no agent named 'nosuch'"

@@ -134,12 +134,14 @@ sql "DELETE FROM parallax.heartbeats WHERE agent_id = (SELECT id FROM parallax.a
      UPDATE parallax.agents SET clock_offset_ms = 1250 WHERE name = 'A'"
 sql "INSERT INTO parallax.gaps (agent_id, ts_from, ts_to, dropped_count)
      SELECT id, '2031-03-03 00:01+00', '2031-03-03 00:01:30+00', n FROM parallax.agents, (VALUES (10), (7)) v(n) WHERE name = 'A'"
+sql "INSERT INTO parallax.gaps (agent_id, probe_id, ts_from, ts_to, dropped_count, reason)
+     SELECT id, 1, '2031-03-03 00:02+00', '2031-03-03 00:02+00', 2, 'run_skipped' FROM parallax.agents WHERE name = 'A'"
 ctl 0 status
 grep -qxF 'agents: 4 (1 online, 1 impaired, 1 offline, 1 disabled; online = heard from in the last 60s)' "$WORK/out" ||
     fail "bad summary: $(head -1 "$WORK/out")"
-grep -Eq '^A +DE +3320 +online +2031-03-03 [0-9:]+ +healthy +17 +1250$' "$WORK/out" || fail "A's row is wrong: $(cat "$WORK/out")"
+grep -Eq '^A +DE +3320 +online +2031-03-03 [0-9:]+ +healthy +17 +2 +1250$' "$WORK/out" || fail "A's row is wrong: $(cat "$WORK/out")"
 grep -Eq '^B +NL +1136 +offline +' "$WORK/out" || fail "B should be offline: $(cat "$WORK/out")"
-grep -Eq '^C +JP +2516 +impaired +.* impaired +0 +-$' "$WORK/out" || fail "C should be impaired: $(cat "$WORK/out")"
+grep -Eq '^C +JP +2516 +impaired +.* impaired +0 +0 +-$' "$WORK/out" || fail "C should be impaired: $(cat "$WORK/out")"
 grep -Eq '^D +US +7018 +disabled ' "$WORK/out" || fail "D should be disabled: $(cat "$WORK/out")"
 grep -Eq '^[0-9]+ +target +ir-web1 +down +2031-03-03 00:26:00 +ongoing +' "$WORK/out" || fail "the open outage is missing: $(cat "$WORK/out")"
 ctl 0 status --window 10m
@@ -151,7 +153,7 @@ s = json.load(open(sys.argv[1]))
 a = {x["name"]: x for x in s["agents"]}
 assert s["window_s"] == 60, s
 assert [a[n]["state"] for n in "ABCD"] == ["online", "offline", "impaired", "disabled"], a
-assert a["A"]["dropped"] == 17 and a["A"]["clock_offset_ms"] == 1250 and a["B"]["clock_offset_ms"] is None, a
+assert a["A"]["dropped"] == 17 and a["A"]["skipped"] == 2 and a["A"]["clock_offset_ms"] == 1250 and a["B"]["clock_offset_ms"] is None, a
 assert sorted(o["subject"] for o in s["outages"]) == ["IR", "ir-web1"] and s["outages"][0]["open"], s["outages"]
 PY
 ctl 0 outages --open

@@ -21,7 +21,8 @@
  *                                       for every schedule received and acknowledge each at once
  *                                       with a heartbeat carrying its version (as agents do)
  *     garbage                           send bytes that are not an envelope, then a hello
- *   -g PROBE_ID:FROM_AGO_S:TO_AGO_S:COUNT adds a gap record (times in seconds before now).
+ *   -g PROBE_ID:FROM_AGO_S:TO_AGO_S:COUNT[:REASON] adds a gap record (times in seconds before
+ *                                       now; REASON the GapReason number, default 0)
  *
  *   pxclient keygen N                   print N CURVE key pairs, "PUBLIC SECRET" per line
  *   pxclient -e ENDPOINT -k SERVER_KEY flood KEYFILE AGENTS BATCHES RESULTS PROBES [WINDOW [HOLD_S]]
@@ -418,8 +419,13 @@ static int parse_gap(const char *spec)
 {
     unsigned long long probe, count;
     long long from_ago, to_ago;
+    int end = 0;
     if (n_gap_list == MAX_GAPS ||
-        sscanf(spec, "%llu:%lld:%lld:%llu", &probe, &from_ago, &to_ago, &count) != 4)
+        sscanf(spec, "%llu:%lld:%lld:%llu%n", &probe, &from_ago, &to_ago, &count, &end) != 4)
+        return -1;
+    /* An optional reason as its wire number: 1 (run skipped); none: a spool drop. */
+    int reason = 0;
+    if (spec[end] == ':' && sscanf(spec + end + 1, "%d", &reason) != 1)
         return -1;
     int64_t now = time_now_us() / 1000000 * 1000000;
     Parallax__Gap *g = &gap_list[n_gap_list++];
@@ -428,6 +434,7 @@ static int parse_gap(const char *spec)
     g->from_us = now - from_ago * 1000000;
     g->to_us = now - to_ago * 1000000;
     g->count = count;
+    g->reason = (Parallax__GapReason)reason;
     return 0;
 }
 

@@ -575,6 +575,9 @@ MUT(gap_reversed, f->batch.n_gaps = 1; f->gap.to_us = f->gap.from_us - 1)
 MUT(gap_ts_early, f->batch.n_gaps = 1; f->gap.from_us = PX_WIRE_MIN_TS_US - 1)
 MUT(gap_probe_huge, f->batch.n_gaps = 1; f->gap.probe_id = (uint64_t)INT64_MAX + 1)
 MUT(too_many_gaps, f->batch.n_gaps = PX_WIRE_MAX_GAPS + 1)
+MUT(gap_reason_unknown, f->batch.n_gaps = 1; f->gap.reason = 2)
+MUT(gap_reason_negative, f->batch.n_gaps = 1; f->gap.reason = -1)
+MUT(ok_gap_skipped, f->batch.n_gaps = 1; f->gap.reason = PARALLAX__GAP_REASON__GAP_RUN_SKIPPED)
 MUT(too_many_results, set_many_results(f, PX_WIRE_MAX_RESULTS + 1))
 MUT(ts_zero, f->results[0].ts_us = 0)
 MUT(ts_negative, f->results[0].ts_us = -TS0)
@@ -697,6 +700,8 @@ static const rule_case_t rule_cases[] = {
     {"gap before 2000", BATCH, gap_ts_early, "implausible time range"},
     {"gap probe_id > INT64_MAX", BATCH, gap_probe_huge, "probe id 9223372036854775808"},
     {"65 gaps", BATCH, too_many_gaps, "65 gaps"},
+    {"gap reason 2", BATCH, gap_reason_unknown, "gap 0 has unknown reason 2"},
+    {"gap reason -1", BATCH, gap_reason_negative, "gap 0 has unknown reason -1"},
     {"too many results", BATCH, too_many_results, "1001 results"},
     {"ts 0", BATCH, ts_zero, "implausible timestamp 0"},
     {"ts negative", BATCH, ts_negative, "implausible timestamp"},
@@ -759,6 +764,7 @@ static const rule_case_t rule_cases[] = {
     {"message with tab", BATCH, ok_msg_tab, NULL},
     {"1000 results", BATCH, ok_max_results, NULL},
     {"only gaps, for every probe", BATCH, ok_only_gaps, NULL},
+    {"a gap of skipped runs", BATCH, ok_gap_skipped, NULL},
     {"valid schedule", SCHED, ok_nothing, NULL},
     {"interval bounds", SCHED, ok_interval_bounds, NULL},
     {"timeout bounds", SCHED, ok_timeout_bounds, NULL},
@@ -822,6 +828,32 @@ static void test_validation_rules(void **state)
         free(raw);
         fx_destroy(&f);
     }
+}
+
+/* Every reason the .proto lists has its SQL label, and nothing else has one; a gap packed
+ * by an agent that predates reasons reads as a spool drop. */
+static void test_gap_reasons(void **state)
+{
+    (void)state;
+    const ProtobufCEnumDescriptor *d = &parallax__gap_reason__descriptor;
+    for (unsigned i = 0; i < d->n_values; i++)
+        if (!wire_gap_reason_name(d->values[i].value))
+            fail_msg("%s has no SQL label in wire_gap_reason_name()", d->values[i].name);
+    int max = 0;
+    for (unsigned i = 0; i < d->n_values; i++)
+        max = d->values[i].value > max ? d->values[i].value : max;
+    assert_null(wire_gap_reason_name(max + 1));
+    assert_null(wire_gap_reason_name(-1));
+    assert_string_equal(wire_gap_reason_name(PARALLAX__GAP_REASON__GAP_SPOOL_DROPPED),
+                        "spool_dropped");
+    assert_string_equal(wire_gap_reason_name(PARALLAX__GAP_REASON__GAP_RUN_SKIPPED), "run_skipped");
+    /* An old agent's gap: fields 1..4 only (probe 5, from 1, to 2, count 3). */
+    static const uint8_t old_gap[] = {0x08, 5, 0x10, 1, 0x18, 2, 0x20, 3};
+    Parallax__Gap *g = parallax__gap__unpack(NULL, sizeof old_gap, old_gap);
+    assert_non_null(g);
+    assert_int_equal(g->count, 3);
+    assert_int_equal(g->reason, PARALLAX__GAP_REASON__GAP_SPOOL_DROPPED);
+    parallax__gap__free_unpacked(g, NULL);
 }
 
 /* ---- wire_text_valid ----------------------------------------------------------------- */
@@ -908,7 +940,7 @@ int main(void)
         cmocka_unit_test(test_empty_envelope),       cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_truncated_prefixes),   cmocka_unit_test(test_oversized),
         cmocka_unit_test(test_hostile_allocation),   cmocka_unit_test(test_validation_rules),
-        cmocka_unit_test(test_text_valid),
+        cmocka_unit_test(test_text_valid),           cmocka_unit_test(test_gap_reasons),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
