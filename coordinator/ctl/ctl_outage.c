@@ -273,6 +273,19 @@ static const char targets_sql[] =
                                                             "GROUP BY b.target, b.role ORDER BY "
                                                             "max(b.state) DESC, b.target";
 
+/* For a target: in how many of its down bins the host still answered while its service
+ * failed (evidence.service_down), and the probes left out as chronic (never working within
+ * baseline_window: docs/verdicts.md). */
+static const char service_sql[] =
+    "SELECT count(*) FILTER (WHERE b.state = 'down' AND b.evidence ? 'service_down')::text, "
+    "(SELECT string_agg(DISTINCT x, ', ') FROM parallax.target_bins c "
+    "  CROSS JOIN LATERAL jsonb_array_elements_text(coalesce(c.evidence->'chronic', '[]')) x "
+    "  WHERE c.target = o.subject AND c.bin_start >= o.started_at "
+    "  AND c.bin_start < coalesce(o.ended_at, 'infinity')) "
+    "FROM parallax.outages o JOIN parallax.target_bins b ON b.target = o.subject "
+    "AND b.bin_start >= o.started_at AND b.bin_start < coalesce(o.ended_at, 'infinity') "
+    "WHERE o.id = $1::bigint AND o.scope = 'target' GROUP BY o.subject, o.started_at, o.ended_at";
+
 /* The whole explanation as one JSON object, for --json. */
 static const char json_sql[] =
     "WITH o AS (SELECT * FROM parallax.outages WHERE id = $1::bigint) "
@@ -322,7 +335,7 @@ static int explain_text(ctl_db_t *db, const char *idtext, FILE *out, err_t *err)
 {
     const char *params[] = {idtext};
     ctl_rows_t *head = NULL, *stages = NULL, *failures = NULL, *vantages = NULL;
-    ctl_rows_t *targets = NULL;
+    ctl_rows_t *targets = NULL, *service = NULL;
     ctl_table_t *table = NULL;
     int rc = -1;
     if (!(head = ctl_db_query(db, head_sql, 1, params, err)))
@@ -334,7 +347,8 @@ static int explain_text(ctl_db_t *db, const char *idtext, FILE *out, err_t *err)
     if (!(stages = ctl_db_query(db, stages_sql, 1, params, err)) ||
         !(failures = ctl_db_query(db, failures_sql, 1, params, err)) ||
         !(vantages = ctl_db_query(db, vantages_sql, 1, params, err)) ||
-        !(targets = ctl_db_query(db, targets_sql, 1, params, err)))
+        !(targets = ctl_db_query(db, targets_sql, 1, params, err)) ||
+        !(service = ctl_db_query(db, service_sql, 1, params, err)))
         goto done;
     const char *scope = ctl_rows_get(head, 0, H_SCOPE);
     const char *ended = ctl_rows_get(head, 0, H_ENDED);
@@ -348,6 +362,21 @@ static int explain_text(ctl_db_t *db, const char *idtext, FILE *out, err_t *err)
     else
         fprintf(out, "  ongoing  (for %s so far)\n", lasted);
     fprintf(out, "  %s\n", verdict(scope, ctl_rows_get(head, 0, H_STAGE)));
+    if (ctl_rows_count(service) > 0) {
+        const char *answered = ctl_rows_get(service, 0, 0);
+        const char *chronic = ctl_rows_get(service, 0, 1);
+        if (answered && strcmp(answered, "0") != 0)
+            fprintf(out,
+                    "  host reachable, service down: in %s of its down bins the host still "
+                    "answered (another probe was ok) while its service failed from every "
+                    "healthy vantage.\n",
+                    answered);
+        if (chronic)
+            fprintf(out,
+                    "  left out as chronic (not working within baseline_window, so never "
+                    "counted): %s\n",
+                    chronic);
+    }
     if (ctl_rows_count(stages) > 0) {
         fprintf(out, "\nstages, when first reached:\n");
         for (size_t r = 0; r < ctl_rows_count(stages); r++) {
@@ -431,6 +460,7 @@ done:
     ctl_rows_destroy(&failures);
     ctl_rows_destroy(&vantages);
     ctl_rows_destroy(&targets);
+    ctl_rows_destroy(&service);
     return rc;
 }
 

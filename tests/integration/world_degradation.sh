@@ -3,7 +3,6 @@
 # the route is withdrawn. The group outage goes through its stages in order, and detail
 # records when each was first reached.
 source "$(dirname "$0")/lib.sh"
-INTERVAL=2
 source "$PX_SOURCE_DIR/tests/world/scenario.sh"
 # The latency baseline needs a few normal bins.
 pxw_wait 60 "a baseline" 'test "$(pxw_sql "SELECT count(*) FROM parallax.target_bins WHERE state = '"'"'up'"'"' AND target = '"'"'xx-web'"'"'")" -ge 5'
@@ -25,4 +24,4 @@ order=$(pxw_sql "SELECT string_agg(key, ' ' ORDER BY value::text::timestamptz, k
     fail "the stages were split over several outages"
 no_outage vantage
 log "stages in order: $order"
-log "ok"
+scenario_done

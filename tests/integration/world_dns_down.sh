@@ -8,4 +8,4 @@ detected "DNS down" "$t"
 [ "$(pxw_sql "SELECT stage FROM parallax.outages WHERE scope = 'target' AND subject = 'xx-dns'")" = down ] || fail "xx-dns not down"
 for target in xx-web xx-mail xx-border; do no_outage target "$target"; done
 no_outage vantage
-log "ok"
+scenario_done

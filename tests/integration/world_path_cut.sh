@@ -13,4 +13,4 @@ pxw_wait 30 "more bins" 'test "$(pxw_sql "SELECT count(*) FROM parallax.target_b
 no_outage vantage
 [ "$(pxw_sql "SELECT count(*) FROM parallax.outages WHERE scope = 'group' AND stage NOT IN ('degraded')")" = 0 ] ||
     fail "a group stage beyond degraded for a path problem"
-log "ok"
+scenario_done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# world_server_down: the web server stops. The web target is down, the group is
-# servers_offline — not dns_down, not a blackout.
+# world_server_down: the web server stops while its host still answers ping. The web target
+# is down (its service), the group is servers_offline — not dns_down, not a blackout; when
+# the server is back, every outage closes.
 source "$(dirname "$0")/lib.sh"
 source "$PX_SOURCE_DIR/tests/world/scenario.sh"
 world_fault stop web
@@ -14,4 +15,13 @@ pxw_wait 30 "more bins" 'test "$(pxw_sql "SELECT count(*) FROM parallax.group_bi
     fail "group stage went beyond servers_offline: $(pxw_sql "SELECT stage FROM parallax.outages WHERE scope = 'group'")"
 for target in xx-dns xx-mail xx-border; do no_outage target "$target"; done
 no_outage vantage
-log "ok"
+# The host still answers ping: it is its web service that is down, and explain says so.
+[ "$(pxw_sql "SELECT count(*) FROM parallax.target_bins WHERE target = 'xx-web' AND state = 'down' AND evidence ? 'service_down'")" -gt 0 ] ||
+    fail "xx-web down without service_down: $(pxw_sql "SELECT evidence FROM parallax.target_bins WHERE target = 'xx-web' AND state = 'down' LIMIT 1")"
+id=$(pxw_sql "SELECT id FROM parallax.outages WHERE scope = 'target' AND subject = 'xx-web'")
+"$BIN/coordinator/ctl/parallaxctl" --db "$DB" explain "$id" | grep -q "host reachable, service down" ||
+    fail "explain does not say the host answers: $("$BIN/coordinator/ctl/parallaxctl" --db "$DB" explain "$id")"
+t_start=$(pxw_sql "SELECT now()")
+world_fault start web
+closed "server offline" "$t_start"
+scenario_done

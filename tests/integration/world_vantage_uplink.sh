@@ -22,4 +22,4 @@ late=$(pxw_sql "SELECT count(*) FROM parallax.results r JOIN parallax.agents a O
 log "$late results measured while cut off arrived after healing"
 no_outage target
 no_outage group
-log "ok"
+scenario_done

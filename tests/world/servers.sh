@@ -170,7 +170,10 @@ srv_start() {
            echo $! >"$d/nsd.pid.srv"; _srv_wait_tcp "$ns" "$SRV_DNS_ADDR" 53 ;;
     # OpenSMTPD keeps its control socket and queue at fixed paths: a private mount namespace
     # gives each world its own, so parallel worlds do not collide.
-    smtpd) ip netns exec "$ns" unshare -m sh -c "mount -t tmpfs tmpfs /run && mount --bind '$d/spool' /var/spool/smtpd && exec smtpd -d -f '$d/smtpd.conf'" >"$d/smtpd.out" 2>&1 &
+    # The spool smtpd insists on (/var/spool/smtpd, 0711) is made in the server's own mount
+    # namespace, on a tmpfs over /var/spool: a machine where the packaged service never ran
+    # has no such directory, and the test must not leave one behind.
+    smtpd) ip netns exec "$ns" unshare -m sh -c "mount -t tmpfs tmpfs /run && mount -t tmpfs -o mode=0755 tmpfs /var/spool && mkdir -m 0711 /var/spool/smtpd && mount --bind '$d/spool' /var/spool/smtpd && exec smtpd -d -f '$d/smtpd.conf'" >"$d/smtpd.out" 2>&1 &
            echo $! >"$d/smtpd.pid.srv"; _srv_wait_tcp "$ns" "$SRV_MAIL_ADDR" 25 ;;
     *) echo "srv_start: unknown server $3" >&2; return 1 ;;
     esac
