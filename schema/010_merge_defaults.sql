@@ -1108,7 +1108,8 @@ END $$;
 -- p_to) whose state or evidence differs (a bin one side lacks counts as unknown, or no_data
 -- for a vantage), and every outage that started in the span and differs in its end or stage.
 -- p_to is cut to what the stored merge has finished (before any bin still waiting, before
--- the offline sweep's progress, less a widest bin); the cut is the row of kind 'span'.
+-- the offline sweep's progress, less the widest bin of any scope); the cut is the row of
+-- kind 'span'. A stored database with nothing merged gives an error.
 -- Holds the merge's lock while it runs: the coordinator's merges wait (return 0) meanwhile.
 -- An outage still open at the end of the span, or ending after it, is compared by its start
 -- only: later bins decide its end and worst stage.
@@ -1127,16 +1128,17 @@ BEGIN
     PERFORM pg_advisory_xact_lock(88340183732807);
     upto := least(coalesce(p_to, 'infinity'),
                   coalesce((SELECT min(d.bin_start) FROM parallax.merge_dirty d), 'infinity'),
-                  coalesce((SELECT st.vantages_swept_to FROM parallax.merge_state st), now()),
-                  now()) - margin;
+                  coalesce((SELECT st.vantages_swept_to FROM parallax.merge_state st),
+                           (SELECT max(b.bin_end) FROM parallax.bins b), 'infinity')) - margin;
     IF upto <= p_from THEN
         RAISE EXCEPTION 'nothing to verify: the merge has not finished any bin after %', p_from
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Bins still waiting to be merged start at ' ||
                          coalesce((SELECT min(d.bin_start)::text FROM parallax.merge_dirty d), 'none');
     END IF;
-    -- Late enough that every bin of the span has closed by its grace.
-    p_scratch := greatest(now(), upto + 2 * (1 + s.grace_bins) * margin + s.grace_s * interval '1 second');
+    -- Late enough that every bin of the span has closed by its grace (history need not be
+    -- in the past: a replay may be dated anywhere).
+    p_scratch := upto + 2 * (1 + s.grace_bins) * margin + s.grace_s * interval '1 second';
 
     CREATE TEMP TABLE IF NOT EXISTS verify_bins (
         scope text, subject_id integer, bin_start timestamptz, state text, evidence jsonb) ON COMMIT DROP;

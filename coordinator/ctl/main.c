@@ -15,6 +15,7 @@
 #include "ctl_status.h"
 #include "ctl_target.h"
 #include "ctl_timeline.h"
+#include "ctl_verify.h"
 #include "err.h"
 
 #define EXIT_OK 0
@@ -50,6 +51,8 @@ static const char usage_main[] =
     "  settings [--describe]   the merge's settings: value, default, what each does\n"
     "  settings set NAME=VALUE... [--remerge-since DURATION]\n"
     "                          change settings, all or none; optionally re-merge history\n"
+    "  verify [--since D | --all]\n"
+    "                          merge the span again from scratch and list what differs\n"
     "\n"
     "options:\n"
     "  --db CONNINFO  PostgreSQL connection string or URI (default: libpq's PG* environment\n"
@@ -111,6 +114,23 @@ static const char usage_timeline[] =
     "  --no-color       never colour (NO_COLOR in the environment does the same)\n"
     "  --json           the grid as JSON: rows with a state (or null) per column\n"
     "SQL: parallax.group_bins, parallax.target_bins, parallax.vantage_target_bins(from, to)\n";
+
+static const char usage_verify[] =
+    "usage: " PROG " [--db CONNINFO] verify [--since DURATION | --all] [--until TIME] [--json]\n"
+    "\n"
+    "Checks the merge: merges the span again from nothing (every bin and outage event\n"
+    "deleted, every bin queued, merged until done), compares the result with what the\n"
+    "coordinator's incremental merge stored, and undoes it all. Lists every bin whose state or\n"
+    "evidence differs (a bin one side lacks counts as unknown) and every outage that started in\n"
+    "the span and differs in its end or worst stage (one still open at the end of the span is\n"
+    "compared by its start). The span ends where the stored merge has finished (before any bin\n"
+    "still waiting). Holds the merge's lock while it runs (the coordinator's merges wait).\n"
+    "  --since DURATION  from this long ago (default 1h)\n"
+    "  --all             from the first bin stored\n"
+    "  --until TIME      end of the span, e.g. 2031-03-03T00:21:00Z\n"
+    "  --json            {from, until, differences: [{kind, scope, subject, at, stored, scratch}]}\n"
+    "exit status 0: nothing differs; 1: something differs, or a failure\n"
+    "SQL: SELECT * FROM parallax.merge_verify(now() - interval '1 hour');\n";
 
 static const char usage_db[] = "usage: " PROG " db migrate\n";
 
@@ -395,6 +415,20 @@ static int cmd_timeline(session_t *s, int argc, char **argv, err_t *err)
     return db ? outcome(ctl_timeline_show(db, &opts, stdout, err)) : EXIT_FAIL;
 }
 
+static int cmd_verify(session_t *s, int argc, char **argv, err_t *err)
+{
+    ctl_verify_opts_t opts;
+    if (ctl_verify_parse(argc, argv, &opts, err) < 0)
+        return EXIT_USAGE;
+    ctl_db_t *db = session_db(s, err);
+    if (!db)
+        return EXIT_FAIL;
+    int rc = ctl_verify_run(db, &opts, stdout, err);
+    if (rc == 1)
+        err_set(err, "the stored verdicts differ from a merge from scratch");
+    return rc == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
 static int cmd_agent_show(session_t *s, int argc, char **argv, err_t *err)
 {
     const char *name;
@@ -476,6 +510,7 @@ static const command_t commands[] = {
     {"outages", NULL, usage_outages, cmd_outages},
     {"explain", NULL, usage_explain, cmd_explain},
     {"timeline", NULL, usage_timeline, cmd_timeline},
+    {"verify", NULL, usage_verify, cmd_verify},
     {"db", NULL, usage_db, NULL},
     {"db", "migrate", usage_db_migrate, cmd_db_migrate},
     {"agent", NULL, usage_agent, NULL},
