@@ -5,7 +5,9 @@
 # real web, DNS and mail servers behind a border router. It then plays a timeline —
 # normal, degradation, servers offline, DNS down, blackout, recovery, and a vantage failure
 # on the side — printing each verdict as the coordinator's merge reaches it, and ends with a
-# summary of the outages. It ends by itself within 5 minutes and leaves nothing running.
+# summary of the outages; last, it merges the whole history again from scratch and checks
+# that nothing differs (parallaxctl verify). It ends by itself within 5 minutes and leaves
+# nothing running.
 # Set PX_SKIP_DEPS=1 to skip the package installation. The test suite runs the demo with
 # PX_BUILD_DIR (binaries already built there: no build), PX_DEMO_DIR (default
 # /tmp/parallax-demo) and PX_DEMO_WORLD (the world's name, at most 5 characters; default pxd).
@@ -124,3 +126,10 @@ SELECT id, scope, subject, stage AS worst_stage,
 FROM parallax.outages ORDER BY started_at, id;"
 echo "A target-side outage: every healthy vantage agreed, in different countries and networks."
 echo "A vantage outage: one agent failed everything, its controls included — no country verdict."
+
+bold "== $(now) Check: the whole history merged again from scratch (parallaxctl verify --all)"
+# The agents stop first, so that nothing arrives while the check runs.
+for i in "${!PXW_AGENT_PID[@]}"; do pxw_stop_agent "$i"; done
+t_stop=$(pxw_sql "SELECT now()")
+until_verdict 60 "the merge caught up" "NOT EXISTS (SELECT 1 FROM parallax.merge_dirty WHERE bin_start < '$t_stop')"
+"$BIN/coordinator/ctl/parallaxctl" --db "$DB" verify --all

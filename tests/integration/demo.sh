@@ -53,6 +53,8 @@ summary=$(sed -n '/Summary: parallax.outages/,$p' "$OUT")
 echo "$summary" | grep -Eq '\| group +\| XX +\| blackout +\|' || fail "no group blackout in the summary"
 echo "$summary" | grep -Eq '\| vantage +\| vp3-jp +\| (offline|impaired) +\|' || fail "no vantage outage of vp3-jp in the summary"
 grep -q "OUTAGE  vantage vp3-jp" "$OUT" || fail "the vantage outage was not reported as it opened"
+grep -q "every bin and outage equals a merge from scratch" "$OUT" ||
+    fail "verify at the end of the demo: $(sed -n '/Check: the whole history/,$p' "$OUT")"
 uplink_line=$(grep -n -m1 -F "loses its uplink" "$OUT" | cut -d: -f1)
 late=$(tail -n +"$uplink_line" "$OUT" | sed '/Summary: parallax.outages/,$d' | grep -E "OUTAGE  (group|target)" || true)
 [ -z "$late" ] || fail "the vantage failure opened country outages: $late"

@@ -5,17 +5,17 @@
 source "$(dirname "$0")/lib.sh"
 source "$PX_SOURCE_DIR/tests/world/scenario.sh"
 # The latency baseline needs a few normal bins.
-pxw_wait 60 "a baseline" 'test "$(pxw_sql "SELECT count(*) FROM parallax.target_bins WHERE state = '"'"'up'"'"' AND target = '"'"'xx-web'"'"'")" -ge 5'
+pxw_wait $(iv 60) "a baseline" 'test "$(pxw_sql "SELECT count(*) FROM parallax.target_bins WHERE state = '"'"'up'"'"' AND target = '"'"'xx-web'"'"'")" -ge 5'
 world_fault stress 60
-t=$(pxw_outage_wait 60 group XX degraded) || fail "no degradation"
+t=$(pxw_outage_wait $(iv 60) group XX degraded) || fail "no degradation"
 detected "degradation" "$t"
 world_fault stop web
-pxw_outage_wait 60 group XX servers_offline >/dev/null || fail "no servers_offline"
+pxw_outage_wait $(iv 60) group XX servers_offline >/dev/null || fail "no servers_offline"
 world_fault stop dns
-pxw_outage_wait 60 group XX dns_down >/dev/null || fail "no dns_down"
+pxw_outage_wait $(iv 60) group XX dns_down >/dev/null || fail "no dns_down"
 world_fault unstress
 world_fault withdraw
-pxw_outage_wait 60 group XX blackout >/dev/null || fail "no blackout"
+pxw_outage_wait $(iv 60) group XX blackout >/dev/null || fail "no blackout"
 order=$(pxw_sql "SELECT string_agg(key, ' ' ORDER BY value::text::timestamptz, key)
                  FROM parallax.outages, jsonb_each(detail -> 'first_reached')
                  WHERE scope = 'group' AND subject = 'XX'")

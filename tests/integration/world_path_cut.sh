@@ -5,9 +5,9 @@
 source "$(dirname "$0")/lib.sh"
 source "$PX_SOURCE_DIR/tests/world/scenario.sh"
 world_fault cut_path 1
-t=$(pxw_outage_wait 60 target xx-web partial) || fail "no partial verdict"
+t=$(pxw_outage_wait $(iv 60) target xx-web partial) || fail "no partial verdict"
 detected "path cut (partial)" "$t"
-pxw_wait 30 "more bins" 'test "$(pxw_sql "SELECT count(*) FROM parallax.target_bins WHERE state = '"'"'partial'"'"'")" -ge 8'
+pxw_wait $(iv 30) "more bins" 'test "$(pxw_sql "SELECT count(*) FROM parallax.target_bins WHERE state = '"'"'partial'"'"'")" -ge 8'
 [ "$(pxw_sql "SELECT count(*) FROM parallax.target_bins WHERE state = 'down'")" = 0 ] ||
     fail "a target was called down although two vantages reach it"
 no_outage vantage

@@ -3,12 +3,12 @@
 # evidence must name). Every vantage agrees: a group blackout, every country target down, no
 # vantage blamed; then the route returns and the outage ends.
 world_fault "$FAULT"
-t=$(pxw_outage_wait 60 group XX blackout) || fail "no blackout"
+t=$(pxw_outage_wait $(iv 60) group XX blackout) || fail "no blackout"
 detected "blackout (route $FAULT)" "$t"
 # Every country target is down in the bins of the blackout (an outage's worst stage is
 # down once it got there).
 for target in xx-web xx-dns xx-mail xx-border; do
-    pxw_wait 20 "$target down" \
+    pxw_wait $(iv 20) "$target down" \
         "test \"\$(pxw_sql \"SELECT count(*) FROM parallax.outages WHERE scope = 'target' AND subject = '$target' AND stage = 'down'\")\" = 1" ||
         fail "$target not down: $(pxw_sql "SELECT subject, stage, detail FROM parallax.outages WHERE subject = '$target'")"
 done

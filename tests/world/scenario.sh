@@ -11,6 +11,9 @@ ROOT=$PX_SOURCE_DIR
 BIN=$PX_BUILD_DIR
 INTERVAL=${INTERVAL:-5}
 log "probe interval ${INTERVAL}s, merge settings as shipped"
+# iv SECONDS: a wait written for a 5 s interval, stretched for a longer one (bins, grace and
+# timeouts all follow the interval).
+iv() { echo $(( $1 * INTERVAL / 5 > $1 ? $1 * INTERVAL / 5 : $1 )); }
 source "$PX_SOURCE_DIR/tests/world/world.sh"
 source "$PX_SOURCE_DIR/scripts/world_run.sh"
 on_exit pxw_stop
@@ -21,12 +24,12 @@ pxw_start "$WORK/px" "$INTERVAL" "$DB" || fail "Parallax did not start in the wo
 on_exit 'cp "$WORK"/px/*.log "$WORK"/ 2>/dev/null'
 
 # The normal state first: every country target up from the healthy vantages, twice.
-pxw_wait 90 "every target up" \
+pxw_wait $(iv 90) "every target up" \
     'test "$(pxw_sql "SELECT count(DISTINCT target) FROM parallax.target_bins WHERE state = '"'"'up'"'"' AND group_name = '"'"'XX'"'"'")" = 4' ||
     fail "the country never looked normal"
 # ... and nothing open: an agent that started late under load is rightly judged offline for
 # its first bins, and a fault injected before that outage closes would be "detected" at once.
-pxw_wait 60 "no outage open before the fault" \
+pxw_wait $(iv 60) "no outage open before the fault" \
     'test "$(pxw_sql "SELECT count(*) FROM parallax.outages WHERE ended_at IS NULL")" = 0' ||
     fail "outages open in the normal state: $(pxw_sql "SELECT scope, subject, stage FROM parallax.outages WHERE ended_at IS NULL")"
 T_READY=$(pxw_sql "SELECT now()")
@@ -70,7 +73,7 @@ scenario_done() {
     for i in "${!PXW_AGENT_PID[@]}"; do pxw_stop_agent "$i"; done
     local t_stop
     t_stop=$(pxw_sql "SELECT now()")
-    pxw_wait 120 "the merge catches up with the stopped agents" \
+    pxw_wait $(iv 120) "the merge catches up with the stopped agents" \
         'test "$(pxw_sql "SELECT count(*) FROM parallax.merge_dirty WHERE bin_start < '"'"'$t_stop'"'"'")" = 0' ||
         fail "bins before the agents stopped are still waiting: $(pxw_sql "SELECT scope, subject_id, bin_start, closes_at FROM parallax.merge_dirty ORDER BY bin_start LIMIT 5")"
     diffs=$(psql -X -q -tA -F ' ' -v ON_ERROR_STOP=1 -d "$DB" -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
