@@ -76,7 +76,7 @@ wait_until 30 "coordinator connected" 'grep -q "connected to the database" "$WOR
 # tcp:9 is refused at once (nothing listens on the discard port), leaving no TIME_WAIT.
 {
     echo "name,address,probes,interval,timeout"
-    for i in $(seq "$TARGETS"); do echo "lo$i,127.0.0.1,icmp tcp:9,1,2000"; done
+    for i in $(seq "$TARGETS"); do echo "lo$i,127.0.0.1,icmp tcp:9,1,500"; done
 } >"$WORK/targets.csv"
 "$CTL" --db "$DB" target import "$WORK/targets.csv" >/dev/null
 add_agent cut GB

@@ -25,7 +25,7 @@ done
 {
     echo "name,address,probes,interval,timeout"
     for i in $(seq "$TARGETS"); do
-        echo "lo$i,127.0.0.1,icmp tcp:${PORTS[0]} tcp:${PORTS[1]},1,2000"
+        echo "lo$i,127.0.0.1,icmp tcp:${PORTS[0]} tcp:${PORTS[1]},1,500"
     done
 } >"$WORK/targets.csv"
 "$CTL" --db "$DB" target import "$WORK/targets.csv" >/dev/null

@@ -24,7 +24,7 @@ done
 [ -n "$CLOSED_PORT" ] || skip "no closed low port on loopback"
 {
     echo "name,address,probes,interval,timeout"
-    for i in $(seq "$TARGETS"); do echo "lo$i,127.0.0.1,icmp tcp:$CLOSED_PORT,1,2000"; done
+    for i in $(seq "$TARGETS"); do echo "lo$i,127.0.0.1,icmp tcp:$CLOSED_PORT,1,500"; done
 } >"$WORK/targets.csv"
 "$CTL" --db "$DB" target import "$WORK/targets.csv" >/dev/null
 
