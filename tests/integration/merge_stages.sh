@@ -97,4 +97,31 @@ expect_events "group IR 14 24 servers_offline
 target ir-web1 14 24 down
 target ir-web9 14 24 down"
 expect_remerge_same 40
+
+fx_scenario "a web server down while its host answers ping: down (service), servers_offline"
+fx "SELECT fx.target('ir-web3', '203.0.113.12', 'IR', 'web', probes => '{icmp,tcp:443}')"
+fx "SELECT fx.rule(0, 30)"
+fx "SELECT fx.rule(10, 19, target => 'ir-web3/tcp:443', status => 'refused')"
+fx "SELECT fx.play(0, 30)"
+expect_timeline target ir-web3 0 30 uuuuuuuuuuDDDDDDDDDDuuuuuuuuuuu
+expect_timeline group IR 0 30 nnnnnnnnnnssssssssssnnnnnnnnnnn
+expect_eq "service down, host reachable" \
+    "$(sql "SELECT count(*) FROM parallax.target_bins WHERE target = 'ir-web3' AND evidence ? 'service_down'")" 10
+expect_remerge_same 30
+
+fx_scenario "a probe failing throughout holds no outage open: blackout, recovery, closed"
+# ir-web3's tcp:443 never works (a closed port): it is chronic from the start and left out;
+# the blackout's outages close when everything else is back.
+fx "SELECT fx.target('ir-web3', '203.0.113.12', 'IR', 'web', probes => '{icmp,tcp:443}')"
+fx "SELECT fx.rule(0, 40)"
+fx "SELECT fx.rule(0, 40, target => 'ir-web3/tcp:443', status => 'refused')"
+fx "SELECT fx.rule(10, 19, target => 'ir-.*', status => 'unreachable')"
+fx "SELECT fx.play(0, 40)"
+expect_timeline target ir-web3 0 30 uuuuuuuuuuDDDDDDDDDDuuuuuuuuuuu
+expect_timeline group IR 0 30 nnnnnnnnnnBBBBBBBBBBnnnnnnnnnnn
+expect_eq "the closed port is chronic" \
+    "$(sql "SELECT evidence->>'chronic' FROM parallax.target_bins WHERE target = 'ir-web3' AND bin_start = fx.bin(25)")" '["tcp:443"]'
+[ "$(sql "SELECT count(*) FROM parallax.outages WHERE ended_at IS NULL")" = 0 ] ||
+    fail "outages left open: $(sql "SELECT scope, subject, stage FROM parallax.outages WHERE ended_at IS NULL")"
+expect_remerge_same 40
 log "ok"
