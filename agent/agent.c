@@ -329,6 +329,21 @@ static void sched_result_cb(const sched_result_t *r, void *arg)
     (void)outbox_add(a->outbox, &w.res);
 }
 
+/* Runs the schedule could not start on time become a gap record of that probe over their
+ * slots, sent like results, so the merge reads them as no data rather than finding nothing. */
+static void sched_skip_cb(const sched_skip_t *k, void *arg)
+{
+    agent_t *a = arg;
+    Parallax__Gap g = PARALLAX__GAP__INIT;
+    g.probe_id = k->probe_id;
+    g.from_us = k->from_us;
+    g.to_us = k->to_us;
+    g.count = k->late + k->busy;
+    g.reason = PARALLAX__GAP_REASON__GAP_RUN_SKIPPED;
+    /* A gap the spool cannot take is logged there; the skip is still counted in the stats. */
+    (void)outbox_add_gap(a->outbox, &g);
+}
+
 /* The outbox's way out; the outbox exists before the link, hence the check. */
 static int outbox_send_cb(const uint8_t *buf, size_t len, void *arg)
 {
@@ -508,6 +523,7 @@ agent_t *agent_new(const agent_config_t *cfg, err_t *err)
     if (!(a->sched = sched_new(a->base, a->env, sched_result_cb, a, err)))
         goto fail;
     sched_set_max_pps(a->sched, cfg->max_pps);
+    sched_set_skip_fn(a->sched, sched_skip_cb, a);
     load_saved_schedule(a);
     a->hello_timer = evtimer_new(a->base, hello_cb, a);
     a->heartbeat_timer = event_new(a->base, -1, EV_PERSIST, heartbeat_cb, a);
@@ -565,6 +581,8 @@ void agent_stats(const agent_t *a, agent_stats_t *out)
     spool_counters(a->spool, &out->spool);
     out->stream = spool_stream(a->spool);
     out->schedule_version = a->sched ? sched_version(a->sched) : 0;
+    if (a->sched)
+        sched_counters(a->sched, &out->sched);
     if (a->link)
         link_counters(a->link, &out->link);
     out->pid = (long)getpid();

@@ -220,6 +220,21 @@ int outbox_add(outbox_t *ob, const Parallax__Result *r)
     return 0;
 }
 
+int outbox_add_gap(outbox_t *ob, const Parallax__Gap *g)
+{
+    err_t err = {{0}};
+    int rc = spool_add_gap(ob->spool, g, &err);
+    if (rc < 0) {
+        log_error("outbox: a gap of %llu runs of probe %llu was not spooled: %s",
+                  (unsigned long long)g->count, (unsigned long long)g->probe_id, err.msg);
+        return -1;
+    }
+    arm_seal_timer(ob);
+    if (rc > 0)
+        pump(ob);
+    return 0;
+}
+
 void outbox_resend_all(outbox_t *ob)
 {
     for (spool_batch_t *b = spool_batch_next(ob->spool, NULL); b;

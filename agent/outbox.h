@@ -42,6 +42,10 @@ void outbox_destroy(outbox_t **ob);
  * dropped and reported in a gap when possible). */
 int outbox_add(outbox_t *ob, const Parallax__Result *r);
 
+/* Spools gap g (borrowed; see spool_add_gap) to be sent like results. Returns 0, or -1 if
+ * the spool could not take it (logged). */
+int outbox_add_gap(outbox_t *ob, const Parallax__Gap *g);
+
 /* Seals the open batch now (if it holds anything) and sends what the window allows. */
 void outbox_flush(outbox_t *ob);
 

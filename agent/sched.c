@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "pace.h"
@@ -15,6 +16,10 @@
 /* A timer that fires later than this after its slot skips the run: a result stamped far
  * from when it was measured would mislead more than a missing one. */
 #define SCHED_MAX_LATE_US (2 * US_PER_S)
+/* A probe's skipped runs are logged at info at most this often (each line says how many
+ * went unlogged since the one before): a probe that cannot keep up skips every other round,
+ * and one line a round would bury the rest of the log. */
+#define SCHED_SKIP_LOG_US (60 * US_PER_S)
 
 typedef struct sched_entry {
     sched_t *sched;
@@ -31,7 +36,10 @@ typedef struct sched_entry {
     /* State: timer and the run under way. */
     struct event *timer;
     int64_t next_us;
-    int64_t last_ts_us;
+    int64_t due_mono_us;    /* when the timer is due, by the monotonic clock */
+    int64_t last_ts_us;     /* the latest slot dealt with: run or skipped */
+    int64_t skip_logged_us; /* monotonic time of the last skip line; 0: none yet */
+    uint64_t skips_unlogged;
     probe_run_t *run;
     int64_t run_ts_us;
     pace_ticket_t *ticket; /* waiting for the pps ceiling to let the run start */
@@ -42,6 +50,9 @@ struct sched {
     probe_env_t *env;
     sched_result_fn fn;
     void *arg;
+    sched_skip_fn skip_fn;
+    void *skip_arg;
+    sched_counters_t c;
     uint64_t version;
     uint64_t next_serial;
     int stopped;
@@ -68,10 +79,47 @@ int64_t sched_slot_next(int64_t now_us, uint32_t interval_s, uint32_t phase_ms)
     return sched_slot_floor(now_us, interval_s, phase_ms) + (int64_t)interval_s * US_PER_S;
 }
 
+void sched_plan(int64_t now_us, int64_t mono_late_us, int64_t last_us, uint32_t interval_s,
+                uint32_t phase_ms, int busy, sched_plan_t *out)
+{
+    int64_t interval = (int64_t)interval_s * US_PER_S;
+    int64_t due = sched_slot_floor(now_us, interval_s, phase_ms);
+    *out = (sched_plan_t){.last_us = last_us};
+    if (due <= last_us)
+        return;
+    out->last_us = due;
+    /* Slots between the last one and this were slept through, if the timer really fired
+     * that late: a wall clock stepped forward skips slots no time was spent in. */
+    if (last_us != 0) {
+        int64_t missed = (due - last_us) / interval - 1;
+        int64_t passed = mono_late_us > 0 ? mono_late_us / interval : 0;
+        if (missed > passed)
+            missed = passed;
+        if (missed > 0) {
+            out->skip_from_us = due - missed * interval;
+            out->skip_to_us = due - interval;
+            out->late = (uint64_t)missed;
+        }
+    }
+    int too_late = now_us - due > SCHED_MAX_LATE_US && now_us - due > interval / 2;
+    if (!too_late && !busy) {
+        out->run_us = due;
+        return;
+    }
+    if (out->skip_from_us == 0)
+        out->skip_from_us = due;
+    out->skip_to_us = due;
+    if (too_late)
+        out->late++;
+    else
+        out->busy = 1;
+}
+
 static void arm(sched_entry_t *e, int64_t now)
 {
     e->next_us = sched_slot_next(now, e->interval_s, e->phase_ms);
     int64_t delay = e->next_us - now;
+    e->due_mono_us = time_mono_us() + delay;
     struct timeval tv = {.tv_sec = delay / US_PER_S, .tv_usec = delay % US_PER_S};
     evtimer_add(e->timer, &tv);
 }
@@ -90,6 +138,66 @@ static void entry_start(sched_entry_t *e)
     e->run = probe_start(e->sched->env, &e->target, run_done_cb, e);
     if (!e->run)
         log_error("sched: out of memory starting probe %llu", (unsigned long long)e->probe_id);
+    else
+        e->sched->c.runs++;
+}
+
+/* Writes wall time us as 2026-01-01T00:00:05Z (with .mmm when not on a whole second). */
+static void format_utc(int64_t us, char *buf, size_t len)
+{
+    time_t sec = (time_t)(us / US_PER_S);
+    int ms = (int)(us % US_PER_S / 1000);
+    struct tm tm;
+    size_t n = gmtime_r(&sec, &tm) ? strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm) : 0;
+    snprintf(buf + n, len - n, ms ? ".%03dZ" : "Z", ms);
+}
+
+/* One info line for skips of e, saying which runs, why and how many more went unlogged. */
+static void log_skip(const sched_entry_t *e, const sched_plan_t *p, int64_t now_us)
+{
+    char from[40], to[40], why[96];
+    format_utc(p->skip_from_us, from, sizeof from);
+    format_utc(p->skip_to_us, to, sizeof to);
+    const char *busy = e->run ? "its previous run was still going"
+                              : "its previous run was still waiting for max_pps";
+    if (p->late && p->busy)
+        snprintf(why, sizeof why, "the agent woke %lld ms late, and %s",
+                 (long long)((now_us - p->skip_from_us) / 1000), busy);
+    else if (p->late)
+        snprintf(why, sizeof why, "the agent woke %lld ms after the slot",
+                 (long long)((now_us - p->skip_from_us) / 1000));
+    else
+        snprintf(why, sizeof why, "%s", busy);
+    uint64_t n = p->late + p->busy;
+    log_info("sched: probe %llu (%s at %s, every %u s, timeout %u ms): %llu run%s %s%s%s not "
+             "started: %s%s (%llu more skipped since the last such line)",
+             (unsigned long long)e->probe_id, e->spec, e->address, e->interval_s,
+             e->target.timeout_ms, (unsigned long long)n, n == 1 ? " at" : "s from", from,
+             n == 1 ? "" : " to ", n == 1 ? "" : to, why,
+             e->sched->skip_fn ? "; reported as a gap" : "", (unsigned long long)e->skips_unlogged);
+}
+
+/* Counts, logs (at most once a minute per probe) and hands on the runs p skips. */
+static void entry_skipped(sched_entry_t *e, const sched_plan_t *p, int64_t now_us, int64_t mono)
+{
+    sched_t *s = e->sched;
+    s->c.skipped_late += p->late;
+    s->c.skipped_busy += p->busy;
+    if (e->skip_logged_us == 0 || mono - e->skip_logged_us >= SCHED_SKIP_LOG_US) {
+        log_skip(e, p, now_us);
+        e->skip_logged_us = mono;
+        e->skips_unlogged = 0;
+    } else {
+        e->skips_unlogged += p->late + p->busy;
+    }
+    if (s->skip_fn) {
+        sched_skip_t k = {.probe_id = e->probe_id,
+                          .from_us = p->skip_from_us,
+                          .to_us = p->skip_to_us,
+                          .late = p->late,
+                          .busy = p->busy};
+        s->skip_fn(&k, s->skip_arg);
+    }
 }
 
 /* The ceiling let a waiting run go: it starts now but keeps its scheduled ts_us, so its
@@ -108,24 +216,21 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     sched_entry_t *e = arg;
     int64_t now = time_now_us();
-    int64_t due = sched_slot_floor(now, e->interval_s, e->phase_ms);
+    int64_t mono = time_mono_us();
     /* The timer runs on the monotonic clock, the slots on the wall clock: a timer may fire a
-     * little early (due is then the slot already run) or the wall clock may have been stepped.
-     * Only a slot after the last one run, and not too long ago, is run. */
-    if (due <= e->last_ts_us) {
+     * little early (the slot due is then the one already dealt with) or the wall clock may
+     * have been stepped. Only a slot after the last one is run, and only on time. */
+    sched_plan_t p;
+    sched_plan(now, mono - e->due_mono_us, e->last_ts_us, e->interval_s, e->phase_ms,
+               e->run || e->ticket, &p);
+    if (p.last_us == e->last_ts_us)
         log_debug("sched: probe %llu woke before its slot; re-arming",
                   (unsigned long long)e->probe_id);
-    } else if (now - due > SCHED_MAX_LATE_US && now - due > (int64_t)e->interval_s * US_PER_S / 2) {
-        log_debug("sched: probe %llu woke %lld ms after its slot; skipping that run",
-                  (unsigned long long)e->probe_id, (long long)((now - due) / 1000));
-        e->last_ts_us = due;
-    } else if (e->run || e->ticket) {
-        log_debug("sched: probe %llu still %s from the last round; skipping this one",
-                  (unsigned long long)e->probe_id, e->run ? "running" : "waiting for max_pps");
-        e->last_ts_us = due;
-    } else {
-        e->last_ts_us = due;
-        e->run_ts_us = due;
+    e->last_ts_us = p.last_us;
+    if (p.skip_from_us)
+        entry_skipped(e, &p, now, mono);
+    if (p.run_us) {
+        e->run_ts_us = p.run_us;
         /* Errors send nothing but still go through the queue: FIFO order stays fair. */
         uint32_t cost = e->target.error ? 1 : probe_max_packets(e->target.kind);
         if (pace_try(e->sched->pace, cost))
@@ -217,6 +322,12 @@ sched_t *sched_new(struct event_base *base, probe_env_t *env, sched_result_fn fn
         return NULL;
     }
     return s;
+}
+
+void sched_set_skip_fn(sched_t *s, sched_skip_fn fn, void *arg)
+{
+    s->skip_fn = fn;
+    s->skip_arg = arg;
 }
 
 void sched_set_max_pps(sched_t *s, uint32_t max_pps)
@@ -330,6 +441,11 @@ size_t sched_in_flight(const sched_t *s)
     for (size_t i = 0; i < s->count; i++)
         n += s->entries[i]->run != NULL;
     return n;
+}
+
+void sched_counters(const sched_t *s, sched_counters_t *out)
+{
+    *out = s->c;
 }
 
 void sched_stop(sched_t *s)

@@ -1,6 +1,8 @@
 /* sched: runs the coordinator's schedule. A probe with interval I and phase P runs at the
  * UTC times k*I + P; every round's timer is recomputed from the wall clock so it never
- * drifts, and each result is stamped with the scheduled time of its run. */
+ * drifts, and each result is stamped with the scheduled time of its run. A run that cannot
+ * start on time (the one before is still going, or the agent woke too late) is not run late:
+ * it is counted, logged and handed to the owner as a skip, which reports it as a gap. */
 #ifndef PX_SCHED_H
 #define PX_SCHED_H
 
@@ -23,6 +25,33 @@ typedef struct sched_result {
 } sched_result_t;
 
 typedef void (*sched_result_fn)(const sched_result_t *r, void *arg);
+
+/* Runs of one probe that were not started: the slots from_us, from_us + I, ..., to_us. */
+typedef struct sched_skip {
+    uint64_t probe_id;
+    int64_t from_us; /* the first slot not run */
+    int64_t to_us;   /* the last (>= from_us) */
+    uint64_t late;   /* of them, slots the agent woke too late for, or slept through */
+    uint64_t busy;   /* of them (0 or 1, the last), slots whose probe's previous run was still
+                      * going or waiting for max_pps */
+} sched_skip_t;
+
+typedef void (*sched_skip_fn)(const sched_skip_t *k, void *arg);
+
+/* What one timer callback of a probe does, decided by sched_plan() from the clocks alone. */
+typedef struct sched_plan {
+    int64_t run_us;                   /* the slot to run now; 0: none */
+    int64_t last_us;                  /* the latest slot dealt with (run or skipped) from now on */
+    int64_t skip_from_us, skip_to_us; /* slots skipped now (both 0: none) */
+    uint64_t late, busy;              /* as in sched_skip_t */
+} sched_plan_t;
+
+/* Counters over the schedule's life. */
+typedef struct sched_counters {
+    uint64_t runs;         /* runs started */
+    uint64_t skipped_late; /* slots not run: the agent woke too late (or slept through them) */
+    uint64_t skipped_busy; /* slots not run: the probe's previous run was still going */
+} sched_counters_t;
 
 /* What sched_apply() did; a probe whose spec, address, interval or phase changed counts as
  * removed and added. */
@@ -47,6 +76,20 @@ int64_t sched_slot_floor(int64_t now_us, uint32_t interval_s, uint32_t phase_ms)
 /* Earliest run time k*I + P strictly after now_us. */
 int64_t sched_slot_next(int64_t now_us, uint32_t interval_s, uint32_t phase_ms);
 
+/* Decides what a probe's timer does when it fires at wall time now_us, mono_late_us after it
+ * was due by the monotonic clock (a stalled loop or a slow machine), for a probe whose latest
+ * slot dealt with is last_us (0: none yet) and whose previous run is still under way if busy.
+ *   - The slot due is the latest at or before now_us; one not after last_us is left alone
+ *     (the timer fired early, or the wall clock went back): nothing to do.
+ *   - Slots after last_us and before it were slept through: as many as fit in mono_late_us
+ *     are skipped as late (the rest are a step of the wall clock, not time that passed).
+ *   - The slot due is skipped as late when now_us is more than 2 s and half an interval past
+ *     it (a result stamped far from when it was measured would mislead), as busy when the
+ *     previous run is still under way, and run otherwise.
+ * Pure: no clock is read. */
+void sched_plan(int64_t now_us, int64_t mono_late_us, int64_t last_us, uint32_t interval_s,
+                uint32_t phase_ms, int busy, sched_plan_t *out);
+
 /* Creates an empty schedule. base and env are borrowed and must outlive it; fn/arg receive
  * every result. Returns NULL (err set) on failure. Caller owns the result. */
 sched_t *sched_new(struct event_base *base, probe_env_t *env, sched_result_fn fn, void *arg,
@@ -56,6 +99,10 @@ sched_t *sched_new(struct event_base *base, probe_env_t *env, sched_result_fn fn
  * that would exceed it wait in FIFO order and start late, but their results keep the
  * scheduled ts_us. A run counts as probe_max_packets() of its kind. */
 void sched_set_max_pps(sched_t *s, uint32_t max_pps);
+
+/* Sets who is told of runs not started (sched_skip_t; by default nobody: they are still
+ * counted and logged). fn may be NULL. */
+void sched_set_skip_fn(sched_t *s, sched_skip_fn fn, void *arg);
 
 /* Cancels every run (no callbacks) and frees everything. NULLs *s; accepts NULL. */
 void sched_destroy(sched_t **s);
@@ -75,6 +122,8 @@ size_t sched_in_flight(const sched_t *s);
 
 /* Stops starting runs and cancels those in flight (no callbacks); the schedule stays known. */
 void sched_stop(sched_t *s);
+
+void sched_counters(const sched_t *s, sched_counters_t *out);
 
 /* Fills *out for probe_id; returns -1 if it is not scheduled. */
 int sched_probe_info(const sched_t *s, uint64_t probe_id, sched_probe_info_t *out);

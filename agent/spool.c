@@ -35,11 +35,13 @@
 #define SPOOL_ITEM_OVERHEAD 6
 #define SPOOL_ENVELOPE_OVERHEAD 64
 
-/* Where a GAP record's results went (its flags byte). */
+/* Where a GAP record's results went (its flags byte). Only DROPPED and UNSPOOLED count as
+ * lost by the spool (dropped, gaps); the others were counted where they arose. */
 typedef enum gap_origin {
     GAP_CARRIED = 0,   /* a gap from a dropped batch, sent again: nothing new was lost */
     GAP_DROPPED = 1,   /* spooled results dropped (spool full, unreadable) */
     GAP_UNSPOOLED = 2, /* results that could not be written to the spool at all */
+    GAP_ADDED = 3,     /* handed in by spool_add_gap(): runs that never produced results */
 } gap_origin_t;
 
 typedef struct seg {
@@ -279,16 +281,20 @@ static int append_gap(spool_t *sp, const Parallax__Gap *g, gap_origin_t origin, 
         return -1;
     open_note(sp, off, len, g->from_us, g->to_us);
     sp->open.pub.gaps++;
-    if (origin != GAP_CARRIED)
+    if (origin == GAP_DROPPED || origin == GAP_UNSPOOLED)
         sp->c.gaps++;
     return 0;
 }
 
-/* Writes every gap the accumulator holds. What cannot be written goes back into it. */
-static int write_gaps(spool_t *sp, spool_gap_t *acc, gap_origin_t origin, err_t *err)
+/* Writes every gap the accumulator holds, with reason. What cannot be written goes back
+ * into it. */
+static int write_gaps(spool_t *sp, spool_gap_t *acc, gap_origin_t origin,
+                      Parallax__GapReason reason, err_t *err)
 {
     Parallax__Gap gaps[SPOOL_GAP_MAX_PROBES];
     size_t n = spool_gap_take(acc, gaps, SPOOL_GAP_MAX_PROBES);
+    for (size_t i = 0; i < n; i++)
+        gaps[i].reason = reason;
     for (size_t i = 0; i < n; i++) {
         if (append_gap(sp, &gaps[i], origin, err) < 0) {
             for (; i < n; i++)
@@ -469,16 +475,19 @@ static long droppable(const spool_t *sp)
 }
 
 /* Drops segment i: what its unanswered batches held becomes gap records (their own gaps are
- * carried over), a DROP record says it is gone, and only then is the file deleted, so a
- * crash in between can neither lose the gaps nor send the results twice. */
+ * carried over, each keeping its reason), a DROP record says it is gone, and only then is
+ * the file deleted, so a crash in between can neither lose the gaps nor send the results
+ * twice. */
 static int drop_segment(spool_t *sp, size_t i, err_t *err)
 {
     seg_t s = sp->segs[i];
     spool_gap_t *lost = spool_gap_new();
     spool_gap_t *carried = spool_gap_new();
-    if (!lost || !carried) {
+    spool_gap_t *skipped = spool_gap_new(); /* carried gaps of runs skipped */
+    if (!lost || !carried || !skipped) {
         spool_gap_destroy(&lost);
         spool_gap_destroy(&carried);
+        spool_gap_destroy(&skipped);
         err_set(err, "out of memory");
         return -1;
     }
@@ -499,8 +508,9 @@ static int drop_segment(spool_t *sp, size_t i, err_t *err)
                 accounted++;
         }
         for (size_t g = 0; ok && g < it.ngaps; g++)
-            (void)spool_gap_add(carried, it.gaps[g]->probe_id, it.gaps[g]->from_us,
-                                it.gaps[g]->to_us, it.gaps[g]->count);
+            (void)spool_gap_add(
+                it.gaps[g]->reason == PARALLAX__GAP_REASON__GAP_RUN_SKIPPED ? skipped : carried,
+                it.gaps[g]->probe_id, it.gaps[g]->from_us, it.gaps[g]->to_us, it.gaps[g]->count);
         if (accounted < b->pub.results)
             (void)spool_gap_add(lost, 0, b->min_ts, b->max_ts, b->pub.results - accounted);
         if (ok)
@@ -511,8 +521,9 @@ static int drop_segment(spool_t *sp, size_t i, err_t *err)
     }
     sp->c.dropped += results;
     int rc = 0;
-    if (write_gaps(sp, lost, GAP_DROPPED, err) < 0 ||
-        write_gaps(sp, carried, GAP_CARRIED, err) < 0 ||
+    if (write_gaps(sp, lost, GAP_DROPPED, PARALLAX__GAP_REASON__GAP_SPOOL_DROPPED, err) < 0 ||
+        write_gaps(sp, carried, GAP_CARRIED, PARALLAX__GAP_REASON__GAP_SPOOL_DROPPED, err) < 0 ||
+        write_gaps(sp, skipped, GAP_CARRIED, PARALLAX__GAP_REASON__GAP_RUN_SKIPPED, err) < 0 ||
         append(sp, SPOOL_REC_DROP, 0, s.number, NULL, 0, NULL, err) < 0 || fdatasync(sp->fd) < 0) {
         if (!err || !err->msg[0])
             err_set(err, "cannot sync the spool: %s", strerror(errno));
@@ -520,6 +531,7 @@ static int drop_segment(spool_t *sp, size_t i, err_t *err)
     }
     spool_gap_destroy(&lost);
     spool_gap_destroy(&carried);
+    spool_gap_destroy(&skipped);
     log_error("spool: FULL (over %" PRIu64 " bytes): dropped the oldest segment not being "
               "delivered, with %" PRIu64 " unacknowledged results in %" PRIu64 " batches; they "
               "are reported as gaps (%" PRIu64 " results dropped in all)",
@@ -609,7 +621,8 @@ static void flush_unspooled(spool_t *sp)
     if (spool_gap_total(sp->unspooled) == 0)
         return;
     err_t err = {{0}};
-    if (write_gaps(sp, sp->unspooled, GAP_UNSPOOLED, &err) < 0)
+    if (write_gaps(sp, sp->unspooled, GAP_UNSPOOLED, PARALLAX__GAP_REASON__GAP_SPOOL_DROPPED,
+                   &err) < 0)
         log_debug("spool: gaps still not written: %s", err.msg);
 }
 
@@ -684,6 +697,31 @@ int spool_add_result(spool_t *sp, const Parallax__Result *r, err_t *err)
             log_error("spool: %s", serr.msg);
         sealed = 1;
     }
+    return sealed;
+}
+
+int spool_add_gap(spool_t *sp, const Parallax__Gap *g, err_t *err)
+{
+    if (g->reason == PARALLAX__GAP_REASON__GAP_SPOOL_DROPPED) {
+        err_set(err, "a spool drop is not added from outside");
+        return -1;
+    }
+    if (wire_validate_gap(g, err) < 0)
+        return -1;
+    flush_unspooled(sp);
+    /* Sealed here if full, with the rotation and drops a seal may need (append_gap alone
+     * would only seal). */
+    int sealed = 0;
+    size_t len = parallax__gap__get_packed_size(g);
+    if (sp->open.pub.gaps >= PX_WIRE_MAX_GAPS ||
+        sp->open_bytes + len + SPOOL_ITEM_OVERHEAD > SPOOL_BATCH_MAX_BYTES) {
+        err_t serr = {{0}};
+        if (spool_seal(sp, &serr) < 0)
+            log_error("spool: %s", serr.msg);
+        sealed = 1;
+    }
+    if (append_gap(sp, g, GAP_ADDED, err) < 0)
+        return -1;
     return sealed;
 }
 

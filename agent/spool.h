@@ -87,6 +87,13 @@ uint64_t spool_stream(const spool_t *sp);
  * invalid if it would not pass validation) and, if its time is plausible, reported in a gap. */
 int spool_add_result(spool_t *sp, const Parallax__Result *r, err_t *err);
 
+/* Appends gap g (borrowed) for runs that never produced a result: g->reason says why, and must
+ * not be GAP_SPOOL_DROPPED (the spool records its own drops). The gap is spooled and sent like
+ * a result; it is not counted as dropped or in `gaps`, which count what the spool lost.
+ * Returns 1 if a batch was sealed (one is ready to send), 0 if not, -1 (err set) if g is
+ * invalid for the wire or could not be written. */
+int spool_add_gap(spool_t *sp, const Parallax__Gap *g, err_t *err);
+
 /* Seals the open batch if it holds anything: syncs it to disk (a batch is never sent before
  * it is durable, so its seq can never be reused for other results after a power cut), starts
  * a new segment when the current one is full and drops the oldest segments while the spool

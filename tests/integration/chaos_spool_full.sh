@@ -96,12 +96,14 @@ for n in small big; do
     produced=$(stat_of "$n" produced); acked=$(stat_of "$n" acked); dropped=$(stat_of "$n" dropped)
     pending=$(stat_of "$n" pending); rejected=$(stat_of "$n" rejected_results)
     r=$(rows_of "$n")
-    gap_sum=$(sql "SELECT coalesce(sum(dropped_count), 0) FROM parallax.gaps WHERE agent_id = $(agent_id "$n")")
+    # Spool drops only: a loaded machine may also skip runs, reported as run_skipped gaps.
+    gap_sum=$(sql "SELECT coalesce(sum(dropped_count), 0) FROM parallax.gaps WHERE agent_id = $(agent_id "$n") AND reason = 'spool_dropped'")
+    skip_sum=$(sql "SELECT coalesce(sum(dropped_count), 0) FROM parallax.gaps WHERE agent_id = $(agent_id "$n") AND reason = 'run_skipped'")
     gap_rows=$(sql "SELECT count(*) FROM parallax.gaps WHERE agent_id = $(agent_id "$n")")
     batch_gaps=$(sql "SELECT coalesce(sum(gaps), 0) FROM parallax.batches WHERE agent_id = $(agent_id "$n")")
     json_drops=$(jq -r --arg n "$n" '.[] | select(.name == $n) | .dropped' "$WORK/list.json")
     table_drops=$(drops_in_table "$n")
-    log "$n: produced=$produced acked=$acked dropped=$dropped pending=$pending rows=$r gap_records=$gap_rows (agent made $(stat_of "$n" gaps), batches carried $batch_gaps) gap_sum=$gap_sum list=$table_drops json=$json_drops"
+    log "$n: produced=$produced acked=$acked dropped=$dropped pending=$pending rows=$r gap_records=$gap_rows (agent made $(stat_of "$n" gaps), batches carried $batch_gaps) gap_sum=$gap_sum list=$table_drops json=$json_drops runs_skipped=$(stat_of "$n" runs_skipped) (since its last start) skip_sum=$skip_sum"
     [ "$r" = "$acked" ] || fail "$n: rows $r != acked $acked"
     [ "$produced" = $((acked + dropped + pending + rejected)) ] || fail "$n: produced != acked + dropped + pending + rejected"
     [ "$pending" = 0 ] || fail "$n: $pending results pending at exit"

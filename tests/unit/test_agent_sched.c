@@ -1,12 +1,16 @@
 /* Unit tests for sched: the round arithmetic (k*I + P on the UTC clock, around round
  * boundaries, phase 0, intervals of 1 s and 1 day), schedule replacement that keeps
- * unchanged probes running, and one real round through the event loop. */
+ * unchanged probes running, one real round through the event loop, what a timer does with
+ * its slot (run, skip as late or busy, slots slept through), and runs that cannot start on
+ * time reported, counted and logged, never left out silently. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <event2/event.h>
@@ -232,6 +236,188 @@ static void test_runs_on_the_round(void **state)
     event_base_free(base);
 }
 
+static void test_plan(void **state)
+{
+    (void)state;
+    /* DAY0 is a slot of every interval here (phase 0). */
+    static const struct {
+        const char *what;
+        int64_t now, mono_late, last;
+        uint32_t interval_s;
+        int busy;
+        int64_t run, last_after, from, to;
+        uint64_t late, busy_out;
+    } cases[] = {
+        {"on time", DAY0 + 1000, 1000, DAY0 - 5 * S, 5, 0, DAY0, DAY0, 0, 0, 0, 0},
+        {"first run", DAY0 + 1000, 0, 0, 5, 0, DAY0, DAY0, 0, 0, 0, 0},
+        {"a little early: the slot before is done", DAY0 - 1000, -1000, DAY0 - 5 * S, 5, 0, 0,
+         DAY0 - 5 * S, 0, 0, 0, 0},
+        {"wall clock stepped back", DAY0 - 60 * S, 0, DAY0, 5, 0, 0, DAY0, 0, 0, 0, 0},
+        {"the run before still going", DAY0 + 1000, 1000, DAY0 - 5 * S, 5, 1, 0, DAY0, DAY0, DAY0,
+         0, 1},
+        {"2.5 s late on 5 s: run", DAY0 + 2500 * 1000, 2500 * 1000, DAY0 - 5 * S, 5, 0, DAY0, DAY0,
+         0, 0, 0, 0},
+        {"3 s late on 5 s: skipped", DAY0 + 3 * S, 3 * S, DAY0 - 5 * S, 5, 0, 0, DAY0, DAY0, DAY0,
+         1, 0},
+        {"3 s late on 60 s: run", DAY0 + 3 * S, 3 * S, DAY0 - 60 * S, 60, 0, DAY0, DAY0, 0, 0, 0,
+         0},
+        {"late and busy: late", DAY0 + 3 * S, 3 * S, DAY0 - 5 * S, 5, 1, 0, DAY0, DAY0, DAY0, 1, 0},
+        {"slept through 2 slots", DAY0 + 200 * 1000, 3200 * 1000, DAY0 - 3 * S, 1, 0, DAY0, DAY0,
+         DAY0 - 2 * S, DAY0 - S, 2, 0},
+        {"slept through 2 slots, then busy", DAY0 + 200 * 1000, 3200 * 1000, DAY0 - 3 * S, 1, 1, 0,
+         DAY0, DAY0 - 2 * S, DAY0, 2, 1},
+        {"wall clock stepped forward: no time passed in the slots between", DAY0 + 200 * 1000,
+         200 * 1000, DAY0 - 3600 * S, 1, 0, DAY0, DAY0, 0, 0, 0, 0},
+        {"stepped forward while 1.5 s late", DAY0 + 200 * 1000, 1500 * 1000, DAY0 - 3600 * S, 1, 0,
+         DAY0, DAY0, DAY0 - S, DAY0 - S, 1, 0},
+        {"late longer than the wall clock says", DAY0 + 200 * 1000, 60 * S, DAY0 - 2 * S, 1, 0,
+         DAY0, DAY0, DAY0 - S, DAY0 - S, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sched_plan_t p;
+        sched_plan(cases[i].now, cases[i].mono_late, cases[i].last, cases[i].interval_s, 0,
+                   cases[i].busy, &p);
+        if (p.run_us != cases[i].run || p.last_us != cases[i].last_after ||
+            p.skip_from_us != cases[i].from || p.skip_to_us != cases[i].to ||
+            p.late != cases[i].late || p.busy != cases[i].busy_out)
+            fail_msg("%s: run %lld last %lld skip %lld..%lld late %llu busy %llu", cases[i].what,
+                     (long long)(p.run_us ? p.run_us - DAY0 : -1), (long long)(p.last_us - DAY0),
+                     (long long)(p.skip_from_us - DAY0), (long long)(p.skip_to_us - DAY0),
+                     (unsigned long long)p.late, (unsigned long long)p.busy);
+        /* Every slot after the last one dealt with is either run or skipped: no hole. */
+        if (p.last_us != cases[i].last) {
+            int64_t iv = (int64_t)cases[i].interval_s * S;
+            uint64_t gone = p.late + p.busy + (p.run_us != 0);
+            int64_t first = p.skip_from_us ? p.skip_from_us : p.run_us;
+            assert_int_equal(first + (int64_t)(gone - 1) * iv, p.last_us);
+        }
+    }
+}
+
+/* What a loop over probes that cannot all run saw: results and skips per probe. */
+#define TRACKED 3
+#define SLOTS 64
+typedef struct tracked {
+    int64_t slot[TRACKED + 1][SLOTS]; /* by probe id 1..TRACKED: slot times seen */
+    char how[TRACKED + 1][SLOTS];     /* 'r' a result, 'b' skipped busy, 'l' skipped late */
+    int n[TRACKED + 1];
+    int skips;
+} tracked_t;
+
+static void track(tracked_t *t, uint64_t probe_id, int64_t ts, char how)
+{
+    assert_true(probe_id >= 1 && probe_id <= TRACKED);
+    if (t->n[probe_id] < SLOTS) {
+        t->slot[probe_id][t->n[probe_id]] = ts;
+        t->how[probe_id][t->n[probe_id]++] = how;
+    }
+}
+
+static void track_result(const sched_result_t *r, void *arg)
+{
+    track(arg, r->probe_id, r->ts_us, 'r');
+}
+
+static void track_skip(const sched_skip_t *k, void *arg)
+{
+    tracked_t *t = arg;
+    t->skips++;
+    assert_true(k->to_us >= k->from_us && k->late + k->busy >= 1 && k->busy <= 1);
+    assert_int_equal((k->to_us - k->from_us) / S + 1, (int64_t)(k->late + k->busy));
+    for (int64_t ts = k->from_us; ts <= k->to_us; ts += S)
+        track(t, k->probe_id, ts, ts == k->to_us && k->busy ? 'b' : 'l');
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Three probes every second through a ceiling of one run a second: most runs cannot start
+ * while the one before waits for its turn. Each such run is handed on as a skip and counted,
+ * every slot between a probe's first and last result is accounted for, and the log has one
+ * info line per probe (at most one a minute), not one per skip. */
+static void test_skips_reported(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    probe_env_t *env = probe_env_new(base);
+    tracked_t t = {0};
+    err_t err = {{0}};
+    sched_t *s = sched_new(base, env, track_result, &t, &err);
+    sched_set_max_pps(s, 1);
+    sched_set_skip_fn(s, track_skip, &t);
+    sched_fixture_t a;
+    static const uint64_t ids[] = {1, 2, 3};
+    static const char *const specs[] = {"bogus", "bogus", "bogus"};
+    static const uint32_t iv[] = {1, 1, 1};
+    build(&a, 7, 3, ids, specs, iv);
+    assert_int_equal(sched_apply(s, &a.sched, NULL, &err), 0);
+
+    /* The log goes to stderr: catch it in a file for the duration of the loop. */
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *logf = tmpfile();
+    assert_true(saved >= 0 && logf);
+    dup2(fileno(logf), 2);
+    struct timeval limit = {.tv_sec = 5, .tv_usec = 0};
+    event_base_loopexit(base, &limit);
+    event_base_dispatch(base);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+
+    sched_counters_t c;
+    sched_counters(s, &c);
+    /* About 15 slots and at most about 6 runs: at least a few are busy skips. */
+    if (c.skipped_busy < 3 || c.runs > 7)
+        fail_msg("runs %llu, skipped busy %llu late %llu", (unsigned long long)c.runs,
+                 (unsigned long long)c.skipped_busy, (unsigned long long)c.skipped_late);
+    /* Up to a probe's last result: its run still waiting when the loop ended has no result
+     * yet, though the slots after it may have been skipped already. */
+    uint64_t skipped = 0;
+    for (int id = 1; id <= TRACKED; id++) {
+        int64_t last_result = 0;
+        for (int k = 0; k < t.n[id]; k++) {
+            if (t.how[id][k] == 'r' && t.slot[id][k] > last_result)
+                last_result = t.slot[id][k];
+            skipped += t.how[id][k] != 'r';
+        }
+        qsort(t.slot[id], (size_t)t.n[id], sizeof t.slot[id][0], cmp_i64);
+        for (int k = 1; k < t.n[id] && t.slot[id][k] <= last_result; k++)
+            if (t.slot[id][k] != t.slot[id][k - 1] + S)
+                fail_msg("probe %d: slot %lld then %lld: a hole or a slot twice", id,
+                         (long long)(t.slot[id][k - 1] / S), (long long)(t.slot[id][k] / S));
+    }
+    /* Every skip the counters know was handed on. */
+    assert_int_equal(skipped, c.skipped_busy + c.skipped_late);
+
+    rewind(logf);
+    char line[1024];
+    int lines[TRACKED + 1] = {0};
+    while (fgets(line, sizeof line, logf)) {
+        const char *p = strstr(line, "sched: probe ");
+        int id;
+        if (p && strstr(line, "not started") && sscanf(p, "sched: probe %d ", &id) == 1 &&
+            id >= 1 && id <= TRACKED) {
+            lines[id]++;
+            assert_non_null(strstr(line, "reported as a gap"));
+        }
+    }
+    fclose(logf);
+    int logged = 0;
+    for (int id = 1; id <= TRACKED; id++) {
+        assert_true(lines[id] <= 1);
+        logged += lines[id];
+    }
+    assert_true(logged >= 1);
+
+    sched_destroy(&s);
+    probe_env_destroy(&env);
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +425,8 @@ int main(void)
         cmocka_unit_test(test_slot_properties),
         cmocka_unit_test(test_replacement_keeps_unchanged),
         cmocka_unit_test(test_runs_on_the_round),
+        cmocka_unit_test(test_plan),
+        cmocka_unit_test(test_skips_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

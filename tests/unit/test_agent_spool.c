@@ -2,7 +2,9 @@
  * replay in order, acks deleting segments, a restart (also after a process that died without
  * cleaning up) resuming the same stream and seq, a torn last record cut at every byte, a
  * damaged record in the middle, a full spool dropping its oldest segment into correct gap
- * records, and rejected batches going to the dead-letter file. */
+ * records, rejected batches going to the dead-letter file, and gaps of skipped runs added
+ * from outside: sent like results, kept apart from what the spool lost, their reason kept
+ * when their segment is dropped. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -736,6 +738,110 @@ static void test_bad_settings(void **state)
     assert_non_null(strstr(err.msg, "/dev/null/spool"));
 }
 
+static int add_skip(spool_t *sp, uint64_t probe_id, int64_t from, int64_t to, uint64_t count)
+{
+    Parallax__Gap g = PARALLAX__GAP__INIT;
+    g.probe_id = probe_id;
+    g.from_us = from;
+    g.to_us = to;
+    g.count = count;
+    g.reason = PARALLAX__GAP_REASON__GAP_RUN_SKIPPED;
+    err_t err = {{0}};
+    int rc = spool_add_gap(sp, &g, &err);
+    if (rc < 0)
+        fail_msg("spool_add_gap: %s", err.msg);
+    return rc;
+}
+
+/* Sums the counts of the unacked gaps by reason: [0] spool drops, [1] skipped runs. */
+static void gaps_by_reason(spool_t *sp, uint64_t sums[2], uint64_t probe, uint64_t *of_probe)
+{
+    sums[0] = sums[1] = 0;
+    *of_probe = 0;
+    for (spool_batch_t *b = spool_batch_next(sp, NULL); b; b = spool_batch_next(sp, b)) {
+        Parallax__Envelope *env = load(sp, b->seq);
+        assert_true(env->batch->n_gaps <= PX_WIRE_MAX_GAPS);
+        for (size_t g = 0; g < env->batch->n_gaps; g++) {
+            const Parallax__Gap *gp = env->batch->gaps[g];
+            assert_true(gp->reason <= PARALLAX__GAP_REASON__GAP_RUN_SKIPPED);
+            sums[gp->reason] += gp->count;
+            if (gp->probe_id == probe && gp->reason == PARALLAX__GAP_REASON__GAP_RUN_SKIPPED)
+                *of_probe += gp->count;
+        }
+        wire_free(&env);
+    }
+}
+
+static void test_added_gaps(void **state)
+{
+    fixture_t *f = *state;
+    const uint64_t seg = 2048, max = 8192;
+    spool_t *sp = open_spool(f, 5, seg, max);
+    Parallax__Gap bad = PARALLAX__GAP__INIT;
+    bad.probe_id = 7;
+    bad.from_us = bad.to_us = TS0;
+    bad.count = 1;
+    err_t err = {{0}};
+    /* Spool drops are the spool's own; an invalid gap would poison its batch. */
+    assert_int_equal(spool_add_gap(sp, &bad, &err), -1);
+    bad.reason = PARALLAX__GAP_REASON__GAP_RUN_SKIPPED;
+    bad.to_us = TS0 - 1;
+    assert_int_equal(spool_add_gap(sp, &bad, &err), -1);
+    assert_non_null(strstr(err.msg, "implausible time range"));
+
+    /* A gap of three skipped runs travels in the batch with a result. */
+    assert_int_equal(add_skip(sp, 7, TS0, TS0 + 2000000, 3), 0);
+    add(sp, 1, TS0 + 3000000);
+    seal(sp);
+    spool_counters_t c;
+    spool_counters(sp, &c);
+    assert_int_equal(c.produced, 1);
+    assert_int_equal(c.dropped, 0);
+    assert_int_equal(c.gaps, 0);
+    Parallax__Envelope *env = load(sp, 1);
+    assert_int_equal(env->batch->n_results, 1);
+    assert_int_equal(env->batch->n_gaps, 1);
+    assert_int_equal(env->batch->gaps[0]->reason, PARALLAX__GAP_REASON__GAP_RUN_SKIPPED);
+    assert_int_equal(env->batch->gaps[0]->count, 3);
+    assert_int_equal(env->batch->gaps[0]->probe_id, 7);
+    wire_free(&env);
+    spool_close(&sp);
+
+    /* Reopened: still not counted as lost, still in its batch. */
+    sp = open_spool(f, 5, seg, max);
+    spool_counters(sp, &c);
+    assert_int_equal(c.dropped, 0);
+    assert_int_equal(c.gaps, 0);
+    uint64_t sums[2], of7;
+    gaps_by_reason(sp, sums, 7, &of7);
+    assert_int_equal(sums[1], 3);
+    assert_int_equal(of7, 3);
+
+    /* More than a batch holds: sealed at PX_WIRE_MAX_GAPS, none lost. */
+    int sealed = 0;
+    for (int i = 0; i < PX_WIRE_MAX_GAPS + 6; i++)
+        sealed += add_skip(sp, 8, TS0 + 10000000 + i, TS0 + 10000000 + i, 1);
+    assert_int_equal(sealed, 1);
+    seal(sp);
+    gaps_by_reason(sp, sums, 7, &of7);
+    assert_int_equal(sums[1], 3 + PX_WIRE_MAX_GAPS + 6);
+
+    /* A full spool drops the oldest segment: its skipped runs are carried as skipped runs,
+     * its results become spool drops, and each kind adds up. */
+    for (uint64_t i = 0; i < 600; i++)
+        add(sp, 1 + i % 3, TS0 + 20000000 + (int64_t)i * 1000);
+    seal(sp);
+    spool_counters(sp, &c);
+    assert_true(c.dropped > 0);
+    /* Batch 1, with probe 7's gap, went with the first segment dropped. */
+    assert_true(spool_batch_next(sp, NULL)->seq > 1);
+    gaps_by_reason(sp, sums, 7, &of7);
+    assert_int_equal(sums[0], c.dropped);
+    assert_int_equal(sums[1], 3 + PX_WIRE_MAX_GAPS + 6);
+    assert_int_equal(of7, 3);
+    spool_close(&sp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -752,6 +858,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reject_goes_to_dead_letter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_result_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_added_gaps, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
