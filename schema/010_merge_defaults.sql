@@ -1221,3 +1221,52 @@ BEGIN
     FROM jsonb_to_recordset(found_rows) AS x (kind text, scope text, subject text, at timestamptz,
                                               stored text, scratch text);
 END $$;
+
+-- What each vantage saw of each target, bin by bin, for target bins starting in
+-- [p_from, p_to): the runs it made (all probes of the target), how many were ok, its most
+-- common failure, and its own health in the vantage bin the target bin starts in (a target
+-- verdict ignores vantages that were not healthy).
+--   seen: ok (every run ok) | failed (none ok) | mixed
+-- Results fall in bins by their time corrected by the agent's clock offset, as in the merge,
+-- and vantage bins are as wide as the merge's in force (auto resolved).
+CREATE OR REPLACE FUNCTION parallax.vantage_target_bins(p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (target text, agent text, bin_start timestamptz, bin_end timestamptz,
+               runs bigint, ok bigint, failure parallax.status, seen text, health text)
+LANGUAGE sql STABLE
+AS $$
+WITH s AS (
+    SELECT m.vantage_bin_s,
+           -- Results are stored by agent clock: widen the scan by the extreme offsets.
+           least(coalesce(min(parallax.clock_offset(a.clock_offset_ms)), '0'), '0') AS lo,
+           greatest(coalesce(max(parallax.clock_offset(a.clock_offset_ms)), '0'), '0') AS hi,
+           parallax.widest_bin() AS widest
+    FROM parallax.merge_settings_now() m LEFT JOIN parallax.agents a ON true
+    GROUP BY m.vantage_bin_s
+),
+runs AS (
+    SELECT t.name AS target, a.id AS agent_id, a.name AS agent, r.status, x.bin_start, w.width
+    FROM s
+    CROSS JOIN LATERAL (
+        SELECT r.* FROM parallax.results r
+        WHERE r.ts >= p_from + s.lo AND r.ts < p_to + s.hi + s.widest OFFSET 0) r
+    JOIN parallax.agents a ON a.id = r.agent_id
+    JOIN parallax.probe_widths() w ON w.probe_id = r.probe_id
+    JOIN parallax.targets t ON t.id = w.target_id
+    CROSS JOIN LATERAL (
+        SELECT parallax.bin_floor(r.ts - parallax.clock_offset(a.clock_offset_ms), w.width) AS bin_start) x
+    WHERE x.bin_start >= p_from AND x.bin_start < p_to
+)
+SELECT runs.target, runs.agent, runs.bin_start, runs.bin_start + runs.width * interval '1 second',
+       count(*), count(*) FILTER (WHERE runs.status = 'ok'),
+       mode() WITHIN GROUP (ORDER BY runs.status) FILTER (WHERE runs.status <> 'ok'),
+       CASE WHEN count(*) FILTER (WHERE runs.status = 'ok') = count(*) THEN 'ok'
+            WHEN count(*) FILTER (WHERE runs.status = 'ok') = 0 THEN 'failed'
+            ELSE 'mixed' END,
+       (SELECT b.state FROM parallax.bins b
+        WHERE b.scope = 'vantage' AND b.subject_id = runs.agent_id
+          AND b.bin_start = parallax.bin_floor(runs.bin_start, s.vantage_bin_s))
+FROM runs CROSS JOIN s
+GROUP BY runs.target, runs.agent_id, runs.agent, runs.bin_start, runs.width, s.vantage_bin_s
+$$;
+COMMENT ON FUNCTION parallax.vantage_target_bins(timestamptz, timestamptz) IS
+    'Per target, vantage and target bin: runs, ok runs, main failure, ok/failed/mixed, the vantage''s health then.';

@@ -108,7 +108,7 @@ enum { F_BIN_S, F_START, F_END, F_NBINS, F_PER, F_NCOLS, F_START_TEXT, F_END_TEX
 static const char frame_sql[] =
     "WITH w AS (SELECT coalesce(CASE WHEN $1::text IS NOT NULL THEN "
     "  (SELECT parallax.target_bin_s(t.id) FROM parallax.targets t WHERE t.name = $1) "
-    "  ELSE (SELECT group_bin_s FROM parallax.merge_settings) END, 60) AS b), "
+    "  ELSE (SELECT group_bin_s FROM parallax.merge_settings_now()) END, 60) AS b), "
     "e AS (SELECT w.b, parallax.bin_floor(coalesce($3::timestamptz, now()) - interval "
     "  '1 microsecond', w.b) + w.b * interval '1 second' AS e FROM w), "
     "s AS (SELECT e.*, parallax.bin_floor(e.e - $2::bigint * interval '1 second', e.b) AS s "
