@@ -2,39 +2,11 @@
 -- with psql against a Parallax database (tests/integration/merge_contract.sh does, on a
 -- synthetic blackout). Names in quotes ('IR', 'ir-web1') are examples: put your own.
 --
--- ---------------------------------------------------------------------------------------
--- README section: "Reading the verdicts"
---
--- The coordinator merges results into verdicts in PostgreSQL as bins close (a target's bin
--- is its probe interval; results fall in bins by their probe time corrected by the agent's
--- measured clock offset). Everything is plain SQL in the `parallax` schema:
---
--- | relation                 | one row per                | what it says                                           |
--- |--------------------------|----------------------------|--------------------------------------------------------|
--- | `parallax.vantage_bins`  | agent x bin (60 s)         | `health`: healthy, impaired (its control targets mostly fail, or local errors), offline (no results, no heartbeat), no_data |
--- | `parallax.target_bins`   | target x bin               | `state` from healthy vantages only: up, degraded, partial, down, unknown |
--- | `parallax.group_bins`    | group x bin (60 s)         | `stage`: normal < degraded < servers_offline < dns_down < blackout (unknown) |
--- | `parallax.outages`       | outage                     | `scope` target/group/vantage, `subject`, `started_at`, `ended_at` (NULL while open), `stage` (worst reached), `detail` (evidence) |
---
--- * No data is never failure: an agent that sent nothing for a bin, or whose spool dropped
---   it (`parallax.gaps`), is left out of that bin.
--- * An impaired or offline vantage never counts against a target: a vantage failure is a
---   `vantage` outage and nothing else.
--- * A target is `down` only when every healthy vantage that probed it failed, and at least
---   `min_vantages` of them (2) in at least `min_networks` (2) countries or ASNs; with fewer
---   healthy vantages it is `unknown`.
--- * Outages open after `open_after` (2) bad bins in a row and close after `close_after` (3)
---   good ones; they start at the first bad bin and end at the first good one. Unknown bins
---   neither open nor close an outage.
--- * `detail` holds `first_reached` (when each stage was first seen), `agreeing` and
---   `disagreeing` vantages, `dominant_failure` (timeout, unreachable, refused, ...),
---   `down_targets` for groups and bin counts.
--- * Late results (an agent's spool delivered hours later) re-merge the bins they fall in;
---   verdicts and outages change accordingly, and outages keep their ids.
--- * Settings live in one row: `SELECT * FROM parallax.merge_settings;` and
---   `UPDATE parallax.merge_settings SET open_after = 3;`. To apply a change to history:
---   `SELECT parallax.merge_mark('2031-03-01', '2031-03-08');` then the next merge re-judges it.
--- ---------------------------------------------------------------------------------------
+-- What the verdicts mean: README "Reading the verdicts" and, rule by rule, docs/verdicts.md.
+-- The settings in force (auto widths resolved): SELECT name, value, in_force, source FROM
+-- parallax.merge_setting_list; whether the stored verdicts equal a merge from scratch:
+-- BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT * FROM parallax.merge_verify(now() - interval
+-- '1 hour'); ROLLBACK;
 
 -- Outages going on now, worst first.
 SELECT scope, subject, stage, started_at, now() - started_at AS lasting,
