@@ -743,26 +743,36 @@ BEGIN
         WHERE p.effective AND pv.svc_runs > 0
         GROUP BY r.target_id
     ),
+    left_out AS (
+        -- Evidence: the vantages left out and the health assumed, per target (aggregated:
+        -- a subquery per target would scan every vantage of the window each time).
+        SELECT v.target_id,
+               jsonb_agg(v.name ORDER BY v.name) FILTER (WHERE NOT v.healthy) AS excluded,
+               jsonb_object_agg(v.name, v.health) FILTER (WHERE v.provisional) AS provisional,
+               array_agg(v.agent_id ORDER BY v.agent_id) FILTER (WHERE v.provisional) AS provisional_ids
+        FROM vantage v
+        GROUP BY v.target_id
+    ),
+    probe_notes AS (
+        -- The probes left out as chronic, and those ok now (what the bin passes on).
+        SELECT p.target_id,
+               jsonb_agg(p.spec ORDER BY p.spec) FILTER (WHERE NOT p.effective) AS chronic,
+               coalesce(jsonb_object_agg(p.probe_id::text, extract(epoch FROM p_start))
+                            FILTER (WHERE p.ok_now), '{}') AS ok_now
+        FROM counted_probe p
+        GROUP BY p.target_id
+    ),
     notes AS (
-        -- Evidence: vantages left out, health assumed, probes left out as chronic; and what
-        -- the bin passes on of its probes (their latest ok within baseline_window).
-        SELECT t.target_id,
-               (SELECT jsonb_agg(v.name ORDER BY v.name) FROM vantage v
-                WHERE v.target_id = t.target_id AND NOT v.healthy) AS excluded,
-               (SELECT jsonb_object_agg(v.name, v.health) FROM vantage v
-                WHERE v.target_id = t.target_id AND v.provisional) AS provisional,
-               (SELECT array_agg(v.agent_id ORDER BY v.agent_id) FROM vantage v
-                WHERE v.target_id = t.target_id AND v.provisional) AS provisional_ids,
-               (SELECT jsonb_agg(p.spec ORDER BY p.spec) FROM counted_probe p
-                WHERE p.target_id = t.target_id AND NOT p.effective) AS chronic,
+        -- What the bin passes on of its probes: their latest ok within baseline_window (the
+        -- bin before's, still recent enough, overridden by this bin's).
+        SELECT t.target_id, l.excluded, l.provisional, l.provisional_ids, pn.chronic,
                (SELECT coalesce(jsonb_object_agg(k.key, k.value), '{}')
                 FROM jsonb_each(coalesce(t.prev_last_ok, '{}')) k
-                WHERE k.value::text::double precision >= extract(epoch FROM since)
-                  AND NOT EXISTS (SELECT 1 FROM probe p WHERE p.target_id = t.target_id
-                                  AND p.ok_now AND p.probe_id::text = k.key))
-               || (SELECT coalesce(jsonb_object_agg(p.probe_id::text, extract(epoch FROM p_start)), '{}')
-                   FROM probe p WHERE p.target_id = t.target_id AND p.ok_now) AS last_ok
+                WHERE k.value::text::double precision >= extract(epoch FROM since))
+               || coalesce(pn.ok_now, '{}') AS last_ok
         FROM target t
+        LEFT JOIN left_out l USING (target_id)
+        LEFT JOIN probe_notes pn USING (target_id)
     ),
     judged AS (
         SELECT t.*, pt.vantages, pt.failed_names, pt.mixed_names, pt.reached_names, pt.host_answers,
