@@ -352,10 +352,13 @@ DECLARE
     first timestamptz;
 BEGIN
     last_closed := parallax.bin_floor(p_now - parallax.merge_grace(s.vantage_bin_s, s) - width, s.vantage_bin_s);
-    -- The first sweep starts at the oldest vantage bin anything arrived for, or now.
+    -- The first sweep starts at the oldest vantage bin a result arrived for; before any did,
+    -- there is nothing to judge (a deployment starting up is not a row of offline vantages).
     first := coalesce((SELECT vantages_swept_to FROM parallax.merge_state),
-                      (SELECT min(bin_start) FROM parallax.merge_dirty WHERE scope = 'vantage'),
-                      last_closed);
+                      (SELECT min(bin_start) FROM parallax.merge_dirty WHERE scope = 'vantage'));
+    IF first IS NULL THEN
+        RETURN;
+    END IF;
     -- On the grid of the width in force (an auto width changes with the schedule).
     first := parallax.bin_floor(greatest(first, p_now - s.sweep_max), s.vantage_bin_s);
     IF first > last_closed THEN
@@ -717,19 +720,24 @@ BEGIN
         GROUP BY r.target_id, r.agent_id
     ),
     per_target AS (
-        -- The counted vantages (those with a service run) of each bin.
-        SELECT pv.target_id,
-               count(*) AS vantages,
-               count(*) FILTER (WHERE pv.svc_ok = 0) AS failed,
-               greatest(count(DISTINCT v.country) FILTER (WHERE pv.svc_ok = 0),
-                        count(DISTINCT v.asn) FILTER (WHERE pv.svc_ok = 0)) AS failed_networks,
-               bool_or(pv.svc_ok = 0 AND pv.host_ok > 0) AS host_answers,
-               jsonb_agg(v.name ORDER BY v.name) FILTER (WHERE pv.svc_ok = 0) AS failed_names,
-               jsonb_agg(v.name ORDER BY v.name) FILTER (WHERE pv.svc_ok > 0 AND pv.ok < pv.runs) AS mixed_names,
-               jsonb_agg(v.name ORDER BY v.name) FILTER (WHERE pv.svc_ok > 0 AND pv.ok = pv.runs) AS reached_names
-        FROM per_vantage pv JOIN vantage v USING (target_id, agent_id)
-        WHERE pv.svc_runs > 0
-        GROUP BY pv.target_id
+        -- Each bin's vantages in one pass: the counted ones (with a service run) and how
+        -- they fared, the ones left out, the health assumed. (Networks are counted below,
+        -- only where every counted vantage failed.)
+        SELECT v.target_id,
+               count(*) FILTER (WHERE pv.svc_runs > 0) AS vantages,
+               count(*) FILTER (WHERE pv.svc_runs > 0 AND pv.svc_ok = 0) AS failed,
+               coalesce(bool_or(pv.svc_runs > 0 AND pv.svc_ok = 0 AND pv.host_ok > 0), false) AS host_answers,
+               jsonb_agg(v.name ORDER BY v.name) FILTER (WHERE pv.svc_runs > 0 AND pv.svc_ok = 0) AS failed_names,
+               jsonb_agg(v.name ORDER BY v.name)
+                   FILTER (WHERE pv.svc_runs > 0 AND pv.svc_ok > 0 AND pv.ok < pv.runs) AS mixed_names,
+               jsonb_agg(v.name ORDER BY v.name)
+                   FILTER (WHERE pv.svc_runs > 0 AND pv.svc_ok > 0 AND pv.ok = pv.runs) AS reached_names,
+               jsonb_agg(v.name ORDER BY v.name) FILTER (WHERE NOT v.healthy) AS excluded,
+               jsonb_object_agg(v.name, v.health) FILTER (WHERE v.provisional) AS provisional,
+               array_agg(v.agent_id ORDER BY v.agent_id) FILTER (WHERE v.provisional) AS provisional_ids
+        FROM vantage v
+        LEFT JOIN per_vantage pv USING (target_id, agent_id)
+        GROUP BY v.target_id
     ),
     per_run AS (
         SELECT r.target_id,
@@ -743,16 +751,6 @@ BEGIN
         WHERE p.effective AND pv.svc_runs > 0
         GROUP BY r.target_id
     ),
-    left_out AS (
-        -- Evidence: the vantages left out and the health assumed, per target (aggregated:
-        -- a subquery per target would scan every vantage of the window each time).
-        SELECT v.target_id,
-               jsonb_agg(v.name ORDER BY v.name) FILTER (WHERE NOT v.healthy) AS excluded,
-               jsonb_object_agg(v.name, v.health) FILTER (WHERE v.provisional) AS provisional,
-               array_agg(v.agent_id ORDER BY v.agent_id) FILTER (WHERE v.provisional) AS provisional_ids
-        FROM vantage v
-        GROUP BY v.target_id
-    ),
     probe_notes AS (
         -- The probes left out as chronic, and those ok now (what the bin passes on).
         SELECT p.target_id,
@@ -765,23 +763,24 @@ BEGIN
     notes AS (
         -- What the bin passes on of its probes: their latest ok within baseline_window (the
         -- bin before's, still recent enough, overridden by this bin's).
-        SELECT t.target_id, l.excluded, l.provisional, l.provisional_ids, pn.chronic,
+        SELECT t.target_id, pn.chronic,
                (SELECT coalesce(jsonb_object_agg(k.key, k.value), '{}')
                 FROM jsonb_each(coalesce(t.prev_last_ok, '{}')) k
                 WHERE k.value::text::double precision >= extract(epoch FROM since))
                || coalesce(pn.ok_now, '{}') AS last_ok
         FROM target t
-        LEFT JOIN left_out l USING (target_id)
         LEFT JOIN probe_notes pn USING (target_id)
     ),
     judged AS (
         SELECT t.*, pt.vantages, pt.failed_names, pt.mixed_names, pt.reached_names, pt.host_answers,
-               pr.rtt_ms, pr.failure_share, pr.failure, n.excluded, n.provisional, n.provisional_ids,
+               pr.rtt_ms, pr.failure_share, pr.failure, pt.excluded, pt.provisional, pt.provisional_ids,
                n.chronic, n.last_ok,
                CASE WHEN t.base_n >= s.baseline_min_bins THEN t.base_ms END AS baseline_ms,
                CASE WHEN coalesce(pt.vantages, 0) < s.min_vantages THEN 'unknown'
                     WHEN pt.failed = pt.vantages THEN
-                        CASE WHEN pt.failed_networks >= s.min_networks THEN 'down' ELSE 'unknown' END
+                        CASE WHEN (SELECT greatest(count(DISTINCT a.country), count(DISTINCT a.asn))
+                                   FROM parallax.agents a WHERE pt.failed_names ? a.name) >= s.min_networks
+                             THEN 'down' ELSE 'unknown' END
                     WHEN pt.failed > 0 THEN 'partial'
                     WHEN pr.failure_share >= s.degraded_failure_share::numeric THEN 'degraded'
                     WHEN t.base_n >= s.baseline_min_bins AND pr.rtt_ms > s.latency_factor * t.base_ms
@@ -1003,17 +1002,20 @@ BEGIN
 END $$;
 
 -- Whether merge_run has anything to do at p_now: a dirty bin that has closed, or a vantage
--- bin the offline sweep has not judged. Both are index lookups.
+-- bin the offline sweep has not judged (once results have started to arrive). Both are index
+-- lookups.
 CREATE OR REPLACE FUNCTION parallax.merge_due(p_now timestamptz) RETURNS boolean
 LANGUAGE sql STABLE
 RETURN EXISTS (SELECT 1 FROM parallax.merge_dirty WHERE closes_at <= p_now)
-    OR (SELECT st.vantages_swept_to IS NULL
-               OR st.vantages_swept_to + s.vantage_bin_s * interval '1 second'
-                  + parallax.merge_grace(s.vantage_bin_s, s) <= p_now
+    OR (SELECT CASE WHEN st.vantages_swept_to IS NULL
+                    THEN EXISTS (SELECT 1 FROM parallax.merge_dirty WHERE scope = 'vantage')
+                    ELSE st.vantages_swept_to + s.vantage_bin_s * interval '1 second'
+                         + parallax.merge_grace(s.vantage_bin_s, s) <= p_now END
         FROM parallax.merge_state st, parallax.merge_settings_now() s);
 
 -- Queues every bin between p_from and p_to for merging again: after a change of settings.
--- Vantage bins only where the agent has them (created, not yet disabled, swept). Returns the
+-- Vantage bins only where the agent has them (created, not yet disabled, swept, or where its
+-- results fall). Returns the
 -- number of bins queued; merge_run does the work.
 CREATE OR REPLACE FUNCTION parallax.merge_mark(p_from timestamptz, p_to timestamptz) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
@@ -1035,6 +1037,21 @@ BEGIN
            OR EXISTS (SELECT 1 FROM parallax.bins x WHERE x.scope = 'vantage' AND x.subject_id = a.id AND x.bin_start = b))
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS queued = ROW_COUNT;
+    -- And wherever results fall, as their insert trigger queued them (before the first sweep,
+    -- too).
+    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    SELECT 'vantage', x.agent_id, x.bin_start, x.bin_start + vwidth,
+           parallax.merge_closes_at('vantage', x.bin_start + vwidth, s.vantage_bin_s, s)
+    FROM (
+        SELECT DISTINCT r.agent_id,
+               parallax.bin_floor(r.ts - parallax.clock_offset(a.clock_offset_ms), s.vantage_bin_s) AS bin_start
+        FROM parallax.results r
+        JOIN parallax.agents a ON a.id = r.agent_id
+        WHERE r.ts >= p_from - interval '1 day' AND r.ts < p_to + interval '1 day') x
+    WHERE x.bin_start >= parallax.bin_floor(p_from, s.vantage_bin_s) AND x.bin_start < p_to
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS more = ROW_COUNT;
+    queued := queued + more;
     INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT 'target', b.subject_id, b.bin_start, b.bin_end,
            parallax.merge_closes_at('target', b.bin_end,

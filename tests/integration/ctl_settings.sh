@@ -11,9 +11,11 @@ ctl 0 settings
 columns=$(sql "SELECT count(*) FROM information_schema.columns
                WHERE table_schema = 'parallax' AND table_name = 'merge_settings' AND column_name <> 'id'")
 [ "$(($(wc -l <"$WORK/out") - 1))" = "$columns" ] || fail "$columns settings, listed: $(cat "$WORK/out")"
-grep -Eq '^open_after +2 +2$' "$WORK/out" || fail "open_after not shown at 2 (default 2): $(cat "$WORK/out")"
-grep -Eq '^baseline_window +1 day +1 day$' "$WORK/out" || fail "baseline_window: $(grep baseline_window "$WORK/out")"
-! grep -q changed "$WORK/out" || fail "a default marked changed: $(grep changed "$WORK/out")"
+grep -Eq '^open_after +2 +2 +2 +default$' "$WORK/out" || fail "open_after not shown at 2 (default 2): $(cat "$WORK/out")"
+grep -Eq '^baseline_window +1 day +1 day +1 day +default$' "$WORK/out" || fail "baseline_window: $(grep baseline_window "$WORK/out")"
+# The widths are derived from the schedule: with no control probe, 60 s.
+grep -Eq '^vantage_bin_s +auto +60 +auto +auto$' "$WORK/out" || fail "vantage_bin_s: $(grep vantage_bin_s "$WORK/out")"
+! grep -Eq ' set$' "$WORK/out" || fail "a default marked set: $(grep -E ' set$' "$WORK/out")"
 ! grep -q ' $' "$WORK/out" || fail "trailing blanks in the table"
 
 log "settings set: two at once, reported old -> new, stored, marked changed"
@@ -22,7 +24,22 @@ ctl 0 settings set open_after=3 baseline_window='2 hours'
 baseline_window: 1 day -> 02:00:00" ] || fail "report: $(cat "$WORK/out")"
 [ "$(setting open_after)/$(setting baseline_window)" = "3/02:00:00" ] || fail "not stored"
 ctl 0 settings
-grep -Eq '^open_after +3 +2 +changed$' "$WORK/out" || fail "open_after not marked changed: $(cat "$WORK/out")"
+grep -Eq '^open_after +3 +3 +2 +set$' "$WORK/out" || fail "open_after not marked set: $(cat "$WORK/out")"
+
+log "auto widths: in force from the schedule, set to a number, set back to auto"
+sql "INSERT INTO parallax.targets (name, address, control) VALUES ('ctl-a', '198.51.100.7', true)" >/dev/null
+sql "INSERT INTO parallax.probes (target_id, kind, spec, interval_s) SELECT id, 'icmp', 'icmp', 15 FROM parallax.targets WHERE name = 'ctl-a'" >/dev/null
+ctl 0 settings
+grep -Eq '^vantage_bin_s +auto +15 +auto +auto$' "$WORK/out" || fail "auto from a 15 s control: $(grep vantage_bin_s "$WORK/out")"
+ctl 0 settings set vantage_bin_s=30
+ctl 0 settings
+grep -Eq '^vantage_bin_s +30 +30 +auto +set$' "$WORK/out" || fail "set to 30: $(grep vantage_bin_s "$WORK/out")"
+ctl 0 settings set vantage_bin_s=auto
+grep -q '^vantage_bin_s: 30 -> auto$' "$WORK/out" || fail "report: $(cat "$WORK/out")"
+[ "$(sql "SELECT vantage_bin_s IS NULL FROM parallax.merge_settings")" = t ] || fail "auto is not stored as NULL"
+ctl 1 settings set open_after=auto
+one_line_error "open_after must be of type integer"
+sql "DELETE FROM parallax.targets" >/dev/null
 
 log "all or none: a value out of range later in the list undoes the earlier ones"
 ctl 1 settings set close_after=9 latency_factor=0.5
@@ -51,8 +68,9 @@ one_line_error "cannot be combined"
 [ "$(setting open_after)" = 3 ] || fail "a usage error changed a setting"
 
 log "--remerge-since: the bins of that span are queued to merge again"
-# One enabled agent (a row is enough: merge_mark queues every enabled agent's vantage bins).
-sql "INSERT INTO parallax.agents (name, country, public_key) VALUES ('gb1', 'GB', 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7')" >/dev/null
+# One enabled agent, a day old (a row is enough: merge_mark queues every enabled agent's
+# vantage bins since it was created).
+sql "INSERT INTO parallax.agents (name, country, public_key, created_at) VALUES ('gb1', 'GB', 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7', now() - interval '1 day')" >/dev/null
 before=$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'vantage'")
 ctl 0 settings set close_after=4 --remerge-since 2h
 # One enabled agent: its 120 one-minute vantage bins of the last 2 hours (121 if the span
@@ -65,15 +83,16 @@ grep -q '^close_after: 3 -> 4$' "$WORK/out" || fail "report: $(cat "$WORK/out")"
 
 log "--describe and --json carry every setting's meaning"
 ctl 0 settings --describe
-grep -A1 '^open_after = 3 (default 2)$' "$WORK/out" | grep -q 'An outage opens after' ||
+grep -A1 '^open_after = 3 (default 2; in force 3, set)$' "$WORK/out" | grep -q 'An outage opens after' ||
     fail "describe: $(grep -A1 open_after "$WORK/out")"
 ctl 0 settings --json
 [ "$(sql "SELECT count(*) FROM jsonb_array_elements('$(sed "s/'/''/g" "$WORK/out")'::jsonb) e
-          WHERE e ->> 'description' IS NOT NULL AND e ? 'default' AND e ? 'type'")" = "$columns" ] ||
+          WHERE e ->> 'description' IS NOT NULL AND e ? 'default' AND e ? 'type' AND e ? 'in_force'
+            AND e ? 'source'")" = "$columns" ] ||
     fail "json: $(cat "$WORK/out")"
 
 log "the SQL interface the CLI uses, for people at psql"
 [ "$(sql "SELECT parallax.merge_setting_set('grace_s', '15')")" = 15 ] || fail "merge_setting_set"
-[ "$(sql "SELECT value || '/' || default_value FROM parallax.merge_setting_list WHERE name = 'grace_s'")" = "15/10" ] ||
+[ "$(sql "SELECT value || '/' || default_value FROM parallax.merge_setting_list WHERE name = 'grace_s'")" = "15/2" ] ||
     fail "merge_setting_list"
 log "ok"

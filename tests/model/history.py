@@ -147,6 +147,9 @@ def generate(seed):
             iv = rng.choice(intervals)
             targets.append(Target(f"{group.lower()}-{role}{j}", group, role, False,
                                   _probes_for(rng, role, False, iv)))
+    while len(targets) < 4:                 # at least 5 targets with the control below
+        iv = rng.choice(intervals)
+        targets.append(Target(f"g1-web{len(targets)}", "G1", "web", False, _probes_for(rng, "web", False, iv)))
     for c in range(rng.randint(1, 3)):
         targets.append(Target(f"ctl-{c + 1}", None, "host", True,
                               _probes_for(rng, "host", True, rng.choice(intervals))))

@@ -130,7 +130,8 @@ def feed(db, h, h0, verbose=False):
     last_event = max(e[0] for e in events)
     end = max(h.length, last_event) + 6 * widest + 30
     tick = max(1.0, [shortest / 2.0, float(shortest), widest / 2.0][h.seed % 3], end / 80.0)
-    now, i, merges, started = 0.0, 0, 0, False
+    # Like the coordinator, half the seeds merge from the start, before any result arrived.
+    now, i, merges, started = 0.0, 0, 0, h.seed % 2 == 0
     while now <= end:
         now += tick
         pending = {}                       # agent -> its results due by now: one batch each
