@@ -6,7 +6,7 @@ source "$PX_SOURCE_DIR/tests/integration/lib.sh"
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import psycopg2' 2>/dev/null ||
     skip "python3 with psycopg2 is not installed (scripts/deps.sh installs python3-psycopg2)"
 SEEDS=${PX_MODEL_SEEDS:-300}
-BUDGET=${PX_MODEL_BUDGET_S:-540}
+BUDGET=${PX_MODEL_BUDGET_S:-570}
 /usr/bin/python3 "$PX_SOURCE_DIR/tests/model/run.py" --db "$PG_BASE" --ctl "$CTL" \
     --first "${PX_MODEL_FIRST:-1}" --seeds "$SEEDS" --jobs 2 --budget "$BUDGET" --min-seeds "$SEEDS" \
     --prefix "px_model_$$" || fail "the merge differs from the model (seeds above), or too few seeds ran"
