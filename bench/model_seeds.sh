@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # model_seeds.sh [SEEDS [FIRST [BUILD_DIR]]]: the verdict model test at scale: SEEDS random
-# histories (default 10,000) from seed FIRST (default 1), each fed into a real PostgreSQL and
-# merged as the coordinator does, compared with the reference model (tests/model/). Starts its
-# own PostgreSQL cluster; prints "seeds N, differing D, time T s" and each differing seed.
-# Bounded: stops starting seeds after PX_BENCH_LIMIT_S seconds (default 14400) and says how
-# many ran.
+# histories (default 10,000) from seed FIRST (default 1), each played into a real PostgreSQL
+# as the coordinator plays it and compared with the reference model (tests/model/), two
+# workers. Starts its own PostgreSQL cluster (scripts/pg.sh); prints each differing seed,
+# the kinds of difference with a seed for each, and "seeds N, differing D, time T s".
+# Bounded: starts no seed after PX_BENCH_LIMIT_S seconds (default 14400) and says how many ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${1:-10000}

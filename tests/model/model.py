@@ -1,282 +1,358 @@
-"""model.py: the verdict rules of docs/verdicts.md, implemented a second time, apart from the SQL.
+"""model.py: an independent reference model of the verdict rules in docs/verdicts.md.
 
-Input: what was delivered (results, heartbeats, gap records), the agents and targets, the
-settings; output: every vantage, target and group bin's state and every outage. Times are
-integer milliseconds from the history's start (H0, aligned to every bin width). Nothing here
-reads or calls the merge's SQL: it is a second reading of the written rules.
+Pure Python, no database, nothing read from the SQL: given the final data (agents, targets
+and their probes, results, heartbeats, gap records) and the settings, it computes every
+vantage bin, target bin and group bin and the outages, as the document says they end up.
+
+Times are integers, milliseconds since the UTC epoch. READING: shares and factors are
+compared as exact fractions of the settings' decimal text ('0.2' is 1/5, so 1 failure in 5
+runs is "at least 0.2"), as the document writes them, whatever the column's float type.
+
+Where the document leaves a choice, the most literal reading is taken and marked READING.
 """
-from collections import defaultdict
-from statistics import median
+from fractions import Fraction
 
-SERVICE_KINDS = {"web": {"http", "https", "tcp"}, "dns": {"dns"}, "mail": {"smtp", "tcp"}}
-GOOD = {"healthy", "up", "normal"}
-SILENT = {"no_data", "unknown"}
-RANK = {"no_data": 0, "unknown": 0, "healthy": 1, "up": 1, "normal": 1, "impaired": 2, "degraded": 2,
-        "offline": 3, "partial": 3, "servers_offline": 3, "down": 4, "dns_down": 4, "blackout": 5}
+VANTAGE_BAD = {"impaired": 1, "offline": 2}              # rank: worse is higher
+VANTAGE_GOOD = {"healthy"}
+TARGET_BAD = {"degraded": 1, "partial": 2, "down": 3}
+TARGET_GOOD = {"up"}
+GROUP_BAD = {"degraded": 1, "servers_offline": 2, "dns_down": 3, "blackout": 4}
+GROUP_GOOD = {"normal"}
+
+# READING: "its worst state among its bins" (group stage): unknown is the least of all,
+# below up, so a target is unknown in a group bin only when every bin overlapping it is.
+TARGET_WORST = {"unknown": 0, "up": 1, "degraded": 2, "partial": 3, "down": 4}
+
+SERVICE_KINDS = {
+    "web": {"http", "https", "tcp"},
+    "dns": {"dns"},
+    "mail": {"smtp", "tcp"},
+    "router": set(),
+    "host": set(),
+}
 
 
-def floor(t, w):
+def floor_bin(t, w):
     return (t // w) * w
 
 
+def frac(v):
+    """A setting as an exact fraction of its decimal text."""
+    if isinstance(v, Fraction):
+        return v
+    return Fraction(str(v))
+
+
+class Settings:
+    def __init__(self, d):
+        self.min_vantages = int(d["min_vantages"])
+        self.min_networks = int(d["min_networks"])
+        self.open_after = int(d["open_after"])
+        self.close_after = int(d["close_after"])
+        self.vantage_bin_s = d.get("vantage_bin_s")      # None: auto
+        self.group_bin_s = d.get("group_bin_s")          # None: auto
+        self.control_ok_min = frac(d["control_ok_min"])
+        self.local_error_share = frac(d["local_error_share"])
+        self.degraded_failure_share = frac(d["degraded_failure_share"])
+        self.latency_factor = frac(d["latency_factor"])
+        self.latency_min_ms = frac(d["latency_min_ms"])
+        self.baseline_bins = int(d["baseline_bins"])
+        self.baseline_min_bins = int(d["baseline_min_bins"])
+        self.baseline_window_ms = int(d["baseline_window_ms"])
+        self.blackout_share = frac(d["blackout_share"])
+
+
+def median(xs):
+    # READING: the median of an even number of RTTs is the mean of the middle two.
+    xs = sorted(xs)
+    n = len(xs)
+    if n == 0:
+        return None
+    if n % 2:
+        return xs[n // 2]
+    return (xs[n // 2 - 1] + xs[n // 2]) / 2.0
+
+
 class Model:
-    """settings: a dict of the merge settings (numbers; widths None for auto)."""
-
-    def __init__(self, agents, targets, settings):
-        self.s = settings
-        self.agents = {a.name: a for a in agents}
-        self.targets = {t.name: t for t in targets}
-        control_iv = [p.interval for t in targets if t.control for p in t.probes]
-        grouped_iv = [p.interval for t in targets if not t.control and t.group for p in t.probes]
-        self.vw = (settings["vantage_bin_s"] or (max(control_iv) if control_iv else 60)) * 1000
-        self.gw = (settings["group_bin_s"] or (max(grouped_iv) if grouped_iv else 60)) * 1000
-        self.tw = {t.name: max(p.interval for p in t.probes) * 1000 for t in targets}
-
-    # -- inputs -------------------------------------------------------------------------------
-    def run(self, results, heartbeats, gaps, first_ms, end_ms):
-        """results: (agent, target, spec, ts_ms, status, rtt); heartbeats: (agent, t_ms);
-        gaps: (agent, target or None, spec or None, from_ms, to_ms); bins compared in
-        [first_ms, end_ms)."""
+    def __init__(self, settings, agents, targets, results, heartbeats, gaps, h1):
+        """settings: dict (see Settings); agents: [dict(id, name, country, asn, offset_ms,
+        created_ms, disabled_ms)]; targets: [dict(id, name, group, role, control,
+        probes: [dict(id, kind, interval_s)])]; results: [(agent_id, probe_id, ts_ms, status,
+        rtt_ms)]; heartbeats: [(agent_id, ts_ms)]; gaps: [(agent_id, probe_id or None,
+        from_ms, to_ms)]; h1: bins are computed for starts before h1."""
+        self.s = Settings(settings)
+        self.agents = {a["id"]: a for a in agents}
+        self.targets = {t["id"]: t for t in targets}
+        self.probe_target = {}
+        self.probe_kind = {}
+        for t in targets:
+            for p in t["probes"]:
+                self.probe_target[p["id"]] = t["id"]
+                self.probe_kind[p["id"]] = p["kind"]
         self.results = results
-        self.heartbeats = defaultdict(list)
-        for a, t in heartbeats:
-            self.heartbeats[a].append(t)
+        self.heartbeats = heartbeats
         self.gaps = gaps
-        self.first, self.end = first_ms, end_ms
-        self.vantage = self._vantage_bins()
-        self.target = self._target_bins()
-        self.group = self._group_bins()
-        bins = {}
-        for scope, table in (("vantage", self.vantage), ("target", self.target), ("group", self.group)):
-            for (subject, start), state in table.items():
-                bins[(scope, subject, start)] = state
-        self.bins = bins
-        self.outages = self._outages()
-        return bins, self.outages
+        self.h1 = h1
+        self.off = {a["id"]: (a.get("offset_ms") or 0) for a in agents}   # NULL counts as 0
 
-    def _placed(self, agent, ts_ms):
-        return ts_ms - (self.agents[agent].offset_ms or 0)
+        # Widths (ms).
+        controls = [p["interval_s"] for t in targets if t["control"] for p in t["probes"]]
+        grouped = [p["interval_s"] for t in targets if not t["control"] and t["group"] is not None
+                   for p in t["probes"]]
+        self.vw = 1000 * (self.s.vantage_bin_s or (max(controls) if controls else 60))
+        self.gw = 1000 * (self.s.group_bin_s or (max(grouped) if grouped else 60))
+        self.tw = {t["id"]: 1000 * max(p["interval_s"] for p in t["probes"]) for t in targets
+                   if t["probes"]}
 
-    def _gap_covers(self, agent, target, spec, start, end):
-        """A gap record of agent (for every probe, or this one) overlapping [start, end)."""
-        off = self.agents[agent].offset_ms or 0
+        self.vbins = {}     # (agent id, start) -> (end, health)
+        self.tbins = {}     # (target id, start) -> (end, state)
+        self.gbins = {}     # (group, start) -> (end, stage)
+        self.outage_list = []   # (scope, subject name, start, end or None, stage)
+        self._vantages()
+        self._targets()
+        self._groups()
+
+    # ---------------------------------------------------------------- gaps
+    def _gap_overlaps(self, g, start, end):
+        a, _p, f, to = g
+        o = self.off[a]
+        return f - o < end and to - o >= start
+
+    # ---------------------------------------------------------------- vantage health
+    def _vantages(self):
+        s, vw = self.s, self.vw
+        if not self.results:
+            return
+        # "from the first vantage bin any agent's results arrived for on"
+        first = min(floor_bin(ts - self.off[a], vw) for a, _p, ts, _st, _r in self.results)
+        stats = {}   # (agent, bin) -> [n, n_local, n_ctrl, n_ctrl_ok]
+        for a, p, ts, st, _r in self.results:
+            k = (a, floor_bin(ts - self.off[a], vw))
+            c = stats.setdefault(k, [0, 0, 0, 0])
+            c[0] += 1
+            if st == "local_error":
+                c[1] += 1
+            if self.targets[self.probe_target[p]]["control"]:
+                c[2] += 1
+                if st == "ok":
+                    c[3] += 1
+        hb = set()
+        for a, ts in self.heartbeats:      # the coordinator's clock: not corrected
+            hb.add((a, floor_bin(ts, vw)))
+        all_gaps = {}
         for g in self.gaps:
-            if g[0] != agent:
-                continue
-            if target is not None and g[1] is not None and (g[1], g[2]) != (target, spec):
-                continue
-            if target is None and g[1] is not None:
-                continue
-            if g[3] - off < end and g[4] - off >= start:
-                return True
-        return False
+            if g[1] is None:
+                all_gaps.setdefault(g[0], []).append(g)
+        for a, ag in self.agents.items():
+            seq = []
+            b = first
+            while b < self.h1:
+                e = b + vw
+                if e > ag["created_ms"] and (ag["disabled_ms"] is None or b < ag["disabled_ms"]):
+                    c = stats.get((a, b))
+                    if any(self._gap_overlaps(g, b, e) for g in all_gaps.get(a, ())):
+                        h = "no_data"
+                    elif c is None and (a, b) not in hb:
+                        h = "offline"
+                    elif c is None:
+                        h = "no_data"
+                    elif c[2] > 0 and Fraction(c[3], c[2]) < s.control_ok_min:
+                        h = "impaired"
+                    elif c[1] >= 1 and Fraction(c[1], c[0]) >= s.local_error_share:
+                        h = "impaired"
+                    else:
+                        h = "healthy"
+                    self.vbins[(a, b)] = (e, h)
+                    seq.append((b, e, h))
+                b = e
+            for o in self._outages(seq, VANTAGE_BAD, VANTAGE_GOOD):
+                self.outage_list.append(("vantage", ag["name"]) + o)
 
-    # -- vantage health ---------------------------------------------------------------------------
-    def _vantage_bins(self):
-        w = self.vw
-        per = defaultdict(list)
+    def _healthy_at(self, a, t):
+        v = self.vbins.get((a, floor_bin(t, self.vw)))
+        return v is not None and v[1] == "healthy"
+
+    # ---------------------------------------------------------------- target state
+    def _targets(self):
+        # READING: every target has target bins, control targets too: "Target state — one
+        # target, one of its bins" excludes none (only the group stage says "non-control").
+        by_target = {}
         for r in self.results:
-            at = self._placed(r[0], r[3])
-            per[(r[0], floor(at, w))].append(r)
-        out = {}
-        for name, a in self.agents.items():
-            created = int(round(a.created * 1000))
-            disabled = None if a.disabled is None else int(round(a.disabled * 1000))
-            b = floor(self.first, w)
-            while b < self.end:
-                if b + w > created and (disabled is None or disabled > b):
-                    out[(name, b)] = self._judge_vantage(name, b, per.get((name, b), []))
-                b += w
-        # Results make a vantage bin whatever the grid says (not expected in these histories).
-        for (name, b), runs in per.items():
-            if (name, b) not in out and self.first <= b < self.end:
-                out[(name, b)] = self._judge_vantage(name, b, runs)
-        return out
-
-    def _judge_vantage(self, name, b, runs):
-        s, w = self.s, self.vw
-        hb = any(b <= t < b + w for t in self.heartbeats[name])
-        if self._gap_covers(name, None, None, b, b + w):
-            return "no_data"
-        if not runs:
-            return "no_data" if hb else "offline"
-        controls = [r for r in runs if self.targets[r[1]].control]
-        ok = sum(1 for r in controls if r[4] == "ok")
-        local = sum(1 for r in runs if r[4] == "local_error")
-        if controls and ok < s["control_ok_min"] * len(controls):
-            return "impaired"
-        if local > 0 and local >= s["local_error_share"] * len(runs):
-            return "impaired"
-        return "healthy"
-
-    def _health(self, agent, at):
-        return self.vantage.get((agent, floor(at, self.vw)))
-
-    # -- target state -----------------------------------------------------------------------------
-    def _target_bins(self):
-        s = self.s
-        window_ms = s["baseline_window_s"] * 1000
-        per = defaultdict(list)
-        for r in self.results:
-            t = self.targets[r[1]]
-            if t.control:
+            by_target.setdefault(self.probe_target[r[1]], []).append(r)
+        for tid, t in self.targets.items():
+            rs = by_target.get(tid)
+            if not rs or tid not in self.tw:
                 continue
-            at = self._placed(r[0], r[3])
-            per[(r[1], floor(at, self.tw[r[1]]))].append((r, at))
-        out = {}
-        self.target_detail = {}
-        kinds = {(t.name, p.spec): p.kind for t in self.targets.values() for p in t.probes}
-        for tname in sorted(self.targets):
-            t = self.targets[tname]
-            if t.control:
-                continue
-            w = self.tw[tname]
-            starts = sorted(b for (n, b) in per if n == tname)
-            last_ok = {}          # spec -> latest bin start where a healthy vantage had it ok
-            base = None           # (ms, n, at)
-            for b in starts:
-                runs = [(r, at) for (r, at) in per[(tname, b)]
-                        if not self._gap_covers(r[0], r[1], r[2], b, b + w)]
-                # Healthy vantages: healthy in every vantage bin their runs fall in.
-                by_agent = defaultdict(list)
-                for r, at in runs:
-                    by_agent[r[0]].append((r, at))
-                healthy = {a for a, rs in by_agent.items()
-                           if all(self._health(a, at) == "healthy" for _, at in rs)}
-                specs = {r[2] for r, _ in runs}
-                ok_now = {r[2] for r, _ in runs if r[0] in healthy and r[4] == "ok"}
-                for spec in ok_now:
-                    last_ok[spec] = b
-                live = {sp for sp in specs if sp in last_ok and last_ok[sp] >= b - window_ms}
-                if not live:
-                    live = set(specs)
-                service = {sp for sp in live if kinds[(tname, sp)] in SERVICE_KINDS.get(t.role, set())}
-                if not service:
-                    service = set(live)
-                counted = {}
-                for a in healthy:
-                    rs = [r for r, _ in by_agent[a] if r[2] in live]
-                    svc = [r for r in rs if r[2] in service]
-                    if not svc:
-                        continue
-                    counted[a] = (rs, svc)
-                failed = [a for a, (rs, svc) in counted.items() if not any(r[4] == "ok" for r in svc)]
-                live_runs = [r for a, (rs, svc) in counted.items() for r in rs]
-                oks = [r[5] for r in live_runs if r[4] == "ok" and r[5] is not None]
-                rtt = median(oks) if oks else None
-                share = (sum(1 for r in live_runs if r[4] != "ok") / len(live_runs)) if live_runs else None
-                baseline = None
-                if base is not None and base[2] >= b - window_ms and base[1] >= s["baseline_min_bins"]:
-                    baseline = base[0]
-                if base is not None and base[2] < b - window_ms:
-                    base = None
-                if len(counted) < s["min_vantages"]:
-                    state = "unknown"
-                elif len(failed) == len(counted):
-                    ag = [self.agents[a] for a in failed]
-                    nets = max(len({x.country for x in ag}), len({x.asn for x in ag if x.asn is not None}))
-                    state = "down" if nets >= s["min_networks"] else "unknown"
-                elif failed:
-                    state = "partial"
-                elif share is not None and share >= s["degraded_failure_share"]:
-                    state = "degraded"
-                elif (rtt is not None and baseline is not None and rtt > s["latency_factor"] * baseline
-                      and rtt - baseline >= s["latency_min_ms"]):
-                    state = "degraded"
+            self._target(t, rs)
+
+    def _target(self, t, rs):
+        s, w = self.s, self.tw[t["id"]]
+        win = s.baseline_window_ms
+        bins = {}
+        for r in rs:
+            bins.setdefault(floor_bin(r[2] - self.off[r[0]], w), []).append(r)
+        gaps = [g for g in self.gaps
+                if g[1] is None or self.probe_target.get(g[1]) == t["id"]]
+        kinds = SERVICE_KINDS[t["role"]]
+        last_ok = {}                       # probe -> start of the latest bin it was live-ok in
+        base = (None, 0, None)             # (ms, n, at)
+        seq = []
+        b = min(bins)
+        while b < self.h1:
+            e = b + w
+            # Runs that fall in the bin, less those of an (agent, probe) that a gap record
+            # overlapping the bin covers.
+            # READING: such a gap record leaves out every run of that (agent, probe) in the
+            # bin, not only the runs within its own span.
+            covered = [(g[0], g[1]) for g in gaps if self._gap_overlaps(g, b, e)]
+            runs = [r for r in bins.get(b, ())
+                    if (r[0], None) not in covered and (r[0], r[1]) not in covered]
+            by_v = {}
+            for r in runs:
+                by_v.setdefault(r[0], []).append(r)
+            healthy = {a for a, vr in by_v.items()
+                       if all(self._healthy_at(a, r[2] - self.off[a]) for r in vr)}
+            # READING: "probes with runs in the bin" are those with runs that count (no gap
+            # record), from any vantage, healthy or not; a probe is live or not only among
+            # them.
+            with_runs = {r[1] for r in runs}
+            ok_now = {r[1] for r in runs if r[0] in healthy and r[3] == "ok"}
+            live = {p for p in with_runs
+                    if p in ok_now or (p in last_ok and last_ok[p] >= b - win)}
+            if not live:
+                live = set(with_runs)
+            service = {p for p in live if self.probe_kind[p] in kinds}
+            if not service:
+                service = set(live)
+            counted = {a for a in healthy if any(r[1] in service for r in by_v[a])}
+            failed = {a for a in counted
+                      if not any(r[1] in service and r[3] == "ok" for r in by_v[a])}
+            live_runs = [r for a in counted for r in by_v[a] if r[1] in live]
+            rtt = median([r[4] for r in live_runs if r[3] == "ok" and r[4] is not None])
+            # Baseline carried from the latest earlier bin (the previous one: bins are
+            # consecutive here, an empty one passes it on), forgotten when too old.
+            bms, bn, bat = base
+            if bat is not None and bat < b - win:
+                bms, bn, bat = None, 0, None
+            if len(counted) < s.min_vantages:
+                state = "unknown"
+            elif len(failed) == len(counted):
+                countries = {self.agents[a]["country"] for a in counted}
+                asns = {self.agents[a]["asn"] for a in counted if self.agents[a]["asn"] is not None}
+                if len(countries) >= s.min_networks or len(asns) >= s.min_networks:
+                    state = "down"
                 else:
-                    state = "up"
-                if state == "up" and rtt is not None:
-                    n = min((base[1] if base else 0) + 1, s["baseline_bins"])
-                    base = (rtt if base is None else base[0] + (rtt - base[0]) / n, n, b)
-                out[(tname, b)] = state
-                self.target_detail[(tname, b)] = {"counted": sorted(counted), "failed": sorted(failed),
-                                                  "live": sorted(live), "share": share, "rtt": rtt,
-                                                  "baseline": baseline}
-        return out
+                    state = "unknown"
+            elif failed:
+                state = "partial"
+            elif Fraction(sum(1 for r in live_runs if r[3] != "ok"), len(live_runs)) \
+                    >= s.degraded_failure_share:
+                state = "degraded"
+            elif (bn >= s.baseline_min_bins and rtt is not None
+                  and rtt > float(s.latency_factor) * bms
+                  and rtt - bms >= float(s.latency_min_ms)):
+                state = "degraded"
+            else:
+                state = "up"
+            if state == "up" and rtt is not None:
+                n2 = min(bn + 1, s.baseline_bins)
+                bms = rtt if bms is None else bms + (rtt - bms) / n2
+                bn, bat = n2, b
+            base = (bms, bn, bat)
+            for p in ok_now:
+                last_ok[p] = b
+            self.tbins[(t["id"], b)] = (e, state)
+            seq.append((b, e, state))
+            b = e
+        for o in self._outages(seq, TARGET_BAD, TARGET_GOOD):
+            self.outage_list.append(("target", t["name"]) + o)
 
-    # -- group stage ------------------------------------------------------------------------------
-    def _group_bins(self):
-        s = self.s
-        gw = self.gw
-        members = defaultdict(list)
+    # ---------------------------------------------------------------- group stage
+    def _groups(self):
+        s, gw = self.s, self.gw
+        members = {}
         for t in self.targets.values():
-            if t.group and not t.control:
-                members[t.group].append(t)
-        out = {}
-        for g, ts in members.items():
-            b = floor(self.first, gw)
-            while b < self.end:
-                states = []
+            if t["group"] is not None and not t["control"]:
+                members.setdefault(t["group"], []).append(t)
+        if not self.results:
+            return
+        first = min(floor_bin(ts - self.off[a], gw) for a, _p, ts, _st, _r in self.results)
+        tb = {}
+        for (tid, b), (e, st) in self.tbins.items():
+            tb.setdefault(tid, []).append((b, e, st))
+        for g, ts in sorted(members.items()):
+            seq = []
+            b = first
+            while b < self.h1:
+                e = b + gw
+                worst = {}
                 for t in ts:
-                    w = self.tw[t.name]
-                    worst = None
-                    x = floor(b, w)       # an earlier bin of the target ends by b
-                    while x < b + gw:
-                        st = self.target.get((t.name, x))
-                        if st is not None and x + w > b and (worst is None or RANK[st] > RANK[worst]):
-                            worst = st
-                        x += w
-                    states.append((t, worst or "unknown"))
-                known = [(t, st) for t, st in states if st != "unknown"]
-                down = [t for t, st in known if st == "down"]
-                routers = [st for t, st in known if t.role == "router"]
-                dns = [st for t, st in known if t.role == "dns"]
+                    w = "unknown"
+                    for (bs, be, st) in tb.get(t["id"], ()):
+                        if bs < e and be > b and TARGET_WORST[st] > TARGET_WORST[w]:
+                            w = st
+                    worst[t["id"]] = w
+                known = [t for t in ts if worst[t["id"]] != "unknown"]
+                routers = [t for t in known if t["role"] == "router"]
+                dnss = [t for t in known if t["role"] == "dns"]
+                down = [t for t in known if worst[t["id"]] == "down"]
                 if not known:
                     stage = "unknown"
-                elif routers and all(st == "down" for st in routers) and len(down) >= s["blackout_share"] * len(known):
+                elif (routers and all(worst[t["id"]] == "down" for t in routers)
+                      and Fraction(len(down), len(known)) >= s.blackout_share):
                     stage = "blackout"
-                elif dns and all(st == "down" for st in dns):
+                elif dnss and all(worst[t["id"]] == "down" for t in dnss):
                     stage = "dns_down"
                 elif down:
                     stage = "servers_offline"
-                elif any(st in ("degraded", "partial") for _, st in known):
+                elif any(worst[t["id"]] in ("degraded", "partial") for t in known):
                     stage = "degraded"
                 else:
                     stage = "normal"
-                out[(g, b)] = stage
-                b += gw
-        return out
+                self.gbins[(g, b)] = (e, stage)
+                seq.append((b, e, stage))
+                b = e
+            for o in self._outages(seq, GROUP_BAD, GROUP_GOOD):
+                self.outage_list.append(("group", g) + o)
 
-    # -- outages ----------------------------------------------------------------------------------
-    def _outages(self):
+    # ---------------------------------------------------------------- outages
+    def _outages(self, seq, bad_rank, good):
+        """seq: [(start, end, state)] in time order. open_after bad bins in a row open an
+        outage that starts at the first of them; close_after good bins in a row close it,
+        ending where they began; other states (no_data, unknown) neither count nor break a
+        run. Stage: the worst bad state among its bins."""
         s = self.s
-        subjects = defaultdict(list)
-        for (scope, subject, start), state in self.bins.items():
-            subjects[(scope, subject)].append((start, state))
-        outages = []
-        for (scope, subject), bins in subjects.items():
-            bins.sort()
-            is_open, streak, streak_start, cur = False, 0, None, None
-            for start, state in bins:
-                if state in SILENT:
-                    if is_open:
-                        cur["bins"].append((start, state))
-                    continue
-                bad = state not in GOOD
-                if bad != is_open:
-                    if streak == 0:
-                        streak_start = start
-                    streak += 1
-                    if streak >= (s["close_after"] if is_open else s["open_after"]):
-                        if is_open:
-                            cur["end"] = streak_start
-                            outages.append(cur)
-                            cur = None
-                        else:
-                            cur = {"scope": scope, "subject": subject, "start": streak_start, "end": None,
-                                   "bins": [(x, st) for x, st in bins if streak_start <= x <= start]}
-                        is_open = not is_open
-                        streak, streak_start = 0, None
-                        continue
-                else:
-                    streak, streak_start = 0, None
+        out = []
+        is_open = False
+        run_start, run_n = None, 0          # the current run of bad (closed) or good (open) bins
+        start, stage = None, None
+        pending = []                        # bad states seen in the current bad run
+        for b, _e, st in seq:
+            if st in bad_rank:
                 if is_open:
-                    cur["bins"].append((start, state))
-            if is_open:
-                outages.append(cur)
-        for o in outages:
-            bad = [(RANK[st], -x, st) for x, st in o["bins"]
-                   if st not in GOOD and st not in SILENT and (o["end"] is None or x < o["end"])]
-            o["stage"] = max(bad)[2] if bad else None
-            del o["bins"]
-        return outages
+                    run_start, run_n = None, 0
+                    if bad_rank[st] > bad_rank[stage]:
+                        stage = st
+                else:
+                    if run_n == 0:
+                        run_start = b
+                        pending = []
+                    run_n += 1
+                    pending.append(st)
+                    if run_n >= s.open_after:
+                        is_open, start = True, run_start
+                        stage = max(pending, key=lambda x: bad_rank[x])
+                        run_start, run_n = None, 0
+            elif st in good:
+                if is_open:
+                    if run_n == 0:
+                        run_start = b
+                    run_n += 1
+                    if run_n >= s.close_after:
+                        out.append((start, run_start, stage))
+                        is_open, run_start, run_n = False, None, 0
+                else:
+                    run_start, run_n = None, 0
+        if is_open:
+            out.append((start, None, stage))
+        return out

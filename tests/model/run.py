@@ -1,44 +1,58 @@
 #!/usr/bin/python3
-"""run.py: the verdict model test. Each seed's random history (history.py) is fed into a real
-PostgreSQL the way the coordinator feeds it — results by COPY, one transaction per batch as
-they arrive, heartbeats and gap records as they arrive, agents added and disabled — while a
-virtual clock advances and parallax.merge_run(now) is called as the coordinator calls it.
-At the end every bin and every outage is compared with the reference model (model.py).
+"""run.py: the SQL merge against the reference model (model.py) on random histories.
 
-  run.py --db CONNINFO --ctl PARALLAXCTL [--seed N | --first N --seeds N] [--jobs J]
-         [--budget SECONDS --min-seeds N] [--patch FILE] [--verbose]
+Each seed's history (history.py) is played into a real PostgreSQL as the coordinator plays
+it: agents and targets as configured, a COPY into parallax.results per delivered batch (one
+transaction each), heartbeats and gap records as they arrive, agents added and disabled,
+and parallax.merge_run(now) called on a virtual clock after every delivery and whenever a
+bin closes. Then every bin starting in [H0, H1) and every outage starting before H1 is
+compared with what model.py computes from the same data and docs/verdicts.md alone.
 
-A difference prints the seed, what differs, a short timeline and the command that reruns it;
-the exit status is 1 if any seed differed (or fewer than --min-seeds ran).
+  run.py --db CONNINFO --ctl PARALLAXCTL (--seed N | [--first N] --seeds N) [--jobs J]
+         [--budget SECONDS] [--min-seeds N] [--prefix NAME] [--verbose]
+
+Prints "seeds N, differing D, time T s"; exit status 1 if any seed differed or fewer than
+--min-seeds ran.
 """
 import argparse
 import io
-import multiprocessing
+import multiprocessing as mp
 import os
+import queue
+import shlex
 import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
-from fractions import Fraction
 
 import psycopg2
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 import history as hist  # noqa: E402
-from model import Model  # noqa: E402
+import model as mdl  # noqa: E402
 
-BASE = datetime(2031, 3, 3, tzinfo=timezone.utc)
-DATA_TABLES = ("agents, targets, probes, results, heartbeats, gaps, batches, bins, outage_events, "
-               "merge_dirty, merge_groups")
+UTC = timezone.utc
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Everything the merge reads or writes; truncated between seeds.
+DATA_TABLES = ["agents", "targets", "probes", "results", "heartbeats", "gaps", "batches", "bins",
+               "outage_events", "merge_dirty", "merge_groups", "schedule_versions"]
+MAX_DIFFS = 10
+CHARS = {"healthy": ".", "impaired": "i", "offline": "o", "no_data": "_",
+         "up": ".", "degraded": "d", "partial": "p", "down": "D", "unknown": "?",
+         "normal": ".", "servers_offline": "s", "dns_down": "n", "blackout": "B"}
 
 
-def h0_of(seed):
-    # Histories on different days, aligned to the hour (every bin width divides an hour).
-    return BASE + timedelta(hours=(seed % 500) * 7)
+def iso(ms):
+    return (EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")
 
 
-def ms_of(h0, ts):
-    return int(round((ts - h0).total_seconds() * 1000))
+def rel(h, ms):
+    return f"{(ms - h.h0) / 1000:g}s"
+
+
+def conninfo_db(base, db):
+    return f"{base} dbname={db}"     # a later dbname wins
 
 
 class Db:
@@ -47,311 +61,507 @@ class Db:
         self.conn.autocommit = True
         self.cur = self.conn.cursor()
         self.cur.execute("SET TimeZone = 'UTC'")
+        self.q("SELECT 1")
+        self.tables = [r[0] for r in self.q(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'parallax' AND c.relkind IN ('r', 'p') AND NOT c.relispartition")]
+        self.has_disabled_at = bool(self.q(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = 'parallax' "
+            "AND table_name = 'agents' AND column_name = 'disabled_at'"))
+        self.state_cols = [r[0] for r in self.q(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'parallax' "
+            "AND table_name = 'merge_state' AND column_name <> 'id'")]
 
     def q(self, sql, args=None):
         self.cur.execute(sql, args)
         return self.cur.fetchall() if self.cur.description else None
 
     def reset(self):
-        self.q(f"TRUNCATE {', '.join('parallax.' + t.strip() for t in DATA_TABLES.split(','))} "
-               "RESTART IDENTITY CASCADE")
-        self.q("UPDATE parallax.merge_state SET vantages_swept_to = NULL, vantages_swept_from = NULL")
+        tables = [t for t in DATA_TABLES if t in self.tables]
+        self.q("TRUNCATE " + ", ".join("parallax." + t for t in tables) + " RESTART IDENTITY CASCADE")
+        if self.state_cols:
+            self.q("UPDATE parallax.merge_state SET " + ", ".join(f"{c} = NULL" for c in self.state_cols))
         self.q("DELETE FROM parallax.merge_settings; INSERT INTO parallax.merge_settings DEFAULT VALUES")
 
     def settings(self):
-        row = dict(self.q("SELECT name, value FROM parallax.merge_setting_list"))
+        rows = self.q("SELECT name, value, default_value FROM parallax.merge_setting_list")
         s = {}
-        for k, v in row.items():
-            if k in ("vantage_bin_s", "group_bin_s"):
-                s[k] = None if v == "auto" else int(v)
-            elif k in ("baseline_window", "sweep_max", "run_max"):
-                continue
+        changed = []
+        for name, value, default in rows:
+            if value != default:
+                changed.append(name)
+            if name in ("vantage_bin_s", "group_bin_s"):
+                s[name] = None if value in (None, "", "auto", "0") else int(value)
             else:
-                s[k] = Fraction(v) if "." in v else int(v)
-        s["baseline_window_s"] = int(self.q("SELECT extract(epoch FROM baseline_window) FROM parallax.merge_settings")[0][0])
-        return s
+                s[name] = value
+        s["baseline_window_ms"] = int(self.q(
+            "SELECT (extract(epoch FROM baseline_window) * 1000)::bigint FROM parallax.merge_settings")[0][0])
+        grace = self.q("SELECT grace_bins, grace_s FROM parallax.merge_settings")[0]
+        return s, float(grace[0]), int(grace[1]), changed
 
 
-def feed(db, h, h0, verbose=False):
-    """Plays history h into the database on a virtual clock; returns what was delivered."""
-    ids = {}
-    for i, a in enumerate(h.agents):
-        key = (f"k{h.seed:09d}{i:03d}" + "x" * 40)[:40]
-        ids[a.name] = db.q("INSERT INTO parallax.agents (name, country, asn, public_key, created_at, clock_offset_ms) "
-                           "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                           (a.name, a.country, a.asn, key, h0 + timedelta(seconds=a.created), a.offset_ms))[0][0]
-    probe_ids = {}
-    for t in h.targets:
-        tid = db.q("INSERT INTO parallax.targets (name, address, group_name, role, control) "
-                   "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                   (t.name, f"203.0.113.{len(probe_ids) % 250 + 1}", t.group, t.role, t.control))[0][0]
-        for p in t.probes:
-            probe_ids[(t.name, p.spec)] = db.q(
-                "INSERT INTO parallax.probes (target_id, kind, spec, interval_s, timeout_ms) "
-                "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                (tid, p.kind, p.spec, p.interval, min(5000, p.interval * 500)))[0][0]
-    day = (h0 - timedelta(days=1)).date()
-    while day <= (h0 + timedelta(seconds=h.length + 86400)).date():
-        db.q("SELECT parallax.ensure_partition(%s)", (day,))
-        day += timedelta(days=1)
-    control = {t.name: t.control for t in h.targets}
+# ------------------------------------------------------------------ feeding a history
+class Feed:
+    def __init__(self, db, h, verbose=False):
+        self.db, self.h, self.verbose = db, h, verbose
+        self.agent_id, self.target_id, self.probe_id = {}, {}, {}
+        self.merge_calls = 0
+        self.merged = 0
+        self.batches = 0
+        self.notes = []
 
-    # Events on the virtual clock: deliveries (one batch per agent and second), heartbeats,
-    # gap records, agents disabled.
-    events = []
-    disabled_at = {a.name: a.disabled for a in h.agents if a.disabled is not None}
-    delivered = []
-    batches = {}
-    for r in h.results:
-        d = disabled_at.get(r.agent)
-        if d is not None and r.deliver >= d:
-            continue                       # refused once the agent is disabled: never stored
-        batches.setdefault((int(r.deliver) + 1, r.agent), []).append(r)
-        delivered.append(r)
-    for (t, agent), rs in batches.items():
-        events.append((t, 1, "batch", (agent, rs)))
-    for agent, t in h.heartbeats:
-        events.append((t, 0, "heartbeat", (agent, t)))
-    for g in h.gaps:
-        d = disabled_at.get(g.agent)
-        if d is None or g.deliver < d:
-            events.append((g.deliver, 2, "gap", g))
-    for agent, t in disabled_at.items():
-        events.append((t, 3, "disable", agent))
-    events.sort(key=lambda e: (e[0], e[1]))
-    gaps_in = [g for (_, _, kind, g) in events if kind == "gap"]
+    def setup(self):
+        db, h = self.db, self.h
+        days = set()
+        d = EPOCH + timedelta(milliseconds=h.h0 - 86400000)
+        while d <= EPOCH + timedelta(milliseconds=h.h_end + 86400000):
+            days.add(d.date())
+            d += timedelta(days=1)
+        for day in sorted(days):
+            db.q("SELECT parallax.ensure_partition(%s::date)", (day.isoformat(),))
+        for t in h.targets:
+            self.target_id[t.idx] = db.q(
+                "INSERT INTO parallax.targets (name, address, group_name, role, control, created_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                (t.name, t.address + "/32", t.group, t.role, t.control, iso(h.h0 - 86400000)))[0][0]
+            for p in t.probes:
+                self.probe_id[p.idx] = db.q(
+                    "INSERT INTO parallax.probes (target_id, kind, spec, interval_s, timeout_ms) "
+                    "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                    (self.target_id[t.idx], p.kind, p.spec, p.interval_s, p.timeout_ms))[0][0]
 
-    widest = max(p.interval for t in h.targets for p in t.probes)
-    # The coordinator merges about once a second; a history of hours would then take thousands
-    # of calls. Each seed picks how often its merge runs (every half the shortest interval,
-    # every interval, every half the widest bin: the last is a backlog after a pause), at
-    # most about 80 times in all.
-    shortest = min(p.interval for t in h.targets for p in t.probes)
-    last_event = max(e[0] for e in events)
-    end = max(h.length, last_event) + 6 * widest + 30
-    tick = max(1.0, [shortest / 2.0, float(shortest), widest / 2.0][h.seed % 3], end / 80.0)
-    # Like the coordinator, half the seeds merge from the start, before any result arrived.
-    now, i, merges, started = 0.0, 0, 0, h.seed % 2 == 0
-    while now <= end:
-        now += tick
-        pending = {}                       # agent -> its results due by now: one batch each
-        beats = []                         # heartbeats due by now, stored in one statement
-        while i < len(events) and events[i][0] <= now:
-            t, _, kind, x = events[i]
-            i += 1
-            if kind == "batch":
-                agent, rs = x
-                pending.setdefault(agent, []).extend(rs)
-                continue
-            if kind == "heartbeat":
-                agent, ht = x
-                beats.append((ids[agent], h0 + timedelta(seconds=ht)))
-            elif kind == "gap":
-                g = x
-                pid = probe_ids[(g.target, g.spec)] if g.target else None
-                db.q("INSERT INTO parallax.gaps (agent_id, probe_id, ts_from, ts_to, dropped_count) "
-                     "VALUES (%s, %s, %s, %s, 1)",
-                     (ids[g.agent], pid, h0 + timedelta(milliseconds=g.from_ms),
-                      h0 + timedelta(milliseconds=g.to_ms)))
-            elif kind == "disable":
-                # What the agent sent before it was disabled is stored first.
-                started = ingest(db, pending, ids, probe_ids, control, h0) or started
-                db.q("UPDATE parallax.agents SET enabled = false, disabled_at = %s WHERE name = %s",
-                     (h0 + timedelta(seconds=t), x))
-        started = ingest(db, pending, ids, probe_ids, control, h0) or started
-        if beats:
-            db.q("INSERT INTO parallax.heartbeats (agent_id, ts) SELECT * FROM unnest(%s::integer[], "
-                 "%s::timestamptz[]) ON CONFLICT DO NOTHING", ([b[0] for b in beats], [b[1] for b in beats]))
-        if started:
-            at = h0 + timedelta(seconds=now)
-            for _ in range(1000):
-                merges += 1
-                if db.q("SELECT parallax.merge_run(%s)", (at,))[0][0] == 0:
-                    break
-    # Everything of the history merged: nothing before its end still waits.
-    left = db.q("SELECT count(*) FROM parallax.merge_dirty WHERE bin_start < %s",
-                (h0 + timedelta(seconds=h.length),))[0][0]
-    return delivered, gaps_in, merges, left
+    def add_agent(self, a):
+        key = (f"k{self.h.seed:010d}{a.idx:03d}" + "K" * 40)[:40]
+        self.agent_id[a.idx] = self.db.q(
+            "INSERT INTO parallax.agents (name, country, asn, public_key, enabled, created_at, clock_offset_ms) "
+            "VALUES (%s, %s, %s, %s, true, %s, %s) RETURNING id",
+            (a.name, a.country, a.asn, key, iso(a.created_ms), None if a.offset_null else a.offset_ms))[0][0]
 
+    def disable_agent(self, a):
+        if self.db.has_disabled_at:
+            self.db.q("UPDATE parallax.agents SET enabled = false, disabled_at = %s WHERE id = %s",
+                      (iso(a.disabled_ms), self.agent_id[a.idx]))
+        else:
+            self.db.q("UPDATE parallax.agents SET enabled = false WHERE id = %s", (self.agent_id[a.idx],))
 
-def ingest(db, pending, ids, probe_ids, control, h0):
-    """Stores each agent's pending results as one batch: COPY in its own transaction, as the
-    coordinator stores a batch (the insert trigger marks the bins it touches). Returns
-    whether anything was stored, and empties pending."""
-    stored_any = False
-    for agent, rs in pending.items():
+    def copy(self, a_idx, rows):
+        h = self.h
         buf = io.StringIO()
-        for r in rs:
-            ts = h0 + timedelta(milliseconds=r.ts_ms)
-            rtt = "\\N" if r.rtt_ms is None else repr(r.rtt_ms)
-            buf.write(f"{ts.isoformat()}\t{ids[agent]}\t{probe_ids[(r.target, r.spec)]}\t{r.status}\t"
-                      f"{rtt}\t{'t' if control[r.target] else 'f'}\n")
+        aid = self.agent_id[a_idx]
+        for r in rows:
+            p = h.probes[r.probe]
+            f = [iso(r.ts), str(aid), str(self.probe_id[r.probe]), r.status,
+                 "\\N" if r.rtt is None else repr(r.rtt),
+                 "\\N" if r.app_code is None else str(r.app_code),
+                 "\\N" if r.icmp_type is None else str(r.icmp_type),
+                 "\\N" if r.icmp_code is None else str(r.icmp_code),
+                 "\\N" if r.icmp_from is None else r.icmp_from,
+                 "\\N" if r.message is None else r.message,
+                 "t" if p.target.control else "f", iso(r.deliver)]
+            buf.write("\t".join(f) + "\n")
         buf.seek(0)
-        with db.conn:
-            with db.conn.cursor() as c:
-                c.copy_expert("COPY parallax.results (ts, agent_id, probe_id, status, rtt_ms, control) "
-                              "FROM STDIN", buf)
-        stored_any = True
-    pending.clear()
-    return stored_any
+        # One delivered batch, one transaction (autocommit: the COPY is its own transaction).
+        self.db.cur.copy_expert(
+            "COPY parallax.results (ts, agent_id, probe_id, status, rtt_ms, app_code, icmp_type, "
+            "icmp_code, icmp_from, message, control, received_at) FROM STDIN", buf)
+        self.batches += 1
+
+    def merge(self, now):
+        for _ in range(1000):
+            self.merge_calls += 1
+            n = self.db.q("SELECT parallax.merge_run(%s)", (iso(now),))[0][0]
+            self.merged += n or 0
+            if not n or n <= 0:
+                return
+        self.notes.append(f"merge_run({rel(self.h, now)}) still merging after 1000 calls")
+
+    def play(self, grace_bins, grace_s):
+        """Plays the history on a virtual clock. The coordinator merges about once a second
+        and after every batch; here merge_run runs at every moment something arrives and at
+        every moment a bin of some width closes (rounded up to the history's merge tick)."""
+        h, db = self.h, self.db
+        tick = h.merge_tick_ms
+        up = lambda t: -(-t // tick) * tick  # noqa: E731
+        ev = {}
+
+        def at(t, kind, x):
+            ev.setdefault(up(t), []).append((kind, x))
+
+        for a in h.agents:
+            at(a.created_ms, 0, a)
+            if a.disabled_ms is not None:
+                at(a.disabled_ms, 1, a)
+        for hb in h.heartbeats:
+            at(hb[1], 2, hb)
+        for g in h.gaps:
+            at(g.report, 3, g)
+        for r in h.results:
+            at(r.deliver, 4, r)
+        widths = {h.vw, h.gw} | {max(p.interval_s for p in t.probes) for t in h.targets}
+        for w in widths:
+            wm = w * 1000
+            e = (h.h0 // wm + 1) * wm
+            while e - wm < h.h_end:
+                at(e + int(grace_bins * wm) + grace_s * 1000, 5, None)
+                e += wm
+        started = False
+        for now in sorted(ev):
+            items = sorted(ev[now], key=lambda x: x[0])
+            hbs, gaps, batches = [], [], {}
+            for kind, x in items:
+                if kind == 0:
+                    self.add_agent(x)
+                elif kind == 1:
+                    self.disable_agent(x)
+                elif kind == 2:
+                    hbs.append(x)
+                elif kind == 3:
+                    gaps.append(x)
+                elif kind == 4:
+                    batches.setdefault(x.agent, []).append(x)
+            if hbs:
+                db.q("INSERT INTO parallax.heartbeats (agent_id, ts) VALUES "
+                     + ", ".join(db.cur.mogrify("(%s, %s)", (self.agent_id[a], iso(t))).decode()
+                                 for a, t in hbs) + " ON CONFLICT DO NOTHING")
+            if gaps:
+                has_reason = "reason" in self.gap_cols()
+                vals = []
+                for g in gaps:
+                    row = (self.agent_id[g.agent], None if g.probe is None else self.probe_id[g.probe],
+                           iso(g.ts_from), iso(g.ts_to), g.count, iso(g.report))
+                    if has_reason:
+                        vals.append(db.cur.mogrify("(%s, %s, %s, %s, %s, %s, %s)", row + (g.reason,)).decode())
+                    else:
+                        vals.append(db.cur.mogrify("(%s, %s, %s, %s, %s, %s)", row).decode())
+                db.q("INSERT INTO parallax.gaps (agent_id, probe_id, ts_from, ts_to, dropped_count, reported_at"
+                     + (", reason" if has_reason else "") + ") VALUES " + ", ".join(vals))
+            for a_idx in sorted(batches):
+                self.copy(a_idx, batches[a_idx])
+                started = True
+            if started:
+                self.merge(now)
+        # Work off what remains: advance the clock until no dirty bin starts before the
+        # history's data ends (H1 and two of the widest bins; bins from H1 on are not compared).
+        now = max(ev)
+        for _ in range(200):
+            left = db.q("SELECT count(*) FROM parallax.merge_dirty WHERE bin_start < %s", (iso(h.h_end),))[0][0]
+            if not left:
+                break
+            now += h.widest * 1000
+            self.merge(now)
+        else:
+            self.notes.append(f"merge_dirty still holds bins before the history's end at {rel(h, now)}")
+        self.end = now
+
+    _gap_cols = None
+
+    def gap_cols(self):
+        if Feed._gap_cols is None:
+            Feed._gap_cols = {r[0] for r in self.db.q(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'parallax' "
+                "AND table_name = 'gaps'")}
+        return Feed._gap_cols
 
 
-def stored(db, h0, end_ms):
+# ------------------------------------------------------------------ one seed
+def model_of(h, settings, has_disabled_at):
+    agents = [dict(id=a.idx, name=a.name, country=a.country, asn=a.asn,
+                   offset_ms=None if a.offset_null else a.offset_ms, created_ms=a.created_ms,
+                   disabled_ms=a.disabled_ms if has_disabled_at else None) for a in h.agents]
+    targets = [dict(id=t.idx, name=t.name, group=t.group, role=t.role, control=t.control,
+                    probes=[dict(id=p.idx, kind=p.kind, interval_s=p.interval_s) for p in t.probes])
+               for t in h.targets]
+    results = [(r.agent, r.probe, r.ts, r.status, r.rtt) for r in h.results]
+    gaps = [(g.agent, g.probe, g.ts_from, g.ts_to) for g in h.gaps]
+    return mdl.Model(settings, agents, targets, results, h.heartbeats, gaps, h.h_end)
+
+
+def sql_side(db, h):
+    h0, h1 = iso(h.h0), iso(h.h1)
+    ms = lambda c: f"(extract(epoch FROM {c}) * 1000)::bigint"  # noqa: E731
     bins = {}
-    for scope, subject, start, state in db.q(
-            "SELECT b.scope, coalesce(a.name, t.name, g.name), b.bin_start, b.state FROM parallax.bins b "
-            "LEFT JOIN parallax.agents a ON b.scope = 'vantage' AND a.id = b.subject_id "
-            "LEFT JOIN parallax.targets t ON b.scope = 'target' AND t.id = b.subject_id "
-            "LEFT JOIN parallax.merge_groups g ON b.scope = 'group' AND g.id = b.subject_id"):
-        bins[(scope, subject, ms_of(h0, start))] = state
-    outages = [{"scope": sc, "subject": su, "start": ms_of(h0, st), "end": None if en is None else ms_of(h0, en),
-                "stage": sg}
-               for sc, su, st, en, sg in db.q("SELECT scope, subject, started_at, ended_at, stage FROM parallax.outages")]
-    return bins, outages
+    for scope, view, subj, col in (("vantage", "vantage_bins", "agent", "health"),
+                                   ("target", "target_bins", "target", "state"),
+                                   ("group", "group_bins", "group_name", "stage")):
+        for s, b, e, st in db.q(f"SELECT {subj}, {ms('bin_start')}, {ms('bin_end')}, {col}::text "
+                                f"FROM parallax.{view} WHERE bin_start >= %s AND bin_start < %s", (h0, h1)):
+            bins[(scope, s, b)] = (e, st)
+    outs = {}
+    for scope, s, b, e, st in db.q(f"SELECT scope, subject, {ms('started_at')}, {ms('ended_at')}, stage "
+                                   "FROM parallax.outages WHERE started_at < %s", (h1,)):
+        outs[(scope, s, b)] = (e, st)
+    return bins, outs
 
 
-def compare(model_bins, model_outages, sql_bins, sql_outages, end_ms):
+def model_side(m, h):
+    bins = {}
+    names_a = {a.idx: a.name for a in h.agents}
+    names_t = {t.idx: t.name for t in h.targets}
+    for (a, b), v in m.vbins.items():
+        bins[("vantage", names_a[a], b)] = v
+    for (t, b), v in m.tbins.items():
+        bins[("target", names_t[t], b)] = v
+    for (g, b), v in m.gbins.items():
+        bins[("group", g, b)] = v
+    bins = {k: v for k, v in bins.items() if h.h0 <= k[2] < h.h1}
+    outs = {(sc, s, b): (e, st) for sc, s, b, e, st in m.outage_list if b < h.h1}
+    return bins, outs
+
+
+def lacking(scope):
+    return "no_data" if scope == "vantage" else "unknown"
+
+
+def compare(h, sql_bins, sql_outs, mod_bins, mod_outs):
+    """[(subject (scope, name), kind, text)]: every bin and outage that differs."""
     diffs = []
-    keys = {k for k in model_bins if 0 <= k[2] < end_ms} | {k for k in sql_bins if 0 <= k[2] < end_ms}
-    for k in sorted(keys, key=lambda k: (k[2], k[0], k[1])):
-        quiet = "no_data" if k[0] == "vantage" else "unknown"
-        m, s = model_bins.get(k, quiet), sql_bins.get(k, quiet)
-        if m != s and not ({m, s} <= {"no_data", "unknown"}):
-            diffs.append(f"bin {k[0]} {k[1]} @{k[2] / 1000:g}s: model {m}, sql {s}")
-    mo = {(o["scope"], o["subject"], o["start"]): o for o in model_outages if o["start"] < end_ms}
-    so = {(o["scope"], o["subject"], o["start"]): o for o in sql_outages if o["start"] < end_ms}
-    for k in sorted(set(mo) | set(so), key=lambda k: (k[2], k[0], k[1])):
-        m, s = mo.get(k), so.get(k)
-        what = f"outage {k[0]} {k[1]} from {k[2] / 1000:g}s"
-        if m is None or s is None:
-            diffs.append(f"{what}: model {'none' if m is None else m['stage']}, sql {'none' if s is None else s['stage']}")
+    controls = {t.name for t in h.targets if t.control}
+    tag = lambda scope, name: " (control target)" if scope == "target" and name in controls else ""  # noqa: E731
+    for k in sorted(set(sql_bins) | set(mod_bins), key=lambda k: (k[2], k[0], k[1])):
+        scope, name = k[0], k[1]
+        se, ss = sql_bins.get(k, (None, lacking(scope)))
+        me, ms_ = mod_bins.get(k, (None, lacking(scope)))
+        if ss != ms_:
+            diffs.append(((scope, name), f"{scope} bin: model {ms_}, sql {ss}{tag(scope, name)}",
+                          f"bin {scope} {name} @{rel(h, k[2])}: model {ms_}, sql {ss}"))
+        elif se is not None and me is not None and se != me:
+            diffs.append(((scope, name), f"{scope} bin: another end{tag(scope, name)}",
+                          f"bin {scope} {name} @{rel(h, k[2])}: ends model {rel(h, me)}, sql {rel(h, se)}"))
+    show = lambda o: "-" if o is None else f"{rel(h, o[0]) if o[0] is not None else 'open'} {o[1]}"  # noqa: E731
+    for k in sorted(set(sql_outs) | set(mod_outs), key=lambda k: (k[2], k[0], k[1])):
+        scope, name = k[0], k[1]
+        so, mo = sql_outs.get(k), mod_outs.get(k)
+        if so == mo:
             continue
-        m_open = m["end"] is None or m["end"] >= end_ms
-        s_open = s["end"] is None or s["end"] >= end_ms
-        if m_open and s_open:
-            continue                          # later bins decide its end and worst stage
-        if (m["end"], m["stage"]) != (s["end"], s["stage"]):
-            fmt = lambda o: f"{o['stage']} until {'open' if o['end'] is None else o['end'] / 1000}"
-            diffs.append(f"{what}: model {fmt(m)}, sql {fmt(s)}")
+        if so is None:
+            kind = "only in the model"
+        elif mo is None:
+            kind = "only in sql"
+        elif so[0] != mo[0]:
+            kind = "another end" + (" (open in sql)" if so[0] is None else " (open in the model)" if mo[0] is None else "")
+        else:
+            kind = "another stage"
+        diffs.append(((scope, name), f"{scope} outage: {kind}{tag(scope, name)}",
+                      f"outage {scope} {name} from {rel(h, k[2])}: model {show(mo)}, sql {show(so)}"))
     return diffs
 
 
-def timeline(h, model_bins, sql_bins, diffs, end_ms):
-    """A short picture of the subjects the first differences are about."""
-    lines = ["history:"] + [f"  {n}" for n in h.notes]
-    subjects = []
-    for d in diffs:
-        parts = d.split()
-        subj = (parts[1], parts[2])
-        if subj not in subjects:
-            subjects.append(subj)
-    letters = {"healthy": "h", "impaired": "i", "offline": "o", "no_data": "-", "up": "u", "degraded": "g",
-               "partial": "p", "down": "D", "unknown": "?", "normal": "n", "servers_offline": "s",
-               "dns_down": "d", "blackout": "B"}
-    for scope, subject in subjects[:3]:
-        ks = sorted(k[2] for k in set(model_bins) | set(sql_bins) if k[0] == scope and k[1] == subject and k[2] < end_ms)
-        lines.append(f"{scope} {subject}, bins from {ks[0] / 1000 if ks else 0:g}s:")
-        lines.append("  model " + "".join(letters.get(model_bins.get((scope, subject, k)), ".") for k in ks))
-        lines.append("  sql   " + "".join(letters.get(sql_bins.get((scope, subject, k)), ".") for k in ks))
-    return lines
+def timeline(h, subject, sql_bins, mod_bins, m):
+    scope, name = subject
+    if scope == "vantage":
+        w = m.vw
+    elif scope == "group":
+        w = m.gw
+    else:
+        t = next(t for t in h.targets if t.name == name)
+        w = 1000 * max(p.interval_s for p in t.probes)
+    first = -(-h.h0 // w) * w
+    starts = list(range(first, h.h1, w))
+    line = lambda bins: "".join(CHARS.get(bins.get((scope, name, b), (None, lacking(scope)))[1], "?")  # noqa: E731
+                                for b in starts)
+    out = [f"  {scope} {name}, {w // 1000}s bins from {rel(h, first)} "
+           "(. good, i impaired, o offline, _ no_data, ? unknown, d degraded, p partial, D down, "
+           "s servers_offline, n dns_down, B blackout):"]
+    ml, sl = line(mod_bins), line(sql_bins)
+    for i in range(0, len(starts), 100):
+        out.append(f"    model {ml[i:i + 100]}")
+        out.append(f"    sql   {sl[i:i + 100]}")
+    return out
 
 
-def run_seed(db, seed, verbose=False):
-    h = hist.generate(seed)
-    h0 = h0_of(seed)
+def run_seed(db, seed, ctx):
+    t0 = time.time()
     db.reset()
-    settings = db.settings()
-    delivered, gaps, merges, left = feed(db, h, h0, verbose)
-    end_ms = int(h.length * 1000)
-    model = Model(h.agents, h.targets, settings)
-    model_bins, model_outages = model.run(
-        [(r.agent, r.target, r.spec, r.ts_ms, r.status, r.rtt_ms) for r in delivered],
-        [(a, int(round(t * 1000))) for a, t in h.heartbeats],
-        [(g.agent, g.target, g.spec, g.from_ms, g.to_ms) for g in gaps], 0, end_ms)
-    sql_bins, sql_outages = stored(db, h0, end_ms)
-    diffs = compare(model_bins, model_outages, sql_bins, sql_outages, end_ms)
-    if left:
-        diffs.insert(0, f"{left} bins of the history still waiting to be merged at the end")
-    report = None
+    settings, grace_bins, grace_s, changed = db.settings()
+    h = hist.History(seed)
+    feed = Feed(db, h)
+    feed.setup()
+    feed.play(grace_bins, grace_s)
+    sql_bins, sql_outs = sql_side(db, h)
+    # The model is fed the history itself: check that the database holds exactly that.
+    counts = db.q("SELECT (SELECT count(*) FROM parallax.results), (SELECT count(*) FROM parallax.gaps), "
+                  "(SELECT count(*) FROM parallax.heartbeats), (SELECT count(*) FROM parallax.agents "
+                  "WHERE enabled = (disabled_at IS NULL))")[0] if db.has_disabled_at else None
+    if counts and tuple(counts) != (len(h.results), len(h.gaps), len(set(h.heartbeats)), len(h.agents)):
+        feed.notes.append(f"the database holds {tuple(counts)} results, gaps, heartbeats, agents; "
+                          f"the history {(len(h.results), len(h.gaps), len(set(h.heartbeats)), len(h.agents))}")
+    m = model_of(h, settings, db.has_disabled_at)
+    mod_bins, mod_outs = model_side(m, h)
+    diffs = compare(h, sql_bins, sql_outs, mod_bins, mod_outs)
+    for n in feed.notes:
+        diffs.append((None, "harness: " + n.split(" at ")[0], "harness: " + n))
+    # What the control targets alone show comes last: it is the same in every seed.
+    # The first difference of each kind first (what the control targets alone show last:
+    # it is the same in every seed), then the rest in time order.
+    firsts, seen = [], set()
+    for i, d in enumerate(diffs):
+        if d[1] not in seen:
+            seen.add(d[1])
+            firsts.append(i)
+    order = sorted(firsts, key=lambda i: "(control target)" in diffs[i][1])
+    order += [i for i in range(len(diffs)) if i not in set(firsts)]
+    diffs = [diffs[i] for i in order]
+    lines = []
+    dt = time.time() - t0
+    if changed:
+        lines.append(f"seed {seed}: note: settings differ from their defaults: {', '.join(changed)}")
+    if not db.has_disabled_at and any(a.disabled_ms for a in h.agents):
+        lines.append(f"seed {seed}: note: agents.disabled_at is missing; the agent is disabled without it")
     if diffs:
-        report = [f"seed {seed}: {len(diffs)} differences ({len(delivered)} results, {merges} merge calls)"]
-        report += ["  " + d for d in diffs[:10]]
-        report += ["  " + x for x in timeline(h, model_bins, sql_bins, diffs, end_ms)]
-        report.append(f"  rerun: python3 tests/model/run.py --db ... --ctl ... --seed {seed} --verbose")
-    return len(delivered), merges, report
+        lines.append(f"seed {seed}: {len(diffs)} differences ({len(h.results)} results, "
+                     f"{feed.batches} batches, {feed.merge_calls} merge calls, {feed.merged} bins merged, "
+                     f"{dt:.2f} s)")
+        for _, _, d in diffs[:MAX_DIFFS]:
+            lines.append("  " + d)
+        if len(diffs) > MAX_DIFFS:
+            lines.append(f"  ... and {len(diffs) - MAX_DIFFS} more")
+        lines.append("  history:")
+        lines += ["  " + x for x in h.describe()]
+        subjects = []
+        for s, _, _ in diffs:
+            if s is not None and s not in subjects:
+                subjects.append(s)
+        for s in subjects[:2]:
+            lines += timeline(h, s, sql_bins, mod_bins, m)
+        lines.append(f"  rerun: /usr/bin/python3 {shlex.quote(os.path.join(HERE, 'run.py'))} --db "
+                     f"{shlex.quote(ctx['db'])} --ctl {shlex.quote(ctx['ctl'])} --seed {seed} --verbose"
+                     + (f" --sql {shlex.quote(ctx['sql'])}" if ctx.get("sql") else ""))
+    elif ctx["verbose"]:
+        lines.append(f"seed {seed}: same ({len(h.results)} results, {feed.batches} batches, "
+                     f"{feed.merge_calls} merge calls, {feed.merged} bins merged, {len(sql_bins)} bins, {len(sql_outs)} outages, "
+                     f"{dt:.2f} s)")
+        if ctx.get("single"):
+            lines += h.describe()
+    return sorted({k for _, k, _ in diffs}), lines
 
 
-def worker(args):
-    conninfo, seeds, deadline, verbose = args
-    db = Db(conninfo)
-    done, reports = 0, []
-    for seed in seeds:
-        if deadline and time.time() > deadline:
-            break
-        _, _, report = run_seed(db, seed, verbose)
-        done += 1
-        if report:
-            reports.append("\n".join(report))
-            print(reports[-1], flush=True)
-    return done, reports
+# ------------------------------------------------------------------ workers
+def admin(base):
+    c = psycopg2.connect(base)
+    c.autocommit = True
+    return c
+
+
+def prepare_db(ctx, name):
+    c = admin(ctx["db"])
+    cur = c.cursor()
+    cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+    created = False
+    if not cur.fetchone():
+        cur.execute(f'CREATE DATABASE "{name}"')
+        created = True
+    c.close()
+    r = subprocess.run([ctx["ctl"], "--db", conninfo_db(ctx["db"], name), "db", "migrate"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"run.py: parallaxctl db migrate failed on {name}: {r.stderr.strip()}")
+    if ctx.get("sql"):
+        Db(conninfo_db(ctx["db"], name)).q(open(ctx["sql"]).read())
+    return created
+
+
+def drop_db(ctx, name):
+    c = admin(ctx["db"])
+    c.cursor().execute(f'DROP DATABASE IF EXISTS "{name}"')
+    c.close()
+
+
+def worker(i, ctx, seeds_q, out_q, t_start):
+    name = f"{ctx['prefix']}_{i}"
+    try:
+        created = prepare_db(ctx, name)
+        db = Db(conninfo_db(ctx["db"], name))
+        while True:
+            if ctx["budget"] and time.time() - t_start > ctx["budget"]:
+                break
+            try:
+                seed = seeds_q.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                differs, lines = run_seed(db, seed, ctx)
+            except Exception as e:  # a harness or database error is a failure of that seed
+                import traceback
+                differs, lines = ["harness: error"], [f"seed {seed}: error: {e!r}"] + \
+                    ["  " + x for x in traceback.format_exc().splitlines()[-6:]]
+                db = Db(conninfo_db(ctx["db"], name))
+            out_q.put(("seed", seed, differs, lines))
+        db.conn.close()
+        if created and not ctx["keep"]:
+            drop_db(ctx, name)
+    except BaseException as e:
+        out_q.put(("error", i, ["harness: worker error"], [f"worker {i}: {e!r}"]))
+    out_q.put(("done", i, [], []))
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--db", required=True, help="conninfo of the cluster (databases are made in it)")
-    ap.add_argument("--ctl", required=True, help="parallaxctl, to migrate the databases")
-    ap.add_argument("--seed", type=int)
-    ap.add_argument("--first", type=int, default=1)
-    ap.add_argument("--seeds", type=int, default=300)
-    ap.add_argument("--jobs", type=int, default=1)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--db", required=True, help="conninfo of the cluster (its dbname: where databases are made)")
+    ap.add_argument("--ctl", required=True, help="path to parallaxctl (db migrate)")
+    ap.add_argument("--seed", type=int, help="run this seed alone")
+    ap.add_argument("--seeds", type=int, default=100, help="how many seeds (default 100)")
+    ap.add_argument("--first", type=int, default=1, help="the first seed (default 1)")
+    ap.add_argument("--jobs", type=int, default=1, help="parallel workers, each with its own database")
     ap.add_argument("--budget", type=float, default=0, help="start no seed after this many seconds")
-    ap.add_argument("--min-seeds", type=int, default=0)
-    ap.add_argument("--prefix", default="pxmodel", help="names of the databases made")
-    ap.add_argument("--patch", help="SQL file applied after migrating: break the merge on purpose "
-                                    "to see that this test catches it")
+    ap.add_argument("--min-seeds", type=int, default=0, help="fail if fewer seeds ran")
+    ap.add_argument("--prefix", default=f"px_model_{os.getpid()}", help="database name prefix (+ _worker)")
+    ap.add_argument("--keep", action="store_true", help="keep the databases this run made")
+    ap.add_argument("--sql", help="SQL file run after migrating (to try the harness on a broken merge)")
     ap.add_argument("--verbose", action="store_true")
-    a = ap.parse_args()
-    seeds = [a.seed] if a.seed is not None else list(range(a.first, a.first + a.seeds))
-    jobs = max(1, min(a.jobs, len(seeds)))
-    dbs = []
-    for j in range(jobs):
-        name = f"{a.prefix}_{os.getpid()}_{j}"
-        admin = psycopg2.connect(a.db)
-        admin.autocommit = True
-        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
-        admin.cursor().execute(f"CREATE DATABASE {name}")
-        admin.close()
-        conninfo = f"{a.db} dbname={name}"
-        subprocess.run([a.ctl, "--db", conninfo, "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
-        if a.patch:
-            patch = psycopg2.connect(conninfo)
-            patch.autocommit = True
-            patch.cursor().execute(open(a.patch).read())
-            patch.close()
-        dbs.append((name, conninfo))
-    t0 = time.time()
-    deadline = t0 + a.budget if a.budget else None
-    parts = [(dbs[j][1], seeds[j::jobs], deadline, a.verbose) for j in range(jobs)]
-    try:
-        if jobs == 1:
-            outcomes = [worker(parts[0])]
-        else:
-            with multiprocessing.Pool(jobs) as pool:
-                outcomes = pool.map(worker, parts)
-    finally:
-        admin = psycopg2.connect(a.db)
-        admin.autocommit = True
-        for name, _ in dbs:
-            admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
-    ran = sum(o[0] for o in outcomes)
-    differing = sum(len(o[1]) for o in outcomes)
-    print(f"seeds {ran}, differing {differing}, time {time.time() - t0:.0f} s")
-    if ran < a.min_seeds:
-        print(f"only {ran} seeds ran within the budget; at least {a.min_seeds} are required", file=sys.stderr)
-        return 1
-    return 1 if differing else 0
+    args = ap.parse_args()
+    ctx = dict(db=args.db, ctl=os.path.abspath(args.ctl) if os.path.exists(args.ctl) else args.ctl,
+               prefix=args.prefix, budget=args.budget, verbose=args.verbose, keep=args.keep,
+               sql=args.sql and os.path.abspath(args.sql), single=args.seed is not None)
+    seeds = [args.seed] if args.seed is not None else list(range(args.first, args.first + args.seeds))
+    jobs = max(1, min(args.jobs, len(seeds)))
+    t_start = time.time()
+    seeds_q, out_q = mp.Queue(), mp.Queue()
+    for s in seeds:
+        seeds_q.put(s)
+    time.sleep(0.05)
+    procs = [mp.Process(target=worker, args=(i, ctx, seeds_q, out_q, t_start)) for i in range(jobs)]
+    for p in procs:
+        p.start()
+    ran, differing, done, bad_seeds, kinds, shown = 0, 0, 0, [], {}, 0
+    while done < jobs:
+        kind, x, differs, lines = out_q.get()
+        if kind == "seed" and differs and not args.verbose and shown >= 3 and set(differs) <= set(kinds):
+            # Only kinds already shown: one line (--verbose, or --seed alone, shows it all).
+            lines = [ln for ln in lines if not ln.startswith("  ")]
+            lines = [ln + " (kinds shown above)" if ln.startswith(f"seed {x}: ") and "differences" in ln
+                     else ln for ln in lines]
+        elif kind == "seed" and differs:
+            shown += 1
+        for line in lines:
+            print(line, flush=True)
+        if kind == "done":
+            done += 1
+        elif kind == "seed":
+            ran += 1
+            if differs:
+                differing += 1
+                bad_seeds.append(x)
+                for k in differs:
+                    kinds.setdefault(k, []).append(x)
+        elif kind == "error":
+            differing += 1
+    for p in procs:
+        p.join()
+    dt = time.time() - t_start
+    if ran < len(seeds):
+        print(f"budget of {args.budget:g} s reached: {ran} of {len(seeds)} seeds ran")
+    if kinds:
+        print("kinds of difference (seeds showing it, the first of them):")
+        for k, ss in sorted(kinds.items(), key=lambda x: (-len(x[1]), x[0])):
+            print(f"  {k}: {len(ss)} seeds, e.g. seed {min(ss)}")
+    if bad_seeds:
+        print("differing seeds: " + " ".join(str(s) for s in sorted(bad_seeds)))
+    print(f"seeds {ran}, differing {differing}, time {dt:.0f} s")
+    if differing or ran < args.min_seeds:
+        if ran < args.min_seeds:
+            print(f"fewer seeds ran ({ran}) than the required {args.min_seeds}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
