@@ -44,6 +44,7 @@ class Target:
     def __init__(self, idx, name, address, group, role, control, probes, phase_ms):
         self.idx, self.name, self.address, self.group = idx, name, address, group
         self.role, self.control, self.probes, self.phase_ms = role, control, probes, phase_ms
+        self.created_ms = None                # None: before the history
 
 
 class Fault:
@@ -132,6 +133,8 @@ class History:
                 off = rng.randint(-3000, 3000)
             country = countries[i] if i < len(countries) else rng.choice(countries)
             asn = asns[i] if i < len(asns) else rng.choice(asns)
+            if rng.random() < 0.06:
+                asn = None                    # unknown ASN: only the country tells networks apart
             self.agents.append(Agent(i, f"vp{i + 1}-{country.lower()}", country, asn, off, null,
                                      self.h0 - HOUR, None))
         # Targets: groups with roles, control targets.
@@ -367,6 +370,19 @@ class History:
                       rng.randint(-2000, 2000) if rng.random() < 0.5 else 0, False, created, None)
             self.agents.append(a)
             self.faults.append(Fault("agent_added", created, created, agent=a.name))
+        if rng.random() < 0.15:
+            # A target added mid-history, to a group, with intervals that leave every auto
+            # width as it is (no wider than the group bin).
+            groups = sorted({t.group for t in self.targets if t.group and not t.control})
+            ivs = [i for i in self.intervals if i <= self.gw]
+            if groups and ivs:
+                keep, self.intervals = self.intervals, ivs
+                g = rng.choice(groups)
+                self._add_target(rng, f"new-{g.lower()}", "203.0.113.250", g, rng.choice(["web", "host", "mail"]), False)
+                self.intervals = keep
+                t = self.targets[-1]
+                t.created_ms = rng.randint(z0, z1)
+                self.faults.append(Fault("target_added", t.created_ms, t.created_ms, target=t.name))
         if rng.random() < 0.2 and len(self.agents) > 3:
             a = rng.choice(self.agents)
             a.disabled_ms = rng.randint(max(z0, a.created_ms + 1000), z1)
@@ -446,7 +462,7 @@ class History:
                 base_rtt[(a.idx, tg.idx)] = rng.uniform(3, 120)
         for a in self.agents:
             off = a.offset_ms
-            start = max(self.h0, a.created_ms)
+            start_a = max(self.h0, a.created_ms)
             stop = self.h_end if a.disabled_ms is None else min(self.h_end, a.disabled_ms)
             my = [f for f in self.faults if f.kw.get("_a") is a]
             stopped = [f for f in my if f.kind == "stopped"]
@@ -459,6 +475,7 @@ class History:
             for p in self.probes:
                 iv = p.interval_s * 1000
                 phase = p.target.phase_ms % iv
+                start = max(start_a, p.target.created_ms or 0)
                 # The agent runs at k * interval + phase by its own clock; true time = ts - off.
                 k = -(-(start + off - phase) // iv)
                 while True:
@@ -531,9 +548,9 @@ class History:
                     self.gaps.append(Gap(a.idx, p.idx, min(tss), max(tss), len(tss), rep, "run_skipped"))
             # Heartbeats every 10 s while connected (the coordinator's clock).
             hb_phase = rng.randrange(0, HEARTBEAT_MS)
-            t = start - (start - hb_phase) % HEARTBEAT_MS
+            t = start_a - (start_a - hb_phase) % HEARTBEAT_MS
             while t < stop:
-                if t >= start and not any(f.active(t) for f in uplink) and \
+                if t >= start_a and not any(f.active(t) for f in uplink) and \
                         not any(f.active(t) and not f.kw["heartbeats"] for f in stopped):
                     self.heartbeats.append((a.idx, t))
                 t += HEARTBEAT_MS
@@ -549,7 +566,7 @@ class History:
                  f"group bin {self.gw}s, length {self.length // 1000}s, {len(self.results)} results, "
                  f"noise {self.noise}, batches every {self.batch_ms} ms, merge tick {self.merge_tick_ms} ms"]
         for a in self.agents:
-            lines.append(f"  vantage {a.name} {a.country} AS{a.asn} offset "
+            lines.append(f"  vantage {a.name} {a.country} AS{a.asn or '?'} offset "
                          f"{'NULL' if a.offset_null else a.offset_ms}ms"
                          + (f" created {(a.created_ms - self.h0) / 1000:g}s" if a.created_ms > self.h0 else "")
                          + (f" disabled {(a.disabled_ms - self.h0) / 1000:g}s" if a.disabled_ms else ""))

@@ -120,15 +120,21 @@ class Feed:
         for day in sorted(days):
             db.q("SELECT parallax.ensure_partition(%s::date)", (day.isoformat(),))
         for t in h.targets:
-            self.target_id[t.idx] = db.q(
-                "INSERT INTO parallax.targets (name, address, group_name, role, control, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                (t.name, t.address + "/32", t.group, t.role, t.control, iso(h.h0 - 86400000)))[0][0]
-            for p in t.probes:
-                self.probe_id[p.idx] = db.q(
-                    "INSERT INTO parallax.probes (target_id, kind, spec, interval_s, timeout_ms) "
-                    "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                    (self.target_id[t.idx], p.kind, p.spec, p.interval_s, p.timeout_ms))[0][0]
+            if t.created_ms is None:
+                self.add_target(t)
+
+    def add_target(self, t):
+        h, db = self.h, self.db
+        created = h.h0 - 86400000 if t.created_ms is None else t.created_ms
+        self.target_id[t.idx] = db.q(
+            "INSERT INTO parallax.targets (name, address, group_name, role, control, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+            (t.name, t.address + "/32", t.group, t.role, t.control, iso(created)))[0][0]
+        for p in t.probes:
+            self.probe_id[p.idx] = db.q(
+                "INSERT INTO parallax.probes (target_id, kind, spec, interval_s, timeout_ms) "
+                "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                (self.target_id[t.idx], p.kind, p.spec, p.interval_s, p.timeout_ms))[0][0]
 
     def add_agent(self, a):
         key = (f"k{self.h.seed:010d}{a.idx:03d}" + "K" * 40)[:40]
@@ -187,6 +193,9 @@ class Feed:
         def at(t, kind, x):
             ev.setdefault(up(t), []).append((kind, x))
 
+        for t in h.targets:
+            if t.created_ms is not None:
+                at(t.created_ms, -1, t)
         for a in h.agents:
             at(a.created_ms, 0, a)
             if a.disabled_ms is not None:
@@ -209,7 +218,9 @@ class Feed:
             items = sorted(ev[now], key=lambda x: x[0])
             hbs, gaps, batches = [], [], {}
             for kind, x in items:
-                if kind == 0:
+                if kind == -1:
+                    self.add_target(x)
+                elif kind == 0:
                     self.add_agent(x)
                 elif kind == 1:
                     self.disable_agent(x)
