@@ -391,9 +391,13 @@ class History:
         # ticks a history (a real coordinator ticks every second; every order of arrival must
         # end at the same verdicts, and fewer ticks keep a seed well under a second). Agents
         # deliver a batch every tick, or every second or third.
+        # A short history sometimes runs at the coordinator's own pace: a tick and a batch
+        # every second.
         ticks = rng.choice([10, 12, 15, 20, 30, 60])
         self.merge_tick_ms = max(500, self.length // ticks // 100 * 100)
         self.batch_ms = self.merge_tick_ms * rng.choice([1, 1, 2, 3])
+        if self.length <= 200000 and rng.random() < 0.2:
+            self.merge_tick_ms = self.batch_ms = 1000
         for a in self.agents:
             a.batch_phase = rng.randrange(0, self.batch_ms // self.merge_tick_ms) * self.merge_tick_ms
 
