@@ -331,6 +331,12 @@ class History:
                 p = rng.choice(self.probes)
                 self.faults.append(Fault(kind, t0, t1, agent=a.name, probe=f"{p.target.name}/{p.spec}",
                                          _a=a, _p=p, each=rng.random() < 0.5))
+        if rng.random() < 0.15:
+            # A vantage (registered before the history) starts late: the first vantage bins
+            # of the deployment find it silent, or connected with nothing to show.
+            a = rng.choice(agents)
+            self.faults.append(Fault("stopped", self.h0, self.h0 + rng.randint(1, 4 * self.widest * 1000),
+                                     agent=a.name, _a=a, heartbeats=rng.random() < 0.3))
         # Gap records where they matter: during another fault, on its target or its vantage,
         # so that what a gap record leaves out changes a verdict.
         for f in list(self.faults):
