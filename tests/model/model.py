@@ -106,6 +106,7 @@ class Model:
 
         self.vbins = {}     # (agent id, start) -> (end, health)
         self.tbins = {}     # (target id, start) -> (end, state)
+        self.trtt = {}      # (target id, start) -> the bin's RTT (ms) or None
         self.gbins = {}     # (group, start) -> (end, stage)
         self.outage_list = []   # (scope, subject name, start, end or None, stage)
         self._vantages()
@@ -262,6 +263,7 @@ class Model:
             for p in ok_now:
                 last_ok[p] = b
             self.tbins[(t["id"], b)] = (e, state)
+            self.trtt[(t["id"], b)] = rtt
             seq.append((b, e, state))
             b = e
         for o in self._outages(seq, TARGET_BAD, TARGET_GOOD):

@@ -291,12 +291,12 @@ def sql_side(db, h):
     h0, h1 = iso(h.h0), iso(h.h1)
     ms = lambda c: f"(extract(epoch FROM {c}) * 1000)::bigint"  # noqa: E731
     bins = {}
-    for scope, view, subj, col in (("vantage", "vantage_bins", "agent", "health"),
-                                   ("target", "target_bins", "target", "state"),
-                                   ("group", "group_bins", "group_name", "stage")):
-        for s, b, e, st in db.q(f"SELECT {subj}, {ms('bin_start')}, {ms('bin_end')}, {col}::text "
-                                f"FROM parallax.{view} WHERE bin_start >= %s AND bin_start < %s", (h0, h1)):
-            bins[(scope, s, b)] = (e, st)
+    for scope, view, subj, col, rtt in (("vantage", "vantage_bins", "agent", "health", "NULL"),
+                                        ("target", "target_bins", "target", "state", "rtt_ms"),
+                                        ("group", "group_bins", "group_name", "stage", "NULL")):
+        for s, b, e, st, r in db.q(f"SELECT {subj}, {ms('bin_start')}, {ms('bin_end')}, {col}::text, {rtt} "
+                                   f"FROM parallax.{view} WHERE bin_start >= %s AND bin_start < %s", (h0, h1)):
+            bins[(scope, s, b)] = (e, st, r)
     outs = {}
     for scope, s, b, e, st in db.q(f"SELECT scope, subject, {ms('started_at')}, {ms('ended_at')}, stage "
                                    "FROM parallax.outages WHERE started_at < %s", (h1,)):
@@ -309,11 +309,11 @@ def model_side(m, h):
     names_a = {a.idx: a.name for a in h.agents}
     names_t = {t.idx: t.name for t in h.targets}
     for (a, b), v in m.vbins.items():
-        bins[("vantage", names_a[a], b)] = v
+        bins[("vantage", names_a[a], b)] = v + (None,)
     for (t, b), v in m.tbins.items():
-        bins[("target", names_t[t], b)] = v
+        bins[("target", names_t[t], b)] = v + (m.trtt[(t, b)],)
     for (g, b), v in m.gbins.items():
-        bins[("group", g, b)] = v
+        bins[("group", g, b)] = v + (None,)
     bins = {k: v for k, v in bins.items() if h.h0 <= k[2] < h.h1}
     outs = {(sc, s, b): (e, st) for sc, s, b, e, st in m.outage_list if b < h.h1}
     return bins, outs
@@ -330,14 +330,20 @@ def compare(h, sql_bins, sql_outs, mod_bins, mod_outs):
     tag = lambda scope, name: " (control target)" if scope == "target" and name in controls else ""  # noqa: E731
     for k in sorted(set(sql_bins) | set(mod_bins), key=lambda k: (k[2], k[0], k[1])):
         scope, name = k[0], k[1]
-        se, ss = sql_bins.get(k, (None, lacking(scope)))
-        me, ms_ = mod_bins.get(k, (None, lacking(scope)))
+        se, ss, sr = sql_bins.get(k, (None, lacking(scope), None))
+        me, ms_, mr = mod_bins.get(k, (None, lacking(scope), None))
         if ss != ms_:
             diffs.append(((scope, name), f"{scope} bin: model {ms_}, sql {ss}{tag(scope, name)}",
                           f"bin {scope} {name} @{rel(h, k[2])}: model {ms_}, sql {ss}"))
         elif se is not None and me is not None and se != me:
             diffs.append(((scope, name), f"{scope} bin: another end{tag(scope, name)}",
                           f"bin {scope} {name} @{rel(h, k[2])}: ends model {rel(h, me)}, sql {rel(h, se)}"))
+        elif se is not None and me is not None and (
+                (sr is None) != (mr is None) or (sr is not None and abs(sr - mr) > 1e-6 * max(1.0, abs(mr)))):
+            # Beyond the state: the bin's RTT is the median of the runs that count (a check
+            # on which runs count).
+            diffs.append(((scope, name), f"{scope} bin: another RTT{tag(scope, name)}",
+                          f"bin {scope} {name} @{rel(h, k[2])}: RTT model {mr}, sql {sr}"))
     show = lambda o: "-" if o is None else f"{rel(h, o[0]) if o[0] is not None else 'open'} {o[1]}"  # noqa: E731
     for k in sorted(set(sql_outs) | set(mod_outs), key=lambda k: (k[2], k[0], k[1])):
         scope, name = k[0], k[1]
@@ -368,7 +374,7 @@ def timeline(h, subject, sql_bins, mod_bins, m):
         w = 1000 * max(p.interval_s for p in t.probes)
     first = -(-h.h0 // w) * w
     starts = list(range(first, h.h1, w))
-    line = lambda bins: "".join(CHARS.get(bins.get((scope, name, b), (None, lacking(scope)))[1], "?")  # noqa: E731
+    line = lambda bins: "".join(CHARS.get(bins.get((scope, name, b), (None, lacking(scope)))[1], "?")  # noqa: E731,E501
                                 for b in starts)
     out = [f"  {scope} {name}, {w // 1000}s bins from {rel(h, first)} "
            "(. good, i impaired, o offline, _ no_data, ? unknown, d degraded, p partial, D down, "
