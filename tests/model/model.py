@@ -107,6 +107,7 @@ class Model:
         self.vbins = {}     # (agent id, start) -> (end, health)
         self.tbins = {}     # (target id, start) -> (end, state)
         self.trtt = {}      # (target id, start) -> the bin's RTT (ms) or None
+        self.tinfo = {}     # (target id, start) -> the vantages and probes its evidence lists
         self.gbins = {}     # (group, start) -> (end, stage)
         self.outage_list = []   # (scope, subject name, start, end or None, stage)
         self._vantages()
@@ -264,6 +265,16 @@ class Model:
                 last_ok[p] = b
             self.tbins[(t["id"], b)] = (e, state)
             self.trtt[(t["id"], b)] = rtt
+            # What the evidence lists: the vantages left out (not healthy), failed, reached,
+            # mixed; the probes left out (chronic); service_down for a down bin whose failed
+            # vantages had an ok run of a live probe that is not a service probe.
+            reached = {a for a in counted - failed
+                       if all(r[3] == "ok" for r in by_v[a] if r[1] in live)}
+            self.tinfo[(t["id"], b)] = dict(
+                excluded=set(by_v) - healthy, failed=failed, reached=reached,
+                mixed=counted - failed - reached, chronic=with_runs - live,
+                service_down=state == "down" and any(
+                    r[1] in live and r[1] not in service and r[3] == "ok" for a in counted for r in by_v[a]))
             seq.append((b, e, state))
             b = e
         for o in self._outages(seq, TARGET_BAD, TARGET_GOOD):

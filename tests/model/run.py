@@ -38,6 +38,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DATA_TABLES = ["agents", "targets", "probes", "results", "heartbeats", "gaps", "batches", "bins",
                "outage_events", "merge_dirty", "merge_groups", "schedule_versions"]
 MAX_DIFFS = 10
+EVIDENCE_LISTS = ("excluded", "failed", "reached", "mixed", "chronic")
 CHARS = {"healthy": ".", "impaired": "i", "offline": "o", "no_data": "_",
          "up": ".", "degraded": "d", "partial": "p", "down": "D", "unknown": "?",
          "normal": ".", "servers_offline": "s", "dns_down": "n", "blackout": "B"}
@@ -291,12 +292,14 @@ def sql_side(db, h):
     h0, h1 = iso(h.h0), iso(h.h1)
     ms = lambda c: f"(extract(epoch FROM {c}) * 1000)::bigint"  # noqa: E731
     bins = {}
-    for scope, view, subj, col, rtt in (("vantage", "vantage_bins", "agent", "health", "NULL"),
-                                        ("target", "target_bins", "target", "state", "rtt_ms"),
-                                        ("group", "group_bins", "group_name", "stage", "NULL")):
-        for s, b, e, st, r in db.q(f"SELECT {subj}, {ms('bin_start')}, {ms('bin_end')}, {col}::text, {rtt} "
-                                   f"FROM parallax.{view} WHERE bin_start >= %s AND bin_start < %s", (h0, h1)):
-            bins[(scope, s, b)] = (e, st, r)
+    for scope, view, subj, col, more in (("vantage", "vantage_bins", "agent", "health", "NULL, NULL"),
+                                         ("target", "target_bins", "target", "state", "rtt_ms, evidence"),
+                                         ("group", "group_bins", "group_name", "stage", "NULL, NULL")):
+        for s, b, e, st, r, ev in db.q(f"SELECT {subj}, {ms('bin_start')}, {ms('bin_end')}, {col}::text, {more} "
+                                       f"FROM parallax.{view} WHERE bin_start >= %s AND bin_start < %s", (h0, h1)):
+            if ev is not None:
+                ev = {k: set(ev.get(k) or ()) for k in EVIDENCE_LISTS} | {"service_down": bool(ev.get("service_down"))}
+            bins[(scope, s, b)] = (e, st, r, ev)
     outs = {}
     for scope, s, b, e, st in db.q(f"SELECT scope, subject, {ms('started_at')}, {ms('ended_at')}, stage "
                                    "FROM parallax.outages WHERE started_at < %s", (h1,)):
@@ -308,12 +311,16 @@ def model_side(m, h):
     bins = {}
     names_a = {a.idx: a.name for a in h.agents}
     names_t = {t.idx: t.name for t in h.targets}
+    spec = {p.idx: p.spec for p in h.probes}
     for (a, b), v in m.vbins.items():
-        bins[("vantage", names_a[a], b)] = v + (None,)
+        bins[("vantage", names_a[a], b)] = v + (None, None)
     for (t, b), v in m.tbins.items():
-        bins[("target", names_t[t], b)] = v + (m.trtt[(t, b)],)
+        info = m.tinfo[(t, b)]
+        ev = {k: {spec[x] if k == "chronic" else names_a[x] for x in info[k]} for k in EVIDENCE_LISTS}
+        ev["service_down"] = info["service_down"]
+        bins[("target", names_t[t], b)] = v + (m.trtt[(t, b)], ev)
     for (g, b), v in m.gbins.items():
-        bins[("group", g, b)] = v + (None,)
+        bins[("group", g, b)] = v + (None, None)
     bins = {k: v for k, v in bins.items() if h.h0 <= k[2] < h.h1}
     outs = {(sc, s, b): (e, st) for sc, s, b, e, st in m.outage_list if b < h.h1}
     return bins, outs
@@ -330,8 +337,8 @@ def compare(h, sql_bins, sql_outs, mod_bins, mod_outs):
     tag = lambda scope, name: " (control target)" if scope == "target" and name in controls else ""  # noqa: E731
     for k in sorted(set(sql_bins) | set(mod_bins), key=lambda k: (k[2], k[0], k[1])):
         scope, name = k[0], k[1]
-        se, ss, sr = sql_bins.get(k, (None, lacking(scope), None))
-        me, ms_, mr = mod_bins.get(k, (None, lacking(scope), None))
+        se, ss, sr, sev = sql_bins.get(k, (None, lacking(scope), None, None))
+        me, ms_, mr, mev = mod_bins.get(k, (None, lacking(scope), None, None))
         if ss != ms_:
             diffs.append(((scope, name), f"{scope} bin: model {ms_}, sql {ss}{tag(scope, name)}",
                           f"bin {scope} {name} @{rel(h, k[2])}: model {ms_}, sql {ss}"))
@@ -344,6 +351,14 @@ def compare(h, sql_bins, sql_outs, mod_bins, mod_outs):
             # on which runs count).
             diffs.append(((scope, name), f"{scope} bin: another RTT{tag(scope, name)}",
                           f"bin {scope} {name} @{rel(h, k[2])}: RTT model {mr}, sql {sr}"))
+        elif sev is not None and mev is not None and sev != mev:
+            # And what its evidence lists: which vantages were left out, failed, reached,
+            # mixed; which probes were chronic; service_down.
+            for key in [x for x in EVIDENCE_LISTS + ("service_down",) if sev[x] != mev[x]][:1]:
+                show_ = lambda v: " ".join(sorted(v)) if isinstance(v, set) else str(v).lower()  # noqa: E731
+                diffs.append(((scope, name), f"{scope} bin: another evidence {key}{tag(scope, name)}",
+                              f"bin {scope} {name} @{rel(h, k[2])}: {key} model [{show_(mev[key])}], "
+                              f"sql [{show_(sev[key])}]"))
     show = lambda o: "-" if o is None else f"{rel(h, o[0]) if o[0] is not None else 'open'} {o[1]}"  # noqa: E731
     for k in sorted(set(sql_outs) | set(mod_outs), key=lambda k: (k[2], k[0], k[1])):
         scope, name = k[0], k[1]
