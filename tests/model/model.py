@@ -176,14 +176,13 @@ class Model:
 
     # ---------------------------------------------------------------- target state
     def _targets(self):
-        # READING: every target has target bins, control targets too: "Target state — one
-        # target, one of its bins" excludes none (only the group stage says "non-control").
+        # Control targets judge vantages only ("Target state": no bins of their own).
         by_target = {}
         for r in self.results:
             by_target.setdefault(self.probe_target[r[1]], []).append(r)
         for tid, t in self.targets.items():
             rs = by_target.get(tid)
-            if not rs or tid not in self.tw:
+            if not rs or tid not in self.tw or t["control"]:
                 continue
             self._target(t, rs)
 
