@@ -1,4 +1,5 @@
-/* ctl_migrate: schema migrations, applied in order, each exactly once. */
+/* ctl_migrate: schema migrations, applied in order, each exactly once; then the definitions,
+ * installed again on every run. */
 #include "ctl_migrate.h"
 
 #include <stdio.h>
@@ -16,6 +17,45 @@ static const char migrations_table_sql[] = "CREATE TABLE IF NOT EXISTS parallax.
                                            " name text NOT NULL,"
                                            " checksum text NOT NULL,"
                                            " applied_at timestamptz NOT NULL DEFAULT now())";
+/* Which release installed the definitions last, so an older parallaxctl cannot put its older
+ * functions over a newer schema's. */
+static const char definitions_table_sql[] =
+    "CREATE TABLE IF NOT EXISTS parallax.schema_definitions ("
+    " id boolean PRIMARY KEY DEFAULT true CHECK (id),"
+    " release text NOT NULL,"
+    " checksum text NOT NULL,"
+    " installed_at timestamptz NOT NULL DEFAULT now())";
+
+/* Stable 1 as databases made before schema/migrations/001_stable.sql record it: the eleven
+ * migrations it was built from, which together made exactly what 001_stable makes. */
+typedef struct stable1_record {
+    int version;
+    const char *name;
+    const char *checksum;
+} stable1_record_t;
+
+static const stable1_record_t stable1[] = {
+    {1, "001_core", "sha256:0aaf6c1d80be79cc706e50a6a3c7d1d2370bbd870dba2bf4b65051d68a18594f"},
+    {2, "002_result_detail",
+     "sha256:6a1982d19399ef994ed302949cdfc24b0d92851320383ba70f4ce43fba569761"},
+    {3, "003_merge_inputs",
+     "sha256:b1afb60ecdd35c7a1eed6f3fd44ea0083f3626dcebd402d596ab9658d6a9f754"},
+    {4, "004_merge_bins",
+     "sha256:b6813faf7dc0feba85d6874ec55ed4d746de5b06cae6cfddc9d8aea879d97c88"},
+    {5, "005_merge_outages",
+     "sha256:dd8cfdff9b2b1a0fe6e943a34aa89d2ef7e874fd0f612aa5472e8d47c086c0c3"},
+    {7, "007_ingest_state",
+     "sha256:672e365545bad8fba6bdda5b397132c090194866f78ad9f3da5419354712d814"},
+    {8, "008_cli", "sha256:1f9139aabeaf3773acc017c7fecb7de8c3cb9cfd1c07b75c97da27ddb4a66bf5"},
+    {9, "009_settings", "sha256:5663f162f5323064b5346fce63e1ea3d9f2f4ebba74cfb4bc32434e849a44144"},
+    {10, "010_merge_defaults",
+     "sha256:6294fdd836472591b9600f2d3a4d6f2ea44af7683fe760b0485088a5d9636cd5"},
+    {11, "011_probe_timeout",
+     "sha256:65611214bb84c3fe9fee6efa9462b3e4553c08e69300d85bab474ea2b9ffc40f"},
+    {12, "012_gap_reason",
+     "sha256:6a82edaeac2ef68a2d91f182e8f198b44fd79832422f4ace479de8f21f0eb64e"},
+};
+#define STABLE1_COUNT (sizeof stable1 / sizeof stable1[0])
 
 int ctl_migrate_parse(int argc, char **argv, err_t *err)
 {
@@ -67,9 +107,57 @@ static int check_recorded(const ctl_embedded_t *m, const char *name, const char 
     return 0;
 }
 
+/* A database made before the split records stable 1 as its eleven migrations (rows: version,
+ * name, checksum). Records it as migrations[0] (001_stable) instead, which made the same
+ * schema. Returns 1 if it did, 0 if the rows are not of that kind, -1 (err set) if they are
+ * but are not exactly stable 1: a development version's schema that cannot be upgraded. */
+static int adopt_stable1(ctl_db_t *db, ctl_rows_t *rows, const ctl_embedded_t *migrations,
+                         size_t count, err_t *err)
+{
+    size_t n = ctl_rows_count(rows);
+    if (n == 0 || strcmp(ctl_rows_get(rows, 0, 0), "1") != 0 ||
+        strcmp(ctl_rows_get(rows, 0, 1), stable1[0].name) != 0)
+        return 0;
+    for (size_t i = 0; i < STABLE1_COUNT; i++) {
+        const stable1_record_t *want = &stable1[i];
+        if (i >= n || atoi(ctl_rows_get(rows, i, 0)) != want->version ||
+            strcmp(ctl_rows_get(rows, i, 1), want->name) != 0 ||
+            strcmp(ctl_rows_get(rows, i, 2), want->checksum) != 0) {
+            err_set(err,
+                    "the database was made by a development version of Parallax before stable "
+                    "1 (its migration %s is missing or differs): it cannot be upgraded in place; "
+                    "migrate a new database and copy over the data you need",
+                    want->name);
+            return -1;
+        }
+    }
+    if (n > STABLE1_COUNT) {
+        err_set(err,
+                "the database has migration %s (%s) after stable 1, which this "
+                "parallaxctl does not know: use a newer parallaxctl",
+                ctl_rows_get(rows, STABLE1_COUNT, 0), ctl_rows_get(rows, STABLE1_COUNT, 1));
+        return -1;
+    }
+    if (count == 0 || migrations[0].version != 1) {
+        err_set(err, "this parallaxctl embeds no migration 1 to record stable 1 as");
+        return -1;
+    }
+    char version[16];
+    snprintf(version, sizeof version, "%d", migrations[0].version);
+    const char *params[] = {version, migrations[0].name, migrations[0].checksum};
+    if (ctl_db_exec(db, "DELETE FROM parallax.schema_migrations", 0, NULL, err) < 0 ||
+        ctl_db_exec(db,
+                    "INSERT INTO parallax.schema_migrations (version, name, checksum) "
+                    "VALUES ($1::integer, $2, $3)",
+                    3, params, err) < 0)
+        return -1;
+    return 1;
+}
+
 /* Creates the schema and the record table if needed and checks every recorded migration
  * before anything is applied, so an edited migration stops the run early. */
-static int prepare(ctl_db_t *db, const ctl_embedded_t *migrations, size_t count, err_t *err)
+static int prepare(ctl_db_t *db, const ctl_embedded_t *migrations, size_t count, FILE *out,
+                   err_t *err)
 {
     ctl_rows_t *rows = NULL;
     if (begin_locked(db, err) < 0)
@@ -78,11 +166,20 @@ static int prepare(ctl_db_t *db, const ctl_embedded_t *migrations, size_t count,
         ctl_db_exec(db, migrations_table_sql, 0, NULL, err) < 0)
         goto fail;
     rows = ctl_db_query(db,
-                        "SELECT version::text, name, checksum FROM parallax.schema_migrations "
-                        "ORDER BY version",
+                        "SELECT m.version::text, m.name, m.checksum "
+                        "FROM parallax.schema_migrations m ORDER BY m.version",
                         0, NULL, err);
     if (!rows)
         goto fail;
+    int adopted = adopt_stable1(db, rows, migrations, count, err);
+    if (adopted < 0)
+        goto fail;
+    if (adopted > 0) {
+        fprintf(out, "recorded %s..%s as %s (stable 1)\n", stable1[0].name,
+                stable1[STABLE1_COUNT - 1].name, migrations[0].name);
+        ctl_rows_destroy(&rows);
+        return ctl_db_commit(db, err);
+    }
     for (size_t r = 0; r < ctl_rows_count(rows); r++) {
         const char *version = ctl_rows_get(rows, r, 0);
         const char *name = ctl_rows_get(rows, r, 1);
@@ -152,7 +249,7 @@ fail:
 int ctl_migrate_run(ctl_db_t *db, const ctl_embedded_t *migrations, size_t count, FILE *out,
                     err_t *err)
 {
-    if (prepare(db, migrations, count, err) < 0)
+    if (prepare(db, migrations, count, out, err) < 0)
         return -1;
     int any = 0;
     for (size_t i = 0; i < count; i++) {
@@ -165,6 +262,69 @@ int ctl_migrate_run(ctl_db_t *db, const ctl_embedded_t *migrations, size_t count
         }
     }
     if (!any)
-        fprintf(out, "database is up to date\n");
+        fprintf(out, "no migration to apply\n");
     return 0;
+}
+
+/* Compares dotted release numbers ("0.10.1" > "0.9.3"): <0, 0 or >0 as a is older, equal or
+ * newer. Missing parts count as 0. */
+static int release_cmp(const char *a, const char *b)
+{
+    for (;;) {
+        char *end_a, *end_b;
+        unsigned long x = strtoul(a, &end_a, 10), y = strtoul(b, &end_b, 10);
+        if (x != y)
+            return x < y ? -1 : 1;
+        if (*end_a != '.' && *end_b != '.')
+            return 0;
+        a = *end_a == '.' ? end_a + 1 : end_a;
+        b = *end_b == '.' ? end_b + 1 : end_b;
+    }
+}
+
+int ctl_migrate_definitions(ctl_db_t *db, const ctl_embedded_t *definitions, size_t count,
+                            const char *checksum, const char *release, FILE *out, err_t *err)
+{
+    ctl_rows_t *rows = NULL;
+    if (begin_locked(db, err) < 0)
+        return -1;
+    if (ctl_db_exec(db, definitions_table_sql, 0, NULL, err) < 0)
+        goto fail;
+    rows = ctl_db_query(db, "SELECT release FROM parallax.schema_definitions", 0, NULL, err);
+    if (!rows)
+        goto fail;
+    if (ctl_rows_count(rows) > 0 && release_cmp(ctl_rows_get(rows, 0, 0), release) > 0) {
+        err_set(err,
+                "the database's definitions were installed by parallaxctl %s, newer than this "
+                "one (%s): use a newer parallaxctl",
+                ctl_rows_get(rows, 0, 0), release);
+        goto fail;
+    }
+    /* Bodies are checked when they run, not here: a function may name one defined later. */
+    if (ctl_db_exec(db, "SET LOCAL check_function_bodies = off", 0, NULL, err) < 0)
+        goto fail;
+    for (size_t i = 0; i < count; i++) {
+        if (ctl_db_exec_script(db, definitions[i].sql, err) < 0) {
+            err_prefix(err, "definitions %s failed", definitions[i].name);
+            goto fail;
+        }
+    }
+    const char *params[] = {release, checksum};
+    if (ctl_db_exec(db,
+                    "INSERT INTO parallax.schema_definitions (release, checksum) VALUES ($1, $2) "
+                    "ON CONFLICT (id) DO UPDATE SET release = $1, checksum = $2, "
+                    "installed_at = now()",
+                    2, params, err) < 0)
+        goto fail;
+    ctl_rows_destroy(&rows);
+    if (ctl_db_commit(db, err) < 0) {
+        err_prefix(err, "definitions");
+        return -1;
+    }
+    fprintf(out, "installed %zu definition files (functions, views, triggers)\n", count);
+    return 0;
+fail:
+    ctl_rows_destroy(&rows);
+    ctl_db_rollback(db, NULL);
+    return -1;
 }

@@ -1,5 +1,5 @@
 /* ctl_verify: `parallaxctl verify`, the incremental merge checked against a merge from
- * scratch (parallax.merge_verify, schema/010). */
+ * scratch (parallax.merge_verify, schema/definitions/60_merge_verify.sql). */
 #include "ctl_verify.h"
 
 #include <errno.h>

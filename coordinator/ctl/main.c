@@ -128,7 +128,8 @@ static const char usage_verify[] =
     "  --since DURATION  from this long ago (default 1h)\n"
     "  --all             from the first bin stored\n"
     "  --until TIME      end of the span, e.g. 2031-03-03T00:21:00Z\n"
-    "  --json            {from, until, differences: [{kind, scope, subject, at, stored, scratch}]}\n"
+    "  --json            {from, until, differences: [{kind, scope, subject, at, stored, "
+    "scratch}]}\n"
     "exit status 0: nothing differs; 1: something differs, or a failure\n"
     "SQL: SELECT * FROM parallax.merge_verify(now() - interval '1 hour');\n";
 
@@ -138,8 +139,10 @@ static const char usage_db_migrate[] =
     "usage: " PROG " [--db CONNINFO] db migrate\n"
     "\n"
     "Creates the parallax schema if needed and applies every built-in migration that the\n"
-    "database has not recorded in parallax.schema_migrations, each in its own transaction.\n"
-    "Safe to run again and from several places at once.\n";
+    "database has not recorded in parallax.schema_migrations, each in its own transaction;\n"
+    "then installs every built-in definition (functions, views, triggers) again, in one\n"
+    "transaction. Safe to run again and from several places at once. Refuses a database a\n"
+    "newer parallaxctl has migrated, and one made by a development version before stable 1.\n";
 
 static const char usage_agent[] =
     "usage: " PROG " agent add|list|show|enable|disable|remove|rotate-key ...\n"
@@ -311,9 +314,16 @@ static int cmd_db_migrate(session_t *s, int argc, char **argv, err_t *err)
     if (ctl_migrate_parse(argc, argv, err) < 0)
         return EXIT_USAGE;
     ctl_db_t *db = session_db(s, err);
-    size_t count;
-    const ctl_embedded_t *migrations = ctl_embedded_migrations(&count);
-    return db ? outcome(ctl_migrate_run(db, migrations, count, stdout, err)) : EXIT_FAIL;
+    if (!db)
+        return EXIT_FAIL;
+    size_t migrations_n, definitions_n;
+    const ctl_embedded_t *migrations = ctl_embedded_migrations(&migrations_n);
+    const ctl_embedded_t *definitions = ctl_embedded_definitions(&definitions_n);
+    if (ctl_migrate_run(db, migrations, migrations_n, stdout, err) < 0)
+        return outcome(-1);
+    return outcome(ctl_migrate_definitions(db, definitions, definitions_n,
+                                           ctl_embedded_definitions_checksum(), PX_VERSION, stdout,
+                                           err));
 }
 
 static int cmd_agent_add(session_t *s, int argc, char **argv, err_t *err)

@@ -1,5 +1,6 @@
-/* test_ctl_embedded: the migrations compiled into parallaxctl are exactly schema/NNN_*.sql,
- * in order, byte for byte, so `db migrate` applies what is in the repository. */
+/* test_ctl_embedded: the schema compiled into parallaxctl is exactly
+ * schema/migrations/NNN_*.sql and schema/definitions/NN_*.sql, in order, byte for byte, so
+ * `db migrate` applies what is in the repository. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,33 +32,36 @@ static char *slurp(const char *path)
     return buf;
 }
 
-static int is_migration(const char *name)
+/* NAME is DIGITS digits, "_", something, ".sql". */
+static int is_schema_file(const char *name, size_t digits)
 {
     size_t len = strlen(name);
-    return len > 8 && name[0] >= '0' && name[0] <= '9' && name[1] >= '0' && name[1] <= '9' &&
-           name[2] >= '0' && name[2] <= '9' && name[3] == '_' &&
-           strcmp(name + len - 4, ".sql") == 0;
+    if (len < digits + 6 || name[digits] != '_' || strcmp(name + len - 4, ".sql") != 0)
+        return 0;
+    for (size_t i = 0; i < digits; i++)
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+    return 1;
 }
 
-static void test_matches_schema_dir(void **state)
+/* The table equals the files of schema/SUBDIR named with DIGITS digits, in name order. */
+static void check_dir(const char *subdir, size_t digits, const ctl_embedded_t *m, size_t count)
 {
-    (void)state;
     const char *src = getenv("PX_SOURCE_DIR");
     if (!src)
-        skip();
+        fail_msg("PX_SOURCE_DIR is not set (CTest sets it)");
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/schema", src);
+    snprintf(dir, sizeof dir, "%s/schema/%s", src, subdir);
     struct dirent **list;
     int n = scandir(dir, &list, NULL, alphasort);
-    assert_true(n >= 0);
-    size_t count;
-    const ctl_embedded_t *m = ctl_embedded_migrations(&count);
+    if (n < 0)
+        fail_msg("cannot read %s", dir);
     size_t k = 0;
     for (int i = 0; i < n; i++) {
         const char *name = list[i]->d_name;
-        if (is_migration(name)) {
+        if (is_schema_file(name, digits)) {
             if (k >= count)
-                fail_msg("%s is not embedded", name);
+                fail_msg("%s/%s is not embedded", subdir, name);
             assert_int_equal(strncmp(m[k].name, name, strlen(name) - 4), 0);
             assert_int_equal(strlen(m[k].name), strlen(name) - 4);
             assert_int_equal(m[k].version, atoi(name));
@@ -74,13 +78,20 @@ static void test_matches_schema_dir(void **state)
     assert_int_equal(k, count);
 }
 
-static void test_order_and_checksums(void **state)
+static void test_matches_schema_dirs(void **state)
 {
     (void)state;
     size_t count;
     const ctl_embedded_t *m = ctl_embedded_migrations(&count);
+    check_dir("migrations", 3, m, count);
+    m = ctl_embedded_definitions(&count);
+    check_dir("definitions", 2, m, count);
+}
+
+/* Ascending, distinct versions and checksums of the form "sha256:<64 hex>". */
+static void check_table(const ctl_embedded_t *m, size_t count)
+{
     assert_true(count >= 1);
-    assert_string_equal(m[0].name, "001_core");
     for (size_t i = 0; i < count; i++) {
         if (i > 0)
             assert_true(m[i].version > m[i - 1].version);
@@ -91,10 +102,27 @@ static void test_order_and_checksums(void **state)
     }
 }
 
+static void test_order_and_checksums(void **state)
+{
+    (void)state;
+    size_t count;
+    const ctl_embedded_t *m = ctl_embedded_migrations(&count);
+    check_table(m, count);
+    /* Stable 1 is migration 1: db migrate records older databases' eleven as this one. */
+    assert_string_equal(m[0].name, "001_stable");
+    assert_int_equal(m[0].version, 1);
+    m = ctl_embedded_definitions(&count);
+    check_table(m, count);
+    const char *all = ctl_embedded_definitions_checksum();
+    assert_int_equal(strlen(all), strlen("sha256:") + 64);
+    for (size_t i = 0; i < count; i++)
+        assert_string_not_equal(all, m[i].checksum);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matches_schema_dir),
+        cmocka_unit_test(test_matches_schema_dirs),
         cmocka_unit_test(test_order_and_checksums),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

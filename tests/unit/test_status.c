@@ -1,6 +1,6 @@
 /* test_status: keeps the three definitions of the status list in agreement: the C X-macro
  * (proto/status.h), the protobuf enum parallax.Status and the SQL enum parallax.status in
- * schema/001_core.sql (found through $PX_SOURCE_DIR, which CTest sets). */
+ * schema/migrations/001_stable.sql (found through $PX_SOURCE_DIR, which CTest sets). */
 #include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -168,7 +168,7 @@ static void test_matches_sql(void **state)
     if (!src || !*src)
         fail_msg("PX_SOURCE_DIR is not set (run this test through ctest)");
     char path[4096];
-    snprintf(path, sizeof path, "%s/schema/001_core.sql", src);
+    snprintf(path, sizeof path, "%s/schema/migrations/001_stable.sql", src);
     char *sql = read_file(path);
     if (!sql)
         fail_msg("cannot read %s", path);

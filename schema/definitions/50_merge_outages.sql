@@ -1,29 +1,18 @@
--- 005_merge_outages: outage events with hysteresis over the per-bin verdicts, and
--- merge_run, the one function the coordinator calls.
-
--- Outage events of every scope. Read them through parallax.outages.
-CREATE TABLE parallax.outage_events (
-    id         bigserial PRIMARY KEY,
-    scope      text NOT NULL CHECK (scope IN ('vantage', 'target', 'group')),
-    subject_id integer NOT NULL,
-    subject    text NOT NULL,
-    started_at timestamptz NOT NULL,
-    ended_at   timestamptz,
-    stage      text NOT NULL,
-    detail     jsonb NOT NULL,
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (scope, subject_id, started_at)
-);
-CREATE INDEX outage_events_started ON parallax.outage_events (started_at);
+-- 50_merge_outages: outages with hysteresis over the per-bin verdicts, and merge_run, the one
+-- function the coordinator calls; merge_mark queues a span to be merged again.
+-- Installed by every `parallaxctl db migrate` after the migrations (CREATE OR REPLACE), in
+-- file order, in one transaction with check_function_bodies off. A change CREATE OR REPLACE
+-- cannot make (a view's columns, a function's result type) needs a DROP in a new migration.
 
 -- The contract: one row per outage; ended_at NULL while it lasts; stage the worst reached
 -- (target: degraded/partial/down; group: degraded/servers_offline/dns_down/blackout;
 -- vantage: impaired/offline); detail the evidence (first_reached: when each stage was first
 -- seen; agreeing/disagreeing vantages; dominant_failure and failures per status; bin
 -- counts; down_targets for groups).
-CREATE VIEW parallax.outages AS
+CREATE OR REPLACE VIEW parallax.outages AS
 SELECT id, scope, subject, started_at, ended_at, stage, detail
 FROM parallax.outage_events;
+
 COMMENT ON VIEW parallax.outages IS 'Outage events (scope target|group|vantage); ended_at NULL while open; stage = worst reached; detail = evidence.';
 
 -- One step of the outage tracker, a pure function of the state after the previous bin and
@@ -31,7 +20,7 @@ COMMENT ON VIEW parallax.outages IS 'Outage events (scope target|group|vantage);
 -- row and starts at the first of them; it closes after close_after good bins in a row and
 -- ends where they began. Unknown bins (bad NULL) neither count nor break a run, so a vantage
 -- going blind does not end an outage.
-CREATE FUNCTION parallax.outage_step(
+CREATE OR REPLACE FUNCTION parallax.outage_step(
     was_open boolean, streak integer, streak_start timestamptz, outage_start timestamptz,
     bad boolean, bin_start timestamptz, open_after integer, close_after integer)
 RETURNS TABLE (is_open boolean, next_streak integer, next_streak_start timestamptz,
@@ -59,7 +48,7 @@ $$;
 -- Sorted set union and difference of two JSON arrays of names, and the sum of two JSON
 -- count maps: outage details are built from these so a new bin can be folded into an
 -- existing outage without re-reading its past.
-CREATE FUNCTION parallax.jsonb_union(a jsonb, b jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION parallax.jsonb_union(a jsonb, b jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
 SELECT coalesce(jsonb_agg(DISTINCT x ORDER BY x), '[]')
@@ -67,7 +56,7 @@ FROM (SELECT jsonb_array_elements_text(coalesce(a, '[]'))
       UNION ALL SELECT jsonb_array_elements_text(coalesce(b, '[]'))) t(x)
 $$;
 
-CREATE FUNCTION parallax.jsonb_minus(a jsonb, b jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION parallax.jsonb_minus(a jsonb, b jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
 SELECT coalesce(jsonb_agg(DISTINCT x ORDER BY x), '[]')
@@ -75,7 +64,7 @@ FROM jsonb_array_elements_text(coalesce(a, '[]')) x
 WHERE NOT coalesce(b, '[]') ? x
 $$;
 
-CREATE FUNCTION parallax.jsonb_add_counts(a jsonb, b jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION parallax.jsonb_add_counts(a jsonb, b jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
 SELECT coalesce(jsonb_object_agg(key, n), '{}')
@@ -85,7 +74,7 @@ FROM (SELECT key, sum(value::numeric) AS n
 $$;
 
 -- The key with the largest count (ties: the first by name).
-CREATE FUNCTION parallax.jsonb_top(counts jsonb) RETURNS text
+CREATE OR REPLACE FUNCTION parallax.jsonb_top(counts jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT key FROM jsonb_each(counts) ORDER BY value::numeric DESC, key LIMIT 1 $$;
 
@@ -93,7 +82,7 @@ AS $$ SELECT key FROM jsonb_each(counts) ORDER BY value::numeric DESC, key LIMIT
 -- its latest stored bin, starting from the state saved in the bin before; then updates the
 -- outage events those bins belong to (extending an open one when only new bins came,
 -- rebuilding them otherwise), keeping the ids of events that still exist.
-CREATE FUNCTION parallax.merge_outages() RETURNS void
+CREATE OR REPLACE FUNCTION parallax.merge_outages() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     s parallax.merge_settings;
@@ -372,14 +361,16 @@ BEGIN
 END $$;
 
 -- Whether merge_run has anything to do at p_now: a dirty bin that has closed, or a vantage
--- bin the offline sweep has not judged. Both are index lookups.
-CREATE FUNCTION parallax.merge_due(p_now timestamptz) RETURNS boolean
+-- bin the offline sweep has not judged (once results have started to arrive). Both are index
+-- lookups.
+CREATE OR REPLACE FUNCTION parallax.merge_due(p_now timestamptz) RETURNS boolean
 LANGUAGE sql STABLE
 RETURN EXISTS (SELECT 1 FROM parallax.merge_dirty WHERE closes_at <= p_now)
-    OR (SELECT st.vantages_swept_to IS NULL
-               OR st.vantages_swept_to + s.vantage_bin_s * interval '1 second'
-                  + parallax.merge_grace(s.vantage_bin_s, s) <= p_now
-        FROM parallax.merge_state st, parallax.merge_settings s);
+    OR (SELECT CASE WHEN st.vantages_swept_to IS NULL
+                    THEN EXISTS (SELECT 1 FROM parallax.merge_dirty WHERE scope = 'vantage')
+                    ELSE st.vantages_swept_to + s.vantage_bin_s * interval '1 second'
+                         + parallax.merge_grace(s.vantage_bin_s, s) <= p_now END
+        FROM parallax.merge_state st, parallax.merge_settings_now() s);
 
 -- The coordinator's entry point, called about once a second and after each ingest: merges
 -- every dirty bin that has closed by p_now (vantages, then targets, then groups, so each
@@ -394,7 +385,7 @@ RETURN EXISTS (SELECT 1 FROM parallax.merge_dirty WHERE closes_at <= p_now)
 -- anew on every call: its work lists are new). No merge joins: the runs of a bin are
 -- estimated far too few, and a merge join on the agent alone then compared each run of a
 -- 30-bin backlog with every vantage bin of it (8M comparisons, half the re-merge's time).
-CREATE FUNCTION parallax.merge_run(p_now timestamptz DEFAULT now()) RETURNS integer
+CREATE OR REPLACE FUNCTION parallax.merge_run(p_now timestamptz DEFAULT now()) RETURNS integer
 LANGUAGE plpgsql SET jit = off SET join_collapse_limit = 1 SET from_collapse_limit = 1
     SET enable_mergejoin = off AS $$
 DECLARE
@@ -423,26 +414,45 @@ BEGIN
     RETURN merged;
 END $$;
 
--- Queues every bin between p_from and p_to for merging again: after a change of settings. Returns the number of bins queued; merge_run does the work.
-CREATE FUNCTION parallax.merge_mark(p_from timestamptz, p_to timestamptz) RETURNS integer
-LANGUAGE plpgsql AS $$
+-- Queues every bin between p_from and p_to for merging again: after a change of settings.
+-- Vantage bins only where the agent has them (created, not yet disabled, swept, or where its
+-- results fall). Returns the
+-- number of bins queued; merge_run does the work.
+CREATE OR REPLACE FUNCTION parallax.merge_mark(p_from timestamptz, p_to timestamptz) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
-    s parallax.merge_settings;
-    vwidth interval;
-    gwidth interval;
+    s parallax.merge_settings := parallax.merge_settings_now();
+    vwidth interval := s.vantage_bin_s * interval '1 second';
+    gwidth interval := s.group_bin_s * interval '1 second';
+    swept_from timestamptz := (SELECT vantages_swept_from FROM parallax.merge_state);
     queued integer;
     more integer;
 BEGIN
-    SELECT * INTO s FROM parallax.merge_settings;
-    vwidth := s.vantage_bin_s * interval '1 second';
-    gwidth := s.group_bin_s * interval '1 second';
     INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT 'vantage', a.id, b, b + vwidth, parallax.merge_closes_at('vantage', b + vwidth, s.vantage_bin_s, s)
     FROM parallax.agents a
-    CROSS JOIN generate_series(parallax.bin_floor(p_from, s.vantage_bin_s), p_to - interval '1 microsecond', vwidth) b
-    WHERE a.enabled OR EXISTS (SELECT 1 FROM parallax.bins x WHERE x.scope = 'vantage' AND x.subject_id = a.id AND x.bin_start = b)
+    CROSS JOIN generate_series(parallax.bin_floor(greatest(p_from, coalesce(swept_from, p_from)), s.vantage_bin_s),
+                               p_to - interval '1 microsecond', vwidth) b
+    WHERE a.created_at < b + vwidth
+      AND (a.enabled OR a.disabled_at > b
+           OR EXISTS (SELECT 1 FROM parallax.bins x WHERE x.scope = 'vantage' AND x.subject_id = a.id AND x.bin_start = b))
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS queued = ROW_COUNT;
+    -- And wherever results fall, as their insert trigger queued them (before the first sweep,
+    -- too).
+    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    SELECT 'vantage', x.agent_id, x.bin_start, x.bin_start + vwidth,
+           parallax.merge_closes_at('vantage', x.bin_start + vwidth, s.vantage_bin_s, s)
+    FROM (
+        SELECT DISTINCT r.agent_id,
+               parallax.bin_floor(r.ts - parallax.clock_offset(a.clock_offset_ms), s.vantage_bin_s) AS bin_start
+        FROM parallax.results r
+        JOIN parallax.agents a ON a.id = r.agent_id
+        WHERE r.ts >= p_from - interval '1 day' AND r.ts < p_to + interval '1 day') x
+    WHERE x.bin_start >= parallax.bin_floor(p_from, s.vantage_bin_s) AND x.bin_start < p_to
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS more = ROW_COUNT;
+    queued := queued + more;
     INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT 'target', b.subject_id, b.bin_start, b.bin_end,
            parallax.merge_closes_at('target', b.bin_end,
@@ -482,23 +492,21 @@ END $$;
 -- vantage bins, and the target bins its results fall in by the old offset and by the new
 -- one (the agent's row holds the new one). Group bins follow when those target bins change,
 -- vantage-dependent target bins when its vantage bins do. Reads only this agent's results,
--- so a moved clock costs what that agent measured, not all history (merge_mark would scan
--- every agent's results). Returns the number of bins queued.
-CREATE FUNCTION parallax.merge_mark_agent(p_agent integer, p_from timestamptz, p_to timestamptz,
-                                          p_old_offset_ms integer)
+-- so a moved clock costs what that agent measured, not all history. Returns the number of
+-- bins queued.
+CREATE OR REPLACE FUNCTION parallax.merge_mark_agent(p_agent integer, p_from timestamptz, p_to timestamptz,
+                                                     p_old_offset_ms integer)
 RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
-    s parallax.merge_settings;
-    vwidth interval;
+    s parallax.merge_settings := parallax.merge_settings_now();
+    vwidth interval := s.vantage_bin_s * interval '1 second';
     o_new interval;
     o_old interval := parallax.clock_offset(p_old_offset_ms);
     widest interval := parallax.widest_bin();
     queued integer;
     more integer;
 BEGIN
-    SELECT * INTO s FROM parallax.merge_settings;
-    vwidth := s.vantage_bin_s * interval '1 second';
     SELECT parallax.clock_offset(clock_offset_ms) INTO o_new FROM parallax.agents WHERE id = p_agent;
     INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT 'vantage', p_agent, b, b + vwidth, parallax.merge_closes_at('vantage', b + vwidth, s.vantage_bin_s, s)

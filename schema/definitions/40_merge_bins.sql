@@ -1,304 +1,60 @@
--- 010_merge_defaults: verdicts that hold on the shipped defaults (docs/verdicts.md).
--- * Bin widths follow the schedule: vantage_bin_s and group_bin_s are "auto" (NULL) by default,
---   derived from the probe intervals in use when a bin is merged; grace_s is 2 s.
--- * A target bin merged before the vantage bins its results fall in records the health it
---   assumed for them (bins.provisional) and is judged again when those bins are merged.
--- * A target weighs only its live probes (ones that worked within baseline_window), and its
---   state follows its role's service (web, dns, mail), not just whether the host answers.
--- * A target bin passes its baseline and probe liveness on (bins.last_ok): when a re-judged
---   bin passes on something new, the next bin is judged again.
--- * Agents record when they were disabled, so the offline sweep and merge_mark agree on which
---   vantage bins an agent has; merge_state records where the sweep began.
--- * parallax.merge_verify(from, to) re-merges a span from nothing in a rolled-back
---   subtransaction and reports every bin and outage that differs from what is stored.
+-- 40_merge_bins: verdicts per bin: vantage health, target state, group stage (docs/verdicts.md),
+-- each merged from the bins merge_dirty names and nothing else.
+-- Installed by every `parallaxctl db migrate` after the migrations (CREATE OR REPLACE), in
+-- file order, in one transaction with check_function_bodies off. A change CREATE OR REPLACE
+-- cannot make (a view's columns, a function's result type) needs a DROP in a new migration.
 
--- Settings. An upgraded database keeps the values it had, except the old defaults (60 s
--- widths, a 10 s grace), which become the new ones: they were never chosen for the schedule.
-ALTER TABLE parallax.merge_settings
-    ALTER COLUMN vantage_bin_s DROP NOT NULL,
-    ALTER COLUMN vantage_bin_s SET DEFAULT NULL,
-    ALTER COLUMN group_bin_s DROP NOT NULL,
-    ALTER COLUMN group_bin_s SET DEFAULT NULL,
-    ALTER COLUMN grace_s SET DEFAULT 2;
-UPDATE parallax.merge_settings
-SET vantage_bin_s = nullif(vantage_bin_s, 60),
-    group_bin_s = nullif(group_bin_s, 60),
-    grace_s = CASE WHEN grace_s = 10 THEN 2 ELSE grace_s END;
-COMMENT ON COLUMN parallax.merge_settings.vantage_bin_s IS
-    'Width of vantage-health bins in seconds; auto (empty): the longest interval of any control target''s probe, or 60 without control targets.';
-COMMENT ON COLUMN parallax.merge_settings.group_bin_s IS
-    'Width of group-stage bins in seconds; auto (empty): the longest interval of any probe of a grouped target, or 60. A target counts in a group bin with its worst state among its bins overlapping it.';
-COMMENT ON COLUMN parallax.merge_settings.grace_s IS
-    'See grace_bins: a run''s results are due within its timeout (shorter than the interval) plus the agent''s batch interval (1 s).';
-
-ALTER TABLE parallax.agents ADD COLUMN disabled_at timestamptz;
-COMMENT ON COLUMN parallax.agents.disabled_at IS
-    'When the agent was last disabled (NULL while enabled): it has vantage bins only before this.';
-
--- Keeps disabled_at with enabled: set when an agent is disabled (unless the statement sets it
--- itself, as a replay of history does), cleared when it is enabled again.
-CREATE FUNCTION parallax.agents_track_disabled() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog AS $$
-BEGIN
-    IF NEW.enabled THEN
-        NEW.disabled_at := NULL;
-    ELSIF TG_OP = 'INSERT' OR OLD.enabled THEN
-        NEW.disabled_at := coalesce(NEW.disabled_at, now());
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER agents_track_disabled BEFORE INSERT OR UPDATE OF enabled ON parallax.agents
-    FOR EACH ROW EXECUTE FUNCTION parallax.agents_track_disabled();
-UPDATE parallax.agents SET disabled_at = coalesce(last_seen, now()) WHERE NOT enabled;
-
-ALTER TABLE parallax.merge_state ADD COLUMN vantages_swept_from timestamptz;
-COMMENT ON COLUMN parallax.merge_state.vantages_swept_from IS
-    'The first vantage bin the offline sweep judged: merge_mark queues none before it.';
-UPDATE parallax.merge_state
-SET vantages_swept_from = (SELECT min(bin_start) FROM parallax.bins WHERE scope = 'vantage');
-
-ALTER TABLE parallax.bins ADD COLUMN provisional integer[], ADD COLUMN last_ok jsonb;
-COMMENT ON COLUMN parallax.bins.provisional IS
-    'Targets: the agents whose health this bin assumed because their vantage bin was not merged yet; it is judged again when they are.';
-COMMENT ON COLUMN parallax.bins.last_ok IS
-    'Targets: probe id -> epoch seconds of the latest bin (within baseline_window) in which a healthy vantage had an ok run of it; says which probes are live.';
-
--- The widths "auto" stands for, from the schedule as it is now.
-CREATE FUNCTION parallax.merge_auto_vantage_bin_s() RETURNS integer
-LANGUAGE sql STABLE PARALLEL SAFE
+-- Severity of a state: its position in its scope's enum (the states of all scopes share
+-- one numbering). Plain CASE expressions, so that they are inlined.
+CREATE OR REPLACE FUNCTION parallax.merge_rank(state text) RETURNS smallint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-SELECT coalesce(max(p.interval_s), 60)
-FROM parallax.probes p JOIN parallax.targets t ON t.id = p.target_id
-WHERE t.control
+SELECT (CASE state
+    WHEN 'no_data' THEN 0 WHEN 'unknown' THEN 0
+    WHEN 'healthy' THEN 1 WHEN 'up' THEN 1 WHEN 'normal' THEN 1
+    WHEN 'impaired' THEN 2 WHEN 'degraded' THEN 2
+    WHEN 'offline' THEN 3 WHEN 'partial' THEN 3 WHEN 'servers_offline' THEN 3
+    WHEN 'down' THEN 4 WHEN 'dns_down' THEN 4
+    WHEN 'blackout' THEN 5 END)::smallint
 $$;
 
-CREATE FUNCTION parallax.merge_auto_group_bin_s() RETURNS integer
-LANGUAGE sql STABLE PARALLEL SAFE
+-- Whether a state opens outages (true), closes them (false) or says nothing (NULL).
+CREATE OR REPLACE FUNCTION parallax.merge_bad(state text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-SELECT coalesce(max(p.interval_s), 60)
-FROM parallax.probes p JOIN parallax.targets t ON t.id = p.target_id
-WHERE NOT t.control AND t.group_name IS NOT NULL
+SELECT CASE WHEN state IN ('no_data', 'unknown') THEN NULL
+            ELSE state NOT IN ('healthy', 'up', 'normal') END
 $$;
 
--- The settings in force: the stored row with "auto" widths resolved. Every merge step reads
--- its settings through this.
-CREATE FUNCTION parallax.merge_settings_now() RETURNS parallax.merge_settings
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
-DECLARE
-    s parallax.merge_settings;
-BEGIN
-    SELECT * INTO s FROM parallax.merge_settings;
-    s.vantage_bin_s := coalesce(s.vantage_bin_s, parallax.merge_auto_vantage_bin_s());
-    s.group_bin_s := coalesce(s.group_bin_s, parallax.merge_auto_group_bin_s());
-    RETURN s;
-END $$;
+-- The readable per-bin verdicts.
+CREATE OR REPLACE VIEW parallax.vantage_bins AS
+SELECT a.name AS agent, a.country, a.asn, b.bin_start, b.bin_end,
+       b.state::parallax.vantage_health AS health, b.evidence
+FROM parallax.bins b
+JOIN parallax.agents a ON a.id = b.subject_id
+WHERE b.scope = 'vantage';
 
--- The list gains the value in force and where it came from (set, default, or auto with its
--- reason); an auto width reads "auto" as its value and default.
-CREATE OR REPLACE VIEW parallax.merge_setting_list AS
-SELECT l.name, l.type, l.value, l.default_value, l.description, l.position,
-       to_jsonb(parallax.merge_settings_now()) ->> l.name AS in_force,
-       CASE WHEN l.value = 'auto' AND l.name = 'vantage_bin_s'
-                THEN 'auto: the longest control-probe interval (60 without control targets)'
-            WHEN l.value = 'auto'
-                THEN 'auto: the longest probe interval of grouped targets (60 without any)'
-            WHEN l.value = l.default_value THEN 'default'
-            ELSE 'set' END AS source
-FROM (
-    SELECT a.attname::text AS name,
-           format_type(a.atttypid, a.atttypmod) AS type,
-           coalesce(to_jsonb(s) ->> a.attname::text,
-                    CASE WHEN a.attname IN ('vantage_bin_s', 'group_bin_s') THEN 'auto' END) AS value,
-           CASE WHEN a.attname IN ('vantage_bin_s', 'group_bin_s') AND coalesce(pg_get_expr(d.adbin, d.adrelid), 'NULL') ~ '^NULL' THEN 'auto'
-                -- '1 day'::interval reads better as 1 day.
-                ELSE regexp_replace(pg_get_expr(d.adbin, d.adrelid), '^''(.*)''::[a-z ]+$', '\1') END AS default_value,
-           col_description(a.attrelid, a.attnum) AS description,
-           a.attnum::integer AS position
-    FROM pg_attribute a
-    CROSS JOIN parallax.merge_settings s
-    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-    WHERE a.attrelid = 'parallax.merge_settings'::regclass
-      AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'id') l;
-COMMENT ON VIEW parallax.merge_setting_list IS 'The merge''s settings by name: type, value (auto: derived from the schedule), default, what each does, the value in force and where it came from.';
+COMMENT ON VIEW parallax.vantage_bins IS 'Vantage health per bin: healthy, impaired (control targets mostly fail, or local errors), offline (no results, no heartbeat), no_data (heartbeats only, or a spool gap).';
 
--- Sets one setting from text, converted to its type ("auto" for a width: derived from the
--- schedule); returns the value as stored. Errors name
--- the setting: an unknown name lists the known ones, a value of the wrong type or outside the
--- setting's range says what is allowed. The change applies from the next merge; bins merged
--- before keep their verdicts until parallax.merge_mark() queues them again.
-CREATE OR REPLACE FUNCTION parallax.merge_setting_set(p_name text, p_value text) RETURNS text
-LANGUAGE plpgsql SET search_path = pg_catalog AS $$
-DECLARE
-    t text;
-    stored text;
-    constraint_name text;
-    rule text;
-BEGIN
-    SELECT l.type INTO t FROM parallax.merge_setting_list l WHERE l.name = p_name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no merge setting named "%" (the settings: %)', p_name,
-            (SELECT string_agg(l.name, ', ' ORDER BY l.position) FROM parallax.merge_setting_list l)
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    BEGIN
-        EXECUTE format('UPDATE parallax.merge_settings SET %I = $1::%s', p_name, t)
-            USING CASE WHEN p_value = 'auto' AND p_name IN ('vantage_bin_s', 'group_bin_s') THEN NULL
-                       ELSE p_value END;
-    EXCEPTION
-        WHEN data_exception THEN
-            RAISE EXCEPTION '% must be of type %: %', p_name, t, SQLERRM
-                USING ERRCODE = 'invalid_parameter_value';
-        WHEN not_null_violation THEN
-            RAISE EXCEPTION '% cannot be empty', p_name USING ERRCODE = 'invalid_parameter_value';
-        WHEN check_violation THEN
-            GET STACKED DIAGNOSTICS constraint_name = CONSTRAINT_NAME;
-            SELECT pg_get_constraintdef(c.oid) INTO rule FROM pg_constraint c
-            WHERE c.conrelid = 'parallax.merge_settings'::regclass AND c.conname = constraint_name;
-            -- CHECK ((x > (1)::double precision)) reads better as x > 1.
-            rule := regexp_replace(coalesce(rule, constraint_name), '^CHECK \(\((.*)\)\)$', '\1');
-            rule := regexp_replace(rule, '\(?''?([^()'' ]*)''?\)?::[a-z ]+', '\1', 'g');
-            RAISE EXCEPTION '% = % is out of range; it must satisfy %', p_name, p_value, rule
-                USING ERRCODE = 'invalid_parameter_value';
-    END;
-    SELECT l.value INTO stored FROM parallax.merge_setting_list l WHERE l.name = p_name;
-    RETURN stored;
-END $$;
+CREATE OR REPLACE VIEW parallax.target_bins AS
+SELECT t.name AS target, t.group_name, t.role, b.bin_start, b.bin_end,
+       b.state::parallax.target_state AS state, b.rtt_ms, b.evidence
+FROM parallax.bins b
+JOIN parallax.targets t ON t.id = b.subject_id
+WHERE b.scope = 'target';
 
--- The triggers that queue bins read the settings in force (auto widths resolved).
--- Marks the target bins and vantage bins that new results fall in, and counts a target
--- bin's results: once every enabled vantage has reported every run, it closes at its last
--- run (in the past by the time the results are in) instead of waiting for its grace.
--- The ON CONFLICT arm locks an existing dirty row: a merge that is taking that row must
--- then wait for this insert to commit, and so sees its results; without the lock a
--- concurrent merge could consume the row and miss them.
-CREATE OR REPLACE FUNCTION parallax.mark_results_dirty() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    s parallax.merge_settings;
-    vb integer;
-    vantages integer := (SELECT count(*) FROM parallax.agents WHERE enabled);
-BEGIN
-    s := parallax.merge_settings_now();
-    vb := s.vantage_bin_s;
-    WITH placed AS (
-        SELECT n.agent_id, n.probe_id, n.ts - parallax.clock_offset(a.clock_offset_ms) AS at
-        FROM new_results n
-        LEFT JOIN parallax.agents a ON a.id = n.agent_id
-    ),
-    probe_bins AS MATERIALIZED (
-        -- Once per probe: inlined into the join below, the planner would work out a
-        -- target's width and runs again for every result.
-        SELECT p.id AS probe_id, p.target_id, parallax.target_bin_s(p.target_id) AS width,
-               vantages * parallax.target_runs(p.target_id) AS expected
-        FROM parallax.probes p
-        JOIN parallax.targets t ON t.id = p.target_id
-        WHERE NOT t.control AND p.id IN (SELECT DISTINCT probe_id FROM new_results)
-    ),
-    target_bins AS (
-        SELECT pb.target_id, parallax.bin_floor(placed.at, pb.width) AS bin_start, pb.width,
-               count(*)::integer AS results, min(pb.expected) AS expected, max(placed.at) AS last_run
-        FROM placed JOIN probe_bins pb USING (probe_id)
-        GROUP BY 1, 2, 3
-    ),
-    vantage_bins AS (
-        SELECT DISTINCT agent_id, parallax.bin_floor(at, vb) AS bin_start FROM placed
-    )
-    INSERT INTO parallax.merge_dirty AS d (scope, subject_id, bin_start, bin_end, closes_at, results,
-                                           expected, last_run)
-    SELECT 'target', target_id, bin_start, bin_start + width * interval '1 second',
-           CASE WHEN results >= expected THEN last_run
-                ELSE parallax.merge_closes_at('target', bin_start + width * interval '1 second', width, s) END,
-           results, expected, last_run
-    FROM target_bins
-    UNION ALL
-    SELECT 'vantage', agent_id, bin_start, bin_start + vb * interval '1 second',
-           parallax.merge_closes_at('vantage', bin_start + vb * interval '1 second', vb, s), 0, NULL, NULL
-    FROM vantage_bins
-    ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
-        SET results = d.results + EXCLUDED.results,
-            last_run = greatest(d.last_run, EXCLUDED.last_run),
-            closes_at = least(d.closes_at, EXCLUDED.closes_at,
-                              CASE WHEN d.results + EXCLUDED.results >= d.expected
-                                   THEN greatest(d.last_run, EXCLUDED.last_run) END);
-    RETURN NULL;
-END $$;
+COMMENT ON VIEW parallax.target_bins IS 'Target state per bin from healthy vantages only: up, degraded, partial, down, unknown (too few healthy vantages).';
 
--- A gap turns the agent's bins it overlaps into "no data": its vantage bins, and the target
--- bins its remaining results in that span fall in.
-CREATE OR REPLACE FUNCTION parallax.mark_gaps_dirty() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    s parallax.merge_settings;
-    vb integer;
-    widest interval := parallax.widest_bin();
-BEGIN
-    s := parallax.merge_settings_now();
-    vb := s.vantage_bin_s;
-    WITH g AS (
-        SELECT n.agent_id, n.probe_id, n.ts_from - o.off AS at_from, n.ts_to - o.off AS at_to, o.off
-        FROM new_gaps n
-        JOIN parallax.agents a ON a.id = n.agent_id
-        CROSS JOIN LATERAL (SELECT parallax.clock_offset(a.clock_offset_ms) AS off) o
-    ),
-    target_bins AS (
-        SELECT DISTINCT h.target_id, h.bin_start, h.width
-        FROM g
-        CROSS JOIN LATERAL (
-            -- OFFSET 0: an index range scan per gap, never a whole partition.
-            SELECT r.ts, r.probe_id FROM parallax.results r
-            WHERE r.agent_id = g.agent_id
-              AND r.ts >= g.at_from + g.off - widest AND r.ts <= g.at_to + g.off + widest
-              AND (g.probe_id IS NULL OR r.probe_id = g.probe_id) OFFSET 0) r
-        JOIN parallax.probe_widths() w ON w.probe_id = r.probe_id AND NOT w.control
-        CROSS JOIN LATERAL (SELECT w.target_id, w.width,
-                                   parallax.bin_floor(r.ts - g.off, w.width) AS bin_start) h
-        WHERE h.bin_start <= g.at_to AND h.bin_start + h.width * interval '1 second' > g.at_from
-    ),
-    vantage_bins AS (
-        SELECT DISTINCT g.agent_id, b AS bin_start
-        FROM g CROSS JOIN LATERAL generate_series(parallax.bin_floor(g.at_from, vb), g.at_to,
-                                                  vb * interval '1 second') b
-        WHERE g.probe_id IS NULL
-    )
-    INSERT INTO parallax.merge_dirty AS d (scope, subject_id, bin_start, bin_end, closes_at)
-    SELECT 'target', target_id, bin_start, bin_start + width * interval '1 second',
-           parallax.merge_closes_at('target', bin_start + width * interval '1 second', width, s)
-    FROM target_bins
-    UNION ALL
-    SELECT 'vantage', agent_id, bin_start, bin_start + vb * interval '1 second',
-           parallax.merge_closes_at('vantage', bin_start + vb * interval '1 second', vb, s)
-    FROM vantage_bins
-    ON CONFLICT (scope, subject_id, bin_start) DO UPDATE SET closes_at = EXCLUDED.closes_at
-        WHERE EXCLUDED.closes_at < d.closes_at;
-    RETURN NULL;
-END $$;
+CREATE OR REPLACE VIEW parallax.group_bins AS
+SELECT g.name AS group_name, b.bin_start, b.bin_end,
+       b.state::parallax.group_stage AS stage, b.evidence
+FROM parallax.bins b
+JOIN parallax.merge_groups g ON g.id = b.subject_id
+WHERE b.scope = 'group';
 
--- A heartbeat for a bin the sweep already judged (a late one) makes that bin dirty again;
--- live heartbeats are for bins the sweep has yet to reach and cost nothing here.
-CREATE OR REPLACE FUNCTION parallax.mark_heartbeats_dirty() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    s parallax.merge_settings;
-    vb integer;
-    swept timestamptz := (SELECT vantages_swept_to FROM parallax.merge_state);
-BEGIN
-    s := parallax.merge_settings_now();
-    vb := s.vantage_bin_s;
-    IF swept IS NULL THEN
-        RETURN NULL;
-    END IF;
-    INSERT INTO parallax.merge_dirty AS d (scope, subject_id, bin_start, bin_end, closes_at)
-    SELECT DISTINCT 'vantage', n.agent_id, parallax.bin_floor(n.ts, vb),
-           parallax.bin_floor(n.ts, vb) + vb * interval '1 second',
-           parallax.merge_closes_at('vantage', parallax.bin_floor(n.ts, vb) + vb * interval '1 second', vb, s)
-    FROM new_heartbeats n
-    WHERE n.ts < swept
-    ON CONFLICT (scope, subject_id, bin_start) DO UPDATE SET closes_at = EXCLUDED.closes_at
-        WHERE EXCLUDED.closes_at < d.closes_at;
-    RETURN NULL;
-END $$;
+COMMENT ON VIEW parallax.group_bins IS 'Group stage per bin: normal < degraded < servers_offline < dns_down < blackout (unknown: no target known).';
 
--- The work lists of one merge_run (see 004), plus the steps of judging one window of target
+-- The work lists of one merge_run (see merge_run), plus the steps of judging one window of target
 -- bins: merge_step (the target bins of the window) and merge_runs (their runs).
 CREATE OR REPLACE FUNCTION parallax.merge_prepare() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
@@ -339,6 +95,27 @@ BEGIN
     -- Two runs in one transaction must not see each other's lists.
     DELETE FROM pg_temp.merge_work;
     DELETE FROM pg_temp.merge_merged;
+END $$;
+
+-- Moves the closed dirty bins of one scope into merge_work; returns how many.
+CREATE OR REPLACE FUNCTION parallax.merge_take(p_scope text, p_now timestamptz) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    taken integer;
+BEGIN
+    DELETE FROM pg_temp.merge_work;
+    WITH d AS (
+        DELETE FROM parallax.merge_dirty
+        WHERE scope = p_scope AND closes_at <= p_now
+        RETURNING subject_id, bin_start, bin_end
+    )
+    INSERT INTO pg_temp.merge_work SELECT * FROM d;
+    GET DIAGNOSTICS taken = ROW_COUNT;
+    IF taken > 0 THEN
+        -- Plans below join on this list; without statistics they guess badly.
+        ANALYZE pg_temp.merge_work;
+    END IF;
+    RETURN taken;
 END $$;
 
 -- Judges offline vantages: queues the vantage bins of every agent enabled at the time that
@@ -529,7 +306,7 @@ END $$;
 
 -- Which probe kinds are a role's service (docs/verdicts.md): a web server's web, a mail
 -- server's mail, a DNS server's DNS; routers and hosts have none (the host is the service).
-CREATE FUNCTION parallax.merge_service_kind(role parallax.target_role, kind text) RETURNS boolean
+CREATE OR REPLACE FUNCTION parallax.merge_service_kind(role parallax.target_role, kind text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
 SELECT CASE role
@@ -584,7 +361,7 @@ END $$;
 -- Collects into merge_runs the runs of the window's target bins (merge_step), each with its
 -- vantage's health at the time: the merged vantage bin's, or, when it is not merged yet, the
 -- latest merged health of that vantage (healthy when there is none), marked provisional.
-CREATE FUNCTION parallax.merge_target_runs(p_start timestamptz, p_end timestamptz,
+CREATE OR REPLACE FUNCTION parallax.merge_target_runs(p_start timestamptz, p_end timestamptz,
                                            s parallax.merge_settings) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
@@ -636,7 +413,7 @@ END $$;
 -- Judges the window's target bins from merge_runs (docs/verdicts.md, "Target state"), stores
 -- them, and queues what depends on them: the group bins they overlap when a verdict or its
 -- evidence changed, the target's next bin when what this one passes on changed.
-CREATE FUNCTION parallax.merge_target_judge(p_start timestamptz, p_end timestamptz,
+CREATE OR REPLACE FUNCTION parallax.merge_target_judge(p_start timestamptz, p_end timestamptz,
                                             s parallax.merge_settings, p_now timestamptz) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
@@ -865,7 +642,7 @@ END $$;
 -- A group bin waiting for its grace while every one of its targets has a merged bin spanning
 -- it, and none waits to be merged again, has nothing more to wait for: its targets closed
 -- early, complete. (Targets with narrower bins never qualify.)
-CREATE FUNCTION parallax.merge_group_close_early(p_now timestamptz) RETURNS void
+CREATE OR REPLACE FUNCTION parallax.merge_group_close_early(p_now timestamptz) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
     widest interval := parallax.widest_bin();
@@ -1000,300 +777,3 @@ BEGIN
     INSERT INTO pg_temp.merge_merged SELECT 'group', subject_id, bin_start, fresh, bad FROM up;
     RETURN taken;
 END $$;
-
--- Whether merge_run has anything to do at p_now: a dirty bin that has closed, or a vantage
--- bin the offline sweep has not judged (once results have started to arrive). Both are index
--- lookups.
-CREATE OR REPLACE FUNCTION parallax.merge_due(p_now timestamptz) RETURNS boolean
-LANGUAGE sql STABLE
-RETURN EXISTS (SELECT 1 FROM parallax.merge_dirty WHERE closes_at <= p_now)
-    OR (SELECT CASE WHEN st.vantages_swept_to IS NULL
-                    THEN EXISTS (SELECT 1 FROM parallax.merge_dirty WHERE scope = 'vantage')
-                    ELSE st.vantages_swept_to + s.vantage_bin_s * interval '1 second'
-                         + parallax.merge_grace(s.vantage_bin_s, s) <= p_now END
-        FROM parallax.merge_state st, parallax.merge_settings_now() s);
-
--- Queues every bin between p_from and p_to for merging again: after a change of settings.
--- Vantage bins only where the agent has them (created, not yet disabled, swept, or where its
--- results fall). Returns the
--- number of bins queued; merge_run does the work.
-CREATE OR REPLACE FUNCTION parallax.merge_mark(p_from timestamptz, p_to timestamptz) RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog AS $$
-DECLARE
-    s parallax.merge_settings := parallax.merge_settings_now();
-    vwidth interval := s.vantage_bin_s * interval '1 second';
-    gwidth interval := s.group_bin_s * interval '1 second';
-    swept_from timestamptz := (SELECT vantages_swept_from FROM parallax.merge_state);
-    queued integer;
-    more integer;
-BEGIN
-    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
-    SELECT 'vantage', a.id, b, b + vwidth, parallax.merge_closes_at('vantage', b + vwidth, s.vantage_bin_s, s)
-    FROM parallax.agents a
-    CROSS JOIN generate_series(parallax.bin_floor(greatest(p_from, coalesce(swept_from, p_from)), s.vantage_bin_s),
-                               p_to - interval '1 microsecond', vwidth) b
-    WHERE a.created_at < b + vwidth
-      AND (a.enabled OR a.disabled_at > b
-           OR EXISTS (SELECT 1 FROM parallax.bins x WHERE x.scope = 'vantage' AND x.subject_id = a.id AND x.bin_start = b))
-    ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS queued = ROW_COUNT;
-    -- And wherever results fall, as their insert trigger queued them (before the first sweep,
-    -- too).
-    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
-    SELECT 'vantage', x.agent_id, x.bin_start, x.bin_start + vwidth,
-           parallax.merge_closes_at('vantage', x.bin_start + vwidth, s.vantage_bin_s, s)
-    FROM (
-        SELECT DISTINCT r.agent_id,
-               parallax.bin_floor(r.ts - parallax.clock_offset(a.clock_offset_ms), s.vantage_bin_s) AS bin_start
-        FROM parallax.results r
-        JOIN parallax.agents a ON a.id = r.agent_id
-        WHERE r.ts >= p_from - interval '1 day' AND r.ts < p_to + interval '1 day') x
-    WHERE x.bin_start >= parallax.bin_floor(p_from, s.vantage_bin_s) AND x.bin_start < p_to
-    ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS more = ROW_COUNT;
-    queued := queued + more;
-    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
-    SELECT 'target', b.subject_id, b.bin_start, b.bin_end,
-           parallax.merge_closes_at('target', b.bin_end,
-                                    coalesce(w.width, extract(epoch FROM b.bin_end - b.bin_start)::integer), s)
-    FROM parallax.bins b
-    -- A target whose probes are gone keeps the width of its bins.
-    LEFT JOIN (SELECT DISTINCT target_id, width FROM parallax.probe_widths()) w ON w.target_id = b.subject_id
-    WHERE b.scope = 'target' AND b.bin_start >= p_from AND b.bin_start < p_to
-    ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS more = ROW_COUNT;
-    queued := queued + more;
-    -- Results whose bins moved (a new clock offset) or were never merged.
-    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
-    SELECT 'target', x.target_id, x.bin_start, x.bin_start + x.width * interval '1 second',
-           parallax.merge_closes_at('target', x.bin_start + x.width * interval '1 second', x.width, s)
-    FROM (
-        SELECT DISTINCT w.target_id, w.width,
-               parallax.bin_floor(r.ts - parallax.clock_offset(a.clock_offset_ms), w.width) AS bin_start
-        FROM parallax.results r
-        JOIN parallax.agents a ON a.id = r.agent_id
-        JOIN parallax.probe_widths() w ON w.probe_id = r.probe_id AND NOT w.control
-        WHERE r.ts >= p_from - interval '1 day' AND r.ts < p_to + interval '1 day') x
-    WHERE x.bin_start >= p_from AND x.bin_start < p_to
-    ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS more = ROW_COUNT;
-    queued := queued + more;
-    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
-    SELECT 'group', g.id, b, b + gwidth, parallax.merge_closes_at('group', b + gwidth, s.group_bin_s, s)
-    FROM parallax.merge_groups g
-    CROSS JOIN generate_series(parallax.bin_floor(p_from, s.group_bin_s), p_to - interval '1 microsecond', gwidth) b
-    ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS more = ROW_COUNT;
-    RETURN queued + more;
-END $$;
-
--- Queues what a new clock offset of one agent may change between p_from and p_to: its own
--- vantage bins, and the target bins its results fall in by the old offset and by the new
--- one (the agent's row holds the new one). Group bins follow when those target bins change,
--- vantage-dependent target bins when its vantage bins do. Reads only this agent's results,
--- so a moved clock costs what that agent measured, not all history. Returns the number of
--- bins queued.
-CREATE OR REPLACE FUNCTION parallax.merge_mark_agent(p_agent integer, p_from timestamptz, p_to timestamptz,
-                                                     p_old_offset_ms integer)
-RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog AS $$
-DECLARE
-    s parallax.merge_settings := parallax.merge_settings_now();
-    vwidth interval := s.vantage_bin_s * interval '1 second';
-    o_new interval;
-    o_old interval := parallax.clock_offset(p_old_offset_ms);
-    widest interval := parallax.widest_bin();
-    queued integer;
-    more integer;
-BEGIN
-    SELECT parallax.clock_offset(clock_offset_ms) INTO o_new FROM parallax.agents WHERE id = p_agent;
-    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
-    SELECT 'vantage', p_agent, b, b + vwidth, parallax.merge_closes_at('vantage', b + vwidth, s.vantage_bin_s, s)
-    FROM generate_series(parallax.bin_floor(p_from, s.vantage_bin_s), p_to - interval '1 microsecond', vwidth) b
-    ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS queued = ROW_COUNT;
-    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
-    SELECT 'target', x.target_id, x.bin_start, x.bin_start + x.width * interval '1 second',
-           parallax.merge_closes_at('target', x.bin_start + x.width * interval '1 second', x.width, s)
-    FROM (
-        SELECT DISTINCT w.target_id, w.width, tb.bin_start
-        FROM parallax.results r
-        JOIN parallax.probe_widths() w ON w.probe_id = r.probe_id AND NOT w.control
-        CROSS JOIN LATERAL (VALUES (parallax.bin_floor(r.ts - o_new, w.width)),
-                                   (parallax.bin_floor(r.ts - o_old, w.width))) tb (bin_start)
-        WHERE r.agent_id = p_agent
-          AND r.ts >= p_from - widest + least(o_new, o_old) AND r.ts < p_to + greatest(o_new, o_old)) x
-    WHERE x.bin_start + x.width * interval '1 second' > p_from AND x.bin_start < p_to
-    ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS more = ROW_COUNT;
-    RETURN queued + more;
-END $$;
-
--- Re-merges everything from p_from on from nothing — bins and outage events deleted, every
--- bin queued again, merge_run until done — inside a subtransaction that is then rolled back,
--- and reports what differs from what the incremental merge stored: every bin of [p_from,
--- p_to) whose state or evidence differs (a bin one side lacks counts as unknown, or no_data
--- for a vantage), and every outage that started in the span and differs in its end or stage.
--- p_to is cut to what the stored merge has finished (before any bin still waiting, before
--- the offline sweep's progress, less the widest bin of any scope); the cut is the row of
--- kind 'span'. A stored database with nothing merged gives an error.
--- Holds the merge's lock while it runs: the coordinator's merges wait (return 0) meanwhile.
--- An outage still open at the end of the span, or ending after it, is compared by its start
--- only: later bins decide its end and worst stage.
-CREATE FUNCTION parallax.merge_verify(p_from timestamptz, p_to timestamptz DEFAULT NULL)
-RETURNS TABLE (kind text, scope text, subject text, at timestamptz, stored text, scratch text)
-LANGUAGE plpgsql SET search_path = pg_catalog AS $$
-DECLARE
-    s parallax.merge_settings := parallax.merge_settings_now();
-    margin interval := greatest(parallax.widest_bin(), s.vantage_bin_s * interval '1 second',
-                                s.group_bin_s * interval '1 second');
-    upto timestamptz;
-    p_scratch timestamptz;
-    found_rows jsonb;
-    rounds integer := 0;
-BEGIN
-    PERFORM pg_advisory_xact_lock(88340183732807);
-    upto := least(coalesce(p_to, 'infinity'),
-                  coalesce((SELECT min(d.bin_start) FROM parallax.merge_dirty d), 'infinity'),
-                  coalesce((SELECT st.vantages_swept_to FROM parallax.merge_state st),
-                           (SELECT max(b.bin_end) FROM parallax.bins b), 'infinity')) - margin;
-    IF upto <= p_from THEN
-        RAISE EXCEPTION 'nothing to verify: the merge has not finished any bin after %', p_from
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Bins still waiting to be merged start at ' ||
-                         coalesce((SELECT min(d.bin_start)::text FROM parallax.merge_dirty d), 'none');
-    END IF;
-    -- Late enough that every bin of the span has closed by its grace (history need not be
-    -- in the past: a replay may be dated anywhere).
-    p_scratch := upto + 2 * (1 + s.grace_bins) * margin + s.grace_s * interval '1 second';
-
-    CREATE TEMP TABLE IF NOT EXISTS verify_bins (
-        scope text, subject_id integer, bin_start timestamptz, state text, evidence jsonb) ON COMMIT DROP;
-    CREATE TEMP TABLE IF NOT EXISTS verify_outages (
-        scope text, subject text, started_at timestamptz, ended_at timestamptz, stage text) ON COMMIT DROP;
-    DELETE FROM pg_temp.verify_bins;
-    DELETE FROM pg_temp.verify_outages;
-    INSERT INTO pg_temp.verify_bins
-    SELECT b.scope, b.subject_id, b.bin_start, b.state, b.evidence FROM parallax.bins b
-    WHERE b.bin_start >= p_from AND b.bin_start < upto;
-    INSERT INTO pg_temp.verify_outages
-    SELECT e.scope, e.subject, e.started_at, e.ended_at, e.stage FROM parallax.outage_events e
-    WHERE e.started_at >= p_from AND e.started_at < upto;
-
-    BEGIN
-        DELETE FROM parallax.bins b WHERE b.bin_start >= p_from;
-        DELETE FROM parallax.outage_events e WHERE e.started_at >= p_from;
-        DELETE FROM parallax.merge_dirty;
-        PERFORM parallax.merge_mark(p_from, p_scratch);
-        LOOP
-            rounds := rounds + 1;
-            EXIT WHEN parallax.merge_run(p_scratch) = 0 OR rounds > 10000;
-        END LOOP;
-        WITH scratch_bins AS (
-            SELECT b.scope, b.subject_id, b.bin_start, b.state, b.evidence FROM parallax.bins b
-            WHERE b.bin_start >= p_from AND b.bin_start < upto
-        ),
-        bin_diffs AS (
-            SELECT coalesce(o.scope, n.scope) AS scope, coalesce(o.subject_id, n.subject_id) AS subject_id,
-                   coalesce(o.bin_start, n.bin_start) AS at,
-                   CASE WHEN coalesce(o.state, 'unknown') IN ('unknown', 'no_data')
-                             AND coalesce(n.state, 'unknown') IN ('unknown', 'no_data')
-                             AND (o.state IS NULL OR n.state IS NULL) THEN NULL
-                        WHEN o.state IS DISTINCT FROM n.state THEN 'bin'
-                        WHEN o.evidence IS DISTINCT FROM n.evidence THEN 'evidence' END AS kind,
-                   CASE WHEN o.state IS DISTINCT FROM n.state THEN o.state ELSE o.evidence::text END AS stored,
-                   CASE WHEN o.state IS DISTINCT FROM n.state THEN n.state ELSE n.evidence::text END AS scratch
-            FROM pg_temp.verify_bins o
-            FULL JOIN scratch_bins n USING (scope, subject_id, bin_start)
-        ),
-        scratch_outages AS (
-            SELECT e.scope, e.subject, e.started_at, e.ended_at, e.stage FROM parallax.outage_events e
-            WHERE e.started_at >= p_from AND e.started_at < upto
-        ),
-        outage_diffs AS (
-            SELECT coalesce(o.scope, n.scope) AS scope, coalesce(o.subject, n.subject) AS subject,
-                   coalesce(o.started_at, n.started_at) AS at,
-                   CASE WHEN o.scope IS NULL OR n.scope IS NULL THEN 'outage'
-                        WHEN coalesce(o.ended_at, 'infinity') >= upto AND coalesce(n.ended_at, 'infinity') >= upto
-                            THEN NULL
-                        WHEN (o.ended_at, o.stage) IS DISTINCT FROM (n.ended_at, n.stage) THEN 'outage' END AS kind,
-                   CASE WHEN o.scope IS NULL THEN 'none' ELSE o.stage || ' until ' || coalesce(o.ended_at::text, 'open') END AS stored,
-                   CASE WHEN n.scope IS NULL THEN 'none' ELSE n.stage || ' until ' || coalesce(n.ended_at::text, 'open') END AS scratch
-            FROM pg_temp.verify_outages o
-            FULL JOIN scratch_outages n USING (scope, subject, started_at)
-        )
-        SELECT coalesce(jsonb_agg(to_jsonb(d) ORDER BY d.at, d.scope, d.subject), '[]') INTO found_rows
-        FROM (
-            SELECT bd.kind, bd.scope,
-                   coalesce(CASE bd.scope
-                                WHEN 'vantage' THEN (SELECT a.name FROM parallax.agents a WHERE a.id = bd.subject_id)
-                                WHEN 'target' THEN (SELECT t.name FROM parallax.targets t WHERE t.id = bd.subject_id)
-                                ELSE (SELECT g.name FROM parallax.merge_groups g WHERE g.id = bd.subject_id) END,
-                            '#' || bd.subject_id) AS subject,
-                   bd.at, bd.stored, bd.scratch
-            FROM bin_diffs bd WHERE bd.kind IS NOT NULL
-            UNION ALL
-            SELECT od.kind, od.scope, od.subject, od.at, od.stored, od.scratch
-            FROM outage_diffs od WHERE od.kind IS NOT NULL
-        ) d;
-        -- Undo the scratch merge: everything since BEGIN rolls back, found_rows stays.
-        RAISE EXCEPTION USING ERRCODE = 'PXVR0', MESSAGE = 'parallax verify: rolling back the scratch merge';
-    EXCEPTION WHEN SQLSTATE 'PXVR0' THEN
-        NULL;
-    END;
-    RETURN QUERY
-    SELECT 'span', NULL::text, NULL::text, upto, 'from ' || p_from::text, rounds::text || ' merge calls';
-    RETURN QUERY
-    SELECT x.kind, x.scope, x.subject, x.at, x.stored, x.scratch
-    FROM jsonb_to_recordset(found_rows) AS x (kind text, scope text, subject text, at timestamptz,
-                                              stored text, scratch text);
-END $$;
-
--- What each vantage saw of each target, bin by bin, for target bins starting in
--- [p_from, p_to): the runs it made (all probes of the target), how many were ok, its most
--- common failure, and its own health in the vantage bin the target bin starts in (a target
--- verdict ignores vantages that were not healthy).
---   seen: ok (every run ok) | failed (none ok) | mixed
--- Results fall in bins by their time corrected by the agent's clock offset, as in the merge,
--- and vantage bins are as wide as the merge's in force (auto resolved).
-CREATE OR REPLACE FUNCTION parallax.vantage_target_bins(p_from timestamptz, p_to timestamptz)
-RETURNS TABLE (target text, agent text, bin_start timestamptz, bin_end timestamptz,
-               runs bigint, ok bigint, failure parallax.status, seen text, health text)
-LANGUAGE sql STABLE
-AS $$
-WITH s AS (
-    SELECT m.vantage_bin_s,
-           -- Results are stored by agent clock: widen the scan by the extreme offsets.
-           least(coalesce(min(parallax.clock_offset(a.clock_offset_ms)), '0'), '0') AS lo,
-           greatest(coalesce(max(parallax.clock_offset(a.clock_offset_ms)), '0'), '0') AS hi,
-           parallax.widest_bin() AS widest
-    FROM parallax.merge_settings_now() m LEFT JOIN parallax.agents a ON true
-    GROUP BY m.vantage_bin_s
-),
-runs AS (
-    SELECT t.name AS target, a.id AS agent_id, a.name AS agent, r.status, x.bin_start, w.width
-    FROM s
-    CROSS JOIN LATERAL (
-        SELECT r.* FROM parallax.results r
-        WHERE r.ts >= p_from + s.lo AND r.ts < p_to + s.hi + s.widest OFFSET 0) r
-    JOIN parallax.agents a ON a.id = r.agent_id
-    JOIN parallax.probe_widths() w ON w.probe_id = r.probe_id
-    JOIN parallax.targets t ON t.id = w.target_id
-    CROSS JOIN LATERAL (
-        SELECT parallax.bin_floor(r.ts - parallax.clock_offset(a.clock_offset_ms), w.width) AS bin_start) x
-    WHERE x.bin_start >= p_from AND x.bin_start < p_to
-)
-SELECT runs.target, runs.agent, runs.bin_start, runs.bin_start + runs.width * interval '1 second',
-       count(*), count(*) FILTER (WHERE runs.status = 'ok'),
-       mode() WITHIN GROUP (ORDER BY runs.status) FILTER (WHERE runs.status <> 'ok'),
-       CASE WHEN count(*) FILTER (WHERE runs.status = 'ok') = count(*) THEN 'ok'
-            WHEN count(*) FILTER (WHERE runs.status = 'ok') = 0 THEN 'failed'
-            ELSE 'mixed' END,
-       (SELECT b.state FROM parallax.bins b
-        WHERE b.scope = 'vantage' AND b.subject_id = runs.agent_id
-          AND b.bin_start = parallax.bin_floor(runs.bin_start, s.vantage_bin_s))
-FROM runs CROSS JOIN s
-GROUP BY runs.target, runs.agent_id, runs.agent, runs.bin_start, runs.width, s.vantage_bin_s
-$$;
-COMMENT ON FUNCTION parallax.vantage_target_bins(timestamptz, timestamptz) IS
-    'Per target, vantage and target bin: runs, ok runs, main failure, ok/failed/mixed, the vantage''s health then.';
