@@ -79,6 +79,21 @@ static int add_entry(config_t *cfg, const char *key, const char *value, unsigned
     return 0;
 }
 
+/* Cuts value at its comment: a '#' after a blank, once the value has begun. A value may
+ * itself begin with '#' (a Z85 key can) and holds no blank before a '#' of its own. */
+static char *strip_comment(char *value)
+{
+    while (isspace((unsigned char)*value))
+        value++;
+    for (char *c = value; *c; c++) {
+        if (c > value && *c == '#' && isspace((unsigned char)c[-1])) {
+            *c = '\0';
+            break;
+        }
+    }
+    return value;
+}
+
 config_t *config_parse(const char *name, const char *text, err_t *err)
 {
     config_t *cfg = calloc(1, sizeof *cfg);
@@ -115,7 +130,7 @@ config_t *config_parse(const char *name, const char *text, err_t *err)
         }
         *eq = '\0';
         char *key = trim(line);
-        char *value = trim(eq + 1);
+        char *value = trim(strip_comment(eq + 1));
         if (!key_valid(key)) {
             err_set(err, "%s:%u: invalid key '%s'", name, lineno, key);
             goto fail;
@@ -210,8 +225,8 @@ const char *config_require(const config_t *cfg, const char *key, err_t *err)
     return e->value;
 }
 
-int config_get_uint(const config_t *cfg, const char *key, uint64_t min, uint64_t max,
-                    uint64_t dflt, uint64_t *out, err_t *err)
+int config_get_uint(const config_t *cfg, const char *key, uint64_t min, uint64_t max, uint64_t dflt,
+                    uint64_t *out, err_t *err)
 {
     const config_entry_t *e = find(cfg, key);
     if (!e) {

@@ -55,7 +55,9 @@ static void test_good_file(void **state)
                              "port=7100\n"
                              "\t spool.dir \t=\t /var/lib/parallax spool  \n"
                              "\n"
-                             "coordinator = tcp://coord:7100 # not a comment\n"
+                             "coordinator = tcp://coord:7100   # where to connect\n"
+                             "secret_key = #x#y=z # a Z85 key may hold and begin with '#'\n"
+                             "page = http://x/#top\t# a '#' after a blank ends the value\n"
                              "url = http://x/?a=b\r\n"
                              "empty =\n"
                              "x-y_z.1 = ok");
@@ -65,7 +67,9 @@ static void test_good_file(void **state)
         {"name", "vantage-1"},
         {"port", "7100"},
         {"spool.dir", "/var/lib/parallax spool"},
-        {"coordinator", "tcp://coord:7100 # not a comment"},
+        {"coordinator", "tcp://coord:7100"},
+        {"secret_key", "#x#y=z"},
+        {"page", "http://x/#top"},
         {"url", "http://x/?a=b"}, /* split at the first '=', CR trimmed */
         {"empty", ""},
         {"x-y_z.1", "ok"}, /* last line without a newline */
@@ -80,11 +84,11 @@ static void test_good_file(void **state)
 
     char where[64];
     assert_string_equal(config_where(cfg, "name", where, sizeof where), "test.conf:3");
-    assert_string_equal(config_where(cfg, "x-y_z.1", where, sizeof where), "test.conf:11");
+    assert_string_equal(config_where(cfg, "x-y_z.1", where, sizeof where), "test.conf:13");
     assert_string_equal(config_where(cfg, "missing", where, sizeof where), "test.conf");
 
-    static const char *const known[] = {"name", "port",  "spool.dir", "coordinator",
-                                        "url",  "empty", "x-y_z.1",   NULL};
+    static const char *const known[] = {"name", "port", "spool.dir", "coordinator", "secret_key",
+                                        "page", "url",  "empty",     "x-y_z.1",     NULL};
     err_t err = {{0}};
     assert_int_equal(config_check_known(cfg, known, &err), 0);
     config_destroy(&cfg);
