@@ -12,12 +12,14 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: parallax-agent -c FILE\n"
+    fprintf(out, "usage: parallax-agent -c FILE [--check]\n"
                  "       parallax-agent --probe ADDRESS SPEC [--timeout MS]\n"
                  "       parallax-agent --help | --version\n"
                  "\n"
                  "Runs the probes the Parallax coordinator schedules and sends it the results.\n"
                  "  -c, --config FILE  agent config file (key = value)\n"
+                 "  --check            only read and check FILE: print 'FILE: ok' and exit 0,\n"
+                 "                     or the error and exit 2\n"
                  "  --probe ADDRESS SPEC\n"
                  "                     run one probe now (SPEC: icmp, tcp:PORT, http:URL, ...)\n"
                  "                     and print its result; exit 0 if its status is ok, 3 if\n"
@@ -35,10 +37,12 @@ int main(int argc, char **argv)
                                          {"version", no_argument, NULL, 'V'},
                                          {"probe", required_argument, NULL, 'p'},
                                          {"timeout", required_argument, NULL, 't'},
+                                         {"check", no_argument, NULL, 'k'},
                                          {NULL, 0, NULL, 0}};
     const char *config_path = NULL;
     const char *probe_address = NULL;
     unsigned long timeout_ms = 5000;
+    int check_only = 0;
     char *end = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
@@ -54,6 +58,9 @@ int main(int argc, char **argv)
             return 0;
         case 'p':
             probe_address = optarg;
+            break;
+        case 'k':
+            check_only = 1;
             break;
         case 't':
             timeout_ms = strtoul(optarg, &end, 10);
@@ -96,6 +103,11 @@ int main(int argc, char **argv)
     if (agent_config_load(config_path, &cfg, &err) < 0) {
         fprintf(stderr, "parallax-agent: %s\n", err.msg);
         return 2;
+    }
+    if (check_only) {
+        explicit_bzero(cfg.secret_key, sizeof cfg.secret_key);
+        printf("%s: ok\n", config_path);
+        return 0;
     }
     agent_t *agent = agent_new(&cfg, &err);
     memset(cfg.secret_key, 0, sizeof cfg.secret_key);

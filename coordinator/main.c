@@ -8,16 +8,19 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: parallax-coordinator -c FILE\n"
+    fprintf(out, "usage: parallax-coordinator -c FILE [--check]\n"
                  "       parallax-coordinator --version | --help\n"
                  "Receives probe results from Parallax agents over CURVE-encrypted ZeroMQ and\n"
                  "stores them in PostgreSQL. FILE holds listen, advertise, database, key_file\n"
-                 "and optionally session_timeout_s (see README.md, 'Configuration').\n");
+                 "and optionally session_timeout_s (see README.md, 'Configuration').\n"
+                 "--check only reads and checks FILE: it prints 'FILE: ok' and exits 0, or the\n"
+                 "error and exits 2.\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *path = NULL;
+    int check_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -25,6 +28,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--version") == 0) {
             printf("parallax-coordinator %s\n", PX_VERSION);
             return 0;
+        } else if (strcmp(argv[i], "--check") == 0) {
+            check_only = 1;
         } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc && !path) {
             path = argv[++i];
         } else {
@@ -43,6 +48,10 @@ int main(int argc, char **argv)
     if (coord_config_load(path, &cfg, &err) < 0) {
         fprintf(stderr, "parallax-coordinator: %s\n", err.msg);
         return 2;
+    }
+    if (check_only) {
+        printf("%s: ok\n", path);
+        return 0;
     }
     coord_t *coord = coord_new(&cfg, &err);
     if (!coord) {

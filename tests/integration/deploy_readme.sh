@@ -10,6 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$PX_SOURCE_DIR/tests/world/servers.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (packages, namespaces)"
+BLOCKS="/usr/bin/python3 $PX_SOURCE_DIR/tests/tools/docs_blocks.py"
 for tool in cpack dpkg ip unshare flock; do
     command -v "$tool" >/dev/null || fail "$tool is missing: run scripts/deps.sh"
 done
@@ -73,13 +74,17 @@ cpack --config "$PX_BUILD_DIR/CPackConfig.cmake" -B "$WORK/pkg" >"$WORK/cpack.lo
 log "README step 2: the coordinator host"
 on coord dpkg -i "$(ls "$WORK"/pkg/parallax-coordinator_*.deb)" >"$WORK/dpkg-coord.log" 2>&1 || fail "dpkg -i on the coordinator: $(cat "$WORK/dpkg-coord.log")"
 createdb "$DB_NAME"
-# The README's coordinator.conf, with this test's database instead of /run/postgresql.
-cat >"$WORK/machine-coord/etc/coordinator.conf" <<CONF
-listen    = tcp://0.0.0.0:7000
-advertise = tcp://$COORD_ADDR:7000
-database  = $DB
-key_file  = /var/lib/parallax-coordinator/coordinator.key
-CONF
+# The README's coordinator.conf (block coordinator-host), with this test's coordinator
+# address and database instead of coord.example.net and /run/postgresql.
+$BLOCKS get "$PX_SOURCE_DIR/README.md" coordinator-host >"$WORK/coordinator-host.sh" ||
+    fail "README.md has no coordinator-host block"
+sed -n "/<<'CONF'/,/^CONF\$/p" "$WORK/coordinator-host.sh" | sed '1d;$d' |
+    sed -e "s#coord\.example\.net#$COORD_ADDR#" -e "s#^database  = .*#database  = $DB#" \
+        >"$WORK/machine-coord/etc/coordinator.conf"
+grep -q "^advertise = tcp://$COORD_ADDR:7000" "$WORK/machine-coord/etc/coordinator.conf" ||
+    fail "the README's coordinator.conf changed shape: $(cat "$WORK/machine-coord/etc/coordinator.conf")"
+on coord parallax-coordinator -c /etc/parallax/coordinator.conf --check >/dev/null ||
+    fail "the README's coordinator.conf does not load"
 on coord parallaxctl --db "$DB" db migrate >/dev/null || fail "db migrate with the installed parallaxctl failed"
 # systemctl enable --now parallax-coordinator:
 # shellcheck disable=SC2046 # the unit's command line, split as systemd would
@@ -87,13 +92,18 @@ start_bg coordinator on coord $(exec_start parallax-coordinator)
 wait_until 30 "the coordinator registered its key" \
     'test "$(sql "SELECT endpoint FROM parallax.coordinator")" = "tcp://$COORD_ADDR:7000"'
 
-log "README step 3: targets"
-cat >"$WORK/machine-coord/home/targets.csv" <<CSV
+log "README step 3: targets, as written (block targets), and two this test's agents can reach"
+$BLOCKS get "$PX_SOURCE_DIR/README.md" targets >"$WORK/machine-coord/home/targets.sh" ||
+    fail "README.md has no targets block"
+# parallaxctl finds the database through PGHOST/PGDATABASE, as the README allows.
+on coord bash targets.sh >"$WORK/targets.out" 2>&1 || fail "the README's targets block failed: $(cat "$WORK/targets.out")"
+[ "$(sql "SELECT count(*) FROM parallax.targets")" = 3 ] || fail "the README's targets were not imported"
+cat >"$WORK/machine-coord/home/reachable.csv" <<CSV
 name,address,group,role,probes,interval
 router-a,198.51.100.1,DOC,router,icmp,2
 coord-ssh,$COORD_ADDR,DOC,host,tcp:7000,2
 CSV
-on coord parallaxctl --db "$DB" target import targets.csv >/dev/null || fail "target import failed"
+on coord parallaxctl --db "$DB" target import reachable.csv >/dev/null || fail "target import failed"
 
 log "README step 4: one config per VPS, copied there with the package and install-agent.sh"
 for vps in gb1:GB:64500 de1:DE:64501; do
