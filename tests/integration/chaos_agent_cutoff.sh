@@ -18,7 +18,8 @@
 source "$(dirname "$0")/lib.sh"
 CUT=${PX_CUTOFF_S:-180}
 TARGETS=${PX_CUTOFF_TARGETS:-25} # each with icmp and tcp, every second
-command -v nft >/dev/null || skip "nft not installed"
+[ "$(id -u)" = 0 ] || skip "needs root (a network namespace and nftables)"
+command -v nft >/dev/null || fail "nft is not installed (scripts/deps.sh installs it)"
 
 # Names carry this shell's pid; a killed earlier run leaves a namespace and veth whose pid is
 # no longer a chaos_agent_cutoff: those are removed here.
@@ -41,21 +42,21 @@ for dev in $(ip -o link show 2>/dev/null | grep -oE 'pxcut[0-9]+h' | sort -u || 
     if stale "$dev"; then log "removing stale veth $dev"; ip link del "$dev" 2>/dev/null || true; fi
 done
 
-ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace"
+ip netns add "$NS" || fail "cannot create a network namespace"
 on_exit "ns_gone $NS; ip link del $VH 2>/dev/null"
 # A /30 of 198.19.0.0/16 from the pid, so parallel runs do not collide.
 NET=198.19.$(( ($$ >> 6) & 255 ))
 LOW=$(( ($$ & 63) * 4 ))
 HOST_IP=$NET.$((LOW + 1))
 AGENT_IP=$NET.$((LOW + 2))
-ip link add "$VH" type veth peer name "$VA" || skip "cannot create a veth pair"
+ip link add "$VH" type veth peer name "$VA" || fail "cannot create a veth pair"
 ip link set "$VA" netns "$NS"
 ip addr add "$HOST_IP/30" dev "$VH"
 ip link set "$VH" up
 ip -n "$NS" addr add "$AGENT_IP/30" dev "$VA"
 ip -n "$NS" link set "$VA" up
 ip -n "$NS" link set lo up
-ip netns exec "$NS" nft list tables >/dev/null 2>&1 || skip "nftables unusable in a namespace"
+ip netns exec "$NS" nft list tables >/dev/null 2>&1 || fail "nftables unusable in a namespace"
 wait_until 20 "veth link up" 'ip netns exec "$NS" ping -c 1 -W 1 "$HOST_IP"'
 
 new_db

@@ -20,7 +20,7 @@ PORTS=()
 for p in 9 13 17 19 37 79; do
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || PORTS+=("$p")
 done
-[ ${#PORTS[@]} -ge 2 ] || skip "no two closed low ports on loopback"
+[ ${#PORTS[@]} -ge 2 ] || fail "no two closed low ports on loopback"
 
 {
     echo "name,address,probes,interval,timeout"

@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root to make network namespaces"
 for tool in nginx nsd smtpd ping tc; do
-    command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/deps.sh installs it)"
+    command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/deps.sh installs it)"
 done
 WORLD_NAME="d$(($$ % 10000))"
 DIR=$WORK/demo

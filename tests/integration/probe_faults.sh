@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root to make network namespaces"
 for tool in fping curl dig traceroute nginx nsd smtpd nft; do
-    command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/deps.sh installs it)"
+    command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/deps.sh installs it)"
 done
 source "$PX_SOURCE_DIR/tests/world/lab.sh"
 LAB=pf$$

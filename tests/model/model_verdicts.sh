@@ -6,7 +6,7 @@
 # PX_MODEL_SEEDS, PX_MODEL_FIRST, PX_MODEL_BUDGET_S override the 300 seeds from seed 1 in 480 s.
 source "$PX_SOURCE_DIR/tests/integration/lib.sh"
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import psycopg2' 2>/dev/null ||
-    skip "python3 with psycopg2 is not installed (scripts/deps.sh installs python3-psycopg2)"
+    fail "python3 with psycopg2 is not installed (scripts/deps.sh installs python3-psycopg2)"
 SEEDS=${PX_MODEL_SEEDS:-300}
 FIRST=${PX_MODEL_FIRST:-1}
 BUDGET=${PX_MODEL_BUDGET_S:-480}

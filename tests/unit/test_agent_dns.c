@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "test_skip.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -408,8 +410,7 @@ static outcome_t against_fake(fake_mode_t mode, int family, const char *spec, ui
                               fake_t *f)
 {
     if (fake_start(f, mode, family) < 0) {
-        print_message("skipped: cannot bind a fake server\n");
-        skip();
+        fail_msg("cannot bind a fake DNS server on loopback");
     }
     probe_target_t t = dns_target(family, f->port, spec, timeout_ms);
     outcome_t o = run_probe(&t);
@@ -456,8 +457,8 @@ static void test_fake_ipv6(void **state)
     if (fd < 0 || bind(fd, &a.sa, len) < 0) {
         if (fd >= 0)
             close(fd);
-        print_message("skipped: no IPv6 loopback here\n");
-        skip();
+        PX_SKIP_WITHOUT_IPV6();
+        fail_msg("cannot bind on the IPv6 loopback");
     }
     close(fd);
     fake_t f;
@@ -656,8 +657,7 @@ static void test_icmp_host_unreachable(void **state)
     const char *why = NULL;
     if (netns_enter(&ns, &why) < 0) {
         netns_leave(&ns);
-        print_message("skipped: %s\n", why);
-        skip();
+        PX_SKIP_UNLESS_ROOT(why);
     }
     /* The namespace's own firewall answers queries to port 5300 with an ICMP host
      * unreachable, as a router would for a host that is gone. */
@@ -683,8 +683,7 @@ static void test_icmp_host_unreachable(void **state)
     assert_int_equal(noroute.res.status, PX_STATUS_LOCAL_ERROR);
     assert_non_null(strstr(noroute.res.message, "unreachable"));
     if (nft != 0) {
-        print_message("skipped: nft cannot add a reject rule here\n");
-        skip();
+        fail_msg("nft cannot add a reject rule in the test's namespace");
     }
     assert_int_equal(unreach.res.status, PX_STATUS_UNREACHABLE);
     assert_int_equal(unreach.res.icmp_type, 3);
@@ -859,8 +858,7 @@ static nsd_t *need_nsd(void **state)
 {
     nsd_t *n = *state;
     if (n->pid <= 0) {
-        print_message("skipped: %s\n", n->why);
-        skip();
+        fail_msg("nsd: %s", n->why);
     }
     return n;
 }

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "test_skip.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -381,8 +383,7 @@ static nginx_t *need_nginx(void **state)
 {
     nginx_t *n = *state;
     if (n->skip_reason[0]) {
-        print_message("skipped: %s\n", n->skip_reason);
-        skip();
+        fail_msg("nginx: %s", n->skip_reason);
     }
     return n;
 }
@@ -940,8 +941,8 @@ static void test_request_ipv6(void **state)
     hostile_t *h = hostile_new(base, H_NO_REASON_V6, AF_INET6);
     if (!h) {
         event_base_free(base);
-        print_message("skipped: no IPv6 loopback here\n");
-        skip();
+        PX_SKIP_WITHOUT_IPV6();
+        fail_msg("cannot start a server on the IPv6 loopback");
     }
     char spec[128], host[64];
     snprintf(spec, sizeof spec, "http://[::1]:%u/a/b?c=d", (unsigned)h->port);

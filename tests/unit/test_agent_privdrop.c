@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "test_skip.h"
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <grp.h>
@@ -209,8 +211,7 @@ static void test_drop_capabilities_only(void **state)
     (void)state;
     need_root();
     if (!getpwnam(DROP_USER)) {
-        print_message("skipped: no user '%s'\n", DROP_USER);
-        skip();
+        fail_msg("no user '%s' (every Debian system has it)", DROP_USER);
     }
     char out[512];
     in_child(child_caps_only, out, sizeof out);
@@ -222,8 +223,7 @@ static void test_drop_to_user(void **state)
     (void)state;
     need_root();
     if (!getpwnam(DROP_USER)) {
-        print_message("skipped: no user '%s'\n", DROP_USER);
-        skip();
+        fail_msg("no user '%s' (every Debian system has it)", DROP_USER);
     }
     char out[512];
     in_child(child_drop, out, sizeof out);
@@ -393,8 +393,7 @@ static void test_agent_drops(void **state)
     need_root();
     struct passwd *pw = getpwnam(DROP_USER);
     if (!pw) {
-        print_message("skipped: no user '%s'\n", DROP_USER);
-        skip();
+        fail_msg("no user '%s' (every Debian system has it)", DROP_USER);
     }
     char state_dir[128], out[512];
     snprintf(state_dir, sizeof state_dir, "%s/state", fx.dir);

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "test_skip.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -138,8 +140,8 @@ static void test_tcp_ipv6(void **state)
     uint16_t port;
     int fd = loopback_socket(AF_INET6, 1, &port);
     if (fd < 0) {
-        print_message("skipped: no IPv6 loopback here\n");
-        skip();
+        PX_SKIP_WITHOUT_IPV6();
+        fail_msg("cannot listen on the IPv6 loopback");
     }
     probe_target_t t = target(PROBE_KIND_TCP, AF_INET6, "::1", port);
     outcome_t o = run_probe(&t);
@@ -153,10 +155,8 @@ static void test_icmp_loopback(void **state)
     probe_target_t t = target(PROBE_KIND_ICMP, AF_INET, "127.0.0.1", 0);
     outcome_t o = run_probe(&t);
     assert_int_equal(o.done, 1);
-    if (o.res.status == PX_STATUS_LOCAL_ERROR && strstr(o.res.message, "cannot open")) {
-        print_message("skipped: %s\n", o.res.message);
-        skip();
-    }
+    if (o.res.status == PX_STATUS_LOCAL_ERROR && strstr(o.res.message, "cannot open"))
+        PX_SKIP_UNLESS_ROOT(o.res.message);
     assert_int_equal(o.res.status, PX_STATUS_OK);
     assert_true(o.res.rtt_us > 0);
 }
@@ -168,8 +168,8 @@ static void test_icmp6_loopback(void **state)
     outcome_t o = run_probe(&t);
     assert_int_equal(o.done, 1);
     if (o.res.status == PX_STATUS_LOCAL_ERROR) {
-        print_message("skipped: %s\n", o.res.message);
-        skip();
+        PX_SKIP_WITHOUT_IPV6();
+        PX_SKIP_UNLESS_ROOT(o.res.message);
     }
     assert_int_equal(o.res.status, PX_STATUS_OK);
 }

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "test_skip.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -480,8 +482,7 @@ static void test_opensmtpd(void **state)
 {
     smtpd_t *s = *state;
     if (s->pid <= 0) {
-        print_message("skipped: %s\n", s->why);
-        skip();
+        PX_SKIP_UNLESS_ROOT(s->why);
     }
     probe_target_t t = smtp_target(AF_INET, s->port, 3000);
     outcome_t o = run_probe(&t);

@@ -5,7 +5,7 @@
 # history against a merge from scratch. Skips (exit 77) where network namespaces cannot be made.
 [ "$(id -u)" = 0 ] || skip "needs root to make network namespaces"
 for tool in nginx nsd smtpd ping tc; do
-    command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/deps.sh installs it)"
+    command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/deps.sh installs it)"
 done
 ROOT=$PX_SOURCE_DIR
 BIN=$PX_BUILD_DIR
