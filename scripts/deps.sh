@@ -17,6 +17,7 @@ PACKAGES=(
     fping curl dnsutils knot-dnsutils traceroute     # peers the agent's verdicts are checked against
     prometheus-blackbox-exporter                     # peer for the HTTP probe benchmark
     systemd                                          # systemd-analyze verify of the packaged units
+    file                                             # cpack's .deb generator (shlibdeps) needs it
     python3 python3-psycopg2 jq                      # the verdict model test and test helpers
 )
 export DEBIAN_FRONTEND=noninteractive
