@@ -20,8 +20,8 @@ import os
 import re
 import sys
 
-FENCE = re.compile(r"^```(\w*)\s*$")
-MD_MARK = re.compile(r"^<!--\s*block:\s*([\w.-]+)\s*;\s*(.*?)\s*-->\s*$")
+FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
+MD_MARK = re.compile(r"^\s*<!--\s*block:\s*([\w.-]+)\s*;\s*(.*?)\s*-->\s*$")
 MAN_MARK = re.compile(r'^\.\\"\s*block:\s*([\w.-]+)\s*;\s*(.*?)\s*$')
 EXAMPLE_LANGS = {"sh", "bash", "sql", "conf"}
 
@@ -43,12 +43,14 @@ def blocks(path):
             i = end + 1
             continue
         f = None if man else FENCE.match(line)
-        if f and f.group(1):
-            end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
-            if f.group(1) in EXAMPLE_LANGS:
+        if f and f.group(2):
+            indent = f.group(1)
+            end = next(j for j in range(i + 1, len(lines)) if lines[j].strip().startswith("```"))
+            if f.group(2) in EXAMPLE_LANGS:
                 m = MD_MARK.match(prev)
-                yield (i + 1, m and m.group(1), m and m.group(2),
-                       "\n".join(lines[i + 1:end]) + "\n")
+                # A block inside a list item is indented; the reader copies it without.
+                body = [x[len(indent):] if x.startswith(indent) else x for x in lines[i + 1:end]]
+                yield (i + 1, m and m.group(1), m and m.group(2), "\n".join(body) + "\n")
             i = end + 1
             continue
         i += 1
