@@ -6,8 +6,8 @@
 # normal, degradation, servers offline, DNS down, blackout, recovery, and a vantage failure
 # on the side — printing each verdict as the coordinator's merge reaches it, and ends with a
 # summary of the outages; last, it merges the whole history again from scratch and checks
-# that nothing differs (parallaxctl verify). It ends by itself within 5 minutes and leaves
-# nothing running.
+# that nothing differs (parallaxctl verify). It takes about a minute (the demo test fails it
+# past 150 s) and leaves nothing running.
 # Set PX_SKIP_DEPS=1 to skip the package installation. The test suite runs the demo with
 # PX_BUILD_DIR (binaries already built there: no build), PX_DEMO_DIR (default
 # /tmp/parallax-demo) and PX_DEMO_WORLD (the world's name, at most 5 characters; default pxd).
