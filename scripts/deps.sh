@@ -19,6 +19,7 @@ PACKAGES=(
     systemd                                          # systemd-analyze verify of the packaged units
     file                                             # cpack's .deb generator (shlibdeps) needs it
     python3 python3-psycopg2 jq                      # the verdict model test and test helpers
+    mmdebstrap                                       # the fresh-root test (tests/fresh/)
 )
 export DEBIAN_FRONTEND=noninteractive
 # The servers above are started by the tests inside their own namespaces; keep the packages

@@ -2,8 +2,8 @@
 # test.sh: README command 2. Installs what Parallax needs (Debian 12, as root), builds it twice
 # — normally and with AddressSanitizer + UndefinedBehaviorSanitizer — and runs the whole CTest
 # suite (unit, fuzz-corpus and integration tests against a private PostgreSQL) in both, but
-# for the labels world30 (two world scenarios at a 30 s interval) and model (the verdict
-# model), which run in the normal build only.
+# for the labels world30 (two world scenarios at a 30 s interval), model (the verdict model)
+# and fresh (both README commands on a fresh Debian 12 root), which run in the normal build only.
 # Set PX_SKIP_DEPS=1 to skip the package installation. With CI=true a skipped test fails the
 # run (CI's machine can run every test).
 set -euo pipefail
@@ -40,6 +40,7 @@ if [ -f tests/fuzz/ubsan.supp ]; then
     UBSAN_OPTIONS="$UBSAN_OPTIONS:suppressions=$(pwd)/tests/fuzz/ubsan.supp"
 fi
 # The sanitizer build leaves out what runs no C of ours beyond parallaxctl's migrate and was
-# run just above: the model test (Python and SQL) and the long world scenarios at 30 s.
-run_suite build-san "-LE world30|model" -DSANITIZE=ON
+# run just above: the model test (Python and SQL), the long world scenarios at 30 s and the
+# fresh-root test (it builds its own copy of the tree, normally).
+run_suite build-san "-LE world30|model|fresh" -DSANITIZE=ON
 echo "== all tests passed in both builds"
