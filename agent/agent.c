@@ -23,6 +23,7 @@
 #include "sched_file.h"
 #include "timeutil.h"
 #include "wire.h"
+#include "timer.h"
 
 #define AGENT_HELLO_RESEND_S 5
 #define AGENT_DRAIN_WAIT_S 2
@@ -140,8 +141,8 @@ static void session_set_state(agent_t *a, session_state_t next)
               session_state_names[next]);
     a->session = next;
     if (next == SESSION_HELLO) {
-        struct timeval tv = {.tv_sec = AGENT_HELLO_RESEND_S, .tv_usec = 0};
-        evtimer_add(a->hello_timer, &tv);
+        if (timer_arm_ms(a->hello_timer, AGENT_HELLO_RESEND_S * 1000) < 0)
+            log_error("agent: cannot arm the hello timer: a lost hello is not resent");
         send_hello(a);
     } else {
         evtimer_del(a->hello_timer);
@@ -199,8 +200,8 @@ static void hello_cb(evutil_socket_t fd, short what, void *arg)
     if (a->session != SESSION_HELLO)
         return;
     send_hello(a);
-    struct timeval tv = {.tv_sec = AGENT_HELLO_RESEND_S, .tv_usec = 0};
-    evtimer_add(a->hello_timer, &tv);
+    if (timer_arm_ms(a->hello_timer, AGENT_HELLO_RESEND_S * 1000) < 0)
+        log_error("agent: cannot arm the hello timer: a lost hello is not resent");
 }
 
 /* Every heartbeat names the schedule in force: the one after a schedule is applied is how
@@ -392,8 +393,12 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     evtimer_del(a->heartbeat_timer);
     outbox_flush(a->outbox);
     write_stats(a, 0);
-    struct timeval tv = {.tv_sec = AGENT_DRAIN_WAIT_S, .tv_usec = 0};
-    evtimer_add(a->drain_timer, &tv);
+    /* Without the drain deadline, a coordinator that never acks would keep us forever. */
+    if (timer_arm_ms(a->drain_timer, AGENT_DRAIN_WAIT_S * 1000) < 0) {
+        log_error("agent: cannot arm the drain deadline: stopping without waiting for acks");
+        run_set_state(a, RUN_DONE);
+        return;
+    }
     check_drained(a);
 }
 
@@ -617,7 +622,7 @@ void agent_destroy(agent_t **agent)
         event_free(a->sigint_ev);
     if (a->base)
         event_base_free(a->base);
-    memset(a->cfg.secret_key, 0, sizeof a->cfg.secret_key);
+    explicit_bzero(a->cfg.secret_key, sizeof a->cfg.secret_key);
     free(a);
     *agent = NULL;
 }

@@ -151,7 +151,7 @@ static int validate(const config_t *cfg, agent_config_t *out, err_t *err)
     return 0;
 fail:
     /* The secret key must not linger in a struct the caller considers garbage. */
-    memset(out->secret_key, 0, sizeof out->secret_key);
+    explicit_bzero(out->secret_key, sizeof out->secret_key);
     return -1;
 }
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <linux/errqueue.h>
+#include <linux/icmp.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -91,6 +92,17 @@ icmp_mux_t *icmp_mux_new(struct event_base *base, int family, err_t *err)
     int size = ICMP_MUX_RCVBUF;
     /* A small receive buffer only loses replies under load; not worth failing for. */
     (void)setsockopt(mux->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (family == AF_INET && mux->raw) {
+        /* The kernel hands a raw socket every ICMP packet the host receives; the mux reads
+         * only these three, so the rest (anyone's echo requests, redirects...) never wake it.
+         * ICMP_FILTER's bits say which types to block. */
+        struct icmp_filter filter = {.data = ~((1U << ICMP_ECHOREPLY) | (1U << ICMP_DEST_UNREACH) |
+                                               (1U << ICMP_TIME_EXCEEDED))};
+        if (setsockopt(mux->fd, SOL_RAW, ICMP_FILTER, &filter, sizeof filter) < 0) {
+            err_set(err, "cannot set the ICMP filter: %s", strerror(errno));
+            goto fail;
+        }
+    }
     if (family == AF_INET6 && mux->raw) {
         struct icmp6_filter filter;
         ICMP6_FILTER_SETBLOCKALL(&filter);

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "timeutil.h"
 #include "wire.h"
+#include "timer.h"
 
 #define LINK_MONITOR_ENDPOINT "inproc://parallax-link-monitor"
 /* The spool is the real buffer: the socket queues only what the outbox's send window lets
@@ -126,8 +127,8 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
     (void)zmq_disconnect(l->sock, l->endpoint);
     if (zmq_connect(l->sock, l->endpoint) < 0) {
         log_error("link: reconnecting to %s failed: %s", l->endpoint, zmq_strerror(zmq_errno()));
-        struct timeval tv = {.tv_sec = LINK_REJECTED_RETRY_MS / 1000, .tv_usec = 0};
-        evtimer_add(l->retry_ev, &tv);
+        if (timer_arm_ms(l->retry_ev, LINK_REJECTED_RETRY_MS) < 0)
+            log_error("link: cannot arm the reconnect timer: restart the agent");
         return;
     }
     set_state(l, LINK_CONNECTING);
@@ -162,9 +163,8 @@ static void monitor_event(link_t *l, uint16_t event, uint32_t value)
             snprintf(why, sizeof why, "protocol error 0x%x", (unsigned)value);
         handshake_failed(l, why);
         set_state(l, LINK_REJECTED);
-        struct timeval tv = {.tv_sec = LINK_REJECTED_RETRY_MS / 1000,
-                             .tv_usec = (LINK_REJECTED_RETRY_MS % 1000) * 1000};
-        evtimer_add(l->retry_ev, &tv);
+        if (timer_arm_ms(l->retry_ev, LINK_REJECTED_RETRY_MS) < 0)
+            log_error("link: cannot arm the reconnect timer: restart the agent");
         break;
     }
     case ZMQ_EVENT_DISCONNECTED:

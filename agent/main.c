@@ -1,6 +1,7 @@
 /* parallax-agent: command line, config loading and exit codes (0 after a clean shutdown,
  * 1 on a runtime failure, 2 on bad usage or a bad config file). */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,8 @@ int main(int argc, char **argv)
                                          {"timeout", required_argument, NULL, 't'},
                                          {"check", no_argument, NULL, 'k'},
                                          {NULL, 0, NULL, 0}};
+    /* A peer that closes a socket we write to must cost a write error, not the process. */
+    signal(SIGPIPE, SIG_IGN);
     const char *config_path = NULL;
     const char *probe_address = NULL;
     unsigned long timeout_ms = 5000;
@@ -110,7 +113,7 @@ int main(int argc, char **argv)
         return 0;
     }
     agent_t *agent = agent_new(&cfg, &err);
-    memset(cfg.secret_key, 0, sizeof cfg.secret_key);
+    explicit_bzero(cfg.secret_key, sizeof cfg.secret_key);
     if (!agent) {
         log_error("cannot start: %s", err.msg);
         return 1;

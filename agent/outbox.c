@@ -10,6 +10,7 @@
 #include "log.h"
 #include "timeutil.h"
 #include "wire.h"
+#include "timer.h"
 
 /* Failures to spool are logged at most this often, with the running total. */
 #define OUTBOX_DROP_LOG_US (10 * 1000000LL)
@@ -76,9 +77,8 @@ static void arm_seal_timer(outbox_t *ob)
 {
     if (spool_open_count(ob->spool) == 0 || evtimer_pending(ob->seal_timer, NULL))
         return;
-    int64_t us = (int64_t)ob->cfg.batch_interval_ms * 1000;
-    struct timeval tv = {.tv_sec = us / 1000000, .tv_usec = us % 1000000};
-    evtimer_add(ob->seal_timer, &tv);
+    if (timer_arm_ms(ob->seal_timer, ob->cfg.batch_interval_ms) < 0)
+        log_error("outbox: cannot arm the batch timer: results wait for the next tick");
 }
 
 void outbox_flush(outbox_t *ob)

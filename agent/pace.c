@@ -5,6 +5,8 @@
 #include <event2/event.h>
 #include <stdlib.h>
 
+#include "log.h"
+#include "timer.h"
 #include "timeutil.h"
 
 #define MICRO 1000000LL
@@ -119,8 +121,8 @@ uint32_t pace_rate(const pace_t *p)
 
 static void arm(pace_t *p, int64_t wait_us)
 {
-    struct timeval tv = {.tv_sec = wait_us / MICRO, .tv_usec = wait_us % MICRO};
-    evtimer_add(p->timer, &tv);
+    if (timer_arm_us(p->timer, wait_us) < 0)
+        log_error("pace: cannot arm the release timer: queued probe packets wait for the next");
 }
 
 /* Releases the head of the queue while the bucket allows, then sleeps until the next can go. */

@@ -17,6 +17,7 @@
 #include "probe_tcp.h"
 #include "timeutil.h"
 #include "tls_check.h"
+#include "timer.h"
 
 /* X(name, text): the phases of a run; the text completes "timed out after N ms ...". */
 #define HTTP_PHASE_LIST(X)                                                                         \
@@ -430,8 +431,10 @@ static void http_start(probe_run_t *run)
         finish(st, PX_STATUS_LOCAL_ERROR, 0, "socket: %s", strerror(errno));
         return;
     }
-    struct timeval tv = {.tv_sec = t->timeout_ms / 1000, .tv_usec = (t->timeout_ms % 1000) * 1000};
-    evtimer_add(st->timer, &tv);
+    if (timer_arm_ms(st->timer, t->timeout_ms) < 0) {
+        finish(st, PX_STATUS_LOCAL_ERROR, 0, "cannot arm the run's deadline");
+        return;
+    }
     probe_addr_t dst = t->addr;
     if (dst.sa.sa_family == AF_INET6)
         dst.v6.sin6_port = htons(st->spec.port);

@@ -8,6 +8,7 @@
 
 #include "icmp_mux.h"
 #include "timeutil.h"
+#include "timer.h"
 
 typedef struct icmp_state {
     probe_run_t *run;
@@ -69,6 +70,11 @@ static void icmp_start(probe_run_t *run)
         probe_done_status(run, PX_STATUS_LOCAL_ERROR, 0, "out of memory");
         return;
     }
+    /* The deadline first: a request out with no deadline would wait for its reply forever. */
+    if (timer_arm_ms(st->timeout, t->timeout_ms) < 0) {
+        probe_done_status(run, PX_STATUS_LOCAL_ERROR, 0, "cannot arm the run's deadline");
+        return;
+    }
     st->sent_mono_us = time_mono_us();
     if (icmp_mux_send(mux, &t->addr.sa, t->addrlen, icmp_reply_cb, st, &st->seq, &err) < 0) {
         /* sendto() failing here (no route, address not available) is the vantage's problem. */
@@ -76,8 +82,6 @@ static void icmp_start(probe_run_t *run)
         return;
     }
     st->registered = 1;
-    struct timeval tv = {.tv_sec = t->timeout_ms / 1000, .tv_usec = (t->timeout_ms % 1000) * 1000};
-    evtimer_add(st->timeout, &tv);
 }
 
 static void icmp_release(probe_run_t *run)

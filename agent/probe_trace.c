@@ -17,6 +17,7 @@
 #include "log.h"
 #include "timeutil.h"
 #include "trace_packet.h"
+#include "timer.h"
 
 #define HOP_STATE_LIST(X)                                                                          \
     X(IDLE, "idle")         /* not sent yet */                                                     \
@@ -248,9 +249,8 @@ static void trace_pump(trace_state_t *st)
     for (unsigned ttl = 1; ttl < st->next_ttl; ttl++)
         if (st->hops[ttl].state == HOP_WAITING && st->hops[ttl].wait_until_us < wake)
             wake = st->hops[ttl].wait_until_us;
-    int64_t d = wake > now ? wake - now : 0;
-    struct timeval tv = {.tv_sec = d / 1000000, .tv_usec = d % 1000000};
-    evtimer_add(st->timer, &tv);
+    if (timer_arm_us(st->timer, wake - now) < 0)
+        probe_done_status(st->run, PX_STATUS_LOCAL_ERROR, 0, "cannot arm the trace's timer");
 }
 
 static void trace_timer_cb(evutil_socket_t fd, short what, void *arg)

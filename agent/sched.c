@@ -11,6 +11,7 @@
 #include "log.h"
 #include "pace.h"
 #include "timeutil.h"
+#include "timer.h"
 
 #define US_PER_S 1000000LL
 /* A timer that fires later than this after its slot skips the run: a result stamped far
@@ -120,8 +121,10 @@ static void arm(sched_entry_t *e, int64_t now)
     e->next_us = sched_slot_next(now, e->interval_s, e->phase_ms);
     int64_t delay = e->next_us - now;
     e->due_mono_us = time_mono_us() + delay;
-    struct timeval tv = {.tv_sec = delay / US_PER_S, .tv_usec = delay % US_PER_S};
-    evtimer_add(e->timer, &tv);
+    /* Unarmed, the probe would never run again: say so loudly. */
+    if (timer_arm_us(e->timer, delay) < 0)
+        log_error("sched: cannot arm the timer of probe %llu: it stops running",
+                  (unsigned long long)e->probe_id);
 }
 
 static void run_done_cb(const probe_result_t *res, void *arg)

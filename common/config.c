@@ -104,6 +104,7 @@ config_t *config_parse(const char *name, const char *text, err_t *err)
     }
     unsigned lineno = 0;
     const char *p = text;
+    char buf[CONFIG_MAX_LINE]; /* one line at a time; wiped at the end, it may hold a key */
     while (*p) {
         lineno++;
         const char *nl = strchr(p, '\n');
@@ -112,7 +113,6 @@ config_t *config_parse(const char *name, const char *text, err_t *err)
             err_set(err, "%s:%u: line longer than %d bytes", name, lineno, CONFIG_MAX_LINE);
             goto fail;
         }
-        char buf[CONFIG_MAX_LINE];
         memcpy(buf, p, len);
         buf[len] = '\0';
         p += len + (nl ? 1 : 0);
@@ -138,8 +138,10 @@ config_t *config_parse(const char *name, const char *text, err_t *err)
         if (add_entry(cfg, key, value, lineno, err) < 0)
             goto fail;
     }
+    explicit_bzero(buf, sizeof buf);
     return cfg;
 fail:
+    explicit_bzero(buf, sizeof buf);
     config_destroy(&cfg);
     return NULL;
 }
@@ -171,6 +173,7 @@ config_t *config_read(const char *path, err_t *err)
         text[n] = '\0';
         cfg = config_parse(path, text, err);
     }
+    explicit_bzero(text, n < CONFIG_MAX_BYTES ? n : CONFIG_MAX_BYTES); /* it may hold a key */
     free(text);
     return cfg;
 }
@@ -181,6 +184,8 @@ void config_destroy(config_t **cfg)
         return;
     for (size_t i = 0; i < (*cfg)->count; i++) {
         free((*cfg)->entries[i].key);
+        /* Values may be secret keys: wiped before the heap can hand their bytes out again. */
+        explicit_bzero((*cfg)->entries[i].value, strlen((*cfg)->entries[i].value));
         free((*cfg)->entries[i].value);
     }
     free((*cfg)->entries);

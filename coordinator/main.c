@@ -1,4 +1,5 @@
 /* parallax-coordinator: command line, configuration and exit status of the coordinator. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* A peer that closes a socket we write to must cost a write error, not the process. */
+    signal(SIGPIPE, SIG_IGN);
     const char *path = NULL;
     int check_only = 0;
     for (int i = 1; i < argc; i++) {
