@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "probe.h"
+#include "probe_harness.h"
 #include "probe_dns.h"
 
 #define ZONE "parallax.test."
@@ -40,61 +41,17 @@
 
 /* ---- running one probe ---- */
 
-typedef struct outcome {
-    int done;
-    probe_result_t res;
-    struct event_base *base;
-} outcome_t;
-
-static void on_done(const probe_result_t *res, void *arg)
-{
-    outcome_t *o = arg;
-    o->done++;
-    o->res = *res;
-    event_base_loopbreak(o->base);
-}
+typedef harness_outcome_t outcome_t;
 
 static probe_target_t dns_target(int family, uint16_t port, const char *spec, uint32_t timeout_ms)
 {
-    probe_target_t t;
-    memset(&t, 0, sizeof t);
-    t.kind = PROBE_KIND_DNS;
-    t.spec = spec;
-    t.port = port;
-    t.timeout_ms = timeout_ms;
-    if (family == AF_INET6) {
-        t.addr.v6.sin6_family = AF_INET6;
-        t.addr.v6.sin6_addr = in6addr_loopback;
-        t.addrlen = sizeof t.addr.v6;
-    } else {
-        t.addr.v4.sin_family = AF_INET;
-        t.addr.v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        t.addrlen = sizeof t.addr.v4;
-    }
-    return t;
+    return harness_target(PROBE_KIND_DNS, spec, family == AF_INET6 ? "::1" : "127.0.0.1", port,
+                          timeout_ms);
 }
 
-/* Runs one probe to completion (at most 5 s) and returns its result. */
 static outcome_t run_probe(const probe_target_t *t)
 {
-    outcome_t o;
-    memset(&o, 0, sizeof o);
-    o.base = event_base_new();
-    probe_env_t *env = probe_env_new(o.base);
-    probe_run_t *run = probe_start(env, t, on_done, &o);
-    assert_non_null(run);
-    assert_int_equal(o.done, 0);
-    struct timeval limit = {.tv_sec = 5, .tv_usec = 0};
-    event_base_loopexit(o.base, &limit);
-    event_base_dispatch(o.base);
-    if (!o.done)
-        probe_cancel(&run);
-    probe_env_destroy(&env);
-    event_base_free(o.base);
-    o.base = NULL;
-    print_message("  -> %s: %s (app_code %d)\n", status_name(o.res.status), o.res.message,
-                  o.res.app_code);
-    return o;
+    return harness_run(NULL, t, 5000);
 }
 
 /* ---- sockets ---- */
@@ -929,35 +886,17 @@ static void test_nsd_many_in_flight(void **state)
     nsd_t *n = need_nsd(state);
     /* 50 runs at once on one loop: each gets its own answer (ids and sockets do not mix). */
     enum { RUNS = 50 };
-    struct event_base *base = event_base_new();
-    probe_env_t *env = probe_env_new(base);
-    outcome_t o[RUNS];
-    probe_run_t *runs[RUNS];
-    memset(o, 0, sizeof o);
-    for (int i = 0; i < RUNS; i++) {
-        o[i].base = base;
-        probe_target_t t = dns_target(
-            AF_INET, n->port, i % 2 ? "dns:parallax.test:SOA" : "dns:www.parallax.test", 3000);
-        runs[i] = probe_start(env, &t, on_done, &o[i]);
-    }
-    for (int round = 0; round < RUNS * 2; round++) {
-        int pending = 0;
-        for (int i = 0; i < RUNS; i++)
-            pending += !o[i].done;
-        if (!pending)
-            break;
-        struct timeval limit = {.tv_sec = 5, .tv_usec = 0};
-        event_base_loopexit(base, &limit);
-        event_base_dispatch(base);
-    }
+    static probe_target_t t[RUNS];
+    static outcome_t o[RUNS];
+    for (int i = 0; i < RUNS; i++)
+        t[i] = dns_target(AF_INET, n->port,
+                          i % 2 ? "dns:parallax.test:SOA" : "dns:www.parallax.test", 3000);
+    assert_int_equal(harness_run_many(t, RUNS, o, 10000), RUNS);
     for (int i = 0; i < RUNS; i++) {
         assert_int_equal(o[i].done, 1);
         assert_int_equal(o[i].res.status, PX_STATUS_OK);
         assert_int_equal(o[i].res.dns.has_soa, i % 2);
-        (void)runs[i];
     }
-    probe_env_destroy(&env);
-    event_base_free(base);
 }
 
 static void test_cancel_in_flight(void **state)
@@ -965,23 +904,10 @@ static void test_cancel_in_flight(void **state)
     (void)state;
     fake_t f;
     assert_int_equal(fake_start(&f, FAKE_SILENT, AF_INET), 0);
-    outcome_t o;
-    memset(&o, 0, sizeof o);
-    o.base = event_base_new();
-    probe_env_t *env = probe_env_new(o.base);
     probe_target_t t = dns_target(AF_INET, f.port, "dns:www.parallax.test", 300);
-    probe_run_t *run = probe_start(env, &t, on_done, &o);
-    struct timeval limit = {.tv_sec = 0, .tv_usec = 100000};
-    event_base_loopexit(o.base, &limit);
-    event_base_dispatch(o.base);
-    probe_cancel(&run);
-    limit.tv_usec = 400000; /* past the run's timeout: its timer must be gone */
-    event_base_loopexit(o.base, &limit);
-    event_base_dispatch(o.base);
-    assert_int_equal(o.done, 0);
+    /* Cancelled after 100 ms; 400 ms more is past the run's timeout: its timer must be gone. */
+    assert_int_equal(harness_cancel_after(NULL, &t, 100, 400), 0);
     fake_stop(&f);
-    probe_env_destroy(&env);
-    event_base_free(o.base);
 }
 
 int main(void)

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "probe.h"
+#include "probe_harness.h"
 #include "probe_http.h"
 #include "tls_check.h"
 
@@ -40,73 +41,25 @@
 
 /* ---- running one probe ---- */
 
-typedef struct outcome {
-    int done;
-    probe_result_t res;
-    struct event_base *base;
-    int64_t took_ms;
-} outcome_t;
+typedef harness_outcome_t outcome_t;
 
-static void on_done(const probe_result_t *res, void *arg)
-{
-    outcome_t *o = arg;
-    o->done++;
-    o->res = *res;
-    event_base_loopbreak(o->base);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
+/* Tests write URLs; the spec is "KIND:URL" (anything else is passed on as it is). */
 static probe_target_t target(const char *spec, const char *addr, uint32_t timeout_ms)
 {
-    probe_target_t t;
-    memset(&t, 0, sizeof t);
-    t.kind = strncmp(spec, "https", 5) == 0 ? PROBE_KIND_HTTPS : PROBE_KIND_HTTP;
-    t.spec = spec;
-    t.timeout_ms = timeout_ms;
-    if (strchr(addr, ':')) {
-        t.addr.v6.sin6_family = AF_INET6;
-        inet_pton(AF_INET6, addr, &t.addr.v6.sin6_addr);
-        t.addrlen = sizeof t.addr.v6;
-    } else {
-        t.addr.v4.sin_family = AF_INET;
-        inet_pton(AF_INET, addr, &t.addr.v4.sin_addr);
-        t.addrlen = sizeof t.addr.v4;
-    }
-    return t;
+    probe_kind_t kind = strncmp(spec, "https", 5) == 0 ? PROBE_KIND_HTTPS : PROBE_KIND_HTTP;
+    return harness_target(kind, spec, addr, 0, timeout_ms);
 }
 
 /* Runs one probe on base (where test servers may live too) to completion, at most 5 s. */
 static outcome_t run_on(struct event_base *base, const probe_target_t *t)
 {
-    outcome_t o;
-    memset(&o, 0, sizeof o);
-    o.base = base;
-    probe_env_t *env = probe_env_new(base);
-    /* Tests write URLs; the spec is "KIND:URL" (anything else is passed on as it is). */
     char spec[512];
     probe_target_t with_kind = *t;
     if (t->spec && (strncmp(t->spec, "http://", 7) == 0 || strncmp(t->spec, "https://", 8) == 0)) {
         snprintf(spec, sizeof spec, "%s:%s", probespec_kind_name(t->kind), t->spec);
         with_kind.spec = spec;
     }
-    int64_t start = now_ms();
-    probe_run_t *run = probe_start(env, &with_kind, on_done, &o);
-    assert_non_null(run);
-    assert_int_equal(o.done, 0); /* never from inside probe_start() */
-    struct timeval limit = {.tv_sec = 5, .tv_usec = 0};
-    event_base_loopexit(base, &limit);
-    event_base_dispatch(base);
-    o.took_ms = now_ms() - start;
-    if (!o.done)
-        probe_cancel(&run);
-    probe_env_destroy(&env);
-    return o;
+    return harness_run(base, &with_kind, 5000);
 }
 
 static outcome_t run_spec(const char *spec, uint32_t timeout_ms)
@@ -137,27 +90,10 @@ static void expect_status(const outcome_t *o, px_status_t status, const char *ms
         fail_msg("message \"%s\" lacks \"%s\"", o->res.message, msg_part);
 }
 
-/* A TCP socket on a free loopback port; listening (with backlog) or not. */
-static int loopback_socket(int listening, int backlog, uint16_t *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (bind(fd, (struct sockaddr *)&a, len) < 0 || (listening && listen(fd, backlog) < 0) ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-        close(fd);
-        return -1;
-    }
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
 static uint16_t free_port(void)
 {
     uint16_t port = 0;
-    int fd = loopback_socket(0, 0, &port);
+    int fd = harness_tcp_socket(AF_INET, 0, 0, &port);
     assert_true(fd >= 0);
     close(fd);
     return port;
@@ -554,7 +490,8 @@ static void test_closed_port_refused(void **state)
 {
     (void)state;
     uint16_t port;
-    int fd = loopback_socket(0, 0, &port); /* bound, not listening: answers with a reset */
+    int fd =
+        harness_tcp_socket(AF_INET, 0, 0, &port); /* bound, not listening: answers with a reset */
     assert_true(fd >= 0);
     char spec[128];
     snprintf(spec, sizeof spec, "http://localhost:%u/", (unsigned)port);
@@ -573,7 +510,7 @@ static void test_connect_timeout(void **state)
     (void)state;
     /* A listener with a full accept queue drops further SYNs, so the connect never ends. */
     uint16_t port;
-    int lfd = loopback_socket(1, 0, &port);
+    int lfd = harness_tcp_socket(AF_INET, 1, 0, &port);
     assert_true(lfd >= 0);
     int filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {
@@ -586,7 +523,7 @@ static void test_connect_timeout(void **state)
     close(lfd);
     expect_status(&o, PX_STATUS_TIMEOUT, "no answer within 300 ms");
     assert_int_equal(o.res.http.connect_us, 0);
-    assert_true(o.took_ms >= 250 && o.took_ms < 2000);
+    assert_true((o.elapsed_us / 1000) >= 250 && (o.elapsed_us / 1000) < 2000);
 }
 
 static void test_bad_specs(void **state)
@@ -872,7 +809,7 @@ static void test_hostile_endless_headers(void **state)
     size_t sent = 0;
     outcome_t o = run_hostile(H_ENDLESS_HEADERS, "http", "", 3000, &sent);
     expect_status(&o, PX_STATUS_PROTOCOL_ERROR, "header section larger than");
-    assert_true(o.took_ms < 2000);
+    assert_true((o.elapsed_us / 1000) < 2000);
 }
 
 static void test_hostile_big_body(void **state)
@@ -883,7 +820,7 @@ static void test_hostile_big_body(void **state)
     expect_status(&o, PX_STATUS_OK, "HTTP 200 OK");
     /* The probe stopped at the cap instead of taking 10 MB. */
     assert_true(sent < 10000000);
-    assert_true(o.took_ms < 2000);
+    assert_true((o.elapsed_us / 1000) < 2000);
     o = run_hostile(H_BIG_BODY, "http", "|body=never-there", 3000, NULL);
     expect_status(&o, PX_STATUS_APP_ERROR, "first 64 KiB does not contain \"never-there\"");
 }
@@ -897,7 +834,7 @@ static void test_hostile_slow_drip(void **state)
     assert_true(sent > 3); /* bytes kept coming, each well inside the timeout */
     assert_true(o.res.http.first_byte_us > 0);
     assert_int_equal(o.res.http.total_us, 0);
-    assert_true(o.took_ms >= 550 && o.took_ms < 2000);
+    assert_true((o.elapsed_us / 1000) >= 550 && (o.elapsed_us / 1000) < 2000);
 }
 
 static void test_hostile_silent(void **state)
@@ -970,22 +907,8 @@ static void test_cancel_in_flight(void **state)
     char full[160];
     snprintf(full, sizeof full, "https:%s", spec);
     probe_target_t t = target(full, "127.0.0.1", 2000);
-    outcome_t o;
-    memset(&o, 0, sizeof o);
-    o.base = base;
-    probe_env_t *env = probe_env_new(base);
-    probe_run_t *run = probe_start(env, &t, on_done, &o);
-    struct timeval tv = {0, 100000};
-    event_base_loopexit(base, &tv);
-    event_base_dispatch(base); /* connected, handshake pending */
-    assert_int_equal(o.done, 0);
-    probe_cancel(&run);
-    assert_null(run);
-    tv.tv_usec = 100000;
-    event_base_loopexit(base, &tv);
-    event_base_dispatch(base);
-    assert_int_equal(o.done, 0);
-    probe_env_destroy(&env);
+    /* After 100 ms: connected, handshake pending. */
+    assert_int_equal(harness_cancel_after(base, &t, 100, 100), 0);
     hostile_destroy(&h);
     event_base_free(base);
 }

@@ -22,97 +22,17 @@
 
 #include "icmp_packet.h"
 #include "probe.h"
+#include "probe_harness.h"
 #include "probe_tcp.h"
-
-typedef struct outcome {
-    int done;
-    probe_result_t res;
-    struct event_base *base;
-} outcome_t;
-
-static void on_done(const probe_result_t *res, void *arg)
-{
-    outcome_t *o = arg;
-    o->done++;
-    o->res = *res;
-    event_base_loopbreak(o->base);
-}
-
-static probe_target_t target(probe_kind_t kind, int family, const char *addr, uint16_t port)
-{
-    probe_target_t t;
-    memset(&t, 0, sizeof t);
-    t.kind = kind;
-    t.port = port;
-    t.timeout_ms = 2000;
-    if (family == AF_INET6) {
-        t.addr.v6.sin6_family = AF_INET6;
-        inet_pton(AF_INET6, addr, &t.addr.v6.sin6_addr);
-        t.addrlen = sizeof t.addr.v6;
-    } else {
-        t.addr.v4.sin_family = AF_INET;
-        inet_pton(AF_INET, addr, &t.addr.v4.sin_addr);
-        t.addrlen = sizeof t.addr.v4;
-    }
-    return t;
-}
-
-/* Runs one probe to completion (at most 5 s) and returns its result. */
-static outcome_t run_probe(const probe_target_t *t)
-{
-    outcome_t o;
-    memset(&o, 0, sizeof o);
-    o.base = event_base_new();
-    probe_env_t *env = probe_env_new(o.base);
-    probe_run_t *run = probe_start(env, t, on_done, &o);
-    assert_non_null(run);
-    assert_int_equal(o.done, 0); /* never from inside probe_start() */
-    struct timeval limit = {.tv_sec = 5, .tv_usec = 0};
-    event_base_loopexit(o.base, &limit);
-    event_base_dispatch(o.base);
-    if (!o.done)
-        probe_cancel(&run);
-    probe_env_destroy(&env);
-    event_base_free(o.base);
-    o.base = NULL;
-    return o;
-}
-
-/* A TCP socket bound to a free loopback port; listening or not. Returns fd, port in *port. */
-static int loopback_socket(int family, int listening, uint16_t *port)
-{
-    int fd = socket(family, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    probe_addr_t a;
-    memset(&a, 0, sizeof a);
-    socklen_t len;
-    if (family == AF_INET6) {
-        a.v6.sin6_family = AF_INET6;
-        a.v6.sin6_addr = in6addr_loopback;
-        len = sizeof a.v6;
-    } else {
-        a.v4.sin_family = AF_INET;
-        a.v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        len = sizeof a.v4;
-    }
-    if (bind(fd, &a.sa, len) < 0 || (listening && listen(fd, 8) < 0) ||
-        getsockname(fd, &a.sa, &len) < 0) {
-        close(fd);
-        return -1;
-    }
-    *port = ntohs(family == AF_INET6 ? a.v6.sin6_port : a.v4.sin_port);
-    return fd;
-}
 
 static void test_tcp_ok(void **state)
 {
     (void)state;
     uint16_t port;
-    int fd = loopback_socket(AF_INET, 1, &port);
+    int fd = harness_tcp_socket(AF_INET, 1, 8, &port);
     assert_true(fd >= 0);
-    probe_target_t t = target(PROBE_KIND_TCP, AF_INET, "127.0.0.1", port);
-    outcome_t o = run_probe(&t);
+    probe_target_t t = harness_target(PROBE_KIND_TCP, NULL, "127.0.0.1", port, 2000);
+    harness_outcome_t o = harness_run(NULL, &t, 5000);
     close(fd);
     assert_int_equal(o.done, 1);
     assert_int_equal(o.res.status, PX_STATUS_OK);
@@ -124,10 +44,10 @@ static void test_tcp_refused(void **state)
     (void)state;
     uint16_t port;
     /* Bound but not listening: the port stays ours and answers with a reset. */
-    int fd = loopback_socket(AF_INET, 0, &port);
+    int fd = harness_tcp_socket(AF_INET, 0, 8, &port);
     assert_true(fd >= 0);
-    probe_target_t t = target(PROBE_KIND_TCP, AF_INET, "127.0.0.1", port);
-    outcome_t o = run_probe(&t);
+    probe_target_t t = harness_target(PROBE_KIND_TCP, NULL, "127.0.0.1", port, 2000);
+    harness_outcome_t o = harness_run(NULL, &t, 5000);
     close(fd);
     assert_int_equal(o.done, 1);
     assert_int_equal(o.res.status, PX_STATUS_REFUSED);
@@ -138,13 +58,13 @@ static void test_tcp_ipv6(void **state)
 {
     (void)state;
     uint16_t port;
-    int fd = loopback_socket(AF_INET6, 1, &port);
+    int fd = harness_tcp_socket(AF_INET6, 1, 8, &port);
     if (fd < 0) {
         PX_SKIP_WITHOUT_IPV6();
         fail_msg("cannot listen on the IPv6 loopback");
     }
-    probe_target_t t = target(PROBE_KIND_TCP, AF_INET6, "::1", port);
-    outcome_t o = run_probe(&t);
+    probe_target_t t = harness_target(PROBE_KIND_TCP, NULL, "::1", port, 2000);
+    harness_outcome_t o = harness_run(NULL, &t, 5000);
     close(fd);
     assert_int_equal(o.res.status, PX_STATUS_OK);
 }
@@ -152,8 +72,8 @@ static void test_tcp_ipv6(void **state)
 static void test_icmp_loopback(void **state)
 {
     (void)state;
-    probe_target_t t = target(PROBE_KIND_ICMP, AF_INET, "127.0.0.1", 0);
-    outcome_t o = run_probe(&t);
+    probe_target_t t = harness_target(PROBE_KIND_ICMP, NULL, "127.0.0.1", 0, 2000);
+    harness_outcome_t o = harness_run(NULL, &t, 5000);
     assert_int_equal(o.done, 1);
     if (o.res.status == PX_STATUS_LOCAL_ERROR && strstr(o.res.message, "cannot open"))
         PX_SKIP_UNLESS_ROOT(o.res.message);
@@ -164,8 +84,8 @@ static void test_icmp_loopback(void **state)
 static void test_icmp6_loopback(void **state)
 {
     (void)state;
-    probe_target_t t = target(PROBE_KIND_ICMP, AF_INET6, "::1", 0);
-    outcome_t o = run_probe(&t);
+    probe_target_t t = harness_target(PROBE_KIND_ICMP, NULL, "::1", 0, 2000);
+    harness_outcome_t o = harness_run(NULL, &t, 5000);
     assert_int_equal(o.done, 1);
     if (o.res.status == PX_STATUS_LOCAL_ERROR) {
         PX_SKIP_WITHOUT_IPV6();
@@ -179,9 +99,9 @@ static void test_unsupported_and_error_targets(void **state)
     (void)state;
     /* Every kind has ops now; only a value outside the list has none. */
     assert_null(probe_ops_find(PROBE_KIND_COUNT));
-    probe_target_t t = target(PROBE_KIND_HTTP, AF_INET, "127.0.0.1", 80);
+    probe_target_t t = harness_target(PROBE_KIND_HTTP, NULL, "127.0.0.1", 80, 2000);
     t.error = "bad probe spec: nonsense";
-    outcome_t o = run_probe(&t);
+    harness_outcome_t o = harness_run(NULL, &t, 5000);
     assert_int_equal(o.done, 1);
     assert_int_equal(o.res.status, PX_STATUS_LOCAL_ERROR);
     assert_string_equal(o.res.message, "bad probe spec: nonsense");
@@ -190,30 +110,16 @@ static void test_unsupported_and_error_targets(void **state)
 static void test_cancel_means_no_callback(void **state)
 {
     (void)state;
-    outcome_t o;
-    memset(&o, 0, sizeof o);
-    o.base = event_base_new();
-    probe_env_t *env = probe_env_new(o.base);
     uint16_t port;
-    int fd = loopback_socket(AF_INET, 1, &port);
-    probe_target_t tcp = target(PROBE_KIND_TCP, AF_INET, "127.0.0.1", port);
-    probe_target_t icmp = target(PROBE_KIND_ICMP, AF_INET, "127.0.0.1", 0);
-    probe_target_t bad = target(PROBE_KIND_DNS, AF_INET, "127.0.0.1", 0);
-    probe_run_t *r1 = probe_start(env, &tcp, on_done, &o);
-    probe_run_t *r2 = probe_start(env, &icmp, on_done, &o);
-    probe_run_t *r3 = probe_start(env, &bad, on_done, &o); /* its result is already pending */
-    probe_cancel(&r1);
-    probe_cancel(&r2);
-    probe_cancel(&r3);
-    assert_null(r1);
-    probe_cancel(&r1); /* idempotent */
-    struct timeval limit = {.tv_sec = 0, .tv_usec = 200000};
-    event_base_loopexit(o.base, &limit);
-    event_base_dispatch(o.base);
-    assert_int_equal(o.done, 0);
+    int fd = harness_tcp_socket(AF_INET, 1, 8, &port);
+    probe_target_t tcp = harness_target(PROBE_KIND_TCP, NULL, "127.0.0.1", port, 2000);
+    probe_target_t icmp = harness_target(PROBE_KIND_ICMP, NULL, "127.0.0.1", 0, 2000);
+    probe_target_t bad = harness_target(PROBE_KIND_DNS, NULL, "127.0.0.1", 0, 2000);
+    /* Cancelled at once (bad: with its result already pending), then 200 ms of loop. */
+    assert_int_equal(harness_cancel_after(NULL, &tcp, 0, 200), 0);
+    assert_int_equal(harness_cancel_after(NULL, &icmp, 0, 200), 0);
+    assert_int_equal(harness_cancel_after(NULL, &bad, 0, 200), 0);
     close(fd);
-    probe_env_destroy(&env);
-    event_base_free(o.base);
 }
 
 static void test_tcp_errno_map(void **state)

@@ -28,92 +28,22 @@
 #include <unistd.h>
 
 #include "probe.h"
+#include "probe_harness.h"
 #include "probe_smtp.h"
 
 #define SMTPD_BIN "/usr/sbin/smtpd"
 
-typedef struct outcome {
-    int done;
-    probe_result_t res;
-    struct event_base *base;
-} outcome_t;
-
-static void on_done(const probe_result_t *res, void *arg)
-{
-    outcome_t *o = arg;
-    o->done++;
-    o->res = *res;
-    event_base_loopbreak(o->base);
-}
+typedef harness_outcome_t outcome_t;
 
 static probe_target_t smtp_target(int family, uint16_t port, uint32_t timeout_ms)
 {
-    probe_target_t t;
-    memset(&t, 0, sizeof t);
-    t.kind = PROBE_KIND_SMTP;
-    t.spec = "smtp";
-    t.port = port;
-    t.timeout_ms = timeout_ms;
-    if (family == AF_INET6) {
-        t.addr.v6.sin6_family = AF_INET6;
-        t.addr.v6.sin6_addr = in6addr_loopback;
-        t.addrlen = sizeof t.addr.v6;
-    } else {
-        t.addr.v4.sin_family = AF_INET;
-        t.addr.v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        t.addrlen = sizeof t.addr.v4;
-    }
-    return t;
+    return harness_target(PROBE_KIND_SMTP, NULL, family == AF_INET6 ? "::1" : "127.0.0.1", port,
+                          timeout_ms);
 }
 
-/* Runs one probe to completion (at most 5 s) and returns its result. */
 static outcome_t run_probe(const probe_target_t *t)
 {
-    outcome_t o;
-    memset(&o, 0, sizeof o);
-    o.base = event_base_new();
-    probe_env_t *env = probe_env_new(o.base);
-    probe_run_t *run = probe_start(env, t, on_done, &o);
-    assert_non_null(run);
-    assert_int_equal(o.done, 0);
-    struct timeval limit = {.tv_sec = 5, .tv_usec = 0};
-    event_base_loopexit(o.base, &limit);
-    event_base_dispatch(o.base);
-    if (!o.done)
-        probe_cancel(&run);
-    probe_env_destroy(&env);
-    event_base_free(o.base);
-    o.base = NULL;
-    print_message("  -> %s: %s (app_code %d)\n", status_name(o.res.status), o.res.message,
-                  o.res.app_code);
-    return o;
-}
-
-/* A TCP socket bound to a free loopback port, listening or not; fills *port. */
-static int tcp_socket(int family, int listening, uint16_t *port)
-{
-    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    probe_addr_t a;
-    memset(&a, 0, sizeof a);
-    socklen_t len;
-    if (family == AF_INET6) {
-        a.v6.sin6_family = AF_INET6;
-        a.v6.sin6_addr = in6addr_loopback;
-        len = sizeof a.v6;
-    } else {
-        a.v4.sin_family = AF_INET;
-        a.v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        len = sizeof a.v4;
-    }
-    if (bind(fd, &a.sa, len) < 0 || (listening && listen(fd, 4) < 0) ||
-        getsockname(fd, &a.sa, &len) < 0) {
-        close(fd);
-        return -1;
-    }
-    *port = ntohs(family == AF_INET6 ? a.v6.sin6_port : a.v4.sin_port);
-    return fd;
+    return harness_run(NULL, t, 5000);
 }
 
 /* ---- fake SMTP servers (a thread with blocking, time-bounded I/O) ---- */
@@ -248,7 +178,7 @@ static int fake_start(fake_t *f, fake_mode_t mode)
 {
     memset(f, 0, sizeof *f);
     f->mode = mode;
-    f->fd = tcp_socket(AF_INET, 1, &f->port);
+    f->fd = harness_tcp_socket(AF_INET, 1, 4, &f->port);
     if (f->fd < 0)
         return -1;
     return pthread_create(&f->thread, NULL, fake_main, f) == 0 ? 0 : -1;
@@ -333,7 +263,7 @@ static void test_closed_port_is_refused(void **state)
 {
     (void)state;
     uint16_t port;
-    int fd = tcp_socket(AF_INET, 0, &port); /* bound, not listening: a reset */
+    int fd = harness_tcp_socket(AF_INET, 0, 4, &port); /* bound, not listening: a reset */
     assert_true(fd >= 0);
     probe_target_t t = smtp_target(AF_INET, port, 2000);
     outcome_t o = run_probe(&t);
@@ -347,23 +277,11 @@ static void test_cancel_in_flight(void **state)
     (void)state;
     fake_t f;
     assert_int_equal(fake_start(&f, FAKE_SILENT), 0);
-    outcome_t o;
-    memset(&o, 0, sizeof o);
-    o.base = event_base_new();
-    probe_env_t *env = probe_env_new(o.base);
     probe_target_t t = smtp_target(AF_INET, f.port, 300);
-    probe_run_t *run = probe_start(env, &t, on_done, &o);
-    struct timeval limit = {.tv_sec = 0, .tv_usec = 100000};
-    event_base_loopexit(o.base, &limit);
-    event_base_dispatch(o.base);
-    probe_cancel(&run); /* closes the socket: the fake sees the close and ends */
-    limit.tv_usec = 400000;
-    event_base_loopexit(o.base, &limit);
-    event_base_dispatch(o.base);
-    assert_int_equal(o.done, 0);
+    /* Cancelling closes the socket (the fake sees the close and ends); 400 ms more is past
+     * the run's timeout: its timer must be gone. */
+    assert_int_equal(harness_cancel_after(NULL, &t, 100, 400), 0);
     fake_stop(&f);
-    probe_env_destroy(&env);
-    event_base_free(o.base);
 }
 
 /* ---- a real OpenSMTPD ---- */
@@ -414,7 +332,7 @@ static int smtpd_setup(void **state)
         snprintf(s.why, sizeof s.why, "mkdtemp: %s", strerror(errno));
         return 0;
     }
-    int fd = tcp_socket(AF_INET, 0, &s.port);
+    int fd = harness_tcp_socket(AF_INET, 0, 4, &s.port);
     if (fd < 0) {
         snprintf(s.why, sizeof s.why, "no free port");
         return 0;

@@ -26,6 +26,7 @@
 
 #include "privdrop.h"
 #include "probe.h"
+#include "probe_harness.h"
 #include "probe_trace.h"
 #include "timeutil.h"
 #include "trace_packet.h"
@@ -417,68 +418,21 @@ static int topo_teardown(void **state)
         }                                                                                          \
     } while (0)
 
-typedef struct outcome {
-    int done;
-    probe_result_t res;
-    struct event_base *base;
-    int64_t elapsed_us;
-} outcome_t;
-
-static void on_done(const probe_result_t *res, void *arg)
-{
-    outcome_t *o = arg;
-    o->done++;
-    o->res = *res;
-    event_base_loopbreak(o->base);
-}
+typedef harness_outcome_t outcome_t;
 
 static probe_target_t trace_target(const char *addr, uint32_t timeout_ms)
 {
-    probe_target_t t;
-    memset(&t, 0, sizeof t);
-    t.kind = PROBE_KIND_TRACE;
-    t.spec = "trace";
-    t.timeout_ms = timeout_ms;
-    if (strchr(addr, ':')) {
-        t.addr.v6.sin6_family = AF_INET6;
-        inet_pton(AF_INET6, addr, &t.addr.v6.sin6_addr);
-        t.addrlen = sizeof t.addr.v6;
-    } else {
-        t.addr.v4.sin_family = AF_INET;
-        inet_pton(AF_INET, addr, &t.addr.v4.sin_addr);
-        t.addrlen = sizeof t.addr.v4;
-    }
-    return t;
+    return harness_target(PROBE_KIND_TRACE, "trace", addr, 0, timeout_ms);
 }
 
 /* Runs a trace to completion (bounded) in the current network namespace. With cancel_ms > 0
- * the run is cancelled after that long instead. */
+ * the loop stops after that long instead, and a run still going is cancelled. */
 static outcome_t run_trace(const probe_target_t *t, int cancel_ms)
 {
-    outcome_t o;
-    memset(&o, 0, sizeof o);
-    o.base = event_base_new();
-    probe_env_t *env = probe_env_new(o.base);
-    int64_t start = time_mono_us();
-    probe_run_t *run = probe_start(env, t, on_done, &o);
-    assert_non_null(run);
-    assert_int_equal(o.done, 0);
-    struct timeval limit = {.tv_sec = (t->timeout_ms + 3000) / 1000, .tv_usec = 0};
-    if (cancel_ms > 0) {
-        limit.tv_sec = 0;
-        limit.tv_usec = cancel_ms * 1000;
-    }
-    event_base_loopexit(o.base, &limit);
-    event_base_dispatch(o.base);
-    o.elapsed_us = time_mono_us() - start;
+    int64_t limit_ms = cancel_ms > 0 ? cancel_ms : (int64_t)t->timeout_ms + 3000;
+    outcome_t o = harness_run(NULL, t, limit_ms);
     if (o.done)
-        print_message("trace: %s (%u hops, %lld ms)\n", o.res.message, (unsigned)o.res.trace.n_hops,
-                      (long long)(o.elapsed_us / 1000));
-    if (!o.done)
-        probe_cancel(&run);
-    probe_env_destroy(&env);
-    event_base_free(o.base);
-    o.base = NULL;
+        print_message("trace: %u hops\n", (unsigned)o.res.trace.n_hops);
     return o;
 }
 
@@ -707,30 +661,12 @@ static void test_concurrent_traces(void **state)
     (void)state;
     NEED_TOPO();
     int self = ns_enter(topo.agent);
-    struct event_base *base = event_base_new();
-    probe_env_t *env = probe_env_new(base);
     outcome_t o[4];
-    probe_run_t *runs[4];
+    probe_target_t t[4];
     const char *addrs[4] = {"203.0.113.10", "203.0.113.1", "198.51.100.1", "203.0.113.10"};
-    for (int i = 0; i < 4; i++) {
-        memset(&o[i], 0, sizeof o[i]);
-        probe_target_t t = trace_target(addrs[i], 2000);
-        runs[i] = probe_start(env, &t, on_done, &o[i]);
-        assert_non_null(runs[i]);
-    }
-    int64_t until = time_mono_us() + 5000000;
-    int finished = 0;
-    while (finished < 4 && time_mono_us() < until) {
-        event_base_loop(base, EVLOOP_ONCE);
-        finished = 0;
-        for (int i = 0; i < 4; i++)
-            finished += o[i].done;
-    }
     for (int i = 0; i < 4; i++)
-        if (!o[i].done)
-            probe_cancel(&runs[i]);
-    probe_env_destroy(&env);
-    event_base_free(base);
+        t[i] = trace_target(addrs[i], 2000);
+    size_t finished = harness_run_many(t, 4, o, 5000);
     ns_leave(self);
     assert_int_equal(finished, 4);
     static const int want_hops[4] = {2, 1, 1, 2};
