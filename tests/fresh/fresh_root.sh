@@ -55,7 +55,7 @@ phase() {
 
 inside() {
     R=$1 OUT=$2
-    local dev=$3 addr=$4 deadline=$5 n
+    local dev=$3 addr=$4 deadline=$5 command1=$6 n
     # The root is a mount point, as / is on a machine (`ip netns exec` remounts / as a slave).
     mount --bind "$R" "$R"
     mount -t proc proc "$R/proc"
@@ -81,7 +81,7 @@ inside() {
     ip link set lo up
     ip addr add "$addr/30" dev "$dev"
     ip link set "$dev" up
-    phase demo "$deadline" 540 "cd /src && bash scripts/demo.sh"
+    phase demo "$deadline" 540 "cd /src && $command1"
     phase suite "$deadline" 420 "cd /src && bash scripts/deps.sh && bash scripts/build.sh build &&
         cd build && ctest --output-on-failure -j2 --timeout 300 -E '$SUITE_EXCLUDE' -LE '$SUITE_EXCLUDE_LABELS'"
 }
@@ -171,6 +171,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' TERM INT
 
+# The README's block 'two-commands': command 1 is run as written; of command 2 (test.sh: two
+# builds and every test, an hour) the install step, the normal build and the fast tests.
+block=$(cd "$PX_SOURCE_DIR" && /usr/bin/python3 tests/tools/docs_blocks.py get README.md two-commands) ||
+    fail "README.md has no block 'two-commands'"
+COMMAND1=$(sed -n 1p <<<"$block")
+if [[ "$COMMAND1" != "bash scripts/demo.sh "* ]] || [[ "$(sed -n 2p <<<"$block")" != "bash scripts/test.sh "* ]]; then
+    fail "README's two commands are not demo.sh and test.sh, which this test knows how to judge: $block"
+fi
+
 # ---- Phase 1: the bare root, from the cache when it is recent and of this mirror.
 t0=$SECONDS
 CACHE=${PX_FRESH_CACHE:-/var/cache/parallax}
@@ -211,7 +220,7 @@ NET=198.18.$((252 + IDX / 64)).$((IDX % 64 * 4))
 HOST_IP=${NET%.*}.$((${NET##*.} + 1))
 ROOT_IP=${NET%.*}.$((${NET##*.} + 2))
 unshare --mount --propagation private --pid --fork --net --kill-child \
-    bash "$0" --inside "$ROOT" "$WORK" "$VR" "$ROOT_IP" $(($(date +%s) + BUDGET - SECONDS)) \
+    bash "$0" --inside "$ROOT" "$WORK" "$VR" "$ROOT_IP" $(($(date +%s) + BUDGET - SECONDS)) "$COMMAND1" \
     >"$WORK/inside.log" 2>&1 &
 NS_PID=$!
 # $! is known before unshare has made its namespaces: the veth must not land in the host's.
@@ -252,19 +261,20 @@ show() {
         tail -n 150 >&2
 }
 
-# ---- Phase 3: README command 1, exactly as written. Phase 4: README command 2's install
+# ---- Phase 3: README command 1, as written ($COMMAND1). Phase 4: README command 2's install
 # step, the build and the fast tests. Both are judged and shown before the test fails.
 D=$WORK/demo.log S=$WORK/suite.log
 FAILED=()
 [ -f "$WORK/demo.rc" ] || fail "the demo never ran: $(tail -n 20 "$WORK/inside.log")"
-log "phase demo: $(cat "$WORK/demo.secs")s in all: deps.sh done at $(secs_to "$D" "deps.sh: packages installed")s, the build at $(secs_to "$D" "Building the world")s, the timeline from $(secs_to "$D" "Normal operation")s"
+log "phase demo: $(cat "$WORK/demo.secs")s in all: deps.sh done at $(secs_to "$D" "deps.sh: packages installed")s," \
+    "the build at $(secs_to "$D" "Building the world")s, the timeline from $(secs_to "$D" "Normal operation")s"
 if [ "$(cat "$WORK/demo.rc")" != 0 ]; then
     FAILED+=("bash scripts/demo.sh exited $(cat "$WORK/demo.rc")")
 else
     prev=0
     for act in "Normal operation" "Stress:" "goes offline" "stops answering" "route is withdrawn" \
         "Recovery:" "loses its uplink" "Summary: parallax.outages" "Check: the whole history"; do
-        at=$(grep -n -m1 -F "$act" "$D" | cut -d: -f1)
+        at=$(grep -n -m1 -F "$act" "$D" | cut -d: -f1 || true)
         if [ -z "$at" ] || [ "$at" -le "$prev" ]; then FAILED+=("the demo did not reach '$act' in order"); break; fi
         prev=$at
     done
@@ -273,7 +283,9 @@ else
 fi
 [ ${#FAILED[@]} = 0 ] || show demo
 
-log "phase suite: $(cat "$WORK/suite.secs" 2>/dev/null)s in all: deps.sh done at $(secs_to "$S" "deps.sh: packages installed")s, ctest from $(secs_to "$S" "Test project")s: $(grep -m1 -E 'tests passed|tests failed' "$S" | cut -c6-)"
+log "phase suite: $(cat "$WORK/suite.secs" 2>/dev/null)s in all: deps.sh done at" \
+    "$(secs_to "$S" "deps.sh: packages installed")s, ctest from $(secs_to "$S" "Test project")s:" \
+    "$(grep -m1 -E 'tests passed|tests failed' "$S" | cut -c6-)"
 n=${#FAILED[@]}
 if [ "$(cat "$WORK/suite.rc" 2>/dev/null)" != 0 ]; then
     FAILED+=("deps.sh, build.sh or ctest failed in the fresh root (exit $(cat "$WORK/suite.rc" 2>/dev/null))")
