@@ -1,6 +1,6 @@
 /* agent: the context and the protocol. Two small state machines: the session with the
  * coordinator (down -> hello sent -> scheduled) and the run of the process (running ->
- * draining -> done). Results flow sched -> outbox -> spool (disk) -> link; acks flow back
+ * draining -> done). Results flow scheduler -> outbox -> spool (disk) -> uplink; acks flow back
  * through the outbox into the spool. The last schedule is kept in state_dir, so probing
  * starts at once after a restart, coordinator or not. */
 #include "agent.h"
@@ -13,14 +13,14 @@
 #include <unistd.h>
 
 #include "agent_stats.h"
-#include "link.h"
+#include "uplink.h"
 #include "log.h"
 #include "outbox.h"
 #include "privdrop.h"
 #include "probe.h"
 #include "result_wire.h"
-#include "sched.h"
-#include "sched_file.h"
+#include "scheduler.h"
+#include "schedule_file.h"
 #include "timeutil.h"
 #include "wire.h"
 #include "timer.h"
@@ -74,10 +74,10 @@ struct agent {
     agent_config_t cfg;
     struct event_base *base;
     probe_env_t *env;
-    sched_t *sched;
+    scheduler_t *sched;
     spool_t *spool;
     outbox_t *outbox;
-    link_t *link;
+    uplink_t *link;
     /* Files in state_dir. */
     char spool_dir[PATH_MAX];
     char deadletter_path[PATH_MAX];
@@ -110,7 +110,7 @@ static int send_envelope(agent_t *a, Parallax__Envelope *env)
         log_error("agent: %s", err.msg);
         return -1;
     }
-    int rc = link_send(a->link, buf, len);
+    int rc = uplink_send(a->link, buf, len);
     free(buf);
     return rc;
 }
@@ -121,7 +121,7 @@ static void send_hello(agent_t *a)
     Parallax__Hello hello = PARALLAX__HELLO__INIT;
     hello.agent_version = (char *)PX_VERSION;
     hello.name = a->cfg.name;
-    hello.schedule_version = sched_version(a->sched);
+    hello.schedule_version = scheduler_version(a->sched);
     hello.n_kinds = probe_kinds(kinds, sizeof kinds / sizeof kinds[0]);
     hello.kinds = (char **)kinds;
     hello.sent_us = time_now_us();
@@ -208,11 +208,11 @@ static void hello_cb(evutil_socket_t fd, short what, void *arg)
  * the coordinator learns that it was. A heartbeat that cannot be sent is simply skipped. */
 static void send_heartbeat(agent_t *a)
 {
-    if (!a->link || !link_is_up(a->link))
+    if (!a->link || !uplink_is_up(a->link))
         return;
     Parallax__Heartbeat hb = PARALLAX__HEARTBEAT__INIT;
     hb.agent_sent_us = time_now_us();
-    hb.schedule_version = sched_version(a->sched);
+    hb.schedule_version = scheduler_version(a->sched);
     if (a->echo[3] != 0) {
         hb.echo_agent_sent_us = a->echo[0];
         hb.echo_coord_recv_us = a->echo[1];
@@ -254,17 +254,17 @@ static void on_schedule(agent_t *a, const Parallax__Schedule *s)
 {
     if (a->run != RUN_RUNNING)
         return;
-    sched_apply_stats_t st;
+    scheduler_apply_stats_t st;
     err_t err = {{0}};
-    if (sched_apply(a->sched, s, &st, &err) < 0) {
+    if (scheduler_apply(a->sched, s, &st, &err) < 0) {
         log_error("agent: schedule %llu not applied: %s", (unsigned long long)s->version, err.msg);
         return;
     }
     log_info("agent: schedule version %llu: %zu probes (%zu kept, %zu added, %zu removed%s)",
-             (unsigned long long)s->version, sched_count(a->sched), st.kept, st.added, st.removed,
-             st.ignored ? ", some duplicates ignored" : "");
+             (unsigned long long)s->version, scheduler_count(a->sched), st.kept, st.added,
+             st.removed, st.ignored ? ", some duplicates ignored" : "");
     if (s->version != a->saved_schedule_version) {
-        if (sched_file_save(a->schedule_path, s, &err) < 0)
+        if (schedule_file_save(a->schedule_path, s, &err) < 0)
             log_error("agent: schedule version %llu not saved (a restart without the "
                       "coordinator would run an older one): %s",
                       (unsigned long long)s->version, err.msg);
@@ -275,7 +275,7 @@ static void on_schedule(agent_t *a, const Parallax__Schedule *s)
     send_heartbeat(a);
 }
 
-static void link_message_cb(const uint8_t *buf, size_t len, void *arg)
+static void uplink_message_cb(const uint8_t *buf, size_t len, void *arg)
 {
     agent_t *a = arg;
     err_t err = {{0}};
@@ -303,7 +303,7 @@ static void link_message_cb(const uint8_t *buf, size_t len, void *arg)
     wire_free(&env);
 }
 
-static void link_up_cb(void *arg)
+static void uplink_up_cb(void *arg)
 {
     agent_t *a = arg;
     if (a->run == RUN_RUNNING)
@@ -313,12 +313,12 @@ static void link_up_cb(void *arg)
     outbox_resend_all(a->outbox);
 }
 
-static void link_down_cb(void *arg)
+static void uplink_down_cb(void *arg)
 {
     session_set_state(arg, SESSION_DOWN);
 }
 
-static void sched_result_cb(const sched_result_t *r, void *arg)
+static void scheduler_result_cb(const scheduler_result_t *r, void *arg)
 {
     agent_t *a = arg;
     const probe_result_t *pr = r->result;
@@ -332,7 +332,7 @@ static void sched_result_cb(const sched_result_t *r, void *arg)
 
 /* Runs the schedule could not start on time become a gap record of that probe over their
  * slots, sent like results, so the merge reads them as no data rather than finding nothing. */
-static void sched_skip_cb(const sched_skip_t *k, void *arg)
+static void scheduler_skip_cb(const scheduler_skip_t *k, void *arg)
 {
     agent_t *a = arg;
     Parallax__Gap g = PARALLAX__GAP__INIT;
@@ -349,7 +349,7 @@ static void sched_skip_cb(const sched_skip_t *k, void *arg)
 static int outbox_send_cb(const uint8_t *buf, size_t len, void *arg)
 {
     agent_t *a = arg;
-    return a->link ? link_send(a->link, buf, len) : -1;
+    return a->link ? uplink_send(a->link, buf, len) : -1;
 }
 
 static void drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -388,7 +388,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     log_info("agent: %s received; stopping probes and flushing results",
              sig == SIGTERM ? "SIGTERM" : "SIGINT");
     run_set_state(a, RUN_DRAINING);
-    sched_stop(a->sched);
+    scheduler_stop(a->sched);
     session_set_state(a, SESSION_DOWN);
     evtimer_del(a->heartbeat_timer);
     outbox_flush(a->outbox);
@@ -454,22 +454,22 @@ static void load_saved_schedule(agent_t *a)
 {
     Parallax__Envelope *env = NULL;
     err_t err = {{0}};
-    int rc = sched_file_load(a->schedule_path, &env, &err);
+    int rc = schedule_file_load(a->schedule_path, &env, &err);
     if (rc > 0)
         return;
     if (rc < 0) {
         log_error("agent: ignoring the saved schedule: %s; waiting for the coordinator's", err.msg);
         return;
     }
-    sched_apply_stats_t st;
-    if (sched_apply(a->sched, env->schedule, &st, &err) < 0) {
+    scheduler_apply_stats_t st;
+    if (scheduler_apply(a->sched, env->schedule, &st, &err) < 0) {
         log_error("agent: saved schedule version %llu not applied: %s",
                   (unsigned long long)env->schedule->version, err.msg);
     } else {
         a->saved_schedule_version = env->schedule->version;
         log_info("agent: running the saved schedule version %llu (%zu probes) until the "
                  "coordinator sends one",
-                 (unsigned long long)env->schedule->version, sched_count(a->sched));
+                 (unsigned long long)env->schedule->version, scheduler_count(a->sched));
     }
     wire_free(&env);
 }
@@ -525,10 +525,10 @@ agent_t *agent_new(const agent_config_t *cfg, err_t *err)
                             .window = AGENT_SEND_WINDOW};
     if (!(a->outbox = outbox_new(a->base, &ocfg, a->spool, outbox_send_cb, a, err)))
         goto fail;
-    if (!(a->sched = sched_new(a->base, a->env, sched_result_cb, a, err)))
+    if (!(a->sched = scheduler_new(a->base, a->env, scheduler_result_cb, a, err)))
         goto fail;
-    sched_set_max_pps(a->sched, cfg->max_pps);
-    sched_set_skip_fn(a->sched, sched_skip_cb, a);
+    scheduler_set_max_pps(a->sched, cfg->max_pps);
+    scheduler_set_skip_fn(a->sched, scheduler_skip_cb, a);
     load_saved_schedule(a);
     a->hello_timer = evtimer_new(a->base, hello_cb, a);
     a->heartbeat_timer = event_new(a->base, -1, EV_PERSIST, heartbeat_cb, a);
@@ -546,12 +546,13 @@ agent_t *agent_new(const agent_config_t *cfg, err_t *err)
         err_set(err, "cannot set up timers and signal handlers");
         goto fail;
     }
-    link_config_t lcfg = {.endpoint = cfg->coordinator,
-                          .server_key = cfg->coordinator_key,
-                          .public_key = cfg->public_key,
-                          .secret_key = cfg->secret_key};
-    link_callbacks_t cbs = {.up = link_up_cb, .down = link_down_cb, .message = link_message_cb};
-    if (!(a->link = link_new(a->base, &lcfg, &cbs, a, err)))
+    uplink_config_t lcfg = {.endpoint = cfg->coordinator,
+                            .server_key = cfg->coordinator_key,
+                            .public_key = cfg->public_key,
+                            .secret_key = cfg->secret_key};
+    uplink_callbacks_t cbs = {
+        .up = uplink_up_cb, .down = uplink_down_cb, .message = uplink_message_cb};
+    if (!(a->link = uplink_new(a->base, &lcfg, &cbs, a, err)))
         goto fail;
     spool_counters_t sc;
     spool_counters(a->spool, &sc);
@@ -585,11 +586,11 @@ void agent_stats(const agent_t *a, agent_stats_t *out)
     memset(out, 0, sizeof *out);
     spool_counters(a->spool, &out->spool);
     out->stream = spool_stream(a->spool);
-    out->schedule_version = a->sched ? sched_version(a->sched) : 0;
+    out->schedule_version = a->sched ? scheduler_version(a->sched) : 0;
     if (a->sched)
-        sched_counters(a->sched, &out->sched);
+        scheduler_counters(a->sched, &out->sched);
     if (a->link)
-        link_counters(a->link, &out->link);
+        uplink_counters(a->link, &out->link);
     out->pid = (long)getpid();
     out->updated_us = time_now_us();
 }
@@ -601,9 +602,9 @@ void agent_destroy(agent_t **agent)
     agent_t *a = *agent;
     /* Order matters: runs reference the probe env and deliver into the outbox; the link's
      * events and the rest live on the base, which goes last. */
-    sched_destroy(&a->sched);
+    scheduler_destroy(&a->sched);
     probe_env_destroy(&a->env);
-    link_destroy(&a->link);
+    uplink_destroy(&a->link);
     outbox_destroy(&a->outbox);
     spool_close(&a->spool);
     if (a->hello_timer)

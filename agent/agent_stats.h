@@ -8,16 +8,16 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "link.h"
-#include "sched.h"
+#include "uplink.h"
+#include "scheduler.h"
 #include "spool.h"
 
 typedef struct agent_stats {
     spool_counters_t spool;
-    link_counters_t link;      /* the connection to the coordinator */
-    uint64_t stream;           /* the spool's result stream */
-    uint64_t schedule_version; /* schedule in force (0: none) */
-    sched_counters_t sched;    /* runs started and not started on time, this process */
+    uplink_counters_t link;     /* the connection to the coordinator */
+    uint64_t stream;            /* the spool's result stream */
+    uint64_t schedule_version;  /* schedule in force (0: none) */
+    scheduler_counters_t sched; /* runs started and not started on time, this process */
     long pid;
     int64_t updated_us; /* wall clock when the numbers were taken */
 } agent_stats_t;

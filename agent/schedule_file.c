@@ -1,5 +1,5 @@
-/* sched_file: framing and checking of the saved schedule; statefile does the atomic write. */
-#include "sched_file.h"
+/* schedule_file: framing and checking of the saved schedule; statefile does the atomic write. */
+#include "schedule_file.h"
 
 #include <stdlib.h>
 
@@ -7,7 +7,7 @@
 #include "statefile.h"
 #include "wire.h"
 
-int sched_file_save(const char *path, const Parallax__Schedule *s, err_t *err)
+int schedule_file_save(const char *path, const Parallax__Schedule *s, err_t *err)
 {
     Parallax__Envelope env = PARALLAX__ENVELOPE__INIT;
     env.version = PX_PROTOCOL_VERSION;
@@ -30,7 +30,7 @@ int sched_file_save(const char *path, const Parallax__Schedule *s, err_t *err)
     return rc;
 }
 
-int sched_file_load(const char *path, Parallax__Envelope **env, err_t *err)
+int schedule_file_load(const char *path, Parallax__Envelope **env, err_t *err)
 {
     *env = NULL;
     uint8_t *buf = NULL;

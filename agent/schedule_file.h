@@ -1,20 +1,20 @@
-/* sched_file: the last schedule the coordinator sent, kept in state_dir so that an agent
+/* schedule_file: the last schedule the coordinator sent, kept in state_dir so that an agent
  * restarted while the coordinator is away goes on measuring. One spool record (type
  * SPOOL_REC_SCHEDULE, seq = the schedule's version) holding the packed Envelope; replaced
  * atomically (temp file, fsync, rename), so it is always the old or the new schedule. */
-#ifndef PX_SCHED_FILE_H
-#define PX_SCHED_FILE_H
+#ifndef PX_SCHEDULE_FILE_H
+#define PX_SCHEDULE_FILE_H
 
 #include "err.h"
 #include "parallax.pb-c.h"
 
 /* Saves s (borrowed) to path. Returns 0, or -1 (err set). */
-int sched_file_save(const char *path, const Parallax__Schedule *s, err_t *err);
+int schedule_file_save(const char *path, const Parallax__Schedule *s, err_t *err);
 
 /* Loads the schedule saved in path. Returns 0 with *env (caller owns; wire_free()) whose
  * body is the schedule, checked like any message from the coordinator; 1 if there is no
  * file; -1 (err names the file and what is wrong with it) if it cannot be read, is damaged
  * (torn, CRC mismatch, trailing bytes) or holds no valid schedule. */
-int sched_file_load(const char *path, Parallax__Envelope **env, err_t *err);
+int schedule_file_load(const char *path, Parallax__Envelope **env, err_t *err);
 
 #endif

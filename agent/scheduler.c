@@ -1,6 +1,6 @@
-/* sched: one timer per scheduled probe, entries kept sorted by probe id so that replacing a
+/* scheduler: one timer per scheduled probe, entries kept sorted by probe id so that replacing a
  * schedule of tens of thousands of probes is a merge, not a quadratic search. */
-#include "sched.h"
+#include "scheduler.h"
 
 #include <event2/event.h>
 #include <stdio.h>
@@ -16,14 +16,14 @@
 #define US_PER_S 1000000LL
 /* A timer that fires later than this after its slot skips the run: a result stamped far
  * from when it was measured would mislead more than a missing one. */
-#define SCHED_MAX_LATE_US (2 * US_PER_S)
+#define SCHEDULER_MAX_LATE_US (2 * US_PER_S)
 /* A probe's skipped runs are logged at info at most this often (each line says how many
  * went unlogged since the one before): a probe that cannot keep up skips every other round,
  * and one line a round would bury the rest of the log. */
-#define SCHED_SKIP_LOG_US (60 * US_PER_S)
+#define SCHEDULER_SKIP_LOG_US (60 * US_PER_S)
 
-typedef struct sched_entry {
-    sched_t *sched;
+typedef struct scheduler_entry {
+    scheduler_t *sched;
     uint64_t serial;
     /* Spec: what the coordinator asked for. */
     uint64_t probe_id;
@@ -44,21 +44,21 @@ typedef struct sched_entry {
     probe_run_t *run;
     int64_t run_ts_us;
     pace_ticket_t *ticket; /* waiting for the pps ceiling to let the run start */
-} sched_entry_t;
+} scheduler_entry_t;
 
 struct sched {
     struct event_base *base;
     probe_env_t *env;
-    sched_result_fn fn;
+    scheduler_result_fn fn;
     void *arg;
-    sched_skip_fn skip_fn;
+    scheduler_skip_fn skip_fn;
     void *skip_arg;
-    sched_counters_t c;
+    scheduler_counters_t c;
     uint64_t version;
     uint64_t next_serial;
     int stopped;
-    pace_t *pace;            /* the agent's packets-per-second ceiling */
-    sched_entry_t **entries; /* sorted by probe_id */
+    pace_t *pace;                /* the agent's packets-per-second ceiling */
+    scheduler_entry_t **entries; /* sorted by probe_id */
     size_t count;
 };
 
@@ -68,24 +68,24 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-int64_t sched_slot_floor(int64_t now_us, uint32_t interval_s, uint32_t phase_ms)
+int64_t scheduler_slot_floor(int64_t now_us, uint32_t interval_s, uint32_t phase_ms)
 {
     int64_t interval = (int64_t)interval_s * US_PER_S;
     int64_t phase = (int64_t)phase_ms * 1000;
     return floor_div(now_us - phase, interval) * interval + phase;
 }
 
-int64_t sched_slot_next(int64_t now_us, uint32_t interval_s, uint32_t phase_ms)
+int64_t scheduler_slot_next(int64_t now_us, uint32_t interval_s, uint32_t phase_ms)
 {
-    return sched_slot_floor(now_us, interval_s, phase_ms) + (int64_t)interval_s * US_PER_S;
+    return scheduler_slot_floor(now_us, interval_s, phase_ms) + (int64_t)interval_s * US_PER_S;
 }
 
-void sched_plan(int64_t now_us, int64_t mono_late_us, int64_t last_us, uint32_t interval_s,
-                uint32_t phase_ms, int busy, sched_plan_t *out)
+void scheduler_plan(int64_t now_us, int64_t mono_late_us, int64_t last_us, uint32_t interval_s,
+                    uint32_t phase_ms, int busy, scheduler_plan_t *out)
 {
     int64_t interval = (int64_t)interval_s * US_PER_S;
-    int64_t due = sched_slot_floor(now_us, interval_s, phase_ms);
-    *out = (sched_plan_t){.last_us = last_us};
+    int64_t due = scheduler_slot_floor(now_us, interval_s, phase_ms);
+    *out = (scheduler_plan_t){.last_us = last_us};
     if (due <= last_us)
         return;
     out->last_us = due;
@@ -102,7 +102,7 @@ void sched_plan(int64_t now_us, int64_t mono_late_us, int64_t last_us, uint32_t 
             out->late = (uint64_t)missed;
         }
     }
-    int too_late = now_us - due > SCHED_MAX_LATE_US && now_us - due > interval / 2;
+    int too_late = now_us - due > SCHEDULER_MAX_LATE_US && now_us - due > interval / 2;
     if (!too_late && !busy) {
         out->run_us = due;
         return;
@@ -116,9 +116,9 @@ void sched_plan(int64_t now_us, int64_t mono_late_us, int64_t last_us, uint32_t 
         out->busy = 1;
 }
 
-static void arm(sched_entry_t *e, int64_t now)
+static void arm(scheduler_entry_t *e, int64_t now)
 {
-    e->next_us = sched_slot_next(now, e->interval_s, e->phase_ms);
+    e->next_us = scheduler_slot_next(now, e->interval_s, e->phase_ms);
     int64_t delay = e->next_us - now;
     e->due_mono_us = time_mono_us() + delay;
     /* Unarmed, the probe would never run again: say so loudly. */
@@ -129,14 +129,14 @@ static void arm(sched_entry_t *e, int64_t now)
 
 static void run_done_cb(const probe_result_t *res, void *arg)
 {
-    sched_entry_t *e = arg;
+    scheduler_entry_t *e = arg;
     e->run = NULL;
-    sched_result_t r = {
+    scheduler_result_t r = {
         .probe_id = e->probe_id, .ts_us = e->run_ts_us, .control = e->control, .result = res};
     e->sched->fn(&r, e->sched->arg);
 }
 
-static void entry_start(sched_entry_t *e)
+static void entry_start(scheduler_entry_t *e)
 {
     e->run = probe_start(e->sched->env, &e->target, run_done_cb, e);
     if (!e->run)
@@ -156,7 +156,7 @@ static void format_utc(int64_t us, char *buf, size_t len)
 }
 
 /* One info line for skips of e, saying which runs, why and how many more went unlogged. */
-static void log_skip(const sched_entry_t *e, const sched_plan_t *p, int64_t now_us)
+static void log_skip(const scheduler_entry_t *e, const scheduler_plan_t *p, int64_t now_us)
 {
     char from[40], to[40], why[96];
     format_utc(p->skip_from_us, from, sizeof from);
@@ -181,12 +181,13 @@ static void log_skip(const sched_entry_t *e, const sched_plan_t *p, int64_t now_
 }
 
 /* Counts, logs (at most once a minute per probe) and hands on the runs p skips. */
-static void entry_skipped(sched_entry_t *e, const sched_plan_t *p, int64_t now_us, int64_t mono)
+static void entry_skipped(scheduler_entry_t *e, const scheduler_plan_t *p, int64_t now_us,
+                          int64_t mono)
 {
-    sched_t *s = e->sched;
+    scheduler_t *s = e->sched;
     s->c.skipped_late += p->late;
     s->c.skipped_busy += p->busy;
-    if (e->skip_logged_us == 0 || mono - e->skip_logged_us >= SCHED_SKIP_LOG_US) {
+    if (e->skip_logged_us == 0 || mono - e->skip_logged_us >= SCHEDULER_SKIP_LOG_US) {
         log_skip(e, p, now_us);
         e->skip_logged_us = mono;
         e->skips_unlogged = 0;
@@ -194,11 +195,11 @@ static void entry_skipped(sched_entry_t *e, const sched_plan_t *p, int64_t now_u
         e->skips_unlogged += p->late + p->busy;
     }
     if (s->skip_fn) {
-        sched_skip_t k = {.probe_id = e->probe_id,
-                          .from_us = p->skip_from_us,
-                          .to_us = p->skip_to_us,
-                          .late = p->late,
-                          .busy = p->busy};
+        scheduler_skip_t k = {.probe_id = e->probe_id,
+                              .from_us = p->skip_from_us,
+                              .to_us = p->skip_to_us,
+                              .late = p->late,
+                              .busy = p->busy};
         s->skip_fn(&k, s->skip_arg);
     }
 }
@@ -207,7 +208,7 @@ static void entry_skipped(sched_entry_t *e, const sched_plan_t *p, int64_t now_u
  * result still falls in the same bin as the other agents'. */
 static void paced_cb(void *arg)
 {
-    sched_entry_t *e = arg;
+    scheduler_entry_t *e = arg;
     e->ticket = NULL;
     if (!e->sched->stopped)
         entry_start(e);
@@ -217,15 +218,15 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    sched_entry_t *e = arg;
+    scheduler_entry_t *e = arg;
     int64_t now = time_now_us();
     int64_t mono = time_mono_us();
     /* The timer runs on the monotonic clock, the slots on the wall clock: a timer may fire a
      * little early (the slot due is then the one already dealt with) or the wall clock may
      * have been stepped. Only a slot after the last one is run, and only on time. */
-    sched_plan_t p;
-    sched_plan(now, mono - e->due_mono_us, e->last_ts_us, e->interval_s, e->phase_ms,
-               e->run || e->ticket, &p);
+    scheduler_plan_t p;
+    scheduler_plan(now, mono - e->due_mono_us, e->last_ts_us, e->interval_s, e->phase_ms,
+                   e->run || e->ticket, &p);
     if (p.last_us == e->last_ts_us)
         log_debug("sched: probe %llu woke before its slot; re-arming",
                   (unsigned long long)e->probe_id);
@@ -245,7 +246,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         arm(e, now);
 }
 
-static void entry_free(sched_entry_t *e)
+static void entry_free(scheduler_entry_t *e)
 {
     if (!e)
         return;
@@ -261,7 +262,7 @@ static void entry_free(sched_entry_t *e)
 
 /* Builds the probe target from spec and address; problems become the entry's error text so
  * every run reports them to the operator as LOCAL_ERROR results. */
-static void entry_prepare(sched_entry_t *e, uint32_t timeout_ms)
+static void entry_prepare(scheduler_entry_t *e, uint32_t timeout_ms)
 {
     char msg[PROBE_MSG_MAX];
     probe_target_prepare(&e->target, e->address, e->spec, timeout_ms, msg);
@@ -272,9 +273,9 @@ static void entry_prepare(sched_entry_t *e, uint32_t timeout_ms)
     }
 }
 
-static sched_entry_t *entry_new(sched_t *s, const Parallax__Probe *p)
+static scheduler_entry_t *entry_new(scheduler_t *s, const Parallax__Probe *p)
 {
-    sched_entry_t *e = calloc(1, sizeof *e);
+    scheduler_entry_t *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
     e->sched = s;
@@ -294,7 +295,7 @@ static sched_entry_t *entry_new(sched_t *s, const Parallax__Probe *p)
     return e;
 }
 
-static int same_run(const sched_entry_t *e, const Parallax__Probe *p)
+static int same_run(const scheduler_entry_t *e, const Parallax__Probe *p)
 {
     return e->interval_s == p->interval_s && e->phase_ms == p->phase_ms &&
            strcmp(e->spec, p->spec ? p->spec : "") == 0 &&
@@ -308,10 +309,10 @@ static int cmp_probe_ptr(const void *a, const void *b)
     return pa->probe_id < pb->probe_id ? -1 : pa->probe_id > pb->probe_id;
 }
 
-sched_t *sched_new(struct event_base *base, probe_env_t *env, sched_result_fn fn, void *arg,
-                   err_t *err)
+scheduler_t *scheduler_new(struct event_base *base, probe_env_t *env, scheduler_result_fn fn,
+                           void *arg, err_t *err)
 {
-    sched_t *s = calloc(1, sizeof *s);
+    scheduler_t *s = calloc(1, sizeof *s);
     if (!s) {
         err_set(err, "out of memory");
         return NULL;
@@ -327,19 +328,19 @@ sched_t *sched_new(struct event_base *base, probe_env_t *env, sched_result_fn fn
     return s;
 }
 
-void sched_set_skip_fn(sched_t *s, sched_skip_fn fn, void *arg)
+void scheduler_set_skip_fn(scheduler_t *s, scheduler_skip_fn fn, void *arg)
 {
     s->skip_fn = fn;
     s->skip_arg = arg;
 }
 
-void sched_set_max_pps(sched_t *s, uint32_t max_pps)
+void scheduler_set_max_pps(scheduler_t *s, uint32_t max_pps)
 {
     if (max_pps)
         pace_set_rate(s->pace, max_pps);
 }
 
-void sched_destroy(sched_t **s)
+void scheduler_destroy(scheduler_t **s)
 {
     if (!s || !*s)
         return;
@@ -351,12 +352,13 @@ void sched_destroy(sched_t **s)
     *s = NULL;
 }
 
-int sched_apply(sched_t *s, const Parallax__Schedule *sch, sched_apply_stats_t *stats, err_t *err)
+int scheduler_apply(scheduler_t *s, const Parallax__Schedule *sch, scheduler_apply_stats_t *stats,
+                    err_t *err)
 {
-    sched_apply_stats_t st = {0};
+    scheduler_apply_stats_t st = {0};
     size_t n = sch->n_probes;
     const Parallax__Probe **sorted = malloc((n ? n : 1) * sizeof *sorted);
-    sched_entry_t **next = malloc((n ? n : 1) * sizeof *next);
+    scheduler_entry_t **next = malloc((n ? n : 1) * sizeof *next);
     /* Marks which old entries are carried over; the rest are freed at the end. */
     unsigned char *kept = calloc(s->count ? s->count : 1, 1);
     if (!sorted || !next || !kept)
@@ -377,7 +379,7 @@ int sched_apply(sched_t *s, const Parallax__Schedule *sch, sched_apply_stats_t *
             old++;
         if (old < s->count && s->entries[old]->probe_id == p->probe_id &&
             same_run(s->entries[old], p)) {
-            sched_entry_t *e = s->entries[old];
+            scheduler_entry_t *e = s->entries[old];
             kept[old] = 1;
             e->control = p->control;
             e->target.timeout_ms = p->timeout_ms;
@@ -385,7 +387,7 @@ int sched_apply(sched_t *s, const Parallax__Schedule *sch, sched_apply_stats_t *
             st.kept++;
             continue;
         }
-        sched_entry_t *e = entry_new(s, p);
+        scheduler_entry_t *e = entry_new(s, p);
         if (!e)
             goto oom_undo;
         next[count++] = e;
@@ -428,17 +430,17 @@ oom:
     return -1;
 }
 
-uint64_t sched_version(const sched_t *s)
+uint64_t scheduler_version(const scheduler_t *s)
 {
     return s->version;
 }
 
-size_t sched_count(const sched_t *s)
+size_t scheduler_count(const scheduler_t *s)
 {
     return s->count;
 }
 
-size_t sched_in_flight(const sched_t *s)
+size_t scheduler_in_flight(const scheduler_t *s)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->count; i++)
@@ -446,12 +448,12 @@ size_t sched_in_flight(const sched_t *s)
     return n;
 }
 
-void sched_counters(const sched_t *s, sched_counters_t *out)
+void scheduler_counters(const scheduler_t *s, scheduler_counters_t *out)
 {
     *out = s->c;
 }
 
-void sched_stop(sched_t *s)
+void scheduler_stop(scheduler_t *s)
 {
     s->stopped = 1;
     for (size_t i = 0; i < s->count; i++) {
@@ -461,12 +463,12 @@ void sched_stop(sched_t *s)
     }
 }
 
-int sched_probe_info(const sched_t *s, uint64_t probe_id, sched_probe_info_t *out)
+int scheduler_probe_info(const scheduler_t *s, uint64_t probe_id, scheduler_probe_info_t *out)
 {
     size_t lo = 0, hi = s->count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const sched_entry_t *e = s->entries[mid];
+        const scheduler_entry_t *e = s->entries[mid];
         if (e->probe_id == probe_id) {
             out->serial = e->serial;
             out->next_us = e->next_us;

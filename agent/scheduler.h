@@ -1,10 +1,10 @@
-/* sched: runs the coordinator's schedule. A probe with interval I and phase P runs at the
+/* scheduler: runs the coordinator's schedule. A probe with interval I and phase P runs at the
  * UTC times k*I + P; every round's timer is recomputed from the wall clock so it never
  * drifts, and each result is stamped with the scheduled time of its run. A run that cannot
  * start on time (the one before is still going, or the agent woke too late) is not run late:
  * it is counted, logged and handed to the owner as a skip, which reports it as a gap. */
-#ifndef PX_SCHED_H
-#define PX_SCHED_H
+#ifndef PX_SCHEDULER_H
+#define PX_SCHEDULER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,67 +14,67 @@
 #include "probe.h"
 
 struct event_base;
-typedef struct sched sched_t;
+typedef struct sched scheduler_t;
 
 /* One finished run, handed to the owner of the schedule. */
-typedef struct sched_result {
+typedef struct scheduler_result {
     uint64_t probe_id;
     int64_t ts_us; /* scheduled time of the run */
     int control;
     const probe_result_t *result; /* valid during the callback only */
-} sched_result_t;
+} scheduler_result_t;
 
-typedef void (*sched_result_fn)(const sched_result_t *r, void *arg);
+typedef void (*scheduler_result_fn)(const scheduler_result_t *r, void *arg);
 
 /* Runs of one probe that were not started: the slots from_us, from_us + I, ..., to_us. */
-typedef struct sched_skip {
+typedef struct scheduler_skip {
     uint64_t probe_id;
     int64_t from_us; /* the first slot not run */
     int64_t to_us;   /* the last (>= from_us) */
     uint64_t late;   /* of them, slots the agent woke too late for, or slept through */
     uint64_t busy;   /* of them (0 or 1, the last), slots whose probe's previous run was still
                       * going or waiting for max_pps */
-} sched_skip_t;
+} scheduler_skip_t;
 
-typedef void (*sched_skip_fn)(const sched_skip_t *k, void *arg);
+typedef void (*scheduler_skip_fn)(const scheduler_skip_t *k, void *arg);
 
-/* What one timer callback of a probe does, decided by sched_plan() from the clocks alone. */
-typedef struct sched_plan {
+/* What one timer callback of a probe does, decided by scheduler_plan() from the clocks alone. */
+typedef struct scheduler_plan {
     int64_t run_us;                   /* the slot to run now; 0: none */
     int64_t last_us;                  /* the latest slot dealt with (run or skipped) from now on */
     int64_t skip_from_us, skip_to_us; /* slots skipped now (both 0: none) */
-    uint64_t late, busy;              /* as in sched_skip_t */
-} sched_plan_t;
+    uint64_t late, busy;              /* as in scheduler_skip_t */
+} scheduler_plan_t;
 
 /* Counters over the schedule's life. */
-typedef struct sched_counters {
+typedef struct scheduler_counters {
     uint64_t runs;         /* runs started */
     uint64_t skipped_late; /* slots not run: the agent woke too late (or slept through them) */
     uint64_t skipped_busy; /* slots not run: the probe's previous run was still going */
-} sched_counters_t;
+} scheduler_counters_t;
 
-/* What sched_apply() did; a probe whose spec, address, interval or phase changed counts as
+/* What scheduler_apply() did; a probe whose spec, address, interval or phase changed counts as
  * removed and added. */
-typedef struct sched_apply_stats {
+typedef struct scheduler_apply_stats {
     size_t kept;
     size_t added;
     size_t removed;
     size_t ignored; /* duplicates or bad addresses */
-} sched_apply_stats_t;
+} scheduler_apply_stats_t;
 
 /* Read-only view of one scheduled probe, for logs and tests. */
-typedef struct sched_probe_info {
+typedef struct scheduler_probe_info {
     uint64_t serial; /* changes when the probe is (re)created, not when it is kept */
     int64_t next_us; /* wall time of the next run */
     int in_flight;   /* a run is under way */
     uint32_t timeout_ms;
-} sched_probe_info_t;
+} scheduler_probe_info_t;
 
 /* Latest run time k*I + P (I = interval_s seconds, P = phase_ms) at or before now_us. */
-int64_t sched_slot_floor(int64_t now_us, uint32_t interval_s, uint32_t phase_ms);
+int64_t scheduler_slot_floor(int64_t now_us, uint32_t interval_s, uint32_t phase_ms);
 
 /* Earliest run time k*I + P strictly after now_us. */
-int64_t sched_slot_next(int64_t now_us, uint32_t interval_s, uint32_t phase_ms);
+int64_t scheduler_slot_next(int64_t now_us, uint32_t interval_s, uint32_t phase_ms);
 
 /* Decides what a probe's timer does when it fires at wall time now_us, mono_late_us after it
  * was due by the monotonic clock (a stalled loop or a slow machine), for a probe whose latest
@@ -87,45 +87,46 @@ int64_t sched_slot_next(int64_t now_us, uint32_t interval_s, uint32_t phase_ms);
  *     it (a result stamped far from when it was measured would mislead), as busy when the
  *     previous run is still under way, and run otherwise.
  * Pure: no clock is read. */
-void sched_plan(int64_t now_us, int64_t mono_late_us, int64_t last_us, uint32_t interval_s,
-                uint32_t phase_ms, int busy, sched_plan_t *out);
+void scheduler_plan(int64_t now_us, int64_t mono_late_us, int64_t last_us, uint32_t interval_s,
+                    uint32_t phase_ms, int busy, scheduler_plan_t *out);
 
 /* Creates an empty schedule. base and env are borrowed and must outlive it; fn/arg receive
  * every result. Returns NULL (err set) on failure. Caller owns the result. */
-sched_t *sched_new(struct event_base *base, probe_env_t *env, sched_result_fn fn, void *arg,
-                   err_t *err);
+scheduler_t *scheduler_new(struct event_base *base, probe_env_t *env, scheduler_result_fn fn,
+                           void *arg, err_t *err);
 
 /* Sets the packets-per-second ceiling (1..1000000; 0 or not calling it: PACE_DEFAULT_PPS). Runs
  * that would exceed it wait in FIFO order and start late, but their results keep the
  * scheduled ts_us. A run counts as probe_max_packets() of its kind. */
-void sched_set_max_pps(sched_t *s, uint32_t max_pps);
+void scheduler_set_max_pps(scheduler_t *s, uint32_t max_pps);
 
-/* Sets who is told of runs not started (sched_skip_t; by default nobody: they are still
+/* Sets who is told of runs not started (scheduler_skip_t; by default nobody: they are still
  * counted and logged). fn may be NULL. */
-void sched_set_skip_fn(sched_t *s, sched_skip_fn fn, void *arg);
+void scheduler_set_skip_fn(scheduler_t *s, scheduler_skip_fn fn, void *arg);
 
 /* Cancels every run (no callbacks) and frees everything. NULLs *s; accepts NULL. */
-void sched_destroy(sched_t **s);
+void scheduler_destroy(scheduler_t **s);
 
 /* Replaces the schedule with sch (borrowed; copied). Probes whose id, spec, address, interval
  * and phase are unchanged keep running without a gap (timeout and control are updated);
  * others start at their next round. Returns -1 (err set) only when out of memory, in which
  * case the old schedule is left as it was. stats may be NULL. */
-int sched_apply(sched_t *s, const Parallax__Schedule *sch, sched_apply_stats_t *stats, err_t *err);
+int scheduler_apply(scheduler_t *s, const Parallax__Schedule *sch, scheduler_apply_stats_t *stats,
+                    err_t *err);
 
 /* Version of the schedule in force (0 before the first). */
-uint64_t sched_version(const sched_t *s);
+uint64_t scheduler_version(const scheduler_t *s);
 
 /* Number of scheduled probes, and of runs in flight. */
-size_t sched_count(const sched_t *s);
-size_t sched_in_flight(const sched_t *s);
+size_t scheduler_count(const scheduler_t *s);
+size_t scheduler_in_flight(const scheduler_t *s);
 
 /* Stops starting runs and cancels those in flight (no callbacks); the schedule stays known. */
-void sched_stop(sched_t *s);
+void scheduler_stop(scheduler_t *s);
 
-void sched_counters(const sched_t *s, sched_counters_t *out);
+void scheduler_counters(const scheduler_t *s, scheduler_counters_t *out);
 
 /* Fills *out for probe_id; returns -1 if it is not scheduled. */
-int sched_probe_info(const sched_t *s, uint64_t probe_id, sched_probe_info_t *out);
+int scheduler_probe_info(const scheduler_t *s, uint64_t probe_id, scheduler_probe_info_t *out);
 
 #endif

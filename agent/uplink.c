@@ -1,7 +1,7 @@
-/* link: ZeroMQ DEALER + CURVE client in a libevent loop. ZMQ_FD is edge-triggered and only
+/* uplink: ZeroMQ DEALER + CURVE client in a libevent loop. ZMQ_FD is edge-triggered and only
  * says "look at ZMQ_EVENTS", so every wake-up, send and receive is followed by draining both
  * sockets until ZMQ_EVENTS shows nothing more to read. */
-#include "link.h"
+#include "uplink.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -14,55 +14,55 @@
 #include "wire.h"
 #include "timer.h"
 
-#define LINK_MONITOR_ENDPOINT "inproc://parallax-link-monitor"
+#define UPLINK_MONITOR_ENDPOINT "inproc://parallax-link-monitor"
 /* The spool is the real buffer: the socket queues only what the outbox's send window lets
  * out (8 batches) plus hellos and heartbeats. A bigger queue would only hold copies of
  * batches the spool resends anyway after a reconnect. */
-#define LINK_SNDHWM 32
-#define LINK_RCVHWM 1000
+#define UPLINK_SNDHWM 32
+#define UPLINK_RCVHWM 1000
 /* libzmq reconnects by itself: first after 100 ms, then doubling up to 5 s, so a restarted
  * coordinator is found again quickly but a dead one costs one attempt every 5 s. */
-#define LINK_RECONNECT_IVL_MS 100
-#define LINK_RECONNECT_IVL_MAX_MS 5000
+#define UPLINK_RECONNECT_IVL_MS 100
+#define UPLINK_RECONNECT_IVL_MAX_MS 5000
 /* ZMTP heartbeats find a dead peer or path (a cut link sends no RST) within about IVL +
  * TIMEOUT = 8 s, far sooner than TCP would; the link then goes down and the session with
  * it, and the reconnect resends what was in flight. TTL tells the coordinator to give up on
  * us after 10 s of silence. */
-#define LINK_HEARTBEAT_IVL_MS 2000
-#define LINK_HEARTBEAT_TIMEOUT_MS 6000
-#define LINK_HEARTBEAT_TTL_MS 10000
+#define UPLINK_HEARTBEAT_IVL_MS 2000
+#define UPLINK_HEARTBEAT_TIMEOUT_MS 6000
+#define UPLINK_HEARTBEAT_TTL_MS 10000
 /* A CURVE handshake that has not finished in 5 s is abandoned and retried. */
-#define LINK_HANDSHAKE_IVL_MS 5000
+#define UPLINK_HANDSHAKE_IVL_MS 5000
 /* Messages handled per wake-up before yielding to the rest of the loop. */
-#define LINK_DRAIN_BUDGET 256
+#define UPLINK_DRAIN_BUDGET 256
 /* The authentication error is logged at most this often. */
-#define LINK_AUTH_LOG_US (30 * 1000000LL)
+#define UPLINK_AUTH_LOG_US (30 * 1000000LL)
 /* After a rejected handshake libzmq 4.3 gives up on the endpoint; the link reconnects after
  * this delay itself. */
-#define LINK_REJECTED_RETRY_MS 2000
+#define UPLINK_REJECTED_RETRY_MS 2000
 
 /* Connection state as the monitor reports it. */
-#define LINK_STATE_LIST(X)                                                                         \
+#define UPLINK_STATE_LIST(X)                                                                       \
     X(CONNECTING, "connecting")   /* no TCP connection (libzmq retries on its own) */              \
     X(HANDSHAKING, "handshaking") /* TCP connected, CURVE handshake under way */                   \
     X(UP, "up")                   /* handshake succeeded: messages flow */                         \
     X(REJECTED, "rejected")       /* handshake refused; waiting to reconnect ourselves */
 
-typedef enum link_state {
-#define LINK_STATE_ENUM(name, text) LINK_##name,
-    LINK_STATE_LIST(LINK_STATE_ENUM)
-#undef LINK_STATE_ENUM
-} link_state_t;
+typedef enum uplink_state {
+#define UPLINK_STATE_ENUM(name, text) UPLINK_##name,
+    UPLINK_STATE_LIST(UPLINK_STATE_ENUM)
+#undef UPLINK_STATE_ENUM
+} uplink_state_t;
 
-static const char *const link_state_names[] = {
-#define LINK_STATE_NAME(name, text) text,
-    LINK_STATE_LIST(LINK_STATE_NAME)
-#undef LINK_STATE_NAME
+static const char *const uplink_state_names[] = {
+#define UPLINK_STATE_NAME(name, text) text,
+    UPLINK_STATE_LIST(UPLINK_STATE_NAME)
+#undef UPLINK_STATE_NAME
 };
 
 struct link {
     struct event_base *base;
-    link_callbacks_t cbs;
+    uplink_callbacks_t cbs;
     void *arg;
     char *endpoint;
     char public_key[41];
@@ -73,32 +73,32 @@ struct link {
     struct event *mon_ev;
     struct event *drain_ev; /* activated by hand to drain after sends and on budget */
     struct event *retry_ev; /* reconnect after a rejected handshake */
-    link_state_t state;
+    uplink_state_t state;
     int attempt_failed; /* this connection attempt was already reported as failed */
     int64_t last_auth_log_us;
     unsigned failures_since_log;
-    link_counters_t counters; /* .up is derived from state when read */
+    uplink_counters_t counters; /* .up is derived from state when read */
 };
 
-static void set_state(link_t *l, link_state_t next)
+static void set_state(uplink_t *l, uplink_state_t next)
 {
     if (l->state == next)
         return;
-    log_debug("link: %s -> %s", link_state_names[l->state], link_state_names[next]);
-    link_state_t prev = l->state;
+    log_debug("link: %s -> %s", uplink_state_names[l->state], uplink_state_names[next]);
+    uplink_state_t prev = l->state;
     l->state = next;
-    if (next == LINK_UP) {
+    if (next == UPLINK_UP) {
         l->counters.ups++;
         log_info("link: connected to coordinator %s", l->endpoint);
         l->cbs.up(l->arg);
-    } else if (prev == LINK_UP) {
+    } else if (prev == UPLINK_UP) {
         l->counters.losses++;
         log_warn("link: lost connection to coordinator %s; reconnecting", l->endpoint);
         l->cbs.down(l->arg);
     }
 }
 
-static void handshake_failed(link_t *l, const char *why)
+static void handshake_failed(uplink_t *l, const char *why)
 {
     if (l->attempt_failed)
         return;
@@ -106,7 +106,7 @@ static void handshake_failed(link_t *l, const char *why)
     l->failures_since_log++;
     l->counters.handshake_failures++;
     int64_t now = time_mono_us();
-    if (l->last_auth_log_us && now - l->last_auth_log_us < LINK_AUTH_LOG_US)
+    if (l->last_auth_log_us && now - l->last_auth_log_us < UPLINK_AUTH_LOG_US)
         return;
     log_error("link: cannot authenticate with coordinator %s: CURVE handshake failed (%s; %u "
               "attempt%s since last report). Likely causes: wrong coordinator_key, or this "
@@ -121,30 +121,30 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    link_t *l = arg;
+    uplink_t *l = arg;
     /* zmq_disconnect may fail with ENOENT if libzmq already dropped the endpoint; either way
      * a fresh connect starts over. */
     (void)zmq_disconnect(l->sock, l->endpoint);
     if (zmq_connect(l->sock, l->endpoint) < 0) {
         log_error("link: reconnecting to %s failed: %s", l->endpoint, zmq_strerror(zmq_errno()));
-        if (timer_arm_ms(l->retry_ev, LINK_REJECTED_RETRY_MS) < 0)
+        if (timer_arm_ms(l->retry_ev, UPLINK_REJECTED_RETRY_MS) < 0)
             log_error("link: cannot arm the reconnect timer: restart the agent");
         return;
     }
-    set_state(l, LINK_CONNECTING);
+    set_state(l, UPLINK_CONNECTING);
 }
 
-static void monitor_event(link_t *l, uint16_t event, uint32_t value)
+static void monitor_event(uplink_t *l, uint16_t event, uint32_t value)
 {
     switch (event) {
     case ZMQ_EVENT_CONNECTED:
         l->attempt_failed = 0;
-        set_state(l, LINK_HANDSHAKING);
+        set_state(l, UPLINK_HANDSHAKING);
         break;
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
         l->failures_since_log = 0;
         l->last_auth_log_us = 0;
-        set_state(l, LINK_UP);
+        set_state(l, UPLINK_UP);
         break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
         /* What libzmq 4.3.4 reports when the server cannot decrypt our hello, i.e. the
@@ -162,16 +162,16 @@ static void monitor_event(link_t *l, uint16_t event, uint32_t value)
         else
             snprintf(why, sizeof why, "protocol error 0x%x", (unsigned)value);
         handshake_failed(l, why);
-        set_state(l, LINK_REJECTED);
-        if (timer_arm_ms(l->retry_ev, LINK_REJECTED_RETRY_MS) < 0)
+        set_state(l, UPLINK_REJECTED);
+        if (timer_arm_ms(l->retry_ev, UPLINK_REJECTED_RETRY_MS) < 0)
             log_error("link: cannot arm the reconnect timer: restart the agent");
         break;
     }
     case ZMQ_EVENT_DISCONNECTED:
-        if (l->state == LINK_HANDSHAKING)
+        if (l->state == UPLINK_HANDSHAKING)
             handshake_failed(l, "disconnected before the handshake completed");
-        if (l->state != LINK_REJECTED)
-            set_state(l, LINK_CONNECTING);
+        if (l->state != UPLINK_REJECTED)
+            set_state(l, UPLINK_CONNECTING);
         break;
     default:
         break;
@@ -179,7 +179,7 @@ static void monitor_event(link_t *l, uint16_t event, uint32_t value)
 }
 
 /* Reads one monitor event (two frames). Returns 1 if one was read, 0 if none was waiting. */
-static int read_monitor(link_t *l)
+static int read_monitor(uplink_t *l)
 {
     zmq_msg_t frame;
     zmq_msg_init(&frame);
@@ -209,7 +209,7 @@ static int read_monitor(link_t *l)
 }
 
 /* Reads one message from the coordinator. Returns 1 if one was read, 0 if none. */
-static int read_message(link_t *l)
+static int read_message(uplink_t *l)
 {
     zmq_msg_t msg;
     zmq_msg_init(&msg);
@@ -245,9 +245,9 @@ static int has_input(void *sock)
     return (events & ZMQ_POLLIN) != 0;
 }
 
-static void drain(link_t *l)
+static void drain(uplink_t *l)
 {
-    for (int budget = LINK_DRAIN_BUDGET; budget > 0; budget--) {
+    for (int budget = UPLINK_DRAIN_BUDGET; budget > 0; budget--) {
         int did = 0;
         if (has_input(l->mon))
             did |= read_monitor(l);
@@ -285,7 +285,7 @@ static int set_key(void *sock, int option, const char *z85, const char *name, er
     return 0;
 }
 
-static int configure(void *s, const link_config_t *cfg, err_t *err)
+static int configure(void *s, const uplink_config_t *cfg, err_t *err)
 {
     int64_t maxmsg = PX_WIRE_MAX_TO_AGENT;
     if (zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) < 0) {
@@ -301,22 +301,22 @@ static int configure(void *s, const link_config_t *cfg, err_t *err)
         /* Queue only to a completed connection, so a send while disconnected fails at once
          * (EAGAIN) and the batch stays in the spool instead of an invisible queue. */
         set_int(s, ZMQ_IMMEDIATE, 1, "ZMQ_IMMEDIATE", err) < 0 ||
-        set_int(s, ZMQ_SNDHWM, LINK_SNDHWM, "ZMQ_SNDHWM", err) < 0 ||
+        set_int(s, ZMQ_SNDHWM, UPLINK_SNDHWM, "ZMQ_SNDHWM", err) < 0 ||
         /* Schedules and acks only; bounded so a flooding peer cannot grow our memory. */
-        set_int(s, ZMQ_RCVHWM, LINK_RCVHWM, "ZMQ_RCVHWM", err) < 0 ||
-        set_int(s, ZMQ_RECONNECT_IVL, LINK_RECONNECT_IVL_MS, "ZMQ_RECONNECT_IVL", err) < 0 ||
-        set_int(s, ZMQ_RECONNECT_IVL_MAX, LINK_RECONNECT_IVL_MAX_MS, "ZMQ_RECONNECT_IVL_MAX", err) <
-            0 ||
-        set_int(s, ZMQ_HEARTBEAT_IVL, LINK_HEARTBEAT_IVL_MS, "ZMQ_HEARTBEAT_IVL", err) < 0 ||
-        set_int(s, ZMQ_HEARTBEAT_TIMEOUT, LINK_HEARTBEAT_TIMEOUT_MS, "ZMQ_HEARTBEAT_TIMEOUT", err) <
-            0 ||
-        set_int(s, ZMQ_HEARTBEAT_TTL, LINK_HEARTBEAT_TTL_MS, "ZMQ_HEARTBEAT_TTL", err) < 0 ||
-        set_int(s, ZMQ_HANDSHAKE_IVL, LINK_HANDSHAKE_IVL_MS, "ZMQ_HANDSHAKE_IVL", err) < 0)
+        set_int(s, ZMQ_RCVHWM, UPLINK_RCVHWM, "ZMQ_RCVHWM", err) < 0 ||
+        set_int(s, ZMQ_RECONNECT_IVL, UPLINK_RECONNECT_IVL_MS, "ZMQ_RECONNECT_IVL", err) < 0 ||
+        set_int(s, ZMQ_RECONNECT_IVL_MAX, UPLINK_RECONNECT_IVL_MAX_MS, "ZMQ_RECONNECT_IVL_MAX",
+                err) < 0 ||
+        set_int(s, ZMQ_HEARTBEAT_IVL, UPLINK_HEARTBEAT_IVL_MS, "ZMQ_HEARTBEAT_IVL", err) < 0 ||
+        set_int(s, ZMQ_HEARTBEAT_TIMEOUT, UPLINK_HEARTBEAT_TIMEOUT_MS, "ZMQ_HEARTBEAT_TIMEOUT",
+                err) < 0 ||
+        set_int(s, ZMQ_HEARTBEAT_TTL, UPLINK_HEARTBEAT_TTL_MS, "ZMQ_HEARTBEAT_TTL", err) < 0 ||
+        set_int(s, ZMQ_HANDSHAKE_IVL, UPLINK_HANDSHAKE_IVL_MS, "ZMQ_HANDSHAKE_IVL", err) < 0)
         return -1;
     return 0;
 }
 
-static struct event *watch_fd(link_t *l, void *sock, err_t *err)
+static struct event *watch_fd(uplink_t *l, void *sock, err_t *err)
 {
     int fd = -1;
     size_t len = sizeof fd;
@@ -334,10 +334,10 @@ static struct event *watch_fd(link_t *l, void *sock, err_t *err)
     return ev;
 }
 
-link_t *link_new(struct event_base *base, const link_config_t *cfg, const link_callbacks_t *cbs,
-                 void *arg, err_t *err)
+uplink_t *uplink_new(struct event_base *base, const uplink_config_t *cfg,
+                     const uplink_callbacks_t *cbs, void *arg, err_t *err)
 {
-    link_t *l = calloc(1, sizeof *l);
+    uplink_t *l = calloc(1, sizeof *l);
     if (!l) {
         err_set(err, "out of memory");
         return NULL;
@@ -345,7 +345,7 @@ link_t *link_new(struct event_base *base, const link_config_t *cfg, const link_c
     l->base = base;
     l->cbs = *cbs;
     l->arg = arg;
-    l->state = LINK_CONNECTING;
+    l->state = UPLINK_CONNECTING;
     snprintf(l->public_key, sizeof l->public_key, "%s", cfg->public_key);
     l->endpoint = strdup(cfg->endpoint);
     l->ctx = zmq_ctx_new();
@@ -363,13 +363,13 @@ link_t *link_new(struct event_base *base, const link_config_t *cfg, const link_c
     int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
                  ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
-    if (zmq_socket_monitor(l->sock, LINK_MONITOR_ENDPOINT, events) < 0) {
+    if (zmq_socket_monitor(l->sock, UPLINK_MONITOR_ENDPOINT, events) < 0) {
         err_set(err, "zmq_socket_monitor: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
     l->mon = zmq_socket(l->ctx, ZMQ_PAIR);
     if (!l->mon || set_int(l->mon, ZMQ_LINGER, 0, "ZMQ_LINGER", err) < 0 ||
-        zmq_connect(l->mon, LINK_MONITOR_ENDPOINT) < 0) {
+        zmq_connect(l->mon, UPLINK_MONITOR_ENDPOINT) < 0) {
         if (!err || !err->msg[0])
             err_set(err, "cannot connect the ZeroMQ monitor: %s", zmq_strerror(zmq_errno()));
         goto fail;
@@ -389,15 +389,15 @@ link_t *link_new(struct event_base *base, const link_config_t *cfg, const link_c
     }
     return l;
 fail:
-    link_destroy(&l);
+    uplink_destroy(&l);
     return NULL;
 }
 
-void link_destroy(link_t **link)
+void uplink_destroy(uplink_t **link)
 {
     if (!link || !*link)
         return;
-    link_t *l = *link;
+    uplink_t *l = *link;
     if (l->sock_ev)
         event_free(l->sock_ev);
     if (l->mon_ev)
@@ -420,9 +420,9 @@ void link_destroy(link_t **link)
     *link = NULL;
 }
 
-int link_send(link_t *l, const uint8_t *buf, size_t len)
+int uplink_send(uplink_t *l, const uint8_t *buf, size_t len)
 {
-    if (l->state != LINK_UP)
+    if (l->state != UPLINK_UP)
         return -1;
     int rc = zmq_send(l->sock, buf, len, ZMQ_DONTWAIT);
     int saved = zmq_errno();
@@ -436,13 +436,13 @@ int link_send(link_t *l, const uint8_t *buf, size_t len)
     return 0;
 }
 
-int link_is_up(const link_t *l)
+int uplink_is_up(const uplink_t *l)
 {
-    return l->state == LINK_UP;
+    return l->state == UPLINK_UP;
 }
 
-void link_counters(const link_t *l, link_counters_t *out)
+void uplink_counters(const uplink_t *l, uplink_counters_t *out)
 {
     *out = l->counters;
-    out->up = l->state == LINK_UP;
+    out->up = l->state == UPLINK_UP;
 }

@@ -1,9 +1,9 @@
-/* link: the agent's connection to the coordinator and the only code that touches ZeroMQ: a
+/* uplink: the agent's connection to the coordinator and the only code that touches ZeroMQ: a
  * DEALER socket with CURVE, its monitor (to learn when the CURVE handshake succeeds or
  * fails), both driven by the libevent loop. libzmq reconnects by itself; the link turns its
  * events into up/down callbacks and one clear, rate-limited error when authentication fails. */
-#ifndef PX_LINK_H
-#define PX_LINK_H
+#ifndef PX_UPLINK_H
+#define PX_UPLINK_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -11,49 +11,49 @@
 #include "err.h"
 
 struct event_base;
-typedef struct link link_t;
+typedef struct link uplink_t;
 
-typedef struct link_config {
+typedef struct uplink_config {
     const char *endpoint;   /* tcp://host:port */
     const char *server_key; /* coordinator's public key, Z85 */
     const char *public_key; /* ours, Z85 */
     const char *secret_key; /* ours, Z85 */
-} link_config_t;
+} uplink_config_t;
 
 /* Called from the event loop. up: the CURVE handshake succeeded (possibly again after a
  * reconnect). down: an up connection was lost. message: one message arrived; buf is valid
- * during the call only. The callbacks may call link_send() but not link_destroy(). */
-typedef struct link_callbacks {
+ * during the call only. The callbacks may call uplink_send() but not uplink_destroy(). */
+typedef struct uplink_callbacks {
     void (*up)(void *arg);
     void (*down)(void *arg);
     void (*message)(const uint8_t *buf, size_t len, void *arg);
-} link_callbacks_t;
+} uplink_callbacks_t;
 
 /* Creates the ZeroMQ context and socket and starts connecting. cfg strings are copied; base
  * is borrowed. Returns NULL (err set) if any ZeroMQ call fails. Caller owns the result. */
-link_t *link_new(struct event_base *base, const link_config_t *cfg, const link_callbacks_t *cbs,
-                 void *arg, err_t *err);
+uplink_t *uplink_new(struct event_base *base, const uplink_config_t *cfg,
+                     const uplink_callbacks_t *cbs, void *arg, err_t *err);
 
 /* Closes the socket (linger 0: unsent messages are discarded) and terminates the context
  * without blocking. NULLs *link; accepts NULL. */
-void link_destroy(link_t **link);
+void uplink_destroy(uplink_t **link);
 
 /* Queues one message. Returns 0, or -1 if it cannot be queued now (not connected, send queue
  * full, or an error, logged at debug); the caller keeps it and tries again later. */
-int link_send(link_t *link, const uint8_t *buf, size_t len);
+int uplink_send(uplink_t *link, const uint8_t *buf, size_t len);
 
 /* 1 while the handshake has succeeded and the connection has not been lost. */
-int link_is_up(const link_t *link);
+int uplink_is_up(const uplink_t *link);
 
-/* What the link has been through since link_new(), for the agent's stats: an operator (or a
+/* What the link has been through since uplink_new(), for the agent's stats: an operator (or a
  * test) tells "connected", "cut off" and "refused" apart without reading the log. */
-typedef struct link_counters {
-    uint64_t up;                 /* 1 while up (link_is_up) */
+typedef struct uplink_counters {
+    uint64_t up;                 /* 1 while up (uplink_is_up) */
     uint64_t ups;                /* handshakes that succeeded */
     uint64_t losses;             /* up connections lost */
     uint64_t handshake_failures; /* connection attempts whose CURVE handshake failed */
-} link_counters_t;
+} uplink_counters_t;
 
-void link_counters(const link_t *link, link_counters_t *out);
+void uplink_counters(const uplink_t *link, uplink_counters_t *out);
 
 #endif

@@ -19,7 +19,7 @@
 
 #include "pace.h"
 #include "probe.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "timeutil.h"
 
 #define S 1000000LL
@@ -257,7 +257,7 @@ typedef struct collected {
     int status[256];
 } collected_t;
 
-static void collect(const sched_result_t *r, void *arg)
+static void collect(const scheduler_result_t *r, void *arg)
 {
     collected_t *c = arg;
     if (c->n < 256) {
@@ -279,9 +279,9 @@ static void test_sched_paced(void **state)
     collected_t c;
     memset(&c, 0, sizeof c);
     err_t err = {{0}};
-    sched_t *s = sched_new(base, env, collect, &c, &err);
+    scheduler_t *s = scheduler_new(base, env, collect, &c, &err);
     assert_non_null(s);
-    sched_set_max_pps(s, RATE);
+    scheduler_set_max_pps(s, RATE);
     /* A port nobody listens on: tcp runs end at once with REFUSED. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -308,11 +308,11 @@ static void test_sched_paced(void **state)
     sch.version = 1;
     sch.n_probes = RUNS;
     sch.probes = ptrs;
-    assert_int_equal(sched_apply(s, &sch, NULL, &err), 0);
+    assert_int_equal(scheduler_apply(s, &sch, NULL, &err), 0);
     int64_t until = time_mono_us() + (INTERVAL + 4) * S;
     while (c.n < RUNS && time_mono_us() < until)
         event_base_loop(base, EVLOOP_ONCE);
-    sched_stop(s);
+    scheduler_stop(s);
     close(fd);
     assert_int_equal(c.n, RUNS);
     int64_t spread = c.got_mono[RUNS - 1] - c.got_mono[0];
@@ -325,7 +325,7 @@ static void test_sched_paced(void **state)
         assert_int_equal(c.ts_us[i] % (INTERVAL * S), 0);
         assert_int_equal(c.status[i], PX_STATUS_REFUSED);
     }
-    sched_destroy(&s);
+    scheduler_destroy(&s);
     probe_env_destroy(&env);
     event_base_free(base);
 }

@@ -16,7 +16,7 @@
 #include <event2/event.h>
 
 #include "probe.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "timeutil.h"
 
 #define S 1000000LL
@@ -54,8 +54,8 @@ static void test_slot_arithmetic(void **state)
         {7 * S * 1000 + 3, 7, 0, 7 * S * 1000, 7 * S * 1001},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int64_t fl = sched_slot_floor(cases[i].now, cases[i].interval_s, cases[i].phase_ms);
-        int64_t nx = sched_slot_next(cases[i].now, cases[i].interval_s, cases[i].phase_ms);
+        int64_t fl = scheduler_slot_floor(cases[i].now, cases[i].interval_s, cases[i].phase_ms);
+        int64_t nx = scheduler_slot_next(cases[i].now, cases[i].interval_s, cases[i].phase_ms);
         if (fl != cases[i].floor || nx != cases[i].next)
             fail_msg("case %zu: floor %lld next %lld, expected %lld %lld", i, (long long)fl,
                      (long long)nx, (long long)cases[i].floor, (long long)cases[i].next);
@@ -76,7 +76,7 @@ static void test_slot_properties(void **state)
             int64_t now = DAY0 + (int64_t)(x % (40LL * 86400 * S));
             uint32_t I = intervals[k];
             uint32_t P = (uint32_t)(x >> 40) % (I * 1000);
-            int64_t fl = sched_slot_floor(now, I, P), nx = sched_slot_next(now, I, P);
+            int64_t fl = scheduler_slot_floor(now, I, P), nx = scheduler_slot_next(now, I, P);
             assert_true(fl <= now && now < nx);
             assert_int_equal(nx - fl, (int64_t)I * S);
             assert_int_equal((fl - (int64_t)P * 1000) % ((int64_t)I * S), 0);
@@ -93,7 +93,7 @@ typedef struct collected {
     struct event_base *base;
 } collected_t;
 
-static void collect(const sched_result_t *r, void *arg)
+static void collect(const scheduler_result_t *r, void *arg)
 {
     collected_t *c = arg;
     if (c->n < 16) {
@@ -107,13 +107,13 @@ static void collect(const sched_result_t *r, void *arg)
 }
 
 /* A schedule built from parallel arrays. */
-typedef struct sched_fixture {
+typedef struct scheduler_fixture {
     Parallax__Probe probes[8];
     Parallax__Probe *ptrs[8];
     Parallax__Schedule sched;
-} sched_fixture_t;
+} scheduler_fixture_t;
 
-static void build(sched_fixture_t *sf, uint64_t version, size_t n, const uint64_t *ids,
+static void build(scheduler_fixture_t *sf, uint64_t version, size_t n, const uint64_t *ids,
                   const char *const *specs, const uint32_t *intervals)
 {
     parallax__schedule__init(&sf->sched);
@@ -140,24 +140,24 @@ static void test_replacement_keeps_unchanged(void **state)
     probe_env_t *env = probe_env_new(base);
     collected_t c = {.base = base};
     err_t err = {{0}};
-    sched_t *s = sched_new(base, env, collect, &c, &err);
+    scheduler_t *s = scheduler_new(base, env, collect, &c, &err);
     assert_non_null(s);
-    assert_int_equal(sched_version(s), 0);
+    assert_int_equal(scheduler_version(s), 0);
 
-    sched_fixture_t a, b;
+    scheduler_fixture_t a, b;
     static const uint64_t ids_a[] = {30, 10, 20};
     static const char *const specs_a[] = {"icmp", "tcp:80", "icmp"};
     static const uint32_t iv_a[] = {60, 60, 60};
     build(&a, 1, 3, ids_a, specs_a, iv_a);
-    sched_apply_stats_t st;
-    assert_int_equal(sched_apply(s, &a.sched, &st, &err), 0);
+    scheduler_apply_stats_t st;
+    assert_int_equal(scheduler_apply(s, &a.sched, &st, &err), 0);
     assert_int_equal(st.added, 3);
-    assert_int_equal(sched_count(s), 3);
-    assert_int_equal(sched_version(s), 1);
-    sched_probe_info_t i10, i20, i30, after;
-    assert_int_equal(sched_probe_info(s, 10, &i10), 0);
-    assert_int_equal(sched_probe_info(s, 20, &i20), 0);
-    assert_int_equal(sched_probe_info(s, 30, &i30), 0);
+    assert_int_equal(scheduler_count(s), 3);
+    assert_int_equal(scheduler_version(s), 1);
+    scheduler_probe_info_t i10, i20, i30, after;
+    assert_int_equal(scheduler_probe_info(s, 10, &i10), 0);
+    assert_int_equal(scheduler_probe_info(s, 20, &i20), 0);
+    assert_int_equal(scheduler_probe_info(s, 30, &i30), 0);
     assert_true(i10.next_us > time_now_us() - S && i10.next_us % (60 * S) == 0);
 
     /* 10 unchanged (timeout changes in place), 20 gets a new spec, 30 a new interval,
@@ -167,32 +167,32 @@ static void test_replacement_keeps_unchanged(void **state)
     static const uint32_t iv_b[] = {60, 60, 60, 120, 60};
     build(&b, 2, 5, ids_b, specs_b, iv_b);
     b.probes[1].timeout_ms = 2500;
-    assert_int_equal(sched_apply(s, &b.sched, &st, &err), 0);
+    assert_int_equal(scheduler_apply(s, &b.sched, &st, &err), 0);
     assert_int_equal(st.kept, 1);
     assert_int_equal(st.added, 3);
     assert_int_equal(st.removed, 2);
     assert_int_equal(st.ignored, 1);
-    assert_int_equal(sched_count(s), 4);
-    assert_int_equal(sched_probe_info(s, 10, &after), 0);
+    assert_int_equal(scheduler_count(s), 4);
+    assert_int_equal(scheduler_probe_info(s, 10, &after), 0);
     assert_int_equal(after.serial, i10.serial);
     assert_int_equal(after.next_us, i10.next_us);
     assert_int_equal(after.timeout_ms, 2500);
-    assert_int_equal(sched_probe_info(s, 20, &after), 0);
+    assert_int_equal(scheduler_probe_info(s, 20, &after), 0);
     assert_true(after.serial != i20.serial);
-    assert_int_equal(sched_probe_info(s, 30, &after), 0);
+    assert_int_equal(scheduler_probe_info(s, 30, &after), 0);
     assert_true(after.serial != i30.serial);
     assert_int_equal(after.next_us % (120 * S), 0);
-    assert_int_equal(sched_probe_info(s, 40, &after), 0);
-    assert_int_equal(sched_probe_info(s, 99, &after), -1);
+    assert_int_equal(scheduler_probe_info(s, 40, &after), 0);
+    assert_int_equal(scheduler_probe_info(s, 99, &after), -1);
 
     /* An empty schedule removes everything. */
     build(&a, 3, 0, NULL, NULL, NULL);
-    assert_int_equal(sched_apply(s, &a.sched, &st, &err), 0);
+    assert_int_equal(scheduler_apply(s, &a.sched, &st, &err), 0);
     assert_int_equal(st.removed, 4);
-    assert_int_equal(sched_count(s), 0);
+    assert_int_equal(scheduler_count(s), 0);
     assert_int_equal(c.n, 0);
 
-    sched_destroy(&s);
+    scheduler_destroy(&s);
     assert_null(s);
     probe_env_destroy(&env);
     event_base_free(base);
@@ -207,13 +207,13 @@ static void test_runs_on_the_round(void **state)
     probe_env_t *env = probe_env_new(base);
     collected_t c = {.base = base};
     err_t err = {{0}};
-    sched_t *s = sched_new(base, env, collect, &c, &err);
-    sched_fixture_t a;
+    scheduler_t *s = scheduler_new(base, env, collect, &c, &err);
+    scheduler_fixture_t a;
     static const uint64_t ids[] = {1, 2};
     static const char *const specs[] = {"tcp:99999", "bogus"};
     static const uint32_t iv[] = {1, 1};
     build(&a, 5, 2, ids, specs, iv);
-    assert_int_equal(sched_apply(s, &a.sched, NULL, &err), 0);
+    assert_int_equal(scheduler_apply(s, &a.sched, NULL, &err), 0);
     int64_t start = time_now_us();
     struct timeval limit = {.tv_sec = 3, .tv_usec = 0};
     event_base_loopexit(base, &limit);
@@ -229,9 +229,9 @@ static void test_runs_on_the_round(void **state)
         else
             assert_non_null(strstr(c.message[i], "unknown probe kind 'bogus'"));
     }
-    sched_stop(s);
-    assert_int_equal(sched_in_flight(s), 0);
-    sched_destroy(&s);
+    scheduler_stop(s);
+    assert_int_equal(scheduler_in_flight(s), 0);
+    scheduler_destroy(&s);
     probe_env_destroy(&env);
     event_base_free(base);
 }
@@ -274,9 +274,9 @@ static void test_plan(void **state)
          DAY0, DAY0, DAY0 - S, DAY0 - S, 1, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        sched_plan_t p;
-        sched_plan(cases[i].now, cases[i].mono_late, cases[i].last, cases[i].interval_s, 0,
-                   cases[i].busy, &p);
+        scheduler_plan_t p;
+        scheduler_plan(cases[i].now, cases[i].mono_late, cases[i].last, cases[i].interval_s, 0,
+                       cases[i].busy, &p);
         if (p.run_us != cases[i].run || p.last_us != cases[i].last_after ||
             p.skip_from_us != cases[i].from || p.skip_to_us != cases[i].to ||
             p.late != cases[i].late || p.busy != cases[i].busy_out)
@@ -313,12 +313,12 @@ static void track(tracked_t *t, uint64_t probe_id, int64_t ts, char how)
     }
 }
 
-static void track_result(const sched_result_t *r, void *arg)
+static void track_result(const scheduler_result_t *r, void *arg)
 {
     track(arg, r->probe_id, r->ts_us, 'r');
 }
 
-static void track_skip(const sched_skip_t *k, void *arg)
+static void track_skip(const scheduler_skip_t *k, void *arg)
 {
     tracked_t *t = arg;
     t->skips++;
@@ -345,15 +345,15 @@ static void test_skips_reported(void **state)
     probe_env_t *env = probe_env_new(base);
     tracked_t t = {0};
     err_t err = {{0}};
-    sched_t *s = sched_new(base, env, track_result, &t, &err);
-    sched_set_max_pps(s, 1);
-    sched_set_skip_fn(s, track_skip, &t);
-    sched_fixture_t a;
+    scheduler_t *s = scheduler_new(base, env, track_result, &t, &err);
+    scheduler_set_max_pps(s, 1);
+    scheduler_set_skip_fn(s, track_skip, &t);
+    scheduler_fixture_t a;
     static const uint64_t ids[] = {1, 2, 3};
     static const char *const specs[] = {"bogus", "bogus", "bogus"};
     static const uint32_t iv[] = {1, 1, 1};
     build(&a, 7, 3, ids, specs, iv);
-    assert_int_equal(sched_apply(s, &a.sched, NULL, &err), 0);
+    assert_int_equal(scheduler_apply(s, &a.sched, NULL, &err), 0);
 
     /* The log goes to stderr: catch it in a file for the duration of the loop. */
     fflush(stderr);
@@ -368,8 +368,8 @@ static void test_skips_reported(void **state)
     dup2(saved, 2);
     close(saved);
 
-    sched_counters_t c;
-    sched_counters(s, &c);
+    scheduler_counters_t c;
+    scheduler_counters(s, &c);
     /* About 15 slots and at most about 6 runs: at least a few are busy skips. */
     if (c.skipped_busy < 3 || c.runs > 7)
         fail_msg("runs %llu, skipped busy %llu late %llu", (unsigned long long)c.runs,
@@ -413,7 +413,7 @@ static void test_skips_reported(void **state)
     }
     assert_true(logged >= 1);
 
-    sched_destroy(&s);
+    scheduler_destroy(&s);
     probe_env_destroy(&env);
     event_base_free(base);
 }

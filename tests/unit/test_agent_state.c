@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "agent_stats.h"
-#include "sched_file.h"
+#include "schedule_file.h"
 #include "spool_record.h"
 #include "statefile.h"
 #include "wire.h"
@@ -54,13 +54,13 @@ static int teardown(void **state)
 }
 
 /* A schedule of n probes, version v. */
-typedef struct sched_fx {
+typedef struct scheduler_fx {
     Parallax__Schedule s;
     Parallax__Probe probes[4];
     Parallax__Probe *ptrs[4];
-} sched_fx_t;
+} scheduler_fx_t;
 
-static void make_schedule(sched_fx_t *x, uint64_t version, size_t n)
+static void make_schedule(scheduler_fx_t *x, uint64_t version, size_t n)
 {
     parallax__schedule__init(&x->s);
     x->s.version = version;
@@ -93,12 +93,12 @@ static void test_schedule_round_trip(void **state)
     Parallax__Envelope *env = NULL;
     err_t err = {{0}};
     /* No file yet: not an error. */
-    assert_int_equal(sched_file_load(f->path, &env, &err), 1);
+    assert_int_equal(schedule_file_load(f->path, &env, &err), 1);
     assert_null(env);
-    sched_fx_t x;
+    scheduler_fx_t x;
     make_schedule(&x, 7, 3);
-    assert_int_equal(sched_file_save(f->path, &x.s, &err), 0);
-    assert_int_equal(sched_file_load(f->path, &env, &err), 0);
+    assert_int_equal(schedule_file_save(f->path, &x.s, &err), 0);
+    assert_int_equal(schedule_file_load(f->path, &env, &err), 0);
     assert_non_null(env);
     assert_int_equal(env->body_case, PARALLAX__ENVELOPE__BODY_SCHEDULE);
     assert_int_equal(env->schedule->version, 7);
@@ -109,8 +109,8 @@ static void test_schedule_round_trip(void **state)
     wire_free(&env);
     /* Replaced by a newer one, atomically: no temporary file left. */
     make_schedule(&x, 8, 1);
-    assert_int_equal(sched_file_save(f->path, &x.s, &err), 0);
-    assert_int_equal(sched_file_load(f->path, &env, &err), 0);
+    assert_int_equal(schedule_file_save(f->path, &x.s, &err), 0);
+    assert_int_equal(schedule_file_load(f->path, &env, &err), 0);
     assert_int_equal(env->schedule->version, 8);
     assert_int_equal(env->schedule->n_probes, 1);
     wire_free(&env);
@@ -119,8 +119,8 @@ static void test_schedule_round_trip(void **state)
     assert_int_equal(access(tmp, F_OK), -1);
     /* An empty schedule is a schedule too (the coordinator took every probe away). */
     make_schedule(&x, 9, 0);
-    assert_int_equal(sched_file_save(f->path, &x.s, &err), 0);
-    assert_int_equal(sched_file_load(f->path, &env, &err), 0);
+    assert_int_equal(schedule_file_save(f->path, &x.s, &err), 0);
+    assert_int_equal(schedule_file_load(f->path, &env, &err), 0);
     assert_int_equal(env->schedule->n_probes, 0);
     wire_free(&env);
 }
@@ -130,7 +130,7 @@ static void expect_damaged(const fixture_t *f, const uint8_t *buf, size_t len, c
     write_raw(f->path, buf, len);
     Parallax__Envelope *env = NULL;
     err_t err = {{0}};
-    assert_int_equal(sched_file_load(f->path, &env, &err), -1);
+    assert_int_equal(schedule_file_load(f->path, &env, &err), -1);
     assert_null(env);
     /* The message names the file, so the operator knows what to look at. */
     if (!strstr(err.msg, f->path) || !strstr(err.msg, what))
@@ -140,10 +140,10 @@ static void expect_damaged(const fixture_t *f, const uint8_t *buf, size_t len, c
 static void test_schedule_damaged(void **state)
 {
     fixture_t *f = *state;
-    sched_fx_t x;
+    scheduler_fx_t x;
     make_schedule(&x, 7, 2);
     err_t err = {{0}};
-    assert_int_equal(sched_file_save(f->path, &x.s, &err), 0);
+    assert_int_equal(schedule_file_save(f->path, &x.s, &err), 0);
     uint8_t *good = NULL;
     size_t len = 0;
     assert_int_equal(statefile_read(f->path, 1 << 20, &good, &len, &err), 0);
@@ -192,7 +192,7 @@ static void test_schedule_damaged(void **state)
     assert_int_equal(unlink(f->path), 0);
     assert_int_equal(mkdir(f->path, 0700), 0);
     Parallax__Envelope *env = NULL;
-    assert_int_equal(sched_file_load(f->path, &env, &err), -1);
+    assert_int_equal(schedule_file_load(f->path, &env, &err), -1);
     assert_non_null(strstr(err.msg, f->path));
     assert_int_equal(rmdir(f->path), 0);
 }
