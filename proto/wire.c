@@ -366,6 +366,68 @@ Parallax__Envelope *wire_unpack(const uint8_t *buf, size_t len, size_t max_len, 
     return env;
 }
 
+/* Reads a varint of at most 10 bytes at buf[*pos], moving *pos past it. Returns 0 or -1. */
+static int peek_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *value)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 10 && *pos < len; i++) {
+        uint8_t b = buf[(*pos)++];
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *value = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Only the top level is walked: the body is skipped by its length whatever it holds, so
+ * whatever another version puts in it, its version field is still found. */
+int wire_peek_version(const uint8_t *buf, size_t len, uint32_t *version)
+{
+    uint32_t found = 0;
+    size_t pos = 0;
+    if (len == 0)
+        return -1;
+    while (pos < len) {
+        uint64_t key, value;
+        if (peek_varint(buf, len, &pos, &key) < 0)
+            return -1;
+        uint64_t field = key >> 3, type = key & 7;
+        /* Field 0 is not protobuf; a version that is not a varint is not ours. */
+        if (field == 0 || (field == 1 && type != 0))
+            return -1;
+        switch (type) {
+        case 0: /* varint */
+            if (peek_varint(buf, len, &pos, &value) < 0)
+                return -1;
+            /* A uint32 keeps the low 32 bits of a longer varint, as protobuf-c reads it. */
+            if (field == 1)
+                found = (uint32_t)value;
+            break;
+        case 1: /* 64-bit */
+            if (len - pos < 8)
+                return -1;
+            pos += 8;
+            break;
+        case 2: /* length-delimited */
+            if (peek_varint(buf, len, &pos, &value) < 0 || value > len - pos)
+                return -1;
+            pos += (size_t)value;
+            break;
+        case 5: /* 32-bit */
+            if (len - pos < 4)
+                return -1;
+            pos += 4;
+            break;
+        default: /* groups (3, 4) are not proto3; 6 and 7 do not exist */
+            return -1;
+        }
+    }
+    *version = found;
+    return 0;
+}
+
 void wire_free(Parallax__Envelope **env)
 {
     if (!env || !*env)

@@ -40,6 +40,15 @@ int wire_pack(const Parallax__Envelope *env, uint8_t **buf, size_t *len, err_t *
  * Caller owns the result: release it with wire_free(). */
 Parallax__Envelope *wire_unpack(const uint8_t *buf, size_t len, size_t max_len, err_t *err);
 
+/* Reads the protocol version len bytes say they speak, without unpacking or validating the
+ * rest, so that a peer of another version can be told apart from a broken one (another
+ * version's body may not even parse here). Returns 0 with *version if buf is a well-formed
+ * sequence of protobuf fields at its top level: the last version field's value, 0 if there is
+ * none (proto3 does not send a 0). Returns -1 (*version untouched) for empty input, a field
+ * running past the end, a field number of 0, a group or an unknown wire type, or a version
+ * field that is not a varint: bytes that say nothing about a version. */
+int wire_peek_version(const uint8_t *buf, size_t len, uint32_t *version);
+
 /* Frees an envelope from wire_unpack() and NULLs *env. Accepts NULL and *env == NULL. */
 void wire_free(Parallax__Envelope **env);
 

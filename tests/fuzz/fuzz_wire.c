@@ -1,5 +1,6 @@
-/* fuzz_wire: fuzz target for wire_unpack() under both size limits. Whatever the bytes, it must
- * not crash, and what it accepts must validate, repack and unpack again to the same bytes. */
+/* fuzz_wire: fuzz target for wire_unpack() under both size limits and wire_peek_version().
+ * Whatever the bytes, neither may crash; what wire_unpack accepts must validate, repack and
+ * unpack again to the same bytes, and wire_peek_version must read this build's version in it. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,11 +55,19 @@ static int any_field0(const Parallax__Envelope *env)
     }
 }
 
-static void check_accepted(const Parallax__Envelope *env, size_t max_len)
+static void check_accepted(const Parallax__Envelope *env, const uint8_t *data, size_t size,
+                           size_t max_len)
 {
     err_t err = {{0}};
     if (wire_validate(env, &err) < 0)
         fuzz_fail("accepted an envelope that does not validate", err.msg);
+    /* The coordinator asks wire_peek_version only of what wire_unpack refused, but the two
+     * must agree on what a version is: an accepted envelope speaks this build's. Field 0 (see
+     * above) is refused by the one and kept by the other. */
+    uint32_t version = 0;
+    if (!any_field0(env) &&
+        (wire_peek_version(data, size, &version) < 0 || version != PX_PROTOCOL_VERSION))
+        fuzz_fail("wire_peek_version disagrees with wire_unpack on an accepted envelope", NULL);
     uint8_t *packed = NULL;
     size_t len = 0;
     if (wire_pack(env, &packed, &len, &err) < 0)
@@ -88,6 +97,9 @@ static void check_accepted(const Parallax__Envelope *env, size_t max_len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const size_t limits[] = {PX_WIRE_MAX_TO_COORD, PX_WIRE_MAX_TO_AGENT};
+    /* On any bytes: whatever it answers, it reads nothing past them (the sanitizers watch). */
+    uint32_t peeked = 0;
+    (void)wire_peek_version(data, size, &peeked);
     for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
         err_t err = {{0}};
         Parallax__Envelope *env = wire_unpack(data, size, limits[i], &err);
@@ -98,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (size > limits[i])
             fuzz_fail("accepted input over the size limit", NULL);
-        check_accepted(env, limits[i]);
+        check_accepted(env, data, size, limits[i]);
         wire_free(&env);
         if (env)
             fuzz_fail("wire_free did not clear the pointer", NULL);

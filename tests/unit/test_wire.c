@@ -1,6 +1,7 @@
 /* test_wire: the wire module: round trips of every body type, the size limit, the allocation
  * budget against hostile messages, truncated input, and one table case per validation rule
- * (checked through wire_validate, wire_pack and wire_unpack alike), plus wire_text_valid. */
+ * (checked through wire_validate, wire_pack and wire_unpack alike), plus wire_text_valid and
+ * wire_peek_version. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -341,6 +342,85 @@ static void test_version_mismatch(void **state)
     }
 }
 
+/* The version of a message is read without unpacking it: from every body type, whatever
+ * the version, and from another version's body this build cannot parse. */
+static void test_peek_version(void **state)
+{
+    (void)state;
+    static const Parallax__Envelope__BodyCase bodies[] = {
+        PARALLAX__ENVELOPE__BODY_HELLO, PARALLAX__ENVELOPE__BODY_SCHEDULE,
+        PARALLAX__ENVELOPE__BODY_BATCH, PARALLAX__ENVELOPE__BODY_ACK,
+        PARALLAX__ENVELOPE__BODY_HEARTBEAT};
+    static const uint32_t versions[] = {0, PX_PROTOCOL_VERSION, PX_PROTOCOL_VERSION + 1,
+                                        4000000000u};
+    for (size_t b = 0; b < sizeof bodies / sizeof bodies[0]; b++) {
+        for (size_t v = 0; v < sizeof versions / sizeof versions[0]; v++) {
+            fx_t *f = fx_new(bodies[b]);
+            f->env.version = versions[v];
+            size_t len;
+            uint8_t *buf = raw_pack(&f->env, &len);
+            uint32_t got = 12345;
+            assert_int_equal(wire_peek_version(buf, len, &got), 0);
+            assert_int_equal(got, versions[v]);
+            free(buf);
+            fx_destroy(&f);
+        }
+    }
+    static const struct {
+        const char *what, *bytes;
+        size_t len;
+        uint32_t version;
+    } ok[] = {
+        /* A body of version 2 that is not a batch of this version: unpacking fails. */
+        {"unparsable body", "\x08\x02\x22\x03\xff\xff\xff", 7, 2},
+        {"body before version", "\x32\x00\x08\x07", 4, 7},
+        /* proto3: the last value of a field wins, as protobuf-c unpacks it. */
+        {"repeated version", "\x08\x02\x08\x00", 4, 0},
+        {"no version field", "\x32\x00", 2, 0},
+        {"unknown fields of each wire type",
+         "\x08\x05\x38\x01\x3d\x01\x02\x03\x04\x39\x01\x02\x03\x04\x05\x06\x07\x08", 18, 5},
+        /* A uint32 keeps the low 32 bits: 2^32 + 1 reads as 1, here as in protobuf-c. */
+        {"varint over 32 bits", "\x08\x81\x80\x80\x80\x10\x32\x00", 8, 1},
+        {"non-minimal key", "\x88\x00\x03\x32\x00", 5, 3},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        uint32_t got = 12345;
+        if (wire_peek_version((const uint8_t *)ok[i].bytes, ok[i].len, &got) != 0)
+            fail_msg("%s: not read", ok[i].what);
+        if (got != ok[i].version)
+            fail_msg("%s: version %u, expected %u", ok[i].what, got, ok[i].version);
+    }
+    /* Whatever wire_unpack reads as the version, so does wire_peek_version. */
+    err_t err = {{0}};
+    assert_null(wire_unpack((const uint8_t *)ok[2].bytes, ok[2].len, PX_WIRE_MAX_TO_COORD, &err));
+    assert_err_contains(&err, "version 0");
+    static const struct {
+        const char *what, *bytes;
+        size_t len;
+    } bad[] = {
+        {"empty", "", 0},
+        {"truncated key", "\xff", 1},
+        {"tag without its varint", "\x08", 1},
+        {"varint too long", "\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12},
+        {"length past the end", "\x08\x01\x12\x05\x0a", 5},
+        {"length of 4 GiB", "\x12\xff\xff\xff\xff\x0f", 6},
+        {"64-bit field cut short", "\x39\x01\x02", 3},
+        {"32-bit field cut short", "\x3d\x01\x02", 3},
+        {"start group", "\x3b\x3c", 2},
+        {"wire type 7", "\x0f", 1},
+        {"field number 0", "\x00\x01", 2},
+        {"version as a string", "\x0a\x01\x01", 3},
+        {"version as fixed32", "\x0d\x01\x00\x00\x00", 5},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint32_t got = 12345;
+        if (wire_peek_version((const uint8_t *)bad[i].bytes, bad[i].len, &got) != -1)
+            fail_msg("%s: read as version %u", bad[i].what, got);
+        if (got != 12345)
+            fail_msg("%s: *version changed on failure", bad[i].what);
+    }
+}
+
 static void test_empty_envelope(void **state)
 {
     (void)state;
@@ -400,6 +480,9 @@ static void test_truncated_prefixes(void **state)
         if (e) {
             parsed++;
             assert_int_equal(wire_validate(e, &err), 0);
+            uint32_t version = 0;
+            assert_int_equal(wire_peek_version(prefix, n, &version), 0);
+            assert_int_equal(version, PX_PROTOCOL_VERSION);
             wire_free(&e);
         } else {
             assert_true(err.msg[0] != '\0');
@@ -941,6 +1024,7 @@ int main(void)
         cmocka_unit_test(test_truncated_prefixes),   cmocka_unit_test(test_oversized),
         cmocka_unit_test(test_hostile_allocation),   cmocka_unit_test(test_validation_rules),
         cmocka_unit_test(test_text_valid),           cmocka_unit_test(test_gap_reasons),
+        cmocka_unit_test(test_peek_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
