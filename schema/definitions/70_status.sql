@@ -72,24 +72,32 @@ SELECT a.name,
        a.schedule_version_acked,
        a.schedule_acked_at,
        cur.version AS schedule_version_current,
-       a.schedule_version_acked IS NOT DISTINCT FROM cur.version AS schedule_current
+       a.schedule_version_acked IS NOT DISTINCT FROM cur.version AS schedule_current,
+       a.refused,
+       a.refused_at
 FROM parallax.agents a
 CROSS JOIN (SELECT max(version) AS version FROM parallax.schedule_versions) cur;
 
+-- One row per agent. state is disabled, refused (the coordinator refused its latest messages:
+-- it speaks another protocol version, refused says which; docs/upgrading.md), offline (not
+-- heard from within p_window), impaired (its latest vantage bin says so) or online.
 CREATE OR REPLACE FUNCTION parallax.agent_status(p_window interval DEFAULT interval '60 seconds',
                                       p_now timestamptz DEFAULT now())
 RETURNS TABLE (agent text, country text, asn bigint, enabled boolean, state text,
                last_seen timestamptz, health text, health_at timestamptz, dropped bigint,
-               skipped bigint, clock_offset_ms integer, agent_version text, public_key text)
+               skipped bigint, clock_offset_ms integer, agent_version text, public_key text,
+               refused text, refused_at timestamptz)
 LANGUAGE sql STABLE SET search_path = pg_catalog
 AS $$
 SELECT a.name, a.country, a.asn, a.enabled,
        CASE WHEN NOT a.enabled THEN 'disabled'
+            WHEN a.refused IS NOT NULL THEN 'refused'
             WHEN seen.at IS NULL OR seen.at < p_now - p_window THEN 'offline'
             WHEN vb.state = 'impaired' THEN 'impaired'
             ELSE 'online' END,
        seen.at, vb.state, vb.bin_start, coalesce(g.dropped, 0)::bigint,
-       coalesce(g.skipped, 0)::bigint, a.clock_offset_ms, a.agent_version, a.public_key
+       coalesce(g.skipped, 0)::bigint, a.clock_offset_ms, a.agent_version, a.public_key,
+       a.refused, a.refused_at
 FROM parallax.agents a
 -- Both lookups are index scans from the newest end: (agent_id, ts) and (scope, subject_id,
 -- bin_start) primary keys.
@@ -107,7 +115,7 @@ LEFT JOIN LATERAL (
 $$;
 
 COMMENT ON FUNCTION parallax.agent_status(interval, timestamptz) IS
-    'Agents: online/offline/impaired/disabled, last heard of, latest vantage health, spool drops, runs skipped, clock offset.';
+    'Agents: online/offline/impaired/refused/disabled, last heard of, latest vantage health, spool drops, runs skipped, clock offset, why its messages are refused.';
 
 -- What each vantage saw of each target, bin by bin, for target bins starting in
 -- [p_from, p_to): the runs it made (all probes of the target), how many were ok, its most

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # ctl_upgrade: a database made by stable 1 — the schema of commit $STABLE1, built as that
 # commit's parallaxctl built it (each migration in a transaction, recorded with its SHA-256) —
-# holding results, bins and outages, upgrades in place with today's `parallaxctl db migrate`:
-# no row changes, the merge goes on from where it was and ends where a database that had
-# today's schema from the start ends, and the schema is exactly a fresh one's. Databases
-# made by a development version before stable 1, or migrated by a newer parallaxctl, are
-# refused with an error that says so.
+# holding results, bins and outages, upgrades in place with today's `parallaxctl db migrate`
+# (recorded as 001_stable, then the migrations after it applied): no row changes, the merge
+# goes on from where it was and ends where a database that had today's schema from the start
+# ends, and the schema is exactly a fresh one's. Databases made by a development version
+# before stable 1, or migrated by a newer parallaxctl, are refused with an error that says so.
 source "$(dirname "$0")/lib.sh"
 source "$PX_SOURCE_DIR/tests/data/merge/merge_fx.sh"
 
@@ -31,18 +31,35 @@ make_stable1() {
     done
 }
 
-# snapshot: every table of the parallax schema but the migration records, as row count and
-# a digest of its rows, one line per table.
-snapshot() {
-    local t out=""
+# note_columns: remembers every table of the parallax schema but the migration records and
+# their columns, as they are now (in stable 1), for snapshot.
+declare -A STABLE1_COLUMNS=()
+note_columns() {
+    local t
     for t in $(sql "SELECT tablename FROM pg_tables WHERE schemaname = 'parallax'
                     AND tablename NOT IN ('schema_migrations', 'schema_definitions')
-                    AND tablename NOT LIKE 'results_%' ORDER BY 1"); do
+                    AND tablename NOT LIKE 'results_%'"); do
+        STABLE1_COLUMNS[$t]=$(sql "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum)
+                                   FROM pg_attribute WHERE attrelid = 'parallax.$t'::regclass
+                                   AND attnum > 0 AND NOT attisdropped")
+    done
+}
+
+# snapshot: each table note_columns found, as row count and a digest of its rows in the
+# columns it found, one line per table: later migrations may add tables and columns (they
+# only add), never change what was there.
+snapshot() {
+    local t out=""
+    for t in $(printf '%s\n' "${!STABLE1_COLUMNS[@]}" | sort); do
         out+="$t $(sql "SELECT count(*) || ' ' || coalesce(md5(string_agg(r::text, ',' ORDER BY r::text)), '-')
-                       FROM parallax.$t r")"$'\n'
+                       FROM (SELECT ${STABLE1_COLUMNS[$t]} FROM parallax.$t) r")"$'\n'
     done
     printf '%s' "$out"
 }
+
+# The migrations after stable 1, which the upgrade applies: "NNN_name" lines.
+LATER=$(cd "$PX_SOURCE_DIR/schema/migrations" && ls [0-9][0-9][0-9]_*.sql | sort | sed 's/\.sql$//' | { grep -v '^001_' || true; })
+N_DEFINITIONS=$(cd "$PX_SOURCE_DIR/schema/definitions" && ls [0-9][0-9]_*.sql | wc -l)
 
 # The same history on both: a blackout of country IR in bins 10..19, played to bin 30 by
 # stable 1 and on by today's schema.
@@ -59,6 +76,7 @@ make_stable1 "$DB_NAME"
 play_history
 [ "$(sql "SELECT count(*) FROM parallax.outages WHERE scope = 'group'")" = 1 ] ||
     fail "stable 1 did not record the blackout: $(sql "SELECT fx.events()")"
+note_columns
 before=$(snapshot)
 grep -q '^results [1-9]' <<<"$before" && grep -q '^bins [1-9]' <<<"$before" &&
     grep -q '^outage_events [1-9]' <<<"$before" || fail "nothing to upgrade: $before"
@@ -66,11 +84,12 @@ grep -q '^results [1-9]' <<<"$before" && grep -q '^bins [1-9]' <<<"$before" &&
 log "db migrate upgrades it in place and loses nothing"
 ctl 0 db migrate
 [ "$(cat "$WORK/out")" = "recorded 001_core..012_gap_reason as 001_stable (stable 1)
-no migration to apply
-installed 7 definition files (functions, views, triggers)" ] || fail "upgrade printed: $(cat "$WORK/out")"
+$(if [ -n "$LATER" ]; then sed 's/^/applied /' <<<"$LATER"; else echo "no migration to apply"; fi)
+installed $N_DEFINITIONS definition files (functions, views, triggers)" ] || fail "upgrade printed: $(cat "$WORK/out")"
 after=$(snapshot)
 [ "$after" = "$before" ] || fail "$(printf 'rows changed by the upgrade\n--- before\n%s\n--- after\n%s' "$before" "$after")"
-[ "$(sql "SELECT version || ' ' || name FROM parallax.schema_migrations")" = "1 001_stable" ] ||
+[ "$(sql "SELECT version || ' ' || name FROM parallax.schema_migrations ORDER BY version")" = \
+  "$(printf '1 001_stable\n'; sed -E 's/^0*([0-9]+)_/\1 &/' <<<"$LATER" | grep .)" ] ||
     fail "migration records: $(sql "SELECT * FROM parallax.schema_migrations")"
 ctl 0 db migrate
 [ "$(head -n 1 "$WORK/out")" = "no migration to apply" ] || fail "second run printed: $(cat "$WORK/out")"
