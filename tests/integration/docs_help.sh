@@ -28,12 +28,15 @@ commands=$("$CTL" --help | sed -n '/^reading:/,/^options:/p' |
     done | sort -u)
 [ "$(wc -l <<<"$commands")" -ge 15 ] || fail "found only these commands in --help: $commands"
 all=$("$CTL" --help)
+# Read once: `sed | grep -q` would fail now and then under pipefail, when grep's early exit
+# makes sed's next write die of SIGPIPE.
+man_text=$(sed 's/\\-/-/g' "$PX_SOURCE_DIR/man/parallaxctl.8")
 while read -r cmd; do
     # shellcheck disable=SC2086 # "agent add" is two words
     out=$("$CTL" $cmd --help) || fail "parallaxctl $cmd --help failed"
     grep -q "^usage: parallaxctl" <<<"$out" || fail "parallaxctl $cmd --help printed no usage: $out"
     all+=$'\n'"$out"
-    sed 's/\\-/-/g' "$PX_SOURCE_DIR/man/parallaxctl.8" | grep -q "$cmd" || fail "man parallaxctl does not name '$cmd'"
+    grep -q "$cmd" <<<"$man_text" || fail "man parallaxctl does not name '$cmd'"
 done <<<"$commands"
 check parallaxctl "$all" parallaxctl.8
 log "$(wc -l <<<"$commands") parallaxctl commands; every option in both: ok"
