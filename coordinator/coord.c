@@ -21,6 +21,7 @@
 #include "keys.h"
 #include "link.h"
 #include "log.h"
+#include "refusals.h"
 #include "sessions.h"
 #include "store.h"
 #include "timeutil.h"
@@ -41,6 +42,9 @@
 #define COORD_CLOCK_WARN_MS 1000
 /* A merge call this long is logged at info. */
 #define COORD_MERGE_SLOW_US 1000000
+/* An agent speaking another protocol version is logged and its refusal stored at most this
+ * often while it goes on sending (and at once when the version it speaks changes). */
+#define COORD_REFUSAL_PERIOD_US (60 * 1000000LL)
 
 /* A batch waiting to be stored with the others of its group. */
 typedef struct pending {
@@ -58,6 +62,7 @@ struct coord {
     allow_t *allow;
     Parallax__Schedule *schedule;
     sessions_t *sessions;
+    refusals_t *refusals; /* agents speaking another protocol version */
     backoff_t backoff;
     int db_ready;   /* connected, and everything a fresh connection needs is loaded */
     int db_was_up;  /* for logging the loss of the database once */
@@ -92,7 +97,8 @@ coord_t *coord_new(const coord_config_t *cfg, err_t *err)
     if (load_or_create_keys(cfg->key_file, &c->keys, err) < 0)
         goto fail;
     if (!(c->allow = allow_new()) || !(c->store = store_new(cfg->database)) ||
-        !(c->sessions = sessions_new(COORD_MAX_SESSIONS))) {
+        !(c->sessions = sessions_new(COORD_MAX_SESSIONS)) ||
+        !(c->refusals = refusals_new(COORD_MAX_SESSIONS))) {
         err_set(err, "out of memory");
         goto fail;
     }
@@ -126,6 +132,7 @@ void coord_destroy(coord_t **coord)
     allow_destroy(&c->allow);
     store_schedule_free(&c->schedule);
     sessions_destroy(&c->sessions);
+    refusals_destroy(&c->refusals);
     if (c->sigfd >= 0)
         close(c->sigfd);
     free(c);
@@ -258,6 +265,10 @@ static int db_ensure(coord_t *c, err_t *fatal)
     if (!store_has_agent_state(c->store))
         log_warn("the schema predates migration 007: agent state and schedule versions are not "
                  "stored; run 'parallaxctl db migrate'");
+    if (!store_has_refusal(c->store))
+        log_warn("the schema predates migration 002 (agents.refused): agents speaking another "
+                 "protocol version are logged but not shown by parallaxctl; run 'parallaxctl db "
+                 "migrate' and restart the coordinator");
     backoff_reset(&c->backoff);
     c->db_ready = 1;
     c->db_was_up = 1;
@@ -463,6 +474,33 @@ static void group_add(coord_t *c, link_msg_t *msg, Parallax__Envelope **env,
     c->group_results += p->env->batch->n_results;
 }
 
+/* A message from agent in another protocol version: nothing in it is used, since its fields
+ * may mean something else there, and nothing is answered, since the agent may not read this
+ * version either (docs/upgrading.md). The refusal is logged and stored once a minute at most
+ * per agent, so an old agent resending its spool costs neither log nor database much; it
+ * stays in agents.refused until the agent speaks this version. */
+static void refuse_version(coord_t *c, const allow_entry_t *agent, uint32_t version)
+{
+    if (!refusals_note(c->refusals, agent->agent_id, version, time_mono_us(),
+                       COORD_REFUSAL_PERIOD_US))
+        return;
+    char why[160];
+    snprintf(why, sizeof why,
+             "speaks protocol %u; this coordinator speaks %d: upgrade agent and coordinator "
+             "together",
+             version, PX_PROTOCOL_VERSION);
+    log_warn("agent %s: refused: %s (nothing it sends is used; logged once a minute while it "
+             "goes on)",
+             agent->name, why);
+    if (!c->db_ready) {
+        log_debug("agent %s: database away; refusal not recorded", agent->name);
+        return;
+    }
+    err_t err;
+    if (store_refuse_agent(c->store, agent->agent_id, why, &err) < 0)
+        log_warn("agent %s: %s", agent->name, err.msg);
+}
+
 static void handle_message(coord_t *c, link_msg_t *msg)
 {
     int64_t recv_us = time_now_us();
@@ -477,11 +515,24 @@ static void handle_message(coord_t *c, link_msg_t *msg)
     err_t err;
     Parallax__Envelope *env = wire_unpack(msg->data, msg->len, PX_WIRE_MAX_TO_COORD, &err);
     if (!env) {
-        log_warn("agent %s: dropped a bad message: %s", agent->name, err.msg);
+        /* Another version's message is refused whatever wire_unpack made of the rest. */
+        uint32_t version;
+        if (wire_peek_version(msg->data, msg->len, &version) == 0 && version != PX_PROTOCOL_VERSION)
+            refuse_version(c, agent, version);
+        else
+            log_warn("agent %s: dropped a bad message: %s", agent->name, err.msg);
         return;
     }
     session_t *s = sessions_touch(c->sessions, agent->agent_id, agent->name, msg->route,
                                   msg->route_len, time_mono_us());
+    /* It speaks this version now: the next record of it clears the refusal in the database,
+     * so it is made now whatever the message. */
+    if (refusals_forget(c->refusals, agent->agent_id)) {
+        log_info("agent %s speaks protocol %d now: refusal lifted", agent->name,
+                 PX_PROTOCOL_VERSION);
+        if (s)
+            s->recorded_mono_us = 0;
+    }
     switch (env->body_case) {
     case PARALLAX__ENVELOPE__BODY_HELLO:
         if (env->hello->name && *env->hello->name && strcmp(env->hello->name, agent->name))

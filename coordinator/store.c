@@ -29,6 +29,7 @@ struct store {
     int has_merge;       /* the schema has parallax.merge_run() (migration 003 or later) */
     int has_heartbeats;  /* ... and parallax.heartbeats */
     int has_agent_state; /* ... and migration 007 (liveness, clock, schedule versions) */
+    int has_refusal;     /* ... and migration 002 after stable 1 (agents.refused) */
     char sqlstate[6];    /* of the last failed statement, "" if none */
     int64_t max_probe_id; /* highest probe id issued, as last read */
     int64_t days_known[STORE_DAYS_KNOWN]; /* committed partitions, by day number; a ring */
@@ -77,6 +78,11 @@ int store_fd(const store_t *store)
 int store_has_agent_state(const store_t *store)
 {
     return store->has_agent_state;
+}
+
+int store_has_refusal(const store_t *store)
+{
+    return store->has_refusal;
 }
 
 /* The server's message on one line, without libpq's trailing newline. */
@@ -281,7 +287,10 @@ int store_connect(store_t *s, err_t *err)
                          "SELECT to_regclass('parallax.results') IS NOT NULL, "
                          "to_regprocedure('parallax.merge_run(timestamptz)') IS NOT NULL, "
                          "to_regclass('parallax.heartbeats') IS NOT NULL, "
-                         "to_regclass('parallax.schedule_versions') IS NOT NULL",
+                         "to_regclass('parallax.schedule_versions') IS NOT NULL, "
+                         "EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
+                         "to_regclass('parallax.agents') AND attname = 'refused' "
+                         "AND NOT attisdropped)",
                          0, NULL, err);
     if (!res)
         return -1;
@@ -290,6 +299,7 @@ int store_connect(store_t *s, err_t *err)
     s->has_merge = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
     s->has_heartbeats = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
     s->has_agent_state = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+    s->has_refusal = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
     PQclear(res);
     if (!migrated) {
         err_set(err, "the database has no parallax schema: run 'parallaxctl db migrate' first");
@@ -1045,15 +1055,30 @@ int store_touch_agent(store_t *s, int agent_id, const char *agent_version,
                    "agent_version = coalesce($2, agent_version) WHERE id = $1",
                    2, p, err);
     /* Every SET expression sees the row as it was, so the CASE compares with the old ack. */
+#define STORE_TOUCH_SET                                                                            \
+    "UPDATE parallax.agents SET last_seen = now(), online = true, "                                \
+    "agent_version = coalesce($2, agent_version), "                                                \
+    "schedule_acked_at = CASE WHEN $3::bigint IS NOT NULL AND "                                    \
+    "schedule_version_acked IS DISTINCT FROM $3::bigint THEN now() "                               \
+    "ELSE schedule_acked_at END, "                                                                 \
+    "schedule_version_acked = coalesce($3::bigint, schedule_version_acked) "
     return run(s, "updating last_seen",
-               "UPDATE parallax.agents SET last_seen = now(), online = true, "
-               "agent_version = coalesce($2, agent_version), "
-               "schedule_acked_at = CASE WHEN $3::bigint IS NOT NULL AND "
-               "schedule_version_acked IS DISTINCT FROM $3::bigint THEN now() "
-               "ELSE schedule_acked_at END, "
-               "schedule_version_acked = coalesce($3::bigint, schedule_version_acked) "
-               "WHERE id = $1",
+               s->has_refusal ? STORE_TOUCH_SET ", refused = NULL, refused_at = NULL WHERE id = $1"
+                              : STORE_TOUCH_SET "WHERE id = $1",
                3, p, err);
+#undef STORE_TOUCH_SET
+}
+
+int store_refuse_agent(store_t *s, int agent_id, const char *why, err_t *err)
+{
+    if (!s->has_refusal)
+        return 0;
+    char id[16];
+    snprintf(id, sizeof id, "%d", agent_id);
+    const char *p[] = {id, why};
+    return run(s, "recording a refused agent",
+               "UPDATE parallax.agents SET refused = $2, refused_at = now() WHERE id = $1", 2, p,
+               err);
 }
 
 int store_expire_agents(store_t *s, uint64_t timeout_s, void (*gone)(void *arg, const char *name),

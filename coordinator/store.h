@@ -1,7 +1,7 @@
 /* store: the coordinator's PostgreSQL side, and the only coordinator code that includes
  * libpq: connection with reconnect, the allow-list, the schedule and its version, change
  * notifications, the exactly-once ingest of result batches and gap records, and what the
- * coordinator learns of each agent (liveness, clock, acknowledged schedule).
+ * coordinator learns of each agent (liveness, clock, acknowledged schedule, refusal).
  * Parameterised queries only. No call blocks without a bound: connecting gives up after
  * STORE_CONNECT_TIMEOUT_MS, every statement runs under a server-side statement_timeout and a
  * client-side deadline a little longer, after which the connection is dropped (a hung server
@@ -70,6 +70,9 @@ int store_fd(const store_t *store);
  * the calls that need it do nothing and the schedule version is a hash of its contents. */
 int store_has_agent_state(const store_t *store);
 
+/* 1 if the schema has migration 002 (agents.refused): without it refusals are not stored. */
+int store_has_refusal(const store_t *store);
+
 /* Records the coordinator's public key and advertised endpoint. Returns 0 or -1. */
 int store_register_coordinator(store_t *store, const char *public_key, const char *endpoint,
                                err_t *err);
@@ -98,9 +101,15 @@ void store_ingest(store_t *store, store_batch_t *batches, size_t n);
 
 /* Notes that the agent was heard from: last_seen, online, software version (when not NULL)
  * and the schedule version it runs (when schedule_version >= 0; schedule_acked_at moves only
- * when it changed). Returns 0 or -1. */
+ * when it changed). It was heard in this protocol version, so a refusal it had is cleared.
+ * Returns 0 or -1. */
 int store_touch_agent(store_t *store, int agent_id, const char *agent_version,
                       int64_t schedule_version, err_t *err);
+
+/* Records why the coordinator refuses agent_id's messages (why: one line naming both protocol
+ * versions) and when: now. Leaves last_seen alone, since nothing the agent said was used. A
+ * no-op on a schema without agents.refused. Returns 0 or -1. */
+int store_refuse_agent(store_t *store, int agent_id, const char *why, err_t *err);
 
 /* Marks offline every online agent not heard from for timeout_s seconds, calling
  * gone(arg, name) for each. Returns how many, or -1. */
