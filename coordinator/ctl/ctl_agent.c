@@ -395,8 +395,25 @@ enum {
     L_DROPPED,
     L_SKIPPED,
     L_OFFSET,
-    L_KEY
+    L_KEY,
+    L_REFUSED,
+    L_REFUSED_AT
 };
+
+int ctl_agent_print_refusals(const ctl_rows_t *rows, size_t name_col, size_t refused_col, FILE *out)
+{
+    int first = 1;
+    for (size_t r = 0; r < ctl_rows_count(rows); r++) {
+        const char *why = ctl_rows_get(rows, r, refused_col);
+        if (!why)
+            continue;
+        if ((first && fputc('\n', out) == EOF) ||
+            fprintf(out, "agent %s is refused: %s\n", ctl_rows_get(rows, r, name_col), why) < 0)
+            return -1;
+        first = 0;
+    }
+    return 0;
+}
 
 int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err)
 {
@@ -407,7 +424,9 @@ int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err)
         db,
         "SELECT agent, country, asn::text, enabled::text, state, "
         "to_char(last_seen, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), dropped::text, skipped::text, "
-        "clock_offset_ms::text, public_key FROM parallax.agent_status() ORDER BY agent",
+        "clock_offset_ms::text, public_key, refused, "
+        "to_char(refused_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+        "FROM parallax.agent_status() ORDER BY agent",
         0, NULL, err);
     if (!rows)
         return -1;
@@ -441,6 +460,10 @@ int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err)
             json_raw_number(js, ctl_rows_get(rows, r, L_OFFSET));
             json_key(js, "public_key");
             json_string(js, ctl_rows_get(rows, r, L_KEY));
+            json_key(js, "refused");
+            json_string(js, ctl_rows_get(rows, r, L_REFUSED));
+            json_key(js, "refused_at");
+            json_string(js, ctl_rows_get(rows, r, L_REFUSED_AT));
             json_object_end(js);
         }
         json_array_end(js);
@@ -462,6 +485,8 @@ int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err)
                 goto oom;
         }
         rc = ctl_table_print(table, out);
+        if (rc == 0)
+            rc = ctl_agent_print_refusals(rows, L_NAME, L_REFUSED, out);
     }
     if (rc < 0)
         err_set(err, "cannot write the list: %s", strerror(errno));
@@ -496,6 +521,7 @@ static const char show_sql[] =
     "to_char(s.last_seen, 'YYYY-MM-DD HH24:MI:SS'), s.health, "
     "to_char(s.health_at, 'YYYY-MM-DD HH24:MI:SS'), s.dropped::text, s.skipped::text, "
     "s.clock_offset_ms::text, "
+    "s.refused, to_char(s.refused_at, 'YYYY-MM-DD HH24:MI:SS'), "
     "s.agent_version, s.public_key, to_char(a.created_at, 'YYYY-MM-DD HH24:MI:SS'), "
     "(SELECT string_agg(o.id || ' (' || o.stage || ' since ' || "
     "  to_char(o.started_at, 'YYYY-MM-DD HH24:MI:SS') || ')', ', ' ORDER BY o.id) "
@@ -508,7 +534,7 @@ static const char show_json_sql[] =
     "SELECT jsonb_build_object('name', s.agent, 'country', s.country, 'asn', s.asn, "
     "'enabled', s.enabled, 'state', s.state, 'last_seen', s.last_seen, 'health', s.health, "
     "'health_at', s.health_at, 'dropped', s.dropped, 'skipped', s.skipped, "
-    "'clock_offset_ms', s.clock_offset_ms, "
+    "'clock_offset_ms', s.clock_offset_ms, 'refused', s.refused, 'refused_at', s.refused_at, "
     "'agent_version', s.agent_version, 'public_key', s.public_key, "
     "'created_at', a.created_at, "
     "'open_outages', (SELECT coalesce(jsonb_agg(o.id ORDER BY o.id), '[]') "
@@ -530,6 +556,8 @@ int ctl_agent_show(ctl_db_t *db, const char *name, int json, FILE *out, err_t *e
                                               {"spool drops", CTL_SHOW_TEXT},
                                               {"runs skipped", CTL_SHOW_TEXT},
                                               {"clock offset ms", CTL_SHOW_TEXT},
+                                              {"refused", CTL_SHOW_TEXT},
+                                              {"refused at", CTL_SHOW_UTC},
                                               {"version", CTL_SHOW_TEXT},
                                               {"public key", CTL_SHOW_TEXT},
                                               {"added", CTL_SHOW_UTC},

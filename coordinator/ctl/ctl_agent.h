@@ -68,16 +68,24 @@ int ctl_agent_conf_format(const ctl_agent_conf_t *conf, time_t now, char *buf, s
 int ctl_agent_add(ctl_db_t *db, const ctl_agent_add_opts_t *opts, FILE *out, err_t *err);
 
 /* Writes all agents to out as a table (with state, spool drops and clock offset from
- * parallax.agent_status()), or as a JSON array when json is set. Returns 0 or -1. */
+ * parallax.agent_status()) followed by why each refused agent is refused, or as a JSON array
+ * when json is set. Returns 0 or -1. */
 int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err);
+
+/* Writes, after a blank line, "agent NAME is refused: WHY" for each of rows whose column
+ * refused_col is not NULL (the name in column name_col); nothing if there is none. The
+ * agents table of `agent list` and `status` ends with it. Returns 0, or -1 on a write error
+ * (errno set). */
+int ctl_agent_print_refusals(const ctl_rows_t *rows, size_t name_col, size_t refused_col,
+                             FILE *out);
 
 /* Enables or disables the agent called name. Returns 0, or -1 (err set) if there is no such
  * agent or the database fails. */
 int ctl_agent_set_enabled(ctl_db_t *db, const char *name, int enabled, err_t *err);
 
-/* Writes everything known about agent name (status, health, drops, clock offset, key,
- * ongoing outages of its vantage) to out, or one JSON object when json is set. Returns 0, or
- * -1 (err set) if there is no such agent. */
+/* Writes everything known about agent name (status, why it is refused if it is, health, drops,
+ * clock offset, key, ongoing outages of its vantage) to out, or one JSON object when json is set.
+ * Returns 0, or -1 (err set) if there is no such agent. */
 int ctl_agent_show(ctl_db_t *db, const char *name, int json, FILE *out, err_t *err);
 
 /* Removes agent name: its row, heartbeats, gaps and batch records. Its results stay (they are

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_agent.h"
 #include "ctl_args.h"
 #include "ctl_outage.h"
 #include "ctl_parse.h"
@@ -24,18 +25,30 @@ int ctl_status_parse(int argc, char **argv, uint64_t *window_s, int *json, err_t
     return rc;
 }
 
-enum { A_NAME, A_COUNTRY, A_ASN, A_STATE, A_LAST_SEEN, A_HEALTH, A_DROPPED, A_SKIPPED, A_OFFSET };
+enum {
+    A_NAME,
+    A_COUNTRY,
+    A_ASN,
+    A_STATE,
+    A_LAST_SEEN,
+    A_HEALTH,
+    A_DROPPED,
+    A_SKIPPED,
+    A_OFFSET,
+    A_REFUSED
+};
 
 static const char agents_sql[] =
     "SELECT agent, country, asn::text, state, to_char(last_seen, 'YYYY-MM-DD HH24:MI:SS'), "
-    "health, dropped::text, skipped::text, clock_offset_ms::text "
+    "health, dropped::text, skipped::text, clock_offset_ms::text, refused "
     "FROM parallax.agent_status($1::bigint * interval '1 second') ORDER BY agent";
 
 static const char agents_json_sql[] =
     "SELECT coalesce(jsonb_agg(jsonb_build_object('name', s.agent, 'country', s.country, "
     "'asn', s.asn, 'enabled', s.enabled, 'state', s.state, 'last_seen', s.last_seen, "
     "'health', s.health, 'health_at', s.health_at, 'dropped', s.dropped, 'skipped', s.skipped, "
-    "'clock_offset_ms', s.clock_offset_ms, 'agent_version', s.agent_version) "
+    "'clock_offset_ms', s.clock_offset_ms, 'agent_version', s.agent_version, "
+    "'refused', s.refused, 'refused_at', s.refused_at) "
     "ORDER BY s.agent), '[]')::text "
     "FROM parallax.agent_status($1::bigint * interval '1 second') s";
 
@@ -58,9 +71,9 @@ static int status_json(ctl_db_t *db, const char *window, FILE *out, err_t *err)
     return rc;
 }
 
-/* The agents table: one row per agent, as agent_status() says. DROPS are results its spool
- * lost, SKIPPED runs it could not start on time: both are gaps, kept apart because they call
- * for different remedies. */
+/* The agents table: one row per agent, as agent_status() says, then why each refused agent is
+ * refused. DROPS are results its spool lost, SKIPPED runs it could not start on time: both
+ * are gaps, kept apart because they call for different remedies. */
 static int agents_table(const ctl_rows_t *rows, FILE *out)
 {
     static const char *const headers[] = {"NAME",  "COUNTRY",       "ASN",
@@ -85,6 +98,8 @@ static int agents_table(const ctl_rows_t *rows, FILE *out)
     }
     if (rc == 0)
         rc = ctl_table_print(table, out);
+    if (rc == 0)
+        rc = ctl_agent_print_refusals(rows, A_NAME, A_REFUSED, out);
     ctl_table_destroy(&table);
     return rc;
 }
@@ -109,11 +124,16 @@ int ctl_status_show(ctl_db_t *db, uint64_t window_s, int json, FILE *out, err_t 
         return -1;
     int rc = -1;
     size_t n = ctl_rows_count(rows);
+    /* Refused agents are counted only when there are some: between upgrades there are none. */
+    char refused[40] = "";
+    size_t n_refused = count_state(rows, "refused");
+    if (n_refused > 0)
+        snprintf(refused, sizeof refused, ", %zu refused", n_refused);
     fprintf(out,
-            "agents: %zu (%zu online, %zu impaired, %zu offline, %zu disabled; online = heard "
+            "agents: %zu (%zu online, %zu impaired, %zu offline%s, %zu disabled; online = heard "
             "from in the last %ss)\n",
             n, count_state(rows, "online"), count_state(rows, "impaired"),
-            count_state(rows, "offline"), count_state(rows, "disabled"), window);
+            count_state(rows, "offline"), refused, count_state(rows, "disabled"), window);
     if (n > 0 && agents_table(rows, out) < 0) {
         err_set(err, "cannot write the status: %s", errno ? strerror(errno) : "out of memory");
         goto done;

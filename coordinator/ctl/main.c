@@ -69,7 +69,9 @@ static const char usage_status[] =
     "\n"
     "Shows every agent: online (heard from, by a message or a heartbeat, within the\n"
     "window), impaired (online, but its latest vantage bin says its control targets fail or\n"
-    "it reports local errors), offline or disabled; when it was last seen, its latest\n"
+    "it reports local errors), offline, refused (it speaks another protocol version than the\n"
+    "coordinator, which uses nothing it sends: upgrade agent and coordinator together; a line\n"
+    "after the table names both versions) or disabled; when it was last seen, its latest\n"
     "vantage health, how many results its spool dropped (DROPS) and how many runs it could\n"
     "not start on time (SKIPPED: the run before still going, or the agent late), both from\n"
     "parallax.gaps, and its clock offset against the coordinator's. Then the outages going\n"
@@ -168,16 +170,18 @@ static const char usage_agent_add[] =
 static const char usage_agent_list[] =
     "usage: " PROG " [--db CONNINFO] agent list [--json]\n"
     "\n"
-    "Lists agents: name, country, ASN, enabled, state (online, impaired, offline, disabled;\n"
-    "see 'status'), last seen, spool drops, skipped runs, clock offset (ms, agent minus\n"
-    "coordinator) and public key.\n"
-    "  --json  a JSON array of objects instead of a table\n";
+    "Lists agents: name, country, ASN, enabled, state (online, impaired, offline, refused,\n"
+    "disabled; see 'status'), last seen, spool drops, skipped runs, clock offset (ms, agent\n"
+    "minus coordinator) and public key; then, for each refused agent, why: the protocol\n"
+    "version it speaks and the coordinator's.\n"
+    "  --json  a JSON array of objects instead of a table (refused: why, or null)\n";
 
 static const char usage_agent_show[] =
     "usage: " PROG " [--db CONNINFO] agent show NAME [--json]\n"
     "\n"
-    "Shows everything about agent NAME: status, latest vantage health, spool drops, skipped\n"
-    "runs, clock offset, version, key and its vantage outages going on.\n"
+    "Shows everything about agent NAME: status, why the coordinator refuses it if it does\n"
+    "(another protocol version: both are named) and when it last did, latest vantage health,\n"
+    "spool drops, skipped runs, clock offset, version, key and its vantage outages going on.\n"
     "  --json  one JSON object\n";
 
 static const char usage_agent_enable[] = "usage: " PROG " [--db CONNINFO] agent enable NAME\n"

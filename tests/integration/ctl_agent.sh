@@ -188,8 +188,9 @@ assert agents["de1"]["state"] == "offline" and agents["de1"]["dropped"] == 0, ag
 assert agents["de1"]["skipped"] == 0, agents["de1"]
 assert agents["de1"]["clock_offset_ms"] is None, agents["de1"]
 assert agents["max"]["asn"] == 4294967295
+assert gb1["refused"] is None and gb1["refused_at"] is None, gb1
 assert set(gb1) == {"name", "country", "asn", "enabled", "state", "last_seen", "dropped",
-                    "skipped", "clock_offset_ms", "public_key"}, gb1
+                    "skipped", "clock_offset_ms", "public_key", "refused", "refused_at"}, gb1
 PY
 "$CTL" --db "$DB" agent list --json | python3 -c 'import json,sys; json.load(sys.stdin)' || fail "--json does not parse"
 
