@@ -3,7 +3,7 @@
  * clock, garbage, a thousand agents at once — which a real agent never would. Prints what the
  * coordinator answers, one line each, on stdout.
  *
- *   pxclient -e ENDPOINT -k SERVER_KEY -s SECRET_KEY [-g GAP]... COMMAND [ARGS]
+ *   pxclient -e ENDPOINT -k SERVER_KEY -s SECRET_KEY [-g GAP]... [-P VERSION] COMMAND [ARGS]
  *     hello [NAME]                      say hello; print "schedule VERSION N" and "probe ID SPEC"
  *     batch STREAM SEQ PROBE_ID N [REPEAT [STATUS]]
  *                                       send a batch of N results (N may be 0 with -g) REPEAT
@@ -21,8 +21,16 @@
  *                                       for every schedule received and acknowledge each at once
  *                                       with a heartbeat carrying its version (as agents do)
  *     garbage                           send bytes that are not an envelope, then a hello
+ *     chatter SECONDS INTERVAL_MS       a heartbeat every INTERVAL_MS for SECONDS, answers or
+ *                                       not, as an agent goes on trying; print "received BODY"
+ *                                       for each message that comes back and at the end
+ *                                       "sent N received M"
  *   -g PROBE_ID:FROM_AGO_S:TO_AGO_S:COUNT[:REASON] adds a gap record (times in seconds before
  *                                       now; REASON the GapReason number, default 0)
+ *   -P VERSION                          stamp every envelope with protocol VERSION instead of
+ *                                       this build's, like a frozen encoder of that version: the
+ *                                       same messages, valid here but for the version (0 is
+ *                                       sent as no version field, as proto3 does)
  *
  *   pxclient keygen N                   print N CURVE key pairs, "PUBLIC SECRET" per line
  *   pxclient -e ENDPOINT -k SERVER_KEY flood KEYFILE AGENTS BATCHES RESULTS PROBES [WINDOW [HOLD_S]]
@@ -33,6 +41,7 @@
  *       (printing "holding") so the coordinator's memory can be measured.
  * Exit: 0 answered, 3 no answer within the time limit, 2 usage, 1 other failure. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +56,7 @@
 
 static Parallax__Gap gap_list[MAX_GAPS];
 static size_t n_gap_list;
+static uint32_t protocol = PX_PROTOCOL_VERSION; /* -P */
 
 static void *connect_dealer(void *ctx, const char *ep, const char *server, const char *secret)
 {
@@ -71,6 +81,16 @@ static int send_env(void *d, Parallax__Envelope *env)
     if (wire_pack(env, &buf, &len, &err) < 0) {
         fprintf(stderr, "pxclient: %s\n", err.msg);
         return -1;
+    }
+    if (protocol != PX_PROTOCOL_VERSION) {
+        /* wire_pack sends this build's version only: the checked envelope is packed again
+         * with the other one. */
+        free(buf);
+        env->version = protocol;
+        len = parallax__envelope__get_packed_size(env);
+        if (!(buf = malloc(len ? len : 1)))
+            return -1;
+        parallax__envelope__pack(env, buf);
     }
     int rc = zmq_send(d, buf, len, 0) == (int)len ? 0 : -1;
     free(buf);
@@ -415,6 +435,34 @@ static int do_follow(void *d, char **argv, int argc)
     return got ? 0 : 3;
 }
 
+static int do_chatter(void *d, char **argv, int argc)
+{
+    if (argc < 2)
+        return 2;
+    int64_t end = time_mono_us() + atoll(argv[0]) * 1000000;
+    long interval_ms = atol(argv[1]);
+    if (interval_ms < 1)
+        return 2;
+    long sent = 0, received = 0;
+    while (time_mono_us() < end) {
+        if (send_heartbeat(d, 0, NULL, 0) < 0)
+            return 1;
+        sent++;
+        int64_t next = time_mono_us() + interval_ms * 1000LL;
+        for (long left; (left = (long)((next - time_mono_us()) / 1000)) > 0;) {
+            Parallax__Envelope *r = recv_any(d, left);
+            if (!r)
+                continue;
+            received++;
+            printf("received %s\n", wire_body_name(r));
+            fflush(stdout);
+            wire_free(&r);
+        }
+    }
+    printf("sent %ld received %ld\n", sent, received);
+    return 0;
+}
+
 static int parse_gap(const char *spec)
 {
     unsigned long long probe, count;
@@ -679,13 +727,15 @@ int main(int argc, char **argv)
             secret = argv[i + 1];
         else if (!strcmp(argv[i], "-g") && parse_gap(argv[i + 1]) == 0)
             continue;
+        else if (!strcmp(argv[i], "-P") && sscanf(argv[i + 1], "%" SCNu32, &protocol) == 1)
+            continue;
         else
             i = argc; /* unknown option: usage */
     }
     int flood = i < argc && !strcmp(argv[i], "flood");
     if (!ep || !server || (!secret && !flood) || i >= argc) {
         fprintf(stderr, "usage: pxclient -e ENDPOINT -k SERVER_KEY -s SECRET_KEY [-g GAP]... "
-                        "hello|batch|stream|heartbeats|follow|garbage ...\n"
+                        "[-P VERSION] hello|batch|stream|heartbeats|follow|garbage|chatter ...\n"
                         "       pxclient -e ENDPOINT -k SERVER_KEY flood KEYFILE AGENTS BATCHES RESULTS PROBES [WINDOW [HOLD_S]]\n"
                         "       pxclient keygen N\n");
         return 2;
@@ -714,6 +764,8 @@ int main(int argc, char **argv)
         rc = do_heartbeats(d, argv + i + 1, argc - i - 1);
     else if (!strcmp(argv[i], "follow"))
         rc = do_follow(d, argv + i + 1, argc - i - 1);
+    else if (!strcmp(argv[i], "chatter"))
+        rc = do_chatter(d, argv + i + 1, argc - i - 1);
     else if (!strcmp(argv[i], "garbage")) {
         static const char junk[] = "\xff\xff\xff\xff\x0f not protobuf";
         zmq_send(d, junk, sizeof junk, 0);
