@@ -493,7 +493,7 @@ static void refuse_version(coord_t *c, const allow_entry_t *agent, uint32_t vers
              "goes on)",
              agent->name, why);
     if (!c->db_ready) {
-        log_debug("agent %s: database away; refusal not recorded", agent->name);
+        log_debug("agent %s: database away; refusal recorded at the next report", agent->name);
         return;
     }
     err_t err;
