@@ -95,7 +95,7 @@ fi
 # ---- On the host.
 : "${PX_SOURCE_DIR:?}"
 [ "$(id -u)" = 0 ] || skip "needs root (namespaces, mounts, chroot)"
-for tool in mmdebstrap unshare chroot ip git python3; do
+for tool in mmdebstrap unshare chroot flock ip git python3; do
     command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/deps.sh installs it)"
 done
 phase_line() { log "phase $1: ${2}s"; }
@@ -131,7 +131,7 @@ apt_sources() {
     done
 }
 MIRRORS=$(apt_sources | awk '$2 ~ /^http:\/\// && $3 ~ /^bookworm(-|$)/ { $1 = $1; if (!seen[$0]++) print }')
-[ -n "$MIRRORS" ] || skip "no plain-http Debian 12 (bookworm) mirror in the apt sources"
+[ -n "$MIRRORS" ] || fail "no plain-http Debian 12 (bookworm) mirror in the apt sources to make the root from"
 HOSTS=$(echo "$MIRRORS" | awk '{ h = $2; sub(/^http:\/\//, "", h); sub(/\/.*/, "", h); sub(/^.*@/, "", h)
                                  sub(/:80$/, "", h); print tolower(h) }' | sort -u)
 log "mirror: $(echo "$MIRRORS" | tr '\n' ';')"
@@ -187,14 +187,21 @@ TARBALL=$CACHE/fresh-bookworm-minbase.tar
 KEY="mmdebstrap --variant=minbase bookworm
 $MIRRORS"
 mkdir -p "$CACHE"
+# One run at a time makes or reads the cache (two build directories may test at once); the lock
+# is let go once the root is unpacked.
+exec 9>"$CACHE/fresh.lock"
+flock -w 300 9 || fail "$CACHE/fresh.lock stayed taken for 300 s"
 if [ -f "$TARBALL" ] && [ "$(cat "$TARBALL.key" 2>/dev/null)" = "$KEY" ] &&
     [ -n "$(find "$TARBALL" -mtime -"$CACHE_DAYS")" ]; then
     log "bare root from the cache ($TARBALL, $(date -r "$TARBALL" +%F))"
 else
     rm -rf "$TARBALL" "$TARBALL.key" "$TARBALL.tmp"
     mapfile -t lines <<<"$MIRRORS"
-    timeout -k 10 "$(remaining 300)" mmdebstrap --quiet --variant=minbase --format=tar bookworm "$TARBALL.tmp" \
-        "${lines[@]}" >"$WORK/mmdebstrap.log" 2>&1 ||
+    # In a mount namespace of its own, so that mmdebstrap killed by the timeout leaves no mount
+    # behind; its temporary directory is in $WORK, removed on exit.
+    TMPDIR=$WORK timeout -k 10 "$(remaining 300)" unshare --mount --propagation private \
+        mmdebstrap --quiet --variant=minbase --format=tar bookworm "$TARBALL.tmp" "${lines[@]}" \
+        >"$WORK/mmdebstrap.log" 2>&1 ||
         { tail -n 20 "$WORK/mmdebstrap.log" >&2; rm -f "$TARBALL.tmp"; fail "mmdebstrap failed"; }
     mv "$TARBALL.tmp" "$TARBALL"
     echo "$KEY" >"$TARBALL.key"
@@ -207,7 +214,8 @@ phase_line "bare root" $((SECONDS - t0))
 t0=$SECONDS
 mkdir "$ROOT"
 tar -xf "$TARBALL" -C "$ROOT"
-git clone --quiet --no-hardlinks "$PX_SOURCE_DIR" "$ROOT/src"
+exec 9>&- # the cache lock
+git -c advice.detachedHead=false clone --quiet --no-hardlinks "$PX_SOURCE_DIR" "$ROOT/src"
 (cd "$PX_SOURCE_DIR" && git ls-files -z | tar --null -T - --ignore-failed-read -cf - 2>/dev/null) |
     tar -xf - -C "$ROOT/src"
 (cd "$PX_SOURCE_DIR" && git ls-files -z --deleted) | (cd "$ROOT/src" && xargs -0 -r rm -f --)
