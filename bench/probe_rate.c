@@ -73,7 +73,7 @@ int main(int argc, char **argv)
     b.base = event_base_new();
     b.env = probe_env_new(b.base);
     b.targets = calloc((size_t)b.n_targets, sizeof *b.targets);
-    char (*errbufs)[PROBE_MSG_MAX] = calloc((size_t)b.n_targets, PROBE_MSG_MAX);
+    char(*errbufs)[PROBE_MSG_MAX] = calloc((size_t)b.n_targets, PROBE_MSG_MAX);
     if (!b.base || !b.env || !b.targets || !errbufs)
         return 1;
     for (int i = 0; i < b.n_targets; i++) {
@@ -90,8 +90,8 @@ int main(int argc, char **argv)
     event_base_dispatch(b.base);
     double wall = (time_mono_us() - t0) / 1e6;
     double cpu = cpu_seconds() - cpu0;
-    printf("probes=%ld ok=%ld wall_s=%.3f cpu_s=%.3f per_s=%.0f per_cpu_s=%.0f\n", b.finished,
-           b.ok, wall, cpu, b.finished / wall, cpu > 0 ? b.finished / cpu : 0.0);
+    printf("probes=%ld ok=%ld wall_s=%.3f cpu_s=%.3f per_s=%.0f per_cpu_s=%.0f\n", b.finished, b.ok,
+           wall, cpu, b.finished / wall, cpu > 0 ? b.finished / cpu : 0.0);
     probe_env_destroy(&b.env);
     event_base_free(b.base);
     free(b.targets);

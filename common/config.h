@@ -32,8 +32,8 @@ const char *config_require(const config_t *cfg, const char *key, err_t *err);
 
 /* Unsigned integer in [min, max]; *out = dflt when absent. Returns -1 on a malformed or
  * out-of-range value (err names file, line and the accepted range). */
-int config_get_uint(const config_t *cfg, const char *key, uint64_t min, uint64_t max,
-                    uint64_t dflt, uint64_t *out, err_t *err);
+int config_get_uint(const config_t *cfg, const char *key, uint64_t min, uint64_t max, uint64_t dflt,
+                    uint64_t *out, err_t *err);
 
 /* Boolean (true/false, yes/no, on/off, 1/0); *out = dflt when absent. -1 on a bad value. */
 int config_get_bool(const config_t *cfg, const char *key, int dflt, int *out, err_t *err);

@@ -1,6 +1,7 @@
-/* json: a tiny streaming JSON writer (parallaxctl --json output, result details): arrays, objects, strings with
- * correct escaping (control characters, quotes, backslashes; invalid UTF-8 becomes U+FFFD so
- * the output always parses), numbers, booleans and null. Commas are placed automatically. */
+/* json: a tiny streaming JSON writer (parallaxctl --json output, result details): arrays, objects,
+ * strings with correct escaping (control characters, quotes, backslashes; invalid UTF-8 becomes
+ * U+FFFD so the output always parses), numbers, booleans and null. Commas are placed automatically.
+ */
 #ifndef PX_JSON_H
 #define PX_JSON_H
 

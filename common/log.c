@@ -22,10 +22,10 @@ void log_msg(log_level_t level, const char *fmt, ...)
     struct tm tm;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%d] %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (long)(tv.tv_usec / 1000), program_invocation_short_name,
-                     (int)getpid(), level_names[level]);
+    int n = snprintf(
+        line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%d] %s: ", tm.tm_year + 1900,
+        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000),
+        program_invocation_short_name, (int)getpid(), level_names[level]);
     va_list ap;
     va_start(ap, fmt);
     if (n >= 0 && (size_t)n < sizeof line)

@@ -7,10 +7,10 @@
 #include <stdint.h>
 
 typedef struct backoff {
-    int64_t min_ms;      /* first delay after a failure */
-    int64_t max_ms;      /* the delay never grows past this */
-    int64_t delay_ms;    /* delay that the next failure will impose */
-    int64_t next_at_us;  /* monotonic time before which no new attempt is due (0: now) */
+    int64_t min_ms;     /* first delay after a failure */
+    int64_t max_ms;     /* the delay never grows past this */
+    int64_t delay_ms;   /* delay that the next failure will impose */
+    int64_t next_at_us; /* monotonic time before which no new attempt is due (0: now) */
 } backoff_t;
 
 /* Initialises b with delays from min_ms doubling up to max_ms (min_ms >= 1, max_ms >= min_ms);

@@ -48,8 +48,8 @@
 
 /* A batch waiting to be stored with the others of its group. */
 typedef struct pending {
-    link_msg_t msg;           /* owns the bytes and the route to answer on */
-    Parallax__Envelope *env;  /* unpacked from msg */
+    link_msg_t msg;          /* owns the bytes and the route to answer on */
+    Parallax__Envelope *env; /* unpacked from msg */
     int agent_id;
     char name[64];
 } pending_t;
@@ -64,8 +64,8 @@ struct coord {
     sessions_t *sessions;
     refusals_t *refusals; /* agents speaking another protocol version */
     backoff_t backoff;
-    int db_ready;   /* connected, and everything a fresh connection needs is loaded */
-    int db_was_up;  /* for logging the loss of the database once */
+    int db_ready;  /* connected, and everything a fresh connection needs is loaded */
+    int db_was_up; /* for logging the loss of the database once */
     int64_t housekeeping_mono_us;
     int64_t merged_mono_us;
     pending_t group[COORD_GROUP_MAX_BATCHES];
@@ -272,8 +272,8 @@ static int db_ensure(coord_t *c, err_t *fatal)
     backoff_reset(&c->backoff);
     c->db_ready = 1;
     c->db_was_up = 1;
-    log_info("connected to the database; public key %s, agents connect to %s",
-             c->keys.public_z85, c->cfg.advertise);
+    log_info("connected to the database; public key %s, agents connect to %s", c->keys.public_z85,
+             c->cfg.advertise);
     return 0;
 failed:;
     int64_t delay = backoff_failed(&c->backoff, now);
@@ -347,8 +347,8 @@ static void update_clock(coord_t *c, session_t *s, int agent_id)
         return;
     int64_t offset_ms = offset_us >= 0 ? (offset_us + 500) / 1000 : -((-offset_us + 500) / 1000);
     int64_t rtt_ms = rtt_us < 0 ? -1 : (rtt_us + 500) / 1000;
-    if (!clocksync_worth_storing(s->clock_stored, s->stored_offset_ms, s->stored_rtt_ms,
-                                 offset_ms, rtt_ms, COORD_CLOCK_STEP_MS) ||
+    if (!clocksync_worth_storing(s->clock_stored, s->stored_offset_ms, s->stored_rtt_ms, offset_ms,
+                                 rtt_ms, COORD_CLOCK_STEP_MS) ||
         !c->db_ready)
         return;
     err_t err;
@@ -368,14 +368,13 @@ static void update_clock(coord_t *c, session_t *s, int agent_id)
                  s->name, (long long)llabs(offset_ms), offset_ms > 0 ? "ahead of" : "behind",
                  (long long)rtt_ms);
     else if (was_far && !far)
-        log_info("agent %s: clock back within %d ms (offset %lld ms)", s->name,
-                 COORD_CLOCK_WARN_MS, (long long)offset_ms);
+        log_info("agent %s: clock back within %d ms (offset %lld ms)", s->name, COORD_CLOCK_WARN_MS,
+                 (long long)offset_ms);
     else
         log_debug("agent %s: clock offset %lld ms, rtt %lld ms", s->name, (long long)offset_ms,
                   (long long)rtt_ms);
     if (queued > 0)
-        log_info("agent %s: clock offset changed; %ld bins queued to merge again", s->name,
-                 queued);
+        log_info("agent %s: clock offset changed; %ld bins queued to merge again", s->name, queued);
     s->clock_stored = 1;
     s->stored_offset_ms = offset_ms;
     s->stored_rtt_ms = rtt_ms;
@@ -420,8 +419,8 @@ static void group_flush(coord_t *c)
         return;
     store_batch_t items[COORD_GROUP_MAX_BATCHES];
     for (size_t i = 0; i < c->n_group; i++)
-        items[i] = (store_batch_t){.agent_id = c->group[i].agent_id,
-                                   .batch = c->group[i].env->batch};
+        items[i] =
+            (store_batch_t){.agent_id = c->group[i].agent_id, .batch = c->group[i].env->batch};
     store_ingest(c->store, items, c->n_group);
     for (size_t i = 0; i < c->n_group; i++) {
         const pending_t *p = &c->group[i];
@@ -616,7 +615,8 @@ static void merge_due(coord_t *c)
     int64_t took_us = time_mono_us() - now;
     if (took_us >= COORD_MERGE_SLOW_US)
         log_info("merged %ld bins in %.1f s (a backlog is merged run_max at a time; a smaller "
-                 "run_max makes shorter calls)", bins, (double)took_us / 1e6);
+                 "run_max makes shorter calls)",
+                 bins, (double)took_us / 1e6);
     else if (bins > 0)
         log_debug("merged %ld closed bins", bins);
 }
@@ -628,8 +628,8 @@ static void housekeeping(coord_t *c)
     if (now - c->housekeeping_mono_us < 1000000)
         return;
     c->housekeeping_mono_us = now;
-    sessions_expire(c->sessions, now, (int64_t)c->cfg.session_timeout_s * 1000000,
-                    session_expired, c);
+    sessions_expire(c->sessions, now, (int64_t)c->cfg.session_timeout_s * 1000000, session_expired,
+                    c);
     if (!c->db_ready)
         return;
     err_t err;

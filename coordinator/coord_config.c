@@ -6,13 +6,12 @@
 
 #include "config.h"
 
-static int copy_text(const config_t *cfg, const char *key, const char *value, char *dst,
-                     err_t *err)
+static int copy_text(const config_t *cfg, const char *key, const char *value, char *dst, err_t *err)
 {
     char where[COORD_CONFIG_TEXT_MAX];
     if (strlen(value) >= COORD_CONFIG_TEXT_MAX) {
-        err_set(err, "%s: value of '%s' is too long",
-                config_where(cfg, key, where, sizeof where), key);
+        err_set(err, "%s: value of '%s' is too long", config_where(cfg, key, where, sizeof where),
+                key);
         return -1;
     }
     memcpy(dst, value, strlen(value) + 1);
@@ -36,8 +35,8 @@ static int endpoint_ok(const char *s)
 
 int coord_config_load(const char *path, coord_config_t *out, err_t *err)
 {
-    static const char *const known[] = {"listen", "advertise", "database", "key_file",
-                                        "session_timeout_s", NULL};
+    static const char *const known[] = {"listen",   "advertise",         "database",
+                                        "key_file", "session_timeout_s", NULL};
     memset(out, 0, sizeof *out);
     config_t *cfg = config_read(path, err);
     if (!cfg)
@@ -58,8 +57,9 @@ int coord_config_load(const char *path, coord_config_t *out, err_t *err)
     if (!advertise) {
         /* Agents cannot connect to a wildcard address, so one must be named. */
         if (strstr(listen, "://*") || strstr(listen, "://0.0.0.0") || strstr(listen, "://[::]")) {
-            err_set(err, "%s: missing key 'advertise' (required when 'listen' binds a wildcard "
-                         "address: the endpoint agents should connect to)",
+            err_set(err,
+                    "%s: missing key 'advertise' (required when 'listen' binds a wildcard "
+                    "address: the endpoint agents should connect to)",
                     path);
             goto out;
         }

@@ -9,11 +9,12 @@
 #define COORD_CONFIG_TEXT_MAX 1024
 
 typedef struct coord_config {
-    char listen[COORD_CONFIG_TEXT_MAX];    /* ZeroMQ endpoint to bind, e.g. tcp://0.0.0.0:7000 */
-    char advertise[COORD_CONFIG_TEXT_MAX]; /* endpoint agents connect to, recorded in the database */
-    char database[COORD_CONFIG_TEXT_MAX];  /* libpq connection string ("" = PG* environment) */
-    char key_file[COORD_CONFIG_TEXT_MAX];  /* CURVE key pair, created 0600 on first start */
-    uint64_t session_timeout_s;            /* an agent silent this long is expired */
+    char listen[COORD_CONFIG_TEXT_MAX]; /* ZeroMQ endpoint to bind, e.g. tcp://0.0.0.0:7000 */
+    char
+        advertise[COORD_CONFIG_TEXT_MAX]; /* endpoint agents connect to, recorded in the database */
+    char database[COORD_CONFIG_TEXT_MAX]; /* libpq connection string ("" = PG* environment) */
+    char key_file[COORD_CONFIG_TEXT_MAX]; /* CURVE key pair, created 0600 on first start */
+    uint64_t session_timeout_s;           /* an agent silent this long is expired */
 } coord_config_t;
 
 /* Reads path into *out. Returns 0, or -1 with a "FILE:LINE: ..." message in err for a

@@ -173,12 +173,11 @@ int copyrow_result(char *buf, size_t cap, int agent_id, const Parallax__Result *
     }
     const char *from = r->icmp_from && *r->icmp_from ? r->icmp_from : "\\N";
     int n = snprintf(buf, cap,
-                    "%04d-%02d-%02d %02d:%02d:%02d.%06ld+00\t%d\t%" PRIu64
-                    "\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                    tm.tm_sec, usec, agent_id, r->probe_id, status_name(r->status), rtt, app,
-                    itype, icode, from, r->message && *r->message ? msg : "\\N",
-                    r->control ? "t" : "f", has_detail ? detail_esc : "\\N");
+                     "%04d-%02d-%02d %02d:%02d:%02d.%06ld+00\t%d\t%" PRIu64
+                     "\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     usec, agent_id, r->probe_id, status_name(r->status), rtt, app, itype, icode,
+                     from, r->message && *r->message ? msg : "\\N", r->control ? "t" : "f",
+                     has_detail ? detail_esc : "\\N");
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }
-

@@ -9,8 +9,8 @@
 #include "parallax.pb-c.h"
 
 /* The column list the lines fill, in order, for "COPY ... (COPYROW_COLUMNS) FROM STDIN". */
-#define COPYROW_COLUMNS                                                                        \
-    "ts, agent_id, probe_id, status, rtt_ms, app_code, icmp_type, icmp_code, icmp_from, "      \
+#define COPYROW_COLUMNS                                                                            \
+    "ts, agent_id, probe_id, status, rtt_ms, app_code, icmp_type, icmp_code, icmp_from, "          \
     "message, control, detail"
 
 /* Room one line may need: results are bounded by the wire limits (text fields of 512 bytes,

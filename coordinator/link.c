@@ -56,8 +56,8 @@ static int router_configure(void *r, const keypair_t *keys, size_t max_msg, err_
 {
     int64_t maxmsg = (int64_t)max_msg;
     if (set_int(r, ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER", err) < 0 ||
-        set_bytes(r, ZMQ_CURVE_SECRETKEY, keys->secret_z85, KEYS_Z85_LEN + 1,
-                  "ZMQ_CURVE_SECRETKEY", err) < 0 ||
+        set_bytes(r, ZMQ_CURVE_SECRETKEY, keys->secret_z85, KEYS_Z85_LEN + 1, "ZMQ_CURVE_SECRETKEY",
+                  err) < 0 ||
         set_bytes(r, ZMQ_ZAP_DOMAIN, LINK_ZAP_DOMAIN, strlen(LINK_ZAP_DOMAIN), "ZMQ_ZAP_DOMAIN",
                   err) < 0 ||
         set_int(r, ZMQ_ZAP_ENFORCE_DOMAIN, 1, "ZMQ_ZAP_ENFORCE_DOMAIN", err) < 0 ||
@@ -69,8 +69,8 @@ static int router_configure(void *r, const keypair_t *keys, size_t max_msg, err_
         /* A peer that connects and never finishes the handshake is dropped. */
         set_int(r, ZMQ_HANDSHAKE_IVL, LINK_HANDSHAKE_MS, "ZMQ_HANDSHAKE_IVL", err) < 0 ||
         set_int(r, ZMQ_HEARTBEAT_IVL, LINK_HEARTBEAT_IVL_MS, "ZMQ_HEARTBEAT_IVL", err) < 0 ||
-        set_int(r, ZMQ_HEARTBEAT_TIMEOUT, LINK_HEARTBEAT_TIMEOUT_MS, "ZMQ_HEARTBEAT_TIMEOUT",
-                err) < 0 ||
+        set_int(r, ZMQ_HEARTBEAT_TIMEOUT, LINK_HEARTBEAT_TIMEOUT_MS, "ZMQ_HEARTBEAT_TIMEOUT", err) <
+            0 ||
         set_int(r, ZMQ_HEARTBEAT_TTL, LINK_HEARTBEAT_TTL_MS, "ZMQ_HEARTBEAT_TTL", err) < 0 ||
         set_int(r, ZMQ_TCP_KEEPALIVE, 1, "ZMQ_TCP_KEEPALIVE", err) < 0 ||
         set_int(r, ZMQ_TCP_KEEPALIVE_IDLE, LINK_KEEPALIVE_IDLE_S, "ZMQ_TCP_KEEPALIVE_IDLE", err) <
@@ -220,15 +220,19 @@ static int zap_serve_one(link_t *link, link_authorize_fn authorize, void *arg)
     char key_z85[KEYS_Z85_LEN + 1];
     if (nframes == F_MAX && lens[F_VERSION] == 3 && memcmp(frames[F_VERSION], "1.0", 3) == 0 &&
         lens[F_DOMAIN] == strlen(LINK_ZAP_DOMAIN) &&
-        memcmp(frames[F_DOMAIN], LINK_ZAP_DOMAIN, lens[F_DOMAIN]) == 0 &&
-        lens[F_MECHANISM] == 5 && memcmp(frames[F_MECHANISM], "CURVE", 5) == 0 &&
-        lens[F_KEY] == 32 && zmq_z85_encode(key_z85, (const uint8_t *)frames[F_KEY], 32))
+        memcmp(frames[F_DOMAIN], LINK_ZAP_DOMAIN, lens[F_DOMAIN]) == 0 && lens[F_MECHANISM] == 5 &&
+        memcmp(frames[F_MECHANISM], "CURVE", 5) == 0 && lens[F_KEY] == 32 &&
+        zmq_z85_encode(key_z85, (const uint8_t *)frames[F_KEY], 32))
         admit = authorize(arg, key_z85, user_id, sizeof user_id);
     size_t rid_len = lens[F_REQUEST_ID] > sizeof frames[0] ? sizeof frames[0] : lens[F_REQUEST_ID];
-    const char *reply[6] = {"1.0", frames[F_REQUEST_ID], admit ? "200" : "400",
-                            admit ? "OK" : "not an enabled agent", admit ? user_id : "", ""};
-    size_t reply_lens[6] = {3, nframes > F_REQUEST_ID ? rid_len : 0, 3, strlen(reply[3]),
-                            strlen(reply[4]), 0};
+    const char *reply[6] = {"1.0",
+                            frames[F_REQUEST_ID],
+                            admit ? "200" : "400",
+                            admit ? "OK" : "not an enabled agent",
+                            admit ? user_id : "",
+                            ""};
+    size_t reply_lens[6] = {
+        3, nframes > F_REQUEST_ID ? rid_len : 0, 3, strlen(reply[3]), strlen(reply[4]), 0};
     if (send_frames(link->zap, reply, reply_lens, 6) < 0)
         return -1;
     return 1;
@@ -255,8 +259,8 @@ int link_recv(link_t *link, link_msg_t *msg, err_t *err)
 {
     memset(msg, 0, sizeof *msg);
     int more = 0;
-    if (recv_frame(link->router, (char *)msg->route, sizeof msg->route, &msg->route_len,
-                   &more) < 0) {
+    if (recv_frame(link->router, (char *)msg->route, sizeof msg->route, &msg->route_len, &more) <
+        0) {
         if (zmq_errno() == EAGAIN)
             return 0;
         err_set(err, "receive: %s", zmq_strerror(zmq_errno()));
@@ -313,8 +317,8 @@ void link_msg_clear(link_msg_t *msg)
     msg->len = 0;
 }
 
-int link_send(link_t *link, const uint8_t *route, size_t route_len, const uint8_t *data,
-              size_t len, err_t *err)
+int link_send(link_t *link, const uint8_t *route, size_t route_len, const uint8_t *data, size_t len,
+              err_t *err)
 {
     /* With ROUTER_MANDATORY the routing frame fails at once (EHOSTUNREACH) for a peer that is
      * gone, and with EAGAIN for one whose queue is full; after it was accepted, the body frame

@@ -60,7 +60,7 @@ void link_msg_clear(link_msg_t *msg);
  * gone or its queue is full (EHOSTUNREACH, EAGAIN: expected, nothing is lost because the agent
  * resends whatever was not acknowledged, so the caller logs at debug level); -2 on any other
  * failure (err set). */
-int link_send(link_t *link, const uint8_t *route, size_t route_len, const uint8_t *data,
-              size_t len, err_t *err);
+int link_send(link_t *link, const uint8_t *route, size_t route_len, const uint8_t *data, size_t len,
+              err_t *err);
 
 #endif

@@ -26,11 +26,11 @@
 struct store {
     char *conninfo;
     PGconn *conn;
-    int has_merge;       /* the schema has parallax.merge_run() (migration 003 or later) */
-    int has_heartbeats;  /* ... and parallax.heartbeats */
-    int has_agent_state; /* ... and migration 007 (liveness, clock, schedule versions) */
-    int has_refusal;     /* ... and migration 002 after stable 1 (agents.refused) */
-    char sqlstate[6];    /* of the last failed statement, "" if none */
+    int has_merge;        /* the schema has parallax.merge_run() (migration 003 or later) */
+    int has_heartbeats;   /* ... and parallax.heartbeats */
+    int has_agent_state;  /* ... and migration 007 (liveness, clock, schedule versions) */
+    int has_refusal;      /* ... and migration 002 after stable 1 (agents.refused) */
+    char sqlstate[6];     /* of the last failed statement, "" if none */
     int64_t max_probe_id; /* highest probe id issued, as last read */
     int64_t days_known[STORE_DAYS_KNOWN]; /* committed partitions, by day number; a ring */
     int n_days_known, next_day;
@@ -142,8 +142,8 @@ static int flush_out(store_t *s, const char *what, int64_t deadline, err_t *err)
             return lost(s, what, PQerrorMessage(s->conn), err);
         int w = wait_fd(PQsocket(s->conn), POLLOUT | POLLIN, deadline);
         if (w <= 0)
-            return lost(s, what, w == 0 ? "the database did not take the data in time" : "poll failed",
-                        err);
+            return lost(s, what,
+                        w == 0 ? "the database did not take the data in time" : "poll failed", err);
         /* Input must be read too, or a server blocked on writing to us never reads. */
         if (!PQconsumeInput(s->conn))
             return lost(s, what, PQerrorMessage(s->conn), err);
@@ -160,7 +160,7 @@ static PGresult *next_result(store_t *s, const char *what, int64_t deadline, int
         int w = wait_fd(PQsocket(s->conn), POLLIN, deadline);
         if (w <= 0 || !PQconsumeInput(s->conn)) {
             lost(s, what,
-                 w == 0 ? "the database did not answer in time"
+                 w == 0  ? "the database did not answer in time"
                  : w < 0 ? "poll failed"
                          : PQerrorMessage(s->conn),
                  err);
@@ -240,11 +240,11 @@ static int run(store_t *s, const char *what, const char *sql, int n, const char 
  * that whatever the operator's conninfo says overrides them. */
 static int open_conn(store_t *s, err_t *err)
 {
-    static const char *const keys[] = {"application_name", "keepalives", "keepalives_idle",
-                                        "keepalives_interval", "keepalives_count",
-                                        "tcp_user_timeout", "dbname", NULL};
-    const char *values[] = {"parallax-coordinator", "1", "30", "10", "3", "30000", s->conninfo,
-                            NULL};
+    static const char *const keys[] = {
+        "application_name", "keepalives",       "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
+    const char *values[] = {
+        "parallax-coordinator", "1", "30", "10", "3", "30000", s->conninfo, NULL};
     int64_t deadline = deadline_after(STORE_CONNECT_TIMEOUT_MS);
     s->conn = PQconnectStartParams(keys, values, 1);
     if (!s->conn) {
@@ -254,8 +254,8 @@ static int open_conn(store_t *s, err_t *err)
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     while (PQstatus(s->conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
            st != PGRES_POLLING_FAILED) {
-        int w = wait_fd(PQsocket(s->conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
-                        deadline);
+        int w =
+            wait_fd(PQsocket(s->conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
         if (w <= 0) {
             err_set(err, "cannot connect to the database: %s",
                     w == 0 ? "no answer within the connect timeout" : "poll failed");
@@ -329,8 +329,7 @@ int store_connect(store_t *s, err_t *err)
     return 0;
 }
 
-int store_register_coordinator(store_t *s, const char *public_key, const char *endpoint,
-                               err_t *err)
+int store_register_coordinator(store_t *s, const char *public_key, const char *endpoint, err_t *err)
 {
     const char *p[] = {public_key, endpoint};
     return run(s, "recording the coordinator's key",
@@ -342,8 +341,7 @@ int store_register_coordinator(store_t *s, const char *public_key, const char *e
 int store_load_agents(store_t *s, allow_entry_t **entries, size_t *n, err_t *err)
 {
     PGresult *res = exec(s, "loading agents", PGRES_TUPLES_OK,
-                         "SELECT id, name, public_key, enabled FROM parallax.agents", 0, NULL,
-                         err);
+                         "SELECT id, name, public_key, enabled FROM parallax.agents", 0, NULL, err);
     if (!res)
         return -1;
     int rows = PQntuples(res);
@@ -815,9 +813,9 @@ static int ensure_partitions(store_t *s, group_t *g, int trust_cache, int64_t *d
         rc = -1;
     } else if (listed) {
         const char *p[] = {list.buf};
-        PGresult *res = exec(s, "creating partitions", PGRES_TUPLES_OK,
-                             "SELECT parallax.ensure_partition(d) FROM unnest($1::date[]) d", 1, p,
-                             err);
+        PGresult *res =
+            exec(s, "creating partitions", PGRES_TUPLES_OK,
+                 "SELECT parallax.ensure_partition(d) FROM unnest($1::date[]) d", 1, p, err);
         PQclear(res);
         rc = res ? 0 : -1;
     }
@@ -937,9 +935,8 @@ static int ingest_tx(store_t *s, store_batch_t *items, const size_t *idx, size_t
     int fresh = record_batches(s, &g, err);
     if (fresh < 0)
         goto fail;
-    if (fresh > 0 &&
-        (ensure_partitions(s, &g, direct, days, &n_days, STORE_DAYS_KNOWN, err) < 0 ||
-         copy_results(s, &g, direct, err) < 0 || store_gaps(s, &g, err) < 0))
+    if (fresh > 0 && (ensure_partitions(s, &g, direct, days, &n_days, STORE_DAYS_KNOWN, err) < 0 ||
+                      copy_results(s, &g, direct, err) < 0 || store_gaps(s, &g, err) < 0))
         goto fail;
     /* Only a successful COMMIT may lead to an ACK. */
     if (run(s, "COMMIT", "COMMIT", 0, NULL, err) < 0)
@@ -1027,8 +1024,8 @@ void store_ingest(store_t *s, store_batch_t *items, size_t n)
         if (twin[i] == n)
             continue;
         const store_batch_t *first = &items[twin[i]];
-        items[i].verdict = first->verdict == STORE_INGEST_STORED ? STORE_INGEST_DUPLICATE
-                                                                 : first->verdict;
+        items[i].verdict =
+            first->verdict == STORE_INGEST_STORED ? STORE_INGEST_DUPLICATE : first->verdict;
         items[i].err = first->err;
     }
 out:
@@ -1041,8 +1038,8 @@ out:
 
 /* ---- agents ------------------------------------------------------------------------------ */
 
-int store_touch_agent(store_t *s, int agent_id, const char *agent_version,
-                      int64_t schedule_version, err_t *err)
+int store_touch_agent(store_t *s, int agent_id, const char *agent_version, int64_t schedule_version,
+                      err_t *err)
 {
     char id[16], version[24];
     snprintf(id, sizeof id, "%d", agent_id);
@@ -1054,7 +1051,7 @@ int store_touch_agent(store_t *s, int agent_id, const char *agent_version,
                    "UPDATE parallax.agents SET last_seen = now(), "
                    "agent_version = coalesce($2, agent_version) WHERE id = $1",
                    2, p, err);
-    /* Every SET expression sees the row as it was, so the CASE compares with the old ack. */
+        /* Every SET expression sees the row as it was, so the CASE compares with the old ack. */
 #define STORE_TOUCH_SET                                                                            \
     "UPDATE parallax.agents SET last_seen = now(), online = true, "                                \
     "agent_version = coalesce($2, agent_version), "                                                \
@@ -1089,11 +1086,12 @@ int store_expire_agents(store_t *s, uint64_t timeout_s, void (*gone)(void *arg, 
     char secs[24];
     snprintf(secs, sizeof secs, "%" PRIu64, timeout_s);
     const char *p[] = {secs};
-    PGresult *res = exec(s, "expiring silent agents", PGRES_TUPLES_OK,
-                         "UPDATE parallax.agents SET online = false WHERE online AND "
-                         "(last_seen IS NULL OR last_seen < now() - $1::bigint * interval '1 second') "
-                         "RETURNING name",
-                         1, p, err);
+    PGresult *res =
+        exec(s, "expiring silent agents", PGRES_TUPLES_OK,
+             "UPDATE parallax.agents SET online = false WHERE online AND "
+             "(last_seen IS NULL OR last_seen < now() - $1::bigint * interval '1 second') "
+             "RETURNING name",
+             1, p, err);
     if (!res)
         return -1;
     int n = PQntuples(res);
@@ -1150,9 +1148,9 @@ int store_merge(store_t *s, long *bins, err_t *err)
         return -1;
     if (run(s, "merging closed bins", timeout, 0, NULL, err) < 0)
         goto fail;
-    PGresult *res = exec_within(s, "merging closed bins", PGRES_TUPLES_OK,
-                                "SELECT parallax.merge_run(now())", 0, NULL,
-                                STORE_MERGE_TIMEOUT_MS + STORE_CLIENT_SLACK_MS, err);
+    PGresult *res =
+        exec_within(s, "merging closed bins", PGRES_TUPLES_OK, "SELECT parallax.merge_run(now())",
+                    0, NULL, STORE_MERGE_TIMEOUT_MS + STORE_CLIENT_SLACK_MS, err);
     if (!res)
         goto fail;
     *bins = atol(PQgetvalue(res, 0, 0));

@@ -85,8 +85,8 @@ int keys_file_read(const char *path, keypair_t *kp, err_t *err)
         return -1;
     }
     if (st.st_mode & 077) {
-        err_set(err, "%s: key file is readable by others (mode %03o); run chmod 600 on it",
-                path, (unsigned)(st.st_mode & 0777));
+        err_set(err, "%s: key file is readable by others (mode %03o); run chmod 600 on it", path,
+                (unsigned)(st.st_mode & 0777));
         return -1;
     }
     config_t *cfg = config_read(path, err);

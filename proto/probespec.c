@@ -16,7 +16,7 @@ static const char *const kind_names[] = {
 static const char *const known_qtypes[] = {"A",   "AAAA", "NS",  "SOA", "MX",     "TXT", "CNAME",
                                            "PTR", "SRV",  "CAA", "DS",  "DNSKEY", "ANY", NULL};
 
-#define SPEC_HELP                                                                              \
+#define SPEC_HELP                                                                                  \
     "expected icmp, tcp:PORT, http:URL, https:URL, dns:QNAME[:QTYPE], smtp[:PORT] or trace"
 
 const char *probespec_kind_name(probe_kind_t kind)
@@ -51,7 +51,8 @@ static int parse_port(const char *s, uint16_t *out)
     return 0;
 }
 
-/* A DNS name: labels of 1..63 letters, digits, '-' or '_', 253 bytes at most, optional final dot. */
+/* A DNS name: labels of 1..63 letters, digits, '-' or '_', 253 bytes at most, optional final dot.
+ */
 static int dns_name_valid(const char *s)
 {
     size_t len = strlen(s);
@@ -108,8 +109,9 @@ static int parse_dns(const char *arg, probespec_t *out, err_t *err)
     for (size_t i = 0; i <= n; i++)
         upper[i] = (char)toupper((unsigned char)qtype[i]);
     if (!qtype_valid(upper)) {
-        err_set(err, "unknown query type '%s' in dns spec (A, AAAA, NS, SOA, MX, TXT, CNAME, "
-                     "PTR, SRV, CAA, DS, DNSKEY, ANY or TYPEnnn)",
+        err_set(err,
+                "unknown query type '%s' in dns spec (A, AAAA, NS, SOA, MX, TXT, CNAME, "
+                "PTR, SRV, CAA, DS, DNSKEY, ANY or TYPEnnn)",
                 qtype);
         return -1;
     }
@@ -178,8 +180,9 @@ static int parse_url(const char *url, probespec_t *out, err_t *err)
     const char *p = path ? path : "/";
     for (const char *c = p; *c; c++)
         if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f || *c == '#') {
-            err_set(err, "URL '%s' has a character not allowed in a path (space, control, "
-                         "non-ASCII or '#')",
+            err_set(err,
+                    "URL '%s' has a character not allowed in a path (space, control, "
+                    "non-ASCII or '#')",
                     url);
             return -1;
         }
@@ -283,8 +286,7 @@ int probespec_parse(const char *text, probespec_t *out, err_t *err)
     case PROBE_KIND_HTTP:
     case PROBE_KIND_HTTPS: {
         if (!arg) {
-            err_set(err, "probe kind '%s' needs a URL: %s:%s://HOST[:PORT]/PATH", name, name,
-                    name);
+            err_set(err, "probe kind '%s' needs a URL: %s:%s://HOST[:PORT]/PATH", name, name, name);
             return -1;
         }
         char url[PROBESPEC_MAX];
@@ -338,8 +340,8 @@ int probespec_format(const probespec_t *spec, char *buf, size_t len)
         char expect[16] = "";
         if (spec->expect_status)
             snprintf(expect, sizeof expect, "|expect=%u", (unsigned)spec->expect_status);
-        n = snprintf(buf, len, "%s:%s://%s%s%s:%u%s%s%s%s", kind, kind, v6 ? "[" : "",
-                     spec->host, v6 ? "]" : "", (unsigned)spec->port, spec->path, expect,
+        n = snprintf(buf, len, "%s:%s://%s%s%s:%u%s%s%s%s", kind, kind, v6 ? "[" : "", spec->host,
+                     v6 ? "]" : "", (unsigned)spec->port, spec->path, expect,
                      spec->expect_body[0] ? "|body=" : "", spec->expect_body);
         break;
     }

@@ -1,9 +1,9 @@
 /* probespec: parses and validates probe specs (`icmp`, `tcp:PORT`, `http:URL`, `https:URL`,
  * `dns:QNAME[:QTYPE]`, `smtp[:PORT]`, `trace`). An http(s) URL may be followed by options:
  * `|expect=STATUS` (the status required, 100..599) and `|body=TEXT` (a substring the body
- * must contain: printable ASCII, at most 128 bytes, no '|'); '|' is never part of a URL. Shared by parallaxctl, which refuses bad specs
- * before they reach the database, and the agent, which parses what the schedule carries.
- * Pure functions: no I/O, no allocation. */
+ * must contain: printable ASCII, at most 128 bytes, no '|'); '|' is never part of a URL. Shared by
+ * parallaxctl, which refuses bad specs before they reach the database, and the agent, which parses
+ * what the schedule carries. Pure functions: no I/O, no allocation. */
 #ifndef PX_PROBESPEC_H
 #define PX_PROBESPEC_H
 
@@ -12,13 +12,13 @@
 
 #include "err.h"
 
-#define PX_PROBE_KIND_LIST(X)                                                                  \
-    X(ICMP, "icmp")                                                                            \
-    X(TCP, "tcp")                                                                              \
-    X(HTTP, "http")                                                                            \
-    X(HTTPS, "https")                                                                          \
-    X(DNS, "dns")                                                                              \
-    X(SMTP, "smtp")                                                                            \
+#define PX_PROBE_KIND_LIST(X)                                                                      \
+    X(ICMP, "icmp")                                                                                \
+    X(TCP, "tcp")                                                                                  \
+    X(HTTP, "http")                                                                                \
+    X(HTTPS, "https")                                                                              \
+    X(DNS, "dns")                                                                                  \
+    X(SMTP, "smtp")                                                                                \
     X(TRACE, "trace")
 
 typedef enum probe_kind {
@@ -35,11 +35,11 @@ typedef enum probe_kind {
 /* A parsed spec. Plain data, no pointers: it can be copied freely. */
 typedef struct probespec {
     probe_kind_t kind;
-    uint16_t port;                     /* tcp, smtp, http(s): the port to connect to */
-    char host[PROBESPEC_HOST_MAX];     /* http(s): Host header / SNI; dns: the query name */
-    char path[PROBESPEC_MAX];          /* http(s): path and query, at least "/" */
-    char qtype[16];                    /* dns: upper-case query type, default "A" */
-    uint16_t expect_status;            /* http(s): required status; 0 = any below 500 */
+    uint16_t port;                        /* tcp, smtp, http(s): the port to connect to */
+    char host[PROBESPEC_HOST_MAX];        /* http(s): Host header / SNI; dns: the query name */
+    char path[PROBESPEC_MAX];             /* http(s): path and query, at least "/" */
+    char qtype[16];                       /* dns: upper-case query type, default "A" */
+    uint16_t expect_status;               /* http(s): required status; 0 = any below 500 */
     char expect_body[PROBESPEC_BODY_MAX]; /* http(s): required body substring; "" = none */
 } probespec_t;
 

@@ -5,14 +5,14 @@
 #define PX_STATUS_H
 
 /* X(C name, wire value, SQL/text name) */
-#define PX_STATUS_LIST(X)                                                                      \
-    X(OK, 1, "ok")                                                                             \
-    X(TIMEOUT, 2, "timeout")                                                                   \
-    X(REFUSED, 3, "refused")                                                                   \
-    X(UNREACHABLE, 4, "unreachable")                                                           \
-    X(LOCAL_ERROR, 5, "local_error")                                                           \
-    X(PROTOCOL_ERROR, 6, "protocol_error")                                                     \
-    X(APP_ERROR, 7, "app_error")                                                               \
+#define PX_STATUS_LIST(X)                                                                          \
+    X(OK, 1, "ok")                                                                                 \
+    X(TIMEOUT, 2, "timeout")                                                                       \
+    X(REFUSED, 3, "refused")                                                                       \
+    X(UNREACHABLE, 4, "unreachable")                                                               \
+    X(LOCAL_ERROR, 5, "local_error")                                                               \
+    X(PROTOCOL_ERROR, 6, "protocol_error")                                                         \
+    X(APP_ERROR, 7, "app_error")                                                                   \
     X(TLS_ERROR, 8, "tls_error")
 
 typedef enum px_status {

@@ -177,8 +177,8 @@ static int validate_result(const Parallax__Result *r, size_t i, err_t *err)
         err_set(err, "result %zu has an invalid icmp_from address", i);
         return -1;
     }
-    if (r->tls && text_ok("result.tls.verify_error", r->tls->verify_error, PX_WIRE_MAX_TEXT, 0,
-                          err) < 0)
+    if (r->tls &&
+        text_ok("result.tls.verify_error", r->tls->verify_error, PX_WIRE_MAX_TEXT, 0, err) < 0)
         return -1;
     if (r->dns && r->dns->rcode > 4095) {
         err_set(err, "result %zu has a DNS rcode above 4095", i);
@@ -273,10 +273,10 @@ static int validate_heartbeat(const Parallax__Heartbeat *h, err_t *err)
         err_set(err, "heartbeat echoes %d of the 4 timestamps of an exchange", set);
         return -1;
     }
-    if (set && (h->echo_agent_sent_us < 0 || h->echo_agent_recv_us < 0 ||
-                h->echo_coord_recv_us < PX_WIRE_MIN_TS_US ||
-                h->echo_coord_sent_us > PX_WIRE_MAX_TS_US ||
-                h->echo_coord_sent_us < h->echo_coord_recv_us)) {
+    if (set &&
+        (h->echo_agent_sent_us < 0 || h->echo_agent_recv_us < 0 ||
+         h->echo_coord_recv_us < PX_WIRE_MIN_TS_US || h->echo_coord_sent_us > PX_WIRE_MAX_TS_US ||
+         h->echo_coord_sent_us < h->echo_coord_recv_us)) {
         err_set(err, "heartbeat echoes an impossible exchange");
         return -1;
     }
@@ -352,7 +352,8 @@ Parallax__Envelope *wire_unpack(const uint8_t *buf, size_t len, size_t max_len, 
         return NULL;
     }
     budget_t budget = {.left = len * WIRE_BUDGET_FACTOR + WIRE_BUDGET_FLOOR};
-    ProtobufCAllocator alloc = {.alloc = budget_alloc, .free = budget_free, .allocator_data = &budget};
+    ProtobufCAllocator alloc = {
+        .alloc = budget_alloc, .free = budget_free, .allocator_data = &budget};
     Parallax__Envelope *env = parallax__envelope__unpack(&alloc, len, buf);
     if (!env) {
         err_set(err, "malformed message (%zu bytes): not a Parallax envelope%s", len,

@@ -18,14 +18,14 @@
 /* Largest message an agent accepts: schedules can be big. */
 #define PX_WIRE_MAX_TO_AGENT (8 * 1024 * 1024)
 
-#define PX_WIRE_MAX_RESULTS 1000   /* results in one batch */
-#define PX_WIRE_MAX_GAPS 64        /* gap records in one batch */
-#define PX_WIRE_MAX_PROBES 50000   /* probes in one schedule */
-#define PX_WIRE_MAX_NAME 64        /* agent names, versions, kinds */
-#define PX_WIRE_MAX_TEXT 512       /* messages and reasons */
+#define PX_WIRE_MAX_RESULTS 1000 /* results in one batch */
+#define PX_WIRE_MAX_GAPS 64      /* gap records in one batch */
+#define PX_WIRE_MAX_PROBES 50000 /* probes in one schedule */
+#define PX_WIRE_MAX_NAME 64      /* agent names, versions, kinds */
+#define PX_WIRE_MAX_TEXT 512     /* messages and reasons */
 #define PX_WIRE_MAX_INTERVAL_S 86400
 #define PX_WIRE_MAX_TIMEOUT_MS 600000
-#define PX_WIRE_MAX_HOPS 64         /* hops in one trace */
+#define PX_WIRE_MAX_HOPS 64 /* hops in one trace */
 /* Results stamped before this (2020-01-01T00:00:00Z) come from a broken clock. */
 #define PX_WIRE_MIN_TS_US 1577836800000000LL
 /* ... and after this (2100-01-01T00:00:00Z) too. */

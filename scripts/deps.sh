@@ -20,6 +20,7 @@ PACKAGES=(
     file                                             # cpack's .deb generator (shlibdeps) needs it
     python3 python3-psycopg2 jq                      # the verdict model test and test helpers
     mmdebstrap                                       # the fresh-root test (tests/fresh/)
+    clang-format                                     # .ci/run checks the C style (.clang-format)
 )
 export DEBIAN_FRONTEND=noninteractive
 # The servers above are started by the tests inside their own namespaces; keep the packages

@@ -52,8 +52,8 @@ typedef struct probe_http_detail {
 
 /* The certificate an https run received. */
 typedef struct probe_tls_detail {
-    uint8_t verified;      /* chain and host name verified */
-    int32_t days_left;     /* whole days until notAfter; negative once expired */
+    uint8_t verified;                 /* chain and host name verified */
+    int32_t days_left;                /* whole days until notAfter; negative once expired */
     char verify_error[PROBE_MSG_MAX]; /* why not verified, "" when verified */
 } probe_tls_detail_t;
 

@@ -29,13 +29,14 @@ static void print_result(FILE *out, const probe_result_t *r)
         fprintf(out, "icmp_type=%u\nicmp_code=%u\nicmp_from=%s\n", r->icmp_type, r->icmp_code,
                 r->icmp_from);
     if (r->has_http)
-        fprintf(out, "http_connect_ms=%.3f\nhttp_tls_ms=%.3f\nhttp_first_byte_ms=%.3f\n"
-                     "http_total_ms=%.3f\n",
+        fprintf(out,
+                "http_connect_ms=%.3f\nhttp_tls_ms=%.3f\nhttp_first_byte_ms=%.3f\n"
+                "http_total_ms=%.3f\n",
                 r->http.connect_us / 1000.0, r->http.tls_us / 1000.0,
                 r->http.first_byte_us / 1000.0, r->http.total_us / 1000.0);
     if (r->has_tls)
-        fprintf(out, "tls_verified=%d\ntls_days_left=%d\ntls_verify_error=%s\n",
-                r->tls.verified, (int)r->tls.days_left, r->tls.verify_error);
+        fprintf(out, "tls_verified=%d\ntls_days_left=%d\ntls_verify_error=%s\n", r->tls.verified,
+                (int)r->tls.days_left, r->tls.verify_error);
     if (r->has_dns) {
         fprintf(out, "dns_rcode=%u\ndns_aa=%u\ndns_answers=%u\ndns_over_tcp=%u\n", r->dns.rcode,
                 r->dns.aa, r->dns.answers, r->dns.over_tcp);

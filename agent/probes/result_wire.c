@@ -1,8 +1,8 @@
 /* result_wire: probe_result_t -> Parallax__Result. */
 #include "result_wire.h"
 
-void result_wire_fill(result_wire_t *w, const probe_result_t *pr, uint64_t probe_id,
-                      int64_t ts_us, int control)
+void result_wire_fill(result_wire_t *w, const probe_result_t *pr, uint64_t probe_id, int64_t ts_us,
+                      int control)
 {
     Parallax__Result *r = &w->res;
     parallax__result__init(r);
@@ -43,8 +43,8 @@ void result_wire_fill(result_wire_t *w, const probe_result_t *pr, uint64_t probe
     }
     if (pr->has_trace) {
         parallax__trace_info__init(&w->trace);
-        size_t n = pr->trace.n_hops < PROBE_TRACE_MAX_HOPS ? pr->trace.n_hops
-                                                           : PROBE_TRACE_MAX_HOPS;
+        size_t n =
+            pr->trace.n_hops < PROBE_TRACE_MAX_HOPS ? pr->trace.n_hops : PROBE_TRACE_MAX_HOPS;
         for (size_t i = 0; i < n; i++) {
             parallax__trace_hop__init(&w->hops[i]);
             w->hops[i].ttl = pr->trace.hops[i].ttl;

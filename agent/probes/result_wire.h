@@ -18,7 +18,7 @@ typedef struct result_wire {
 
 /* Fills w->res from pr. w->res points into w and into pr (strings): both must outlive any use
  * of w->res. */
-void result_wire_fill(result_wire_t *w, const probe_result_t *pr, uint64_t probe_id,
-                      int64_t ts_us, int control);
+void result_wire_fill(result_wire_t *w, const probe_result_t *pr, uint64_t probe_id, int64_t ts_us,
+                      int control);
 
 #endif

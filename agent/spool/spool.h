@@ -97,8 +97,9 @@ int spool_add_gap(spool_t *sp, const Parallax__Gap *g, err_t *err);
 /* Seals the open batch if it holds anything: syncs it to disk (a batch is never sent before
  * it is durable, so its seq can never be reused for other results after a power cut), starts
  * a new segment when the current one is full and drops the oldest segments while the spool
- * is over max_bytes (not those with a batch in flight: see above). Returns 1 if a batch was sealed, 0 if there was nothing to seal, -1
- * (err set) if syncing, rotating or dropping failed (the batch is sealed anyway). */
+ * is over max_bytes (not those with a batch in flight: see above). Returns 1 if a batch was sealed,
+ * 0 if there was nothing to seal, -1 (err set) if syncing, rotating or dropping failed (the batch
+ * is sealed anyway). */
 int spool_seal(spool_t *sp, err_t *err);
 
 /* Sealed, unacked batches in seq order: pass NULL for the oldest, then the previous one.

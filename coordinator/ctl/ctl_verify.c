@@ -17,8 +17,11 @@
 
 int ctl_verify_parse(int argc, char **argv, ctl_verify_opts_t *opts, err_t *err)
 {
-    static const ctl_opt_t table[] = {{"since", 0, 1, 0}, {"all", 0, 0, 0}, {"until", 0, 1, 0},
-                                      {"json", 0, 0, 0},  {NULL, 0, 0, 0}};
+    static const ctl_opt_t table[] = {{"since", 0, 1, 0},
+                                      {"all", 0, 0, 0},
+                                      {"until", 0, 1, 0},
+                                      {"json", 0, 0, 0},
+                                      {NULL, 0, 0, 0}};
     memset(opts, 0, sizeof *opts);
     opts->since_s = 3600;
     ctl_args_t *args = ctl_args_parse(argc, argv, table, 0, err);
@@ -120,7 +123,8 @@ static int write_text(const ctl_rows_t *rows, FILE *out)
         return ferror(out) ? -1 : 0;
     }
     fprintf(out, "%zu differ from a merge from scratch\n", n);
-    static const char *const headers[] = {"KIND", "SCOPE", "SUBJECT", "AT_UTC", "STORED", "SCRATCH"};
+    static const char *const headers[] = {"KIND",   "SCOPE",  "SUBJECT",
+                                          "AT_UTC", "STORED", "SCRATCH"};
     ctl_table_t *table = ctl_table_new(6, headers);
     if (!table)
         return -1;

@@ -33,8 +33,8 @@
  *                                       sent as no version field, as proto3 does)
  *
  *   pxclient keygen N                   print N CURVE key pairs, "PUBLIC SECRET" per line
- *   pxclient -e ENDPOINT -k SERVER_KEY flood KEYFILE AGENTS BATCHES RESULTS PROBES [WINDOW [HOLD_S]]
- *       AGENTS simulated agents (keys from KEYFILE, "PUBLIC SECRET" lines) each send BATCHES
+ *   pxclient -e ENDPOINT -k SERVER_KEY flood KEYFILE AGENTS BATCHES RESULTS PROBES [WINDOW
+ * [HOLD_S]] AGENTS simulated agents (keys from KEYFILE, "PUBLIC SECRET" lines) each send BATCHES
  *       batches of RESULTS results over probes 1..PROBES, WINDOW unacknowledged at a time;
  *       prints results/s from first send to last ack and the send-to-ack latency percentiles,
  *       then, with HOLD_S, keeps every agent connected and heartbeating for HOLD_S seconds
@@ -66,7 +66,8 @@ static void *connect_dealer(void *ctx, const char *ep, const char *server, const
     if (!d || zmq_curve_public(pub, secret) != 0)
         return NULL;
     zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, server, 41) || zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, pub, 41) ||
+    if (zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, server, 41) ||
+        zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, pub, 41) ||
         zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, secret, 41) || zmq_connect(d, ep))
         return NULL;
     return d;
@@ -110,7 +111,8 @@ static Parallax__Envelope *recv_any(void *d, long wait_ms)
         return NULL;
     }
     err_t err;
-    Parallax__Envelope *env = wire_unpack(zmq_msg_data(&m), zmq_msg_size(&m), PX_WIRE_MAX_TO_AGENT, &err);
+    Parallax__Envelope *env =
+        wire_unpack(zmq_msg_data(&m), zmq_msg_size(&m), PX_WIRE_MAX_TO_AGENT, &err);
     zmq_msg_close(&m);
     return env;
 }
@@ -145,7 +147,7 @@ static void pace(void *d, long ms)
 
 static const char *ack_name(Parallax__AckCode code)
 {
-    return code == PARALLAX__ACK_CODE__ACK_STORED ? "stored"
+    return code == PARALLAX__ACK_CODE__ACK_STORED  ? "stored"
            : code == PARALLAX__ACK_CODE__ACK_RETRY ? "retry"
                                                    : "rejected";
 }
@@ -313,7 +315,8 @@ static int do_stream(void *d, char **argv, int argc)
             return 1;
         for (int sent = 0;; sent++) {
             if (time_mono_us() > deadline) {
-                fprintf(stderr, "pxclient: batch %llu not stored in time\n", (unsigned long long)seq);
+                fprintf(stderr, "pxclient: batch %llu not stored in time\n",
+                        (unsigned long long)seq);
                 batch_free(&bt);
                 return 3;
             }
@@ -490,11 +493,11 @@ static int parse_gap(const char *spec)
 
 typedef struct sim {
     void *sock;
-    uint64_t next_seq;     /* next batch to send for the first time, from 1 */
-    uint64_t acked;        /* batches stored */
-    int64_t *sent_us;      /* per batch: first send time (monotonic), 0 = not sent */
-    int64_t *resend_at;    /* per batch: when to send again if still unacknowledged */
-    unsigned char *done;   /* per batch: stored */
+    uint64_t next_seq;   /* next batch to send for the first time, from 1 */
+    uint64_t acked;      /* batches stored */
+    int64_t *sent_us;    /* per batch: first send time (monotonic), 0 = not sent */
+    int64_t *resend_at;  /* per batch: when to send again if still unacknowledged */
+    unsigned char *done; /* per batch: stored */
     int64_t next_hb;
 } sim_t;
 
@@ -613,9 +616,8 @@ static int do_flood(void *ctx, const char *ep, const char *server, char **argv, 
                 if (flood_send(s, a, q, results, probes, base_us, rs, rp) < 0)
                     return 1;
             }
-            for (uint64_t q = s->acked + 1; q < s->next_seq && q <= s->acked + (uint64_t)window + 1 &&
-                                            q <= batches;
-                 q++) {
+            for (uint64_t q = s->acked + 1;
+                 q < s->next_seq && q <= s->acked + (uint64_t)window + 1 && q <= batches; q++) {
                 if (!s->done[q] && s->resend_at[q] && now >= s->resend_at[q]) {
                     s->resend_at[q] = now + 10000000;
                     resends++;
@@ -736,7 +738,8 @@ int main(int argc, char **argv)
     if (!ep || !server || (!secret && !flood) || i >= argc) {
         fprintf(stderr, "usage: pxclient -e ENDPOINT -k SERVER_KEY -s SECRET_KEY [-g GAP]... "
                         "[-P VERSION] hello|batch|stream|heartbeats|follow|garbage|chatter ...\n"
-                        "       pxclient -e ENDPOINT -k SERVER_KEY flood KEYFILE AGENTS BATCHES RESULTS PROBES [WINDOW [HOLD_S]]\n"
+                        "       pxclient -e ENDPOINT -k SERVER_KEY flood KEYFILE AGENTS BATCHES "
+                        "RESULTS PROBES [WINDOW [HOLD_S]]\n"
                         "       pxclient keygen N\n");
         return 2;
     }

@@ -419,7 +419,8 @@ static void test_absent_message_is_null(void **state)
     }
 }
 
-/* The detail column holds a JSON document with the keys schema/migrations/001_stable.sql lists (results.detail). */
+/* The detail column holds a JSON document with the keys schema/migrations/001_stable.sql lists
+ * (results.detail). */
 static void test_detail_documents(void **state)
 {
     (void)state;

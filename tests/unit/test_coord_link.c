@@ -46,8 +46,8 @@ static int setup(void **state)
 }
 
 /* A DEALER with the given keys that sends frames[0..n) as one message. */
-static void *client_send(void *ctx, const fixture_t *f, const keypair_t *me,
-                         const char *server_pub, const char *const *frames, int n)
+static void *client_send(void *ctx, const fixture_t *f, const keypair_t *me, const char *server_pub,
+                         const char *const *frames, int n)
 {
     void *d = zmq_socket(ctx, ZMQ_DEALER);
     assert_non_null(d);

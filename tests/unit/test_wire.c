@@ -740,16 +740,19 @@ MUT(ok_name_max, set_text(f, PX_WIRE_MAX_NAME, 'n'); f->hello.name = f->text)
 MUT(ok_ack_rejected, f->ack.code = PARALLAX__ACK_CODE__ACK_REJECTED)
 /* A heartbeat echoing the exchange before it; the agent's clock may be anything. */
 MUT(ok_hb_echo, f->heartbeat.echo_agent_sent_us = TS0 - 5000000;
-    f->heartbeat.echo_coord_recv_us = TS0 - 6000000; f->heartbeat.echo_coord_sent_us = TS0 - 5999000;
+    f->heartbeat.echo_coord_recv_us = TS0 - 6000000;
+    f->heartbeat.echo_coord_sent_us = TS0 - 5999000;
     f->heartbeat.echo_agent_recv_us = TS0 - 4990000)
 MUT(ok_hb_echo_old_agent_clock, f->heartbeat.echo_agent_sent_us = 1000;
     f->heartbeat.echo_coord_recv_us = TS0; f->heartbeat.echo_coord_sent_us = TS0;
     f->heartbeat.echo_agent_recv_us = 2000)
 MUT(hb_echo_partial, f->heartbeat.echo_agent_sent_us = TS0; f->heartbeat.echo_coord_recv_us = TS0)
-MUT(hb_echo_backwards, f->heartbeat.echo_agent_sent_us = TS0; f->heartbeat.echo_coord_recv_us = TS0 + 9;
-    f->heartbeat.echo_coord_sent_us = TS0 + 8; f->heartbeat.echo_agent_recv_us = TS0 + 10)
-MUT(hb_echo_coord_ancient, f->heartbeat.echo_agent_sent_us = TS0; f->heartbeat.echo_coord_recv_us = 5;
-    f->heartbeat.echo_coord_sent_us = 6; f->heartbeat.echo_agent_recv_us = TS0 + 10)
+MUT(hb_echo_backwards, f->heartbeat.echo_agent_sent_us = TS0;
+    f->heartbeat.echo_coord_recv_us = TS0 + 9; f->heartbeat.echo_coord_sent_us = TS0 + 8;
+    f->heartbeat.echo_agent_recv_us = TS0 + 10)
+MUT(hb_echo_coord_ancient, f->heartbeat.echo_agent_sent_us = TS0;
+    f->heartbeat.echo_coord_recv_us = 5; f->heartbeat.echo_coord_sent_us = 6;
+    f->heartbeat.echo_agent_recv_us = TS0 + 10)
 MUT(hb_echo_negative, f->heartbeat.echo_agent_sent_us = -1; f->heartbeat.echo_coord_recv_us = TS0;
     f->heartbeat.echo_coord_sent_us = TS0; f->heartbeat.echo_agent_recv_us = TS0)
 
