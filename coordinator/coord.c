@@ -19,7 +19,7 @@
 #include "backoff.h"
 #include "clocksync.h"
 #include "keys.h"
-#include "link.h"
+#include "router.h"
 #include "log.h"
 #include "refusals.h"
 #include "sessions.h"
@@ -48,7 +48,7 @@
 
 /* A batch waiting to be stored with the others of its group. */
 typedef struct pending {
-    link_msg_t msg;          /* owns the bytes and the route to answer on */
+    router_msg_t msg;        /* owns the bytes and the route to answer on */
     Parallax__Envelope *env; /* unpacked from msg */
     int agent_id;
     char name[64];
@@ -57,7 +57,7 @@ typedef struct pending {
 struct coord {
     coord_config_t cfg;
     keypair_t keys;
-    link_t *link;
+    router_t *router;
     store_t *store;
     allow_t *allow;
     Parallax__Schedule *schedule;
@@ -102,8 +102,8 @@ coord_t *coord_new(const coord_config_t *cfg, err_t *err)
         err_set(err, "out of memory");
         goto fail;
     }
-    c->link = link_new(cfg->listen, &c->keys, PX_WIRE_MAX_TO_COORD, 1, err);
-    if (!c->link)
+    c->router = router_new(cfg->listen, &c->keys, PX_WIRE_MAX_TO_COORD, 1, err);
+    if (!c->router)
         goto fail;
     return c;
 fail:
@@ -115,7 +115,7 @@ static void group_clear(coord_t *c)
 {
     for (size_t i = 0; i < c->n_group; i++) {
         wire_free(&c->group[i].env);
-        link_msg_clear(&c->group[i].msg);
+        router_msg_clear(&c->group[i].msg);
     }
     c->n_group = 0;
     c->group_results = 0;
@@ -127,7 +127,7 @@ void coord_destroy(coord_t **coord)
         return;
     coord_t *c = *coord;
     group_clear(c);
-    link_destroy(&c->link);
+    router_destroy(&c->router);
     store_destroy(&c->store);
     allow_destroy(&c->allow);
     store_schedule_free(&c->schedule);
@@ -146,14 +146,14 @@ void coord_destroy(coord_t **coord)
 static int send_envelope(coord_t *c, const uint8_t *route, size_t route_len,
                          const Parallax__Envelope *env, const char *agent)
 {
-    err_t err;
+    err_t err = {{0}};
     uint8_t *buf = NULL;
     size_t len = 0;
     if (wire_pack(env, &buf, &len, &err) < 0) {
         log_error("agent %s: %s", agent, err.msg);
         return -1;
     }
-    int rc = link_send(c->link, route, route_len, buf, len, &err);
+    int rc = router_send(c->router, route, route_len, buf, len, &err);
     if (rc == -1)
         log_debug("agent %s: %s not sent (it will resend or reconnect): %s", agent,
                   wire_body_name(env), err.msg);
@@ -178,7 +178,7 @@ static void send_schedule(coord_t *c, session_t *s)
              (unsigned long long)c->schedule->version, c->schedule->n_probes);
 }
 
-static void send_ack(coord_t *c, const link_msg_t *msg, const Parallax__ResultBatch *b,
+static void send_ack(coord_t *c, const router_msg_t *msg, const Parallax__ResultBatch *b,
                      Parallax__AckCode code, const char *reason, const char *agent)
 {
     Parallax__Ack ack = PARALLAX__ACK__INIT;
@@ -249,7 +249,7 @@ static int db_ensure(coord_t *c, err_t *fatal)
     int64_t now = time_mono_us();
     if (!backoff_due(&c->backoff, now))
         return -1;
-    err_t err;
+    err_t err = {{0}};
     if (!store_connected(c->store)) {
         int rc = store_connect(c->store, &err);
         if (rc == -2) {
@@ -283,7 +283,7 @@ failed:;
 
 static void db_changes(coord_t *c)
 {
-    err_t err;
+    err_t err = {{0}};
     unsigned changed = 0;
     if (store_poll_changes(c->store, &changed, &err) < 0) {
         log_warn("%s", err.msg);
@@ -330,7 +330,7 @@ static void record_heard(coord_t *c, session_t *s, int agent_id, const char *age
         log_debug("agent %d: database away; liveness not recorded", agent_id);
         return;
     }
-    err_t err;
+    err_t err = {{0}};
     if (store_touch_agent(c->store, agent_id, agent_version, schedule_version, &err) < 0 ||
         (heartbeat && store_heartbeat(c->store, agent_id, &err) < 0)) {
         log_warn("%s", err.msg);
@@ -351,7 +351,7 @@ static void update_clock(coord_t *c, session_t *s, int agent_id)
                                  rtt_ms, COORD_CLOCK_STEP_MS) ||
         !c->db_ready)
         return;
-    err_t err;
+    err_t err = {{0}};
     long queued = 0;
     if (store_set_clock(c->store, agent_id, (int)offset_ms, rtt_us < 0 ? -1.0 : rtt_us / 1000.0,
                         COORD_CLOCK_REMERGE_MS, &queued, &err) < 0) {
@@ -380,7 +380,7 @@ static void update_clock(coord_t *c, session_t *s, int agent_id)
     s->stored_rtt_ms = rtt_ms;
 }
 
-static void handle_heartbeat(coord_t *c, session_t *s, const link_msg_t *msg,
+static void handle_heartbeat(coord_t *c, session_t *s, const router_msg_t *msg,
                              const allow_entry_t *agent, const Parallax__Heartbeat *hb,
                              int64_t recv_us)
 {
@@ -456,7 +456,7 @@ static void group_flush(coord_t *c)
 }
 
 /* Queues a batch for the group, taking over msg's bytes and env. */
-static void group_add(coord_t *c, link_msg_t *msg, Parallax__Envelope **env,
+static void group_add(coord_t *c, router_msg_t *msg, Parallax__Envelope **env,
                       const allow_entry_t *agent)
 {
     if (c->n_group == COORD_GROUP_MAX_BATCHES ||
@@ -495,12 +495,12 @@ static void refuse_version(coord_t *c, const allow_entry_t *agent, uint32_t vers
         log_debug("agent %s: database away; refusal recorded at the next report", agent->name);
         return;
     }
-    err_t err;
+    err_t err = {{0}};
     if (store_refuse_agent(c->store, agent->agent_id, why, &err) < 0)
         log_warn("agent %s: %s", agent->name, err.msg);
 }
 
-static void handle_message(coord_t *c, link_msg_t *msg)
+static void handle_message(coord_t *c, router_msg_t *msg)
 {
     int64_t recv_us = time_now_us();
     /* Identity comes from the key that authenticated the connection, never from the payload. */
@@ -511,7 +511,7 @@ static void handle_message(coord_t *c, link_msg_t *msg)
                  known ? known->name : (*msg->user_id ? msg->user_id : "(none)"));
         return;
     }
-    err_t err;
+    err_t err = {{0}};
     Parallax__Envelope *env = wire_unpack(msg->data, msg->len, PX_WIRE_MAX_TO_COORD, &err);
     if (!env) {
         /* Another version's message is refused whatever wire_unpack made of the rest. */
@@ -565,9 +565,9 @@ static void drain_agents(coord_t *c)
 {
     /* Bounded, so a flood on the socket cannot starve ZAP, signals and the database. */
     for (int i = 0; i < 1000; i++) {
-        link_msg_t msg;
-        err_t err;
-        int rc = link_recv(c->link, &msg, &err);
+        router_msg_t msg;
+        err_t err = {{0}};
+        int rc = router_recv(c->router, &msg, &err);
         if (rc == 0)
             break;
         if (rc < 0) {
@@ -575,7 +575,7 @@ static void drain_agents(coord_t *c)
             continue;
         }
         handle_message(c, &msg);
-        link_msg_clear(&msg);
+        router_msg_clear(&msg);
     }
     group_flush(c);
 }
@@ -605,7 +605,7 @@ static void merge_due(coord_t *c)
         return;
     c->merged_mono_us = now;
     long bins = 0;
-    err_t err;
+    err_t err = {{0}};
     if (store_merge(c->store, &bins, &err) < 0) {
         log_warn("%s", err.msg);
         return;
@@ -632,7 +632,7 @@ static void housekeeping(coord_t *c)
                     c);
     if (!c->db_ready)
         return;
-    err_t err;
+    err_t err = {{0}};
     if (store_expire_agents(c->store, c->cfg.session_timeout_s, agent_offline, c, &err) < 0)
         log_warn("%s", err.msg);
 }
@@ -665,7 +665,7 @@ int coord_run(coord_t *c, err_t *err)
         int ready[2] = {0, 0};
         int nfds = fds[1] >= 0 ? 2 : 1;
         /* Wake at least a few times a second to expire sessions and retry the database. */
-        if (link_wait(c->link, fds, ready, nfds, 250, err) < 0)
+        if (router_wait(c->router, fds, ready, nfds, 250, err) < 0)
             return -1;
         if (ready[0]) {
             struct signalfd_siginfo si;
@@ -674,8 +674,8 @@ int coord_run(coord_t *c, err_t *err)
                 c->stopping = 1;
             }
         }
-        err_t zerr;
-        if (link_serve_zap(c->link, authorize, c, &zerr) < 0)
+        err_t zerr = {{0}};
+        if (router_serve_zap(c->router, authorize, c, &zerr) < 0)
             log_error("%s", zerr.msg);
         /* Not only when the socket is readable: a notification that arrived while another
          * query was running has already been read into libpq's queue, and would otherwise

@@ -46,7 +46,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    err_t err;
+    err_t err = {{0}};
     coord_config_t cfg;
     if (coord_config_load(path, &cfg, &err) < 0) {
         fprintf(stderr, "parallax-coordinator: %s\n", err.msg);

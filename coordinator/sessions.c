@@ -40,7 +40,7 @@ session_t *sessions_find(sessions_t *t, int agent_id)
 session_t *sessions_touch(sessions_t *t, int agent_id, const char *name, const uint8_t *route,
                           size_t route_len, int64_t now_us)
 {
-    if (route_len > LINK_ROUTE_MAX)
+    if (route_len > ROUTER_ROUTE_MAX)
         return NULL;
     session_t *s = sessions_find(t, agent_id);
     if (!s) {

@@ -9,12 +9,12 @@
 #include <stdint.h>
 
 #include "clocksync.h"
-#include "link.h"
+#include "router.h"
 
 typedef struct session {
     int agent_id;
     char name[64];
-    uint8_t route[LINK_ROUTE_MAX];
+    uint8_t route[ROUTER_ROUTE_MAX];
     size_t route_len;
     int64_t heard_mono_us;    /* last message of any kind */
     int64_t recorded_mono_us; /* last time last_seen was written (0: not this session) */

@@ -1001,7 +1001,7 @@ void store_ingest(store_t *s, store_batch_t *items, size_t n)
         else if (!store_connected(s))
             break;
     }
-    err_t err;
+    err_t err = {{0}};
     err_clear(&err);
     int rc = m ? ingest_tx(s, items, idx, m, 1, &err) : 0;
     if (rc < 0 && refused_data(s))

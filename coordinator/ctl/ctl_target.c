@@ -44,7 +44,7 @@ static int parse_probes(const ctl_args_t *args, ctl_target_add_opts_t *out, err_
     for (size_t i = 0; i < n; i++) {
         const char *text = ctl_args_value(args, "probe", i);
         probespec_t spec;
-        err_t why;
+        err_t why = {{0}};
         ctl_target_probe_t *p = &out->probes[i];
         if (probespec_parse(text, &spec, &why) < 0) {
             err_set(err, "bad --probe '%s': %s", text, why.msg);

@@ -655,7 +655,7 @@ int main(int argc, char **argv)
     char context[64];
     snprintf(context, sizeof context, "%s%s%s", c->group, c->name ? " " : "",
              c->name ? c->name : "");
-    err_t err;
+    err_t err = {{0}};
     err_clear(&err);
     session_t session = {.conninfo = conninfo, .db = NULL};
     int rc = c->run(&session, argc - i, argv + i, &err);

@@ -77,7 +77,7 @@ static int send_env(void *d, Parallax__Envelope *env)
 {
     uint8_t *buf;
     size_t len;
-    err_t err;
+    err_t err = {{0}};
     env->version = PX_PROTOCOL_VERSION;
     if (wire_pack(env, &buf, &len, &err) < 0) {
         fprintf(stderr, "pxclient: %s\n", err.msg);
@@ -110,7 +110,7 @@ static Parallax__Envelope *recv_any(void *d, long wait_ms)
         zmq_msg_close(&m);
         return NULL;
     }
-    err_t err;
+    err_t err = {{0}};
     Parallax__Envelope *env =
         wire_unpack(zmq_msg_data(&m), zmq_msg_size(&m), PX_WIRE_MAX_TO_AGENT, &err);
     zmq_msg_close(&m);

@@ -610,7 +610,7 @@ static void test_longest_legal_result_fits(void **state)
     r.trace = &trace;
 
     /* Legal: the wire module would let it through. */
-    err_t err;
+    err_t err = {{0}};
     err_clear(&err);
     if (wire_validate_result(&r, &err) != 0)
         fail_msg("not a legal result: %s", err.msg);

@@ -90,16 +90,16 @@ static void test_route_and_name_limits(void **state)
 {
     (void)state;
     sessions_t *t = sessions_new(8);
-    uint8_t route[LINK_ROUTE_MAX + 1];
+    uint8_t route[ROUTER_ROUTE_MAX + 1];
     memset(route, 0xab, sizeof route);
-    session_t *s = sessions_touch(t, 1, "a", route, LINK_ROUTE_MAX, 1);
+    session_t *s = sessions_touch(t, 1, "a", route, ROUTER_ROUTE_MAX, 1);
     assert_non_null(s);
-    assert_int_equal(s->route_len, LINK_ROUTE_MAX);
+    assert_int_equal(s->route_len, ROUTER_ROUTE_MAX);
     /* A route that cannot be stored whole is refused rather than cut. */
-    assert_null(sessions_touch(t, 2, "b", route, LINK_ROUTE_MAX + 1, 1));
+    assert_null(sessions_touch(t, 2, "b", route, ROUTER_ROUTE_MAX + 1, 1));
     assert_null(sessions_find(t, 2));
-    assert_null(sessions_touch(t, 1, "a", route, LINK_ROUTE_MAX + 1, 2));
-    assert_int_equal(sessions_find(t, 1)->route_len, LINK_ROUTE_MAX);
+    assert_null(sessions_touch(t, 1, "a", route, ROUTER_ROUTE_MAX + 1, 2));
+    assert_int_equal(sessions_find(t, 1)->route_len, ROUTER_ROUTE_MAX);
     assert_int_equal(sessions_find(t, 1)->heard_mono_us, 1);
     assert_int_equal(sessions_count(t), 1);
 

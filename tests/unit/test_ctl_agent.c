@@ -18,7 +18,7 @@ static void test_add_defaults(void **state)
     (void)state;
     char *argv[] = {"gb1", "--country", "gb"};
     ctl_agent_add_opts_t o;
-    err_t err;
+    err_t err = {{0}};
     assert_int_equal(ctl_agent_add_parse(ARGC(argv), argv, &o, &err), 0);
     assert_string_equal(o.name, "gb1");
     assert_string_equal(o.country, "GB");
@@ -48,7 +48,7 @@ static void test_add_everything(void **state)
                     "/tmp/a.conf",
                     "--force"};
     ctl_agent_add_opts_t o;
-    err_t err;
+    err_t err = {{0}};
     err_clear(&err);
     if (ctl_agent_add_parse(ARGC(argv), argv, &o, &err) != 0)
         fail_msg("refused: %s", err.msg);
@@ -94,7 +94,7 @@ static void test_add_refusals(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         refusal_t c = cases[i];
         ctl_agent_add_opts_t o;
-        err_t err;
+        err_t err = {{0}};
         err_clear(&err);
         if (ctl_agent_add_parse(c.argc, c.argv, &o, &err) == 0 || !strstr(err.msg, c.msg))
             fail_msg("case %zu: expected refusal with '%s', got '%s'", i, c.msg, err.msg);
@@ -104,7 +104,7 @@ static void test_add_refusals(void **state)
 static void test_list_and_name_parse(void **state)
 {
     (void)state;
-    err_t err;
+    err_t err = {{0}};
     int json = -1;
     char *a1[] = {"--json"};
     assert_int_equal(ctl_agent_list_parse(1, a1, &json, &err), 0);
@@ -144,7 +144,7 @@ static void test_conf_format_reads_back(void **state)
     assert_non_null(strstr(text, "# Parallax agent gb1 (country GB), written by parallaxctl on "
                                  "2024-05-01 12:00:00 UTC.\n"));
     assert_non_null(strstr(text, "# Keep this file secret"));
-    err_t err;
+    err_t err = {{0}};
     config_t *cfg = config_parse("gb1.conf", text, &err);
     assert_non_null(cfg);
     static const char *const known[] = {"name",       "coordinator", "coordinator_key",

@@ -22,7 +22,7 @@ static void test_values_flags_and_positionals(void **state)
     (void)state;
     char *argv[] = {"gb1",    "--country", "GB",     "--probe=icmp", "--probe",
                     "tcp:80", "-o",        "x.conf", "--force"};
-    err_t err;
+    err_t err = {{0}};
     ctl_args_t *a = ctl_args_parse(ARGC(argv), argv, opts, 1, &err);
     assert_non_null(a);
     assert_int_equal(ctl_args_npos(a), 1);
@@ -46,7 +46,7 @@ static void test_help_and_double_dash(void **state)
 {
     (void)state;
     char *argv[] = {"-h", "--", "--force"};
-    err_t err;
+    err_t err = {{0}};
     ctl_args_t *a = ctl_args_parse(ARGC(argv), argv, opts, 1, &err);
     assert_non_null(a);
     assert_int_equal(ctl_args_help(a), 1);
@@ -60,7 +60,7 @@ static void test_value_may_be_given_with_equals(void **state)
 {
     (void)state;
     char *argv[] = {"--country=--x", "--output=", "-"};
-    err_t err;
+    err_t err = {{0}};
     ctl_args_t *a = ctl_args_parse(ARGC(argv), argv, opts, 1, &err);
     assert_non_null(a);
     assert_string_equal(ctl_args_value(a, "country", 0), "--x");
@@ -94,7 +94,7 @@ static void test_refusals(void **state)
         {{"a", "b"}, 2, "unexpected argument 'b'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        err_t err;
+        err_t err = {{0}};
         err_clear(&err);
         refusal_t c = cases[i];
         ctl_args_t *a = ctl_args_parse(c.argc, c.argv, opts, 1, &err);
@@ -107,7 +107,7 @@ static void test_no_positionals_allowed(void **state)
 {
     (void)state;
     char *argv[] = {"extra"};
-    err_t err;
+    err_t err = {{0}};
     assert_null(ctl_args_parse(1, argv, opts, 0, &err));
     assert_string_equal(err.msg, "unexpected argument 'extra'");
     ctl_args_t *a = ctl_args_parse(0, NULL, opts, 0, &err);

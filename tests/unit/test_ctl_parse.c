@@ -25,7 +25,7 @@ static void test_name(void **state)
     (void)state;
     static const char *const good[] = {"a", "gb1", "GB-1.lon_2", "9", NULL};
     static const char *const bad[] = {"", "-a", ".a", "_a", "a b", "a/b", "é", "a\n", NULL};
-    err_t err;
+    err_t err = {{0}};
     for (const char *const *s = good; *s; s++)
         if (ctl_parse_name("agent name", *s, &err) != 0)
             fail_msg("'%s' refused: %s", *s, err.msg);
@@ -47,7 +47,7 @@ static void test_country(void **state)
 {
     (void)state;
     char cc[3];
-    err_t err;
+    err_t err = {{0}};
     assert_int_equal(ctl_parse_country("--country", "gb", cc, &err), 0);
     assert_string_equal(cc, "GB");
     assert_int_equal(ctl_parse_country("--country", "De", cc, &err), 0);
@@ -64,7 +64,7 @@ static void test_uint(void **state)
 {
     (void)state;
     uint64_t v;
-    err_t err;
+    err_t err = {{0}};
     assert_int_equal(ctl_parse_uint("--asn", "0", 0, 4294967295u, &v, &err), 0);
     assert_int_equal(v, 0);
     assert_int_equal(ctl_parse_uint("--asn", "4294967295", 0, 4294967295u, &v, &err), 0);
@@ -105,7 +105,7 @@ static void test_endpoint(void **state)
                                       "tcp://[nothex]:7070",
                                       "tcp://co ord:7070",
                                       NULL};
-    err_t err;
+    err_t err = {{0}};
     for (const char *const *s = good; *s; s++)
         if (ctl_parse_endpoint("--endpoint", *s, &err) != 0)
             fail_msg("'%s' refused: %s", *s, err.msg);
@@ -124,7 +124,7 @@ static void test_address(void **state)
                                             {"::1", "::1"},
                                             {"::ffff:192.0.2.1", "::ffff:192.0.2.1"}};
     char out[CTL_PARSE_ADDR_MAX];
-    err_t err;
+    err_t err = {{0}};
     for (size_t i = 0; i < sizeof in_out / sizeof in_out[0]; i++) {
         assert_int_equal(ctl_parse_address("--address", in_out[i][0], out, &err), 0);
         assert_string_equal(out, in_out[i][1]);
@@ -150,7 +150,7 @@ static void test_address(void **state)
 static void test_role_and_path(void **state)
 {
     (void)state;
-    err_t err;
+    err_t err = {{0}};
     static const char *const roles[] = {"web", "mail", "dns", "router", "host", NULL};
     for (const char *const *r = roles; *r; r++)
         assert_int_equal(ctl_parse_role("--role", *r, &err), 0);

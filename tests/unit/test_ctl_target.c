@@ -19,7 +19,7 @@ static void test_add_defaults(void **state)
     (void)state;
     char *argv[] = {"web1", "--address", "192.0.2.10", "--probe", "icmp"};
     ctl_target_add_opts_t o;
-    err_t err;
+    err_t err = {{0}};
     assert_int_equal(ctl_target_add_parse(ARGC(argv), argv, &o, &err), 0);
     assert_string_equal(o.name, "web1");
     assert_string_equal(o.address, "192.0.2.10");
@@ -46,7 +46,7 @@ static void test_add_everything(void **state)
         "tcp:25",    "--probe",   "dns:Example.IR:mx", "--probe",    "https:https://mx.ir/x?y",
         "--probe",   "trace"};
     ctl_target_add_opts_t o;
-    err_t err;
+    err_t err = {{0}};
     err_clear(&err);
     if (ctl_target_add_parse(ARGC(argv), argv, &o, &err) != 0)
         fail_msg("refused: %s", err.msg);
@@ -97,7 +97,7 @@ static void test_timeout_rule(void **state)
             argv[argc++] = (char *)cases[i].timeout;
         }
         ctl_target_add_opts_t o;
-        err_t err;
+        err_t err = {{0}};
         err_clear(&err);
         int rc = ctl_target_add_parse(argc, argv, &o, &err);
         if (cases[i].want_ms == 0) {
@@ -186,7 +186,7 @@ static void test_add_refusals(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         refusal_t c = cases[i];
         ctl_target_add_opts_t o;
-        err_t err;
+        err_t err = {{0}};
         err_clear(&err);
         if (ctl_target_add_parse(c.argc, c.argv, &o, &err) == 0 || !strstr(err.msg, c.msg))
             fail_msg("case %zu: expected refusal with '%s', got '%s'", i, c.msg, err.msg);
@@ -198,7 +198,7 @@ static void test_add_refusals(void **state)
 static void test_list_parse(void **state)
 {
     (void)state;
-    err_t err;
+    err_t err = {{0}};
     int json = -1;
     char *a1[] = {"--json"};
     assert_int_equal(ctl_target_list_parse(1, a1, &json, &err), 0);

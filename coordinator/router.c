@@ -1,7 +1,7 @@
-/* link: ROUTER socket with CURVE, fail-closed ZAP handler, and polling.
+/* router: ROUTER socket with CURVE, fail-closed ZAP handler, and polling.
  * Authentication fails closed: the socket enforces its ZAP domain, so when no handler answers
  * (none bound, or a bug) no client key is admitted. */
-#include "link.h"
+#include "router.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,16 +16,16 @@
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 /* Per-agent queue bounds. An agent keeps few batches unacknowledged at a time, so a deep
  * queue only holds a misbehaving peer's flood (up to HWM x ZMQ_MAXMSGSIZE of memory each). */
-#define LINK_HWM 100
+#define ROUTER_HWM 100
 /* ZeroMQ heartbeats notice a dead peer after about IVL + TIMEOUT; TTL tells the agent how
  * long to wait for ours. TCP keepalive catches the connections behind a silent NAT. */
-#define LINK_HEARTBEAT_IVL_MS 5000
-#define LINK_HEARTBEAT_TIMEOUT_MS 15000
-#define LINK_HEARTBEAT_TTL_MS 20000
-#define LINK_HANDSHAKE_MS 10000
-#define LINK_KEEPALIVE_IDLE_S 60
-#define LINK_KEEPALIVE_INTVL_S 10
-#define LINK_KEEPALIVE_CNT 3
+#define ROUTER_HEARTBEAT_IVL_MS 5000
+#define ROUTER_HEARTBEAT_TIMEOUT_MS 15000
+#define ROUTER_HEARTBEAT_TTL_MS 20000
+#define ROUTER_HANDSHAKE_MS 10000
+#define ROUTER_KEEPALIVE_IDLE_S 60
+#define ROUTER_KEEPALIVE_INTVL_S 10
+#define ROUTER_KEEPALIVE_CNT 3
 
 struct link {
     void *ctx;
@@ -58,39 +58,39 @@ static int router_configure(void *r, const keypair_t *keys, size_t max_msg, err_
     if (set_int(r, ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER", err) < 0 ||
         set_bytes(r, ZMQ_CURVE_SECRETKEY, keys->secret_z85, KEYS_Z85_LEN + 1, "ZMQ_CURVE_SECRETKEY",
                   err) < 0 ||
-        set_bytes(r, ZMQ_ZAP_DOMAIN, LINK_ZAP_DOMAIN, strlen(LINK_ZAP_DOMAIN), "ZMQ_ZAP_DOMAIN",
+        set_bytes(r, ZMQ_ZAP_DOMAIN, ROUTER_ZAP_DOMAIN, strlen(ROUTER_ZAP_DOMAIN), "ZMQ_ZAP_DOMAIN",
                   err) < 0 ||
         set_int(r, ZMQ_ZAP_ENFORCE_DOMAIN, 1, "ZMQ_ZAP_ENFORCE_DOMAIN", err) < 0 ||
         /* Unroutable replies fail loudly instead of vanishing. */
         set_int(r, ZMQ_ROUTER_MANDATORY, 1, "ZMQ_ROUTER_MANDATORY", err) < 0 ||
         set_bytes(r, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg, "ZMQ_MAXMSGSIZE", err) < 0 ||
-        set_int(r, ZMQ_SNDHWM, LINK_HWM, "ZMQ_SNDHWM", err) < 0 ||
-        set_int(r, ZMQ_RCVHWM, LINK_HWM, "ZMQ_RCVHWM", err) < 0 ||
+        set_int(r, ZMQ_SNDHWM, ROUTER_HWM, "ZMQ_SNDHWM", err) < 0 ||
+        set_int(r, ZMQ_RCVHWM, ROUTER_HWM, "ZMQ_RCVHWM", err) < 0 ||
         /* A peer that connects and never finishes the handshake is dropped. */
-        set_int(r, ZMQ_HANDSHAKE_IVL, LINK_HANDSHAKE_MS, "ZMQ_HANDSHAKE_IVL", err) < 0 ||
-        set_int(r, ZMQ_HEARTBEAT_IVL, LINK_HEARTBEAT_IVL_MS, "ZMQ_HEARTBEAT_IVL", err) < 0 ||
-        set_int(r, ZMQ_HEARTBEAT_TIMEOUT, LINK_HEARTBEAT_TIMEOUT_MS, "ZMQ_HEARTBEAT_TIMEOUT", err) <
-            0 ||
-        set_int(r, ZMQ_HEARTBEAT_TTL, LINK_HEARTBEAT_TTL_MS, "ZMQ_HEARTBEAT_TTL", err) < 0 ||
-        set_int(r, ZMQ_TCP_KEEPALIVE, 1, "ZMQ_TCP_KEEPALIVE", err) < 0 ||
-        set_int(r, ZMQ_TCP_KEEPALIVE_IDLE, LINK_KEEPALIVE_IDLE_S, "ZMQ_TCP_KEEPALIVE_IDLE", err) <
-            0 ||
-        set_int(r, ZMQ_TCP_KEEPALIVE_INTVL, LINK_KEEPALIVE_INTVL_S, "ZMQ_TCP_KEEPALIVE_INTVL",
+        set_int(r, ZMQ_HANDSHAKE_IVL, ROUTER_HANDSHAKE_MS, "ZMQ_HANDSHAKE_IVL", err) < 0 ||
+        set_int(r, ZMQ_HEARTBEAT_IVL, ROUTER_HEARTBEAT_IVL_MS, "ZMQ_HEARTBEAT_IVL", err) < 0 ||
+        set_int(r, ZMQ_HEARTBEAT_TIMEOUT, ROUTER_HEARTBEAT_TIMEOUT_MS, "ZMQ_HEARTBEAT_TIMEOUT",
                 err) < 0 ||
-        set_int(r, ZMQ_TCP_KEEPALIVE_CNT, LINK_KEEPALIVE_CNT, "ZMQ_TCP_KEEPALIVE_CNT", err) < 0 ||
+        set_int(r, ZMQ_HEARTBEAT_TTL, ROUTER_HEARTBEAT_TTL_MS, "ZMQ_HEARTBEAT_TTL", err) < 0 ||
+        set_int(r, ZMQ_TCP_KEEPALIVE, 1, "ZMQ_TCP_KEEPALIVE", err) < 0 ||
+        set_int(r, ZMQ_TCP_KEEPALIVE_IDLE, ROUTER_KEEPALIVE_IDLE_S, "ZMQ_TCP_KEEPALIVE_IDLE", err) <
+            0 ||
+        set_int(r, ZMQ_TCP_KEEPALIVE_INTVL, ROUTER_KEEPALIVE_INTVL_S, "ZMQ_TCP_KEEPALIVE_INTVL",
+                err) < 0 ||
+        set_int(r, ZMQ_TCP_KEEPALIVE_CNT, ROUTER_KEEPALIVE_CNT, "ZMQ_TCP_KEEPALIVE_CNT", err) < 0 ||
         set_int(r, ZMQ_LINGER, 0, "ZMQ_LINGER", err) < 0)
         return -1;
     return 0;
 }
 
-link_t *link_new(const char *endpoint, const keypair_t *keys, size_t max_msg, int with_zap,
-                 err_t *err)
+router_t *router_new(const char *endpoint, const keypair_t *keys, size_t max_msg, int with_zap,
+                     err_t *err)
 {
     if (!zmq_has("curve")) {
         err_set(err, "libzmq was built without CURVE support");
         return NULL;
     }
-    link_t *link = calloc(1, sizeof *link);
+    router_t *link = calloc(1, sizeof *link);
     if (!link) {
         err_set(err, "out of memory");
         return NULL;
@@ -123,11 +123,11 @@ link_t *link_new(const char *endpoint, const keypair_t *keys, size_t max_msg, in
 fail_zmq:
     err_set(err, "cannot create ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
 fail:
-    link_destroy(&link);
+    router_destroy(&link);
     return NULL;
 }
 
-void link_destroy(link_t **link)
+void router_destroy(router_t **link)
 {
     if (!link || !*link)
         return;
@@ -141,7 +141,7 @@ void link_destroy(link_t **link)
     *link = NULL;
 }
 
-int link_wait(link_t *link, const int *fds, int *ready, int nfds, long timeout_ms, err_t *err)
+int router_wait(router_t *link, const int *fds, int *ready, int nfds, long timeout_ms, err_t *err)
 {
     zmq_pollitem_t items[2 + 8];
     if (nfds > 8) {
@@ -199,7 +199,7 @@ static int send_frames(void *sock, const char *const *frames, const size_t *lens
 
 /* One ZAP request (RFC 27): version, request id, domain, address, identity, mechanism,
  * then the mechanism's credentials (for CURVE, the client's 32-byte public key). */
-static int zap_serve_one(link_t *link, link_authorize_fn authorize, void *arg)
+static int zap_serve_one(router_t *link, router_authorize_fn authorize, void *arg)
 {
     enum { F_VERSION, F_REQUEST_ID, F_DOMAIN, F_ADDRESS, F_IDENTITY, F_MECHANISM, F_KEY, F_MAX };
     char frames[F_MAX][256];
@@ -216,13 +216,13 @@ static int zap_serve_one(link_t *link, link_authorize_fn authorize, void *arg)
         nframes++;
     }
     int admit = 0;
-    char user_id[LINK_USER_ID_MAX] = "";
+    char user_id[ROUTER_USER_ID_MAX] = "";
     char key_z85[KEYS_Z85_LEN + 1];
     if (nframes == F_MAX && lens[F_VERSION] == 3 && memcmp(frames[F_VERSION], "1.0", 3) == 0 &&
-        lens[F_DOMAIN] == strlen(LINK_ZAP_DOMAIN) &&
-        memcmp(frames[F_DOMAIN], LINK_ZAP_DOMAIN, lens[F_DOMAIN]) == 0 && lens[F_MECHANISM] == 5 &&
-        memcmp(frames[F_MECHANISM], "CURVE", 5) == 0 && lens[F_KEY] == 32 &&
-        zmq_z85_encode(key_z85, (const uint8_t *)frames[F_KEY], 32))
+        lens[F_DOMAIN] == strlen(ROUTER_ZAP_DOMAIN) &&
+        memcmp(frames[F_DOMAIN], ROUTER_ZAP_DOMAIN, lens[F_DOMAIN]) == 0 &&
+        lens[F_MECHANISM] == 5 && memcmp(frames[F_MECHANISM], "CURVE", 5) == 0 &&
+        lens[F_KEY] == 32 && zmq_z85_encode(key_z85, (const uint8_t *)frames[F_KEY], 32))
         admit = authorize(arg, key_z85, user_id, sizeof user_id);
     size_t rid_len = lens[F_REQUEST_ID] > sizeof frames[0] ? sizeof frames[0] : lens[F_REQUEST_ID];
     const char *reply[6] = {"1.0",
@@ -238,7 +238,7 @@ static int zap_serve_one(link_t *link, link_authorize_fn authorize, void *arg)
     return 1;
 }
 
-int link_serve_zap(link_t *link, link_authorize_fn authorize, void *arg, err_t *err)
+int router_serve_zap(router_t *link, router_authorize_fn authorize, void *arg, err_t *err)
 {
     if (!link->zap)
         return 0;
@@ -255,7 +255,7 @@ int link_serve_zap(link_t *link, link_authorize_fn authorize, void *arg, err_t *
     }
 }
 
-int link_recv(link_t *link, link_msg_t *msg, err_t *err)
+int router_recv(router_t *link, router_msg_t *msg, err_t *err)
 {
     memset(msg, 0, sizeof *msg);
     int more = 0;
@@ -310,15 +310,15 @@ drain:
     return -1;
 }
 
-void link_msg_clear(link_msg_t *msg)
+void router_msg_clear(router_msg_t *msg)
 {
     free(msg->data);
     msg->data = NULL;
     msg->len = 0;
 }
 
-int link_send(link_t *link, const uint8_t *route, size_t route_len, const uint8_t *data, size_t len,
-              err_t *err)
+int router_send(router_t *link, const uint8_t *route, size_t route_len, const uint8_t *data,
+                size_t len, err_t *err)
 {
     /* With ROUTER_MANDATORY the routing frame fails at once (EHOSTUNREACH) for a peer that is
      * gone, and with EAGAIN for one whose queue is full; after it was accepted, the body frame

@@ -1,4 +1,4 @@
-/* test_coord_link: the coordinator's socket admits only keys its ZAP handler approves, fails
+/* test_coord_router: the coordinator's socket admits only keys its ZAP handler approves, fails
  * closed without a handler, stamps every message with the authenticated key, and drops
  * malformed multi-part messages. Real ZeroMQ sockets on loopback. */
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "keys.h"
-#include "link.h"
+#include "router.h"
 #include "timeutil.h"
 
 typedef struct fixture {
@@ -63,13 +63,13 @@ static void *client_send(void *ctx, const fixture_t *f, const keypair_t *me, con
 }
 
 /* Serves the link for up to ms; returns 1 with *msg if a message arrived. */
-static int serve(link_t *link, fixture_t *f, long ms, link_msg_t *msg, int *recv_errors)
+static int serve(router_t *link, fixture_t *f, long ms, router_msg_t *msg, int *recv_errors)
 {
     int64_t deadline = time_mono_us() + ms * 1000;
     while (time_mono_us() < deadline) {
-        assert_int_equal(link_wait(link, NULL, NULL, 0, 50, NULL), 0);
-        assert_true(link_serve_zap(link, admit_good, f, NULL) >= 0);
-        int rc = link_recv(link, msg, NULL);
+        assert_int_equal(router_wait(link, NULL, NULL, 0, 50, NULL), 0);
+        assert_true(router_serve_zap(link, admit_good, f, NULL) >= 0);
+        int rc = router_recv(link, msg, NULL);
         if (rc == 1)
             return 1;
         if (rc < 0 && recv_errors)
@@ -81,29 +81,30 @@ static int serve(link_t *link, fixture_t *f, long ms, link_msg_t *msg, int *recv
 static void test_registered_key_admitted_with_user_id(void **state)
 {
     fixture_t *f = *state;
-    link_t *link = link_new(f->endpoint, &f->server, 65536, 1, NULL);
+    router_t *link = router_new(f->endpoint, &f->server, 65536, 1, NULL);
     assert_non_null(link);
     void *ctx = zmq_ctx_new();
     const char *frames[] = {"payload"};
     void *d = client_send(ctx, f, &f->good, f->server.public_z85, frames, 1);
-    link_msg_t msg;
+    router_msg_t msg;
     assert_int_equal(serve(link, f, 5000, &msg, NULL), 1);
     assert_int_equal(msg.len, 7);
     assert_memory_equal(msg.data, "payload", 7);
     assert_string_equal(msg.user_id, f->good.public_z85);
     /* A reply reaches the client through the route. */
-    assert_int_equal(link_send(link, msg.route, msg.route_len, (const uint8_t *)"ok", 2, NULL), 0);
+    assert_int_equal(router_send(link, msg.route, msg.route_len, (const uint8_t *)"ok", 2, NULL),
+                     0);
     char buf[8];
     zmq_pollitem_t it = {.socket = d, .events = ZMQ_POLLIN};
     assert_int_equal(zmq_poll(&it, 1, 5000), 1);
     assert_int_equal(zmq_recv(d, buf, sizeof buf, 0), 2);
-    link_msg_clear(&msg);
-    link_msg_clear(&msg);
+    router_msg_clear(&msg);
+    router_msg_clear(&msg);
     zmq_close(d);
     zmq_ctx_term(ctx);
-    link_destroy(&link);
+    router_destroy(&link);
     assert_null(link);
-    link_destroy(&link);
+    router_destroy(&link);
 }
 
 /* Opens a link (with or without its ZAP handler, capped at max_msg), sends one message from a
@@ -112,16 +113,16 @@ static void expect_nothing_delivered(fixture_t *f, int with_zap, size_t max_msg,
                                      const keypair_t *me, const char *server_pub,
                                      const char *payload)
 {
-    link_t *link = link_new(f->endpoint, &f->server, max_msg, with_zap, NULL);
+    router_t *link = router_new(f->endpoint, &f->server, max_msg, with_zap, NULL);
     assert_non_null(link);
     void *ctx = zmq_ctx_new();
     const char *frames[] = {payload};
     void *d = client_send(ctx, f, me, server_pub, frames, 1);
-    link_msg_t msg;
+    router_msg_t msg;
     assert_int_equal(serve(link, f, 1500, &msg, NULL), 0);
     zmq_close(d);
     zmq_ctx_term(ctx);
-    link_destroy(&link);
+    router_destroy(&link);
 }
 
 static void test_unregistered_key_refused(void **state)
@@ -157,30 +158,30 @@ static void test_oversized_message_never_delivered(void **state)
 static void test_multipart_dropped_next_message_clean(void **state)
 {
     fixture_t *f = *state;
-    link_t *link = link_new(f->endpoint, &f->server, 65536, 1, NULL);
+    router_t *link = router_new(f->endpoint, &f->server, 65536, 1, NULL);
     assert_non_null(link);
     void *ctx = zmq_ctx_new();
     const char *frames[] = {"a", "b", "c"};
     void *d = client_send(ctx, f, &f->good, f->server.public_z85, frames, 3);
     assert_true(zmq_send(d, "next", 4, 0) == 4);
-    link_msg_t msg;
+    router_msg_t msg;
     int errors = 0;
     assert_int_equal(serve(link, f, 5000, &msg, &errors), 1);
     assert_int_equal(errors, 1);
     assert_int_equal(msg.len, 4);
     assert_memory_equal(msg.data, "next", 4);
-    link_msg_clear(&msg);
+    router_msg_clear(&msg);
     zmq_close(d);
     zmq_ctx_term(ctx);
-    link_destroy(&link);
+    router_destroy(&link);
 }
 
 static void test_bind_failure_reported(void **state)
 {
     fixture_t *f = *state;
     char msg[ERR_MSG_MAX];
-    err_t err;
-    link_t *link = link_new("tcp://256.0.0.1:1", &f->server, 1024, 1, &err);
+    err_t err = {{0}};
+    router_t *link = router_new("tcp://256.0.0.1:1", &f->server, 1024, 1, &err);
     assert_null(link);
     snprintf(msg, sizeof msg, "%s", err.msg);
     assert_non_null(strstr(msg, "cannot bind"));
