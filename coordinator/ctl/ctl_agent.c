@@ -2,6 +2,8 @@
  * nothing behind: temporary file, insert (in a transaction), rename, commit. */
 #include "ctl_agent.h"
 
+#include "ctl_command.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -579,3 +581,145 @@ int ctl_agent_remove(ctl_db_t *db, const char *name, FILE *out, err_t *err)
     fprintf(out, "removed agent %s (its key no longer works; its results are kept)\n", name);
     return 0;
 }
+
+/* ---- the commands: usage text, then parse and run ---- */
+
+static const char usage_agent[] =
+    "usage: " CTL_PROG " agent add|list|show|enable|disable|remove|rotate-key ...\n"
+    "  (" CTL_PROG " agent COMMAND --help for details)\n";
+
+static const char usage_agent_add[] =
+    "usage: " CTL_PROG " [--db CONNINFO] agent add NAME --country CC [options]\n"
+    "\n"
+    "Registers agent NAME with a new CURVE key pair and writes its config file (mode 0600,\n"
+    "holding the agent's secret key): everything the agent's VPS needs. Both happen or\n"
+    "neither does. Prints the one command to run on the VPS.\n"
+    "\n"
+    "  NAME                     letters, digits, '.', '_', '-' (at most 63)\n"
+    "  --country CC             two-letter country code of the vantage\n"
+    "  --asn N                  autonomous system number of the vantage's network\n"
+    "  --endpoint tcp://HOST:PORT\n"
+    "                           where the agent connects (default: the coordinator's)\n"
+    "  --coordinator-key KEY    the coordinator's public key (default: the registered one)\n"
+    "  --state-dir DIR          the agent's state directory (default " CTL_AGENT_STATE_DIR ")\n"
+    "  -o, --output FILE        config file to write (default ./NAME.conf)\n"
+    "  --force                  overwrite FILE if it exists\n";
+
+static const char usage_agent_list[] =
+    "usage: " CTL_PROG " [--db CONNINFO] agent list [--json]\n"
+    "\n"
+    "Lists agents: name, country, ASN, enabled, state (online, impaired, offline, refused,\n"
+    "disabled; see 'status'), last seen, spool drops, skipped runs, clock offset (ms, agent\n"
+    "minus coordinator) and public key; then, for each refused agent, why: the protocol\n"
+    "version it speaks and the coordinator's.\n"
+    "  --json  a JSON array of objects instead of a table (refused: why, or null)\n";
+
+static const char usage_agent_show[] =
+    "usage: " CTL_PROG " [--db CONNINFO] agent show NAME [--json]\n"
+    "\n"
+    "Shows everything about agent NAME: status, why the coordinator refuses it if it does\n"
+    "(another protocol version: both are named) and when it last did, latest vantage health,\n"
+    "spool drops, skipped runs, clock offset, version, key and its vantage outages going on.\n"
+    "  --json  one JSON object\n";
+
+static const char usage_agent_enable[] = "usage: " CTL_PROG " [--db CONNINFO] agent enable NAME\n"
+                                         "\n"
+                                         "Allows agent NAME to connect to the coordinator again.\n";
+
+static const char usage_agent_disable[] =
+    "usage: " CTL_PROG " [--db CONNINFO] agent disable NAME\n"
+    "\n"
+    "Stops the coordinator from accepting agent NAME; its key and results are kept.\n";
+
+static const char usage_agent_remove[] =
+    "usage: " CTL_PROG " [--db CONNINFO] agent remove NAME\n"
+    "\n"
+    "Deletes agent NAME with its heartbeats, spool gaps and batch records; the coordinator\n"
+    "stops accepting its key at once. Its results are kept (they are evidence).\n";
+
+static const char usage_agent_rotate[] =
+    "usage: " CTL_PROG " [--db CONNINFO] agent rotate-key NAME [options]\n"
+    "\n"
+    "Gives agent NAME a new CURVE key pair and writes a new config file (mode 0600); the\n"
+    "old key stops working as soon as this commits. Both happen or neither does.\n"
+    "  --endpoint, --coordinator-key, --state-dir, -o FILE, --force   as for 'agent add'\n";
+
+static int cmd_agent_add(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    ctl_agent_add_opts_t opts;
+    if (ctl_agent_add_parse(argc, argv, &opts, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    return db ? ctl_outcome(ctl_agent_add(db, &opts, stdout, err)) : CTL_EXIT_FAIL;
+}
+
+static int cmd_agent_list(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    int json;
+    if (ctl_agent_list_parse(argc, argv, &json, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    return db ? ctl_outcome(ctl_agent_list(db, json, stdout, err)) : CTL_EXIT_FAIL;
+}
+
+static int set_enabled(ctl_session_t *s, int argc, char **argv, int enabled, err_t *err)
+{
+    const char *name;
+    if (ctl_agent_name_parse(argc, argv, &name, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    int rc = db ? ctl_outcome(ctl_agent_set_enabled(db, name, enabled, err)) : CTL_EXIT_FAIL;
+    if (rc == CTL_EXIT_OK)
+        printf("agent %s %s\n", name, enabled ? "enabled" : "disabled");
+    return rc;
+}
+
+static int cmd_agent_enable(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    return set_enabled(s, argc, argv, 1, err);
+}
+
+static int cmd_agent_disable(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    return set_enabled(s, argc, argv, 0, err);
+}
+
+static int cmd_agent_show(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    const char *name;
+    int json;
+    if (ctl_agent_show_parse(argc, argv, &name, &json, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    return db ? ctl_outcome(ctl_agent_show(db, name, json, stdout, err)) : CTL_EXIT_FAIL;
+}
+
+static int cmd_agent_remove(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    const char *name;
+    if (ctl_agent_name_parse(argc, argv, &name, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    return db ? ctl_outcome(ctl_agent_remove(db, name, stdout, err)) : CTL_EXIT_FAIL;
+}
+
+static int cmd_agent_rotate(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    ctl_agent_add_opts_t opts;
+    if (ctl_agent_rotate_parse(argc, argv, &opts, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    return db ? ctl_outcome(ctl_agent_add(db, &opts, stdout, err)) : CTL_EXIT_FAIL;
+}
+
+const ctl_command_t ctl_agent_commands[] = {
+    {"agent", NULL, usage_agent, NULL},
+    {"agent", "add", usage_agent_add, cmd_agent_add},
+    {"agent", "list", usage_agent_list, cmd_agent_list},
+    {"agent", "show", usage_agent_show, cmd_agent_show},
+    {"agent", "enable", usage_agent_enable, cmd_agent_enable},
+    {"agent", "disable", usage_agent_disable, cmd_agent_disable},
+    {"agent", "remove", usage_agent_remove, cmd_agent_remove},
+    {"agent", "rotate-key", usage_agent_rotate, cmd_agent_rotate},
+};
+const size_t ctl_agent_command_count = sizeof ctl_agent_commands / sizeof ctl_agent_commands[0];

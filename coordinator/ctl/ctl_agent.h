@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "ctl_command.h"
 #include "ctl_db.h"
 #include "err.h"
 
@@ -92,5 +93,9 @@ int ctl_agent_show(ctl_db_t *db, const char *name, int json, FILE *out, err_t *e
  * evidence, and results have no foreign keys). Writes what was done to out. Returns 0, or -1
  * (err set) if there is no such agent. */
 int ctl_agent_remove(ctl_db_t *db, const char *name, FILE *out, err_t *err);
+
+/* The module's parallaxctl commands (group, name, usage, run), for main.c's dispatch. */
+extern const ctl_command_t ctl_agent_commands[];
+extern const size_t ctl_agent_command_count;
 
 #endif

@@ -2,6 +2,8 @@
  * installed again on every run. */
 #include "ctl_migrate.h"
 
+#include "ctl_command.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,3 +330,40 @@ fail:
     ctl_db_rollback(db, NULL);
     return -1;
 }
+
+/* ---- the commands: usage text, then parse and run ---- */
+
+static const char usage_db[] = "usage: " CTL_PROG " db migrate\n";
+
+static const char usage_db_migrate[] =
+    "usage: " CTL_PROG " [--db CONNINFO] db migrate\n"
+    "\n"
+    "Creates the parallax schema if needed and applies every built-in migration that the\n"
+    "database has not recorded in parallax.schema_migrations, each in its own transaction;\n"
+    "then installs every built-in definition (functions, views, triggers) again, in one\n"
+    "transaction. Safe to run again and from several places at once. Refuses a database a\n"
+    "newer parallaxctl has migrated, and one made by a development version before stable 1.\n";
+
+static int cmd_db_migrate(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    if (ctl_migrate_parse(argc, argv, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    if (!db)
+        return CTL_EXIT_FAIL;
+    size_t migrations_n, definitions_n;
+    const ctl_embedded_t *migrations = ctl_embedded_migrations(&migrations_n);
+    const ctl_embedded_t *definitions = ctl_embedded_definitions(&definitions_n);
+    if (ctl_migrate_run(db, migrations, migrations_n, stdout, err) < 0)
+        return ctl_outcome(-1);
+    return ctl_outcome(ctl_migrate_definitions(db, definitions, definitions_n,
+                                               ctl_embedded_definitions_checksum(), PX_VERSION,
+                                               stdout, err));
+}
+
+const ctl_command_t ctl_migrate_commands[] = {
+    {"db", NULL, usage_db, NULL},
+    {"db", "migrate", usage_db_migrate, cmd_db_migrate},
+};
+const size_t ctl_migrate_command_count =
+    sizeof ctl_migrate_commands / sizeof ctl_migrate_commands[0];

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "ctl_command.h"
 #include "ctl_db.h"
 #include "ctl_embedded.h"
 #include "err.h"
@@ -32,5 +33,9 @@ int ctl_migrate_run(ctl_db_t *db, const ctl_embedded_t *migrations, size_t count
  * a database whose definitions a newer release installed; fails the same way if a file fails. */
 int ctl_migrate_definitions(ctl_db_t *db, const ctl_embedded_t *definitions, size_t count,
                             const char *checksum, const char *release, FILE *out, err_t *err);
+
+/* The module's parallaxctl commands (group, name, usage, run), for main.c's dispatch. */
+extern const ctl_command_t ctl_migrate_commands[];
+extern const size_t ctl_migrate_command_count;
 
 #endif

@@ -2,6 +2,8 @@
  * JSON building, this file the wording. */
 #include "ctl_outage.h"
 
+#include "ctl_command.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,3 +486,50 @@ int ctl_outage_explain(ctl_db_t *db, uint64_t id, int json, FILE *out, err_t *er
     ctl_rows_destroy(&rows);
     return rc;
 }
+
+/* ---- the commands: usage text, then parse and run ---- */
+
+static const char usage_outages[] =
+    "usage: " CTL_PROG " [--db CONNINFO] outages [--since DURATION] [--scope S] [--open] [--json]\n"
+    "\n"
+    "Lists outages, oldest first: id, scope, subject, worst stage, start, end (or ongoing),\n"
+    "how long it lasted, the dominant failure and the vantages that saw it.\n"
+    "  --since DURATION  only outages going on at some time in the last DURATION (30m, 2h, 7d)\n"
+    "  --scope S         target, group or vantage\n"
+    "  --open            only outages still going on\n"
+    "  --json            a JSON array of objects, each with its full detail\n"
+    "SQL: SELECT * FROM parallax.outages;\n";
+
+static const char usage_explain[] =
+    "usage: " CTL_PROG " [--db CONNINFO] explain ID [--json]\n"
+    "\n"
+    "Explains outage ID (see 'outages') in words: what the verdict means, when each stage\n"
+    "was first reached, the dominant failure, which vantages saw failures and which did\n"
+    "not, bin by bin per vantage, and for a group which of its targets went down and when.\n"
+    "  --json  the outage and its bins with their evidence, as one JSON object\n";
+
+static int cmd_outages(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    ctl_outage_filter_t filter;
+    int json;
+    if (ctl_outage_list_parse(argc, argv, &filter, &json, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    return db ? ctl_outcome(ctl_outage_list(db, &filter, json, stdout, err)) : CTL_EXIT_FAIL;
+}
+
+static int cmd_explain(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    uint64_t id;
+    int json;
+    if (ctl_outage_explain_parse(argc, argv, &id, &json, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    return db ? ctl_outcome(ctl_outage_explain(db, id, json, stdout, err)) : CTL_EXIT_FAIL;
+}
+
+const ctl_command_t ctl_outage_commands[] = {
+    {"outages", NULL, usage_outages, cmd_outages},
+    {"explain", NULL, usage_explain, cmd_explain},
+};
+const size_t ctl_outage_command_count = sizeof ctl_outage_commands / sizeof ctl_outage_commands[0];

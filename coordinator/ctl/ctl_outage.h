@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ctl_command.h"
 #include "ctl_db.h"
 #include "err.h"
 
@@ -38,5 +39,9 @@ int ctl_outage_explain_parse(int argc, char **argv, uint64_t *id, int *json, err
 /* Explains outage id in words (or as one JSON object when json is set) on out. Returns 0,
  * or -1 (err set) if there is no such outage or the database fails. */
 int ctl_outage_explain(ctl_db_t *db, uint64_t id, int json, FILE *out, err_t *err);
+
+/* The module's parallaxctl commands (group, name, usage, run), for main.c's dispatch. */
+extern const ctl_command_t ctl_outage_commands[];
+extern const size_t ctl_outage_command_count;
 
 #endif

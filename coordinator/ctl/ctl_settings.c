@@ -1,6 +1,8 @@
 /* ctl_settings: the merge settings by name; the checks live in SQL (merge_setting_set). */
 #include "ctl_settings.h"
 
+#include "ctl_command.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,3 +218,52 @@ done:
     free(queued);
     return rc;
 }
+
+/* ---- the commands: usage text, then parse and run ---- */
+
+static const char usage_settings[] =
+    "usage: " CTL_PROG " [--db CONNINFO] settings [--describe | --json]\n"
+    "       " CTL_PROG " [--db CONNINFO] settings set NAME=VALUE... [--remerge-since DURATION]\n"
+    "\n"
+    "Shows the merge's settings (thresholds, hysteresis, bin widths): each one's value and\n"
+    "default, marked \"changed\" where they differ.\n"
+    "  --describe  what each setting does, under its value\n"
+    "  --json      one JSON array of {name, type, value, default, description}\n"
+    "SQL: SELECT * FROM parallax.merge_setting_list;\n";
+
+static const char usage_settings_set[] =
+    "usage: " CTL_PROG " [--db CONNINFO] settings set NAME=VALUE... [--remerge-since DURATION]\n"
+    "\n"
+    "Changes merge settings in one transaction: all of them or, if a name is unknown or a value\n"
+    "is of the wrong type or out of range, none (the error says which and why). Prints each\n"
+    "as NAME: OLD -> NEW. New values apply from the next merge; bins merged before keep their\n"
+    "verdicts unless --remerge-since queues them to be merged again. Example:\n"
+    "  " CTL_PROG " settings set open_after=3 close_after=5 --remerge-since 7d\n"
+    "  --remerge-since DURATION  also re-judge the bins of the last DURATION (at most 366d)\n"
+    "SQL: SELECT parallax.merge_setting_set('open_after', '3');\n"
+    "     SELECT parallax.merge_mark(now() - interval '7 days', now());\n";
+
+static int cmd_settings(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    int json, describe;
+    if (ctl_settings_show_parse(argc, argv, &json, &describe, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    return db ? ctl_outcome(ctl_settings_show(db, json, describe, stdout, err)) : CTL_EXIT_FAIL;
+}
+
+static int cmd_settings_set(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    ctl_settings_change_t change;
+    if (ctl_settings_set_parse(argc, argv, &change, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    return db ? ctl_outcome(ctl_settings_set(db, &change, stdout, err)) : CTL_EXIT_FAIL;
+}
+
+const ctl_command_t ctl_settings_commands[] = {
+    {"settings", NULL, usage_settings, cmd_settings},
+    {"settings", "set", usage_settings_set, cmd_settings_set},
+};
+const size_t ctl_settings_command_count =
+    sizeof ctl_settings_commands / sizeof ctl_settings_commands[0];

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ctl_command.h"
 #include "ctl_db.h"
 #include "err.h"
 
@@ -45,5 +46,9 @@ int ctl_settings_set_parse(int argc, char **argv, ctl_settings_change_t *change,
  * which setting and why). Writes "NAME: OLD -> NEW" for each and the number of bins queued.
  * Returns 0 or -1 (err set). */
 int ctl_settings_set(ctl_db_t *db, const ctl_settings_change_t *change, FILE *out, err_t *err);
+
+/* The module's parallaxctl commands (group, name, usage, run), for main.c's dispatch. */
+extern const ctl_command_t ctl_settings_commands[];
+extern const size_t ctl_settings_command_count;
 
 #endif

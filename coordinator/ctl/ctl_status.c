@@ -1,6 +1,8 @@
 /* ctl_status: the agents table and the ongoing outages, side by side. */
 #include "ctl_status.h"
 
+#include "ctl_command.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,3 +147,37 @@ done:
     ctl_rows_destroy(&rows);
     return rc;
 }
+
+/* ---- the commands: usage text, then parse and run ---- */
+
+static const char usage_status[] =
+    "usage: " CTL_PROG " [--db CONNINFO] status [--window DURATION] [--json]\n"
+    "\n"
+    "Shows every agent: online (heard from, by a message or a heartbeat, within the\n"
+    "window), impaired (online, but its latest vantage bin says its control targets fail or\n"
+    "it reports local errors), offline, refused (it speaks another protocol version than the\n"
+    "coordinator, which uses nothing it sends: upgrade agent and coordinator together; a line\n"
+    "after the table names both versions) or disabled; when it was last seen, its latest\n"
+    "vantage health, how many results its spool dropped (DROPS) and how many runs it could\n"
+    "not start on time (SKIPPED: the run before still going, or the agent late), both from\n"
+    "parallax.gaps, and its clock offset against the coordinator's. Then the outages going\n"
+    "on now.\n"
+    "  --window DURATION  the session window (default 60s, the coordinator's default\n"
+    "                     session timeout)\n"
+    "  --json             one JSON object {window_s, agents, outages}\n"
+    "SQL: SELECT * FROM parallax.agent_status(interval '60 s');\n";
+
+static int cmd_status(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    uint64_t window;
+    int json;
+    if (ctl_status_parse(argc, argv, &window, &json, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    return db ? ctl_outcome(ctl_status_show(db, window, json, stdout, err)) : CTL_EXIT_FAIL;
+}
+
+const ctl_command_t ctl_status_commands[] = {
+    {"status", NULL, usage_status, cmd_status},
+};
+const size_t ctl_status_command_count = sizeof ctl_status_commands / sizeof ctl_status_commands[0];

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ctl_command.h"
 #include "ctl_db.h"
 #include "err.h"
 
@@ -22,5 +23,9 @@ int ctl_status_parse(int argc, char **argv, uint64_t *window_s, int *json, err_t
  * one JSON object {window_s, agents, outages} when json is set. An agent is online if
  * anything was heard from it within window_s seconds. Returns 0 or -1 (err set). */
 int ctl_status_show(ctl_db_t *db, uint64_t window_s, int json, FILE *out, err_t *err);
+
+/* The module's parallaxctl commands (group, name, usage, run), for main.c's dispatch. */
+extern const ctl_command_t ctl_status_commands[];
+extern const size_t ctl_status_command_count;
 
 #endif

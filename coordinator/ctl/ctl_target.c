@@ -2,6 +2,8 @@
  * what is stored is what agents can read. */
 #include "ctl_target.h"
 
+#include "ctl_command.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -632,3 +634,117 @@ done:
     free(buf);
     return rc;
 }
+
+/* ---- the commands: usage text, then parse and run ---- */
+
+static const char usage_target[] = "usage: " CTL_PROG " target add|list|show|remove|import ...\n"
+                                   "  (" CTL_PROG " target COMMAND --help for details)\n";
+
+static const char usage_target_add[] =
+    "usage: " CTL_PROG " [--db CONNINFO] target add NAME --address IP --probe SPEC [options]\n"
+    "\n"
+    "Adds target NAME and one probe per --probe, all or nothing.\n"
+    "\n"
+    "  NAME              letters, digits, '.', '_', '-' (at most 63)\n"
+    "  --address IP      the target's IPv4 or IPv6 address\n"
+    "  --probe SPEC      icmp, tcp:PORT, http:URL, https:URL, dns:QNAME[:QTYPE],\n"
+    "                    smtp[:PORT] or trace; repeat for more probes\n"
+    "  --group G         a group to roll the target up into (a country, an AS, ...)\n"
+    "  --role ROLE       web, mail, dns, router or host (default host)\n"
+    "  --control         a control target: a stable host that measures the vantages\n"
+    "  --interval S      seconds between probe runs, 1..86400 (default 60)\n"
+    "  --timeout MS      probe timeout in milliseconds, shorter than the interval\n"
+    "                    (default min(5000, interval x 500): 60 s -> 5000, 5 s -> 2500)\n"
+    "\n"
+    "A run still going when the next is due makes the agent skip the next one, so a\n"
+    "timeout that is not shorter than the interval is refused.\n";
+
+static const char usage_target_list[] =
+    "usage: " CTL_PROG " [--db CONNINFO] target list [--json]\n"
+    "\n"
+    "Lists targets with their address, group, role, control flag and probes.\n"
+    "  --json  a JSON array of objects instead of a table\n";
+
+static const char usage_target_show[] =
+    "usage: " CTL_PROG " [--db CONNINFO] target show NAME [--json]\n"
+    "\n"
+    "Shows target NAME: address, group, role, probes, its latest merged state and its\n"
+    "outages going on.\n"
+    "  --json  one JSON object\n";
+
+static const char usage_target_remove[] =
+    "usage: " CTL_PROG " [--db CONNINFO] target remove NAME\n"
+    "\n"
+    "Deletes target NAME and its probes; agents stop probing it with their next schedule.\n"
+    "Its results are kept.\n";
+
+static const char usage_target_import[] =
+    "usage: " CTL_PROG " [--db CONNINFO] target import FILE\n"
+    "\n"
+    "Adds the targets in CSV file FILE (- for standard input) in one transaction: all of\n"
+    "them or, if any line is wrong, none; the error names the line. The first line names\n"
+    "the columns, in any order: name, address, probes (required), group, role, control\n"
+    "(yes/no), interval, timeout; an empty field takes target add's default. A timeout\n"
+    "must be shorter than the interval; without one it is min(5000, interval x 500) ms.\n"
+    "Probes are separated by spaces. Blank lines and lines starting with # are skipped.\n"
+    "Fields may be quoted (\"a,b\"; \"\" for a quote). Example:\n"
+    "  name,address,group,role,probes,interval\n"
+    "  gov-web,192.0.2.10,XX,web,icmp tcp:443 https:https://www.example/,60\n";
+
+static int cmd_target_add(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    ctl_target_add_opts_t opts;
+    if (ctl_target_add_parse(argc, argv, &opts, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    int rc = db ? ctl_outcome(ctl_target_add(db, &opts, stdout, err)) : CTL_EXIT_FAIL;
+    ctl_target_add_opts_clear(&opts);
+    return rc;
+}
+
+static int cmd_target_list(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    int json;
+    if (ctl_target_list_parse(argc, argv, &json, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    return db ? ctl_outcome(ctl_target_list(db, json, stdout, err)) : CTL_EXIT_FAIL;
+}
+
+static int cmd_target_show(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    const char *name;
+    int json;
+    if (ctl_target_name_parse(argc, argv, &name, &json, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    return db ? ctl_outcome(ctl_target_show(db, name, json, stdout, err)) : CTL_EXIT_FAIL;
+}
+
+static int cmd_target_remove(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    const char *name;
+    if (ctl_target_name_parse(argc, argv, &name, NULL, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    return db ? ctl_outcome(ctl_target_remove(db, name, stdout, err)) : CTL_EXIT_FAIL;
+}
+
+static int cmd_target_import(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    const char *path;
+    if (ctl_target_import_parse(argc, argv, &path, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    return db ? ctl_outcome(ctl_target_import(db, path, stdout, err)) : CTL_EXIT_FAIL;
+}
+
+const ctl_command_t ctl_target_commands[] = {
+    {"target", NULL, usage_target, NULL},
+    {"target", "add", usage_target_add, cmd_target_add},
+    {"target", "list", usage_target_list, cmd_target_list},
+    {"target", "show", usage_target_show, cmd_target_show},
+    {"target", "remove", usage_target_remove, cmd_target_remove},
+    {"target", "import", usage_target_import, cmd_target_import},
+};
+const size_t ctl_target_command_count = sizeof ctl_target_commands / sizeof ctl_target_commands[0];

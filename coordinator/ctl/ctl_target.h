@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ctl_command.h"
 #include "ctl_db.h"
 #include "ctl_parse.h"
 #include "err.h"
@@ -86,5 +87,9 @@ int ctl_target_import_parse(int argc, char **argv, const char **path, err_t *err
  * stored in one transaction. Returns 0, or -1 with err naming FILE:LINE and what is wrong
  * there, and nothing stored. */
 int ctl_target_import(ctl_db_t *db, const char *path, FILE *out, err_t *err);
+
+/* The module's parallaxctl commands (group, name, usage, run), for main.c's dispatch. */
+extern const ctl_command_t ctl_target_commands[];
+extern const size_t ctl_target_command_count;
 
 #endif

@@ -3,6 +3,8 @@
  * legend. */
 #include "ctl_timeline.h"
 
+#include "ctl_command.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,3 +449,37 @@ done:
     ctl_rows_destroy(&ticks);
     return rc;
 }
+
+/* ---- the commands: usage text, then parse and run ---- */
+
+static const char usage_timeline[] =
+    "usage: " CTL_PROG " [--db CONNINFO] timeline --group G | --target T [options]\n"
+    "\n"
+    "Draws a heatmap: one row for the group's stage, one per target for its merged state,\n"
+    "and under each target one row per vantage for what it saw; one column per bin (or\n"
+    "per several bins on long spans, showing the worst). Every cell is a letter (see the\n"
+    "legend it prints), coloured when the output is a terminal.\n"
+    "  --group G        the targets of group G\n"
+    "  --target T       target T alone\n"
+    "  --since DURATION how far back (default 1h)\n"
+    "  --until TIME     end of the picture (default now), e.g. 2031-03-03T00:21:00Z\n"
+    "  --columns N      at most N columns, 10..1000 (default 60)\n"
+    "  --color          colour even when the output is not a terminal\n"
+    "  --no-color       never colour (NO_COLOR in the environment does the same)\n"
+    "  --json           the grid as JSON: rows with a state (or null) per column\n"
+    "SQL: parallax.group_bins, parallax.target_bins, parallax.vantage_target_bins(from, to)\n";
+
+static int cmd_timeline(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    ctl_timeline_opts_t opts;
+    if (ctl_timeline_parse(argc, argv, &opts, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    return db ? ctl_outcome(ctl_timeline_show(db, &opts, stdout, err)) : CTL_EXIT_FAIL;
+}
+
+const ctl_command_t ctl_timeline_commands[] = {
+    {"timeline", NULL, usage_timeline, cmd_timeline},
+};
+const size_t ctl_timeline_command_count =
+    sizeof ctl_timeline_commands / sizeof ctl_timeline_commands[0];

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ctl_command.h"
 #include "ctl_db.h"
 #include "ctl_fmt.h"
 #include "err.h"
@@ -34,5 +35,9 @@ int ctl_timeline_parse(int argc, char **argv, ctl_timeline_opts_t *out, err_t *e
  * JSON object when opts->json is set. Returns 0, or -1 (err set) for an unknown group or
  * target, a bad --until or a database failure. */
 int ctl_timeline_show(ctl_db_t *db, const ctl_timeline_opts_t *opts, FILE *out, err_t *err);
+
+/* The module's parallaxctl commands (group, name, usage, run), for main.c's dispatch. */
+extern const ctl_command_t ctl_timeline_commands[];
+extern const size_t ctl_timeline_command_count;
 
 #endif

@@ -2,6 +2,8 @@
  * scratch (parallax.merge_verify, schema/definitions/60_merge_verify.sql). */
 #include "ctl_verify.h"
 
+#include "ctl_command.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,3 +161,43 @@ int ctl_verify_run(ctl_db_t *db, const ctl_verify_opts_t *opts, FILE *out, err_t
     ctl_rows_destroy(&rows);
     return rc;
 }
+
+/* ---- the commands: usage text, then parse and run ---- */
+
+static const char usage_verify[] =
+    "usage: " CTL_PROG
+    " [--db CONNINFO] verify [--since DURATION | --all] [--until TIME] [--json]\n"
+    "\n"
+    "Checks the merge: merges the span again from nothing (every bin and outage event\n"
+    "deleted, every bin queued, merged until done), compares the result with what the\n"
+    "coordinator's incremental merge stored, and undoes it all. Lists every bin whose state or\n"
+    "evidence differs (a bin one side lacks counts as unknown) and every outage that started in\n"
+    "the span and differs in its end or worst stage (one still open at the end of the span is\n"
+    "compared by its start). The span ends where the stored merge has finished (before any bin\n"
+    "still waiting). Holds the merge's lock while it runs (the coordinator's merges wait).\n"
+    "  --since DURATION  from this long ago (default 1h)\n"
+    "  --all             from the first bin stored\n"
+    "  --until TIME      end of the span, e.g. 2031-03-03T00:21:00Z\n"
+    "  --json            {from, until, differences: [{kind, scope, subject, at, stored, "
+    "scratch}]}\n"
+    "exit status 0: nothing differs; 1: something differs, or a failure\n"
+    "SQL: SELECT * FROM parallax.merge_verify(now() - interval '1 hour');\n";
+
+static int cmd_verify(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    ctl_verify_opts_t opts;
+    if (ctl_verify_parse(argc, argv, &opts, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_db_t *db = ctl_session_db(s, err);
+    if (!db)
+        return CTL_EXIT_FAIL;
+    int rc = ctl_verify_run(db, &opts, stdout, err);
+    if (rc == 1)
+        err_set(err, "the stored verdicts differ from a merge from scratch");
+    return rc == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+}
+
+const ctl_command_t ctl_verify_commands[] = {
+    {"verify", NULL, usage_verify, cmd_verify},
+};
+const size_t ctl_verify_command_count = sizeof ctl_verify_commands / sizeof ctl_verify_commands[0];

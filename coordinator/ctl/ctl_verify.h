@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ctl_command.h"
 #include "ctl_db.h"
 #include "err.h"
 
@@ -26,5 +27,9 @@ int ctl_verify_parse(int argc, char **argv, ctl_verify_opts_t *opts, err_t *err)
  * nothing differs, 1 when something does, -1 on failure (err set: the database, a bad
  * --until, nothing merged yet in the span). */
 int ctl_verify_run(ctl_db_t *db, const ctl_verify_opts_t *opts, FILE *out, err_t *err);
+
+/* The module's parallaxctl commands (group, name, usage, run), for main.c's dispatch. */
+extern const ctl_command_t ctl_verify_commands[];
+extern const size_t ctl_verify_command_count;
 
 #endif
