@@ -172,7 +172,8 @@ trap cleanup EXIT
 trap 'exit 143' TERM INT
 
 # The README's block 'two-commands': command 1 is run as written; of command 2 (test.sh: two
-# builds and every test, an hour) the install step, the normal build and the fast tests.
+# builds and every test, far beyond this budget) the install step, the normal build and the
+# fast tests.
 block=$(cd "$PX_SOURCE_DIR" && /usr/bin/python3 tests/tools/docs_blocks.py get README.md two-commands) ||
     fail "README.md has no block 'two-commands'"
 COMMAND1=$(sed -n 1p <<<"$block")
