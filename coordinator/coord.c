@@ -24,6 +24,10 @@
 #include "refusals.h"
 #include "sessions.h"
 #include "store.h"
+#include "store_agents.h"
+#include "store_config.h"
+#include "store_ingest.h"
+#include "store_merge.h"
 #include "timeutil.h"
 #include "wire.h"
 

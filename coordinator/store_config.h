@@ -1,0 +1,36 @@
+/* store_config: the agents the coordinator admits, the schedule and its version, change
+ * notifications, and the coordinator's own key and endpoint, in the database. */
+#ifndef PX_STORE_CONFIG_H
+#define PX_STORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "allow.h"
+#include "parallax.pb-c.h"
+
+#include "err.h"
+#include "store.h"
+
+/* Change notifications (bit flags) raised by triggers in the schema. */
+enum { STORE_CHANGED_AGENTS = 1, STORE_CHANGED_SCHEDULE = 2 };
+
+/* Records the coordinator's public key and advertised endpoint. Returns 0 or -1. */
+int store_register_coordinator(store_t *store, const char *public_key, const char *endpoint,
+                               err_t *err);
+
+/* Loads every agent. On success *entries (caller frees with free()) holds *n entries. */
+int store_load_agents(store_t *store, allow_entry_t **entries, size_t *n, err_t *err);
+
+/* Reads pending notifications; ORs STORE_CHANGED_* into *changed. Returns 0 or -1. */
+int store_poll_changes(store_t *store, unsigned *changed, err_t *err);
+
+/* Loads the schedule every agent runs. *out is owned by the caller: free it with
+ * store_schedule_free(). Its version comes from parallax.schedule_versions: the same probes
+ * keep their version across restarts, and any change gets a larger one. Returns 0 or -1. */
+int store_load_schedule(store_t *store, Parallax__Schedule **out, err_t *err);
+
+/* Frees a schedule from store_load_schedule() and NULLs *s. Accepts NULL. */
+void store_schedule_free(Parallax__Schedule **s);
+
+#endif
