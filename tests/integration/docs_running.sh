@@ -31,6 +31,8 @@ on_exit "bash $PX_SOURCE_DIR/scripts/pg.sh stop $WORK/pg >/dev/null 2>&1"
 # coordinator (%1) and the agent (%2), stopped at the end as the README says.
 cat >"$WORK/run/script.sh" <<EOF
 set -euo pipefail
+# Whatever the block started goes with the script, pass or fail.
+trap 'kill \$(jobs -p) 2>/dev/null || true' EXIT
 ip link set lo up
 $block
 echo "== the agent comes online and reports"
