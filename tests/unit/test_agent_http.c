@@ -728,27 +728,13 @@ static hostile_t *hostile_new(struct event_base *base, hostile_mode_t mode, int 
     h->base = base;
     h->mode = mode;
     h->cfd = -1;
-    h->lfd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    probe_addr_t a;
-    memset(&a, 0, sizeof a);
-    socklen_t len;
-    if (family == AF_INET6) {
-        a.v6.sin6_family = AF_INET6;
-        a.v6.sin6_addr = in6addr_loopback;
-        len = sizeof a.v6;
-    } else {
-        a.v4.sin_family = AF_INET;
-        a.v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        len = sizeof a.v4;
-    }
-    if (h->lfd < 0 || bind(h->lfd, &a.sa, len) < 0 || listen(h->lfd, 8) < 0 ||
-        getsockname(h->lfd, &a.sa, &len) < 0) {
+    h->lfd = harness_tcp_socket(family, 1, 8, &h->port);
+    if (h->lfd < 0 || fcntl(h->lfd, F_SETFL, fcntl(h->lfd, F_GETFL) | O_NONBLOCK) < 0) {
         if (h->lfd >= 0)
             close(h->lfd);
         free(h);
         return NULL;
     }
-    h->port = ntohs(family == AF_INET6 ? a.v6.sin6_port : a.v4.sin_port);
     h->lev = event_new(base, h->lfd, EV_READ | EV_PERSIST, hostile_accept_cb, h);
     h->tick = evtimer_new(base, hostile_tick_cb, h);
     event_add(h->lev, NULL);
