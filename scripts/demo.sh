@@ -131,5 +131,5 @@ bold "== $(now) Check: the whole history merged again from scratch (parallaxctl 
 # The agents stop first, so that nothing arrives while the check runs.
 for i in "${!PXW_AGENT_PID[@]}"; do pxw_stop_agent "$i"; done
 t_stop=$(pxw_sql "SELECT now()")
-until_verdict 60 "the merge caught up" "NOT EXISTS (SELECT 1 FROM parallax.merge_dirty WHERE bin_start < '$t_stop')"
+until_verdict 60 "the merge caught up" "NOT EXISTS (SELECT 1 FROM parallax.merge_queue WHERE bin_start < '$t_stop')"
 "$BIN/coordinator/ctl/parallaxctl" --db "$DB" verify --all

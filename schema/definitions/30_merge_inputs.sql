@@ -73,13 +73,14 @@ SELECT CASE scope
     ELSE bin_end + (s.grace_bins * width_s + s.grace_s) * interval '1 second' END
 $$;
 
--- The triggers that queue bins read the settings in force (auto widths resolved).
+-- The triggers that queue bins read the settings in force (auto widths resolved). They only
+-- append to merge_inbox, with plain INSERTs that lock no existing row, so an ingest never
+-- waits for a merge nor takes locks in an order that could deadlock with one; merge_run
+-- folds the inbox into merge_dirty (merge_collect). Its rows commit with the results they
+-- name, so a merge that takes them sees those results.
 -- Marks the target bins and vantage bins that new results fall in, and counts a target
 -- bin's results: once every enabled vantage has reported every run, it closes at its last
 -- run (in the past by the time the results are in) instead of waiting for its grace.
--- The ON CONFLICT arm locks an existing dirty row: a merge that is taking that row must
--- then wait for this insert to commit, and so sees its results; without the lock a
--- concurrent merge could consume the row and miss them.
 CREATE OR REPLACE FUNCTION parallax.mark_results_dirty() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -112,23 +113,16 @@ BEGIN
     vantage_bins AS (
         SELECT DISTINCT agent_id, parallax.bin_floor(at, vb) AS bin_start FROM placed
     )
-    INSERT INTO parallax.merge_dirty AS d (scope, subject_id, bin_start, bin_end, closes_at, results,
-                                           expected, last_run)
+    INSERT INTO parallax.merge_inbox (scope, subject_id, bin_start, bin_end, closes_at, results,
+                                      expected, last_run)
     SELECT 'target', target_id, bin_start, bin_start + width * interval '1 second',
-           CASE WHEN results >= expected THEN last_run
-                ELSE parallax.merge_closes_at('target', bin_start + width * interval '1 second', width, s) END,
+           parallax.merge_closes_at('target', bin_start + width * interval '1 second', width, s),
            results, expected, last_run
     FROM target_bins
     UNION ALL
     SELECT 'vantage', agent_id, bin_start, bin_start + vb * interval '1 second',
            parallax.merge_closes_at('vantage', bin_start + vb * interval '1 second', vb, s), 0, NULL, NULL
-    FROM vantage_bins
-    ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
-        SET results = d.results + EXCLUDED.results,
-            last_run = greatest(d.last_run, EXCLUDED.last_run),
-            closes_at = least(d.closes_at, EXCLUDED.closes_at,
-                              CASE WHEN d.results + EXCLUDED.results >= d.expected
-                                   THEN greatest(d.last_run, EXCLUDED.last_run) END);
+    FROM vantage_bins;
     RETURN NULL;
 END $$;
 
@@ -173,16 +167,14 @@ BEGIN
                                                   vb * interval '1 second') b
         WHERE g.probe_id IS NULL
     )
-    INSERT INTO parallax.merge_dirty AS d (scope, subject_id, bin_start, bin_end, closes_at)
+    INSERT INTO parallax.merge_inbox (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT 'target', target_id, bin_start, bin_start + width * interval '1 second',
            parallax.merge_closes_at('target', bin_start + width * interval '1 second', width, s)
     FROM target_bins
     UNION ALL
     SELECT 'vantage', agent_id, bin_start, bin_start + vb * interval '1 second',
            parallax.merge_closes_at('vantage', bin_start + vb * interval '1 second', vb, s)
-    FROM vantage_bins
-    ON CONFLICT (scope, subject_id, bin_start) DO UPDATE SET closes_at = EXCLUDED.closes_at
-        WHERE EXCLUDED.closes_at < d.closes_at;
+    FROM vantage_bins;
     RETURN NULL;
 END $$;
 
@@ -204,17 +196,61 @@ BEGIN
     IF swept IS NULL THEN
         RETURN NULL;
     END IF;
-    INSERT INTO parallax.merge_dirty AS d (scope, subject_id, bin_start, bin_end, closes_at)
+    INSERT INTO parallax.merge_inbox (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT DISTINCT 'vantage', n.agent_id, parallax.bin_floor(n.ts, vb),
            parallax.bin_floor(n.ts, vb) + vb * interval '1 second',
            parallax.merge_closes_at('vantage', parallax.bin_floor(n.ts, vb) + vb * interval '1 second', vb, s)
     FROM new_heartbeats n
-    WHERE n.ts < swept
-    ON CONFLICT (scope, subject_id, bin_start) DO UPDATE SET closes_at = EXCLUDED.closes_at
-        WHERE EXCLUDED.closes_at < d.closes_at;
+    WHERE n.ts < swept;
     RETURN NULL;
 END $$;
 
 CREATE OR REPLACE TRIGGER heartbeats_mark_dirty AFTER INSERT ON parallax.heartbeats
     REFERENCING NEW TABLE AS new_heartbeats
     FOR EACH STATEMENT EXECUTE FUNCTION parallax.mark_heartbeats_dirty();
+
+-- Folds merge_inbox into merge_dirty: one dirty row per bin, its result count summed, closing
+-- at the earliest time any insert asked for, or at its last run once the results of every
+-- run are in. merge_run calls it first, under the merge's lock, and so is the only writer of
+-- merge_dirty; rows appended by transactions still running are left for the next call.
+-- Returns the number of bins queued or updated. Call it to see in merge_dirty everything
+-- queued so far (merge_queue shows both tables without changing them).
+CREATE OR REPLACE FUNCTION parallax.merge_collect() RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+    folded integer;
+BEGIN
+    -- "PXMERG" read as a big-endian number, as in merge_run (which holds it already).
+    PERFORM pg_advisory_xact_lock(88340183732807);
+    WITH taken AS (
+        DELETE FROM parallax.merge_inbox RETURNING *
+    ),
+    bins AS (
+        SELECT scope, subject_id, bin_start, max(bin_end) AS bin_end, min(closes_at) AS closes_at,
+               sum(results)::integer AS results, min(expected) AS expected, max(last_run) AS last_run
+        FROM taken
+        GROUP BY scope, subject_id, bin_start
+    )
+    INSERT INTO parallax.merge_dirty AS d (scope, subject_id, bin_start, bin_end, closes_at, results,
+                                           expected, last_run)
+    SELECT scope, subject_id, bin_start, bin_end,
+           least(closes_at, CASE WHEN results >= expected THEN last_run END),
+           results, expected, last_run
+    FROM bins
+    ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
+        SET results = d.results + EXCLUDED.results,
+            expected = coalesce(d.expected, EXCLUDED.expected),
+            last_run = greatest(d.last_run, EXCLUDED.last_run),
+            closes_at = least(d.closes_at, EXCLUDED.closes_at,
+                              CASE WHEN d.results + EXCLUDED.results >= coalesce(d.expected, EXCLUDED.expected)
+                                   THEN greatest(d.last_run, EXCLUDED.last_run) END);
+    GET DIAGNOSTICS folded = ROW_COUNT;
+    RETURN folded;
+END $$;
+
+-- Every bin waiting to be merged, whether merge_run has collected it yet or not (a bin may
+-- appear more than once): for "has the merge caught up?" and for monitoring the backlog.
+CREATE OR REPLACE VIEW parallax.merge_queue AS
+SELECT 'dirty' AS queue, scope, subject_id, bin_start, bin_end, closes_at FROM parallax.merge_dirty
+UNION ALL
+SELECT 'inbox', scope, subject_id, bin_start, bin_end, closes_at FROM parallax.merge_inbox;

@@ -396,6 +396,9 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(88340183732807) THEN
         RETURN 0;
     END IF;
+    -- What the ingest appended since the last call becomes dirty bins (this function is the
+    -- only writer of merge_dirty).
+    PERFORM parallax.merge_collect();
     IF NOT parallax.merge_due(p_now) THEN
         RETURN 0;
     END IF;
@@ -414,10 +417,48 @@ BEGIN
     RETURN merged;
 END $$;
 
+-- merge_mark and merge_mark_agent gather the bins they queue in merge_marked (one row a bin)
+-- and append them to merge_inbox at the end, as the ingest does: they may run beside a merge
+-- (parallaxctl settings set, a clock estimate on the coordinator's ingest connection) and
+-- must neither wait for it nor lock rows it takes.
+CREATE OR REPLACE FUNCTION parallax.merge_mark_begin() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    IF to_regclass('pg_temp.merge_marked') IS NULL THEN
+        CREATE TEMP TABLE merge_marked (
+            scope      text NOT NULL,
+            subject_id integer NOT NULL,
+            bin_start  timestamptz NOT NULL,
+            bin_end    timestamptz NOT NULL,
+            closes_at  timestamptz NOT NULL,
+            PRIMARY KEY (scope, subject_id, bin_start)
+        ) ON COMMIT DELETE ROWS;
+    END IF;
+    DELETE FROM pg_temp.merge_marked;
+END $$;
+
+-- Appends what merge_marked holds to the inbox, less the bins already waiting in
+-- merge_dirty (read, not locked), and returns how many it appended.
+CREATE OR REPLACE FUNCTION parallax.merge_mark_flush() RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+    queued integer;
+BEGIN
+    INSERT INTO parallax.merge_inbox (scope, subject_id, bin_start, bin_end, closes_at)
+    SELECT m.scope, m.subject_id, m.bin_start, m.bin_end, m.closes_at
+    FROM pg_temp.merge_marked m
+    WHERE NOT EXISTS (SELECT 1 FROM parallax.merge_dirty d
+                      WHERE d.scope = m.scope AND d.subject_id = m.subject_id
+                        AND d.bin_start = m.bin_start);
+    GET DIAGNOSTICS queued = ROW_COUNT;
+    DELETE FROM pg_temp.merge_marked;
+    RETURN queued;
+END $$;
+
 -- Queues every bin between p_from and p_to for merging again: after a change of settings.
 -- Vantage bins only where the agent has them (created, not yet disabled, swept, or where its
 -- results fall). Returns the
--- number of bins queued; merge_run does the work.
+-- number of bins queued that were not waiting already; merge_run does the work.
 CREATE OR REPLACE FUNCTION parallax.merge_mark(p_from timestamptz, p_to timestamptz) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
@@ -425,10 +466,9 @@ DECLARE
     vwidth interval := s.vantage_bin_s * interval '1 second';
     gwidth interval := s.group_bin_s * interval '1 second';
     swept_from timestamptz := (SELECT vantages_swept_from FROM parallax.merge_state);
-    queued integer;
-    more integer;
 BEGIN
-    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    PERFORM parallax.merge_mark_begin();
+    INSERT INTO pg_temp.merge_marked (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT 'vantage', a.id, b, b + vwidth, parallax.merge_closes_at('vantage', b + vwidth, s.vantage_bin_s, s)
     FROM parallax.agents a
     CROSS JOIN generate_series(parallax.bin_floor(greatest(p_from, coalesce(swept_from, p_from)), s.vantage_bin_s),
@@ -437,10 +477,9 @@ BEGIN
       AND (a.enabled OR a.disabled_at > b
            OR EXISTS (SELECT 1 FROM parallax.bins x WHERE x.scope = 'vantage' AND x.subject_id = a.id AND x.bin_start = b))
     ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS queued = ROW_COUNT;
     -- And wherever results fall, as their insert trigger queued them (before the first sweep,
     -- too).
-    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    INSERT INTO pg_temp.merge_marked (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT 'vantage', x.agent_id, x.bin_start, x.bin_start + vwidth,
            parallax.merge_closes_at('vantage', x.bin_start + vwidth, s.vantage_bin_s, s)
     FROM (
@@ -451,9 +490,7 @@ BEGIN
         WHERE r.ts >= p_from - interval '1 day' AND r.ts < p_to + interval '1 day') x
     WHERE x.bin_start >= parallax.bin_floor(p_from, s.vantage_bin_s) AND x.bin_start < p_to
     ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS more = ROW_COUNT;
-    queued := queued + more;
-    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    INSERT INTO pg_temp.merge_marked (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT 'target', b.subject_id, b.bin_start, b.bin_end,
            parallax.merge_closes_at('target', b.bin_end,
                                     coalesce(w.width, extract(epoch FROM b.bin_end - b.bin_start)::integer), s)
@@ -462,10 +499,8 @@ BEGIN
     LEFT JOIN (SELECT DISTINCT target_id, width FROM parallax.probe_widths()) w ON w.target_id = b.subject_id
     WHERE b.scope = 'target' AND b.bin_start >= p_from AND b.bin_start < p_to
     ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS more = ROW_COUNT;
-    queued := queued + more;
     -- Results whose bins moved (a new clock offset) or were never merged.
-    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    INSERT INTO pg_temp.merge_marked (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT 'target', x.target_id, x.bin_start, x.bin_start + x.width * interval '1 second',
            parallax.merge_closes_at('target', x.bin_start + x.width * interval '1 second', x.width, s)
     FROM (
@@ -477,15 +512,12 @@ BEGIN
         WHERE r.ts >= p_from - interval '1 day' AND r.ts < p_to + interval '1 day') x
     WHERE x.bin_start >= p_from AND x.bin_start < p_to
     ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS more = ROW_COUNT;
-    queued := queued + more;
-    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    INSERT INTO pg_temp.merge_marked (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT 'group', g.id, b, b + gwidth, parallax.merge_closes_at('group', b + gwidth, s.group_bin_s, s)
     FROM parallax.merge_groups g
     CROSS JOIN generate_series(parallax.bin_floor(p_from, s.group_bin_s), p_to - interval '1 microsecond', gwidth) b
     ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS more = ROW_COUNT;
-    RETURN queued + more;
+    RETURN parallax.merge_mark_flush();
 END $$;
 
 -- Queues what a new clock offset of one agent may change between p_from and p_to: its own
@@ -504,16 +536,14 @@ DECLARE
     o_new interval;
     o_old interval := parallax.clock_offset(p_old_offset_ms);
     widest interval := parallax.widest_bin();
-    queued integer;
-    more integer;
 BEGIN
+    PERFORM parallax.merge_mark_begin();
     SELECT parallax.clock_offset(clock_offset_ms) INTO o_new FROM parallax.agents WHERE id = p_agent;
-    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    INSERT INTO pg_temp.merge_marked (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT 'vantage', p_agent, b, b + vwidth, parallax.merge_closes_at('vantage', b + vwidth, s.vantage_bin_s, s)
     FROM generate_series(parallax.bin_floor(p_from, s.vantage_bin_s), p_to - interval '1 microsecond', vwidth) b
     ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS queued = ROW_COUNT;
-    INSERT INTO parallax.merge_dirty (scope, subject_id, bin_start, bin_end, closes_at)
+    INSERT INTO pg_temp.merge_marked (scope, subject_id, bin_start, bin_end, closes_at)
     SELECT 'target', x.target_id, x.bin_start, x.bin_start + x.width * interval '1 second',
            parallax.merge_closes_at('target', x.bin_start + x.width * interval '1 second', x.width, s)
     FROM (
@@ -526,6 +556,5 @@ BEGIN
           AND r.ts >= p_from - widest + least(o_new, o_old) AND r.ts < p_to + greatest(o_new, o_old)) x
     WHERE x.bin_start + x.width * interval '1 second' > p_from AND x.bin_start < p_to
     ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS more = ROW_COUNT;
-    RETURN queued + more;
+    RETURN parallax.merge_mark_flush();
 END $$;

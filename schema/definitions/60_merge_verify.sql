@@ -27,6 +27,7 @@ DECLARE
     rounds integer := 0;
 BEGIN
     PERFORM pg_advisory_xact_lock(88340183732807);
+    PERFORM parallax.merge_collect();
     upto := least(coalesce(p_to, 'infinity'),
                   coalesce((SELECT min(d.bin_start) FROM parallax.merge_dirty d), 'infinity'),
                   coalesce((SELECT st.vantages_swept_to FROM parallax.merge_state st),

@@ -25,7 +25,7 @@ $PROBE 300 40" ] || fail "gap rows: $got"
 grep -q "batch 1 was already stored" "$WORK/coordinator.log" || fail "duplicate not logged"
 
 log "gaps mark the vantage bins they cover (probe id 0: every probe)"
-[ "$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'vantage'")" -gt 0 ] \
+[ "$(sql "SELECT count(*) FROM parallax.merge_queue WHERE scope = 'vantage'")" -gt 0 ] \
     || fail "no vantage bin marked dirty by the gap"
 
 log "a batch of gaps alone is stored, exactly once"

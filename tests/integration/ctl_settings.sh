@@ -71,14 +71,14 @@ log "--remerge-since: the bins of that span are queued to merge again"
 # One enabled agent, a day old (a row is enough: merge_mark queues every enabled agent's
 # vantage bins since it was created).
 sql "INSERT INTO parallax.agents (name, country, public_key, created_at) VALUES ('gb1', 'GB', 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7', now() - interval '1 day')" >/dev/null
-before=$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'vantage'")
+before=$(sql "SELECT count(*) FROM parallax.merge_queue WHERE scope = 'vantage'")
 ctl 0 settings set close_after=4 --remerge-since 2h
 # One enabled agent: its 120 one-minute vantage bins of the last 2 hours (121 if the span
 # starts inside a bin).
 queued=$(sed -n 's/^\([0-9]*\) bins of the last 2h queued to merge again$/\1/p' "$WORK/out")
 [ -n "$queued" ] && [ "$queued" -ge 120 ] || fail "queued: $(cat "$WORK/out")"
-after=$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'vantage'")
-[ $((after - before)) -ge 120 ] || fail "merge_dirty grew by $((after - before))"
+after=$(sql "SELECT count(*) FROM parallax.merge_queue WHERE scope = 'vantage'")
+[ $((after - before)) -ge 120 ] || fail "merge_queue grew by $((after - before))"
 grep -q '^close_after: 3 -> 4$' "$WORK/out" || fail "report: $(cat "$WORK/out")"
 
 log "--describe and --json carry every setting's meaning"

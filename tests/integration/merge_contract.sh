@@ -18,11 +18,15 @@ fx "SELECT fx.rule(0, 60)"
 fx "SELECT fx.rule(20, 29, target => 'ir-.*', status => 'timeout')"
 fx "SELECT fx.play(0, 4)"
 fx "CREATE TABLE staging (LIKE parallax.results INCLUDING DEFAULTS)"
-fx "BEGIN; SELECT fx.emit(5, 5); INSERT INTO staging SELECT * FROM parallax.results WHERE ts >= fx.bin(5); DELETE FROM parallax.results WHERE ts >= fx.bin(5); DELETE FROM parallax.merge_dirty; COMMIT"
+fx "BEGIN; SELECT fx.emit(5, 5); INSERT INTO staging SELECT * FROM parallax.results WHERE ts >= fx.bin(5); DELETE FROM parallax.results WHERE ts >= fx.bin(5); DELETE FROM parallax.merge_dirty; DELETE FROM parallax.merge_inbox; COMMIT"
 # One vantage's run of ir-web1 is missing: that bin is incomplete.
 fx "DELETE FROM staging WHERE agent_id = (SELECT id FROM parallax.agents WHERE name = 'A')
       AND probe_id IN (SELECT p.id FROM parallax.probes p JOIN parallax.targets t ON t.id = p.target_id WHERE t.name = 'ir-web1')"
 fx "INSERT INTO parallax.results SELECT * FROM staging"
+# The insert's trigger appends to the inbox; merge_run folds it into merge_dirty first.
+expect_eq "queued in the inbox" "$(sql "SELECT count(*) FROM parallax.merge_inbox WHERE bin_start = fx.bin(5)")" 11
+expect_eq "the inbox folded into 11 bins" "$(sql "SELECT parallax.merge_collect()")" 11
+expect_eq "inbox empty" "$(sql "SELECT count(*) FROM parallax.merge_inbox")" 0
 expect_eq "dirty target bins" "$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'target' AND bin_start = fx.bin(5)")" 7
 expect_eq "dirty vantage bins" "$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'vantage' AND bin_start = fx.bin(5)")" 4
 
@@ -45,9 +49,9 @@ expect_eq "once merged, nothing is due" "$(sql "SELECT parallax.merge_run(fx.bin
 log "COPY marks bins dirty too"
 fx "SELECT fx.emit(6, 6)"
 sql "COPY (SELECT * FROM parallax.results WHERE ts >= fx.bin(6)) TO STDOUT" >"$WORK/bin6.copy"
-fx "DELETE FROM parallax.results WHERE ts >= fx.bin(6); DELETE FROM parallax.merge_dirty WHERE scope = 'target'"
+fx "DELETE FROM parallax.results WHERE ts >= fx.bin(6); DELETE FROM parallax.merge_dirty WHERE scope = 'target'; DELETE FROM parallax.merge_inbox"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB_NAME" -c "COPY parallax.results FROM STDIN" <"$WORK/bin6.copy"
-expect_eq "dirty after COPY" "$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'target' AND bin_start = fx.bin(6)")" 7
+expect_eq "dirty after COPY" "$(sql "SELECT count(*) FROM parallax.merge_queue WHERE scope = 'target' AND bin_start = fx.bin(6)")" 7
 fx "SELECT fx.merge(6)"
 fx "SELECT fx.play(7, 40)"
 expect_timeline group IR 0 40 nnnnnnnnnnnnnnnnnnnnBBBBBBBBBBnnnnnnnnnnn

@@ -31,7 +31,7 @@ b_id=$(sql "SELECT id FROM parallax.outages WHERE subject = 'B'")
 log "their spools arrive at bin 30, without heartbeats for the time they were cut off"
 fx "DELETE FROM fx.rules WHERE id = $silence"
 fx "SELECT fx.emit(10, 19, agent_re => 'C|D', heartbeats => false)"
-[ "$(sql "SELECT count(*) FROM parallax.merge_dirty WHERE scope = 'target' AND bin_start < fx.bin(20)")" -gt 0 ] ||
+[ "$(sql "SELECT count(*) FROM parallax.merge_queue WHERE scope = 'target' AND bin_start < fx.bin(20)")" -gt 0 ] ||
     fail "late results marked no bin dirty"
 fx "SELECT fx.merge(30)"
 expect_timeline target ir-web1 5 25 uuuuuDDDDDDDDDDuuuuuu

@@ -36,7 +36,7 @@ UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Everything the merge reads or writes; truncated between seeds.
 DATA_TABLES = ["agents", "targets", "probes", "results", "heartbeats", "gaps", "batches", "bins",
-               "outage_events", "merge_dirty", "merge_groups", "schedule_versions"]
+               "outage_events", "merge_dirty", "merge_inbox", "merge_groups", "schedule_versions"]
 MAX_DIFFS = 10
 EVIDENCE_LISTS = ("excluded", "failed", "reached", "mixed", "chronic")
 CHARS = {"healthy": ".", "impaired": "i", "offline": "o", "no_data": "_",
@@ -256,13 +256,13 @@ class Feed:
         # history's data ends (H1 and two of the widest bins; bins from H1 on are not compared).
         now = max(ev)
         for _ in range(200):
-            left = db.q("SELECT count(*) FROM parallax.merge_dirty WHERE bin_start < %s", (iso(h.h_end),))[0][0]
+            left = db.q("SELECT count(*) FROM parallax.merge_queue WHERE bin_start < %s", (iso(h.h_end),))[0][0]
             if not left:
                 break
             now += h.widest * 1000
             self.merge(now)
         else:
-            self.notes.append(f"merge_dirty still holds bins before the history's end at {rel(h, now)}")
+            self.notes.append(f"bins are still queued before the history's end at {rel(h, now)}")
         self.end = now
 
     _gap_cols = None

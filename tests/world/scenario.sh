@@ -74,8 +74,8 @@ scenario_done() {
     local t_stop
     t_stop=$(pxw_sql "SELECT now()")
     pxw_wait $(iv 120) "the merge catches up with the stopped agents" \
-        'test "$(pxw_sql "SELECT count(*) FROM parallax.merge_dirty WHERE bin_start < '"'"'$t_stop'"'"'")" = 0' ||
-        fail "bins before the agents stopped are still waiting: $(pxw_sql "SELECT scope, subject_id, bin_start, closes_at FROM parallax.merge_dirty ORDER BY bin_start LIMIT 5")"
+        'test "$(pxw_sql "SELECT count(*) FROM parallax.merge_queue WHERE bin_start < '"'"'$t_stop'"'"'")" = 0' ||
+        fail "bins before the agents stopped are still waiting: $(pxw_sql "SELECT scope, subject_id, bin_start, closes_at FROM parallax.merge_queue ORDER BY bin_start LIMIT 5")"
     diffs=$(psql -X -q -tA -F ' ' -v ON_ERROR_STOP=1 -d "$DB" -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
         -c "SELECT kind, scope, subject, at, stored, scratch FROM parallax.merge_verify((SELECT min(bin_start) FROM parallax.bins))" \
         -c "ROLLBACK") || fail "verify failed"
