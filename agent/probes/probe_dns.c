@@ -16,7 +16,7 @@
 
 #include "dns_answer.h"
 #include "log.h"
-#include "probe_tcp.h"
+#include "probe_connect.h"
 #include "timeutil.h"
 
 #define DNS_DEFAULT_PORT 53
@@ -50,8 +50,9 @@ typedef struct dns_state {
     /* The query with its 2-byte TCP length prefix; UDP sends it from wire + 2. */
     uint8_t *wire;
     size_t wire_len;
-    probe_addr_t dst;
+    probe_addr_t dst; /* the server, its port included */
     socklen_t dstlen;
+    uint16_t port; /* the same port in host order, for the TCP retry */
     int udp_fd;
     int tcp_fd;
     struct event *udp_ev;
@@ -84,7 +85,7 @@ static uint32_t elapsed_us(const dns_state_t *st)
  * route errors are the vantage's own. st is gone after this. */
 static void finish_errno(dns_state_t *st, int err, int immediate, const char *what)
 {
-    px_status_t status = probe_tcp_status_for_errno(err, immediate);
+    px_status_t status = probe_connect_status(err, immediate);
     if (status == PX_STATUS_OK)
         status = PX_STATUS_LOCAL_ERROR;
     uint32_t rtt = status == PX_STATUS_REFUSED ? elapsed_us(st) : 0;
@@ -241,10 +242,7 @@ static void tcp_cb(evutil_socket_t fd, short what, void *arg)
     dns_state_t *st = arg;
     switch (st->phase) {
     case DNS_TCP_CONNECT: {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-            err = errno;
+        int err = probe_connect_result(fd);
         if (err) {
             finish_errno(st, err, 0, "TCP retry after a truncated answer: connect");
             return;
@@ -271,13 +269,12 @@ static void tcp_start(dns_state_t *st)
     st->udp_ev = NULL;
     close(st->udp_fd);
     st->udp_fd = -1;
-    st->tcp_fd = socket(st->dst.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    probe_connect_fail_t fail;
+    st->tcp_fd = probe_connect_start(&st->dst, st->dstlen, st->port, &fail);
     if (st->tcp_fd < 0) {
-        probe_done_status(st->run, PX_STATUS_LOCAL_ERROR, 0, "socket: %s", strerror(errno));
-        return;
-    }
-    if (connect(st->tcp_fd, &st->dst.sa, st->dstlen) < 0 && errno != EINPROGRESS) {
-        finish_errno(st, errno, 1, "TCP retry after a truncated answer: connect");
+        probe_done_status(
+            st->run, fail.status, fail.status == PX_STATUS_REFUSED ? elapsed_us(st) : 0,
+            "TCP retry after a truncated answer: %s: %s", fail.call, strerror(fail.err));
         return;
     }
     tcp_wait(st, DNS_TCP_CONNECT, EV_WRITE);
@@ -462,11 +459,11 @@ static int dns_params(dns_state_t *st, const probe_target_t *t, char *why, size_
     }
     st->dst = t->addr;
     st->dstlen = t->addrlen;
-    uint16_t port = htons(t->port ? t->port : DNS_DEFAULT_PORT);
+    st->port = t->port ? t->port : DNS_DEFAULT_PORT;
     if (st->dst.sa.sa_family == AF_INET6)
-        st->dst.v6.sin6_port = port;
+        st->dst.v6.sin6_port = htons(st->port);
     else
-        st->dst.v4.sin_port = port;
+        st->dst.v4.sin_port = htons(st->port);
     return 0;
 }
 

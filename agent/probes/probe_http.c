@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "http_parse.h"
-#include "probe_tcp.h"
+#include "probe_connect.h"
 #include "timeutil.h"
 #include "tls_check.h"
 #include "timer.h"
@@ -105,7 +105,7 @@ static void finish_errno(http_state_t *st, int e)
                    phase_names[st->phase]);
         return;
     }
-    finish(st, probe_tcp_status_for_errno(e, 0), 0, "%s %s", strerror(e), phase_names[st->phase]);
+    finish(st, probe_connect_status(e, 0), 0, "%s %s", strerror(e), phase_names[st->phase]);
 }
 
 static void wait_io(http_state_t *st, short what)
@@ -324,7 +324,7 @@ static void step_handshake(http_state_t *st)
 static void connected(http_state_t *st, int e)
 {
     if (e) {
-        px_status_t status = probe_tcp_status_for_errno(e, 0);
+        px_status_t status = probe_connect_status(e, 0);
         finish(st, status, status == PX_STATUS_REFUSED ? elapsed_us(st) : 0, "connect: %s",
                strerror(e));
         return;
@@ -350,14 +350,9 @@ static void io_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     http_state_t *st = arg;
     switch (st->phase) {
-    case HTTP_PHASE_CONNECTING: {
-        int e = 0;
-        socklen_t len = sizeof e;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
-            e = errno;
-        connected(st, e);
+    case HTTP_PHASE_CONNECTING:
+        connected(st, probe_connect_result(fd));
         return;
-    }
     case HTTP_PHASE_HANDSHAKING:
         step_handshake(st);
         return;
@@ -426,31 +421,17 @@ static void http_start(probe_run_t *run)
         finish(st, PX_STATUS_LOCAL_ERROR, 0, "out of memory");
         return;
     }
-    st->fd = socket(t->addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (st->fd < 0) {
-        finish(st, PX_STATUS_LOCAL_ERROR, 0, "socket: %s", strerror(errno));
-        return;
-    }
     if (timer_arm_ms(st->timer, t->timeout_ms) < 0) {
         finish(st, PX_STATUS_LOCAL_ERROR, 0, "cannot arm the run's deadline");
         return;
     }
-    probe_addr_t dst = t->addr;
-    if (dst.sa.sa_family == AF_INET6)
-        dst.v6.sin6_port = htons(st->spec.port);
-    else
-        dst.v4.sin_port = htons(st->spec.port);
     set_phase(st, HTTP_PHASE_CONNECTING);
     st->start_mono_us = time_mono_us();
-    if (connect(st->fd, &dst.sa, t->addrlen) == 0) {
-        connected(st, 0);
-        return;
-    }
-    if (errno != EINPROGRESS) {
-        int e = errno;
-        px_status_t status = probe_tcp_status_for_errno(e, 1);
-        finish(st, status, status == PX_STATUS_REFUSED ? elapsed_us(st) : 0, "connect: %s",
-               strerror(e));
+    probe_connect_fail_t fail;
+    st->fd = probe_connect_start(&t->addr, t->addrlen, st->spec.port, &fail);
+    if (st->fd < 0) {
+        finish(st, fail.status, fail.status == PX_STATUS_REFUSED ? elapsed_us(st) : 0, "%s: %s",
+               fail.call, strerror(fail.err));
         return;
     }
     wait_io(st, EV_WRITE);

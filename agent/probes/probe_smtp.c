@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "probe_tcp.h"
+#include "probe_connect.h"
 #include "smtp_parse.h"
 #include "timeutil.h"
 
@@ -92,7 +92,7 @@ static void finish(smtp_state_t *st, px_status_t status, uint32_t rtt_us, const 
 /* Ends the run on a socket error; immediate: connect() itself failed. */
 static void finish_errno(smtp_state_t *st, int err, int immediate, const char *what)
 {
-    px_status_t status = probe_tcp_status_for_errno(err, immediate);
+    px_status_t status = probe_connect_status(err, immediate);
     if (status == PX_STATUS_OK)
         status = PX_STATUS_LOCAL_ERROR;
     finish(st, status, status == PX_STATUS_REFUSED ? elapsed_us(st) : 0, "%s: %s", what,
@@ -216,10 +216,7 @@ static void io_cb(evutil_socket_t fd, short what, void *arg)
         read_reply(st);
         return;
     }
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
+    int err = probe_connect_result(fd);
     if (err) {
         finish_errno(st, err, 0, "connect");
         return;
@@ -240,27 +237,20 @@ static void smtp_start(probe_run_t *run)
     st->phase = SMTP_CONNECTING;
     smtp_parse_init(&st->parser);
     probe_run_set_state(run, st);
-    /* The scheduler fills the port from the spec; a spec-less target means the default. */
-    uint16_t port = t->port ? t->port : SMTP_DEFAULT_PORT;
-    probe_addr_t dst = t->addr;
-    if (dst.sa.sa_family == AF_INET6)
-        dst.v6.sin6_port = htons(port);
-    else
-        dst.v4.sin_port = htons(port);
-    st->fd = socket(dst.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (st->fd < 0) {
-        probe_done_status(run, PX_STATUS_LOCAL_ERROR, 0, "socket: %s", strerror(errno));
-        return;
-    }
-    st->timer = evtimer_new(probe_env_base(probe_run_env(run)), timeout_cb, st);
     struct timeval tv = {.tv_sec = t->timeout_ms / 1000, .tv_usec = (t->timeout_ms % 1000) * 1000};
+    st->timer = evtimer_new(probe_env_base(probe_run_env(run)), timeout_cb, st);
     if (!st->timer || evtimer_add(st->timer, &tv) < 0) {
         probe_done_status(run, PX_STATUS_LOCAL_ERROR, 0, "out of memory");
         return;
     }
     st->start_mono_us = time_mono_us();
-    if (connect(st->fd, &dst.sa, t->addrlen) < 0 && errno != EINPROGRESS) {
-        finish_errno(st, errno, 1, "connect");
+    /* The scheduler fills the port from the spec; a spec-less target means the default. */
+    probe_connect_fail_t fail;
+    st->fd =
+        probe_connect_start(&t->addr, t->addrlen, t->port ? t->port : SMTP_DEFAULT_PORT, &fail);
+    if (st->fd < 0) {
+        finish(st, fail.status, fail.status == PX_STATUS_REFUSED ? elapsed_us(st) : 0, "%s: %s",
+               fail.call, strerror(fail.err));
         return;
     }
     set_phase(st, SMTP_CONNECTING, EV_WRITE);

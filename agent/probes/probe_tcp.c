@@ -2,12 +2,12 @@
  * writability or on the timeout, whichever comes first. */
 #include "probe_tcp.h"
 
-#include <errno.h>
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "probe_connect.h"
 #include "timeutil.h"
 
 typedef struct tcp_state {
@@ -17,43 +17,21 @@ typedef struct tcp_state {
     struct event *ev;
 } tcp_state_t;
 
-px_status_t probe_tcp_status_for_errno(int err, int immediate)
-{
-    switch (err) {
-    case 0:
-        return PX_STATUS_OK;
-    case ECONNREFUSED:
-        return PX_STATUS_REFUSED;
-    case ETIMEDOUT:
-        return PX_STATUS_TIMEOUT;
-    case EHOSTUNREACH:
-    case ENETUNREACH:
-    case EHOSTDOWN:
-    case ENONET:
-    case EPROTO:
-        /* Reported at connect() time it is our own routing table saying no; reported later
-         * it came from an ICMP error on the path. */
-        return immediate ? PX_STATUS_LOCAL_ERROR : PX_STATUS_UNREACHABLE;
-    default:
-        return PX_STATUS_LOCAL_ERROR;
-    }
-}
-
 static uint32_t elapsed_us(const tcp_state_t *st)
 {
     int64_t d = time_mono_us() - st->start_mono_us;
     return d < 0 ? 0 : d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 }
 
-static void tcp_finish(tcp_state_t *st, int err, int immediate)
+/* Ends the run with the outcome of a connect that was under way. */
+static void tcp_finish(tcp_state_t *st, int err)
 {
-    px_status_t status = probe_tcp_status_for_errno(err, immediate);
+    px_status_t status = probe_connect_status(err, 0);
     uint32_t rtt = status == PX_STATUS_OK || status == PX_STATUS_REFUSED ? elapsed_us(st) : 0;
     if (status == PX_STATUS_OK)
         probe_done_status(st->run, status, rtt, "connected");
     else
-        probe_done_status(st->run, status, rtt, "%s%s", immediate ? "connect: " : "",
-                          strerror(err));
+        probe_done_status(st->run, status, rtt, "%s", strerror(err));
 }
 
 static void tcp_event_cb(evutil_socket_t fd, short what, void *arg)
@@ -64,11 +42,7 @@ static void tcp_event_cb(evutil_socket_t fd, short what, void *arg)
                           (unsigned)probe_run_target(st->run)->timeout_ms);
         return;
     }
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
-    tcp_finish(st, err, 0);
+    tcp_finish(st, probe_connect_result(fd));
 }
 
 static void tcp_start(probe_run_t *run)
@@ -82,23 +56,13 @@ static void tcp_start(probe_run_t *run)
     st->run = run;
     st->fd = -1;
     probe_run_set_state(run, st);
-    st->fd = socket(t->addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (st->fd < 0) {
-        probe_done_status(run, PX_STATUS_LOCAL_ERROR, 0, "socket: %s", strerror(errno));
-        return;
-    }
-    probe_addr_t dst = t->addr;
-    if (dst.sa.sa_family == AF_INET6)
-        dst.v6.sin6_port = htons(t->port);
-    else
-        dst.v4.sin_port = htons(t->port);
     st->start_mono_us = time_mono_us();
-    if (connect(st->fd, &dst.sa, t->addrlen) == 0) {
-        tcp_finish(st, 0, 1);
-        return;
-    }
-    if (errno != EINPROGRESS) {
-        tcp_finish(st, errno, 1);
+    probe_connect_fail_t fail;
+    st->fd = probe_connect_start(&t->addr, t->addrlen, t->port, &fail);
+    if (st->fd < 0) {
+        /* A refusal at once (a local port) is an answer, timed like a later one. */
+        probe_done_status(run, fail.status, fail.status == PX_STATUS_REFUSED ? elapsed_us(st) : 0,
+                          "%s: %s", fail.call, strerror(fail.err));
         return;
     }
     st->ev = event_new(probe_env_base(probe_run_env(run)), st->fd, EV_WRITE, tcp_event_cb, st);

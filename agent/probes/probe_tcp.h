@@ -8,8 +8,4 @@
 
 extern const probe_ops_t probe_tcp_ops;
 
-/* Status a failed connect maps to; immediate says connect() itself failed (as opposed to
- * the error arriving later through SO_ERROR), which makes no-route errors local. */
-px_status_t probe_tcp_status_for_errno(int err, int immediate);
-
 #endif

@@ -23,6 +23,7 @@
 #include "icmp_packet.h"
 #include "probe.h"
 #include "probe_harness.h"
+#include "probe_connect.h"
 #include "probe_tcp.h"
 
 static void test_tcp_ok(void **state)
@@ -122,19 +123,19 @@ static void test_cancel_means_no_callback(void **state)
     close(fd);
 }
 
-static void test_tcp_errno_map(void **state)
+static void test_connect_errno_map(void **state)
 {
     (void)state;
-    assert_int_equal(probe_tcp_status_for_errno(0, 0), PX_STATUS_OK);
-    assert_int_equal(probe_tcp_status_for_errno(ECONNREFUSED, 0), PX_STATUS_REFUSED);
-    assert_int_equal(probe_tcp_status_for_errno(ECONNREFUSED, 1), PX_STATUS_REFUSED);
-    assert_int_equal(probe_tcp_status_for_errno(ETIMEDOUT, 0), PX_STATUS_TIMEOUT);
-    assert_int_equal(probe_tcp_status_for_errno(EHOSTUNREACH, 0), PX_STATUS_UNREACHABLE);
-    assert_int_equal(probe_tcp_status_for_errno(ENETUNREACH, 0), PX_STATUS_UNREACHABLE);
+    assert_int_equal(probe_connect_status(0, 0), PX_STATUS_OK);
+    assert_int_equal(probe_connect_status(ECONNREFUSED, 0), PX_STATUS_REFUSED);
+    assert_int_equal(probe_connect_status(ECONNREFUSED, 1), PX_STATUS_REFUSED);
+    assert_int_equal(probe_connect_status(ETIMEDOUT, 0), PX_STATUS_TIMEOUT);
+    assert_int_equal(probe_connect_status(EHOSTUNREACH, 0), PX_STATUS_UNREACHABLE);
+    assert_int_equal(probe_connect_status(ENETUNREACH, 0), PX_STATUS_UNREACHABLE);
     /* At connect() time, no route is the vantage's own problem. */
-    assert_int_equal(probe_tcp_status_for_errno(ENETUNREACH, 1), PX_STATUS_LOCAL_ERROR);
-    assert_int_equal(probe_tcp_status_for_errno(EADDRNOTAVAIL, 1), PX_STATUS_LOCAL_ERROR);
-    assert_int_equal(probe_tcp_status_for_errno(EMFILE, 1), PX_STATUS_LOCAL_ERROR);
+    assert_int_equal(probe_connect_status(ENETUNREACH, 1), PX_STATUS_LOCAL_ERROR);
+    assert_int_equal(probe_connect_status(EADDRNOTAVAIL, 1), PX_STATUS_LOCAL_ERROR);
+    assert_int_equal(probe_connect_status(EMFILE, 1), PX_STATUS_LOCAL_ERROR);
 }
 
 /* ---- ICMP parser table ---- */
@@ -299,7 +300,7 @@ int main(void)
         cmocka_unit_test(test_icmp6_loopback),
         cmocka_unit_test(test_unsupported_and_error_targets),
         cmocka_unit_test(test_cancel_means_no_callback),
-        cmocka_unit_test(test_tcp_errno_map),
+        cmocka_unit_test(test_connect_errno_map),
         cmocka_unit_test(test_icmp_parser_table),
         cmocka_unit_test(test_icmp_build_echo),
     };
