@@ -18,11 +18,13 @@
 #include "probe_smtp.h"
 #include "probe_tcp.h"
 #include "probe_trace.h"
+#include "tls_check.h"
 
 struct probe_env {
     struct event_base *base;
     icmp_mux_t *icmp4;
     icmp_mux_t *icmp6;
+    tls_check_ctx_t *tls;
 };
 
 /* A run is RUNNING until probe_done(), then DONE until the delivery event fires. */
@@ -48,8 +50,16 @@ static const probe_ops_t *const registry[] = {&probe_icmp_ops, &probe_tcp_ops,  
 probe_env_t *probe_env_new(struct event_base *base)
 {
     probe_env_t *env = calloc(1, sizeof *env);
-    if (env)
-        env->base = base;
+    if (!env)
+        return NULL;
+    env->base = base;
+    err_t err = {{0}};
+    env->tls = tls_check_ctx_new(&err);
+    if (!env->tls) {
+        log_error("probe: cannot set up TLS: %s", err.msg);
+        free(env);
+        return NULL;
+    }
     return env;
 }
 
@@ -59,6 +69,7 @@ void probe_env_destroy(probe_env_t **env)
         return;
     icmp_mux_destroy(&(*env)->icmp4);
     icmp_mux_destroy(&(*env)->icmp6);
+    tls_check_ctx_destroy(&(*env)->tls);
     free(*env);
     *env = NULL;
 }
@@ -66,6 +77,11 @@ void probe_env_destroy(probe_env_t **env)
 struct event_base *probe_env_base(probe_env_t *env)
 {
     return env->base;
+}
+
+tls_check_ctx_t *probe_env_tls(probe_env_t *env)
+{
+    return env->tls;
 }
 
 icmp_mux_t *probe_env_icmp(probe_env_t *env, int family, err_t *err)

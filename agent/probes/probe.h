@@ -15,6 +15,7 @@
 
 struct event_base;
 typedef struct icmp_mux icmp_mux_t;
+typedef struct tls_check_ctx tls_check_ctx_t;
 
 #define PROBE_MSG_MAX 256
 #define PROBE_ADDR_MAX 46 /* INET6_ADDRSTRLEN */
@@ -99,7 +100,8 @@ typedef struct probe_result {
     probe_trace_detail_t trace;
 } probe_result_t;
 
-/* Shared resources probe kinds need: the event loop and the lazily opened ICMP sockets. */
+/* Shared resources probe kinds need, one set per agent: the event loop, the lazily opened
+ * ICMP sockets and the TLS client context. */
 typedef struct probe_env probe_env_t;
 typedef struct probe_run probe_run_t;
 
@@ -118,11 +120,13 @@ typedef struct probe_ops {
     uint32_t max_packets;
 } probe_ops_t;
 
-/* Creates the environment. base is borrowed and must outlive it. NULL on out-of-memory. */
+/* Creates the environment, the TLS client context included (made here, once per agent, and
+ * not per run: setting one up costs more than a run's handshake). base is borrowed and must
+ * outlive it. NULL when out of memory or when OpenSSL cannot make the context (logged). */
 probe_env_t *probe_env_new(struct event_base *base);
 
-/* Frees the environment and its ICMP sockets; every run must have ended or been cancelled
- * first. NULLs *env; accepts NULL. */
+/* Frees the environment, its ICMP sockets and its TLS context; every run must have ended or
+ * been cancelled first. NULLs *env; accepts NULL. */
 void probe_env_destroy(probe_env_t **env);
 
 struct event_base *probe_env_base(probe_env_t *env);
@@ -130,6 +134,9 @@ struct event_base *probe_env_base(probe_env_t *env);
 /* The shared ICMP socket for family (AF_INET or AF_INET6), opened on first use. Returns NULL
  * with err if neither a raw nor a ping socket can be opened; the env keeps it. */
 icmp_mux_t *probe_env_icmp(probe_env_t *env, int family, err_t *err);
+
+/* The TLS client context every TLS run shares. The env owns it; runs borrow it. */
+tls_check_ctx_t *probe_env_tls(probe_env_t *env);
 
 /* The ops of kind, or NULL if this agent cannot run it. */
 const probe_ops_t *probe_ops_find(probe_kind_t kind);

@@ -14,10 +14,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
-struct tls_check {
+struct tls_check_ctx {
     SSL_CTX *ctx;
     BIO_METHOD *method;
-    SSL *ssl;
+};
+
+struct tls_check {
+    SSL *ssl; /* owns its BIO, whose method belongs to the shared context */
 };
 
 static int fd_of(BIO *b)
@@ -93,7 +96,46 @@ static void load_trust(SSL_CTX *ctx)
     ERR_clear_error();
 }
 
-tls_check_t *tls_check_new(int fd, const char *host, err_t *err)
+tls_check_ctx_t *tls_check_ctx_new(err_t *err)
+{
+    tls_check_ctx_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        err_set(err, "out of memory");
+        return NULL;
+    }
+    ERR_clear_error();
+    c->ctx = SSL_CTX_new(TLS_client_method());
+    /* One method for the agent's life: BIO_get_new_index() would run out after 255 types, so
+     * the type is the plain class. */
+    c->method = BIO_meth_new(BIO_TYPE_SOURCE_SINK, "parallax socket");
+    if (!c->ctx || !c->method || !BIO_meth_set_write(c->method, bio_write) ||
+        !BIO_meth_set_read(c->method, bio_read) || !BIO_meth_set_ctrl(c->method, bio_ctrl) ||
+        !BIO_meth_set_create(c->method, bio_create)) {
+        take_reason(err ? err->msg : NULL, err ? sizeof err->msg : 0, "out of memory");
+        tls_check_ctx_destroy(&c);
+        return NULL;
+    }
+    /* Verify, but never abort on a bad certificate: the exchange completes and the verdict is
+     * read with SSL_get_verify_result(), so an expired certificate still yields the HTTP
+     * status as evidence that the server is up. */
+    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
+    /* Servers that close without close_notify are common; they end the body, not the run. */
+    SSL_CTX_set_options(c->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    load_trust(c->ctx);
+    return c;
+}
+
+void tls_check_ctx_destroy(tls_check_ctx_t **ctx)
+{
+    if (!ctx || !*ctx)
+        return;
+    SSL_CTX_free((*ctx)->ctx);
+    BIO_meth_free((*ctx)->method);
+    free(*ctx);
+    *ctx = NULL;
+}
+
+tls_check_t *tls_check_new(tls_check_ctx_t *ctx, int fd, const char *host, err_t *err)
 {
     tls_check_t *tc = calloc(1, sizeof *tc);
     if (!tc) {
@@ -101,24 +143,10 @@ tls_check_t *tls_check_new(int fd, const char *host, err_t *err)
         return NULL;
     }
     ERR_clear_error();
-    tc->ctx = SSL_CTX_new(TLS_client_method());
-    /* BIO_get_new_index() would run out after 255 runs, so the type is the plain class. */
-    tc->method = BIO_meth_new(BIO_TYPE_SOURCE_SINK, "parallax socket");
-    if (!tc->ctx || !tc->method || !BIO_meth_set_write(tc->method, bio_write) ||
-        !BIO_meth_set_read(tc->method, bio_read) || !BIO_meth_set_ctrl(tc->method, bio_ctrl) ||
-        !BIO_meth_set_create(tc->method, bio_create))
-        goto fail;
-    /* Verify, but never abort on a bad certificate: the exchange completes and the verdict is
-     * read with SSL_get_verify_result(), so an expired certificate still yields the HTTP
-     * status as evidence that the server is up. */
-    SSL_CTX_set_verify(tc->ctx, SSL_VERIFY_NONE, NULL);
-    /* Servers that close without close_notify are common; they end the body, not the run. */
-    SSL_CTX_set_options(tc->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-    load_trust(tc->ctx);
-    tc->ssl = SSL_new(tc->ctx);
+    tc->ssl = SSL_new(ctx->ctx);
     if (!tc->ssl)
         goto fail;
-    BIO *bio = BIO_new(tc->method);
+    BIO *bio = BIO_new(ctx->method);
     if (!bio)
         goto fail;
     BIO_set_data(bio, (void *)(intptr_t)fd);
@@ -150,9 +178,7 @@ void tls_check_destroy(tls_check_t **tc)
 {
     if (!tc || !*tc)
         return;
-    SSL_free((*tc)->ssl); /* frees the BIO, which uses the method: free that after */
-    BIO_meth_free((*tc)->method);
-    SSL_CTX_free((*tc)->ctx);
+    SSL_free((*tc)->ssl); /* frees the BIO; the method stays with the shared context */
     free(*tc);
     *tc = NULL;
 }

@@ -3,12 +3,13 @@
  * the server's certificate (verified or not, days to expiry, why not). The only agent module
  * that includes OpenSSL.
  *
- * Cost: each run gets its own SSL_CTX, because the probe environment has no slot for one and a
- * static would be global mutable state. SSL_CTX_set_default_verify_paths() parses the whole CA
- * bundle (about 20 ms of CPU per call on Debian 12, 140 certificates), far too much per run, so
- * the context uses the hashed CA directory instead (X509_get_default_cert_dir(), or
- * $SSL_CERT_DIR), which loads only the issuers a verification looks up: about 0.1 ms per
- * context. $SSL_CERT_FILE, when set, is loaded too (its cost is then the operator's choice). */
+ * Cost: every run of an agent shares one tls_check_ctx_t (one SSL_CTX), made with the probe
+ * environment at agent start, so the trust store is set up once. It uses the hashed CA
+ * directory (X509_get_default_cert_dir(), or $SSL_CERT_DIR), which reads only the issuers a
+ * verification looks up and keeps them, rather than SSL_CTX_set_default_verify_paths(), which
+ * parses the whole CA bundle; $SSL_CERT_FILE, when set, is loaded too. Sharing the context
+ * shares no session: client-side session caching is off (OpenSSL's default, never turned on
+ * here), so every run makes a full handshake and sees the server's certificate. */
 #ifndef PX_TLS_CHECK_H
 #define PX_TLS_CHECK_H
 
@@ -18,6 +19,7 @@
 #include "probe.h"
 
 typedef struct tls_check tls_check_t;
+typedef struct tls_check_ctx tls_check_ctx_t;
 
 /* What a step did. AGAIN_READ/AGAIN_WRITE: wait until the socket is readable/writable and
  * call the same step again. EOF: the peer closed (with or without close_notify). SYSCALL: a
@@ -32,13 +34,22 @@ typedef enum tls_check_io {
     TLS_CHECK_FAILED,
 } tls_check_io_t;
 
+/* The client setup every run shares: the SSL_CTX (verification that never aborts a
+ * handshake, the trust store) and the socket BIO method. Returns NULL with err if OpenSSL
+ * cannot make them (out of memory). The caller owns it (the probe environment, one per agent)
+ * and must destroy it only after every tls_check_t made from it. */
+tls_check_ctx_t *tls_check_ctx_new(err_t *err);
+
+/* Frees the shared setup. NULLs *ctx; accepts NULL. */
+void tls_check_ctx_destroy(tls_check_ctx_t **ctx);
+
 /* Prepares a TLS client on the connected non-blocking socket fd (borrowed: the caller closes
- * it after tls_check_destroy()). host is sent as SNI unless it is an IP literal, and the
- * certificate is checked against it (as a DNS name or an IP address). Verification failures
- * never abort the handshake: tls_check_peer() reports them afterwards. Returns NULL with err
- * on failure (out of memory, OpenSSL refusing the host name). Socket writes never raise
- * SIGPIPE. */
-tls_check_t *tls_check_new(int fd, const char *host, err_t *err);
+ * it after tls_check_destroy()), from ctx (borrowed: it must outlive the result). host is
+ * sent as SNI unless it is an IP literal, and the certificate is checked against it (as a DNS
+ * name or an IP address). Verification failures never abort the handshake: tls_check_peer()
+ * reports them afterwards. Returns NULL with err on failure (out of memory, OpenSSL refusing
+ * the host name). Socket writes never raise SIGPIPE. Caller owns the result. */
+tls_check_t *tls_check_new(tls_check_ctx_t *ctx, int fd, const char *host, err_t *err);
 
 /* Frees everything; the socket stays open. NULLs *tc; accepts NULL. */
 void tls_check_destroy(tls_check_t **tc);
