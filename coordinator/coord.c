@@ -1,9 +1,9 @@
-/* coord: the coordinator's single-threaded loop over the agents' socket, the ZAP handler,
- * the database's notifications and a signalfd. Database trouble never stops it: while the
- * database is away every batch is answered "retry" (agents keep it and send it again), the
- * merge is skipped, and the connection is re-made with capped exponential back-off; once
- * back, the allow-list and the schedule are reloaded, since notifications sent meanwhile were
- * lost. */
+/* coord: the coordinator's loop over the agents' socket, the ZAP handler, the database's
+ * notifications and a signalfd. The merge runs beside it on a thread of its own (merger), so
+ * nothing here waits for it. Database trouble never stops the loop: while the database is
+ * away every batch is answered "retry" (agents keep it and send it again) and the connection
+ * is re-made with capped exponential back-off; once back, the allow-list and the schedule are
+ * reloaded, since notifications sent meanwhile were lost. */
 #include "coord.h"
 
 #include <errno.h>
@@ -19,15 +19,15 @@
 #include "backoff.h"
 #include "clocksync.h"
 #include "keys.h"
-#include "router.h"
 #include "log.h"
+#include "merger.h"
+#include "router.h"
 #include "refusals.h"
 #include "sessions.h"
 #include "store.h"
 #include "store_agents.h"
 #include "store_config.h"
 #include "store_ingest.h"
-#include "store_merge.h"
 #include "timeutil.h"
 #include "wire.h"
 
@@ -44,8 +44,6 @@
 #define COORD_CLOCK_STEP_MS 20
 #define COORD_CLOCK_REMERGE_MS 250
 #define COORD_CLOCK_WARN_MS 1000
-/* A merge call this long is logged at info. */
-#define COORD_MERGE_SLOW_US 1000000
 /* An agent speaking another protocol version is logged and its refusal stored at most this
  * often while it goes on sending (and at once when the version it speaks changes). */
 #define COORD_REFUSAL_PERIOD_US (60 * 1000000LL)
@@ -71,7 +69,7 @@ struct coord {
     int db_ready;  /* connected, and everything a fresh connection needs is loaded */
     int db_was_up; /* for logging the loss of the database once */
     int64_t housekeeping_mono_us;
-    int64_t merged_mono_us;
+    merger_t *merger; /* running while coord_run() is */
     pending_t group[COORD_GROUP_MAX_BATCHES];
     size_t n_group, group_results;
     int sigfd;
@@ -100,7 +98,7 @@ coord_t *coord_new(const coord_config_t *cfg, err_t *err)
     backoff_init(&c->backoff, COORD_BACKOFF_MIN_MS, COORD_BACKOFF_MAX_MS);
     if (load_or_create_keys(cfg->key_file, &c->keys, err) < 0)
         goto fail;
-    if (!(c->allow = allow_new()) || !(c->store = store_new(cfg->database)) ||
+    if (!(c->allow = allow_new()) || !(c->store = store_new(cfg->database, STORE_SESSION_INGEST)) ||
         !(c->sessions = sessions_new(COORD_MAX_SESSIONS)) ||
         !(c->refusals = refusals_new(COORD_MAX_SESSIONS))) {
         err_set(err, "out of memory");
@@ -131,6 +129,7 @@ void coord_destroy(coord_t **coord)
         return;
     coord_t *c = *coord;
     group_clear(c);
+    merger_stop(&c->merger);
     router_destroy(&c->router);
     store_destroy(&c->store);
     allow_destroy(&c->allow);
@@ -599,32 +598,6 @@ static void agent_offline(void *arg, const char *name)
     log_info("agent %s marked offline", name);
 }
 
-/* Four times a second: the merge, in SQL. A bin closes at its last run once every vantage
- * has reported it, so how soon a verdict follows the evidence is this period; a call with no
- * bin due is one index lookup. */
-static void merge_due(coord_t *c)
-{
-    int64_t now = time_mono_us();
-    if (now - c->merged_mono_us < 250000 || !c->db_ready || !store_connected(c->store))
-        return;
-    c->merged_mono_us = now;
-    long bins = 0;
-    err_t err = {{0}};
-    if (store_merge(c->store, &bins, &err) < 0) {
-        log_warn("%s", err.msg);
-        return;
-    }
-    /* A slow call is a backlog being worked off (a late spool, settings set --remerge-since):
-     * worth a line, since ingest waits for it. */
-    int64_t took_us = time_mono_us() - now;
-    if (took_us >= COORD_MERGE_SLOW_US)
-        log_info("merged %ld bins in %.1f s (a backlog is merged run_max at a time; a smaller "
-                 "run_max makes shorter calls)",
-                 bins, (double)took_us / 1e6);
-    else if (bins > 0)
-        log_debug("merged %ld closed bins", bins);
-}
-
 /* Once a second: expire silent sessions and mark silent agents offline. */
 static void housekeeping(coord_t *c)
 {
@@ -661,16 +634,23 @@ int coord_run(coord_t *c, err_t *err)
 {
     if (open_signalfd(c, err) < 0)
         return -1;
+    /* After the signals are blocked, so that its thread inherits the mask. */
+    if (!(c->merger = merger_start(c->cfg.database, err)))
+        return -1;
     log_info("listening on %s", c->cfg.listen);
     while (!c->stopping) {
-        if (db_ensure(c, err) == -2)
+        if (db_ensure(c, err) == -2) {
+            merger_stop(&c->merger);
             return -1;
+        }
         int fds[2] = {c->sigfd, store_fd(c->store)};
         int ready[2] = {0, 0};
         int nfds = fds[1] >= 0 ? 2 : 1;
         /* Wake at least a few times a second to expire sessions and retry the database. */
-        if (router_wait(c->router, fds, ready, nfds, 250, err) < 0)
+        if (router_wait(c->router, fds, ready, nfds, 250, err) < 0) {
+            merger_stop(&c->merger);
             return -1;
+        }
         if (ready[0]) {
             struct signalfd_siginfo si;
             if (read(c->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
@@ -688,11 +668,9 @@ int coord_run(coord_t *c, err_t *err)
             db_changes(c);
         drain_agents(c);
         housekeeping(c);
-        /* Once stopping, no new merge: a backlog's call can take seconds, and whatever is
-         * dirty stays queued in the database for the next start. */
-        if (!c->stopping)
-            merge_due(c);
     }
+    /* A merge under way is cancelled: what it had taken stays queued for the next start. */
+    merger_stop(&c->merger);
     log_info("stopped");
     return 0;
 }

@@ -14,20 +14,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "timeutil.h"
 
-store_t *store_new(const char *conninfo)
+store_t *store_new(const char *conninfo, store_session_t kind)
 {
     store_t *s = calloc(1, sizeof *s);
     if (!s || !(s->conninfo = strdup(conninfo))) {
         free(s);
         return NULL;
     }
+    s->kind = kind;
+    if (pthread_mutex_init(&s->cancel_lock, NULL) != 0) {
+        free(s->conninfo);
+        free(s);
+        return NULL;
+    }
     return s;
+}
+
+static void set_cancel(store_t *s, PGcancel *cancel)
+{
+    pthread_mutex_lock(&s->cancel_lock);
+    if (s->cancel)
+        PQfreeCancel(s->cancel);
+    s->cancel = cancel;
+    pthread_mutex_unlock(&s->cancel_lock);
+}
+
+void store_interrupt(store_t *s)
+{
+    pthread_mutex_lock(&s->cancel_lock);
+    char why[256];
+    /* A failed request leaves the statement to its own timeout, which bounds it anyway. */
+    if (s->cancel && !PQcancel(s->cancel, why, sizeof why))
+        log_debug("could not ask the database to cancel a statement: %s", why);
+    pthread_mutex_unlock(&s->cancel_lock);
 }
 
 void store_disconnect(store_t *s)
 {
+    set_cancel(s, NULL);
     if (s->conn)
         PQfinish(s->conn);
     s->conn = NULL;
@@ -40,6 +67,7 @@ void store_destroy(store_t **store)
     if (!store || !*store)
         return;
     store_disconnect(*store);
+    pthread_mutex_destroy(&(*store)->cancel_lock);
     free((*store)->conninfo);
     free(*store);
     *store = NULL;
@@ -223,8 +251,15 @@ static int open_conn(store_t *s, err_t *err)
     static const char *const keys[] = {
         "application_name", "keepalives",       "keepalives_idle", "keepalives_interval",
         "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
-    const char *values[] = {
-        "parallax-coordinator", "1", "30", "10", "3", "30000", s->conninfo, NULL};
+    const char *values[] = {s->kind == STORE_SESSION_MERGE ? "parallax-merge"
+                                                           : "parallax-coordinator",
+                            "1",
+                            "30",
+                            "10",
+                            "3",
+                            "30000",
+                            s->conninfo,
+                            NULL};
     int64_t deadline = store_deadline_after(STORE_CONNECT_TIMEOUT_MS);
     s->conn = PQconnectStartParams(keys, values, 1);
     if (!s->conn) {
@@ -255,6 +290,13 @@ static int open_conn(store_t *s, err_t *err)
         store_disconnect(s);
         return -1;
     }
+    PGcancel *cancel = PQgetCancel(s->conn);
+    if (!cancel) {
+        err_set(err, "cannot connect to the database: out of memory");
+        store_disconnect(s);
+        return -1;
+    }
+    set_cancel(s, cancel);
     return 0;
 }
 
@@ -295,12 +337,17 @@ int store_connect(store_t *s, err_t *err)
         timeout,
         /* A row lock held by a stuck parallaxctl must not eat the whole statement budget. */
         "SET lock_timeout = '2s'",
+        /* The ingest's session only: the merge's never reads notifications, which would pile
+         * up in libpq, nor COPYs. */
         "LISTEN parallax_agents",
         "LISTEN parallax_schedule",
         "CREATE TEMP TABLE staging (LIKE parallax.results INCLUDING DEFAULTS) "
         "ON COMMIT DELETE ROWS",
     };
-    for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++) {
+    size_t n_setup = sizeof setup / sizeof setup[0];
+    if (s->kind == STORE_SESSION_MERGE)
+        n_setup -= 3;
+    for (size_t i = 0; i < n_setup; i++) {
         if (store_run(s, "setting up the session", setup[i], 0, NULL, err) < 0) {
             store_disconnect(s);
             return -1;

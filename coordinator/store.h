@@ -27,8 +27,16 @@
 
 typedef struct store store_t;
 
-/* A store for conninfo (copied); does not connect yet. NULL on out of memory. */
-store_t *store_new(const char *conninfo);
+/* What a connection is for. The coordinator has two: the ingest's, on its loop (it LISTENs
+ * for changes and has the COPY staging table), and the merge's, on the merger's thread. */
+typedef enum store_session {
+    STORE_SESSION_INGEST,
+    STORE_SESSION_MERGE,
+} store_session_t;
+
+/* A store for conninfo (copied) and sessions of that kind; does not connect yet. NULL on out
+ * of memory. */
+store_t *store_new(const char *conninfo, store_session_t kind);
 
 /* Disconnects, frees *store and NULLs it. Accepts NULL. */
 void store_destroy(store_t **store);
@@ -42,6 +50,11 @@ int store_connect(store_t *store, err_t *err);
 /* 1 if connected. A failure that loses the connection (or a deadline that drops it) makes
  * this 0. */
 int store_connected(const store_t *store);
+
+/* Asks the server to cancel the statement running on store's connection, if any: the
+ * statement fails as canceled and its transaction rolls back. The one call that may be made
+ * from another thread than the store's user (to stop a long merge at shutdown). */
+void store_interrupt(store_t *store);
 
 /* The connection's socket, to wait on for notifications; -1 when disconnected. */
 int store_fd(const store_t *store);

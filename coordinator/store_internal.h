@@ -4,6 +4,7 @@
 #define PX_STORE_INTERNAL_H
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -15,7 +16,12 @@
 
 struct store {
     char *conninfo;
+    store_session_t kind;
     PGconn *conn;
+    /* For store_interrupt() from another thread: made with the connection, freed with it,
+     * both under cancel_lock. */
+    PGcancel *cancel;
+    pthread_mutex_t cancel_lock;
     int has_merge;        /* the schema has parallax.merge_run() (migration 003 or later) */
     int has_heartbeats;   /* ... and parallax.heartbeats */
     int has_agent_state;  /* ... and migration 007 (liveness, clock, schedule versions) */

@@ -34,3 +34,26 @@ fail:
         store_run(s, "ROLLBACK", "ROLLBACK", 0, NULL, NULL);
     return -1;
 }
+
+int store_prepare_days(store_t *s, err_t *err)
+{
+    if (store_run(s, "making tomorrow's partition", "BEGIN", 0, NULL, err) < 0)
+        return -1;
+    /* 100 ms: a CREATE waiting for the lock makes every insert into results wait behind it. */
+    if (store_run(s, "making tomorrow's partition", "SET LOCAL lock_timeout = '100ms'", 0, NULL,
+                  err) < 0)
+        goto fail;
+    PGresult *res =
+        store_exec(s, "making tomorrow's partition", PGRES_TUPLES_OK,
+                   "SELECT parallax.ensure_partition((now() AT TIME ZONE 'UTC')::date + d) "
+                   "FROM generate_series(0, 1) d",
+                   0, NULL, err);
+    if (!res)
+        goto fail;
+    PQclear(res);
+    return store_run(s, "making tomorrow's partition", "COMMIT", 0, NULL, err);
+fail:
+    if (store_connected(s))
+        store_run(s, "ROLLBACK", "ROLLBACK", 0, NULL, NULL);
+    return -1;
+}

@@ -21,6 +21,12 @@
  *                                       for every schedule received and acknowledge each at once
  *                                       with a heartbeat carrying its version (as agents do)
  *     garbage                           send bytes that are not an envelope, then a hello
+ *     latency SECONDS INTERVAL_MS STREAM PROBE_ID
+ *                                       for SECONDS, every INTERVAL_MS a heartbeat and a batch of
+ *                                       10 results (stream STREAM), never waiting for answers;
+ *                                       print per kind "KIND sent N answered M p50 X p99 Y max
+ *                                       Z" (milliseconds from send to answer; an unanswered one
+ *                                       counts as answered 2 s after the end)
  *     chatter SECONDS INTERVAL_MS       a heartbeat every INTERVAL_MS for SECONDS, answers or
  *                                       not, as an agent goes on trying; print "received BODY"
  *                                       for each message that comes back and at the end
@@ -466,6 +472,131 @@ static int do_chatter(void *d, char **argv, int argc)
     return 0;
 }
 
+static int cmp_i64(const void *a, const void *b);
+
+/* Send-to-answer times of one kind of message, by sequence number. */
+typedef struct lat_log {
+    const char *kind;
+    int64_t *sent_us, *took_us; /* per sequence number from 0; took 0: not answered */
+    size_t n, cap;
+} lat_log_t;
+
+static int lat_sent(lat_log_t *l, int64_t now)
+{
+    if (l->n == l->cap)
+        return -1;
+    l->sent_us[l->n] = now;
+    l->took_us[l->n++] = 0;
+    return 0;
+}
+
+static void lat_answered(lat_log_t *l, size_t i, int64_t now)
+{
+    if (i < l->n && !l->took_us[i])
+        l->took_us[i] = now - l->sent_us[i] > 0 ? now - l->sent_us[i] : 1;
+}
+
+static void lat_print(lat_log_t *l, int64_t end)
+{
+    size_t answered = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->took_us[i])
+            answered++;
+        else
+            l->took_us[i] = end - l->sent_us[i];
+    }
+    qsort(l->took_us, l->n, sizeof *l->took_us, cmp_i64);
+    if (!l->n)
+        return;
+    printf("%s sent %zu answered %zu p50 %.1f p99 %.1f max %.1f\n", l->kind, l->n, answered,
+           l->took_us[l->n / 2] / 1000.0, l->took_us[(l->n * 99) / 100] / 1000.0,
+           l->took_us[l->n - 1] / 1000.0);
+}
+
+/* Times the answer r, if it is one: a heartbeat by the send time it echoes, an ack by seq. */
+static void latency_note(const Parallax__Envelope *r, lat_log_t *hb, const int64_t *hb_stamp,
+                         lat_log_t *ack, uint64_t stream, int64_t now)
+{
+    if (r->body_case == PARALLAX__ENVELOPE__BODY_HEARTBEAT) {
+        for (size_t i = 0; i < hb->n; i++)
+            if (hb_stamp[i] == r->heartbeat->agent_sent_us)
+                lat_answered(hb, i, now);
+    } else if (r->body_case == PARALLAX__ENVELOPE__BODY_ACK && r->ack->stream == stream &&
+               r->ack->code == PARALLAX__ACK_CODE__ACK_STORED && r->ack->seq >= 1) {
+        lat_answered(ack, (size_t)(r->ack->seq - 1), now);
+    }
+}
+
+/* The stall bench's client: an agent's steady traffic, timed. Heartbeats are told apart by
+ * the send time they echo, batches by their seq. */
+static int do_latency(void *d, char **argv, int argc)
+{
+    if (argc < 4)
+        return 2;
+    int64_t seconds = atoll(argv[0]);
+    long interval_ms = atol(argv[1]);
+    uint64_t stream = strtoull(argv[2], NULL, 10), probe = strtoull(argv[3], NULL, 10);
+    if (seconds < 1 || interval_ms < 1 || probe < 1)
+        return 2;
+    size_t cap = (size_t)(seconds * 1000 / interval_ms + 2);
+    lat_log_t hb = {.kind = "heartbeat", .cap = cap}, ack = {.kind = "ack", .cap = cap};
+    hb.sent_us = calloc(cap, sizeof(int64_t));
+    hb.took_us = calloc(cap, sizeof(int64_t));
+    ack.sent_us = calloc(cap, sizeof(int64_t));
+    ack.took_us = calloc(cap, sizeof(int64_t));
+    int64_t *hb_stamp = calloc(cap, sizeof(int64_t)); /* agent_sent_us of each heartbeat */
+    if (!hb.sent_us || !hb.took_us || !ack.sent_us || !ack.took_us || !hb_stamp)
+        return 1;
+    int64_t base = time_now_us() / 1000000 * 1000000;
+    int64_t start = time_mono_us(), end = start + seconds * 1000000, next = start;
+    while (time_mono_us() < end) {
+        int64_t now = time_mono_us();
+        if (now >= next) {
+            next += interval_ms * 1000LL;
+            hb_stamp[hb.n] = time_now_us();
+            Parallax__Heartbeat h = PARALLAX__HEARTBEAT__INIT;
+            h.agent_sent_us = hb_stamp[hb.n];
+            Parallax__Envelope env = PARALLAX__ENVELOPE__INIT;
+            env.body_case = PARALLAX__ENVELOPE__BODY_HEARTBEAT;
+            env.heartbeat = &h;
+            batch_t bt;
+            if (lat_sent(&hb, now) < 0 || send_env(d, &env) < 0 ||
+                batch_make(&bt, stream, ack.n + 1, probe, 10, PX_STATUS_OK, base,
+                           (int64_t)(cap - ack.n) * 10) < 0)
+                return 1;
+            int rc = lat_sent(&ack, now) < 0 ? -1 : send_batch(d, &bt.b);
+            batch_free(&bt);
+            if (rc < 0)
+                return 1;
+        }
+        long wait_ms = (long)((next - time_mono_us()) / 1000);
+        Parallax__Envelope *r = recv_any(d, wait_ms > 0 ? wait_ms : 0);
+        now = time_mono_us();
+        if (!r)
+            continue;
+        latency_note(r, &hb, hb_stamp, &ack, stream, now);
+        wire_free(&r);
+    }
+    /* The last answers, for what was sent near the end. */
+    for (int64_t until = time_mono_us() + 2000000; time_mono_us() < until;) {
+        Parallax__Envelope *r = recv_any(d, 100);
+        if (!r)
+            continue;
+        int64_t now = time_mono_us();
+        latency_note(r, &hb, hb_stamp, &ack, stream, now);
+        wire_free(&r);
+    }
+    int64_t done = time_mono_us();
+    lat_print(&hb, done);
+    lat_print(&ack, done);
+    free(hb.sent_us);
+    free(hb.took_us);
+    free(ack.sent_us);
+    free(ack.took_us);
+    free(hb_stamp);
+    return 0;
+}
+
 static int parse_gap(const char *spec)
 {
     unsigned long long probe, count;
@@ -736,11 +867,12 @@ int main(int argc, char **argv)
     }
     int flood = i < argc && !strcmp(argv[i], "flood");
     if (!ep || !server || (!secret && !flood) || i >= argc) {
-        fprintf(stderr, "usage: pxclient -e ENDPOINT -k SERVER_KEY -s SECRET_KEY [-g GAP]... "
-                        "[-P VERSION] hello|batch|stream|heartbeats|follow|garbage|chatter ...\n"
-                        "       pxclient -e ENDPOINT -k SERVER_KEY flood KEYFILE AGENTS BATCHES "
-                        "RESULTS PROBES [WINDOW [HOLD_S]]\n"
-                        "       pxclient keygen N\n");
+        fprintf(stderr,
+                "usage: pxclient -e ENDPOINT -k SERVER_KEY -s SECRET_KEY [-g GAP]... "
+                "[-P VERSION] hello|batch|stream|heartbeats|follow|garbage|chatter|latency ...\n"
+                "       pxclient -e ENDPOINT -k SERVER_KEY flood KEYFILE AGENTS BATCHES "
+                "RESULTS PROBES [WINDOW [HOLD_S]]\n"
+                "       pxclient keygen N\n");
         return 2;
     }
     void *ctx = zmq_ctx_new();
@@ -769,6 +901,8 @@ int main(int argc, char **argv)
         rc = do_follow(d, argv + i + 1, argc - i - 1);
     else if (!strcmp(argv[i], "chatter"))
         rc = do_chatter(d, argv + i + 1, argc - i - 1);
+    else if (!strcmp(argv[i], "latency"))
+        rc = do_latency(d, argv + i + 1, argc - i - 1);
     else if (!strcmp(argv[i], "garbage")) {
         static const char junk[] = "\xff\xff\xff\xff\x0f not protobuf";
         zmq_send(d, junk, sizeof junk, 0);

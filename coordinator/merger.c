@@ -1,0 +1,196 @@
+/* merger: the merge's thread. It owns its store (connection) outright; the loop's thread
+ * touches only `stopping`, the wake pipe and store_interrupt(), which is made for that. */
+#include "merger.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "log.h"
+#include "store.h"
+#include "store_merge.h"
+#include "timeutil.h"
+
+/* How soon a verdict follows the evidence: a bin closes at its last run once every vantage
+ * has reported it, and is merged at the next call; a call with no bin due is one lookup. */
+#define MERGER_PERIOD_MS 250
+/* A merge call this long is logged at info: a backlog being worked off. */
+#define MERGER_SLOW_US 1000000
+/* Tomorrow's partition: tried every minute until made, then checked again hourly. */
+#define MERGER_DAYS_RETRY_US (60 * 1000000LL)
+#define MERGER_DAYS_CHECK_US (3600 * 1000000LL)
+#define MERGER_BACKOFF_MIN_MS 250
+#define MERGER_BACKOFF_MAX_MS 10000
+
+struct merger {
+    store_t *store; /* the thread's alone, but for store_interrupt() */
+    pthread_t thread;
+    atomic_int stopping;
+    int wake[2]; /* a byte written ends the thread's wait between runs */
+    backoff_t backoff;
+    int was_up;
+    int64_t days_due_us;
+};
+
+/* Connects when the back-off allows. Returns 1 when connected. */
+static int merger_connected(merger_t *m)
+{
+    if (store_connected(m->store))
+        return 1;
+    if (m->was_up) {
+        log_warn("merge: lost its database session; reconnecting");
+        m->was_up = 0;
+    }
+    int64_t now = time_mono_us();
+    if (!backoff_due(&m->backoff, now))
+        return 0;
+    err_t err = {{0}};
+    if (store_connect(m->store, &err) != 0) {
+        int64_t delay = backoff_failed(&m->backoff, now);
+        log_warn("merge: %s; retrying in %lld ms", err.msg, (long long)delay);
+        return 0;
+    }
+    backoff_reset(&m->backoff);
+    m->was_up = 1;
+    m->days_due_us = 0;
+    log_info("merge: its own database session is ready");
+    return 1;
+}
+
+static void merger_prepare_days(merger_t *m)
+{
+    int64_t now = time_mono_us();
+    if (now < m->days_due_us)
+        return;
+    err_t err = {{0}};
+    if (store_prepare_days(m->store, &err) < 0) {
+        /* The ingest makes a missing partition itself: this is only ahead of time. */
+        log_info("merge: %s; trying again in a minute", err.msg);
+        m->days_due_us = now + MERGER_DAYS_RETRY_US;
+        return;
+    }
+    m->days_due_us = now + MERGER_DAYS_CHECK_US;
+}
+
+static void merger_merge(merger_t *m)
+{
+    int64_t start = time_mono_us();
+    long bins = 0;
+    err_t err = {{0}};
+    if (store_merge(m->store, &bins, &err) < 0) {
+        if (!atomic_load(&m->stopping))
+            log_warn("merge: %s", err.msg);
+        return;
+    }
+    int64_t took_us = time_mono_us() - start;
+    if (took_us >= MERGER_SLOW_US)
+        log_info("merged %ld bins in %.1f s (a backlog is merged run_max at a time; ingest goes "
+                 "on meanwhile)",
+                 bins, (double)took_us / 1e6);
+    else if (bins > 0)
+        log_debug("merged %ld closed bins", bins);
+}
+
+/* Waits for the next period or a wake-up. */
+static void merger_wait(merger_t *m, int64_t until_us)
+{
+    int64_t left_ms = (until_us - time_mono_us() + 999) / 1000;
+    if (left_ms <= 0)
+        return;
+    struct pollfd p = {.fd = m->wake[0], .events = POLLIN};
+    if (poll(&p, 1, (int)left_ms) < 0 && errno != EINTR)
+        log_warn("merge: poll failed: %s", strerror(errno));
+}
+
+static void *merger_main(void *arg)
+{
+    merger_t *m = arg;
+    while (!atomic_load(&m->stopping)) {
+        int64_t next = time_mono_us() + MERGER_PERIOD_MS * 1000;
+        if (merger_connected(m)) {
+            merger_prepare_days(m);
+            if (!atomic_load(&m->stopping))
+                merger_merge(m);
+        }
+        merger_wait(m, next);
+    }
+    return NULL;
+}
+
+static void merger_free(merger_t *m)
+{
+    store_destroy(&m->store);
+    for (int i = 0; i < 2; i++)
+        if (m->wake[i] >= 0)
+            close(m->wake[i]);
+    free(m);
+}
+
+merger_t *merger_start(const char *conninfo, err_t *err)
+{
+    merger_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        err_set(err, "out of memory");
+        return NULL;
+    }
+    m->wake[0] = m->wake[1] = -1;
+    atomic_init(&m->stopping, 0);
+    backoff_init(&m->backoff, MERGER_BACKOFF_MIN_MS, MERGER_BACKOFF_MAX_MS);
+    if (!(m->store = store_new(conninfo, STORE_SESSION_MERGE))) {
+        err_set(err, "out of memory");
+        merger_free(m);
+        return NULL;
+    }
+    if (pipe2(m->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        err_set(err, "cannot start the merge: pipe: %s", strerror(errno));
+        merger_free(m);
+        return NULL;
+    }
+    int rc = pthread_create(&m->thread, NULL, merger_main, m);
+    if (rc != 0) {
+        err_set(err, "cannot start the merge's thread: %s", strerror(rc));
+        merger_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void merger_stop(merger_t **merger)
+{
+    if (!merger || !*merger)
+        return;
+    merger_t *m = *merger;
+    atomic_store(&m->stopping, 1);
+    /* The pipe is never full (one byte per stop); a failed write leaves a wait of at most
+     * MERGER_PERIOD_MS, which is still a stop. */
+    if (write(m->wake[1], "x", 1) < 0)
+        log_debug("merge: wake-up not written: %s", strerror(errno));
+    /* Again until the thread ends: a cancel that arrives between two statements of a merge
+     * (its BEGIN, say) cancels nothing, and the merge_run after it would run to its end. */
+    for (;;) {
+        store_interrupt(m->store);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        int rc = pthread_timedjoin_np(m->thread, NULL, &until);
+        if (rc == 0)
+            break;
+        if (rc != ETIMEDOUT) {
+            log_error("merge: cannot wait for the merge's thread: %s", strerror(rc));
+            break;
+        }
+    }
+    merger_free(m);
+    *merger = NULL;
+}

@@ -1,0 +1,25 @@
+/* merger: the merge, on a thread and a database connection of its own, so that the
+ * coordinator's loop (handshakes, acks, heartbeats) never waits for it: a re-merge after
+ * `settings set --remerge-since` or a backlog after a pause may take tens of seconds. Four
+ * times a second it calls parallax.merge_run(); the SQL makes that safe beside the ingest
+ * (the ingest only appends to merge_inbox, merge_run alone writes merge_dirty: no row lock
+ * is taken by both). Between runs it makes tomorrow's result partition ahead of time. While
+ * the database is away it retries with capped back-off, on its own. */
+#ifndef PX_MERGER_H
+#define PX_MERGER_H
+
+#include "err.h"
+
+typedef struct merger merger_t;
+
+/* Starts the merger's thread for the database at conninfo (copied). Call it with the
+ * signals the loop takes from a signalfd already blocked: the thread inherits the mask, so
+ * they are never delivered to it. NULL with err set if the thread cannot start. */
+merger_t *merger_start(const char *conninfo, err_t *err);
+
+/* Stops the thread: a merge under way is cancelled and rolls back (what it had taken stays
+ * queued for the next start). Waits for the thread, frees *merger and NULLs it. Accepts
+ * NULL. */
+void merger_stop(merger_t **merger);
+
+#endif
