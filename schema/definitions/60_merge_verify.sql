@@ -12,8 +12,9 @@
 -- the offline sweep's progress, less the widest bin of any scope); the cut is the row of
 -- kind 'span'. A stored database with nothing merged gives an error.
 -- Holds the merge's lock while it runs: the coordinator's merges wait (return 0) meanwhile.
--- An outage still open at the end of the span, or ending after it, is compared by its start
--- only: later bins decide its end and worst stage.
+-- An outage still open at the end of the span, or ending too near it for the close_after
+-- good bins that end it to lie inside the span, is compared by its start only: later bins
+-- decide its end and worst stage.
 CREATE OR REPLACE FUNCTION parallax.merge_verify(p_from timestamptz, p_to timestamptz DEFAULT NULL)
 RETURNS TABLE (kind text, scope text, subject text, at timestamptz, stored text, scratch text)
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
@@ -89,7 +90,10 @@ BEGIN
             SELECT coalesce(o.scope, n.scope) AS scope, coalesce(o.subject, n.subject) AS subject,
                    coalesce(o.started_at, n.started_at) AS at,
                    CASE WHEN o.scope IS NULL OR n.scope IS NULL THEN 'outage'
-                        WHEN coalesce(o.ended_at, 'infinity') >= upto AND coalesce(n.ended_at, 'infinity') >= upto
+                        -- An end is known only once close_after good bins follow it, all of
+                        -- them before upto: the stored merge may not have merged them yet.
+                        WHEN coalesce(o.ended_at, 'infinity') >= upto - s.close_after * margin
+                             AND coalesce(n.ended_at, 'infinity') >= upto - s.close_after * margin
                             THEN NULL
                         WHEN (o.ended_at, o.stage) IS DISTINCT FROM (n.ended_at, n.stage) THEN 'outage' END AS kind,
                    CASE WHEN o.scope IS NULL THEN 'none' ELSE o.stage || ' until ' || coalesce(o.ended_at::text, 'open') END AS stored,
