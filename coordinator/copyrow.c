@@ -1,4 +1,5 @@
-/* copyrow: COPY text escaping and the kind-specific details as a JSON document. */
+/* copyrow: COPY text escaping and the kind-specific details as a JSON document, whatever the
+ * kind (result_detail walks them). */
 #include "copyrow.h"
 
 #include <inttypes.h>
@@ -8,6 +9,7 @@
 #include <time.h>
 
 #include "json.h"
+#include "result_detail.h"
 #include "status.h"
 
 #define COPYROW_DETAIL_MAX (32 * 1024)
@@ -42,20 +44,12 @@ static size_t copy_escape(char *dst, size_t cap, const char *src)
     return n;
 }
 
-static void json_ms(json_t *j, const char *key, uint32_t us)
-{
-    char num[32];
-    snprintf(num, sizeof num, "%.3f", us / 1000.0);
-    if (key)
-        json_key(j, key);
-    json_raw_number(j, num);
-}
-
-/* The kind-specific details of r as a JSON document (caller frees), or NULL if it has none
- * or memory ran out (the row is then stored without them). */
+/* The details of r as a JSON document (caller frees), or NULL if it has none or memory ran out
+ * (the row is then stored without them). Which kinds exist and what their details hold is
+ * the .proto's business: result_detail reads them from the descriptors. */
 static char *detail_json(const Parallax__Result *r)
 {
-    if (!r->http && !r->tls && !r->dns && !r->trace)
+    if (!result_detail_present(r))
         return NULL;
     char *text = NULL;
     size_t len = 0;
@@ -68,72 +62,7 @@ static char *detail_json(const Parallax__Result *r)
         free(text);
         return NULL;
     }
-    json_object_begin(j);
-    if (r->http) {
-        json_key(j, "http");
-        json_object_begin(j);
-        json_ms(j, "connect_ms", r->http->connect_us);
-        json_ms(j, "tls_ms", r->http->tls_us);
-        json_ms(j, "first_byte_ms", r->http->first_byte_us);
-        json_ms(j, "total_ms", r->http->total_us);
-        json_object_end(j);
-    }
-    if (r->tls) {
-        json_key(j, "tls");
-        json_object_begin(j);
-        json_key(j, "verified");
-        json_bool(j, r->tls->verified);
-        json_key(j, "days_left");
-        json_int(j, r->tls->days_left);
-        json_key(j, "verify_error");
-        json_string(j, r->tls->verify_error);
-        json_object_end(j);
-    }
-    if (r->dns) {
-        json_key(j, "dns");
-        json_object_begin(j);
-        json_key(j, "rcode");
-        json_int(j, r->dns->rcode);
-        json_key(j, "aa");
-        json_bool(j, r->dns->aa);
-        json_key(j, "answers");
-        json_int(j, r->dns->answers);
-        json_key(j, "soa_serial");
-        if (r->dns->has_soa)
-            json_int(j, r->dns->soa_serial);
-        else
-            json_null(j);
-        json_key(j, "over_tcp");
-        json_bool(j, r->dns->over_tcp);
-        json_object_end(j);
-    }
-    if (r->trace) {
-        json_key(j, "trace");
-        json_object_begin(j);
-        json_key(j, "reached");
-        json_bool(j, r->trace->reached);
-        json_key(j, "last_responsive_ttl");
-        json_int(j, r->trace->last_responsive_ttl);
-        json_key(j, "hops");
-        json_array_begin(j);
-        for (size_t i = 0; i < r->trace->n_hops; i++) {
-            const Parallax__TraceHop *h = r->trace->hops[i];
-            json_object_begin(j);
-            json_key(j, "ttl");
-            json_int(j, h->ttl);
-            json_key(j, "address");
-            json_string(j, h->address && *h->address ? h->address : NULL);
-            json_key(j, "rtt_ms");
-            if (h->address && *h->address)
-                json_ms(j, NULL, h->rtt_us);
-            else
-                json_null(j);
-            json_object_end(j);
-        }
-        json_array_end(j);
-        json_object_end(j);
-    }
-    json_object_end(j);
+    result_detail_json(r, j);
     int failed = json_error(j) < 0;
     json_destroy(&j);
     if (fclose(f) != 0 || failed) {

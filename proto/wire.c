@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "result_detail.h"
 #include "status.h"
 
 /* Unpacking allocates a few times the input size in structs and strings; a hostile repeated
@@ -101,7 +102,7 @@ static int text_ok(const char *what, const char *s, size_t max, int required, er
     return 0;
 }
 
-static int address_ok(const char *s)
+int wire_address_valid(const char *s)
 {
     unsigned char buf[sizeof(struct in6_addr)];
     return s && (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1);
@@ -138,7 +139,7 @@ static int validate_schedule(const Parallax__Schedule *s, err_t *err)
         if (text_ok("probe.target", p->target, 256, 1, err) < 0 ||
             text_ok("probe.spec", p->spec, 1023, 1, err) < 0)
             return -1;
-        if (!address_ok(p->address)) {
+        if (!wire_address_valid(p->address)) {
             err_set(err, "probe %llu has an invalid address", (unsigned long long)p->probe_id);
             return -1;
         }
@@ -173,13 +174,16 @@ static int validate_result(const Parallax__Result *r, size_t i, err_t *err)
         err_set(err, "result %zu has an ICMP type or code above 255", i);
         return -1;
     }
-    if (r->icmp_from && *r->icmp_from && !address_ok(r->icmp_from)) {
+    if (r->icmp_from && *r->icmp_from && !wire_address_valid(r->icmp_from)) {
         err_set(err, "result %zu has an invalid icmp_from address", i);
         return -1;
     }
-    if (r->tls &&
-        text_ok("result.tls.verify_error", r->tls->verify_error, PX_WIRE_MAX_TEXT, 0, err) < 0)
+    /* What every detail needs to be stored (text, addresses, bounded arrays), whatever its
+     * kind; the checks below are what the known kinds' values mean. */
+    if (result_detail_validate(r, err) < 0) {
+        err_prefix(err, "result %zu", i);
         return -1;
+    }
     if (r->dns && r->dns->rcode > 4095) {
         err_set(err, "result %zu has a DNS rcode above 4095", i);
         return -1;
@@ -192,8 +196,7 @@ static int validate_result(const Parallax__Result *r, size_t i, err_t *err)
         }
         for (size_t h = 0; h < r->trace->n_hops; h++) {
             const Parallax__TraceHop *hop = r->trace->hops[h];
-            if (hop->ttl < 1 || hop->ttl > 255 ||
-                (hop->address && *hop->address && !address_ok(hop->address))) {
+            if (hop->ttl < 1 || hop->ttl > 255) {
                 err_set(err, "result %zu has an invalid trace hop %zu", i, h);
                 return -1;
             }

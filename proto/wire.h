@@ -25,7 +25,7 @@
 #define PX_WIRE_MAX_TEXT 512     /* messages and reasons */
 #define PX_WIRE_MAX_INTERVAL_S 86400
 #define PX_WIRE_MAX_TIMEOUT_MS 600000
-#define PX_WIRE_MAX_HOPS 64 /* hops in one trace */
+#define PX_WIRE_MAX_HOPS 64 /* hops in one trace (result_detail allows 64 of any repeated) */
 /* Results stamped before this (2020-01-01T00:00:00Z) come from a broken clock. */
 #define PX_WIRE_MIN_TS_US 1577836800000000LL
 /* ... and after this (2100-01-01T00:00:00Z) too. */
@@ -72,5 +72,8 @@ const char *wire_body_name(const Parallax__Envelope *env);
 
 /* 1 if s is valid UTF-8 without control characters other than tab, else 0. */
 int wire_text_valid(const char *s);
+
+/* 1 if s is an IPv4 or IPv6 address literal, else 0 (also for NULL). */
+int wire_address_valid(const char *s);
 
 #endif

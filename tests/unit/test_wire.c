@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "result_detail.h"
 #include "status.h"
 #include "wire.h"
 
@@ -1017,6 +1018,61 @@ static void test_text_valid(void **state)
             fail_msg("wire_text_valid(%s) != %d", cases[i].what, cases[i].valid);
 }
 
+/* The details are checked and printed from the descriptors alone: a bad string or address is
+ * named by its path, an over-long array refused, and the printed lines follow the .proto's
+ * conventions (X_us as X_ms, has_X hiding X_..., an empty address making its hop silent). */
+static void test_result_detail(void **state)
+{
+    (void)state;
+    Parallax__TraceHop h1 = PARALLAX__TRACE_HOP__INIT, h2 = PARALLAX__TRACE_HOP__INIT;
+    h1.ttl = 1;
+    h1.address = "192.0.2.1";
+    h1.rtt_us = 800;
+    h2.ttl = 2;
+    h2.rtt_us = 5; /* nobody answered: not shown, whatever it says */
+    Parallax__TraceHop *hops[] = {&h1, &h2};
+    Parallax__TraceInfo trace = PARALLAX__TRACE_INFO__INIT;
+    trace.n_hops = 2;
+    trace.hops = hops;
+    trace.reached = 1;
+    Parallax__DnsInfo dns = PARALLAX__DNS_INFO__INIT;
+    dns.rcode = 3;
+    dns.soa_serial = 7; /* without has_soa: not shown */
+    Parallax__Result r = PARALLAX__RESULT__INIT;
+    assert_int_equal(result_detail_present(&r), 0);
+    r.trace = &trace;
+    r.dns = &dns;
+    assert_int_equal(result_detail_present(&r), 1);
+
+    err_t err = {{0}};
+    assert_int_equal(result_detail_validate(&r, &err), 0);
+    h2.address = "not-an-address";
+    assert_int_equal(result_detail_validate(&r, &err), -1);
+    assert_string_equal(err.msg, "trace.hops[1].address is not an IP address");
+    h2.address = "";
+    trace.n_hops = RESULT_DETAIL_MAX_ITEMS + 1;
+    assert_int_equal(result_detail_validate(&r, &err), -1);
+    assert_non_null(strstr(err.msg, "trace.hops has 65 elements"));
+    trace.n_hops = 2;
+    Parallax__TlsInfo tls = PARALLAX__TLS_INFO__INIT;
+    tls.verify_error = "bad\x01";
+    r.tls = &tls;
+    assert_int_equal(result_detail_validate(&r, &err), -1);
+    assert_string_equal(err.msg, "tls.verify_error is not valid UTF-8 text");
+    r.tls = NULL;
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    assert_int_equal(result_detail_print(&r, out), 0);
+    assert_int_equal(fclose(out), 0);
+    assert_string_equal(text, "dns_rcode=3\ndns_aa=0\ndns_answers=0\ndns_over_tcp=0\n"
+                              "trace_hops=2\ntrace_hop=1 192.0.2.1 0.800\ntrace_hop=2 * *\n"
+                              "trace_reached=1\ntrace_last_responsive_ttl=0\n");
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1027,7 +1083,7 @@ int main(void)
         cmocka_unit_test(test_truncated_prefixes),   cmocka_unit_test(test_oversized),
         cmocka_unit_test(test_hostile_allocation),   cmocka_unit_test(test_validation_rules),
         cmocka_unit_test(test_text_valid),           cmocka_unit_test(test_gap_reasons),
-        cmocka_unit_test(test_peek_version),
+        cmocka_unit_test(test_peek_version),         cmocka_unit_test(test_result_detail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
