@@ -179,6 +179,7 @@ void probe_done(probe_run_t *run, const probe_result_t *res)
     }
     run->state = RUN_DONE;
     run->result = *res;
+    run->result.kind = run->target.kind;
     if (run->ops)
         run->ops->release(run);
     run->kind_state = NULL;
@@ -196,6 +197,24 @@ void probe_done_status(probe_run_t *run, px_status_t status, uint32_t rtt_us, co
     vsnprintf(res.message, sizeof res.message, fmt, ap);
     va_end(ap);
     probe_done(run, &res);
+}
+
+int probe_result_set_detail(probe_result_t *res, const void *detail, size_t len)
+{
+    if (len > sizeof res->detail)
+        return -1;
+    memcpy(res->detail, detail, len);
+    res->detail_len = (uint16_t)len;
+    return 0;
+}
+
+int probe_result_get_detail(const probe_result_t *res, void *out, size_t len)
+{
+    if (!res->detail_len || res->detail_len != len)
+        return -1;
+    if (out)
+        memcpy(out, res->detail, len);
+    return 0;
 }
 
 void probe_cancel(probe_run_t **run)

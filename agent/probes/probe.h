@@ -43,48 +43,10 @@ typedef struct probe_target {
     const char *error;
 } probe_target_t;
 
-/* Phases of an HTTP(S) exchange, microseconds from the start of the run; 0 = not reached. */
-typedef struct probe_http_detail {
-    uint32_t connect_us;
-    uint32_t tls_us;
-    uint32_t first_byte_us;
-    uint32_t total_us;
-} probe_http_detail_t;
+/* Room for one kind's details in a result; the trace kind's 64 hops need the most. */
+#define PROBE_DETAIL_MAX 4096
 
-/* The certificate an https run received. */
-typedef struct probe_tls_detail {
-    uint8_t verified;                 /* chain and host name verified */
-    int32_t days_left;                /* whole days until notAfter; negative once expired */
-    char verify_error[PROBE_MSG_MAX]; /* why not verified, "" when verified */
-} probe_tls_detail_t;
-
-/* What a DNS answer said. */
-typedef struct probe_dns_detail {
-    uint16_t rcode;
-    uint8_t aa;
-    uint8_t has_soa;
-    uint8_t over_tcp; /* answered over TCP after a truncated UDP answer */
-    uint16_t answers;
-    uint32_t soa_serial;
-} probe_dns_detail_t;
-
-#define PROBE_TRACE_MAX_HOPS 64
-
-typedef struct probe_trace_hop {
-    uint8_t ttl;
-    uint32_t rtt_us;
-    char addr[PROBE_ADDR_MAX]; /* "" when no answer came for this TTL */
-} probe_trace_hop_t;
-
-typedef struct probe_trace_detail {
-    uint8_t n_hops;
-    uint8_t reached;             /* the target answered */
-    uint8_t last_responsive_ttl; /* 0 when no hop answered */
-    probe_trace_hop_t hops[PROBE_TRACE_MAX_HOPS];
-} probe_trace_detail_t;
-
-/* The record a run produces; failures are results with a status, never error returns.
- * The has_* flags say which kind-specific details are filled in. */
+/* The record a run produces; failures are results with a status, never error returns. */
 typedef struct probe_result {
     px_status_t status;
     uint32_t rtt_us;
@@ -93,12 +55,17 @@ typedef struct probe_result {
     char icmp_from[PROBE_ADDR_MAX];
     int32_t app_code; /* HTTP status, DNS rcode, SMTP reply code; 0 if none */
     char message[PROBE_MSG_MAX];
-    uint8_t has_http, has_tls, has_dns, has_trace;
-    probe_http_detail_t http;
-    probe_tls_detail_t tls;
-    probe_dns_detail_t dns;
-    probe_trace_detail_t trace;
+    /* The kind's details: a copy of the kind's own struct (declared in its header), put here
+     * with probe_result_set_detail() and read back only by that kind, through its accessor and
+     * its ops' encode(): nothing else knows their layout. detail_len 0: none. kind is the
+     * run's, set by probe_done(). */
+    probe_kind_t kind;
+    uint16_t detail_len;
+    unsigned char detail[PROBE_DETAIL_MAX];
 } probe_result_t;
+
+/* The wire form a result is encoded into (result_wire.h). */
+typedef struct result_wire result_wire_t;
 
 /* Shared resources probe kinds need, one set per agent: the event loop, the lazily opened
  * ICMP sockets and the TLS client context. */
@@ -118,6 +85,10 @@ typedef struct probe_ops {
     void (*release)(probe_run_t *run);
     /* Packets one run may send at most, for the agent's max_pps ceiling; 0 means 1. */
     uint32_t max_packets;
+    /* Puts the details of res (a result of this kind with detail_len > 0) into w->res, taking
+     * room for the messages with result_wire_alloc(). Returns 0, or -1 if w had no room (the
+     * result is then sent without them). NULL for a kind without details. */
+    int (*encode)(const probe_result_t *res, result_wire_t *w);
 } probe_ops_t;
 
 /* Creates the environment, the TLS client context included (made here, once per agent, and
@@ -160,6 +131,15 @@ void probe_cancel(probe_run_t **run);
 /* For probe kinds: ends the run with res (copied). Calls the kind's release() at once and
  * delivers res to the caller from the event loop. The kind must not touch its state after. */
 void probe_done(probe_run_t *run, const probe_result_t *res);
+
+/* For probe kinds: copies the kind's detail struct (len bytes) into res. Returns 0, or -1 when
+ * len is over PROBE_DETAIL_MAX (a kind's bug, which its compile-time check prevents). */
+int probe_result_set_detail(probe_result_t *res, const void *detail, size_t len);
+
+/* For probe kinds' accessors: copies res's details into out (len bytes, the kind's struct; out
+ * may be NULL to ask only whether they are there). Returns 0, or -1 when res holds no details
+ * of that size. The kind checks res->kind itself. */
+int probe_result_get_detail(const probe_result_t *res, void *out, size_t len);
 
 /* For probe kinds: fills a result with status and a printf-style message, everything else
  * zero, and ends the run with it. */

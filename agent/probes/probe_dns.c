@@ -17,6 +17,7 @@
 #include "dns_answer.h"
 #include "log.h"
 #include "probe_connect.h"
+#include "result_wire.h"
 #include "timeutil.h"
 
 #define DNS_DEFAULT_PORT 53
@@ -99,13 +100,13 @@ static void finish_answer(dns_state_t *st, const dns_answer_t *a, int over_tcp)
     memset(&res, 0, sizeof res);
     res.rtt_us = elapsed_us(st);
     res.app_code = a->rcode;
-    res.has_dns = 1;
-    res.dns.rcode = a->rcode;
-    res.dns.aa = a->aa;
-    res.dns.answers = a->answers;
-    res.dns.has_soa = a->has_soa;
-    res.dns.soa_serial = a->soa_serial;
-    res.dns.over_tcp = (uint8_t)over_tcp;
+    probe_dns_detail_t d = {.rcode = a->rcode,
+                            .aa = a->aa,
+                            .answers = a->answers,
+                            .has_soa = a->has_soa,
+                            .soa_serial = a->soa_serial,
+                            .over_tcp = (uint8_t)over_tcp};
+    (void)probe_result_set_detail(&res, &d, sizeof d); /* fits: checked at compile time */
     /* NXDOMAIN is a working server's answer about a name, not a failure of the server. */
     res.status = a->rcode == LDNS_RCODE_NOERROR || a->rcode == LDNS_RCODE_NXDOMAIN
                      ? PX_STATUS_OK
@@ -542,8 +543,35 @@ static void dns_release(probe_run_t *run)
     probe_run_set_state(run, NULL);
 }
 
+_Static_assert(sizeof(probe_dns_detail_t) <= PROBE_DETAIL_MAX, "dns details too large");
+
+int probe_dns_detail(const probe_result_t *res, probe_dns_detail_t *out)
+{
+    if (res->kind != PROBE_KIND_DNS)
+        return -1;
+    return probe_result_get_detail(res, out, sizeof *out);
+}
+
+static int dns_encode(const probe_result_t *res, result_wire_t *w)
+{
+    probe_dns_detail_t d;
+    Parallax__DnsInfo *m = result_wire_alloc(w, sizeof *m);
+    if (!m || probe_dns_detail(res, &d) < 0)
+        return -1;
+    parallax__dns_info__init(m);
+    m->rcode = d.rcode;
+    m->aa = d.aa;
+    m->answers = d.answers;
+    m->has_soa = d.has_soa;
+    m->soa_serial = d.soa_serial;
+    m->over_tcp = d.over_tcp;
+    w->res.dns = m;
+    return 0;
+}
+
 const probe_ops_t probe_dns_ops = {
     .kind = PROBE_KIND_DNS,
     .start = dns_start,
     .release = dns_release,
+    .encode = dns_encode,
 };

@@ -17,6 +17,21 @@
 
 #include "probe.h"
 
+/* What a DNS answer said: the run's details (the wire's DnsInfo), set whenever a valid
+ * answer came. */
+typedef struct probe_dns_detail {
+    uint16_t rcode;
+    uint8_t aa;
+    uint8_t has_soa;
+    uint8_t over_tcp; /* answered over TCP after a truncated UDP answer */
+    uint16_t answers;
+    uint32_t soa_serial;
+} probe_dns_detail_t;
+
 extern const probe_ops_t probe_dns_ops;
+
+/* Copies the dns details of res into out (NULL: only asks). Returns 0, or -1 when res is not
+ * a dns result with details. */
+int probe_dns_detail(const probe_result_t *res, probe_dns_detail_t *out);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "http_parse.h"
 #include "probe_connect.h"
+#include "result_wire.h"
 #include "timeutil.h"
 #include "tls_check.h"
 #include "timer.h"
@@ -56,8 +57,9 @@ typedef struct http_state {
     char cert_summary[PROBE_MSG_MAX];
     char req[HTTP_REQUEST_MAX];
     size_t req_len, req_sent;
-    size_t scanned;     /* response bytes read so far, at most PROBE_HTTP_SCAN_MAX */
-    probe_result_t res; /* details filled in as phases complete */
+    size_t scanned;             /* response bytes read so far, at most PROBE_HTTP_SCAN_MAX */
+    probe_result_t res;         /* app_code set on the way; the rest by finish() */
+    probe_http_detail_t detail; /* filled in as phases complete */
     http_parse_t parse;
 } http_state_t;
 
@@ -83,7 +85,7 @@ static void finish(http_state_t *st, px_status_t status, uint32_t rtt_us, const 
 {
     st->res.status = status;
     st->res.rtt_us = rtt_us;
-    st->res.has_http = 1;
+    (void)probe_result_set_detail(&st->res, &st->detail, sizeof st->detail); /* fits: checked */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(st->res.message, sizeof st->res.message, fmt, ap);
@@ -136,7 +138,7 @@ static void judge(http_state_t *st, int truncated)
 {
     const http_parse_t *p = &st->parse;
     uint32_t total = elapsed_us(st);
-    st->res.http.total_us = total;
+    st->detail.total_us = total;
     st->res.app_code = p->status;
     char line[HTTP_PARSE_REASON_MAX + 16];
     snprintf(line, sizeof line, "HTTP %d%s%s", p->status, p->reason[0] ? " " : "", p->reason);
@@ -164,7 +166,7 @@ static void protocol_error(http_state_t *st, const char *why)
 static int take_bytes(http_state_t *st, const char *buf, size_t n)
 {
     if (st->phase == HTTP_PHASE_WAITING) {
-        st->res.http.first_byte_us = elapsed_us(st);
+        st->detail.first_byte_us = elapsed_us(st);
         set_phase(st, HTTP_PHASE_READING);
     }
     st->scanned += n;
@@ -295,10 +297,10 @@ static void step_handshake(http_state_t *st)
     char why[128];
     switch (tls_check_handshake(st->tls, &e, why, sizeof why)) {
     case TLS_CHECK_OK:
-        st->res.http.tls_us = elapsed_us(st);
-        st->res.has_tls = 1;
+        st->detail.tls_us = elapsed_us(st);
+        st->detail.has_tls = 1;
         st->cert_verified =
-            tls_check_peer(st->tls, &st->res.tls, st->cert_summary, sizeof st->cert_summary);
+            tls_check_peer(st->tls, &st->detail.tls, st->cert_summary, sizeof st->cert_summary);
         set_phase(st, HTTP_PHASE_SENDING);
         step_send(st);
         return;
@@ -329,7 +331,7 @@ static void connected(http_state_t *st, int e)
                strerror(e));
         return;
     }
-    st->res.http.connect_us = elapsed_us(st);
+    st->detail.connect_us = elapsed_us(st);
     if (!st->use_tls) {
         set_phase(st, HTTP_PHASE_SENDING);
         step_send(st);
@@ -453,14 +455,49 @@ static void http_release(probe_run_t *run)
     probe_run_set_state(run, NULL);
 }
 
+_Static_assert(sizeof(probe_http_detail_t) <= PROBE_DETAIL_MAX, "http details too large");
+
+int probe_http_detail(const probe_result_t *res, probe_http_detail_t *out)
+{
+    if (res->kind != PROBE_KIND_HTTP && res->kind != PROBE_KIND_HTTPS)
+        return -1;
+    return probe_result_get_detail(res, out, sizeof *out);
+}
+
+/* The verify_error string points into a copy of the details in w, which lives as long as w. */
+static int http_encode(const probe_result_t *res, result_wire_t *w)
+{
+    probe_http_detail_t *d = result_wire_alloc(w, sizeof *d);
+    Parallax__HttpTiming *timing = result_wire_alloc(w, sizeof *timing);
+    Parallax__TlsInfo *tls = result_wire_alloc(w, sizeof *tls);
+    if (!d || !timing || !tls || probe_http_detail(res, d) < 0)
+        return -1;
+    parallax__http_timing__init(timing);
+    timing->connect_us = d->connect_us;
+    timing->tls_us = d->tls_us;
+    timing->first_byte_us = d->first_byte_us;
+    timing->total_us = d->total_us;
+    w->res.http = timing;
+    if (d->has_tls) {
+        parallax__tls_info__init(tls);
+        tls->verified = d->tls.verified;
+        tls->days_left = d->tls.days_left;
+        tls->verify_error = d->tls.verify_error;
+        w->res.tls = tls;
+    }
+    return 0;
+}
+
 const probe_ops_t probe_http_ops = {
     .kind = PROBE_KIND_HTTP,
     .start = http_start,
     .release = http_release,
+    .encode = http_encode,
 };
 
 const probe_ops_t probe_https_ops = {
     .kind = PROBE_KIND_HTTPS,
     .start = http_start,
     .release = http_release,
+    .encode = http_encode,
 };

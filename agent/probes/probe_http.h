@@ -19,9 +19,10 @@
  *   OK              "HTTP 200 OK"
  * rtt_us is the time to the complete response; when the server answered with something else
  * (a reset on connect like the tcp kind, a TLS alert, non-HTTP bytes) the time to that answer;
- * 0 when nothing came back (timeouts, unreachable, local errors). has_http is always set; its
- * phases count from the start of the run, 0 = not reached (first_byte_us is the first
- * decrypted byte for https). has_tls is set once a handshake completed. A response longer
+ * 0 when nothing came back (timeouts, unreachable, local errors). The details
+ * (probe_http_detail_t) are always set; their phases count from the start of the run, 0 = not
+ * reached (first_byte_us is the first decrypted byte for https); has_tls is set once a
+ * handshake completed. A response longer
  * than the scan cap is not read to its end: the run stops there and judges what it saw.
  *
  * Needs nothing from the process: writes use MSG_NOSIGNAL, so SIGPIPE need not be ignored. */
@@ -29,11 +30,27 @@
 #define PX_PROBE_HTTP_H
 
 #include "probe.h"
+#include "tls_check.h"
 
 /* Response bytes (headers and body) read at most; the rest is never read. */
 #define PROBE_HTTP_SCAN_MAX 65536
 
+/* The run's details: the phases (the wire's HttpTiming), microseconds from the start of the
+ * run, 0 = not reached, and the certificate (TlsInfo) once a handshake completed. */
+typedef struct probe_http_detail {
+    uint32_t connect_us;
+    uint32_t tls_us;
+    uint32_t first_byte_us;
+    uint32_t total_us;
+    uint8_t has_tls;
+    tls_check_cert_t tls;
+} probe_http_detail_t;
+
 extern const probe_ops_t probe_http_ops;
 extern const probe_ops_t probe_https_ops;
+
+/* Copies the details of an http or https result into out (NULL: only asks). Returns 0, or -1
+ * when res is not such a result with details. */
+int probe_http_detail(const probe_result_t *res, probe_http_detail_t *out);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "icmp_mux.h"
 #include "log.h"
+#include "result_wire.h"
 #include "timeutil.h"
 #include "trace_packet.h"
 #include "timer.h"
@@ -108,8 +109,9 @@ static void trace_finish(trace_state_t *st, unsigned end)
 {
     probe_result_t res;
     memset(&res, 0, sizeof res);
-    res.has_trace = 1;
-    probe_trace_detail_t *tr = &res.trace;
+    probe_trace_detail_t detail;
+    memset(&detail, 0, sizeof detail);
+    probe_trace_detail_t *tr = &detail;
     tr->n_hops = (uint8_t)end;
     for (unsigned ttl = 1; ttl <= end; ttl++) {
         const trace_hop_t *h = &st->hops[ttl];
@@ -148,6 +150,7 @@ static void trace_finish(trace_state_t *st, unsigned end)
         snprintf(res.message, sizeof res.message, "no hop answered (%u probes sent)",
                  st->next_ttl - 1);
     }
+    (void)probe_result_set_detail(&res, &detail, sizeof detail); /* fits: checked below */
     probe_done(st->run, &res);
 }
 
@@ -438,10 +441,48 @@ static void trace_release(probe_run_t *run)
     probe_run_set_state(run, NULL);
 }
 
+_Static_assert(sizeof(probe_trace_detail_t) <= PROBE_DETAIL_MAX, "trace details too large");
+
+int probe_trace_detail(const probe_result_t *res, probe_trace_detail_t *out)
+{
+    if (res->kind != PROBE_KIND_TRACE)
+        return -1;
+    return probe_result_get_detail(res, out, sizeof *out);
+}
+
+/* The hops' messages point into a copy of the details in w, which lives as long as w. */
+static int trace_encode(const probe_result_t *res, result_wire_t *w)
+{
+    probe_trace_detail_t *d = result_wire_alloc(w, sizeof *d);
+    Parallax__TraceInfo *m = result_wire_alloc(w, sizeof *m);
+    if (!d || !m || probe_trace_detail(res, d) < 0)
+        return -1;
+    size_t n = d->n_hops < PROBE_TRACE_MAX_HOPS ? d->n_hops : PROBE_TRACE_MAX_HOPS;
+    Parallax__TraceHop *hops = n ? result_wire_alloc(w, n * sizeof *hops) : NULL;
+    Parallax__TraceHop **ptrs = n ? result_wire_alloc(w, n * sizeof *ptrs) : NULL;
+    if (n && (!hops || !ptrs))
+        return -1;
+    parallax__trace_info__init(m);
+    for (size_t i = 0; i < n; i++) {
+        parallax__trace_hop__init(&hops[i]);
+        hops[i].ttl = d->hops[i].ttl;
+        hops[i].address = d->hops[i].addr;
+        hops[i].rtt_us = d->hops[i].rtt_us;
+        ptrs[i] = &hops[i];
+    }
+    m->n_hops = n;
+    m->hops = ptrs;
+    m->reached = d->reached;
+    m->last_responsive_ttl = d->last_responsive_ttl;
+    w->res.trace = m;
+    return 0;
+}
+
 const probe_ops_t probe_trace_ops = {
     .kind = PROBE_KIND_TRACE,
     .start = trace_start,
     .release = trace_release,
+    .encode = trace_encode,
     /* One probe per TTL; a run usually sends far fewer, but the ceiling must hold. */
     .max_packets = PROBE_TRACE_MAX_TTL,
 };

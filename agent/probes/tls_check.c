@@ -258,7 +258,7 @@ int tls_check_days_left(int days, int secs)
     return days;
 }
 
-int tls_check_peer(tls_check_t *tc, probe_tls_detail_t *out, char *summary, size_t summary_len)
+int tls_check_peer(tls_check_t *tc, tls_check_cert_t *out, char *summary, size_t summary_len)
 {
     memset(out, 0, sizeof *out);
     if (summary_len)

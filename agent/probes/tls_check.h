@@ -14,12 +14,20 @@
 #define PX_TLS_CHECK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "probe.h"
 
 typedef struct tls_check tls_check_t;
 typedef struct tls_check_ctx tls_check_ctx_t;
+
+/* The certificate a handshake received, as the wire's TlsInfo carries it. */
+typedef struct tls_check_cert {
+    uint8_t verified;                 /* chain and host name verified */
+    int32_t days_left;                /* whole days until notAfter; negative once expired */
+    char verify_error[PROBE_MSG_MAX]; /* why not verified, "" when verified */
+} tls_check_cert_t;
 
 /* What a step did. AGAIN_READ/AGAIN_WRITE: wait until the socket is readable/writable and
  * call the same step again. EOF: the peer closed (with or without close_notify). SYSCALL: a
@@ -71,7 +79,7 @@ tls_check_io_t tls_check_write(tls_check_t *tc, const void *buf, size_t len, siz
  * number of whole days until notAfter, truncated towards zero, except that an expired
  * certificate always has a negative value (-1 during its first day past expiry). Returns 1 if
  * verified, else 0. */
-int tls_check_peer(tls_check_t *tc, probe_tls_detail_t *out, char *summary, size_t summary_len);
+int tls_check_peer(tls_check_t *tc, tls_check_cert_t *out, char *summary, size_t summary_len);
 
 /* The days_left rule above, from the whole days and remaining seconds ASN1_TIME_diff() gives
  * (both of the same sign). Pure; exposed for tests. */

@@ -43,6 +43,16 @@
 
 typedef harness_outcome_t outcome_t;
 
+/* The run's dns details; the test fails when there are none. */
+static probe_dns_detail_t dns_of(const probe_result_t *r)
+{
+    probe_dns_detail_t d;
+    memset(&d, 0, sizeof d);
+    if (probe_dns_detail(r, &d) < 0)
+        fail_msg("no dns details: %s", r->message);
+    return d;
+}
+
 static probe_target_t dns_target(int family, uint16_t port, const char *spec, uint32_t timeout_ms)
 {
     return harness_target(PROBE_KIND_DNS, spec, family == AF_INET6 ? "::1" : "127.0.0.1", port,
@@ -389,10 +399,10 @@ static void test_fake_ok_and_query_shape(void **state)
     assert_string_equal(f.qname, "WWW.parallax.test.");
     assert_int_equal(f.qtype, LDNS_RR_TYPE_A);
     assert_int_equal(o.res.status, PX_STATUS_OK);
-    assert_int_equal(o.res.has_dns, 1);
-    assert_int_equal(o.res.dns.answers, 1);
-    assert_int_equal(o.res.dns.aa, 1);
-    assert_int_equal(o.res.dns.over_tcp, 0);
+    assert_int_equal(probe_dns_detail(&o.res, NULL), 0);
+    assert_int_equal(dns_of(&o.res).answers, 1);
+    assert_int_equal(dns_of(&o.res).aa, 1);
+    assert_int_equal(dns_of(&o.res).over_tcp, 0);
     assert_int_equal(o.res.app_code, 0);
     assert_true(o.res.rtt_us > 0);
 
@@ -431,7 +441,7 @@ static void test_fake_silent_is_timeout(void **state)
     fake_t f;
     outcome_t o = against_fake(FAKE_SILENT, AF_INET, "dns:www.parallax.test", 500, &f);
     assert_int_equal(o.res.status, PX_STATUS_TIMEOUT);
-    assert_int_equal(o.res.has_dns, 0);
+    assert_int_equal(probe_dns_detail(&o.res, NULL), -1);
     assert_non_null(strstr(o.res.message, "500 ms"));
 }
 
@@ -460,7 +470,7 @@ static void test_fake_unusable_replies(void **state)
         /* Ignored while waiting, but at the end they are evidence of a broken server. */
         assert_int_equal(o.res.status, PX_STATUS_PROTOCOL_ERROR);
         assert_non_null(strstr(o.res.message, cases[i].why));
-        assert_int_equal(o.res.has_dns, 0);
+        assert_int_equal(probe_dns_detail(&o.res, NULL), -1);
     }
 }
 
@@ -470,7 +480,7 @@ static void test_fake_wrong_id_then_ok(void **state)
     fake_t f;
     outcome_t o = against_fake(FAKE_WRONG_ID_THEN_OK, AF_INET, "dns:www.parallax.test", 2000, &f);
     assert_int_equal(o.res.status, PX_STATUS_OK);
-    assert_int_equal(o.res.dns.answers, 1);
+    assert_int_equal(dns_of(&o.res).answers, 1);
 }
 
 static void test_fake_rcodes(void **state)
@@ -480,7 +490,7 @@ static void test_fake_rcodes(void **state)
     outcome_t o = against_fake(FAKE_SERVFAIL, AF_INET, "dns:www.parallax.test", 2000, &f);
     assert_int_equal(o.res.status, PX_STATUS_APP_ERROR);
     assert_int_equal(o.res.app_code, 2);
-    assert_int_equal(o.res.dns.rcode, 2);
+    assert_int_equal(dns_of(&o.res).rcode, 2);
     assert_non_null(strstr(o.res.message, "SERVFAIL"));
 
     o = against_fake(FAKE_FORMERR_BARE, AF_INET, "dns:www.parallax.test", 2000, &f);
@@ -497,8 +507,8 @@ static void test_fake_truncated_then_tcp(void **state)
     assert_true(f.got_tcp);
     assert_int_equal(f.tcp_id, f.id);
     assert_int_equal(o.res.status, PX_STATUS_OK);
-    assert_int_equal(o.res.dns.over_tcp, 1);
-    assert_int_equal(o.res.dns.answers, 40);
+    assert_int_equal(dns_of(&o.res).over_tcp, 1);
+    assert_int_equal(dns_of(&o.res).answers, 40);
     assert_non_null(strstr(o.res.message, "over TCP"));
 }
 
@@ -826,11 +836,11 @@ static void test_nsd_a(void **state)
     probe_target_t t = dns_target(AF_INET, n->port, "dns:www.parallax.test:A", 2000);
     outcome_t o = run_probe(&t);
     assert_int_equal(o.res.status, PX_STATUS_OK);
-    assert_int_equal(o.res.has_dns, 1);
-    assert_int_equal(o.res.dns.rcode, 0);
-    assert_int_equal(o.res.dns.aa, 1);
-    assert_int_equal(o.res.dns.answers, 1);
-    assert_int_equal(o.res.dns.over_tcp, 0);
+    assert_int_equal(probe_dns_detail(&o.res, NULL), 0);
+    assert_int_equal(dns_of(&o.res).rcode, 0);
+    assert_int_equal(dns_of(&o.res).aa, 1);
+    assert_int_equal(dns_of(&o.res).answers, 1);
+    assert_int_equal(dns_of(&o.res).over_tcp, 0);
     assert_true(o.res.rtt_us > 0);
 }
 
@@ -840,9 +850,9 @@ static void test_nsd_soa(void **state)
     probe_target_t t = dns_target(AF_INET, n->port, "dns:parallax.test.:SOA", 2000);
     outcome_t o = run_probe(&t);
     assert_int_equal(o.res.status, PX_STATUS_OK);
-    assert_int_equal(o.res.dns.has_soa, 1);
-    assert_int_equal(o.res.dns.soa_serial, SERIAL);
-    assert_int_equal(o.res.dns.answers, 1);
+    assert_int_equal(dns_of(&o.res).has_soa, 1);
+    assert_int_equal(dns_of(&o.res).soa_serial, SERIAL);
+    assert_int_equal(dns_of(&o.res).answers, 1);
     assert_non_null(strstr(o.res.message, "2026112201"));
 }
 
@@ -853,12 +863,12 @@ static void test_nsd_nxdomain(void **state)
     outcome_t o = run_probe(&t);
     assert_int_equal(o.res.status, PX_STATUS_OK);
     assert_int_equal(o.res.app_code, 3);
-    assert_int_equal(o.res.dns.rcode, 3);
-    assert_int_equal(o.res.dns.aa, 1);
-    assert_int_equal(o.res.dns.answers, 0);
+    assert_int_equal(dns_of(&o.res).rcode, 3);
+    assert_int_equal(dns_of(&o.res).aa, 1);
+    assert_int_equal(dns_of(&o.res).answers, 0);
     /* The SOA comes in the authority section of a negative answer. */
-    assert_int_equal(o.res.dns.has_soa, 1);
-    assert_int_equal(o.res.dns.soa_serial, SERIAL);
+    assert_int_equal(dns_of(&o.res).has_soa, 1);
+    assert_int_equal(dns_of(&o.res).soa_serial, SERIAL);
 }
 
 static void test_nsd_foreign_zone_refused(void **state)
@@ -877,8 +887,8 @@ static void test_nsd_large_answer_over_tcp(void **state)
     probe_target_t t = dns_target(AF_INET, n->port, "dns:big.parallax.test:TXT", 2000);
     outcome_t o = run_probe(&t);
     assert_int_equal(o.res.status, PX_STATUS_OK);
-    assert_int_equal(o.res.dns.over_tcp, 1);
-    assert_int_equal(o.res.dns.answers, 30);
+    assert_int_equal(dns_of(&o.res).over_tcp, 1);
+    assert_int_equal(dns_of(&o.res).answers, 30);
 }
 
 static void test_nsd_many_in_flight(void **state)
@@ -895,7 +905,7 @@ static void test_nsd_many_in_flight(void **state)
     for (int i = 0; i < RUNS; i++) {
         assert_int_equal(o[i].done, 1);
         assert_int_equal(o[i].res.status, PX_STATUS_OK);
-        assert_int_equal(o[i].res.dns.has_soa, i % 2);
+        assert_int_equal(dns_of(&o[i].res).has_soa, i % 2);
     }
 }
 

@@ -44,6 +44,17 @@
 typedef harness_outcome_t outcome_t;
 
 /* Tests write URLs; the spec is "KIND:URL" (anything else is passed on as it is). */
+
+/* The run's http details; the test fails when there are none. */
+static probe_http_detail_t http_of(const probe_result_t *r)
+{
+    probe_http_detail_t d;
+    memset(&d, 0, sizeof d);
+    if (probe_http_detail(r, &d) < 0)
+        fail_msg("no http details: %s", r->message);
+    return d;
+}
+
 static probe_target_t target(const char *spec, const char *addr, uint32_t timeout_ms)
 {
     probe_kind_t kind = strncmp(spec, "https", 5) == 0 ? PROBE_KIND_HTTPS : PROBE_KIND_HTTP;
@@ -73,18 +84,21 @@ static outcome_t run_spec(const char *spec, uint32_t timeout_ms)
 
 static void show(const char *what, const outcome_t *o)
 {
+    /* Zeros when the run has no details, which expect_status() then reports. */
+    probe_http_detail_t d;
+    memset(&d, 0, sizeof d);
+    (void)probe_http_detail(&o->res, &d);
     print_message("%s: status %d app %d rtt %u \"%s\" phases %u/%u/%u/%u tls %d/%d/%d \"%s\"\n",
-                  what, o->res.status, o->res.app_code, o->res.rtt_us, o->res.message,
-                  o->res.http.connect_us, o->res.http.tls_us, o->res.http.first_byte_us,
-                  o->res.http.total_us, o->res.has_tls, o->res.tls.verified, o->res.tls.days_left,
-                  o->res.tls.verify_error);
+                  what, o->res.status, o->res.app_code, o->res.rtt_us, o->res.message, d.connect_us,
+                  d.tls_us, d.first_byte_us, d.total_us, d.has_tls, d.tls.verified, d.tls.days_left,
+                  d.tls.verify_error);
 }
 
 static void expect_status(const outcome_t *o, px_status_t status, const char *msg_part)
 {
     show("result", o);
     assert_int_equal(o->done, 1);
-    assert_int_equal(o->res.has_http, 1);
+    assert_int_equal(probe_http_detail(&o->res, NULL), 0);
     assert_int_equal(o->res.status, status);
     if (msg_part && !strstr(o->res.message, msg_part))
         fail_msg("message \"%s\" lacks \"%s\"", o->res.message, msg_part);
@@ -335,13 +349,13 @@ static void test_http_ok_phases(void **state)
     expect_status(&o, PX_STATUS_OK, NULL);
     assert_string_equal(o.res.message, "HTTP 200 OK");
     assert_int_equal(o.res.app_code, 200);
-    const probe_http_detail_t *h = &o.res.http;
+    const probe_http_detail_t hd = http_of(&o.res), *h = &hd;
     assert_true(h->connect_us > 0);
     assert_int_equal(h->tls_us, 0);
     assert_true(h->first_byte_us >= h->connect_us);
     assert_true(h->total_us >= h->first_byte_us);
     assert_int_equal(o.res.rtt_us, h->total_us);
-    assert_int_equal(o.res.has_tls, 0);
+    assert_int_equal(http_of(&o.res).has_tls, 0);
 }
 
 static void test_http_503_is_app_error(void **state)
@@ -352,7 +366,7 @@ static void test_http_503_is_app_error(void **state)
     outcome_t o = run_spec(spec, 3000);
     expect_status(&o, PX_STATUS_APP_ERROR, "HTTP 503 ");
     assert_int_equal(o.res.app_code, 503);
-    assert_true(o.res.http.total_us > 0);
+    assert_true(http_of(&o.res).total_us > 0);
 
     /* Expected, a 503 is what the operator asked for. */
     snprintf(spec, sizeof spec, "http://localhost:%u/down|expect=503", (unsigned)n->http_port);
@@ -408,11 +422,11 @@ static void test_https_self_signed(void **state)
     outcome_t o = run_spec(spec, 3000);
     expect_status(&o, PX_STATUS_TLS_ERROR, "self-signed certificate; HTTP 200 OK");
     assert_int_equal(o.res.app_code, 200);
-    assert_int_equal(o.res.has_tls, 1);
-    assert_int_equal(o.res.tls.verified, 0);
-    assert_true(o.res.tls.days_left == 29 || o.res.tls.days_left == 30);
-    assert_string_equal(o.res.tls.verify_error, "self-signed certificate");
-    const probe_http_detail_t *h = &o.res.http;
+    assert_int_equal(http_of(&o.res).has_tls, 1);
+    assert_int_equal(http_of(&o.res).tls.verified, 0);
+    assert_true(http_of(&o.res).tls.days_left == 29 || http_of(&o.res).tls.days_left == 30);
+    assert_string_equal(http_of(&o.res).tls.verify_error, "self-signed certificate");
+    const probe_http_detail_t hd = http_of(&o.res), *h = &hd;
     assert_true(h->connect_us > 0);
     assert_true(h->tls_us > h->connect_us);
     assert_true(h->first_byte_us >= h->tls_us);
@@ -434,16 +448,16 @@ static void test_https_trusted_and_wrong_name(void **state)
     unsetenv("SSL_CERT_FILE");
 
     expect_status(&o, PX_STATUS_OK, "HTTP 200 OK");
-    assert_int_equal(o.res.has_tls, 1);
-    assert_int_equal(o.res.tls.verified, 1);
-    assert_string_equal(o.res.tls.verify_error, "");
+    assert_int_equal(http_of(&o.res).has_tls, 1);
+    assert_int_equal(http_of(&o.res).tls.verified, 1);
+    assert_string_equal(http_of(&o.res).tls.verify_error, "");
 
     /* A fully qualified name is checked without its final dot. */
     expect_status(&dot, PX_STATUS_OK, "HTTP 200 OK");
-    assert_int_equal(dot.res.tls.verified, 1);
+    assert_int_equal(http_of(&dot.res).tls.verified, 1);
 
     expect_status(&wrong, PX_STATUS_TLS_ERROR, "hostname mismatch; HTTP 200 OK");
-    assert_int_equal(wrong.res.tls.verified, 0);
+    assert_int_equal(http_of(&wrong.res).tls.verified, 0);
     assert_int_equal(wrong.res.app_code, 200);
 }
 
@@ -456,8 +470,8 @@ static void test_https_expired(void **state)
      * expiry is added to the message. */
     outcome_t o = run_spec(spec, 3000);
     expect_status(&o, PX_STATUS_TLS_ERROR, "certificate expired 12 days ago; HTTP 200 OK");
-    assert_int_equal(o.res.tls.days_left, -12);
-    assert_int_equal(o.res.tls.verified, 0);
+    assert_int_equal(http_of(&o.res).tls.days_left, -12);
+    assert_int_equal(http_of(&o.res).tls.verified, 0);
 
     /* With the CA trusted, the expiry itself is the verification error. */
     snprintf(trust, sizeof trust, "%s/ca.pem", n->dir);
@@ -466,10 +480,10 @@ static void test_https_expired(void **state)
     unsetenv("SSL_CERT_FILE");
     expect_status(&o, PX_STATUS_TLS_ERROR, "certificate has expired (12 days ago); HTTP 200 OK");
     assert_int_equal(o.res.app_code, 200);
-    assert_int_equal(o.res.has_tls, 1);
-    assert_int_equal(o.res.tls.verified, 0);
-    assert_int_equal(o.res.tls.days_left, -12);
-    assert_string_equal(o.res.tls.verify_error, "certificate has expired");
+    assert_int_equal(http_of(&o.res).has_tls, 1);
+    assert_int_equal(http_of(&o.res).tls.verified, 0);
+    assert_int_equal(http_of(&o.res).tls.days_left, -12);
+    assert_string_equal(http_of(&o.res).tls.verify_error, "certificate has expired");
 }
 
 static void test_https_to_plain_http_port(void **state)
@@ -479,9 +493,9 @@ static void test_https_to_plain_http_port(void **state)
     snprintf(spec, sizeof spec, "https://localhost:%u/", (unsigned)n->http_port);
     outcome_t o = run_spec(spec, 3000);
     expect_status(&o, PX_STATUS_TLS_ERROR, "TLS handshake: ");
-    assert_int_equal(o.res.has_tls, 0);
-    assert_true(o.res.http.connect_us > 0);
-    assert_int_equal(o.res.http.tls_us, 0);
+    assert_int_equal(http_of(&o.res).has_tls, 0);
+    assert_true(http_of(&o.res).connect_us > 0);
+    assert_int_equal(http_of(&o.res).tls_us, 0);
 }
 
 /* ---- without servers ---- */
@@ -498,7 +512,7 @@ static void test_closed_port_refused(void **state)
     outcome_t o = run_spec(spec, 2000);
     expect_status(&o, PX_STATUS_REFUSED, "connect: Connection refused");
     assert_true(o.res.rtt_us > 0);
-    assert_int_equal(o.res.http.connect_us, 0);
+    assert_int_equal(http_of(&o.res).connect_us, 0);
     snprintf(spec, sizeof spec, "https://localhost:%u/", (unsigned)port);
     o = run_spec(spec, 2000);
     close(fd);
@@ -522,7 +536,7 @@ static void test_connect_timeout(void **state)
     close(filler);
     close(lfd);
     expect_status(&o, PX_STATUS_TIMEOUT, "no answer within 300 ms");
-    assert_int_equal(o.res.http.connect_us, 0);
+    assert_int_equal(http_of(&o.res).connect_us, 0);
     assert_true((o.elapsed_us / 1000) >= 250 && (o.elapsed_us / 1000) < 2000);
 }
 
@@ -778,7 +792,7 @@ static void test_hostile_garbage(void **state)
     (void)state;
     outcome_t o = run_hostile(H_GARBAGE, "http", "", 2000, NULL);
     expect_status(&o, PX_STATUS_PROTOCOL_ERROR, "not an HTTP response");
-    assert_true(o.res.http.first_byte_us > 0);
+    assert_true(http_of(&o.res).first_byte_us > 0);
     assert_int_equal(o.res.app_code, 0);
 }
 
@@ -818,8 +832,8 @@ static void test_hostile_slow_drip(void **state)
     outcome_t o = run_hostile(H_DRIP, "http", "", 600, &sent);
     expect_status(&o, PX_STATUS_TIMEOUT, "timed out after 600 ms reading the response");
     assert_true(sent > 3); /* bytes kept coming, each well inside the timeout */
-    assert_true(o.res.http.first_byte_us > 0);
-    assert_int_equal(o.res.http.total_us, 0);
+    assert_true(http_of(&o.res).first_byte_us > 0);
+    assert_int_equal(http_of(&o.res).total_us, 0);
     assert_true((o.elapsed_us / 1000) >= 550 && (o.elapsed_us / 1000) < 2000);
 }
 
@@ -828,7 +842,7 @@ static void test_hostile_silent(void **state)
     (void)state;
     outcome_t o = run_hostile(H_SILENT, "http", "", 300, NULL);
     expect_status(&o, PX_STATUS_TIMEOUT, "timed out after 300 ms waiting for the first byte");
-    assert_true(o.res.http.connect_us > 0);
+    assert_true(http_of(&o.res).connect_us > 0);
     o = run_hostile(H_SILENT, "https", "", 300, NULL);
     expect_status(&o, PX_STATUS_TIMEOUT, "timed out after 300 ms in the TLS handshake");
 }
@@ -845,7 +859,7 @@ static void test_hostile_http_on_tls_port(void **state)
     (void)state;
     outcome_t o = run_hostile(H_HTTP_ON_TLS, "https", "", 2000, NULL);
     expect_status(&o, PX_STATUS_TLS_ERROR, "TLS handshake: ");
-    assert_int_equal(o.res.has_tls, 0);
+    assert_int_equal(http_of(&o.res).has_tls, 0);
 }
 
 static void test_hostile_bad_chunk(void **state)

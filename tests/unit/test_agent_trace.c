@@ -33,6 +33,16 @@
 
 /* ---- pure: payloads with a constant checksum -------------------------------------------- */
 
+/* The run's trace details; the test fails when there are none. */
+static probe_trace_detail_t trace_of(const probe_result_t *r)
+{
+    probe_trace_detail_t d;
+    memset(&d, 0, sizeof d);
+    if (probe_trace_detail(r, &d) < 0)
+        fail_msg("no trace details: %s", r->message);
+    return d;
+}
+
 static uint32_t add_words(uint32_t sum, const uint8_t *p, size_t len)
 {
     for (size_t i = 0; i < len; i += 2)
@@ -431,8 +441,9 @@ static outcome_t run_trace(const probe_target_t *t, int cancel_ms)
 {
     int64_t limit_ms = cancel_ms > 0 ? cancel_ms : (int64_t)t->timeout_ms + 3000;
     outcome_t o = harness_run(NULL, t, limit_ms);
-    if (o.done)
-        print_message("trace: %u hops\n", (unsigned)o.res.trace.n_hops);
+    probe_trace_detail_t tr;
+    if (o.done && probe_trace_detail(&o.res, &tr) == 0)
+        print_message("trace: %u hops\n", (unsigned)tr.n_hops);
     return o;
 }
 
@@ -494,15 +505,15 @@ static int system_traceroute(const char *addr, char hops[][64], int max)
 
 static void expect_hops(const probe_result_t *r, const char *const *want, int n)
 {
-    assert_int_equal(r->has_trace, 1);
-    assert_int_equal(r->trace.n_hops, n);
+    const probe_trace_detail_t tr = trace_of(r);
+    assert_int_equal(tr.n_hops, n);
     for (int i = 0; i < n; i++) {
-        assert_int_equal(r->trace.hops[i].ttl, i + 1);
-        assert_string_equal(r->trace.hops[i].addr, want[i]);
+        assert_int_equal(tr.hops[i].ttl, i + 1);
+        assert_string_equal(tr.hops[i].addr, want[i]);
         if (want[i][0])
-            assert_true(r->trace.hops[i].rtt_us > 0);
+            assert_true(tr.hops[i].rtt_us > 0);
         else
-            assert_int_equal(r->trace.hops[i].rtt_us, 0);
+            assert_int_equal(tr.hops[i].rtt_us, 0);
     }
 }
 
@@ -512,10 +523,11 @@ static void compare_with_system(const char *addr, const probe_result_t *r, int w
     char sys[8][64];
     int n = system_traceroute(addr, sys, 8);
     assert_int_equal(n, want_n);
-    for (int i = 0; i < n && i < r->trace.n_hops; i++) {
-        if (strcmp(sys[i], r->trace.hops[i].addr) != 0)
+    const probe_trace_detail_t tr = trace_of(r);
+    for (int i = 0; i < n && i < tr.n_hops; i++) {
+        if (strcmp(sys[i], tr.hops[i].addr) != 0)
             fail_msg("hop %d: traceroute says '%s', trace says '%s'", i + 1, sys[i],
-                     r->trace.hops[i].addr);
+                     tr.hops[i].addr);
     }
 }
 
@@ -528,9 +540,9 @@ static void test_trace_reaches_target(void **state)
     assert_int_equal(o.res.status, PX_STATUS_OK);
     static const char *const want[] = {"198.51.100.1", "203.0.113.10"};
     expect_hops(&o.res, want, 2);
-    assert_int_equal(o.res.trace.reached, 1);
-    assert_int_equal(o.res.trace.last_responsive_ttl, 2);
-    assert_int_equal(o.res.rtt_us, o.res.trace.hops[1].rtt_us);
+    assert_int_equal(trace_of(&o.res).reached, 1);
+    assert_int_equal(trace_of(&o.res).last_responsive_ttl, 2);
+    assert_int_equal(o.res.rtt_us, trace_of(&o.res).hops[1].rtt_us);
     assert_string_equal(o.res.message, "reached in 2 hops");
     /* Every hop answered at once: no hop wait was spent. */
     assert_true(o.elapsed_us < 500000);
@@ -548,7 +560,7 @@ static void test_trace_reaches_target_ipv6(void **state)
     assert_int_equal(o.res.status, PX_STATUS_OK);
     static const char *const want[] = {"2001:db8:1::1", "2001:db8:2::10"};
     expect_hops(&o.res, want, 2);
-    assert_int_equal(o.res.trace.reached, 1);
+    assert_int_equal(trace_of(&o.res).reached, 1);
     compare_with_system("2001:db8:2::10", &o.res, 2);
 }
 
@@ -568,8 +580,8 @@ static void test_trace_route_withdrawn(void **state)
     assert_int_equal(o.res.icmp_code, 1); /* host unreachable */
     static const char *const want[] = {"198.51.100.1"};
     expect_hops(&o.res, want, 1);
-    assert_int_equal(o.res.trace.reached, 0);
-    assert_int_equal(o.res.trace.last_responsive_ttl, 1);
+    assert_int_equal(trace_of(&o.res).reached, 0);
+    assert_int_equal(trace_of(&o.res).last_responsive_ttl, 1);
     assert_non_null(strstr(o.res.message, "from 198.51.100.1 at hop 1"));
     /* traceroute prints "1 198.51.100.1 ... !H" and stops there too. */
     assert_int_equal(n, 1);
@@ -594,14 +606,14 @@ static void test_trace_blackholed_beyond_router(void **state)
     /* Hop 1, then exactly the silent-hop limit of silent hops. */
     static const char *const want[] = {"198.51.100.1", "", "", "", "", ""};
     expect_hops(&o.res, want, 1 + PROBE_TRACE_SILENT_LIMIT);
-    assert_int_equal(o.res.trace.reached, 0);
-    assert_int_equal(o.res.trace.last_responsive_ttl, 1);
+    assert_int_equal(trace_of(&o.res).reached, 0);
+    assert_int_equal(trace_of(&o.res).last_responsive_ttl, 1);
     assert_string_equal(o.res.message, "stopped after hop 1 (198.51.100.1); 5 silent hops");
     /* The silent hops waited in parallel, within the run's timeout. */
     assert_true(o.elapsed_us < 2000000 + 100000);
     assert_int_equal(n, 5);
     for (int i = 0; i < n; i++)
-        assert_string_equal(sys[i], o.res.trace.hops[i].addr);
+        assert_string_equal(sys[i], trace_of(&o.res).hops[i].addr);
 }
 
 /* The router itself blackholes the target: Linux drops such packets before the TTL check,
@@ -620,8 +632,8 @@ static void test_trace_blackholed_at_router(void **state)
     assert_string_equal(o.res.icmp_from, "");
     static const char *const want[] = {"", "", "", "", ""};
     expect_hops(&o.res, want, PROBE_TRACE_SILENT_LIMIT);
-    assert_int_equal(o.res.trace.last_responsive_ttl, 0);
-    assert_int_equal(o.res.trace.reached, 0);
+    assert_int_equal(trace_of(&o.res).last_responsive_ttl, 0);
+    assert_int_equal(trace_of(&o.res).reached, 0);
     assert_true(o.elapsed_us < 1000000 + 100000);
     assert_int_equal(n, 5);
     for (int i = 0; i < n; i++)
@@ -639,8 +651,8 @@ static void test_trace_deadline(void **state)
     assert_int_equal(sh("ip -n %s route del blackhole 198.51.100.0/29", topo.target), 0);
     assert_int_equal(o.done, 1);
     assert_int_equal(o.res.status, PX_STATUS_UNREACHABLE);
-    assert_int_equal(o.res.trace.last_responsive_ttl, 1);
-    assert_true(o.res.trace.n_hops >= 2);
+    assert_int_equal(trace_of(&o.res).last_responsive_ttl, 1);
+    assert_true(trace_of(&o.res).n_hops >= 2);
     assert_true(o.elapsed_us < 20000 + 50000);
 }
 
@@ -672,8 +684,8 @@ static void test_concurrent_traces(void **state)
     static const int want_hops[4] = {2, 1, 1, 2};
     for (int i = 0; i < 4; i++) {
         assert_int_equal(o[i].res.status, PX_STATUS_OK);
-        assert_int_equal(o[i].res.trace.n_hops, want_hops[i]);
-        assert_string_equal(o[i].res.trace.hops[want_hops[i] - 1].addr, addrs[i]);
+        assert_int_equal(trace_of(&o[i].res).n_hops, want_hops[i]);
+        assert_string_equal(trace_of(&o[i].res).hops[want_hops[i] - 1].addr, addrs[i]);
     }
 }
 
