@@ -176,7 +176,7 @@ static void send_schedule(coord_t *c, session_t *s)
     env.schedule = c->schedule;
     if (send_envelope(c, s->route, s->route_len, &env, s->name) < 0)
         return;
-    s->schedule_sent = c->schedule->version;
+    session_step(s, SESSION_EV_PUSHED, c->schedule->version, c->schedule->version);
     log_info("agent %s: sent schedule version %llu (%zu probes)", s->name,
              (unsigned long long)c->schedule->version, c->schedule->n_probes);
 }
@@ -229,8 +229,11 @@ static int reload_schedule(coord_t *c, err_t *err)
     log_info("schedule version %llu: %zu probes", (unsigned long long)fresh->version,
              fresh->n_probes);
     /* Live schedule changes: every agent heard from recently gets the new version now. */
-    for (size_t i = 0; i < sessions_count(c->sessions); i++)
-        send_schedule(c, sessions_at(c->sessions, i));
+    for (size_t i = 0; i < sessions_count(c->sessions); i++) {
+        session_t *s = sessions_at(c->sessions, i);
+        session_step(s, SESSION_EV_PUBLISHED, 0, fresh->version);
+        send_schedule(c, s);
+    }
     return 0;
 }
 
@@ -406,12 +409,13 @@ static void handle_heartbeat(coord_t *c, session_t *s, const router_msg_t *msg,
     /* 0 is what an agent that does not report its version sends: it acknowledges nothing. */
     record_heard(c, s, agent->agent_id, NULL,
                  hb->schedule_version ? (int64_t)hb->schedule_version : -1, 1);
-    /* An agent that runs an older version than the current one, which this session has not
-     * sent it: its session expired while it was silent but its connection survived (a hung
-     * host, a cut shorter than the ZMTP heartbeat timeout), or the push failed. Only a hello
-     * is otherwise answered with a schedule, so it would keep the old one until it reconnects. */
-    if (s && c->schedule && hb->schedule_version && hb->schedule_version != c->schedule->version &&
-        s->schedule_sent != c->schedule->version)
+    /* Behind: it runs another version than the current one, which this session has not sent
+     * it: its session expired while it was silent but its connection survived (a hung host, a
+     * cut shorter than the ZMTP heartbeat timeout), or the push failed. Only a hello is
+     * otherwise answered with a schedule, so it would keep the old one until it reconnects. */
+    if (s && c->schedule && hb->schedule_version &&
+        session_step(s, SESSION_EV_REPORTED, hb->schedule_version, c->schedule->version) ==
+            SESSION_BEHIND)
         send_schedule(c, s);
 }
 
@@ -483,6 +487,9 @@ static void group_add(coord_t *c, router_msg_t *msg, Parallax__Envelope **env,
  * stays in agents.refused until the agent speaks this version. */
 static void refuse_version(coord_t *c, const allow_entry_t *agent, uint32_t version)
 {
+    session_t *s = sessions_find(c->sessions, agent->agent_id);
+    if (s)
+        session_step(s, SESSION_EV_REFUSED, version, 0);
     if (!refusals_note(c->refusals, agent->agent_id, version, time_mono_us(),
                        COORD_REFUSAL_PERIOD_US))
         return;
@@ -527,6 +534,8 @@ static void handle_message(coord_t *c, router_msg_t *msg)
     }
     session_t *s = sessions_touch(c->sessions, agent->agent_id, agent->name, msg->route,
                                   msg->route_len, time_mono_us());
+    if (s)
+        session_step(s, SESSION_EV_MESSAGE, 0, 0);
     /* It speaks this version now: the next record of it clears the refusal in the database,
      * so it is made now whatever the message. */
     if (refusals_forget(c->refusals, agent->agent_id)) {

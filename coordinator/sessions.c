@@ -7,6 +7,73 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
+static const char *const state_names[SESSION_N_STATES] = {
+    [SESSION_HEARD] = "heard",   [SESSION_PUSHED] = "pushed",   [SESSION_CURRENT] = "current",
+    [SESSION_BEHIND] = "behind", [SESSION_REFUSED] = "refused", [SESSION_EXPIRED] = "expired",
+};
+
+static const char *const event_names[SESSION_N_EVENTS] = {
+    [SESSION_EV_MESSAGE] = "message",   [SESSION_EV_PUSHED] = "pushed",
+    [SESSION_EV_REPORTED] = "reported", [SESSION_EV_PUBLISHED] = "published",
+    [SESSION_EV_REFUSED] = "refused",   [SESSION_EV_SILENT] = "silent",
+};
+
+const char *session_state_name(session_state_t state)
+{
+    return (unsigned)state < SESSION_N_STATES ? state_names[state] : "?";
+}
+
+const char *session_event_name(session_event_t event)
+{
+    return (unsigned)event < SESSION_N_EVENTS ? event_names[event] : "?";
+}
+
+/* The transition table, as a function of the state, the event and the versions. */
+static session_state_t next_state(const session_t *s, session_event_t event, uint64_t version,
+                                  uint64_t current)
+{
+    session_state_t st = s->state;
+    if (st == SESSION_EXPIRED)
+        return st; /* final: the session is forgotten next */
+    switch (event) {
+    case SESSION_EV_MESSAGE:
+        return st == SESSION_REFUSED ? SESSION_HEARD : st;
+    case SESSION_EV_PUSHED:
+        return SESSION_PUSHED;
+    case SESSION_EV_REPORTED:
+        if (st == SESSION_REFUSED || version == 0 || current == 0)
+            return st; /* nothing learnt: an agent that does not say, or no schedule yet */
+        if (version == current)
+            return SESSION_CURRENT;
+        /* Another version: in flight if the current one was pushed, else it must be. */
+        return s->schedule_sent == current ? SESSION_PUSHED : SESSION_BEHIND;
+    case SESSION_EV_PUBLISHED:
+        return st == SESSION_CURRENT && s->schedule_sent != current ? SESSION_BEHIND : st;
+    case SESSION_EV_REFUSED:
+        return SESSION_REFUSED;
+    case SESSION_EV_SILENT:
+        return SESSION_EXPIRED;
+    case SESSION_N_EVENTS:
+        break;
+    }
+    return st;
+}
+
+session_state_t session_step(session_t *s, session_event_t event, uint64_t version,
+                             uint64_t current)
+{
+    session_state_t to = next_state(s, event, version, current);
+    if (event == SESSION_EV_PUSHED)
+        s->schedule_sent = version;
+    if (to != s->state)
+        log_debug("agent %s: session %s -> %s (%s %llu)", s->name, session_state_name(s->state),
+                  session_state_name(to), session_event_name(event), (unsigned long long)version);
+    s->state = to;
+    return to;
+}
+
 struct sessions {
     session_t *v;
     size_t n, cap, max;
@@ -57,6 +124,7 @@ session_t *sessions_touch(sessions_t *t, int agent_id, const char *name, const u
         s = &t->v[t->n++];
         memset(s, 0, sizeof *s);
         s->agent_id = agent_id;
+        s->state = SESSION_HEARD;
         s->stored_rtt_ms = -1;
         clocksync_init(&s->clock);
     }
@@ -73,6 +141,7 @@ size_t sessions_expire(sessions_t *t, int64_t now_us, int64_t timeout_us,
     size_t gone = 0;
     for (size_t i = 0; i < t->n;) {
         if (t->v[i].heard_mono_us < now_us - timeout_us) {
+            session_step(&t->v[i], SESSION_EV_SILENT, 0, 0);
             if (expired)
                 expired(arg, &t->v[i]);
             t->v[i] = t->v[--t->n];

@@ -1,7 +1,18 @@
 /* sessions: the coordinator's table of agents it has heard from recently — the route to
  * reach each (for schedule pushes), when it was last heard, what it was sent and what it
  * acknowledged, and its clock filter. An agent silent for the session timeout is expired:
- * its session is forgotten (it says hello again when it comes back). */
+ * its session is forgotten (it says hello again when it comes back).
+ *
+ * Each session is a state machine over the schedule it runs, and every change of state goes
+ * through session_step(), which logs it with the names of session_state_name():
+ *
+ *   heard    --pushed-->  pushed   --reported current-->  current
+ *   current  --published (a new schedule)-->  behind   --pushed-->  pushed
+ *   heard, pushed, behind  --reported another, none pushed since-->  behind
+ *   any      --refused (another protocol version)-->  refused  --message-->  heard
+ *   any      --silent (the session timeout)-->  expired (then forgotten)
+ *
+ * The coordinator pushes the schedule on a hello and to a session that is behind. */
 #ifndef PX_SESSIONS_H
 #define PX_SESSIONS_H
 
@@ -11,8 +22,29 @@
 #include "clocksync.h"
 #include "router.h"
 
+typedef enum session_state {
+    SESSION_HEARD,   /* messages arrived; no schedule pushed in this session yet */
+    SESSION_PUSHED,  /* schedule_sent was pushed; the agent has not reported it yet */
+    SESSION_CURRENT, /* the agent reported the schedule in force */
+    SESSION_BEHIND,  /* it runs another schedule than the one in force, which it was not sent */
+    SESSION_REFUSED, /* its latest message spoke another protocol version */
+    SESSION_EXPIRED, /* silent for the session timeout; forgotten next */
+    SESSION_N_STATES
+} session_state_t;
+
+typedef enum session_event {
+    SESSION_EV_MESSAGE,   /* any message of this protocol version */
+    SESSION_EV_PUSHED,    /* schedule `version` was sent to it */
+    SESSION_EV_REPORTED,  /* it says it runs schedule `version` (0: it does not say) */
+    SESSION_EV_PUBLISHED, /* schedule `current` is now in force */
+    SESSION_EV_REFUSED,   /* a message in another protocol version */
+    SESSION_EV_SILENT,    /* nothing heard for the session timeout */
+    SESSION_N_EVENTS
+} session_event_t;
+
 typedef struct session {
     int agent_id;
+    session_state_t state;
     char name[64];
     uint8_t route[ROUTER_ROUTE_MAX];
     size_t route_len;
@@ -26,6 +58,18 @@ typedef struct session {
 } session_t;
 
 typedef struct sessions sessions_t;
+
+/* The state's name, for logs ("heard", "pushed", ...); "?" for a value out of range. */
+const char *session_state_name(session_state_t state);
+
+/* The event's name, for logs. */
+const char *session_event_name(session_event_t event);
+
+/* The one way a session changes state: applies event (with the schedule version it carries,
+ * and the version in force, 0 if none) to s, logs a change at debug, and returns the new
+ * state. SESSION_EV_PUSHED also records version as schedule_sent. */
+session_state_t session_step(session_t *s, session_event_t event, uint64_t version,
+                             uint64_t current);
 
 /* An empty table holding at most max sessions, or NULL on out of memory. Caller owns it. */
 sessions_t *sessions_new(size_t max);
@@ -42,8 +86,8 @@ session_t *sessions_find(sessions_t *t, int agent_id);
 session_t *sessions_touch(sessions_t *t, int agent_id, const char *name, const uint8_t *route,
                           size_t route_len, int64_t now_us);
 
-/* Forgets every session not heard from since before now_us - timeout_us, calling
- * expired(arg, session) for each first. Returns how many were expired. */
+/* Forgets every session not heard from since before now_us - timeout_us, stepping each to
+ * SESSION_EXPIRED and calling expired(arg, session) first. Returns how many were expired. */
 size_t sessions_expire(sessions_t *t, int64_t now_us, int64_t timeout_us,
                        void (*expired)(void *arg, const session_t *s), void *arg);
 

@@ -278,6 +278,89 @@ static void test_destroy_null(void **state)
     assert_null(t);
 }
 
+/* Every transition of the schedule state machine, as the coordinator drives it: one row per
+ * (state, event, versions), and the state it must lead to. */
+static void test_state_machine_table(void **state)
+{
+    (void)state;
+    static const struct {
+        session_state_t from;
+        uint64_t sent; /* schedule_sent before the event */
+        session_event_t event;
+        uint64_t version, current;
+        session_state_t to;
+    } rows[] = {
+        /* A session begins heard; a push makes it pushed and records what was sent. */
+        {SESSION_HEARD, 0, SESSION_EV_MESSAGE, 0, 5, SESSION_HEARD},
+        {SESSION_HEARD, 0, SESSION_EV_PUSHED, 5, 5, SESSION_PUSHED},
+        /* Reports: the current version makes it current; another, not pushed, behind. */
+        {SESSION_PUSHED, 5, SESSION_EV_REPORTED, 5, 5, SESSION_CURRENT},
+        {SESSION_PUSHED, 5, SESSION_EV_REPORTED, 4, 5, SESSION_PUSHED}, /* still in flight */
+        {SESSION_HEARD, 0, SESSION_EV_REPORTED, 4, 5, SESSION_BEHIND},
+        {SESSION_HEARD, 0, SESSION_EV_REPORTED, 5, 5, SESSION_CURRENT},
+        {SESSION_CURRENT, 5, SESSION_EV_REPORTED, 5, 5, SESSION_CURRENT},
+        {SESSION_PUSHED, 4, SESSION_EV_REPORTED, 4, 5, SESSION_BEHIND}, /* pushed an old one */
+        /* A report that says nothing, or with no schedule in force, changes nothing. */
+        {SESSION_HEARD, 0, SESSION_EV_REPORTED, 0, 5, SESSION_HEARD},
+        {SESSION_PUSHED, 5, SESSION_EV_REPORTED, 7, 0, SESSION_PUSHED},
+        /* A new schedule in force: a current session falls behind until pushed. */
+        {SESSION_CURRENT, 5, SESSION_EV_PUBLISHED, 0, 6, SESSION_BEHIND},
+        {SESSION_BEHIND, 5, SESSION_EV_PUSHED, 6, 6, SESSION_PUSHED},
+        {SESSION_PUSHED, 5, SESSION_EV_PUBLISHED, 0, 6, SESSION_PUSHED},
+        {SESSION_HEARD, 0, SESSION_EV_PUBLISHED, 0, 6, SESSION_HEARD},
+        /* Another protocol version: refused until a message of this one. */
+        {SESSION_CURRENT, 5, SESSION_EV_REFUSED, 2, 0, SESSION_REFUSED},
+        {SESSION_REFUSED, 5, SESSION_EV_REPORTED, 5, 5, SESSION_REFUSED},
+        {SESSION_REFUSED, 5, SESSION_EV_MESSAGE, 0, 0, SESSION_HEARD},
+        /* Silence ends every state, and expired is final. */
+        {SESSION_PUSHED, 5, SESSION_EV_SILENT, 0, 0, SESSION_EXPIRED},
+        {SESSION_REFUSED, 5, SESSION_EV_SILENT, 0, 0, SESSION_EXPIRED},
+        {SESSION_EXPIRED, 5, SESSION_EV_MESSAGE, 0, 0, SESSION_EXPIRED},
+        {SESSION_EXPIRED, 5, SESSION_EV_PUSHED, 6, 6, SESSION_EXPIRED},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        session_t s = {.state = rows[i].from, .schedule_sent = rows[i].sent};
+        snprintf(s.name, sizeof s.name, "row-%zu", i);
+        session_state_t to = session_step(&s, rows[i].event, rows[i].version, rows[i].current);
+        if (to != rows[i].to || s.state != rows[i].to)
+            fail_msg("row %zu: %s --%s %llu/%llu--> %s, expected %s", i,
+                     session_state_name(rows[i].from), session_event_name(rows[i].event),
+                     (unsigned long long)rows[i].version, (unsigned long long)rows[i].current,
+                     session_state_name(to), session_state_name(rows[i].to));
+        if (rows[i].event == SESSION_EV_PUSHED)
+            assert_int_equal(s.schedule_sent, rows[i].version);
+        else
+            assert_int_equal(s.schedule_sent, rows[i].sent);
+    }
+    /* Every state and event has a name; out of range is "?". */
+    for (int st = 0; st < SESSION_N_STATES; st++)
+        assert_string_not_equal(session_state_name((session_state_t)st), "?");
+    for (int ev = 0; ev < SESSION_N_EVENTS; ev++)
+        assert_string_not_equal(session_event_name((session_event_t)ev), "?");
+    assert_string_equal(session_state_name(SESSION_N_STATES), "?");
+}
+
+static void note_state(void *arg, const session_t *s)
+{
+    *(session_state_t *)arg = s->state;
+}
+
+static void test_new_session_heard_and_expiry_steps(void **state)
+{
+    (void)state;
+    sessions_t *t = sessions_new(4);
+    session_t *s = touch(t, 1, "r", 1 * SEC);
+    assert_int_equal(s->state, SESSION_HEARD);
+    session_step(s, SESSION_EV_PUSHED, 3, 3);
+    /* A touch keeps the state: it is the coordinator's to step. */
+    s = touch(t, 1, "r2", 2 * SEC);
+    assert_int_equal(s->state, SESSION_PUSHED);
+    session_state_t seen = SESSION_HEARD;
+    assert_int_equal(sessions_expire(t, 100 * SEC, 10 * SEC, note_state, &seen), 1);
+    assert_int_equal(seen, SESSION_EXPIRED);
+    sessions_destroy(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +371,8 @@ int main(void)
         cmocka_unit_test(test_expire_exactly_the_stale),
         cmocka_unit_test(test_many_agents),
         cmocka_unit_test(test_destroy_null),
+        cmocka_unit_test(test_state_machine_table),
+        cmocka_unit_test(test_new_session_heard_and_expiry_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
