@@ -660,23 +660,8 @@ static void test_icmp_host_unreachable(void **state)
 
 /* ---- a real nsd ---- */
 
-typedef struct nsd {
-    pid_t pid;
-    uint16_t port;
-    char dir[64];
-    char why[256]; /* why it is not running */
-} nsd_t;
-
-static int write_file(const char *dir, const char *name, const char *text)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    fputs(text, f);
-    return fclose(f);
-}
+/* nsd, run by the harness beside the tests. */
+typedef harness_daemon_t nsd_t;
 
 /* Asks nsd for the zone's SOA until it answers (at most 50 tries 100 ms apart). */
 static int nsd_ready(nsd_t *n)
@@ -721,11 +706,8 @@ static int nsd_setup(void **state)
         snprintf(n.why, sizeof n.why, "%s not installed", NSD_BIN);
         return 0;
     }
-    snprintf(n.dir, sizeof n.dir, "/tmp/px-test-nsd-XXXXXX");
-    if (!mkdtemp(n.dir)) {
-        snprintf(n.why, sizeof n.why, "mkdtemp: %s", strerror(errno));
+    if (harness_daemon_dir(&n, "nsd") < 0)
         return 0;
-    }
     int udp, tcp;
     if (bound_pair(AF_INET, &udp, &tcp, &n.port) < 0) {
         snprintf(n.why, sizeof n.why, "no free port");
@@ -771,53 +753,17 @@ static int nsd_setup(void **state)
             "big IN TXT \"record %02d of a set too large for udp..........................\"\n", i);
     char confpath[128];
     snprintf(confpath, sizeof confpath, "%s/nsd.conf", n.dir);
-    if (write_file(n.dir, "nsd.conf", conf) < 0 ||
-        write_file(n.dir, "parallax.test.zone", zone) < 0) {
-        snprintf(n.why, sizeof n.why, "cannot write the nsd config");
+    if (harness_daemon_write(&n, "nsd.conf", conf) < 0 ||
+        harness_daemon_write(&n, "parallax.test.zone", zone) < 0)
         return 0;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(n.why, sizeof n.why, "fork: %s", strerror(errno));
-        return 0;
-    }
-    if (pid == 0) {
-        /* nsd dies with the test, however the test ends. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        char out[128];
-        snprintf(out, sizeof out, "%s/stderr", n.dir);
-        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execl(NSD_BIN, "nsd", "-d", "-c", confpath, (char *)NULL);
-        _exit(127);
-    }
-    n.pid = pid;
-    if (!nsd_ready(&n)) {
-        snprintf(n.why, sizeof n.why, "nsd did not answer within 5 s (see %s/stderr)", n.dir);
-        if (n.pid > 0) {
-            kill(n.pid, SIGKILL);
-            waitpid(n.pid, NULL, 0);
-        }
-        n.pid = 0;
-    }
+    char *const argv[] = {NSD_BIN, "-d", "-c", confpath, NULL};
+    (void)harness_daemon_start(&n, "nsd", argv, nsd_ready); /* need_nsd() reports a failure */
     return 0;
 }
 
 static int nsd_teardown(void **state)
 {
-    nsd_t *n = *state;
-    if (n->pid > 0) {
-        kill(n->pid, SIGTERM);
-        waitpid(n->pid, NULL, 0);
-    }
-    if (n->dir[0] && !n->why[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", n->dir);
-        (void)!system(cmd);
-    }
+    harness_daemon_stop(*state);
     return 0;
 }
 

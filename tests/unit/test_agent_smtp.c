@@ -286,12 +286,8 @@ static void test_cancel_in_flight(void **state)
 
 /* ---- a real OpenSMTPD ---- */
 
-typedef struct smtpd {
-    pid_t pid;
-    uint16_t port;
-    char dir[64];
-    char why[256];
-} smtpd_t;
+/* OpenSMTPD, run by the harness beside the tests. */
+typedef harness_daemon_t smtpd_t;
 
 /* Connects until smtpd listens (at most 50 tries 100 ms apart) or dies. */
 static int smtpd_ready(smtpd_t *s)
@@ -327,11 +323,8 @@ static int smtpd_setup(void **state)
         snprintf(s.why, sizeof s.why, "OpenSMTPD must start as root");
         return 0;
     }
-    snprintf(s.dir, sizeof s.dir, "/tmp/px-test-smtpd-XXXXXX");
-    if (!mkdtemp(s.dir)) {
-        snprintf(s.why, sizeof s.why, "mkdtemp: %s", strerror(errno));
+    if (harness_daemon_dir(&s, "smtpd") < 0)
         return 0;
-    }
     int fd = harness_tcp_socket(AF_INET, 0, 4, &s.port);
     if (fd < 0) {
         snprintf(s.why, sizeof s.why, "no free port");
@@ -345,54 +338,16 @@ static int smtpd_setup(void **state)
              "match from any for any reject\n",
              s.port);
     snprintf(path, sizeof path, "%s/smtpd.conf", s.dir);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(conf, f) < 0 || fclose(f) != 0) {
-        snprintf(s.why, sizeof s.why, "cannot write %s", path);
+    if (harness_daemon_write(&s, "smtpd.conf", conf) < 0)
         return 0;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(s.why, sizeof s.why, "fork: %s", strerror(errno));
-        return 0;
-    }
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        char out[128];
-        snprintf(out, sizeof out, "%s/stderr", s.dir);
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o >= 0) {
-            dup2(o, 1);
-            dup2(o, 2);
-        }
-        execl(SMTPD_BIN, "smtpd", "-d", "-f", path, (char *)NULL);
-        _exit(127);
-    }
-    s.pid = pid;
-    if (!smtpd_ready(&s)) {
-        /* Typically another smtpd holds the control socket, or the users it drops to are
-         * missing; its own words are in the stderr file. */
-        snprintf(s.why, sizeof s.why, "smtpd did not start listening (see %s/stderr)", s.dir);
-        if (s.pid > 0) {
-            kill(s.pid, SIGKILL);
-            waitpid(s.pid, NULL, 0);
-        }
-        s.pid = 0;
-    }
+    char *const argv[] = {SMTPD_BIN, "-d", "-f", path, NULL};
+    (void)harness_daemon_start(&s, "smtpd", argv, smtpd_ready); /* the tests report a failure */
     return 0;
 }
 
 static int smtpd_teardown(void **state)
 {
-    smtpd_t *s = *state;
-    if (s->pid > 0) {
-        kill(s->pid, SIGTERM);
-        waitpid(s->pid, NULL, 0);
-    }
-    if (s->dir[0] && !s->why[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
-        (void)!system(cmd);
-    }
+    harness_daemon_stop(*state);
     return 0;
 }
 

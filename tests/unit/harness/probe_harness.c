@@ -1,14 +1,20 @@
-/* probe_harness: one probe run to its end for the unit tests, and loopback sockets. */
+/* probe_harness: one probe run to its end for the unit tests, loopback sockets, and servers
+ * run beside a test. */
 #include "probe_harness.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -177,4 +183,77 @@ int harness_tcp_socket(int family, int listening, int backlog, uint16_t *port)
     }
     *port = ntohs(family == AF_INET6 ? a.v6.sin6_port : a.v4.sin_port);
     return fd;
+}
+
+int harness_daemon_dir(harness_daemon_t *d, const char *name)
+{
+    snprintf(d->dir, sizeof d->dir, "/tmp/px-test-%s-XXXXXX", name);
+    if (!mkdtemp(d->dir)) {
+        snprintf(d->why, sizeof d->why, "mkdtemp: %s", strerror(errno));
+        d->dir[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+int harness_daemon_write(harness_daemon_t *d, const char *name, const char *text)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", d->dir, name);
+    FILE *f = fopen(path, "w");
+    int failed = !f || fputs(text, f) < 0;
+    if ((f && fclose(f) != 0) || failed) {
+        snprintf(d->why, sizeof d->why, "cannot write %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+int harness_daemon_start(harness_daemon_t *d, const char *what, char *const argv[],
+                         int (*ready)(harness_daemon_t *d))
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(d->why, sizeof d->why, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        /* The server dies with the test, however the test ends. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        char out[128];
+        snprintf(out, sizeof out, "%s/stderr", d->dir);
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    d->pid = pid;
+    if (ready(d))
+        return 0;
+    /* Typically another instance holds a socket it needs, or a user it drops to is missing;
+     * its own words are in the stderr file. */
+    snprintf(d->why, sizeof d->why, "%s did not start answering (see %s/stderr)", what, d->dir);
+    if (d->pid > 0) {
+        kill(d->pid, SIGKILL);
+        waitpid(d->pid, NULL, 0);
+    }
+    d->pid = 0;
+    return -1;
+}
+
+void harness_daemon_stop(harness_daemon_t *d)
+{
+    if (d->pid > 0) {
+        kill(d->pid, SIGTERM);
+        waitpid(d->pid, NULL, 0);
+        d->pid = 0;
+    }
+    if (d->dir[0] && !d->why[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
+        (void)!system(cmd);
+    }
 }

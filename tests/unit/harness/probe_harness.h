@@ -1,5 +1,6 @@
 /* probe_harness: what the probe kinds' unit tests share — a target for one probe, running it
- * to its end in a private event loop (bounded), and TCP sockets on free loopback ports. Linked
+ * to its end in a private event loop (bounded), TCP sockets on free loopback ports, and real
+ * servers (nsd, OpenSMTPD) run beside a test in a temporary directory. Linked
  * into every test_agent_* program (tests/CMakeLists.txt). Uses cmocka's assertions: call it
  * from a test only. */
 #ifndef PX_PROBE_HARNESS_H
@@ -7,6 +8,7 @@
 
 #include <event2/event.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "probe.h"
 
@@ -44,5 +46,32 @@ int harness_cancel_after(struct event_base *base, const probe_target_t *t, int64
  * backlog when listening is set. Returns the fd (the caller closes it) with *port set, or -1
  * (errno set) when the family has no loopback here. */
 int harness_tcp_socket(int family, int listening, int backlog, uint16_t *port);
+
+/* A server program a test runs beside it: its process, the port the test chose for it, its
+ * temporary directory (configuration, its stdout and stderr) and why it is not running. */
+typedef struct harness_daemon {
+    pid_t pid;     /* > 0 while it runs */
+    uint16_t port; /* where the test told it to listen */
+    char dir[64];  /* its temporary directory */
+    char why[256]; /* why it is not running; "" when it is */
+} harness_daemon_t;
+
+/* Makes d's temporary directory, /tmp/px-test-NAME-XXXXXX. Returns 0, or -1 with d->why. */
+int harness_daemon_dir(harness_daemon_t *d, const char *name);
+
+/* Writes text into the file name in d's directory. Returns 0, or -1 with d->why. */
+int harness_daemon_write(harness_daemon_t *d, const char *name, const char *text);
+
+/* Runs argv (argv[0] a path) with stdout and stderr into the file "stderr" of d's directory,
+ * killed when the test process dies, then asks ready(d), which polls for a few seconds and
+ * says 1 once the server answers (and sets d->pid to 0 if it saw it exit). When it does not,
+ * the server is killed and d->why names what (for the test to report) and the stderr file to
+ * read. Returns 0 while it runs, -1 if not. */
+int harness_daemon_start(harness_daemon_t *d, const char *what, char *const argv[],
+                         int (*ready)(harness_daemon_t *d));
+
+/* Stops the server (SIGTERM, then waits for it) and removes its directory, unless it failed:
+ * then the directory stays, for the stderr file d->why names. */
+void harness_daemon_stop(harness_daemon_t *d);
 
 #endif
