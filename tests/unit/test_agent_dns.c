@@ -46,10 +46,8 @@ typedef harness_outcome_t outcome_t;
 /* The run's dns details; the test fails when there are none. */
 static probe_dns_detail_t dns_of(const probe_result_t *r)
 {
-    probe_dns_detail_t d;
-    memset(&d, 0, sizeof d);
-    if (probe_dns_detail(r, &d) < 0)
-        fail_msg("no dns details: %s", r->message);
+    probe_dns_detail_t d = {0};
+    harness_need_detail(probe_dns_detail(r, &d), r, "dns");
     return d;
 }
 

@@ -48,10 +48,8 @@ typedef harness_outcome_t outcome_t;
 /* The run's http details; the test fails when there are none. */
 static probe_http_detail_t http_of(const probe_result_t *r)
 {
-    probe_http_detail_t d;
-    memset(&d, 0, sizeof d);
-    if (probe_http_detail(r, &d) < 0)
-        fail_msg("no http details: %s", r->message);
+    probe_http_detail_t d = {0};
+    harness_need_detail(probe_http_detail(r, &d), r, "http");
     return d;
 }
 

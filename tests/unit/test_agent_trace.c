@@ -36,10 +36,8 @@
 /* The run's trace details; the test fails when there are none. */
 static probe_trace_detail_t trace_of(const probe_result_t *r)
 {
-    probe_trace_detail_t d;
-    memset(&d, 0, sizeof d);
-    if (probe_trace_detail(r, &d) < 0)
-        fail_msg("no trace details: %s", r->message);
+    probe_trace_detail_t d = {0};
+    harness_need_detail(probe_trace_detail(r, &d), r, "trace");
     return d;
 }
 

@@ -185,6 +185,12 @@ int harness_tcp_socket(int family, int listening, int backlog, uint16_t *port)
     return fd;
 }
 
+void harness_need_detail(int rc, const probe_result_t *r, const char *kind)
+{
+    if (rc < 0)
+        fail_msg("no %s details: %s", kind, r->message);
+}
+
 int harness_daemon_dir(harness_daemon_t *d, const char *name)
 {
     snprintf(d->dir, sizeof d->dir, "/tmp/px-test-%s-XXXXXX", name);

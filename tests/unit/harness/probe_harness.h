@@ -42,6 +42,10 @@ size_t harness_run_many(const probe_target_t *t, size_t n, harness_outcome_t *ou
 int harness_cancel_after(struct event_base *base, const probe_target_t *t, int64_t run_ms,
                          int64_t after_ms);
 
+/* Fails the test, naming kind and r's message, unless rc (a kind's detail accessor's return
+ * for r) is 0: for the kinds' one-line "details of this result" helpers. */
+void harness_need_detail(int rc, const probe_result_t *r, const char *kind);
+
 /* A TCP socket bound to a free loopback port of family (AF_INET, AF_INET6), listening with
  * backlog when listening is set. Returns the fd (the caller closes it) with *port set, or -1
  * (errno set) when the family has no loopback here. */
