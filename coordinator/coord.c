@@ -20,6 +20,7 @@
 #include "clocksync.h"
 #include "keys.h"
 #include "log.h"
+#include "log_limit.h"
 #include "merger.h"
 #include "router.h"
 #include "refusals.h"
@@ -47,6 +48,9 @@
 /* An agent speaking another protocol version is logged and its refusal stored at most this
  * often while it goes on sending (and at once when the version it speaks changes). */
 #define COORD_REFUSAL_PERIOD_US (60 * 1000000LL)
+/* Refused handshakes and dropped messages: one line a minute per key, with a count of the
+ * rest; this many keys are told apart, the others share a line. */
+#define COORD_LOG_LIMIT_KEYS 256
 
 /* A batch waiting to be stored with the others of its group. */
 typedef struct pending {
@@ -64,7 +68,9 @@ struct coord {
     allow_t *allow;
     Parallax__Schedule *schedule;
     sessions_t *sessions;
-    refusals_t *refusals; /* agents speaking another protocol version */
+    refusals_t *refusals;  /* agents speaking another protocol version */
+    log_limit_t *zap_log;  /* refused handshakes, by public key */
+    log_limit_t *drop_log; /* messages dropped, by sender */
     backoff_t backoff;
     int db_ready;  /* connected, and everything a fresh connection needs is loaded */
     int db_was_up; /* for logging the loss of the database once */
@@ -100,7 +106,9 @@ coord_t *coord_new(const coord_config_t *cfg, err_t *err)
         goto fail;
     if (!(c->allow = allow_new()) || !(c->store = store_new(cfg->database, STORE_SESSION_INGEST)) ||
         !(c->sessions = sessions_new(COORD_MAX_SESSIONS)) ||
-        !(c->refusals = refusals_new(COORD_MAX_SESSIONS))) {
+        !(c->refusals = refusals_new(COORD_MAX_SESSIONS)) ||
+        !(c->zap_log = log_limit_new(COORD_LOG_LIMIT_KEYS, COORD_REFUSAL_PERIOD_US)) ||
+        !(c->drop_log = log_limit_new(COORD_LOG_LIMIT_KEYS, COORD_REFUSAL_PERIOD_US))) {
         err_set(err, "out of memory");
         goto fail;
     }
@@ -136,6 +144,8 @@ void coord_destroy(coord_t **coord)
     store_schedule_free(&c->schedule);
     sessions_destroy(&c->sessions);
     refusals_destroy(&c->refusals);
+    log_limit_destroy(&c->zap_log);
+    log_limit_destroy(&c->drop_log);
     if (c->sigfd >= 0)
         close(c->sigfd);
     free(c);
@@ -304,16 +314,36 @@ static void db_changes(coord_t *c)
 
 /* ---- agents' messages -------------------------------------------------------------------- */
 
+/* " (and N more since the last line)", or "" when nothing was held back. */
+static const char *held_note(char *buf, size_t len, unsigned long held)
+{
+    if (!held)
+        return "";
+    snprintf(buf, len, " (and %lu more like it since the last line)", held);
+    return buf;
+}
+
 static int authorize(void *arg, const char *public_key, char *user_id, size_t len)
 {
     coord_t *c = arg;
     const allow_entry_t *e = allow_find_enabled(c->allow, public_key);
     if (!e) {
+        /* Limited: an unauthenticated peer reconnecting in a loop must not flood the log. */
+        unsigned long held;
+        int shared;
+        char note[80];
+        if (!log_limit_allow(c->zap_log, public_key, time_mono_us(), &held, &shared))
+            return 0;
         const allow_entry_t *known = allow_find(c->allow, public_key);
-        if (known)
-            log_warn("refused agent %s: disabled", known->name);
+        if (shared)
+            log_warn("refused connections from more keys than are told apart%s",
+                     held_note(note, sizeof note, held));
+        else if (known)
+            log_warn("refused agent %s: disabled%s", known->name,
+                     held_note(note, sizeof note, held));
         else
-            log_warn("refused connection from unregistered key %s", public_key);
+            log_warn("refused connection from unregistered key %s%s", public_key,
+                     held_note(note, sizeof note, held));
         return 0;
     }
     /* The key itself becomes the connection's User-Id: each message is checked against the
@@ -516,20 +546,35 @@ static void handle_message(coord_t *c, router_msg_t *msg)
     /* Identity comes from the key that authenticated the connection, never from the payload. */
     const allow_entry_t *agent = allow_find_enabled(c->allow, msg->user_id);
     if (!agent) {
+        /* Limited: a disabled agent resends its whole spool. */
+        unsigned long held;
+        int shared;
+        char note[80];
+        if (!log_limit_allow(c->drop_log, msg->user_id, time_mono_us(), &held, &shared))
+            return;
         const allow_entry_t *known = allow_find(c->allow, msg->user_id);
-        log_warn("dropped a message from %s %s", known ? "disabled agent" : "unknown key",
-                 known ? known->name : (*msg->user_id ? msg->user_id : "(none)"));
+        if (shared)
+            log_warn("dropped messages from more senders than are told apart%s",
+                     held_note(note, sizeof note, held));
+        else
+            log_warn("dropped a message from %s %s%s", known ? "disabled agent" : "unknown key",
+                     known ? known->name : (*msg->user_id ? msg->user_id : "(none)"),
+                     held_note(note, sizeof note, held));
         return;
     }
     err_t err = {{0}};
     Parallax__Envelope *env = wire_unpack(msg->data, msg->len, PX_WIRE_MAX_TO_COORD, &err);
     if (!env) {
+        unsigned long held;
+        int shared;
+        char note[80];
         /* Another version's message is refused whatever wire_unpack made of the rest. */
         uint32_t version;
         if (wire_peek_version(msg->data, msg->len, &version) == 0 && version != PX_PROTOCOL_VERSION)
             refuse_version(c, agent, version);
-        else
-            log_warn("agent %s: dropped a bad message: %s", agent->name, err.msg);
+        else if (log_limit_allow(c->drop_log, msg->user_id, time_mono_us(), &held, &shared))
+            log_warn("agent %s: dropped a bad message: %s%s", agent->name, err.msg,
+                     held_note(note, sizeof note, held));
         return;
     }
     session_t *s = sessions_touch(c->sessions, agent->agent_id, agent->name, msg->route,
@@ -607,6 +652,33 @@ static void agent_offline(void *arg, const char *name)
     log_info("agent %s marked offline", name);
 }
 
+/* What a log limit held back, told once its period is over. */
+static void report_refused(void *arg, const char *key, unsigned long held)
+{
+    coord_t *c = arg;
+    const allow_entry_t *known = key ? allow_find(c->allow, key) : NULL;
+    if (!key)
+        log_warn("refused %lu more connections from keys not told apart in the last minute", held);
+    else if (known)
+        log_warn("refused agent %s %lu more times in the last minute: disabled", known->name, held);
+    else
+        log_warn("refused %lu more connections from unregistered key %s in the last minute", held,
+                 key);
+}
+
+static void report_dropped(void *arg, const char *key, unsigned long held)
+{
+    coord_t *c = arg;
+    const allow_entry_t *known = key ? allow_find(c->allow, key) : NULL;
+    if (!key)
+        log_warn("dropped %lu more messages from senders not told apart in the last minute", held);
+    else if (known)
+        log_warn("dropped %lu more messages from %sagent %s in the last minute", held,
+                 known->enabled ? "" : "disabled ", known->name);
+    else
+        log_warn("dropped %lu more messages from %s in the last minute", held, key);
+}
+
 /* Once a second: expire silent sessions and mark silent agents offline. */
 static void housekeeping(coord_t *c)
 {
@@ -616,6 +688,8 @@ static void housekeeping(coord_t *c)
     c->housekeeping_mono_us = now;
     sessions_expire(c->sessions, now, (int64_t)c->cfg.session_timeout_s * 1000000, session_expired,
                     c);
+    log_limit_flush(c->zap_log, now, report_refused, c);
+    log_limit_flush(c->drop_log, now, report_dropped, c);
     if (!c->db_ready)
         return;
     err_t err = {{0}};

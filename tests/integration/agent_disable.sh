@@ -12,9 +12,15 @@ wait_until 30 "first results" 'test "$(count)" -gt 2'
 
 "$CTL" --db "$DB" agent disable fr1 >/dev/null
 t_disabled=$(sql "SELECT now()")
-# The agent keeps sending: wait until the coordinator has turned away three of its messages.
-dropped() { grep -c "dropped a message from disabled agent fr1" "$WORK/coordinator.log" || true; }
-wait_until 15 "three messages from the disabled agent dropped" 'test "$(dropped)" -ge 3'
+# The agent keeps sending: the coordinator turns its messages away, logging the first (the
+# rest once a minute, counted), and the agent is left with three results unacknowledged.
+wait_until 15 "a message from the disabled agent dropped" \
+    'grep -q "dropped a message from disabled agent fr1" "$WORK/coordinator.log"'
+pending() { sed -n 's/.*pending=\([0-9]*\).*/\1/p' "$WORK/state-fr1/stats"; }
+pending0=$(pending)
+wait_until 15 "three more results unacknowledged" 'test "$(pending)" -ge $((pending0 + 3))'
+[ "$(grep -c "dropped a message from disabled agent fr1" "$WORK/coordinator.log")" = 1 ] ||
+    fail "each dropped message was logged: the log is not limited"
 n_after=$(count)
 late=$(sql "SELECT count(*) FROM parallax.results WHERE received_at > '$t_disabled'::timestamptz + interval '1 second'")
 [ "$late" = 0 ] || fail "$late results stored more than 1 s after disabling"

@@ -34,6 +34,15 @@ log "an unregistered key is refused and stores nothing"
     batch 5 1 "$PROBE" 2 && fail "unregistered key got an ack"
 grep -q "refused connection from unregistered key" "$WORK/coordinator.log" || fail "refusal not logged"
 
+log "refused handshakes are logged once a minute per key, not once each"
+for _ in 1 2 3; do
+    # A DEALER with no peer blocks on send: the handshake fails, so timeout ends it.
+    timeout 3 "$PX_BUILD_DIR/tests/pxclient" -e "$COORD_EP" -k "$COORD_KEY" -s 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7' \
+        chatter 1 100 >/dev/null || true
+done
+[ "$(grep -c "refused connection from unregistered key" "$WORK/coordinator.log")" = 1 ] ||
+    fail "four refused connections, $(grep -c "refused connection from unregistered key" "$WORK/coordinator.log") lines"
+
 log "a disabled agent is refused and stores nothing"
 loads=$(grep -c "allow-list loaded" "$WORK/coordinator.log")
 "$CTL" --db "$DB" agent disable gb1 >/dev/null
