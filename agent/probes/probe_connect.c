@@ -24,6 +24,11 @@ px_status_t probe_connect_status(int err, int immediate)
         /* Reported at connect() time it is our own routing table saying no; reported later
          * it came from an ICMP error on the path. */
         return immediate ? PX_STATUS_LOCAL_ERROR : PX_STATUS_UNREACHABLE;
+    case ECONNRESET:
+        /* Refusing a SYN is ECONNREFUSED: a reset is of a connection the peer had accepted,
+         * seen before its outcome was read (a server that accepts and resets at once, on a
+         * busy machine). Read later, that is the session's protocol error; so it is here. */
+        return immediate ? PX_STATUS_LOCAL_ERROR : PX_STATUS_PROTOCOL_ERROR;
     default:
         return PX_STATUS_LOCAL_ERROR;
     }

@@ -30,7 +30,8 @@ int probe_connect_result(int fd);
 
 /* The status a failed connect maps to; immediate says connect() itself failed (as opposed to
  * the error arriving later through SO_ERROR), which makes no-route errors local. err 0 maps
- * to OK. */
+ * to OK; a reset arriving through SO_ERROR (the peer accepted, then reset) is a protocol
+ * error, as the same reset read a moment later would be. */
 px_status_t probe_connect_status(int err, int immediate);
 
 #endif

@@ -130,6 +130,9 @@ static void test_connect_errno_map(void **state)
     assert_int_equal(probe_connect_status(ECONNREFUSED, 0), PX_STATUS_REFUSED);
     assert_int_equal(probe_connect_status(ECONNREFUSED, 1), PX_STATUS_REFUSED);
     assert_int_equal(probe_connect_status(ETIMEDOUT, 0), PX_STATUS_TIMEOUT);
+    /* Accepted, then reset before the connect's outcome was read (a race on a busy host). */
+    assert_int_equal(probe_connect_status(ECONNRESET, 0), PX_STATUS_PROTOCOL_ERROR);
+    assert_int_equal(probe_connect_status(ECONNRESET, 1), PX_STATUS_LOCAL_ERROR);
     assert_int_equal(probe_connect_status(EHOSTUNREACH, 0), PX_STATUS_UNREACHABLE);
     assert_int_equal(probe_connect_status(ENETUNREACH, 0), PX_STATUS_UNREACHABLE);
     /* At connect() time, no route is the vantage's own problem. */
