@@ -278,13 +278,6 @@ static int db_ensure(coord_t *c, err_t *fatal)
     if (store_register_coordinator(c->store, c->keys.public_z85, c->cfg.advertise, &err) < 0 ||
         reload_agents(c, &err) < 0 || reload_schedule(c, &err) < 0)
         goto failed;
-    if (!store_has_agent_state(c->store))
-        log_warn("the schema predates migration 007: agent state and schedule versions are not "
-                 "stored; run 'parallaxctl db migrate'");
-    if (!store_has_refusal(c->store))
-        log_warn("the schema predates migration 002 (agents.refused): agents speaking another "
-                 "protocol version are logged but not shown by parallaxctl; run 'parallaxctl db "
-                 "migrate' and restart the coordinator");
     backoff_reset(&c->backoff);
     c->db_ready = 1;
     c->db_was_up = 1;

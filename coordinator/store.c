@@ -83,16 +83,6 @@ int store_fd(const store_t *store)
     return store_connected(store) ? PQsocket(store->conn) : -1;
 }
 
-int store_has_agent_state(const store_t *store)
-{
-    return store->has_agent_state;
-}
-
-int store_has_refusal(const store_t *store)
-{
-    return store->has_refusal;
-}
-
 /* The server's message on one line, without libpq's trailing newline. */
 void store_set_pg_error(err_t *err, const char *what, const PGresult *res, PGconn *conn)
 {
@@ -305,26 +295,31 @@ int store_connect(store_t *s, err_t *err)
     store_disconnect(s);
     if (open_conn(s, err) < 0)
         return -1;
+    /* The schema must be the one this coordinator was built with (PX_SCHEMA_LATEST, the
+     * newest file of schema/migrations/, set by CMake): an older one lacks what it writes,
+     * and before migration 003 the ingest's triggers and a merge on its own connection could
+     * deadlock. */
+    const char *latest[] = {PX_SCHEMA_LATEST};
     PGresult *res = store_exec(s, "checking the schema", PGRES_TUPLES_OK,
-                               "SELECT to_regclass('parallax.results') IS NOT NULL, "
-                               "to_regprocedure('parallax.merge_run(timestamptz)') IS NOT NULL, "
-                               "to_regclass('parallax.heartbeats') IS NOT NULL, "
-                               "to_regclass('parallax.schedule_versions') IS NOT NULL, "
-                               "EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
-                               "to_regclass('parallax.agents') AND attname = 'refused' "
-                               "AND NOT attisdropped)",
-                               0, NULL, err);
-    if (!res)
-        return -1;
+                               "SELECT to_regclass('parallax.schema_migrations') IS NOT NULL "
+                               "AND EXISTS (SELECT 1 FROM parallax.schema_migrations "
+                               "WHERE name = $1)",
+                               1, latest, err);
+    if (!res) {
+        /* Without the table the EXISTS fails to plan: no schema at all. */
+        if (strcmp(s->sqlstate, "42P01") && strcmp(s->sqlstate, "3F000"))
+            return -1;
+        err_set(err, "the database has no parallax schema: run 'parallaxctl db migrate' first");
+        store_disconnect(s);
+        return -2;
+    }
     int migrated = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    /* A coordinator newer than the schema still stores results; it merges once migrated. */
-    s->has_merge = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-    s->has_heartbeats = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-    s->has_agent_state = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
-    s->has_refusal = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
     PQclear(res);
     if (!migrated) {
-        err_set(err, "the database has no parallax schema: run 'parallaxctl db migrate' first");
+        err_set(err,
+                "the database's schema is older than this coordinator (it lacks migration %s): "
+                "run 'parallaxctl db migrate'",
+                PX_SCHEMA_LATEST);
         store_disconnect(s);
         return -2;
     }

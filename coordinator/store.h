@@ -41,10 +41,11 @@ store_t *store_new(const char *conninfo, store_session_t kind);
 /* Disconnects, frees *store and NULLs it. Accepts NULL. */
 void store_destroy(store_t **store);
 
-/* Connects and prepares the session: checks the schema is migrated, sets the timeouts,
- * LISTENs for changes, creates the staging table. Returns 0, -1 (err set) if the database is
- * unreachable or too slow (try again later), or -2 if it will not work without an operator
- * (schema missing). */
+/* Connects and prepares the session: checks the schema is migrated to this build's newest
+ * migration, sets the timeouts, and for the ingest's session LISTENs for changes and
+ * creates the staging table. Returns 0, -1 (err set) if the database is unreachable or too
+ * slow (try again later), or -2 if it will not work without an operator (schema missing or
+ * older than this coordinator). */
 int store_connect(store_t *store, err_t *err);
 
 /* 1 if connected. A failure that loses the connection (or a deadline that drops it) makes
@@ -58,12 +59,5 @@ void store_interrupt(store_t *store);
 
 /* The connection's socket, to wait on for notifications; -1 when disconnected. */
 int store_fd(const store_t *store);
-
-/* 1 if the schema has migration 007 (agent liveness, clock, schedule versions); without it
- * the calls that need it do nothing and the schedule version is a hash of its contents. */
-int store_has_agent_state(const store_t *store);
-
-/* 1 if the schema has migration 002 (agents.refused): without it refusals are not stored. */
-int store_has_refusal(const store_t *store);
 
 #endif

@@ -19,12 +19,7 @@ int store_touch_agent(store_t *s, int agent_id, const char *agent_version, int64
     snprintf(version, sizeof version, "%" PRId64, schedule_version);
     const char *p[] = {id, agent_version && *agent_version ? agent_version : NULL,
                        schedule_version >= 0 ? version : NULL};
-    if (!s->has_agent_state)
-        return store_run(s, "updating last_seen",
-                         "UPDATE parallax.agents SET last_seen = now(), "
-                         "agent_version = coalesce($2, agent_version) WHERE id = $1",
-                         2, p, err);
-        /* Every SET expression sees the row as it was, so the CASE compares with the old ack. */
+    /* Every SET expression sees the row as it was, so the CASE compares with the old ack. */
 #define STORE_TOUCH_SET                                                                            \
     "UPDATE parallax.agents SET last_seen = now(), online = true, "                                \
     "agent_version = coalesce($2, agent_version), "                                                \
@@ -33,17 +28,13 @@ int store_touch_agent(store_t *s, int agent_id, const char *agent_version, int64
     "ELSE schedule_acked_at END, "                                                                 \
     "schedule_version_acked = coalesce($3::bigint, schedule_version_acked) "
     return store_run(s, "updating last_seen",
-                     s->has_refusal ? STORE_TOUCH_SET
-                         ", refused = NULL, refused_at = NULL WHERE id = $1"
-                                    : STORE_TOUCH_SET "WHERE id = $1",
-                     3, p, err);
+                     STORE_TOUCH_SET ", refused = NULL, refused_at = NULL WHERE id = $1", 3, p,
+                     err);
 #undef STORE_TOUCH_SET
 }
 
 int store_refuse_agent(store_t *s, int agent_id, const char *why, err_t *err)
 {
-    if (!s->has_refusal)
-        return 0;
     char id[16];
     snprintf(id, sizeof id, "%d", agent_id);
     const char *p[] = {id, why};
@@ -55,8 +46,6 @@ int store_refuse_agent(store_t *s, int agent_id, const char *why, err_t *err)
 int store_expire_agents(store_t *s, uint64_t timeout_s, void (*gone)(void *arg, const char *name),
                         void *arg, err_t *err)
 {
-    if (!s->has_agent_state)
-        return 0;
     char secs[24];
     snprintf(secs, sizeof secs, "%" PRIu64, timeout_s);
     const char *p[] = {secs};
@@ -77,8 +66,6 @@ int store_expire_agents(store_t *s, uint64_t timeout_s, void (*gone)(void *arg, 
 
 int store_heartbeat(store_t *s, int agent_id, err_t *err)
 {
-    if (!s->has_heartbeats)
-        return 0;
     char id[16];
     snprintf(id, sizeof id, "%d", agent_id);
     const char *p[] = {id};
@@ -92,8 +79,6 @@ int store_set_clock(store_t *s, int agent_id, int offset_ms, double rtt_ms, int 
                     long *queued, err_t *err)
 {
     *queued = 0;
-    if (!s->has_agent_state)
-        return 0;
     char id[16], off[16], rtt[32], remerge[16];
     snprintf(id, sizeof id, "%d", agent_id);
     snprintf(off, sizeof off, "%d", offset_ms);

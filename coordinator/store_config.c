@@ -88,18 +88,7 @@ void store_schedule_free(Parallax__Schedule **s)
     *s = NULL;
 }
 
-/* FNV-1a: the version of a schedule on a schema without parallax.schedule_versions. */
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-static Parallax__Schedule *schedule_from_rows(const PGresult *res, uint64_t *hash)
+static Parallax__Schedule *schedule_from_rows(const PGresult *res)
 {
     int rows = PQntuples(res);
     Parallax__Schedule *sched = calloc(1, sizeof *sched);
@@ -109,7 +98,6 @@ static Parallax__Schedule *schedule_from_rows(const PGresult *res, uint64_t *has
     sched->probes = calloc(rows ? (size_t)rows : 1, sizeof *sched->probes);
     if (!sched->probes)
         goto oom;
-    uint64_t h = 14695981039346656037ULL;
     for (int i = 0; i < rows; i++) {
         Parallax__Probe *p = calloc(1, sizeof *p);
         if (!p)
@@ -126,10 +114,7 @@ static Parallax__Schedule *schedule_from_rows(const PGresult *res, uint64_t *has
         p->control = strcmp(PQgetvalue(res, i, 7), "t") == 0;
         if (!p->target || !p->address || !p->spec)
             goto oom;
-        for (int c = 0; c < 8; c++)
-            h = fnv1a(h, PQgetvalue(res, i, c), (size_t)PQgetlength(res, i, c) + 1);
     }
-    *hash = h;
     return sched;
 oom:
     store_schedule_free(&sched);
@@ -139,8 +124,8 @@ oom:
 int store_load_schedule(store_t *s, Parallax__Schedule **out, err_t *err)
 {
     /* One snapshot for the probes and the version, so the version names exactly them. */
-    if (s->has_agent_state && store_run(s, "loading the schedule",
-                                        "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, err) < 0)
+    if (store_run(s, "loading the schedule", "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL,
+                  err) < 0)
         return -1;
     PGresult *res = store_exec(s, "loading the schedule", PGRES_TUPLES_OK,
                                "SELECT probe_id, target, address, spec, interval_s, phase_ms, "
@@ -148,31 +133,25 @@ int store_load_schedule(store_t *s, Parallax__Schedule **out, err_t *err)
                                0, NULL, err);
     if (!res)
         goto fail;
-    uint64_t h = 0;
-    Parallax__Schedule *sched = schedule_from_rows(res, &h);
+    Parallax__Schedule *sched = schedule_from_rows(res);
     PQclear(res);
     if (!sched) {
         err_set(err, "out of memory loading the schedule");
         goto fail;
     }
-    if (s->has_agent_state) {
-        res = store_exec(s, "numbering the schedule", PGRES_TUPLES_OK,
-                         "SELECT parallax.schedule_version_current()", 0, NULL, err);
-        if (!res || store_run(s, "loading the schedule", "COMMIT", 0, NULL, err) < 0) {
-            PQclear(res);
-            store_schedule_free(&sched);
-            goto fail;
-        }
-        sched->version = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    res = store_exec(s, "numbering the schedule", PGRES_TUPLES_OK,
+                     "SELECT parallax.schedule_version_current()", 0, NULL, err);
+    if (!res || store_run(s, "loading the schedule", "COMMIT", 0, NULL, err) < 0) {
         PQclear(res);
-    } else {
-        /* Versions travel as uint64 but are kept below 2^63 so SQL can store them; never 0. */
-        sched->version = (h & INT64_MAX) ? (h & INT64_MAX) : 1;
+        store_schedule_free(&sched);
+        goto fail;
     }
+    sched->version = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
     *out = sched;
     return 0;
 fail:
-    if (s->has_agent_state && store_connected(s))
+    if (store_connected(s))
         store_run(s, "ROLLBACK", "ROLLBACK", 0, NULL, NULL);
     return -1;
 }

@@ -263,14 +263,9 @@ static int record_batches(store_t *s, group_t *g, err_t *err)
     }
     const char *p[] = {a.buf, st.buf, sq.buf, nr.buf, ng.buf};
     res = store_exec(s, "recording the batches", PGRES_TUPLES_OK,
-                     s->has_agent_state
-                         ? "INSERT INTO parallax.batches (agent_id, stream, seq, results, gaps) "
-                           "SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::int[], "
-                           "$5::int[]) ON CONFLICT DO NOTHING RETURNING agent_id, stream, seq"
-                         : "INSERT INTO parallax.batches (agent_id, stream, seq, results) "
-                           "SELECT a, s, q, r FROM unnest($1::int[], $2::bigint[], $3::bigint[], "
-                           "$4::int[], $5::int[]) AS u(a, s, q, r, g) "
-                           "ON CONFLICT DO NOTHING RETURNING agent_id, stream, seq",
+                     "INSERT INTO parallax.batches (agent_id, stream, seq, results, gaps) "
+                     "SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::int[], "
+                     "$5::int[]) ON CONFLICT DO NOTHING RETURNING agent_id, stream, seq",
                      5, p, err);
     if (!res)
         goto out;

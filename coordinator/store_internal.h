@@ -22,12 +22,8 @@ struct store {
      * both under cancel_lock. */
     PGcancel *cancel;
     pthread_mutex_t cancel_lock;
-    int has_merge;        /* the schema has parallax.merge_run() (migration 003 or later) */
-    int has_heartbeats;   /* ... and parallax.heartbeats */
-    int has_agent_state;  /* ... and migration 007 (liveness, clock, schedule versions) */
-    int has_refusal;      /* ... and migration 002 after stable 1 (agents.refused) */
-    char sqlstate[6];     /* of the last failed statement, "" if none */
-    int64_t max_probe_id; /* highest probe id issued, as last read */
+    char sqlstate[6];                     /* of the last failed statement, "" if none */
+    int64_t max_probe_id;                 /* highest probe id issued, as last read */
     int64_t days_known[STORE_DAYS_KNOWN]; /* committed partitions, by day number; a ring */
     int n_days_known, next_day;
 };

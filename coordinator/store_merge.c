@@ -11,8 +11,6 @@
 int store_merge(store_t *s, long *bins, err_t *err)
 {
     *bins = 0;
-    if (!s->has_merge)
-        return 0;
     /* The merge may have a backlog after an outage: it gets a longer statement_timeout, set
      * for its own transaction only. */
     char timeout[80];

@@ -81,6 +81,19 @@ before=$(snapshot)
 grep -q '^results [1-9]' <<<"$before" && grep -q '^bins [1-9]' <<<"$before" &&
     grep -q '^outage_events [1-9]' <<<"$before" || fail "nothing to upgrade: $before"
 
+log "this coordinator refuses the old schema, saying what to run"
+cat >"$WORK/old.conf" <<CONF
+listen = tcp://127.0.0.1:$(free_port)
+database = $DB
+key_file = $WORK/old.key
+CONF
+rc=0
+timeout 20 "$COORD" -c "$WORK/old.conf" 2>"$WORK/old-coordinator.log" || rc=$?
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "the coordinator ran on stable 1's schema (exit $rc)"
+grep -q "schema is older than this coordinator.*parallaxctl db migrate" "$WORK/old-coordinator.log" ||
+    fail "no clear error: $(tail -n 3 "$WORK/old-coordinator.log")"
+[ "$(snapshot)" = "$before" ] || fail "the refused coordinator changed the database"
+
 log "db migrate upgrades it in place and loses nothing"
 ctl 0 db migrate
 [ "$(cat "$WORK/out")" = "recorded 001_core..012_gap_reason as 001_stable (stable 1)
