@@ -72,8 +72,9 @@ struct coord {
     log_limit_t *zap_log;  /* refused handshakes, by public key */
     log_limit_t *drop_log; /* messages dropped, by sender */
     backoff_t backoff;
-    int db_ready;  /* connected, and everything a fresh connection needs is loaded */
-    int db_was_up; /* for logging the loss of the database once */
+    int key_unsaved; /* keys were made at this start: written once the database agrees */
+    int db_ready;    /* connected, and everything a fresh connection needs is loaded */
+    int db_was_up;   /* for logging the loss of the database once */
     int64_t housekeeping_mono_us;
     merger_t *merger; /* running while coord_run() is */
     pending_t group[COORD_GROUP_MAX_BATCHES];
@@ -82,13 +83,56 @@ struct coord {
     int stopping;
 };
 
-static int load_or_create_keys(const char *path, keypair_t *kp, err_t *err)
+/* Reads the key pair, or makes one in memory when the file is missing: it is written only
+ * once the database shows it is not replacing a registered identity (save_new_keys). */
+static int load_or_make_keys(coord_t *c, err_t *err)
 {
-    if (access(path, F_OK) == 0)
-        return keys_file_read(path, kp, err);
-    if (keys_generate(kp, err) < 0 || keys_file_write(path, kp, err) < 0)
+    const char *path = c->cfg.key_file;
+    if (access(path, F_OK) == 0) {
+        if (c->cfg.new_key) {
+            err_set(err,
+                    "--new-key: %s exists; the coordinator keeps the identity it holds (move "
+                    "the file away first to make a new one)",
+                    path);
+            return -1;
+        }
+        return keys_file_read(path, &c->keys, err);
+    }
+    if (keys_generate(&c->keys, err) < 0)
         return -1;
-    log_info("created coordinator key pair in %s (public key %s)", path, kp->public_z85);
+    c->key_unsaved = 1;
+    return 0;
+}
+
+/* A new key pair replaces none the database has, unless --new-key: a lost key file would
+ * otherwise silently become a new identity, and every deployed agent would be locked out
+ * (they trust the registered key). Returns 0 when saved, -2 (fatal set) when not to go on. */
+static int save_new_keys(coord_t *c, err_t *fatal)
+{
+    char registered[KEYS_Z85_LEN + 1];
+    err_t err = {{0}};
+    if (store_coordinator_key(c->store, registered, sizeof registered, &err) < 0) {
+        err_set(fatal, "%s", err.msg);
+        return -1;
+    }
+    if (*registered && strcmp(registered, c->keys.public_z85) && !c->cfg.new_key) {
+        err_set(fatal,
+                "key_file %s is missing, but the database has this deployment's coordinator key "
+                "%s registered, which every agent trusts: restore the key file, or start once "
+                "with --new-key to make a new identity (then give every agent the new key)",
+                c->cfg.key_file, registered);
+        return -2;
+    }
+    if (keys_file_write(c->cfg.key_file, &c->keys, fatal) < 0)
+        return -2;
+    c->key_unsaved = 0;
+    if (*registered)
+        log_warn("made a new coordinator key pair in %s (public key %s) replacing %s "
+                 "(--new-key): every agent needs the new key",
+                 c->cfg.key_file, c->keys.public_z85, registered);
+    else
+        log_info("created coordinator key pair in %s (public key %s)", c->cfg.key_file,
+                 c->keys.public_z85);
     return 0;
 }
 
@@ -102,7 +146,7 @@ coord_t *coord_new(const coord_config_t *cfg, err_t *err)
     c->cfg = *cfg;
     c->sigfd = -1;
     backoff_init(&c->backoff, COORD_BACKOFF_MIN_MS, COORD_BACKOFF_MAX_MS);
-    if (load_or_create_keys(cfg->key_file, &c->keys, err) < 0)
+    if (load_or_make_keys(c, err) < 0)
         goto fail;
     if (!(c->allow = allow_new()) || !(c->store = store_new(cfg->database, STORE_SESSION_INGEST)) ||
         !(c->sessions = sessions_new(COORD_MAX_SESSIONS)) ||
@@ -268,6 +312,15 @@ static int db_ensure(coord_t *c, err_t *fatal)
     err_t err = {{0}};
     if (!store_connected(c->store)) {
         int rc = store_connect(c->store, &err);
+        if (rc == -2) {
+            err_set(fatal, "%s", err.msg);
+            return -2;
+        }
+        if (rc < 0)
+            goto failed;
+    }
+    if (c->key_unsaved) {
+        int rc = save_new_keys(c, &err);
         if (rc == -2) {
             err_set(fatal, "%s", err.msg);
             return -2;

@@ -15,6 +15,8 @@ typedef struct coord_config {
     char database[COORD_CONFIG_TEXT_MAX]; /* libpq connection string ("" = PG* environment) */
     char key_file[COORD_CONFIG_TEXT_MAX]; /* CURVE key pair, created 0600 on first start */
     uint64_t session_timeout_s;           /* an agent silent this long is expired */
+    int new_key; /* --new-key: a missing key_file may be made anew though the database has a
+                  * key registered (not from the file: a command-line decision) */
 } coord_config_t;
 
 /* Reads path into *out. Returns 0, or -1 with a "FILE:LINE: ..." message in err for a

@@ -9,13 +9,16 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: parallax-coordinator -c FILE [--check]\n"
+    fprintf(out, "usage: parallax-coordinator -c FILE [--check] [--new-key]\n"
                  "       parallax-coordinator --version | --help\n"
                  "Receives probe results from Parallax agents over CURVE-encrypted ZeroMQ and\n"
                  "stores them in PostgreSQL. FILE holds listen, advertise, database, key_file\n"
                  "and optionally session_timeout_s (see README.md, 'Configuration').\n"
                  "--check only reads and checks FILE: it prints 'FILE: ok' and exits 0, or the\n"
-                 "error and exits 2.\n");
+                 "error and exits 2.\n"
+                 "--new-key lets it make a new key pair when key_file is missing although the\n"
+                 "database has a key registered (every agent then needs the new key); without\n"
+                 "it the coordinator refuses to start in that case.\n");
 }
 
 int main(int argc, char **argv)
@@ -23,7 +26,7 @@ int main(int argc, char **argv)
     /* A peer that closes a socket we write to must cost a write error, not the process. */
     signal(SIGPIPE, SIG_IGN);
     const char *path = NULL;
-    int check_only = 0;
+    int check_only = 0, new_key = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -33,6 +36,8 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(argv[i], "--check") == 0) {
             check_only = 1;
+        } else if (strcmp(argv[i], "--new-key") == 0) {
+            new_key = 1;
         } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc && !path) {
             path = argv[++i];
         } else {
@@ -52,6 +57,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "parallax-coordinator: %s\n", err.msg);
         return 2;
     }
+    cfg.new_key = new_key;
     if (check_only) {
         printf("%s: ok\n", path);
         return 0;

@@ -9,6 +9,17 @@
 
 #include "store_internal.h"
 
+int store_coordinator_key(store_t *s, char *key, size_t len, err_t *err)
+{
+    PGresult *res = store_exec(s, "reading the registered coordinator key", PGRES_TUPLES_OK,
+                               "SELECT public_key FROM parallax.coordinator", 0, NULL, err);
+    if (!res)
+        return -1;
+    snprintf(key, len, "%s", PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+    return 0;
+}
+
 int store_register_coordinator(store_t *s, const char *public_key, const char *endpoint, err_t *err)
 {
     const char *p[] = {public_key, endpoint};

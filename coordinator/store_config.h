@@ -15,6 +15,10 @@
 /* Change notifications (bit flags) raised by triggers in the schema. */
 enum { STORE_CHANGED_AGENTS = 1, STORE_CHANGED_SCHEDULE = 2 };
 
+/* The coordinator's public key the database has registered, copied into key (len >= 41);
+ * "" if none is. Returns 0 or -1. */
+int store_coordinator_key(store_t *store, char *key, size_t len, err_t *err);
+
 /* Records the coordinator's public key and advertised endpoint. Returns 0 or -1. */
 int store_register_coordinator(store_t *store, const char *public_key, const char *endpoint,
                                err_t *err);

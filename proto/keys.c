@@ -89,6 +89,13 @@ int keys_file_read(const char *path, keypair_t *kp, err_t *err)
                 (unsigned)(st.st_mode & 0777));
         return -1;
     }
+    /* Someone else's file may be swapped or read by its owner: a secret is ours alone. */
+    if (st.st_uid != geteuid()) {
+        err_set(err,
+                "%s: key file is owned by uid %u, not by this process's user (uid %u); chown it",
+                path, (unsigned)st.st_uid, (unsigned)geteuid());
+        return -1;
+    }
     config_t *cfg = config_read(path, err);
     if (!cfg)
         return -1;

@@ -26,7 +26,7 @@ int keys_public_from_secret(const char *secret_z85, char out[KEYS_Z85_LEN + 1], 
 int keys_file_write(const char *path, const keypair_t *kp, err_t *err);
 
 /* Reads a key file ("public = ...", "secret = ..."); checks both keys match. Refuses a
- * file that group or others may read. Returns 0 or -1 (err set). */
+ * file that group or others may read, or that another user owns. Returns 0 or -1 (err set). */
 int keys_file_read(const char *path, keypair_t *kp, err_t *err);
 
 #endif

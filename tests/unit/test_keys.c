@@ -211,12 +211,35 @@ static void test_file_refusals(void **state)
     assert_err_contains(&err, "absent.key");
 }
 
+/* A key file another user owns is refused even at mode 0600: its owner could read or swap it.
+ * Making one needs chown, so root. */
+static void test_file_foreign_owner(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("skipped (needs root): chown to another user\n");
+        skip();
+    }
+    keypair_t a, out;
+    err_t err = {{0}};
+    assert_int_equal(keys_generate(&a, &err), 0);
+    char good[256], path[128];
+    snprintf(good, sizeof good, "public = %s\nsecret = %s\n", a.public_z85, a.secret_z85);
+    snprintf(path, sizeof path, "%s/foreign.key", dir);
+    write_text(path, good, 0600);
+    assert_int_equal(keys_file_read(path, &out, &err), 0);
+    assert_int_equal(chown(path, 65534, (gid_t)-1), 0); /* nobody */
+    assert_int_equal(keys_file_read(path, &out, &err), -1);
+    assert_err_contains(&err, "owned by uid 65534");
+    assert_err_contains(&err, path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generate),           cmocka_unit_test(test_valid),
         cmocka_unit_test(test_public_from_secret), cmocka_unit_test(test_file_round_trip),
-        cmocka_unit_test(test_file_refusals),
+        cmocka_unit_test(test_file_refusals),      cmocka_unit_test(test_file_foreign_owner),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
