@@ -51,6 +51,10 @@
 /* Refused handshakes and dropped messages: one line a minute per key, with a count of the
  * rest; this many keys are told apart, the others share a line. */
 #define COORD_LOG_LIMIT_KEYS 256
+/* Handshakes answered per turn of the loop: a flood of them waits its turn behind the agents'
+ * messages instead of starving them (each costs a lookup; 256 is far above a real fleet's
+ * reconnect rate). */
+#define COORD_ZAP_BUDGET 256
 
 /* A batch waiting to be stored with the others of its group. */
 typedef struct pending {
@@ -72,9 +76,10 @@ struct coord {
     log_limit_t *zap_log;  /* refused handshakes, by public key */
     log_limit_t *drop_log; /* messages dropped, by sender */
     backoff_t backoff;
-    int key_unsaved; /* keys were made at this start: written once the database agrees */
-    int db_ready;    /* connected, and everything a fresh connection needs is loaded */
-    int db_was_up;   /* for logging the loss of the database once */
+    int key_unsaved;     /* keys were made at this start: written once the database agrees */
+    unsigned reload_due; /* STORE_CHANGED_* whose reload failed: tried again each turn */
+    int db_ready;        /* connected, and everything a fresh connection needs is loaded */
+    int db_was_up;       /* for logging the loss of the database once */
     int64_t housekeeping_mono_us;
     merger_t *merger; /* running while coord_run() is */
     pending_t group[COORD_GROUP_MAX_BATCHES];
@@ -252,6 +257,12 @@ static void send_ack(coord_t *c, const router_msg_t *msg, const Parallax__Result
 
 /* ---- database ---------------------------------------------------------------------------- */
 
+static int session_admitted(void *arg, const session_t *s)
+{
+    const coord_t *c = arg;
+    return allow_find_enabled(c->allow, s->public_key) != NULL;
+}
+
 static int reload_agents(coord_t *c, err_t *err)
 {
     allow_entry_t *entries = NULL;
@@ -266,6 +277,11 @@ static int reload_agents(coord_t *c, err_t *err)
         return -1;
     }
     log_info("allow-list loaded: %zu agents", n);
+    /* Revocation cuts at once: a disabled, removed or re-keyed agent's session goes, so it
+     * gets no schedule over the connection it still has (its messages are dropped by key). */
+    size_t cut = sessions_revoke(c->sessions, session_admitted, c);
+    if (cut)
+        log_info("ended %zu session%s of agents no longer admitted", cut, cut == 1 ? "" : "s");
     return 0;
 }
 
@@ -351,11 +367,19 @@ static void db_changes(coord_t *c)
         log_warn("%s", err.msg);
         return;
     }
-    if ((changed & STORE_CHANGED_AGENTS) && reload_agents(c, &err) < 0)
-        log_warn("%s", err.msg);
-    if ((changed & STORE_CHANGED_SCHEDULE) && reload_schedule(c, &err) < 0)
-        log_warn("%s", err.msg);
-    /* A failed reload that lost the connection is redone after reconnecting (db_ensure). */
+    /* The notification is consumed: a reload that fails (a lock held by an operator, a
+     * timeout) is remembered and tried again every turn until it succeeds. A reload that
+     * lost the connection is redone by db_ensure anyway. */
+    changed |= c->reload_due;
+    c->reload_due = 0;
+    if ((changed & STORE_CHANGED_AGENTS) && reload_agents(c, &err) < 0) {
+        log_warn("%s; trying again", err.msg);
+        c->reload_due |= STORE_CHANGED_AGENTS;
+    }
+    if ((changed & STORE_CHANGED_SCHEDULE) && reload_schedule(c, &err) < 0) {
+        log_warn("%s; trying again", err.msg);
+        c->reload_due |= STORE_CHANGED_SCHEDULE;
+    }
 }
 
 /* ---- agents' messages -------------------------------------------------------------------- */
@@ -625,8 +649,10 @@ static void handle_message(coord_t *c, router_msg_t *msg)
     }
     session_t *s = sessions_touch(c->sessions, agent->agent_id, agent->name, msg->route,
                                   msg->route_len, time_mono_us());
-    if (s)
+    if (s) {
+        snprintf(s->public_key, sizeof s->public_key, "%s", msg->user_id);
         session_step(s, SESSION_EV_MESSAGE, 0, 0);
+    }
     /* It speaks this version now: the next record of it clears the refusal in the database,
      * so it is made now whatever the message. */
     if (refusals_forget(c->refusals, agent->agent_id)) {
@@ -788,7 +814,7 @@ int coord_run(coord_t *c, err_t *err)
             }
         }
         err_t zerr = {{0}};
-        if (router_serve_zap(c->router, authorize, c, &zerr) < 0)
+        if (router_serve_zap(c->router, authorize, c, COORD_ZAP_BUDGET, &zerr) < 0)
             log_error("%s", zerr.msg);
         /* Not only when the socket is readable: a notification that arrived while another
          * query was running has already been read into libpq's queue, and would otherwise

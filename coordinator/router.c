@@ -238,12 +238,13 @@ static int zap_serve_one(router_t *link, router_authorize_fn authorize, void *ar
     return 1;
 }
 
-int router_serve_zap(router_t *link, router_authorize_fn authorize, void *arg, err_t *err)
+int router_serve_zap(router_t *link, router_authorize_fn authorize, void *arg, int budget,
+                     err_t *err)
 {
     if (!link->zap)
         return 0;
     int answered = 0;
-    for (;;) {
+    while (answered < budget) {
         int rc = zap_serve_one(link, authorize, arg);
         if (rc < 0) {
             err_set(err, "ZAP handler: %s", zmq_strerror(zmq_errno()));
@@ -253,6 +254,7 @@ int router_serve_zap(router_t *link, router_authorize_fn authorize, void *arg, e
             return answered;
         answered++;
     }
+    return answered;
 }
 
 int router_recv(router_t *link, router_msg_t *msg, err_t *err)

@@ -44,9 +44,12 @@ void router_destroy(router_t **link);
  * Returns 0 (also on timeout and on EINTR) or -1 on a ZeroMQ failure. */
 int router_wait(router_t *link, const int *fds, int *ready, int nfds, long timeout_ms, err_t *err);
 
-/* Answers every pending ZAP request with authorize's verdict. Requests that are not CURVE,
- * or malformed, are refused. Returns the number answered, or -1 on a socket failure. */
-int router_serve_zap(router_t *link, router_authorize_fn authorize, void *arg, err_t *err);
+/* Answers pending ZAP requests with authorize's verdict, at most budget of them, so that a
+ * flood of handshakes cannot keep the loop from the agents' messages (the rest wait for the
+ * next call). Requests that are not CURVE, or malformed, are refused. Returns the number
+ * answered, or -1 on a socket failure. */
+int router_serve_zap(router_t *link, router_authorize_fn authorize, void *arg, int budget,
+                     err_t *err);
 
 /* Takes one pending message without blocking. Returns 1 with *msg filled, 0 if none is
  * pending, -1 on failure. Multi-part messages (agents send one frame) are dropped whole and

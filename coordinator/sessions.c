@@ -18,6 +18,7 @@ static const char *const event_names[SESSION_N_EVENTS] = {
     [SESSION_EV_MESSAGE] = "message",   [SESSION_EV_PUSHED] = "pushed",
     [SESSION_EV_REPORTED] = "reported", [SESSION_EV_PUBLISHED] = "published",
     [SESSION_EV_REFUSED] = "refused",   [SESSION_EV_SILENT] = "silent",
+    [SESSION_EV_REVOKED] = "revoked",
 };
 
 const char *session_state_name(session_state_t state)
@@ -54,6 +55,7 @@ static session_state_t next_state(const session_t *s, session_event_t event, uin
     case SESSION_EV_REFUSED:
         return SESSION_REFUSED;
     case SESSION_EV_SILENT:
+    case SESSION_EV_REVOKED:
         return SESSION_EXPIRED;
     case SESSION_N_EVENTS:
         break;
@@ -149,6 +151,21 @@ size_t sessions_expire(sessions_t *t, int64_t now_us, int64_t timeout_us,
         } else {
             i++;
         }
+    }
+    return gone;
+}
+
+size_t sessions_revoke(sessions_t *t, int (*admitted)(void *arg, const session_t *s), void *arg)
+{
+    size_t gone = 0;
+    for (size_t i = 0; i < t->n;) {
+        if (admitted(arg, &t->v[i])) {
+            i++;
+            continue;
+        }
+        session_step(&t->v[i], SESSION_EV_REVOKED, 0, 0);
+        t->v[i] = t->v[--t->n];
+        gone++;
     }
     return gone;
 }

@@ -10,7 +10,8 @@
  *   current  --published (a new schedule)-->  behind   --pushed-->  pushed
  *   heard, pushed, behind  --reported another, none pushed since-->  behind
  *   any      --refused (another protocol version)-->  refused  --message-->  heard
- *   any      --silent (the session timeout)-->  expired (then forgotten)
+ *   any      --silent (the session timeout), revoked (its key disabled, removed or
+ *              replaced)-->  expired (then forgotten)
  *
  * The coordinator pushes the schedule on a hello and to a session that is behind. */
 #ifndef PX_SESSIONS_H
@@ -39,11 +40,13 @@ typedef enum session_event {
     SESSION_EV_PUBLISHED, /* schedule `current` is now in force */
     SESSION_EV_REFUSED,   /* a message in another protocol version */
     SESSION_EV_SILENT,    /* nothing heard for the session timeout */
+    SESSION_EV_REVOKED,   /* its key no longer admits it */
     SESSION_N_EVENTS
 } session_event_t;
 
 typedef struct session {
     int agent_id;
+    char public_key[64]; /* the key its messages authenticated with */
     session_state_t state;
     char name[64];
     uint8_t route[ROUTER_ROUTE_MAX];
@@ -90,6 +93,12 @@ session_t *sessions_touch(sessions_t *t, int agent_id, const char *name, const u
  * SESSION_EXPIRED and calling expired(arg, session) first. Returns how many were expired. */
 size_t sessions_expire(sessions_t *t, int64_t now_us, int64_t timeout_us,
                        void (*expired)(void *arg, const session_t *s), void *arg);
+
+/* Forgets every session for which admitted(arg, session) is 0, stepping each to
+ * SESSION_EXPIRED (event revoked) first: after the allow-list changed, so that a disabled,
+ * removed or re-keyed agent gets nothing more over a connection it already had. Returns how
+ * many were forgotten. */
+size_t sessions_revoke(sessions_t *t, int (*admitted)(void *arg, const session_t *s), void *arg);
 
 /* Number of sessions, and the i-th (0 <= i < count), for pushing to every agent. */
 size_t sessions_count(const sessions_t *t);

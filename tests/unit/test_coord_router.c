@@ -68,7 +68,7 @@ static int serve(router_t *link, fixture_t *f, long ms, router_msg_t *msg, int *
     int64_t deadline = time_mono_us() + ms * 1000;
     while (time_mono_us() < deadline) {
         assert_int_equal(router_wait(link, NULL, NULL, 0, 50, NULL), 0);
-        assert_true(router_serve_zap(link, admit_good, f, NULL) >= 0);
+        assert_true(router_serve_zap(link, admit_good, f, 64, NULL) >= 0);
         int rc = router_recv(link, msg, NULL);
         if (rc == 1)
             return 1;

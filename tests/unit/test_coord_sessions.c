@@ -317,6 +317,9 @@ static void test_state_machine_table(void **state)
         {SESSION_REFUSED, 5, SESSION_EV_SILENT, 0, 0, SESSION_EXPIRED},
         {SESSION_EXPIRED, 5, SESSION_EV_MESSAGE, 0, 0, SESSION_EXPIRED},
         {SESSION_EXPIRED, 5, SESSION_EV_PUSHED, 6, 6, SESSION_EXPIRED},
+        /* Its key no longer admits it: the session ends whatever its state. */
+        {SESSION_CURRENT, 5, SESSION_EV_REVOKED, 0, 5, SESSION_EXPIRED},
+        {SESSION_HEARD, 0, SESSION_EV_REVOKED, 0, 0, SESSION_EXPIRED},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         session_t s = {.state = rows[i].from, .schedule_sent = rows[i].sent};
@@ -361,6 +364,36 @@ static void test_new_session_heard_and_expiry_steps(void **state)
     sessions_destroy(&t);
 }
 
+static int admit_even(void *arg, const session_t *s)
+{
+    (*(int *)arg)++;
+    return s->agent_id % 2 == 0;
+}
+
+/* After the allow-list changed: exactly the sessions no longer admitted go, each asked once;
+ * the rest stay reachable. */
+static void test_revoke(void **state)
+{
+    (void)state;
+    sessions_t *t = sessions_new(16);
+    for (int id = 1; id <= 9; id++)
+        touch(t, id, "r", id * SEC);
+    int asked = 0;
+    assert_int_equal(sessions_revoke(t, admit_even, &asked), 5);
+    assert_int_equal(asked, 9);
+    assert_int_equal(sessions_count(t), 4);
+    for (int id = 1; id <= 9; id++) {
+        if (id % 2)
+            assert_null(sessions_find(t, id));
+        else
+            assert_non_null(sessions_find(t, id));
+    }
+    asked = 0;
+    assert_int_equal(sessions_revoke(t, admit_even, &asked), 0);
+    assert_int_equal(asked, 4);
+    sessions_destroy(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_destroy_null),
         cmocka_unit_test(test_state_machine_table),
         cmocka_unit_test(test_new_session_heard_and_expiry_steps),
+        cmocka_unit_test(test_revoke),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
