@@ -40,5 +40,7 @@ printf 'listen = tcp://127.0.0.1:%s\ndatabase = %s\nkey_file = %s/new.key\n' "$(
 set +e; timeout 20 "$COORD" -c "$WORK/h.conf" >"$WORK/out" 2>&1; rc=$?; set -e
 dropdb "${DB_NAME}_empty"
 [ $rc = 1 ] && grep -q "parallaxctl db migrate" "$WORK/out" || fail "unmigrated database: rc=$rc $(cat "$WORK/out")"
-[ "$(stat -c %a "$WORK/new.key")" = 600 ] || fail "key file not created with mode 0600"
+# The key pair is written only once the database is checked (it might hold a registered key
+# the new one would replace: coord_identity).
+[ ! -e "$WORK/new.key" ] || fail "a key file was written before the database was checked"
 log "ok"

@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 new_db
 start_coordinator
 first=$COORD_KEY
+[ "$(stat -c %a "$WORK/coord.key")" = 600 ] || fail "first key file mode $(stat -c %a "$WORK/coord.key")"
 kill -TERM "$COORD_PID"
 wait "$COORD_PID" || true
 
