@@ -285,10 +285,18 @@ static int reload_agents(coord_t *c, err_t *err)
     return 0;
 }
 
+static void probe_left_out(void *arg, uint64_t probe_id, const char *why)
+{
+    (void)arg;
+    /* Once per schedule change: the operator fixes the row, the change reloads. */
+    log_warn("probe %llu left out of the schedule, the rest is sent: %s",
+             (unsigned long long)probe_id, why);
+}
+
 static int reload_schedule(coord_t *c, err_t *err)
 {
     Parallax__Schedule *fresh = NULL;
-    if (store_load_schedule(c->store, &fresh, err) < 0)
+    if (store_load_schedule(c->store, &fresh, probe_left_out, c, err) < 0)
         return -1;
     if (c->schedule && c->schedule->version == fresh->version) {
         store_schedule_free(&fresh);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "store_internal.h"
+#include "wire.h"
 
 int store_coordinator_key(store_t *s, char *key, size_t len, err_t *err)
 {
@@ -99,7 +100,8 @@ void store_schedule_free(Parallax__Schedule **s)
     *s = NULL;
 }
 
-static Parallax__Schedule *schedule_from_rows(const PGresult *res)
+static Parallax__Schedule *schedule_from_rows(const PGresult *res, store_left_out_fn left_out,
+                                              void *arg)
 {
     int rows = PQntuples(res);
     Parallax__Schedule *sched = calloc(1, sizeof *sched);
@@ -125,6 +127,15 @@ static Parallax__Schedule *schedule_from_rows(const PGresult *res)
         p->control = strcmp(PQgetvalue(res, i, 7), "t") == 0;
         if (!p->target || !p->address || !p->spec)
             goto oom;
+        err_t why = {{0}};
+        if (wire_validate_probe(p, &why) < 0) {
+            left_out(arg, p->probe_id, why.msg);
+            sched->n_probes--;
+            free(p->target);
+            free(p->address);
+            free(p->spec);
+            free(p);
+        }
     }
     return sched;
 oom:
@@ -132,7 +143,8 @@ oom:
     return NULL;
 }
 
-int store_load_schedule(store_t *s, Parallax__Schedule **out, err_t *err)
+int store_load_schedule(store_t *s, Parallax__Schedule **out, store_left_out_fn left_out, void *arg,
+                        err_t *err)
 {
     /* One snapshot for the probes and the version, so the version names exactly them. */
     if (store_run(s, "loading the schedule", "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL,
@@ -144,7 +156,7 @@ int store_load_schedule(store_t *s, Parallax__Schedule **out, err_t *err)
                                0, NULL, err);
     if (!res)
         goto fail;
-    Parallax__Schedule *sched = schedule_from_rows(res);
+    Parallax__Schedule *sched = schedule_from_rows(res, left_out, arg);
     PQclear(res);
     if (!sched) {
         err_set(err, "out of memory loading the schedule");

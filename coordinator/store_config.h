@@ -29,10 +29,17 @@ int store_load_agents(store_t *store, allow_entry_t **entries, size_t *n, err_t 
 /* Reads pending notifications; ORs STORE_CHANGED_* into *changed. Returns 0 or -1. */
 int store_poll_changes(store_t *store, unsigned *changed, err_t *err);
 
+/* Told of each probe left out of a schedule: its id and why (valid during the call). */
+typedef void (*store_left_out_fn)(void *arg, uint64_t probe_id, const char *why);
+
 /* Loads the schedule every agent runs. *out is owned by the caller: free it with
  * store_schedule_free(). Its version comes from parallax.schedule_versions: the same probes
- * keep their version across restarts, and any change gets a larger one. Returns 0 or -1. */
-int store_load_schedule(store_t *store, Parallax__Schedule **out, err_t *err);
+ * keep their version across restarts, and any change gets a larger one. A probe the wire
+ * would refuse (a spec too long or with control characters, a bad address) is left out and
+ * told to left_out, so that one bad row cannot make the whole schedule unsendable. Returns
+ * 0 or -1. */
+int store_load_schedule(store_t *store, Parallax__Schedule **out, store_left_out_fn left_out,
+                        void *arg, err_t *err);
 
 /* Frees a schedule from store_load_schedule() and NULLs *s. Accepts NULL. */
 void store_schedule_free(Parallax__Schedule **s);

@@ -123,6 +123,30 @@ static int validate_hello(const Parallax__Hello *h, err_t *err)
     return 0;
 }
 
+int wire_validate_probe(const Parallax__Probe *p, err_t *err)
+{
+    if (p->probe_id == 0 || p->probe_id > INT64_MAX) {
+        err_set(err, "probe id %llu (1 to %lld allowed)", (unsigned long long)p->probe_id,
+                (long long)INT64_MAX);
+        return -1;
+    }
+    if (text_ok("probe.target", p->target, 256, 1, err) < 0 ||
+        text_ok("probe.spec", p->spec, 1023, 1, err) < 0)
+        return -1;
+    if (!wire_address_valid(p->address)) {
+        err_set(err, "probe %llu has an invalid address", (unsigned long long)p->probe_id);
+        return -1;
+    }
+    if (p->interval_s < 1 || p->interval_s > PX_WIRE_MAX_INTERVAL_S ||
+        p->phase_ms >= (uint64_t)p->interval_s * 1000 || p->timeout_ms < 1 ||
+        p->timeout_ms > PX_WIRE_MAX_TIMEOUT_MS) {
+        err_set(err, "probe %llu has an invalid interval, phase or timeout",
+                (unsigned long long)p->probe_id);
+        return -1;
+    }
+    return 0;
+}
+
 static int validate_schedule(const Parallax__Schedule *s, err_t *err)
 {
     if (s->n_probes > PX_WIRE_MAX_PROBES) {
@@ -130,24 +154,8 @@ static int validate_schedule(const Parallax__Schedule *s, err_t *err)
         return -1;
     }
     for (size_t i = 0; i < s->n_probes; i++) {
-        const Parallax__Probe *p = s->probes[i];
-        if (p->probe_id == 0 || p->probe_id > INT64_MAX) {
-            err_set(err, "schedule probe %zu has id %llu (1 to %lld allowed)", i,
-                    (unsigned long long)p->probe_id, (long long)INT64_MAX);
-            return -1;
-        }
-        if (text_ok("probe.target", p->target, 256, 1, err) < 0 ||
-            text_ok("probe.spec", p->spec, 1023, 1, err) < 0)
-            return -1;
-        if (!wire_address_valid(p->address)) {
-            err_set(err, "probe %llu has an invalid address", (unsigned long long)p->probe_id);
-            return -1;
-        }
-        if (p->interval_s < 1 || p->interval_s > PX_WIRE_MAX_INTERVAL_S ||
-            p->phase_ms >= (uint64_t)p->interval_s * 1000 || p->timeout_ms < 1 ||
-            p->timeout_ms > PX_WIRE_MAX_TIMEOUT_MS) {
-            err_set(err, "probe %llu has an invalid interval, phase or timeout",
-                    (unsigned long long)p->probe_id);
+        if (wire_validate_probe(s->probes[i], err) < 0) {
+            err_prefix(err, "schedule probe %zu", i);
             return -1;
         }
     }

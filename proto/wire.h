@@ -55,6 +55,9 @@ void wire_free(Parallax__Envelope **env);
 /* Checks every field of env (also used by wire_pack). Returns 0 or -1 with err. */
 int wire_validate(const Parallax__Envelope *env, err_t *err);
 
+/* Checks one probe as wire_validate would in a schedule. Returns 0 or -1 with err. */
+int wire_validate_probe(const Parallax__Probe *p, err_t *err);
+
 /* Checks one result as wire_validate would in a batch (reported as "result 0").
  * Returns 0 or -1 with err. */
 int wire_validate_result(const Parallax__Result *r, err_t *err);

@@ -810,7 +810,7 @@ static const rule_case_t rule_cases[] = {
     {"message CR", BATCH, msg_cr, "not valid UTF-8"},
     {"message C1 control", BATCH, msg_c1, "not valid UTF-8"},
     {"message too long", BATCH, msg_long, "result.message longer than 512"},
-    {"probe id 0", SCHED, probe_id_zero, "schedule probe 1 has id 0"},
+    {"probe id 0", SCHED, probe_id_zero, "schedule probe 1: probe id 0"},
     {"probe id > INT64_MAX", SCHED, probe_id_huge, "id 9223372036854775808"},
     {"probe address empty", SCHED, probe_addr_empty, "invalid address"},
     {"probe address name", SCHED, probe_addr_name, "invalid address"},
