@@ -53,13 +53,6 @@ probe_env_t *probe_env_new(struct event_base *base)
     if (!env)
         return NULL;
     env->base = base;
-    err_t err = {{0}};
-    env->tls = tls_check_ctx_new(&err);
-    if (!env->tls) {
-        log_error("probe: cannot set up TLS: %s", err.msg);
-        free(env);
-        return NULL;
-    }
     return env;
 }
 
@@ -79,8 +72,12 @@ struct event_base *probe_env_base(probe_env_t *env)
     return env->base;
 }
 
-tls_check_ctx_t *probe_env_tls(probe_env_t *env)
+tls_check_ctx_t *probe_env_tls(probe_env_t *env, err_t *err)
 {
+    /* On first use: setting up OpenSSL costs an agent without https probes ~7 MiB of memory
+     * (agent_rss: 19 MiB made at start, 12 MiB without). */
+    if (!env->tls)
+        env->tls = tls_check_ctx_new(err);
     return env->tls;
 }
 

@@ -106,8 +106,9 @@ struct event_base *probe_env_base(probe_env_t *env);
  * with err if neither a raw nor a ping socket can be opened; the env keeps it. */
 icmp_mux_t *probe_env_icmp(probe_env_t *env, int family, err_t *err);
 
-/* The TLS client context every TLS run shares. The env owns it; runs borrow it. */
-tls_check_ctx_t *probe_env_tls(probe_env_t *env);
+/* The TLS client context every TLS run shares, made on first use. The env owns it; runs
+ * borrow it. NULL with err if OpenSSL cannot make it (tried again at the next use). */
+tls_check_ctx_t *probe_env_tls(probe_env_t *env, err_t *err);
 
 /* The ops of kind, or NULL if this agent cannot run it. */
 const probe_ops_t *probe_ops_find(probe_kind_t kind);

@@ -338,7 +338,8 @@ static void connected(http_state_t *st, int e)
         return;
     }
     err_t err = {{0}};
-    st->tls = tls_check_new(probe_env_tls(probe_run_env(st->run)), st->fd, st->spec.host, &err);
+    tls_check_ctx_t *ctx = probe_env_tls(probe_run_env(st->run), &err);
+    st->tls = ctx ? tls_check_new(ctx, st->fd, st->spec.host, &err) : NULL;
     if (!st->tls) {
         finish(st, PX_STATUS_LOCAL_ERROR, 0, "TLS setup: %s", err.msg);
         return;

@@ -3,8 +3,9 @@
  * the server's certificate (verified or not, days to expiry, why not). The only agent module
  * that includes OpenSSL.
  *
- * Cost: every run of an agent shares one tls_check_ctx_t (one SSL_CTX), made with the probe
- * environment at agent start, so the trust store is set up once. It uses the hashed CA
+ * Cost: every run of an agent shares one tls_check_ctx_t (one SSL_CTX), made by the probe
+ * environment at the first https run (an agent without any never loads OpenSSL's tables), so
+ * the trust store is set up once. It uses the hashed CA
  * directory (X509_get_default_cert_dir(), or $SSL_CERT_DIR), which reads only the issuers a
  * verification looks up and keeps them, rather than SSL_CTX_set_default_verify_paths(), which
  * parses the whole CA bundle; $SSL_CERT_FILE, when set, is loaded too. Sharing the context
