@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "ctl_args.h"
+#include "ctl_jsonrow.h"
+#include "ctl_named.h"
 #include "json.h"
 #include "ctl_parse.h"
 #include "ctl_show.h"
@@ -70,11 +72,7 @@ int ctl_agent_add_parse(int argc, char **argv, ctl_agent_add_opts_t *out, err_t 
     const char *asn = ctl_args_value(args, "asn", 0);
     out->name = ctl_args_pos(args, 0);
     int rc = -1;
-    if (!out->name) {
-        err_set(err, "missing agent NAME");
-        goto done;
-    }
-    if (ctl_parse_name("agent name", out->name, err) < 0)
+    if (ctl_named_check("agent", out->name, err) < 0)
         goto done;
     if (!country) {
         err_set(err, "missing --country CC");
@@ -108,27 +106,7 @@ int ctl_agent_rotate_parse(int argc, char **argv, ctl_agent_add_opts_t *out, err
         return -1;
     out->name = ctl_args_pos(args, 0);
     int rc = -1;
-    if (!out->name)
-        err_set(err, "missing agent NAME");
-    else if (ctl_parse_name("agent name", out->name, err) == 0 &&
-             parse_conf_options(args, out, err) == 0)
-        rc = 0;
-    ctl_args_destroy(&args);
-    return rc;
-}
-
-int ctl_agent_show_parse(int argc, char **argv, const char **name, int *json, err_t *err)
-{
-    static const ctl_opt_t opts[] = {{"json", 0, 0, 0}, {NULL, 0, 0, 0}};
-    ctl_args_t *args = ctl_args_parse(argc, argv, opts, 1, err);
-    if (!args)
-        return -1;
-    *name = ctl_args_pos(args, 0);
-    *json = ctl_args_count(args, "json") > 0;
-    int rc = -1;
-    if (!*name)
-        err_set(err, "missing agent NAME");
-    else if (ctl_parse_name("agent name", *name, err) == 0)
+    if (ctl_named_check("agent", out->name, err) == 0 && parse_conf_options(args, out, err) == 0)
         rc = 0;
     ctl_args_destroy(&args);
     return rc;
@@ -136,31 +114,12 @@ int ctl_agent_show_parse(int argc, char **argv, const char **name, int *json, er
 
 int ctl_agent_list_parse(int argc, char **argv, int *json, err_t *err)
 {
-    static const ctl_opt_t opts[] = {{"json", 0, 0, 0}, {NULL, 0, 0, 0}};
-    ctl_args_t *args = ctl_args_parse(argc, argv, opts, 0, err);
-    if (!args)
-        return -1;
-    *json = ctl_args_count(args, "json") > 0;
-    ctl_args_destroy(&args);
-    return 0;
+    return ctl_named_list_parse(argc, argv, json, err);
 }
 
 int ctl_agent_name_parse(int argc, char **argv, const char **name, err_t *err)
 {
-    static const ctl_opt_t opts[] = {{NULL, 0, 0, 0}};
-    ctl_args_t *args = ctl_args_parse(argc, argv, opts, 1, err);
-    if (!args)
-        return -1;
-    *name = ctl_args_pos(args, 0);
-    int rc = 0;
-    if (!*name) {
-        err_set(err, "missing agent NAME");
-        rc = -1;
-    } else if (ctl_parse_name("agent name", *name, err) < 0) {
-        rc = -1;
-    }
-    ctl_args_destroy(&args);
-    return rc;
+    return ctl_named_parse("agent", argc, argv, name, NULL, err);
 }
 
 int ctl_agent_conf_format(const ctl_agent_conf_t *conf, time_t now, char *buf, size_t len)
@@ -402,6 +361,21 @@ enum {
     L_REFUSED_AT
 };
 
+/* `agent list --json`: one object per agent with these members. */
+static const ctl_jsonrow_field_t list_json_fields[] = {
+    {"name", L_NAME, CTL_JSONROW_STRING},
+    {"country", L_COUNTRY, CTL_JSONROW_STRING},
+    {"asn", L_ASN, CTL_JSONROW_NUMBER},
+    {"enabled", L_ENABLED, CTL_JSONROW_BOOL},
+    {"state", L_STATE, CTL_JSONROW_STRING},
+    {"last_seen", L_LAST_SEEN, CTL_JSONROW_STRING},
+    {"dropped", L_DROPPED, CTL_JSONROW_NUMBER},
+    {"skipped", L_SKIPPED, CTL_JSONROW_NUMBER},
+    {"clock_offset_ms", L_OFFSET, CTL_JSONROW_NUMBER},
+    {"public_key", L_KEY, CTL_JSONROW_STRING},
+    {"refused", L_REFUSED, CTL_JSONROW_STRING},
+    {"refused_at", L_REFUSED_AT, CTL_JSONROW_STRING}};
+
 int ctl_agent_print_refusals(const ctl_rows_t *rows, size_t name_col, size_t refused_col, FILE *out)
 {
     int first = 1;
@@ -442,30 +416,8 @@ int ctl_agent_list(ctl_db_t *db, int json, FILE *out, err_t *err)
         json_array_begin(js);
         for (size_t r = 0; r < n; r++) {
             json_object_begin(js);
-            json_key(js, "name");
-            json_string(js, ctl_rows_get(rows, r, L_NAME));
-            json_key(js, "country");
-            json_string(js, ctl_rows_get(rows, r, L_COUNTRY));
-            json_key(js, "asn");
-            json_raw_number(js, ctl_rows_get(rows, r, L_ASN));
-            json_key(js, "enabled");
-            json_bool(js, strcmp(ctl_rows_get(rows, r, L_ENABLED), "true") == 0);
-            json_key(js, "state");
-            json_string(js, ctl_rows_get(rows, r, L_STATE));
-            json_key(js, "last_seen");
-            json_string(js, ctl_rows_get(rows, r, L_LAST_SEEN));
-            json_key(js, "dropped");
-            json_raw_number(js, ctl_rows_get(rows, r, L_DROPPED));
-            json_key(js, "skipped");
-            json_raw_number(js, ctl_rows_get(rows, r, L_SKIPPED));
-            json_key(js, "clock_offset_ms");
-            json_raw_number(js, ctl_rows_get(rows, r, L_OFFSET));
-            json_key(js, "public_key");
-            json_string(js, ctl_rows_get(rows, r, L_KEY));
-            json_key(js, "refused");
-            json_string(js, ctl_rows_get(rows, r, L_REFUSED));
-            json_key(js, "refused_at");
-            json_string(js, ctl_rows_get(rows, r, L_REFUSED_AT));
+            ctl_jsonrow_members(js, rows, r, list_json_fields,
+                                sizeof list_json_fields / sizeof list_json_fields[0]);
             json_object_end(js);
         }
         json_array_end(js);
@@ -505,15 +457,9 @@ done:
 int ctl_agent_set_enabled(ctl_db_t *db, const char *name, int enabled, err_t *err)
 {
     const char *params[] = {name, enabled ? "true" : "false"};
-    long n = ctl_db_exec(db, "UPDATE parallax.agents SET enabled = $2::boolean WHERE name = $1", 2,
-                         params, err);
-    if (n < 0)
-        return -1;
-    if (n == 0) {
-        err_set(err, "no agent named '%s'", name);
-        return -1;
-    }
-    return 0;
+    return ctl_named_exec(db, "agent",
+                          "UPDATE parallax.agents SET enabled = $2::boolean WHERE name = $1", 2,
+                          params, err);
 }
 
 /* Everything `agent show` prints, one row: the status columns, when the agent was added,
@@ -545,41 +491,38 @@ static const char show_json_sql[] =
     "FROM parallax.agent_status() s JOIN parallax.agents a ON a.name = s.agent "
     "WHERE s.agent = $1";
 
+/* `agent show`: the fields in show_sql's column order. */
+static const ctl_show_field_t show_fields[] = {{"name", CTL_SHOW_TEXT},
+                                               {"country", CTL_SHOW_TEXT},
+                                               {"asn", CTL_SHOW_TEXT},
+                                               {"enabled", CTL_SHOW_YESNO},
+                                               {"state", CTL_SHOW_TEXT},
+                                               {"last seen", CTL_SHOW_UTC},
+                                               {"health", CTL_SHOW_TEXT},
+                                               {"health at", CTL_SHOW_UTC},
+                                               {"spool drops", CTL_SHOW_TEXT},
+                                               {"runs skipped", CTL_SHOW_TEXT},
+                                               {"clock offset ms", CTL_SHOW_TEXT},
+                                               {"refused", CTL_SHOW_TEXT},
+                                               {"refused at", CTL_SHOW_UTC},
+                                               {"version", CTL_SHOW_TEXT},
+                                               {"public key", CTL_SHOW_TEXT},
+                                               {"added", CTL_SHOW_UTC},
+                                               {"open outages", CTL_SHOW_TEXT}};
+static const ctl_show_spec_t show_spec = {"agent", show_sql, show_json_sql, show_fields,
+                                          sizeof show_fields / sizeof show_fields[0]};
+
 int ctl_agent_show(ctl_db_t *db, const char *name, int json, FILE *out, err_t *err)
 {
-    static const ctl_show_field_t fields[] = {{"name", CTL_SHOW_TEXT},
-                                              {"country", CTL_SHOW_TEXT},
-                                              {"asn", CTL_SHOW_TEXT},
-                                              {"enabled", CTL_SHOW_YESNO},
-                                              {"state", CTL_SHOW_TEXT},
-                                              {"last seen", CTL_SHOW_UTC},
-                                              {"health", CTL_SHOW_TEXT},
-                                              {"health at", CTL_SHOW_UTC},
-                                              {"spool drops", CTL_SHOW_TEXT},
-                                              {"runs skipped", CTL_SHOW_TEXT},
-                                              {"clock offset ms", CTL_SHOW_TEXT},
-                                              {"refused", CTL_SHOW_TEXT},
-                                              {"refused at", CTL_SHOW_UTC},
-                                              {"version", CTL_SHOW_TEXT},
-                                              {"public key", CTL_SHOW_TEXT},
-                                              {"added", CTL_SHOW_UTC},
-                                              {"open outages", CTL_SHOW_TEXT}};
-    static const ctl_show_spec_t spec = {"agent", show_sql, show_json_sql, fields,
-                                         sizeof fields / sizeof fields[0]};
-    return ctl_show(db, &spec, name, json, out, err);
+    return ctl_show(db, &show_spec, name, json, out, err);
 }
+
+static const ctl_named_removal_t removal = {"agent", "DELETE FROM parallax.agents WHERE name = $1",
+                                            " (its key no longer works; its results are kept)"};
 
 int ctl_agent_remove(ctl_db_t *db, const char *name, FILE *out, err_t *err)
 {
-    long n = ctl_db_exec(db, "DELETE FROM parallax.agents WHERE name = $1", 1, &name, err);
-    if (n < 0)
-        return -1;
-    if (n == 0) {
-        err_set(err, "no agent named '%s'", name);
-        return -1;
-    }
-    fprintf(out, "removed agent %s (its key no longer works; its results are kept)\n", name);
-    return 0;
+    return ctl_named_remove(db, &removal, name, out, err);
 }
 
 /* ---- the commands: usage text, then parse and run ---- */
@@ -644,22 +587,26 @@ static const char usage_agent_rotate[] =
     "old key stops working as soon as this commits. Both happen or neither does.\n"
     "  --endpoint, --coordinator-key, --state-dir, -o FILE, --force   as for 'agent add'\n";
 
-static int cmd_agent_add(ctl_session_t *s, int argc, char **argv, err_t *err)
+/* `agent add` and `agent rotate-key` differ only in what they parse: ctl_agent_add does both. */
+static int add_or_rotate(ctl_session_t *s,
+                         int (*parse)(int, char **, ctl_agent_add_opts_t *, err_t *), int argc,
+                         char **argv, err_t *err)
 {
     ctl_agent_add_opts_t opts;
-    if (ctl_agent_add_parse(argc, argv, &opts, err) < 0)
+    if (parse(argc, argv, &opts, err) < 0)
         return CTL_EXIT_USAGE;
     ctl_db_t *db = ctl_session_db(s, err);
     return db ? ctl_outcome(ctl_agent_add(db, &opts, stdout, err)) : CTL_EXIT_FAIL;
 }
 
+static int cmd_agent_add(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    return add_or_rotate(s, ctl_agent_add_parse, argc, argv, err);
+}
+
 static int cmd_agent_list(ctl_session_t *s, int argc, char **argv, err_t *err)
 {
-    int json;
-    if (ctl_agent_list_parse(argc, argv, &json, err) < 0)
-        return CTL_EXIT_USAGE;
-    ctl_db_t *db = ctl_session_db(s, err);
-    return db ? ctl_outcome(ctl_agent_list(db, json, stdout, err)) : CTL_EXIT_FAIL;
+    return ctl_named_list_command(s, ctl_agent_list, argc, argv, err);
 }
 
 static int set_enabled(ctl_session_t *s, int argc, char **argv, int enabled, err_t *err)
@@ -686,30 +633,17 @@ static int cmd_agent_disable(ctl_session_t *s, int argc, char **argv, err_t *err
 
 static int cmd_agent_show(ctl_session_t *s, int argc, char **argv, err_t *err)
 {
-    const char *name;
-    int json;
-    if (ctl_agent_show_parse(argc, argv, &name, &json, err) < 0)
-        return CTL_EXIT_USAGE;
-    ctl_db_t *db = ctl_session_db(s, err);
-    return db ? ctl_outcome(ctl_agent_show(db, name, json, stdout, err)) : CTL_EXIT_FAIL;
+    return ctl_named_show_command(s, &show_spec, argc, argv, err);
 }
 
 static int cmd_agent_remove(ctl_session_t *s, int argc, char **argv, err_t *err)
 {
-    const char *name;
-    if (ctl_agent_name_parse(argc, argv, &name, err) < 0)
-        return CTL_EXIT_USAGE;
-    ctl_db_t *db = ctl_session_db(s, err);
-    return db ? ctl_outcome(ctl_agent_remove(db, name, stdout, err)) : CTL_EXIT_FAIL;
+    return ctl_named_remove_command(s, &removal, argc, argv, err);
 }
 
 static int cmd_agent_rotate(ctl_session_t *s, int argc, char **argv, err_t *err)
 {
-    ctl_agent_add_opts_t opts;
-    if (ctl_agent_rotate_parse(argc, argv, &opts, err) < 0)
-        return CTL_EXIT_USAGE;
-    ctl_db_t *db = ctl_session_db(s, err);
-    return db ? ctl_outcome(ctl_agent_add(db, &opts, stdout, err)) : CTL_EXIT_FAIL;
+    return add_or_rotate(s, ctl_agent_rotate_parse, argc, argv, err);
 }
 
 const ctl_command_t ctl_agent_commands[] = {

@@ -48,14 +48,12 @@ int ctl_agent_add_parse(int argc, char **argv, ctl_agent_add_opts_t *out, err_t 
  * the config file (--endpoint, --coordinator-key, --state-dir, -o, --force). Returns 0 or -1. */
 int ctl_agent_rotate_parse(int argc, char **argv, ctl_agent_add_opts_t *out, err_t *err);
 
-/* Parses the arguments after "agent show": NAME and --json. Returns 0 or -1. */
-int ctl_agent_show_parse(int argc, char **argv, const char **name, int *json, err_t *err);
-
-/* Parses the arguments after "agent list": only --json. Sets *json. Returns 0 or -1. */
+/* Parses the arguments after "agent list": only --json. Sets *json. Returns 0 or -1 (as
+ * ctl_named_list_parse). */
 int ctl_agent_list_parse(int argc, char **argv, int *json, err_t *err);
 
-/* Parses the arguments after "agent enable" or "agent disable": one agent name, set in *name
- * (points into argv). Returns 0 or -1. */
+/* Parses the arguments after "agent enable", "agent disable" or "agent remove": one agent
+ * name, set in *name (points into argv). Returns 0 or -1 (as ctl_named_parse). */
 int ctl_agent_name_parse(int argc, char **argv, const char **name, err_t *err);
 
 /* Writes the text of an agent's config file, stamped with the time now, into buf (len bytes

@@ -4,6 +4,7 @@
 
 #include "ctl_command.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,12 +334,35 @@ static const char *verdict(const char *scope, const char *stage)
     return "Some of the group's targets were degraded or partially reachable.";
 }
 
+/* Writes the first ncols columns of every row of rows as a table under headers. Returns 0, or
+ * -1 with err set (out of memory, or a write error). */
+static int print_rows_table(const ctl_rows_t *rows, size_t ncols, const char *const *headers,
+                            FILE *out, err_t *err)
+{
+    const char *cells[8];
+    assert(ncols <= sizeof cells / sizeof cells[0]);
+    ctl_table_t *table = ctl_table_new(ncols, headers);
+    int rc = table ? 0 : -1;
+    for (size_t r = 0; rc == 0 && r < ctl_rows_count(rows); r++) {
+        for (size_t c = 0; c < ncols; c++)
+            cells[c] = ctl_rows_get(rows, r, c);
+        rc = ctl_table_add(table, cells);
+    }
+    if (rc < 0) {
+        err_set(err, "out of memory");
+    } else if (ctl_table_print(table, out) < 0) {
+        err_set(err, "cannot write: %s", strerror(errno));
+        rc = -1;
+    }
+    ctl_table_destroy(&table);
+    return rc;
+}
+
 static int explain_text(ctl_db_t *db, const char *idtext, FILE *out, err_t *err)
 {
     const char *params[] = {idtext};
     ctl_rows_t *head = NULL, *stages = NULL, *failures = NULL, *vantages = NULL;
     ctl_rows_t *targets = NULL, *service = NULL;
-    ctl_table_t *table = NULL;
     int rc = -1;
     if (!(head = ctl_db_query(db, head_sql, 1, params, err)))
         goto done;
@@ -418,45 +442,22 @@ static int explain_text(ctl_db_t *db, const char *idtext, FILE *out, err_t *err)
                 "\nbins per vantage (failed: saw the %s fail; left out: not healthy "
                 "or no data then):\n",
                 scope);
-        if (!(table = ctl_table_new(5, vh)))
-            goto oom;
-        for (size_t r = 0; r < ctl_rows_count(vantages); r++) {
-            const char *cells[] = {ctl_rows_get(vantages, r, 0), ctl_rows_get(vantages, r, 1),
-                                   ctl_rows_get(vantages, r, 2), ctl_rows_get(vantages, r, 3),
-                                   ctl_rows_get(vantages, r, 4)};
-            if (ctl_table_add(table, cells) < 0)
-                goto oom;
-        }
-        if (ctl_table_print(table, out) < 0)
-            goto write_error;
-        ctl_table_destroy(&table);
+        if (print_rows_table(vantages, 5, vh, out, err) < 0)
+            goto done;
     }
     if (ctl_rows_count(targets) > 0) {
         static const char *const th[] = {"TARGET", "ROLE", "WORST", "DOWN_BINS", "FIRST_DOWN_UTC"};
         fprintf(out, "\ntargets of the group during the outage:\n");
-        if (!(table = ctl_table_new(5, th)))
-            goto oom;
-        for (size_t r = 0; r < ctl_rows_count(targets); r++) {
-            const char *cells[] = {ctl_rows_get(targets, r, 0), ctl_rows_get(targets, r, 1),
-                                   ctl_rows_get(targets, r, 2), ctl_rows_get(targets, r, 3),
-                                   ctl_rows_get(targets, r, 4)};
-            if (ctl_table_add(table, cells) < 0)
-                goto oom;
-        }
-        if (ctl_table_print(table, out) < 0)
-            goto write_error;
+        if (print_rows_table(targets, 5, th, out, err) < 0)
+            goto done;
     }
     if (fflush(out) != 0)
         goto write_error;
     rc = 0;
     goto done;
-oom:
-    err_set(err, "out of memory");
-    goto done;
 write_error:
     err_set(err, "cannot write: %s", strerror(errno));
 done:
-    ctl_table_destroy(&table);
     ctl_rows_destroy(&head);
     ctl_rows_destroy(&stages);
     ctl_rows_destroy(&failures);

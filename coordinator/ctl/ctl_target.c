@@ -11,6 +11,8 @@
 
 #include "ctl_args.h"
 #include "ctl_csv.h"
+#include "ctl_jsonrow.h"
+#include "ctl_named.h"
 #include "ctl_show.h"
 #include "json.h"
 #include "ctl_table.h"
@@ -119,11 +121,7 @@ int ctl_target_add_parse(int argc, char **argv, ctl_target_add_opts_t *out, err_
     if (!out->role)
         out->role = "host";
     int rc = -1;
-    if (!out->name) {
-        err_set(err, "missing target NAME");
-        goto done;
-    }
-    if (ctl_parse_name("target name", out->name, err) < 0)
+    if (ctl_named_check("target", out->name, err) < 0)
         goto done;
     if (!address) {
         err_set(err, "missing --address IP");
@@ -161,13 +159,7 @@ void ctl_target_add_opts_clear(ctl_target_add_opts_t *opts)
 
 int ctl_target_list_parse(int argc, char **argv, int *json, err_t *err)
 {
-    static const ctl_opt_t opts[] = {{"json", 0, 0, 0}, {NULL, 0, 0, 0}};
-    ctl_args_t *args = ctl_args_parse(argc, argv, opts, 0, err);
-    if (!args)
-        return -1;
-    *json = ctl_args_count(args, "json") > 0;
-    ctl_args_destroy(&args);
-    return 0;
+    return ctl_named_list_parse(argc, argv, json, err);
 }
 
 /* Stores the target and its probes inside the caller's transaction. Returns 0 or -1 (err
@@ -253,36 +245,37 @@ static int is_true(const char *s)
     return s && strcmp(s, "true") == 0;
 }
 
+/* `target list --json`: one object per target with these members and its probes. */
+static const ctl_jsonrow_field_t target_json_fields[] = {
+    {"name", COL_NAME, CTL_JSONROW_STRING},
+    {"address", COL_ADDRESS, CTL_JSONROW_STRING},
+    {"group", COL_GROUP, CTL_JSONROW_STRING},
+    {"role", COL_ROLE, CTL_JSONROW_STRING},
+    {"control", COL_CONTROL, CTL_JSONROW_BOOL}};
+
+static const ctl_jsonrow_field_t probe_json_fields[] = {
+    {"kind", COL_KIND, CTL_JSONROW_STRING},
+    {"spec", COL_SPEC, CTL_JSONROW_STRING},
+    {"interval_s", COL_INTERVAL, CTL_JSONROW_NUMBER},
+    {"timeout_ms", COL_TIMEOUT, CTL_JSONROW_NUMBER}};
+
 static void list_json(const ctl_rows_t *rows, json_t *js)
 {
     json_array_begin(js);
     for (size_t r = 0, e; r < ctl_rows_count(rows); r = e) {
         e = target_end(rows, r);
         json_object_begin(js);
-        json_key(js, "name");
-        json_string(js, ctl_rows_get(rows, r, COL_NAME));
-        json_key(js, "address");
-        json_string(js, ctl_rows_get(rows, r, COL_ADDRESS));
-        json_key(js, "group");
-        json_string(js, ctl_rows_get(rows, r, COL_GROUP));
-        json_key(js, "role");
-        json_string(js, ctl_rows_get(rows, r, COL_ROLE));
-        json_key(js, "control");
-        json_bool(js, is_true(ctl_rows_get(rows, r, COL_CONTROL)));
+        ctl_jsonrow_members(js, rows, r, target_json_fields,
+                            sizeof target_json_fields / sizeof target_json_fields[0]);
         json_key(js, "probes");
         json_array_begin(js);
+        /* A target without probes is one row whose probe columns are NULL. */
         for (size_t k = r; k < e; k++) {
             if (!ctl_rows_get(rows, k, COL_SPEC))
                 continue;
             json_object_begin(js);
-            json_key(js, "kind");
-            json_string(js, ctl_rows_get(rows, k, COL_KIND));
-            json_key(js, "spec");
-            json_string(js, ctl_rows_get(rows, k, COL_SPEC));
-            json_key(js, "interval_s");
-            json_raw_number(js, ctl_rows_get(rows, k, COL_INTERVAL));
-            json_key(js, "timeout_ms");
-            json_raw_number(js, ctl_rows_get(rows, k, COL_TIMEOUT));
+            ctl_jsonrow_members(js, rows, k, probe_json_fields,
+                                sizeof probe_json_fields / sizeof probe_json_fields[0]);
             json_object_end(js);
         }
         json_array_end(js);
@@ -363,25 +356,6 @@ int ctl_target_list(ctl_db_t *db, int json, FILE *out, err_t *err)
     return rc;
 }
 
-int ctl_target_name_parse(int argc, char **argv, const char **name, int *json, err_t *err)
-{
-    static const ctl_opt_t with_json[] = {{"json", 0, 0, 0}, {NULL, 0, 0, 0}};
-    static const ctl_opt_t none[] = {{NULL, 0, 0, 0}};
-    ctl_args_t *args = ctl_args_parse(argc, argv, json ? with_json : none, 1, err);
-    if (!args)
-        return -1;
-    *name = ctl_args_pos(args, 0);
-    if (json)
-        *json = ctl_args_count(args, "json") > 0;
-    int rc = -1;
-    if (!*name)
-        err_set(err, "missing target NAME");
-    else if (ctl_parse_name("target name", *name, err) == 0)
-        rc = 0;
-    ctl_args_destroy(&args);
-    return rc;
-}
-
 /* One row: the target, its probes in one cell, its latest merged state and open outages. */
 static const char show_sql[] =
     "SELECT t.name, host(t.address), t.group_name, t.role::text, "
@@ -412,28 +386,26 @@ static const char show_json_sql[] =
     "  AND o.ended_at IS NULL))::text "
     "FROM parallax.targets t WHERE t.name = $1";
 
+/* `target show`: the fields in show_sql's column order. */
+static const ctl_show_field_t show_fields[] = {
+    {"name", CTL_SHOW_TEXT}, {"address", CTL_SHOW_TEXT}, {"group", CTL_SHOW_TEXT},
+    {"role", CTL_SHOW_TEXT}, {"control", CTL_SHOW_TEXT}, {"probes", CTL_SHOW_TEXT},
+    {"added", CTL_SHOW_UTC}, {"latest", CTL_SHOW_TEXT},  {"open outages", CTL_SHOW_TEXT}};
+static const ctl_show_spec_t show_spec = {"target", show_sql, show_json_sql, show_fields,
+                                          sizeof show_fields / sizeof show_fields[0]};
+
 int ctl_target_show(ctl_db_t *db, const char *name, int json, FILE *out, err_t *err)
 {
-    static const ctl_show_field_t fields[] = {
-        {"name", CTL_SHOW_TEXT}, {"address", CTL_SHOW_TEXT}, {"group", CTL_SHOW_TEXT},
-        {"role", CTL_SHOW_TEXT}, {"control", CTL_SHOW_TEXT}, {"probes", CTL_SHOW_TEXT},
-        {"added", CTL_SHOW_UTC}, {"latest", CTL_SHOW_TEXT},  {"open outages", CTL_SHOW_TEXT}};
-    static const ctl_show_spec_t spec = {"target", show_sql, show_json_sql, fields,
-                                         sizeof fields / sizeof fields[0]};
-    return ctl_show(db, &spec, name, json, out, err);
+    return ctl_show(db, &show_spec, name, json, out, err);
 }
+
+static const ctl_named_removal_t removal = {"target",
+                                            "DELETE FROM parallax.targets WHERE name = $1",
+                                            " and its probes (its results are kept)"};
 
 int ctl_target_remove(ctl_db_t *db, const char *name, FILE *out, err_t *err)
 {
-    long n = ctl_db_exec(db, "DELETE FROM parallax.targets WHERE name = $1", 1, &name, err);
-    if (n < 0)
-        return -1;
-    if (n == 0) {
-        err_set(err, "no target named '%s'", name);
-        return -1;
-    }
-    fprintf(out, "removed target %s and its probes (its results are kept)\n", name);
-    return 0;
+    return ctl_named_remove(db, &removal, name, out, err);
 }
 
 int ctl_target_import_parse(int argc, char **argv, const char **path, err_t *err)
@@ -704,30 +676,17 @@ static int cmd_target_add(ctl_session_t *s, int argc, char **argv, err_t *err)
 
 static int cmd_target_list(ctl_session_t *s, int argc, char **argv, err_t *err)
 {
-    int json;
-    if (ctl_target_list_parse(argc, argv, &json, err) < 0)
-        return CTL_EXIT_USAGE;
-    ctl_db_t *db = ctl_session_db(s, err);
-    return db ? ctl_outcome(ctl_target_list(db, json, stdout, err)) : CTL_EXIT_FAIL;
+    return ctl_named_list_command(s, ctl_target_list, argc, argv, err);
 }
 
 static int cmd_target_show(ctl_session_t *s, int argc, char **argv, err_t *err)
 {
-    const char *name;
-    int json;
-    if (ctl_target_name_parse(argc, argv, &name, &json, err) < 0)
-        return CTL_EXIT_USAGE;
-    ctl_db_t *db = ctl_session_db(s, err);
-    return db ? ctl_outcome(ctl_target_show(db, name, json, stdout, err)) : CTL_EXIT_FAIL;
+    return ctl_named_show_command(s, &show_spec, argc, argv, err);
 }
 
 static int cmd_target_remove(ctl_session_t *s, int argc, char **argv, err_t *err)
 {
-    const char *name;
-    if (ctl_target_name_parse(argc, argv, &name, NULL, err) < 0)
-        return CTL_EXIT_USAGE;
-    ctl_db_t *db = ctl_session_db(s, err);
-    return db ? ctl_outcome(ctl_target_remove(db, name, stdout, err)) : CTL_EXIT_FAIL;
+    return ctl_named_remove_command(s, &removal, argc, argv, err);
 }
 
 static int cmd_target_import(ctl_session_t *s, int argc, char **argv, err_t *err)

@@ -53,7 +53,8 @@ int ctl_target_add_parse(int argc, char **argv, ctl_target_add_opts_t *out, err_
 /* Frees what ctl_target_add_parse allocated in *opts. Safe to call twice. */
 void ctl_target_add_opts_clear(ctl_target_add_opts_t *opts);
 
-/* Parses the arguments after "target list": only --json. Sets *json. Returns 0 or -1. */
+/* Parses the arguments after "target list": only --json. Sets *json. Returns 0 or -1 (as
+ * ctl_named_list_parse). */
 int ctl_target_list_parse(int argc, char **argv, int *json, err_t *err);
 
 /* Stores the target and its probes in one transaction and writes a summary to out. Returns 0,
@@ -63,10 +64,6 @@ int ctl_target_add(ctl_db_t *db, const ctl_target_add_opts_t *opts, FILE *out, e
 /* Writes all targets with their probes to out as a table, or as a JSON array when json is
  * set. Returns 0 or -1. */
 int ctl_target_list(ctl_db_t *db, int json, FILE *out, err_t *err);
-
-/* Parses the arguments after "target show" (NAME, --json) or "target remove" (NAME; json
- * may be NULL there, and --json is then refused). Returns 0 or -1. */
-int ctl_target_name_parse(int argc, char **argv, const char **name, int *json, err_t *err);
 
 /* Writes target name, its probes, its latest state and its ongoing outages to out, or one
  * JSON object when json is set. Returns 0, or -1 (err set) if there is no such target. */
