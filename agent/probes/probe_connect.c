@@ -35,8 +35,10 @@ px_status_t probe_connect_status(int err, int immediate)
 }
 
 int probe_connect_start(const probe_addr_t *addr, socklen_t addrlen, uint16_t port,
-                        probe_connect_fail_t *fail)
+                        probe_connect_fail_t *fail, int *at_once)
 {
+    if (at_once)
+        *at_once = 0;
     probe_addr_t dst = *addr;
     if (dst.sa.sa_family == AF_INET6)
         dst.v6.sin6_port = htons(port);
@@ -50,7 +52,12 @@ int probe_connect_start(const probe_addr_t *addr, socklen_t addrlen, uint16_t po
     }
     /* A connect that completes at once (loopback) leaves the socket writable as well, so the
      * caller has one path for both. */
-    if (connect(fd, &dst.sa, addrlen) == 0 || errno == EINPROGRESS)
+    if (connect(fd, &dst.sa, addrlen) == 0) {
+        if (at_once)
+            *at_once = 1;
+        return fd;
+    }
+    if (errno == EINPROGRESS)
         return fd;
     int e = errno;
     close(fd);

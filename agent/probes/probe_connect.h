@@ -19,10 +19,12 @@ typedef struct probe_connect_fail {
 /* Opens a non-blocking, close-on-exec stream socket of addr's family and starts connecting it
  * to addr (addrlen bytes) at port (addr's own port is ignored). Returns the socket, owned by
  * the caller (who closes it): it becomes writable once the connect has settled, connected at
- * once or not, and probe_connect_result() then says how. Returns -1 with *fail filled when
- * socket() or connect() failed at once (nothing is left open then). */
+ * once or not, and probe_connect_result() then says how. *at_once (if not NULL) is set to 1
+ * when connect() completed at once (loopback), so a caller with nothing more to do need not
+ * wait a turn of the loop for writability. Returns -1 with *fail filled when socket() or
+ * connect() failed at once (nothing is left open then). */
 int probe_connect_start(const probe_addr_t *addr, socklen_t addrlen, uint16_t port,
-                        probe_connect_fail_t *fail);
+                        probe_connect_fail_t *fail, int *at_once);
 
 /* The outcome of the connect on fd, to be asked once fd is writable: 0 when connected, else
  * the errno it failed with. */

@@ -271,7 +271,7 @@ static void tcp_start(dns_state_t *st)
     close(st->udp_fd);
     st->udp_fd = -1;
     probe_connect_fail_t fail;
-    st->tcp_fd = probe_connect_start(&st->dst, st->dstlen, st->port, &fail);
+    st->tcp_fd = probe_connect_start(&st->dst, st->dstlen, st->port, &fail, NULL);
     if (st->tcp_fd < 0) {
         probe_done_status(
             st->run, fail.status, fail.status == PX_STATUS_REFUSED ? elapsed_us(st) : 0,

@@ -431,7 +431,7 @@ static void http_start(probe_run_t *run)
     set_phase(st, HTTP_PHASE_CONNECTING);
     st->start_mono_us = time_mono_us();
     probe_connect_fail_t fail;
-    st->fd = probe_connect_start(&t->addr, t->addrlen, st->spec.port, &fail);
+    st->fd = probe_connect_start(&t->addr, t->addrlen, st->spec.port, &fail, NULL);
     if (st->fd < 0) {
         finish(st, fail.status, fail.status == PX_STATUS_REFUSED ? elapsed_us(st) : 0, "%s: %s",
                fail.call, strerror(fail.err));

@@ -246,8 +246,8 @@ static void smtp_start(probe_run_t *run)
     st->start_mono_us = time_mono_us();
     /* The scheduler fills the port from the spec; a spec-less target means the default. */
     probe_connect_fail_t fail;
-    st->fd =
-        probe_connect_start(&t->addr, t->addrlen, t->port ? t->port : SMTP_DEFAULT_PORT, &fail);
+    st->fd = probe_connect_start(&t->addr, t->addrlen, t->port ? t->port : SMTP_DEFAULT_PORT, &fail,
+                                 NULL);
     if (st->fd < 0) {
         finish(st, fail.status, fail.status == PX_STATUS_REFUSED ? elapsed_us(st) : 0, "%s: %s",
                fail.call, strerror(fail.err));

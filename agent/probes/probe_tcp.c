@@ -58,11 +58,17 @@ static void tcp_start(probe_run_t *run)
     probe_run_set_state(run, st);
     st->start_mono_us = time_mono_us();
     probe_connect_fail_t fail;
-    st->fd = probe_connect_start(&t->addr, t->addrlen, t->port, &fail);
+    int at_once = 0;
+    st->fd = probe_connect_start(&t->addr, t->addrlen, t->port, &fail, &at_once);
     if (st->fd < 0) {
         /* A refusal at once (a local port) is an answer, timed like a later one. */
         probe_done_status(run, fail.status, fail.status == PX_STATUS_REFUSED ? elapsed_us(st) : 0,
                           "%s: %s", fail.call, strerror(fail.err));
+        return;
+    }
+    if (at_once) {
+        /* Connected at once (loopback): that is the answer, without a turn of the loop. */
+        tcp_finish(st, 0);
         return;
     }
     st->ev = event_new(probe_env_base(probe_run_env(run)), st->fd, EV_WRITE, tcp_event_cb, st);
