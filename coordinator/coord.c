@@ -81,7 +81,7 @@ struct coord {
     int db_ready;        /* connected, and everything a fresh connection needs is loaded */
     int db_was_up;       /* for logging the loss of the database once */
     int64_t housekeeping_mono_us;
-    merger_t *merger; /* running while coord_run() is */
+    merger_t *merger; /* started by coord_run(), stopped at its clean end or by coord_destroy() */
     pending_t group[COORD_GROUP_MAX_BATCHES];
     size_t n_group, group_results;
     int sigfd;
@@ -392,13 +392,19 @@ static void db_changes(coord_t *c)
 
 /* ---- agents' messages -------------------------------------------------------------------- */
 
-/* " (and N more since the last line)", or "" when nothing was held back. */
-static const char *held_note(char *buf, size_t len, unsigned long held)
+/* Whether a line about key may be written now (log_limit_allow): if so, note is set to
+ * " (and N more like it since the last line)", or "" when nothing was held back, and *shared
+ * says the line must not name key. */
+static int log_allowed(log_limit_t *l, const char *key, char *note, size_t len, int *shared)
 {
-    if (!held)
-        return "";
-    snprintf(buf, len, " (and %lu more like it since the last line)", held);
-    return buf;
+    unsigned long held;
+    if (!log_limit_allow(l, key, time_mono_us(), &held, shared))
+        return 0;
+    if (held)
+        snprintf(note, len, " (and %lu more like it since the last line)", held);
+    else
+        note[0] = '\0';
+    return 1;
 }
 
 static int authorize(void *arg, const char *public_key, char *user_id, size_t len)
@@ -407,21 +413,17 @@ static int authorize(void *arg, const char *public_key, char *user_id, size_t le
     const allow_entry_t *e = allow_find_enabled(c->allow, public_key);
     if (!e) {
         /* Limited: an unauthenticated peer reconnecting in a loop must not flood the log. */
-        unsigned long held;
         int shared;
         char note[80];
-        if (!log_limit_allow(c->zap_log, public_key, time_mono_us(), &held, &shared))
+        if (!log_allowed(c->zap_log, public_key, note, sizeof note, &shared))
             return 0;
         const allow_entry_t *known = allow_find(c->allow, public_key);
         if (shared)
-            log_warn("refused connections from more keys than are told apart%s",
-                     held_note(note, sizeof note, held));
+            log_warn("refused connections from more keys than are told apart%s", note);
         else if (known)
-            log_warn("refused agent %s: disabled%s", known->name,
-                     held_note(note, sizeof note, held));
+            log_warn("refused agent %s: disabled%s", known->name, note);
         else
-            log_warn("refused connection from unregistered key %s%s", public_key,
-                     held_note(note, sizeof note, held));
+            log_warn("refused connection from unregistered key %s%s", public_key, note);
         return 0;
     }
     /* The key itself becomes the connection's User-Id: each message is checked against the
@@ -623,36 +625,33 @@ static void handle_message(coord_t *c, router_msg_t *msg)
     int64_t recv_us = time_now_us();
     /* Identity comes from the key that authenticated the connection, never from the payload. */
     const allow_entry_t *agent = allow_find_enabled(c->allow, msg->user_id);
+    int shared;
+    char note[80];
     if (!agent) {
         /* Limited: a disabled agent resends its whole spool. */
-        unsigned long held;
-        int shared;
-        char note[80];
-        if (!log_limit_allow(c->drop_log, msg->user_id, time_mono_us(), &held, &shared))
+        if (!log_allowed(c->drop_log, msg->user_id, note, sizeof note, &shared))
             return;
         const allow_entry_t *known = allow_find(c->allow, msg->user_id);
         if (shared)
-            log_warn("dropped messages from more senders than are told apart%s",
-                     held_note(note, sizeof note, held));
+            log_warn("dropped messages from more senders than are told apart%s", note);
         else
             log_warn("dropped a message from %s %s%s", known ? "disabled agent" : "unknown key",
-                     known ? known->name : (*msg->user_id ? msg->user_id : "(none)"),
-                     held_note(note, sizeof note, held));
+                     known ? known->name : (*msg->user_id ? msg->user_id : "(none)"), note);
         return;
     }
     err_t err = {{0}};
     Parallax__Envelope *env = wire_unpack(msg->data, msg->len, PX_WIRE_MAX_TO_COORD, &err);
     if (!env) {
-        unsigned long held;
-        int shared;
-        char note[80];
         /* Another version's message is refused whatever wire_unpack made of the rest. */
         uint32_t version;
         if (wire_peek_version(msg->data, msg->len, &version) == 0 && version != PX_PROTOCOL_VERSION)
             refuse_version(c, agent, version);
-        else if (log_limit_allow(c->drop_log, msg->user_id, time_mono_us(), &held, &shared))
-            log_warn("agent %s: dropped a bad message: %s%s", agent->name, err.msg,
-                     held_note(note, sizeof note, held));
+        else if (!log_allowed(c->drop_log, msg->user_id, note, sizeof note, &shared))
+            return;
+        else if (shared)
+            log_warn("dropped messages from more senders than are told apart%s", note);
+        else
+            log_warn("agent %s: dropped a bad message: %s%s", agent->name, err.msg, note);
         return;
     }
     session_t *s = sessions_touch(c->sessions, agent->agent_id, agent->name, msg->route,
@@ -802,18 +801,14 @@ int coord_run(coord_t *c, err_t *err)
         return -1;
     log_info("listening on %s", c->cfg.listen);
     while (!c->stopping) {
-        if (db_ensure(c, err) == -2) {
-            merger_stop(&c->merger);
+        if (db_ensure(c, err) == -2)
             return -1;
-        }
         int fds[2] = {c->sigfd, store_fd(c->store)};
         int ready[2] = {0, 0};
         int nfds = fds[1] >= 0 ? 2 : 1;
         /* Wake at least a few times a second to expire sessions and retry the database. */
-        if (router_wait(c->router, fds, ready, nfds, 250, err) < 0) {
-            merger_stop(&c->merger);
+        if (router_wait(c->router, fds, ready, nfds, 250, err) < 0)
             return -1;
-        }
         if (ready[0]) {
             struct signalfd_siginfo si;
             if (read(c->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
