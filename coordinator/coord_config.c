@@ -35,8 +35,9 @@ static int endpoint_ok(const char *s)
 
 int coord_config_load(const char *path, coord_config_t *out, err_t *err)
 {
-    static const char *const known[] = {"listen",   "advertise",         "database",
-                                        "key_file", "session_timeout_s", NULL};
+    static const char *const known[] = {
+        "listen",        "advertise",      "database", "key_file", "session_timeout_s",
+        "accept_past_s", "accept_ahead_s", NULL};
     memset(out, 0, sizeof *out);
     config_t *cfg = config_read(path, err);
     if (!cfg)
@@ -74,7 +75,11 @@ int coord_config_load(const char *path, coord_config_t *out, err_t *err)
         copy_text(cfg, "advertise", advertise, out->advertise, err) < 0 ||
         copy_text(cfg, "database", database ? database : "", out->database, err) < 0 ||
         copy_text(cfg, "key_file", key_file, out->key_file, err) < 0 ||
-        config_get_uint(cfg, "session_timeout_s", 5, 86400, 60, &out->session_timeout_s, err) < 0)
+        config_get_uint(cfg, "session_timeout_s", 5, 86400, 60, &out->session_timeout_s, err) < 0 ||
+        config_get_uint(cfg, "accept_past_s", COORD_ACCEPT_PAST_MIN_S, COORD_ACCEPT_PAST_MAX_S,
+                        COORD_ACCEPT_PAST_DEFAULT_S, &out->accept_past_s, err) < 0 ||
+        config_get_uint(cfg, "accept_ahead_s", COORD_ACCEPT_AHEAD_MIN_S, COORD_ACCEPT_AHEAD_MAX_S,
+                        COORD_ACCEPT_AHEAD_DEFAULT_S, &out->accept_ahead_s, err) < 0)
         goto out;
     rc = 0;
 out:

@@ -8,6 +8,16 @@
 
 #define COORD_CONFIG_TEXT_MAX 1024
 
+/* The window of time around its receipt in which a result or gap is stored (door.h). The
+ * past reaches as far as an agent's spool usually does (a week offline); ahead covers a clock
+ * that jumped before the coordinator noticed (its known offset is corrected first). */
+#define COORD_ACCEPT_PAST_DEFAULT_S (7 * 86400)
+#define COORD_ACCEPT_PAST_MIN_S 3600
+#define COORD_ACCEPT_PAST_MAX_S (90 * 86400)
+#define COORD_ACCEPT_AHEAD_DEFAULT_S 3600
+#define COORD_ACCEPT_AHEAD_MIN_S 60
+#define COORD_ACCEPT_AHEAD_MAX_S 86400
+
 typedef struct coord_config {
     char listen[COORD_CONFIG_TEXT_MAX]; /* ZeroMQ endpoint to bind, e.g. tcp://0.0.0.0:7000 */
     char
@@ -15,6 +25,8 @@ typedef struct coord_config {
     char database[COORD_CONFIG_TEXT_MAX]; /* libpq connection string ("" = PG* environment) */
     char key_file[COORD_CONFIG_TEXT_MAX]; /* CURVE key pair, created 0600 on first start */
     uint64_t session_timeout_s;           /* an agent silent this long is expired */
+    uint64_t accept_past_s;  /* results and gaps stamped longer ago than this are refused */
+    uint64_t accept_ahead_s; /* ... and those stamped further ahead than this */
     int new_key; /* --new-key: a missing key_file may be made anew though the database has a
                   * key registered (not from the file: a command-line decision) */
 } coord_config_t;
