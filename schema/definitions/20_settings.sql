@@ -38,7 +38,8 @@ END $$;
 -- reason); an auto width reads "auto" as its value and default.
 CREATE OR REPLACE VIEW parallax.merge_setting_list AS
 SELECT l.name, l.type, l.value, l.default_value, l.description, l.position,
-       to_jsonb(parallax.merge_settings_now()) ->> l.name AS in_force,
+       coalesce(to_jsonb(parallax.merge_settings_now()) ->> l.name,
+                CASE WHEN l.name LIKE 'keep\_%' THEN 'forever' END) AS in_force,
        CASE WHEN l.value = 'auto' AND l.name = 'vantage_bin_s'
                 THEN 'auto: the longest control-probe interval (60 without control targets)'
             WHEN l.value = 'auto'
@@ -49,8 +50,11 @@ FROM (
     SELECT a.attname::text AS name,
            format_type(a.atttypid, a.atttypmod) AS type,
            coalesce(to_jsonb(s) ->> a.attname::text,
-                    CASE WHEN a.attname IN ('vantage_bin_s', 'group_bin_s') THEN 'auto' END) AS value,
+                    CASE WHEN a.attname IN ('vantage_bin_s', 'group_bin_s') THEN 'auto'
+                         WHEN a.attname LIKE 'keep\_%' THEN 'forever' END) AS value,
            CASE WHEN a.attname IN ('vantage_bin_s', 'group_bin_s') AND coalesce(pg_get_expr(d.adbin, d.adrelid), 'NULL') ~ '^NULL' THEN 'auto'
+                -- The retention settings (migration 006): empty is "forever".
+                WHEN a.attname LIKE 'keep\_%' AND coalesce(pg_get_expr(d.adbin, d.adrelid), 'NULL') ~ '^NULL' THEN 'forever'
                 -- '1 day'::interval reads better as 1 day.
                 ELSE regexp_replace(pg_get_expr(d.adbin, d.adrelid), '^''(.*)''::[a-z ]+$', '\1') END AS default_value,
            col_description(a.attrelid, a.attnum) AS description,
@@ -64,7 +68,7 @@ FROM (
 COMMENT ON VIEW parallax.merge_setting_list IS 'The merge''s settings by name: type, value (auto: derived from the schedule), default, what each does, the value in force and where it came from.';
 
 -- Sets one setting from text, converted to its type ("auto" for a width: derived from the
--- schedule); returns the value as stored. Errors name
+-- schedule; "forever" for a keep_* setting: never removed); returns the value as stored. Errors name
 -- the setting: an unknown name lists the known ones, a value of the wrong type or outside the
 -- setting's range says what is allowed. The change applies from the next merge; bins merged
 -- before keep their verdicts until parallax.merge_mark() queues them again.
@@ -85,6 +89,7 @@ BEGIN
     BEGIN
         EXECUTE format('UPDATE parallax.merge_settings SET %I = $1::%s', p_name, t)
             USING CASE WHEN p_value = 'auto' AND p_name IN ('vantage_bin_s', 'group_bin_s') THEN NULL
+                       WHEN p_value = 'forever' AND p_name LIKE 'keep\_%' THEN NULL
                        ELSE p_value END;
     EXCEPTION
         WHEN data_exception THEN

@@ -97,11 +97,14 @@ BEGIN
     DELETE FROM pg_temp.merge_merged;
 END $$;
 
--- Moves the closed dirty bins of one scope into merge_work; returns how many.
+-- Moves the closed dirty bins of one scope into merge_work; returns how many. A bin before
+-- merge_floor() is dropped from the queue unmerged: retention may have removed some of its
+-- inputs, and judging it again would read them as "no data" (its stored verdict stays).
 CREATE OR REPLACE FUNCTION parallax.merge_take(p_scope text, p_now timestamptz) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     taken integer;
+    kept_from timestamptz := coalesce(parallax.merge_floor(), '-infinity');
 BEGIN
     DELETE FROM pg_temp.merge_work;
     WITH d AS (
@@ -109,7 +112,7 @@ BEGIN
         WHERE scope = p_scope AND closes_at <= p_now
         RETURNING subject_id, bin_start, bin_end
     )
-    INSERT INTO pg_temp.merge_work SELECT * FROM d;
+    INSERT INTO pg_temp.merge_work SELECT * FROM d WHERE d.bin_start >= kept_from;
     GET DIAGNOSTICS taken = ROW_COUNT;
     IF taken > 0 THEN
         -- Plans below join on this list; without statistics they guess badly.

@@ -11,6 +11,8 @@
 -- p_to is cut to what the stored merge has finished (before any bin still waiting, before
 -- the offline sweep's progress, less the widest bin of any scope); the cut is the row of
 -- kind 'span'. A stored database with nothing merged gives an error.
+-- p_from is raised to merge_floor(): before it retention may have removed inputs, and the
+-- scratch merge would read them as "no data"; the span row says where it started.
 -- Holds the merge's lock while it runs: the coordinator's merges wait (return 0) meanwhile.
 -- An outage still open at the end of the span, or ending too near it for the close_after
 -- good bins that end it to lie inside the span, is compared by its start only: later bins
@@ -28,6 +30,7 @@ DECLARE
     rounds integer := 0;
 BEGIN
     PERFORM pg_advisory_xact_lock(88340183732807);
+    p_from := greatest(p_from, parallax.merge_floor());
     PERFORM parallax.merge_collect();
     upto := least(coalesce(p_to, 'infinity'),
                   coalesce((SELECT min(d.bin_start) FROM parallax.merge_dirty d), 'infinity'),
