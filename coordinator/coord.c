@@ -18,6 +18,7 @@
 #include "allow.h"
 #include "backoff.h"
 #include "clocksync.h"
+#include "door.h"
 #include "keys.h"
 #include "log.h"
 #include "log_limit.h"
@@ -58,8 +59,10 @@
 
 /* A batch waiting to be stored with the others of its group. */
 typedef struct pending {
-    router_msg_t msg;        /* owns the bytes and the route to answer on */
-    Parallax__Envelope *env; /* unpacked from msg */
+    router_msg_t msg;               /* owns the bytes and the route to answer on */
+    Parallax__Envelope *env;        /* unpacked from msg */
+    Parallax__ResultBatch admitted; /* a view of env's batch: what the door let in */
+    door_report_t door;             /* ... and what it did not */
     int agent_id;
     char name[64];
 } pending_t;
@@ -75,6 +78,7 @@ struct coord {
     refusals_t *refusals;  /* agents speaking another protocol version */
     log_limit_t *zap_log;  /* refused handshakes, by public key */
     log_limit_t *drop_log; /* messages dropped, by sender */
+    log_limit_t *door_log; /* batches with items refused at the door, by agent */
     backoff_t backoff;
     int key_unsaved;     /* keys were made at this start: written once the database agrees */
     unsigned reload_due; /* STORE_CHANGED_* whose reload failed: tried again each turn */
@@ -157,7 +161,8 @@ coord_t *coord_new(const coord_config_t *cfg, err_t *err)
         !(c->sessions = sessions_new(COORD_MAX_SESSIONS)) ||
         !(c->refusals = refusals_new(COORD_MAX_SESSIONS)) ||
         !(c->zap_log = log_limit_new(COORD_LOG_LIMIT_KEYS, COORD_REFUSAL_PERIOD_US)) ||
-        !(c->drop_log = log_limit_new(COORD_LOG_LIMIT_KEYS, COORD_REFUSAL_PERIOD_US))) {
+        !(c->drop_log = log_limit_new(COORD_LOG_LIMIT_KEYS, COORD_REFUSAL_PERIOD_US)) ||
+        !(c->door_log = log_limit_new(COORD_LOG_LIMIT_KEYS, COORD_REFUSAL_PERIOD_US))) {
         err_set(err, "out of memory");
         goto fail;
     }
@@ -195,6 +200,7 @@ void coord_destroy(coord_t **coord)
     refusals_destroy(&c->refusals);
     log_limit_destroy(&c->zap_log);
     log_limit_destroy(&c->drop_log);
+    log_limit_destroy(&c->door_log);
     if (c->sigfd >= 0)
         close(c->sigfd);
     free(c);
@@ -240,14 +246,22 @@ static void send_schedule(coord_t *c, session_t *s)
              (unsigned long long)c->schedule->version, c->schedule->n_probes);
 }
 
+/* door: what was refused of the batch at the door (for a stored batch), or NULL. */
 static void send_ack(coord_t *c, const router_msg_t *msg, const Parallax__ResultBatch *b,
-                     Parallax__AckCode code, const char *reason, const char *agent)
+                     Parallax__AckCode code, const char *reason, const door_report_t *door,
+                     const char *agent)
 {
     Parallax__Ack ack = PARALLAX__ACK__INIT;
     ack.stream = b->stream;
     ack.seq = b->seq;
     ack.code = code;
     ack.reason = (char *)(reason ? reason : "");
+    if (door) {
+        ack.refused_results = door->refused_results;
+        ack.refused_gaps = door->refused_gaps;
+        ack.clamped_gaps = door->clamped_gaps;
+        ack.refused_reason = (char *)door->reason;
+    }
     Parallax__Envelope env = PARALLAX__ENVELOPE__INIT;
     env.version = PX_PROTOCOL_VERSION;
     env.body_case = PARALLAX__ENVELOPE__BODY_ACK;
@@ -529,6 +543,56 @@ static void handle_heartbeat(coord_t *c, session_t *s, const router_msg_t *msg,
         send_schedule(c, s);
 }
 
+/* Logs what the door refused of p's batch: a line per agent and minute at most, since an
+ * agent with a broken clock refused at every batch would flood the log. */
+static void note_door(coord_t *c, const pending_t *p)
+{
+    int shared;
+    char note[80];
+    if (!log_allowed(c->door_log, p->name, note, sizeof note, &shared))
+        return;
+    if (shared)
+        log_warn("refused items of batches from more agents than are told apart%s", note);
+    else
+        log_warn("agent %s: batch %llu: %u results and %u gaps refused, %u gaps clamped: %s%s",
+                 p->name, (unsigned long long)p->env->batch->seq, p->door.refused_results,
+                 p->door.refused_gaps, p->door.clamped_gaps, p->door.reason, note);
+}
+
+static void report_door(void *arg, const char *key, unsigned long held)
+{
+    (void)arg;
+    if (key)
+        log_warn("agent %s: %lu more batches with items refused in the last minute", key, held);
+    else
+        log_warn("%lu more batches with items refused from agents not told apart in the last "
+                 "minute",
+                 held);
+}
+
+/* Counts what was refused of the group (rejected batches, results and gaps refused at the
+ * door) in parallax.rejections, where operators see it without the agents' logs. */
+static void record_refusals(coord_t *c, const store_batch_t *items)
+{
+    store_refusal_t r[COORD_GROUP_MAX_BATCHES * 3];
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_group; i++) {
+        const pending_t *p = &c->group[i];
+        if (items[i].verdict == STORE_INGEST_REJECT)
+            r[n++] = (store_refusal_t){p->agent_id, "batch", 1, items[i].err.msg};
+        if (items[i].verdict != STORE_INGEST_STORED)
+            continue;
+        if (p->door.refused_results)
+            r[n++] =
+                (store_refusal_t){p->agent_id, "result", p->door.refused_results, p->door.reason};
+        if (p->door.refused_gaps)
+            r[n++] = (store_refusal_t){p->agent_id, "gap", p->door.refused_gaps, p->door.reason};
+    }
+    err_t err = {{0}};
+    if (n && c->db_ready && store_note_refusals(c->store, r, n, &err) < 0)
+        log_warn("refusals not counted in the database: %s", err.msg);
+}
+
 /* Stores the group of batches received so far and answers each. */
 static void group_flush(coord_t *c)
 {
@@ -537,8 +601,9 @@ static void group_flush(coord_t *c)
     store_batch_t items[COORD_GROUP_MAX_BATCHES];
     for (size_t i = 0; i < c->n_group; i++)
         items[i] =
-            (store_batch_t){.agent_id = c->group[i].agent_id, .batch = c->group[i].env->batch};
+            (store_batch_t){.agent_id = c->group[i].agent_id, .batch = &c->group[i].admitted};
     store_ingest(c->store, items, c->n_group);
+    record_refusals(c, items);
     for (size_t i = 0; i < c->n_group; i++) {
         const pending_t *p = &c->group[i];
         const Parallax__ResultBatch *b = p->env->batch;
@@ -547,12 +612,12 @@ static void group_flush(coord_t *c)
         case STORE_INGEST_STORED:
             log_debug("agent %s: stored batch %llu (%zu results, %zu gaps)", p->name,
                       (unsigned long long)b->seq, b->n_results, b->n_gaps);
-            send_ack(c, &p->msg, b, PARALLAX__ACK_CODE__ACK_STORED, NULL, p->name);
+            send_ack(c, &p->msg, b, PARALLAX__ACK_CODE__ACK_STORED, NULL, &p->door, p->name);
             break;
         case STORE_INGEST_DUPLICATE:
             log_info("agent %s: batch %llu was already stored; acknowledging again", p->name,
                      (unsigned long long)b->seq);
-            send_ack(c, &p->msg, b, PARALLAX__ACK_CODE__ACK_STORED, NULL, p->name);
+            send_ack(c, &p->msg, b, PARALLAX__ACK_CODE__ACK_STORED, NULL, &p->door, p->name);
             break;
         case STORE_INGEST_NOT_ALLOWED:
             log_warn("agent %s: %s; batch dropped", p->name, why);
@@ -560,21 +625,23 @@ static void group_flush(coord_t *c)
         case STORE_INGEST_RETRY:
             log_warn("agent %s: batch %llu not stored now (%s); asked to retry", p->name,
                      (unsigned long long)b->seq, why);
-            send_ack(c, &p->msg, b, PARALLAX__ACK_CODE__ACK_RETRY, why, p->name);
+            send_ack(c, &p->msg, b, PARALLAX__ACK_CODE__ACK_RETRY, why, NULL, p->name);
             break;
         case STORE_INGEST_REJECT:
             log_error("agent %s: batch %llu rejected: %s", p->name, (unsigned long long)b->seq,
                       why);
-            send_ack(c, &p->msg, b, PARALLAX__ACK_CODE__ACK_REJECTED, why, p->name);
+            send_ack(c, &p->msg, b, PARALLAX__ACK_CODE__ACK_REJECTED, why, NULL, p->name);
             break;
         }
     }
     group_clear(c);
 }
 
-/* Queues a batch for the group, taking over msg's bytes and env. */
+/* Queues a batch for the group, taking over msg's bytes and env; only what lies in the
+ * accepted window of time around recv_us (on the agent's clock as measured so far) will be
+ * stored. */
 static void group_add(coord_t *c, router_msg_t *msg, Parallax__Envelope **env,
-                      const allow_entry_t *agent)
+                      const allow_entry_t *agent, session_t *s, int64_t recv_us)
 {
     if (c->n_group == COORD_GROUP_MAX_BATCHES ||
         c->group_results + (*env)->batch->n_results > COORD_GROUP_MAX_RESULTS)
@@ -587,7 +654,15 @@ static void group_add(coord_t *c, router_msg_t *msg, Parallax__Envelope **env,
     *env = NULL;
     p->agent_id = agent->agent_id;
     snprintf(p->name, sizeof p->name, "%s", agent->name);
-    c->group_results += p->env->batch->n_results;
+    int64_t offset_us = 0, rtt_us;
+    if (s && clocksync_estimate(&s->clock, &offset_us, &rtt_us) < 0)
+        offset_us = 0;
+    door_window_t window = {.past_us = (int64_t)c->cfg.accept_past_s * 1000000,
+                            .ahead_us = (int64_t)c->cfg.accept_ahead_s * 1000000};
+    door_admit(p->env->batch, recv_us, offset_us, &window, &p->admitted, &p->door);
+    c->group_results += p->admitted.n_results;
+    if (p->door.refused_results || p->door.refused_gaps || p->door.clamped_gaps)
+        note_door(c, p);
 }
 
 /* A message from agent in another protocol version: nothing in it is used, since its fields
@@ -685,7 +760,7 @@ static void handle_message(coord_t *c, router_msg_t *msg)
         break;
     case PARALLAX__ENVELOPE__BODY_BATCH:
         record_heard(c, s, agent->agent_id, NULL, -1, 0);
-        group_add(c, msg, &env, agent);
+        group_add(c, msg, &env, agent, s, recv_us);
         break;
     case PARALLAX__ENVELOPE__BODY_HEARTBEAT:
         handle_heartbeat(c, s, msg, agent, env->heartbeat, recv_us);
@@ -769,6 +844,7 @@ static void housekeeping(coord_t *c)
                     c);
     log_limit_flush(c->zap_log, now, report_refused, c);
     log_limit_flush(c->drop_log, now, report_dropped, c);
+    log_limit_flush(c->door_log, now, report_door, c);
     if (!c->db_ready)
         return;
     err_t err = {{0}};
@@ -797,7 +873,9 @@ int coord_run(coord_t *c, err_t *err)
     if (open_signalfd(c, err) < 0)
         return -1;
     /* After the signals are blocked, so that its thread inherits the mask. */
-    if (!(c->merger = merger_start(c->cfg.database, err)))
+    /* Every day of the accepted window (door.h) has its partition before a result comes. */
+    int past_days = (int)((c->cfg.accept_past_s + 86399) / 86400);
+    if (!(c->merger = merger_start(c->cfg.database, past_days, err)))
         return -1;
     log_info("listening on %s", c->cfg.listen);
     while (!c->stopping) {

@@ -37,6 +37,7 @@ struct merger {
     backoff_t backoff;
     int was_up;
     int64_t days_due_us;
+    int past_days; /* partitions kept made from this many days back */
 };
 
 /* Connects when the back-off allows. Returns 1 when connected. */
@@ -70,7 +71,7 @@ static void merger_prepare_days(merger_t *m)
     if (now < m->days_due_us)
         return;
     err_t err = {{0}};
-    if (store_prepare_days(m->store, &err) < 0) {
+    if (store_prepare_days(m->store, m->past_days, &err) < 0) {
         /* The ingest makes a missing partition itself: this is only ahead of time. */
         log_info("merge: %s; trying again in a minute", err.msg);
         m->days_due_us = now + MERGER_DAYS_RETRY_US;
@@ -133,13 +134,14 @@ static void merger_free(merger_t *m)
     free(m);
 }
 
-merger_t *merger_start(const char *conninfo, err_t *err)
+merger_t *merger_start(const char *conninfo, int past_days, err_t *err)
 {
     merger_t *m = calloc(1, sizeof *m);
     if (!m) {
         err_set(err, "out of memory");
         return NULL;
     }
+    m->past_days = past_days;
     m->wake[0] = m->wake[1] = -1;
     atomic_init(&m->stopping, 0);
     backoff_init(&m->backoff, MERGER_BACKOFF_MIN_MS, MERGER_BACKOFF_MAX_MS);

@@ -12,10 +12,11 @@
 
 typedef struct merger merger_t;
 
-/* Starts the merger's thread for the database at conninfo (copied). Call it with the
+/* Starts the merger's thread for the database at conninfo (copied); it keeps the result
+ * partitions from past_days before today to tomorrow made (store_prepare_days). Call it with the
  * signals the loop takes from a signalfd already blocked: the thread inherits the mask, so
  * they are never delivered to it. NULL with err set if the thread cannot start. */
-merger_t *merger_start(const char *conninfo, err_t *err);
+merger_t *merger_start(const char *conninfo, int past_days, err_t *err);
 
 /* Stops the thread: a merge under way is cancelled and rolls back (what it had taken stays
  * queued for the next start). Waits for the thread, frees *merger and NULLs it. Accepts

@@ -552,3 +552,42 @@ out:
     free(idx);
     free(twin);
 }
+
+int store_note_refusals(store_t *s, const store_refusal_t *r, size_t n, err_t *err)
+{
+    text_t a = {0}, k = {0}, c = {0}, why = {0};
+    text_t *cols[] = {&a, &k, &c, &why};
+    for (int i = 0; i < 4; i++)
+        text_put(cols[i], "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i ? "," : "";
+        text_printf(&a, "%s%d", sep, r[i].agent_id);
+        text_printf(&k, "%s%s", sep, r[i].kind);
+        text_printf(&c, "%s%u", sep, r[i].count);
+        /* An array element in double quotes: only " and \ need a backslash. */
+        text_put(&why, sep, strlen(sep));
+        text_put(&why, "\"", 1);
+        for (const char *p = r[i].reason ? r[i].reason : ""; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                text_put(&why, "\\", 1);
+            text_put(&why, p, 1);
+        }
+        text_put(&why, "\"", 1);
+    }
+    for (int i = 0; i < 4; i++)
+        text_put(cols[i], "}", 1);
+    int rc = -1;
+    if (a.failed || k.failed || c.failed || why.failed) {
+        err_set(err, "out of memory");
+    } else {
+        const char *p[] = {a.buf, k.buf, c.buf, why.buf};
+        PGresult *res =
+            store_exec(s, "counting refusals", PGRES_TUPLES_OK,
+                       "SELECT parallax.rejections_add($1, $2, $3::bigint[], $4)", 4, p, err);
+        rc = res ? 0 : -1;
+        PQclear(res);
+    }
+    for (int i = 0; i < 4; i++)
+        text_free(cols[i]);
+    return rc;
+}

@@ -3,6 +3,7 @@
 #define PX_STORE_INGEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "parallax.pb-c.h"
 
@@ -32,5 +33,17 @@ typedef struct store_batch {
  * costing the others their place. Results or gaps naming a probe id that was never issued
  * are rejected before the database is asked. Sets every batches[i].verdict (and err). */
 void store_ingest(store_t *store, store_batch_t *batches, size_t n);
+
+/* A count of things refused from one agent, for parallax.rejections. */
+typedef struct store_refusal {
+    int agent_id;
+    const char *kind; /* "batch" (rejected whole), "result" or "gap" (refused at the door) */
+    uint32_t count;
+    const char *reason; /* the latest reason; borrowed */
+} store_refusal_t;
+
+/* Adds the n counts to parallax.rejections (one row per agent and kind: counts, first and
+ * last time, latest reason). Returns 0 or -1 with err. */
+int store_note_refusals(store_t *store, const store_refusal_t *r, size_t n, err_t *err);
 
 #endif

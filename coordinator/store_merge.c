@@ -33,8 +33,11 @@ fail:
     return -1;
 }
 
-int store_prepare_days(store_t *s, err_t *err)
+int store_prepare_days(store_t *s, int past_days, err_t *err)
 {
+    char first[16];
+    snprintf(first, sizeof first, "%d", -past_days);
+    const char *p[] = {first};
     if (store_run(s, "making tomorrow's partition", "BEGIN", 0, NULL, err) < 0)
         return -1;
     /* 100 ms: a CREATE waiting for the lock makes every insert into results wait behind it. */
@@ -44,8 +47,8 @@ int store_prepare_days(store_t *s, err_t *err)
     PGresult *res =
         store_exec(s, "making tomorrow's partition", PGRES_TUPLES_OK,
                    "SELECT parallax.ensure_partition((now() AT TIME ZONE 'UTC')::date + d) "
-                   "FROM generate_series(0, 1) d",
-                   0, NULL, err);
+                   "FROM generate_series($1::int, 1) d",
+                   1, p, err);
     if (!res)
         goto fail;
     PQclear(res);

@@ -10,11 +10,11 @@
  * many were merged. A no-op on a schema without the merge. Returns 0 or -1. */
 int store_merge(store_t *store, long *bins, err_t *err);
 
-/* Makes the daily result partitions of today and tomorrow (UTC) that do not exist yet, so
- * the ingest finds them made instead of taking the results table's exclusive lock inside its
- * own transaction. Waits at most briefly for that lock (a long query on results holds it
- * off, and every insert would queue behind the wait): returns -1 with err set then, to be
- * tried again later. Returns 0 once both exist. */
-int store_prepare_days(store_t *store, err_t *err);
+/* Makes the daily result partitions (UTC) from past_days before today to tomorrow that do not
+ * exist yet — every day the coordinator accepts results for — so the ingest finds them made
+ * instead of taking the results table's exclusive lock inside its own transaction. Waits at most
+ * briefly for that lock (a long query on results holds it off, and every insert would queue behind
+ * the wait): returns -1 with err set then, to be tried again later. Returns 0 once both exist. */
+int store_prepare_days(store_t *store, int past_days, err_t *err);
 
 #endif

@@ -301,7 +301,15 @@ static int validate_ack(const Parallax__Ack *a, err_t *err)
         err_set(err, "ack has unknown code %d", (int)a->code);
         return -1;
     }
-    return text_ok("ack.reason", a->reason, PX_WIRE_MAX_TEXT, 0, err);
+    if (a->refused_results > PX_WIRE_MAX_RESULTS || a->refused_gaps > PX_WIRE_MAX_GAPS ||
+        a->clamped_gaps > PX_WIRE_MAX_GAPS) {
+        err_set(err, "ack refuses more than a batch can hold");
+        return -1;
+    }
+    return text_ok("ack.reason", a->reason, PX_WIRE_MAX_TEXT, 0, err) < 0 ||
+                   text_ok("ack.refused_reason", a->refused_reason, PX_WIRE_MAX_TEXT, 0, err) < 0
+               ? -1
+               : 0;
 }
 
 int wire_validate_result(const Parallax__Result *r, err_t *err)

@@ -5,9 +5,12 @@
  *
  *   pxclient -e ENDPOINT -k SERVER_KEY -s SECRET_KEY [-g GAP]... [-P VERSION] COMMAND [ARGS]
  *     hello [NAME]                      say hello; print "schedule VERSION N" and "probe ID SPEC"
- *     batch STREAM SEQ PROBE_ID N [REPEAT [STATUS]]
- *                                       send a batch of N results (N may be 0 with -g) REPEAT
- *                                       times; print "ack SEQ CODE[: REASON]" for each
+ *     batch STREAM SEQ PROBE_ID N [REPEAT [STATUS [STEP_S]]]
+ *                                       send a batch of N results (N may be 0 with -g), stamped
+ *                                       STEP_S seconds apart (default 1) and ending now, REPEAT
+ *                                       times; print "ack SEQ CODE[: REASON]" for each, or for
+ *                                       items refused at the door "ack SEQ CODE refused R results
+ *                                       G gaps clamped C gaps: REASON"
  *     stream STREAM FIRST LAST PROBE_ID N [INTERVAL_MS]
  *                                       send batches FIRST..LAST of N results, each sent again
  *                                       until stored (after "retry" or 2 s of silence); print
@@ -186,8 +189,8 @@ static int do_hello(void *d, const char *name)
     return 0;
 }
 
-/* A batch of n results of probe, stamped on whole seconds ending `end_s` seconds before
- * `base_us`, plus the -g gaps. Owned arrays: free with batch_free(). */
+/* A batch of n results of probe, stamped step_s seconds apart on whole seconds ending `end_s`
+ * seconds before `base_us`, plus the -g gaps. Owned arrays: free with batch_free(). */
 typedef struct batch {
     Parallax__ResultBatch b;
     Parallax__Result *rs;
@@ -196,7 +199,7 @@ typedef struct batch {
 } batch_t;
 
 static int batch_make(batch_t *bt, uint64_t stream, uint64_t seq, uint64_t probe, size_t n,
-                      int status, int64_t base_us, int64_t end_s)
+                      int status, int64_t base_us, int64_t end_s, int64_t step_s)
 {
     memset(bt, 0, sizeof *bt);
     parallax__result_batch__init(&bt->b);
@@ -207,7 +210,7 @@ static int batch_make(batch_t *bt, uint64_t stream, uint64_t seq, uint64_t probe
     for (size_t i = 0; i < n; i++) {
         parallax__result__init(&bt->rs[i]);
         bt->rs[i].probe_id = probe;
-        bt->rs[i].ts_us = base_us - (end_s + (int64_t)(n - i)) * 1000000;
+        bt->rs[i].ts_us = base_us - (end_s + (int64_t)(n - i) * step_s) * 1000000;
         bt->rs[i].status = status;
         bt->rs[i].rtt_us = 1234;
         bt->rs[i].message = (char *)"from pxclient";
@@ -247,11 +250,13 @@ static int do_batch(void *d, char **argv, int argc)
     size_t n = strtoul(argv[3], NULL, 10);
     int repeat = argc > 4 ? atoi(argv[4]) : 1;
     int status = argc > 5 ? status_from_name(argv[5]) : PX_STATUS_OK;
-    if ((n < 1 && n_gap_list == 0) || n > PX_WIRE_MAX_RESULTS || status < 0)
+    int64_t step_s = argc > 6 ? atoll(argv[6]) : 1;
+    if ((n < 1 && n_gap_list == 0) || n > PX_WIRE_MAX_RESULTS || status < 0 || step_s < 1)
         return 2;
-    /* Distinct timestamps, one second apart, ending now: N distinct rows. */
+    /* Distinct timestamps, step_s apart, ending now: N distinct rows. */
     batch_t bt;
-    if (batch_make(&bt, stream, seq, probe, n, status, time_now_us() / 1000000 * 1000000, 0) < 0)
+    if (batch_make(&bt, stream, seq, probe, n, status, time_now_us() / 1000000 * 1000000, 0,
+                   step_s) < 0)
         return 1;
     int rc = 0;
     for (int i = 0; i < repeat && rc == 0; i++) {
@@ -264,7 +269,12 @@ static int do_batch(void *d, char **argv, int argc)
             rc = 3;
             break;
         }
-        if (r->ack->reason && *r->ack->reason)
+        const Parallax__Ack *a = r->ack;
+        if (a->refused_results || a->refused_gaps || a->clamped_gaps)
+            printf("ack %llu %s refused %u results %u gaps clamped %u gaps: %s\n",
+                   (unsigned long long)a->seq, ack_name(a->code), a->refused_results,
+                   a->refused_gaps, a->clamped_gaps, a->refused_reason);
+        else if (r->ack->reason && *r->ack->reason)
             printf("ack %llu %s: %s\n", (unsigned long long)r->ack->seq, ack_name(r->ack->code),
                    r->ack->reason);
         else
@@ -317,7 +327,7 @@ static int do_stream(void *d, char **argv, int argc)
     for (uint64_t seq = first; seq <= last; seq++) {
         batch_t bt;
         if (batch_make(&bt, stream, seq, probe, n, PX_STATUS_OK, base,
-                       (int64_t)((last - seq) * n)) < 0)
+                       (int64_t)((last - seq) * n), 1) < 0)
             return 1;
         for (int sent = 0;; sent++) {
             if (time_mono_us() > deadline) {
@@ -562,7 +572,7 @@ static int do_latency(void *d, char **argv, int argc)
             batch_t bt;
             if (lat_sent(&hb, now) < 0 || send_env(d, &env) < 0 ||
                 batch_make(&bt, stream, ack.n + 1, probe, 10, PX_STATUS_OK, base,
-                           (int64_t)(cap - ack.n) * 10) < 0)
+                           (int64_t)(cap - ack.n) * 10, 1) < 0)
                 return 1;
             int rc = lat_sent(&ack, now) < 0 ? -1 : send_batch(d, &bt.b);
             batch_free(&bt);
