@@ -2,6 +2,7 @@
  * Authentication fails closed: the socket enforces its ZAP domain, so when no handler answers
  * (none bound, or a bug) no client key is admitted. */
 #include "router.h"
+#include "zap_request.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -197,42 +198,36 @@ static int send_frames(void *sock, const char *const *frames, const size_t *lens
     return 0;
 }
 
-/* One ZAP request (RFC 27): version, request id, domain, address, identity, mechanism,
- * then the mechanism's credentials (for CURVE, the client's 32-byte public key). */
+/* One ZAP request: its frames are received here, read by zap_request_parse(), answered here. */
 static int zap_serve_one(router_t *link, router_authorize_fn authorize, void *arg)
 {
-    enum { F_VERSION, F_REQUEST_ID, F_DOMAIN, F_ADDRESS, F_IDENTITY, F_MECHANISM, F_KEY, F_MAX };
-    char frames[F_MAX][256];
-    size_t lens[F_MAX] = {0};
-    int nframes = 0, more = 1;
+    uint8_t bufs[ZAP_REQUEST_FRAMES][ZAP_REQUEST_FRAME_MAX];
+    zap_frame_t frames[ZAP_REQUEST_FRAMES];
+    size_t nframes = 0;
+    int more = 1;
     while (more) {
-        char scratch[256];
+        char scratch[ZAP_REQUEST_FRAME_MAX];
         size_t len;
-        char *dst = nframes < F_MAX ? frames[nframes] : scratch;
-        if (recv_frame(link->zap, dst, sizeof frames[0], &len, &more) < 0)
+        char *dst = nframes < ZAP_REQUEST_FRAMES ? (char *)bufs[nframes] : scratch;
+        if (recv_frame(link->zap, dst, ZAP_REQUEST_FRAME_MAX, &len, &more) < 0)
             return nframes == 0 && zmq_errno() == EAGAIN ? 0 : -1;
-        if (nframes < F_MAX)
-            lens[nframes] = len;
+        if (nframes < ZAP_REQUEST_FRAMES)
+            frames[nframes] = (zap_frame_t){.data = bufs[nframes], .len = len};
         nframes++;
     }
+    zap_request_t req;
+    const char *why = NULL;
     int admit = 0;
     char user_id[ROUTER_USER_ID_MAX] = "";
-    char key_z85[KEYS_Z85_LEN + 1];
-    if (nframes == F_MAX && lens[F_VERSION] == 3 && memcmp(frames[F_VERSION], "1.0", 3) == 0 &&
-        lens[F_DOMAIN] == strlen(ROUTER_ZAP_DOMAIN) &&
-        memcmp(frames[F_DOMAIN], ROUTER_ZAP_DOMAIN, lens[F_DOMAIN]) == 0 &&
-        lens[F_MECHANISM] == 5 && memcmp(frames[F_MECHANISM], "CURVE", 5) == 0 &&
-        lens[F_KEY] == 32 && zmq_z85_encode(key_z85, (const uint8_t *)frames[F_KEY], 32))
-        admit = authorize(arg, key_z85, user_id, sizeof user_id);
-    size_t rid_len = lens[F_REQUEST_ID] > sizeof frames[0] ? sizeof frames[0] : lens[F_REQUEST_ID];
+    if (zap_request_parse(frames, nframes, ROUTER_ZAP_DOMAIN, &req, &why) == 0)
+        admit = authorize(arg, req.public_key, user_id, sizeof user_id);
     const char *reply[6] = {"1.0",
-                            frames[F_REQUEST_ID],
+                            (const char *)req.request_id,
                             admit ? "200" : "400",
                             admit ? "OK" : "not an enabled agent",
                             admit ? user_id : "",
                             ""};
-    size_t reply_lens[6] = {
-        3, nframes > F_REQUEST_ID ? rid_len : 0, 3, strlen(reply[3]), strlen(reply[4]), 0};
+    size_t reply_lens[6] = {3, req.request_id_len, 3, strlen(reply[3]), strlen(reply[4]), 0};
     if (send_frames(link->zap, reply, reply_lens, 6) < 0)
         return -1;
     return 1;
