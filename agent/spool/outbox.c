@@ -245,8 +245,10 @@ void outbox_resend_all(outbox_t *ob)
 
 void outbox_on_ack(outbox_t *ob, const Parallax__Ack *ack)
 {
-    if (ack->stream != spool_stream(ob->spool)) {
-        log_debug("outbox: ack for another stream %llu ignored", (unsigned long long)ack->stream);
+    /* Batches from before a restart or a failed sync keep their stream: the pair names one. */
+    if (ack->stream != spool_batch_stream(ob->spool, ack->seq)) {
+        log_debug("outbox: ack for batch %llu of stream %llu, not waiting here, ignored",
+                  (unsigned long long)ack->seq, (unsigned long long)ack->stream);
         return;
     }
     const char *reason = ack->reason && *ack->reason ? ack->reason : "no reason given";

@@ -46,6 +46,7 @@ typedef enum gap_origin {
 
 typedef struct seg {
     uint64_t number;
+    uint64_t stream; /* of every batch in it (its HEADER) */
     uint64_t bytes;
     uint64_t undone; /* batches in it not yet answered or dropped */
 } seg_t;
@@ -65,9 +66,10 @@ struct spool {
     char dir[PATH_MAX];
     char deadletter[PATH_MAX];
     spool_config_t cfg;
-    uint64_t stream;
+    uint64_t stream; /* of new batches: the active segment's */
     uint64_t next_seq;
-    seg_t *segs; /* by number; the last is the active one, appended to */
+    int restream; /* a sync failed: new batches go to a new segment under a new stream */
+    seg_t *segs;  /* by number; the last is the active one, appended to */
     size_t nsegs;
     size_t segcap;
     int fd;     /* the active segment */
@@ -97,6 +99,26 @@ uint64_t spool_random_stream(err_t *err)
             return v;
     }
     err_set(err, "getrandom returned zeros");
+    return 0;
+}
+
+/* A stream id for new batches: want if it is usable and no segment holds it, else a random
+ * one none holds. Returns 0 (err set) if there is none. */
+static uint64_t new_stream(const spool_t *sp, uint64_t want, err_t *err)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        uint64_t v = tries == 0 && want ? want : spool_random_stream(err);
+        int used = v == 0 || v > INT64_MAX;
+        for (size_t i = 0; i < sp->nsegs && !used; i++)
+            used = sp->segs[i].stream == v;
+        for (size_t i = sp->qhead; i < sp->qend && !used; i++)
+            used = sp->q[i].pub.stream == v;
+        if (!used)
+            return v;
+        if (v == 0)
+            return 0;
+    }
+    err_set(err, "no unused stream id found");
     return 0;
 }
 
@@ -138,7 +160,7 @@ static seg_t *find_seg(spool_t *sp, uint64_t number)
     return NULL;
 }
 
-static batch_t *find_batch(spool_t *sp, uint64_t seq)
+static batch_t *find_batch(const spool_t *sp, uint64_t seq)
 {
     size_t lo = sp->qhead, hi = sp->qend;
     while (lo < hi) {
@@ -241,7 +263,10 @@ static int seal_open(spool_t *sp, err_t *err)
         return 0;
     int rc = 1;
     if (fdatasync(sp->fd) < 0) {
+        /* The kernel may have thrown the unwritten pages away: what the segment holds is
+         * unknown, so nothing new is named in its stream any more (after_seal). */
         err_set(err, "cannot sync the spool: %s", strerror(errno));
+        sp->restream = 1;
         rc = -1;
     }
     batch_t *b = push_batch(sp);
@@ -253,6 +278,7 @@ static int seal_open(spool_t *sp, err_t *err)
     } else {
         *b = *o;
         b->segment = active(sp)->number;
+        b->pub.stream = active(sp)->stream;
         memset(&b->pub.delivery, 0, sizeof b->pub.delivery);
         active(sp)->undone++;
         sp->c.batches++;
@@ -524,9 +550,11 @@ static int drop_segment(spool_t *sp, size_t i, err_t *err)
     if (write_gaps(sp, lost, GAP_DROPPED, PARALLAX__GAP_REASON__GAP_SPOOL_DROPPED, err) < 0 ||
         write_gaps(sp, carried, GAP_CARRIED, PARALLAX__GAP_REASON__GAP_SPOOL_DROPPED, err) < 0 ||
         write_gaps(sp, skipped, GAP_CARRIED, PARALLAX__GAP_REASON__GAP_RUN_SKIPPED, err) < 0 ||
-        append(sp, SPOOL_REC_DROP, 0, s.number, NULL, 0, NULL, err) < 0 || fdatasync(sp->fd) < 0) {
-        if (!err || !err->msg[0])
-            err_set(err, "cannot sync the spool: %s", strerror(errno));
+        append(sp, SPOOL_REC_DROP, 0, s.number, NULL, 0, NULL, err) < 0) {
+        rc = -1;
+    } else if (fdatasync(sp->fd) < 0) {
+        err_set(err, "cannot sync the spool: %s", strerror(errno));
+        sp->restream = 1;
         rc = -1;
     }
     spool_gap_destroy(&lost);
@@ -546,7 +574,8 @@ static int drop_segment(spool_t *sp, size_t i, err_t *err)
     return 0;
 }
 
-static int create_segment(spool_t *sp, uint64_t number, err_t *err)
+/* Starts segment number, the new active one, whose batches are named in stream. */
+static int create_segment(spool_t *sp, uint64_t number, uint64_t stream, err_t *err)
 {
     if (sp->nsegs == sp->segcap) {
         size_t cap = sp->segcap ? sp->segcap * 2 : 16;
@@ -567,7 +596,7 @@ static int create_segment(spool_t *sp, uint64_t number, err_t *err)
     }
     uint8_t payload[SPOOL_HEADER_PAYLOAD];
     spool_record_put32(payload, SPOOL_FORMAT_VERSION);
-    spool_record_put64(payload + 4, sp->stream);
+    spool_record_put64(payload + 4, stream);
     spool_record_put64(payload + 12, sp->next_seq);
     const uint64_t counters[SPOOL_HEADER_COUNTERS] = {
         sp->c.produced, sp->c.spooled,          sp->c.acked,           sp->c.dropped,
@@ -587,7 +616,9 @@ static int create_segment(spool_t *sp, uint64_t number, err_t *err)
     if (sp->fd >= 0)
         close(sp->fd);
     sp->fd = fd;
-    sp->segs[sp->nsegs++] = (seg_t){.number = number, .bytes = sizeof rec, .undone = 0};
+    sp->stream = stream;
+    sp->segs[sp->nsegs++] =
+        (seg_t){.number = number, .stream = stream, .bytes = sizeof rec, .undone = 0};
     sp->c.segments++;
     sp->c.bytes += sizeof rec;
     return 0;
@@ -598,12 +629,19 @@ static int create_segment(spool_t *sp, uint64_t number, err_t *err)
 static int after_seal(spool_t *sp, err_t *err)
 {
     int rc = 0;
-    if (active(sp)->bytes >= sp->cfg.segment_bytes) {
+    if (active(sp)->bytes >= sp->cfg.segment_bytes || sp->restream) {
         uint64_t old = active(sp)->number;
-        if (create_segment(sp, old + 1, err) < 0)
+        uint64_t stream = sp->stream;
+        if (sp->restream && !(stream = new_stream(sp, 0, err)))
             rc = -1;
-        else
+        else if (create_segment(sp, old + 1, stream, err) < 0)
+            rc = -1;
+        else {
+            if (sp->restream)
+                log_warn("spool: a sync failed; new results go under stream %" PRIu64, stream);
+            sp->restream = 0;
             maybe_delete(sp, old);
+        }
     }
     while (sp->c.bytes + sp->cfg.segment_bytes > sp->cfg.max_bytes) {
         long i = droppable(sp);
@@ -736,14 +774,14 @@ spool_batch_t *spool_batch_next(spool_t *sp, const spool_batch_t *prev)
     return NULL;
 }
 
-/* Fills *rb and *env as batch seq of this spool's stream with the items read back (*it
- * keeps owning them; env points at rb). */
-static void batch_envelope(const spool_t *sp, uint64_t seq, const items_t *it,
-                           Parallax__ResultBatch *rb, Parallax__Envelope *env)
+/* Fills *rb and *env as batch b with the items read back (*it keeps owning them; env points
+ * at rb). */
+static void batch_envelope(const batch_t *b, const items_t *it, Parallax__ResultBatch *rb,
+                           Parallax__Envelope *env)
 {
     *rb = (Parallax__ResultBatch)PARALLAX__RESULT_BATCH__INIT;
-    rb->stream = sp->stream;
-    rb->seq = seq;
+    rb->stream = b->pub.stream;
+    rb->seq = b->pub.seq;
     rb->n_results = it->nresults;
     rb->results = it->results;
     rb->n_gaps = it->ngaps;
@@ -776,7 +814,7 @@ int spool_batch_load(spool_t *sp, uint64_t seq, uint8_t **buf, size_t *len, err_
     if (it.nresults + it.ngaps > 0) {
         Parallax__ResultBatch rb;
         Parallax__Envelope env;
-        batch_envelope(sp, seq, &it, &rb, &env);
+        batch_envelope(b, &it, &rb, &env);
         rc = wire_pack(&env, buf, len, err);
     } else {
         err_set(err, "nothing readable");
@@ -808,7 +846,7 @@ int spool_ack(spool_t *sp, uint64_t seq, Parallax__AckCode code, const char *rea
         if (read_items(sp, b, &it, &derr) == 0) {
             Parallax__ResultBatch rb;
             Parallax__Envelope e;
-            batch_envelope(sp, seq, &it, &rb, &e);
+            batch_envelope(b, &it, &rb, &e);
             /* Packed without validation: the copy is kept whatever made the coordinator
              * refuse it. */
             len = parallax__envelope__get_packed_size(&e);
@@ -861,12 +899,22 @@ uint64_t spool_stream(const spool_t *sp)
     return sp->stream;
 }
 
+uint64_t spool_batch_stream(const spool_t *sp, uint64_t seq)
+{
+    const batch_t *b = find_batch(sp, seq);
+    return b && !b->done ? b->pub.stream : 0;
+}
+
 /* ---- opening: replay of the segments ---- */
 
 typedef struct replay {
     uint64_t *drops; /* segment numbers named by DROP records */
     size_t ndrops;
     size_t dropcap;
+    /* The stream of the segment being read: its HEADER's, or if that is damaged the one
+     * before it (a stream only ever covers consecutive segments, and seq only rises, so its
+     * names are still unused), or 0 if there is none (given the new stream at open). */
+    uint64_t stream;
 } replay_t;
 
 static int cmp_u64(const void *a, const void *b)
@@ -876,8 +924,8 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Adds one RESULT or GAP record of batch seq to the index. */
-static void replay_item(spool_t *sp, uint64_t segnum, uint64_t seq, uint64_t off, size_t used,
-                        int is_result, int64_t from, int64_t to)
+static void replay_item(spool_t *sp, uint64_t segnum, uint64_t stream, uint64_t seq, uint64_t off,
+                        size_t used, int is_result, int64_t from, int64_t to)
 {
     batch_t *last = sp->qend > sp->qhead ? &sp->q[sp->qend - 1] : NULL;
     if (!last || last->pub.seq != seq || last->segment != segnum) {
@@ -894,6 +942,7 @@ static void replay_item(spool_t *sp, uint64_t segnum, uint64_t seq, uint64_t off
             return;
         }
         last->pub.seq = seq;
+        last->pub.stream = stream;
         last->segment = segnum;
         last->first_off = off;
         last->min_ts = from;
@@ -919,12 +968,12 @@ static void replay_record(spool_t *sp, replay_t *rp, uint64_t segnum, const spoo
             break;
         uint64_t stream = spool_record_get64(rec->payload + 4);
         uint64_t first = spool_record_get64(rec->payload + 12);
-        if (sp->stream == 0)
-            sp->stream = stream;
-        else if (stream != sp->stream)
-            log_warn("spool: segment %016" PRIx64 " belongs to stream %" PRIu64 ", not %" PRIu64
-                     "; its batches are sent under the latter",
-                     segnum, stream, sp->stream);
+        if (stream != 0 && stream <= INT64_MAX)
+            rp->stream = stream;
+        else
+            log_warn("spool: segment %016" PRIx64 " names stream %" PRIu64
+                     "; its batches keep stream %" PRIu64,
+                     segnum, stream, rp->stream);
         if (first > sp->next_seq)
             sp->next_seq = first;
         if (rec->len >= SPOOL_HEADER_PAYLOAD) {
@@ -943,7 +992,7 @@ static void replay_record(spool_t *sp, replay_t *rp, uint64_t segnum, const spoo
             sp->c.corrupt++;
             break;
         }
-        replay_item(sp, segnum, rec->seq, off, used, 1, r->ts_us, r->ts_us);
+        replay_item(sp, segnum, rp->stream, rec->seq, off, used, 1, r->ts_us, r->ts_us);
         parallax__result__free_unpacked(r, NULL);
         sp->c.produced++;
         sp->c.spooled++;
@@ -955,7 +1004,7 @@ static void replay_record(spool_t *sp, replay_t *rp, uint64_t segnum, const spoo
             sp->c.corrupt++;
             break;
         }
-        replay_item(sp, segnum, rec->seq, off, used, 0, g->from_us, g->to_us);
+        replay_item(sp, segnum, rp->stream, rec->seq, off, used, 0, g->from_us, g->to_us);
         if (rec->flags == GAP_DROPPED || rec->flags == GAP_UNSPOOLED) {
             sp->c.dropped += g->count;
             sp->c.gaps++;
@@ -1047,7 +1096,8 @@ static long replay_segment(spool_t *sp, replay_t *rp, uint64_t segnum, int newes
         break;
     }
     free(buf);
-    sp->segs[sp->nsegs++] = (seg_t){.number = segnum, .bytes = len, .undone = 0};
+    sp->segs[sp->nsegs++] =
+        (seg_t){.number = segnum, .stream = rp->stream, .bytes = len, .undone = 0};
     sp->c.segments++;
     sp->c.bytes += len;
     return records;
@@ -1093,12 +1143,14 @@ static int list_segments(const char *dir, uint64_t **out, size_t *n, err_t *err)
     return 0;
 }
 
-static int replay_all(spool_t *sp, err_t *err)
+/* Replays every segment into the index; *last is the highest segment number seen (0: none). */
+static int replay_all(spool_t *sp, uint64_t *last, err_t *err)
 {
     uint64_t *nums;
     size_t n;
     if (list_segments(sp->dir, &nums, &n, err) < 0)
         return -1;
+    *last = n ? nums[n - 1] : 0;
     replay_t rp = {0};
     sp->segs = calloc(n + 16, sizeof *sp->segs);
     if (!sp->segs) {
@@ -1194,25 +1246,35 @@ spool_t *spool_open(const spool_config_t *cfg, err_t *err)
         err_set(err, "cannot create spool directory %s: %s", sp->dir, strerror(errno));
         goto fail;
     }
-    if (replay_all(sp, err) < 0)
+    uint64_t last_seg = 0;
+    if (replay_all(sp, &last_seg, err) < 0)
         goto fail;
-    if (sp->stream == 0 && !(sp->stream = cfg->stream ? cfg->stream : spool_random_stream(err)))
+    /* This directory may be an older copy of itself, whose stream went on elsewhere with
+     * seqs it does not know of: new batches get a stream no segment holds. */
+    uint64_t stream = new_stream(sp, cfg->stream, err);
+    if (!stream)
         goto fail;
-    sp->open.pub.seq = sp->next_seq;
-    if (sp->nsegs == 0) {
-        if (create_segment(sp, 1, err) < 0)
-            goto fail;
-    } else {
+    for (size_t i = sp->qhead; i < sp->qend; i++)
+        if (sp->q[i].pub.stream == 0)
+            sp->q[i].pub.stream = stream;
+    if (sp->nsegs > 0) {
+        /* What a killed predecessor left in the page cache is made durable now, before any
+         * of it is sent. Should that fail the batches are sent all the same: under their old
+         * names, which nothing new will take. */
         char path[PATH_MAX];
         seg_path(sp, active(sp)->number, path, sizeof path);
-        sp->fd = open(path, O_RDWR | O_CLOEXEC);
-        /* What a killed predecessor left in the page cache is made durable now, before any
-         * of it is sent. */
-        if (sp->fd < 0 || fdatasync(sp->fd) < 0) {
-            err_set(err, "cannot open %s: %s", path, strerror(errno));
-            goto fail;
-        }
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0 || fdatasync(fd) < 0)
+            log_warn("spool: cannot sync %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
     }
+    uint64_t old = sp->nsegs > 0 ? active(sp)->number : 0;
+    sp->open.pub.seq = sp->next_seq;
+    if (create_segment(sp, last_seg + 1, stream, err) < 0)
+        goto fail;
+    if (old)
+        maybe_delete(sp, old);
     sp->c.recovered = sp->c.pending;
     return sp;
 fail:

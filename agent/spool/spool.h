@@ -1,11 +1,14 @@
 /* spool: the agent's results on disk until the coordinator has stored them. Every result is
  * appended to an append-only, segmented, checksummed log before anything is sent; results
- * are grouped into batches named (stream, seq), and the stream id lives in the spool, so a
- * restarted agent resends the very same batches. Segments go once all their batches are
- * acked; when the spool is full the oldest segment is dropped and what it held becomes gap
- * records, spooled and sent like results — except a segment holding a batch that was sent
- * and not answered (the coordinator may have stored it), which stays until it is answered.
- * Plain storage: no event loop, no network. */
+ * are grouped into batches named (stream, seq), and each segment records its stream id, so a
+ * restarted agent resends the very same batches under the very same names. New results never
+ * reuse a name: each open starts a new stream for them (the directory may be an older copy
+ * of itself: a VM snapshot rolled back, a backup restored), and so does a failed sync (what
+ * the disk holds is then unknown); seq goes on rising across streams. Segments go once all their
+ * batches are acked; when the spool is full the oldest segment is dropped and what it held becomes
+ * gap records, spooled and sent like results — except a segment holding a batch that was sent and
+ * not answered (the coordinator may have stored it), which stays until it is answered. Plain
+ * storage: no event loop, no network. */
 #ifndef PX_SPOOL_H
 #define PX_SPOOL_H
 
@@ -27,7 +30,8 @@ typedef struct spool_config {
     uint64_t max_bytes;     /* bound on all segments together; past it the oldest is dropped */
     uint64_t segment_bytes; /* a new segment starts at the first seal past this size */
     uint32_t batch_max;     /* results per batch, 1..PX_WIRE_MAX_RESULTS */
-    uint64_t stream;        /* stream id for a new spool; 0: a random one */
+    uint64_t stream;        /* stream id for new results from this open; 0 (the agent): a
+                               random one. Used only if no segment holds it already. */
 } spool_config_t;
 
 /* The first group are totals over the spool's whole life: they are rebuilt from the spool at
@@ -62,6 +66,7 @@ typedef struct spool_delivery {
 
 /* A sealed batch waiting for its ack. */
 typedef struct spool_batch {
+    uint64_t stream;
     uint64_t seq;
     uint32_t results;
     uint32_t gaps;
@@ -78,8 +83,12 @@ spool_t *spool_open(const spool_config_t *cfg, err_t *err);
 /* Syncs and closes. Unacked batches stay on disk for the next open. NULLs *sp; accepts NULL. */
 void spool_close(spool_t **sp);
 
-/* The stream id (nonzero, at most INT64_MAX). */
+/* The stream id new batches get (nonzero, at most INT64_MAX). Batches spooled before this
+ * open or before a failed sync keep theirs (spool_batch_t.stream). */
 uint64_t spool_stream(const spool_t *sp);
+
+/* The stream of unanswered batch seq, or 0 if there is no such batch: acks name both. */
+uint64_t spool_batch_stream(const spool_t *sp, uint64_t seq);
 
 /* Appends r (borrowed; it must pass wire validation) to the open batch, sealing it first or
  * after as the batch limits require. Returns 1 if a batch was sealed (one is ready to send),

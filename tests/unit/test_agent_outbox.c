@@ -31,6 +31,7 @@ typedef struct fake_link {
     uint64_t stream;
     size_t sent;
     uint64_t seq[MAX_SENT];
+    uint64_t streams[MAX_SENT];
     size_t count[MAX_SENT];
     uint64_t first_probe[MAX_SENT];
 } fake_link_t;
@@ -53,8 +54,10 @@ static int fake_send(const uint8_t *buf, size_t len, void *arg)
     Parallax__Envelope *env = wire_unpack(buf, len, PX_WIRE_MAX_TO_COORD, &err);
     assert_non_null(env);
     assert_int_equal(env->body_case, PARALLAX__ENVELOPE__BODY_BATCH);
-    assert_int_equal(env->batch->stream, l->stream);
+    /* Each batch goes under the stream it was spooled in (spool_batch_stream). */
+    assert_int_not_equal(env->batch->stream, 0);
     if (l->sent < MAX_SENT) {
+        l->streams[l->sent] = env->batch->stream;
         l->seq[l->sent] = env->batch->seq;
         l->count[l->sent] = env->batch->n_results;
         l->first_probe[l->sent] = env->batch->n_results ? env->batch->results[0]->probe_id : 0;
@@ -350,18 +353,31 @@ static void test_earlier_run_sent_at_start(void **state)
     outbox_destroy(&ob);
     uint64_t stream = f->link.stream;
     spool_close(&f->spool);
-    /* The next run: same stream, same batches, and the one left open is sealed. */
+    /* The next run: the same batches under the same names, and the one left open is sealed;
+     * new batches go under a new stream (the spool may be an older copy of itself). */
     f->link.up = 1;
     ob = make(f, 2, 60000, 60000, 8);
-    assert_int_equal(f->link.stream, stream);
+    assert_int_not_equal(f->link.stream, stream);
     outbox_resend_all(ob);
     assert_int_equal(f->link.sent, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(f->link.streams[i], stream);
     assert_int_equal(f->link.seq[2], 3);
     assert_int_equal(f->link.count[2], 1);
     assert_int_equal(f->link.first_probe[2], 5);
     add(ob, 6);
     outbox_flush(ob);
     assert_int_equal(f->link.seq[3], 4);
+    assert_int_equal(f->link.streams[3], f->link.stream);
+    /* Acks name (stream, seq): one under the wrong stream is ignored, the right one frees. */
+    ack(ob, f->link.stream, 1, PARALLAX__ACK_CODE__ACK_STORED);
+    assert_int_equal(counters(f).acked, 0);
+    ack(ob, stream, 1, PARALLAX__ACK_CODE__ACK_STORED);
+    assert_int_equal(counters(f).acked, 2);
+    ack(ob, stream, 4, PARALLAX__ACK_CODE__ACK_STORED);
+    assert_int_equal(counters(f).acked, 2);
+    ack(ob, f->link.stream, 4, PARALLAX__ACK_CODE__ACK_STORED);
+    assert_int_equal(counters(f).acked, 3);
     outbox_destroy(&ob);
 }
 

@@ -109,6 +109,8 @@ static Parallax__Envelope *load(spool_t *sp, uint64_t seq)
     uint8_t *buf = NULL;
     size_t len = 0;
     err_t err = {{0}};
+    uint64_t stream = spool_batch_stream(sp, seq);
+    assert_int_not_equal(stream, 0);
     if (spool_batch_load(sp, seq, &buf, &len, &err) < 0)
         fail_msg("spool_batch_load(%llu): %s", (unsigned long long)seq, err.msg);
     Parallax__Envelope *env = wire_unpack(buf, len, PX_WIRE_MAX_TO_COORD, &err);
@@ -117,7 +119,7 @@ static Parallax__Envelope *load(spool_t *sp, uint64_t seq)
         fail_msg("batch %llu does not unpack: %s", (unsigned long long)seq, err.msg);
     assert_int_equal(env->body_case, PARALLAX__ENVELOPE__BODY_BATCH);
     assert_int_equal(env->batch->seq, seq);
-    assert_int_equal(env->batch->stream, spool_stream(sp));
+    assert_int_equal(env->batch->stream, stream);
     return env;
 }
 
@@ -154,6 +156,22 @@ static void newest_segment(const fixture_t *f, char *path, size_t len)
     closedir(d);
     assert_true(best[0]);
     snprintf(path, len, "%s/%s", f->spool, best);
+}
+
+/* Deletes every segment but keep: each open starts a segment of its own, and a test that
+ * rewrites one segment again and again wants it to stay the newest. */
+static void remove_other_segments(const fixture_t *f, const char *keep)
+{
+    DIR *d = opendir(f->spool);
+    assert_non_null(d);
+    struct dirent *e;
+    char path[512];
+    while ((e = readdir(d)) != NULL) {
+        snprintf(path, sizeof path, "%s/%s", f->spool, e->d_name);
+        if (strstr(e->d_name, ".seg") && strcmp(path, keep) != 0)
+            assert_int_equal(unlink(path), 0);
+    }
+    closedir(d);
 }
 
 static void write_file(const char *path, const uint8_t *buf, size_t len)
@@ -304,7 +322,10 @@ static void test_append_and_replay_in_order(void **state)
         spool_close(&sp);
         assert_null(sp);
         sp = open_spool(f, 3, BIG, 4 * BIG);
-        assert_int_equal(spool_stream(sp), stream);
+        /* Old batches keep their names; new ones get a new stream. */
+        assert_int_not_equal(spool_stream(sp), stream);
+        for (spool_batch_t *b = spool_batch_next(sp, NULL); b; b = spool_batch_next(sp, b))
+            assert_int_equal(b->stream, stream);
     }
     spool_close(&sp);
     spool_close(&sp);
@@ -373,7 +394,11 @@ static void test_restart_resumes_stream_and_seq(void **state)
     fixture_t *f = *state;
     crash_child(f);
     spool_t *sp = open_spool(f, 2, BIG, 4 * BIG);
-    uint64_t stream = spool_stream(sp);
+    /* Old batches keep the crashed run's stream; new ones get a new one. */
+    uint64_t stream = spool_batch_stream(sp, 2);
+    uint64_t stream2 = spool_stream(sp);
+    assert_int_not_equal(stream, 0);
+    assert_int_not_equal(stream2, stream);
     spool_counters_t c;
     spool_counters(sp, &c);
     assert_int_equal(c.produced, 5);
@@ -401,10 +426,14 @@ static void test_restart_resumes_stream_and_seq(void **state)
     b = spool_batch_next(sp, spool_batch_next(sp, spool_batch_next(sp, NULL)));
     assert_non_null(b);
     assert_int_equal(b->seq, 4);
+    assert_int_equal(b->stream, stream2);
     spool_close(&sp);
-    /* And a second restart agrees. */
+    /* And a second restart agrees, under a third stream for what comes next. */
     sp = open_spool(f, 2, BIG, 4 * BIG);
-    assert_int_equal(spool_stream(sp), stream);
+    assert_int_equal(spool_batch_stream(sp, 2), stream);
+    assert_int_equal(spool_batch_stream(sp, 3), stream);
+    assert_int_equal(spool_batch_stream(sp, 4), stream2);
+    assert_true(spool_stream(sp) != stream && spool_stream(sp) != stream2);
     spool_counters(sp, &c);
     assert_int_equal(c.produced, 6);
     assert_int_equal(c.pending, 4);
@@ -439,6 +468,7 @@ static void test_torn_last_record_at_every_byte(void **state)
     }
     for (size_t cut = last; cut < len; cut++) {
         write_file(path, whole, cut);
+        remove_other_segments(f, path);
         sp = open_spool(f, 4, BIG, 4 * BIG);
         spool_counters_t c;
         spool_counters(sp, &c);
@@ -459,6 +489,7 @@ static void test_torn_last_record_at_every_byte(void **state)
     }
     /* Appending after the cut works and is read back. */
     write_file(path, whole, last + 7);
+    remove_other_segments(f, path);
     sp = open_spool(f, 4, BIG, 4 * BIG);
     add(sp, 11, TS0 + 11);
     seal(sp);
