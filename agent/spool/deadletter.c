@@ -3,15 +3,86 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "spool_record.h"
+#include "statefile.h"
+
+uint64_t deadletter_count(const uint8_t *buf, size_t len)
+{
+    uint64_t n = 0;
+    size_t off = 0;
+    while (off < len) {
+        spool_record_t rec;
+        size_t used;
+        if (spool_record_decode(buf + off, len - off, DEADLETTER_MAX_PAYLOAD, &rec, &used) ==
+            SPOOL_RECORD_OK) {
+            n += rec.type == SPOOL_REC_DEAD;
+            off += used;
+        } else {
+            off = spool_record_resync(buf, len, off + 1, DEADLETTER_MAX_PAYLOAD);
+        }
+    }
+    return n;
+}
+
+/* Makes room for size more bytes in path: past half of max, path becomes path.1 (what that
+ * held is dropped). Returns the records dropped, or -1 (err set). */
+static long long make_room(const char *path, uint64_t max, size_t size, err_t *err)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        err_set(err, "cannot stat dead-letter file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if ((uint64_t)st.st_size == 0 || (uint64_t)st.st_size + size <= max / 2)
+        return 0;
+    char old[PATH_MAX];
+    if (snprintf(old, sizeof old, "%s.1", path) >= (int)sizeof old) {
+        err_set(err, "dead-letter path %s too long", path);
+        return -1;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    err_t rerr = {{0}};
+    long long dropped = 0;
+    int rc =
+        statefile_read(old, max + DEADLETTER_MAX_PAYLOAD + SPOOL_RECORD_HEADER, &buf, &len, &rerr);
+    if (rc == 0)
+        dropped = (long long)deadletter_count(buf, len);
+    else if (rc < 0)
+        log_warn("deadletter: %s; its records are dropped uncounted", rerr.msg);
+    free(buf);
+    if (rename(path, old) < 0 || statefile_sync_dir(path, err) < 0) {
+        if (!err || !err->msg[0])
+            err_set(err, "cannot rotate dead-letter file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return dropped;
+}
 
 int deadletter_append(const char *path, uint64_t seq, const char *reason, const uint8_t *env,
                       size_t len, err_t *err)
 {
+    uint64_t dropped = 0;
+    return deadletter_append_max(path, 0, seq, reason, env, len, &dropped, err);
+}
+
+int deadletter_append_max(const char *path, uint64_t max_bytes, uint64_t seq, const char *reason,
+                          const uint8_t *env, size_t len, uint64_t *dropped, err_t *err)
+{
+    if (dropped)
+        *dropped = 0;
+    if (max_bytes == 0)
+        max_bytes = DEADLETTER_DEFAULT_MAX_BYTES;
     size_t rlen = reason ? strlen(reason) : 0;
     if (rlen > 0xffff)
         rlen = 0xffff;
@@ -37,6 +108,18 @@ int deadletter_append(const char *path, uint64_t seq, const char *reason, const 
     spool_record_encode(rec, SPOOL_REC_DEAD, 0, seq, payload, plen);
     free(payload);
     size_t size = spool_record_size(plen);
+    long long gone = make_room(path, max_bytes, size, err);
+    if (gone < 0) {
+        free(rec);
+        return -1;
+    }
+    if (gone > 0) {
+        log_warn("deadletter: %s passed half its bound of %llu bytes: %lld older rejected "
+                 "batches dropped with %s.1",
+                 path, (unsigned long long)max_bytes, gone, path);
+        if (dropped)
+            *dropped = (uint64_t)gone;
+    }
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         err_set(err, "cannot open dead-letter file %s: %s", path, strerror(errno));

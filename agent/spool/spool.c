@@ -86,6 +86,13 @@ struct spool {
     size_t scratch_cap[2];
 };
 
+uint64_t spool_deadletter_bound(uint64_t max_bytes)
+{
+    const uint64_t lo = 4ULL << 20, hi = 256ULL << 20;
+    uint64_t v = max_bytes / 4;
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
 uint64_t spool_random_stream(err_t *err)
 {
     uint64_t v = 0;
@@ -855,7 +862,11 @@ int spool_ack(spool_t *sp, uint64_t seq, Parallax__AckCode code, const char *rea
                 parallax__envelope__pack(&e, env);
             free_items(&it);
         }
-        if (!env || deadletter_append(sp->deadletter, seq, reason, env, len, &derr) < 0) {
+        uint64_t dl_max = sp->cfg.deadletter_max_bytes ? sp->cfg.deadletter_max_bytes
+                                                       : spool_deadletter_bound(sp->cfg.max_bytes);
+        uint64_t dl_dropped = 0;
+        if (!env || deadletter_append_max(sp->deadletter, dl_max, seq, reason, env, len,
+                                          &dl_dropped, &derr) < 0) {
             if (!derr.msg[0])
                 err_set(&derr, "out of memory");
             err_set(err, "rejected batch %" PRIu64 " NOT kept in the dead-letter file: %s", seq,

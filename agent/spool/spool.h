@@ -25,8 +25,9 @@
 typedef struct spool spool_t;
 
 typedef struct spool_config {
-    const char *dir;        /* segment directory, created 0700 if missing; copied */
-    const char *deadletter; /* file rejected batches are appended to; copied */
+    const char *dir;               /* segment directory, created 0700 if missing; copied */
+    const char *deadletter;        /* file rejected batches are appended to; copied */
+    uint64_t deadletter_max_bytes; /* its bound (deadletter.h); 0: spool_deadletter_bound() */
     uint64_t max_bytes;     /* bound on all segments together; past it the oldest is dropped */
     uint64_t segment_bytes; /* a new segment starts at the first seal past this size */
     uint32_t batch_max;     /* results per batch, 1..PX_WIRE_MAX_RESULTS */
@@ -133,6 +134,10 @@ void spool_counters(const spool_t *sp, spool_counters_t *out);
 /* Results and gaps in the open batch (not yet sealed). Gap records can land there without a
  * new result (a drop, a lost batch), so whoever seals on a timer asks this. */
 uint32_t spool_open_count(const spool_t *sp);
+
+/* The dead-letter bound for a spool of max_bytes: a quarter of it, within 4..256 MiB, so
+ * that rejected batches never take more room than the spool itself. */
+uint64_t spool_deadletter_bound(uint64_t max_bytes);
 
 /* A random nonzero stream id of at most INT64_MAX (the coordinator stores it as a signed
  * bigint). Returns 0 with err if the kernel has no randomness to give. */

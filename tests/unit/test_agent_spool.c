@@ -732,6 +732,66 @@ static void test_reject_goes_to_dead_letter(void **state)
     spool_close(&sp);
 }
 
+/* Records in a dead-letter file (0 if it is missing). */
+static uint64_t dead_records(const char *path)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    err_t err = {{0}};
+    int rc = statefile_read(path, BIG, &buf, &len, &err);
+    assert_true(rc >= 0);
+    uint64_t n = rc == 0 ? deadletter_count(buf, len) : 0;
+    free(buf);
+    return n;
+}
+
+static void test_deadletter_bounded(void **state)
+{
+    fixture_t *f = *state;
+    const uint64_t max = 64 * 1024;
+    uint8_t env[3000];
+    memset(env, 0xab, sizeof env);
+    char old[192];
+    snprintf(old, sizeof old, "%s.1", f->dead);
+    uint64_t total = 0, dropped_sum = 0;
+    for (uint64_t seq = 1; seq <= 200; seq++) {
+        uint64_t dropped = 99;
+        err_t err = {{0}};
+        assert_int_equal(
+            deadletter_append_max(f->dead, max, seq, "too old", env, sizeof env, &dropped, &err),
+            0);
+        total++;
+        dropped_sum += dropped;
+        struct stat a, b;
+        assert_int_equal(stat(f->dead, &a), 0);
+        uint64_t both = (uint64_t)a.st_size + (stat(old, &b) == 0 ? (uint64_t)b.st_size : 0);
+        assert_true(both <= max);
+        /* Nothing goes unaccounted: kept in either file, or dropped and counted. */
+        assert_int_equal(dead_records(f->dead) + dead_records(old) + dropped_sum, total);
+    }
+    assert_true(dropped_sum > 100);
+    /* The newest record is the last of the current file, readable as ever. */
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    err_t err = {{0}};
+    assert_int_equal(statefile_read(f->dead, BIG, &buf, &len, &err), 0);
+    size_t off = 0;
+    spool_record_t rec = {0};
+    while (off < len) {
+        size_t used;
+        assert_int_equal(
+            spool_record_decode(buf + off, len - off, DEADLETTER_MAX_PAYLOAD, &rec, &used),
+            SPOOL_RECORD_OK);
+        off += used;
+    }
+    assert_int_equal(rec.seq, 200);
+    free(buf);
+    /* The spool's own bound follows its size, within limits. */
+    assert_int_equal(spool_deadletter_bound(1 << 20), 4 << 20);
+    assert_int_equal(spool_deadletter_bound(64ULL << 20), 16 << 20);
+    assert_int_equal(spool_deadletter_bound(64ULL << 30), 256 << 20);
+}
+
 static void test_invalid_result_refused(void **state)
 {
     fixture_t *f = *state;
@@ -887,6 +947,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_spool_drops_oldest_into_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_spool_keeps_batches_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject_goes_to_dead_letter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadletter_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_result_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_added_gaps, setup, teardown),
