@@ -26,6 +26,14 @@
 /* Tomorrow's partition: tried every minute until made, then checked again hourly. */
 #define MERGER_DAYS_RETRY_US (60 * 1000000LL)
 #define MERGER_DAYS_CHECK_US (3600 * 1000000LL)
+/* Retention (parallax.retention_run): a pass every ten minutes, the first soon after the
+ * session is ready; a pass is many bounded steps, one per turn between merges, so a backlog
+ * of old data never holds up a verdict by more than one step. A failed or put-off step is
+ * tried again in a minute. */
+#define MERGER_RETENTION_FIRST_US (5 * 1000000LL)
+#define MERGER_RETENTION_PERIOD_US (600 * 1000000LL)
+#define MERGER_RETENTION_RETRY_US (60 * 1000000LL)
+#define MERGER_RETENTION_CHUNK 10000
 #define MERGER_BACKOFF_MIN_MS 250
 #define MERGER_BACKOFF_MAX_MS 10000
 
@@ -37,7 +45,9 @@ struct merger {
     backoff_t backoff;
     int was_up;
     int64_t days_due_us;
-    int past_days; /* partitions kept made from this many days back */
+    int64_t retention_due_us;
+    long retention_rows, retention_partitions; /* removed by the pass under way */
+    int past_days;                             /* partitions kept made from this many days back */
 };
 
 /* Connects when the back-off allows. Returns 1 when connected. */
@@ -61,6 +71,7 @@ static int merger_connected(merger_t *m)
     backoff_reset(&m->backoff);
     m->was_up = 1;
     m->days_due_us = 0;
+    m->retention_due_us = time_mono_us() + MERGER_RETENTION_FIRST_US;
     log_info("merge: its own database session is ready");
     return 1;
 }
@@ -78,6 +89,35 @@ static void merger_prepare_days(merger_t *m)
         return;
     }
     m->days_due_us = now + MERGER_DAYS_CHECK_US;
+}
+
+/* One step of the retention pass, when one is due. */
+static void merger_retain(merger_t *m)
+{
+    int64_t now = time_mono_us();
+    if (now < m->retention_due_us)
+        return;
+    store_retention_t step;
+    err_t err = {{0}};
+    if (store_retention_step(m->store, MERGER_RETENTION_CHUNK, m->past_days, &step, &err) < 0) {
+        if (!atomic_load(&m->stopping))
+            log_warn("merge: retention: %s; trying again in a minute", err.msg);
+        m->retention_due_us = now + MERGER_RETENTION_RETRY_US;
+        return;
+    }
+    m->retention_rows += step.rows;
+    m->retention_partitions += step.partitions;
+    if (step.more)
+        return; /* the next step at the next turn */
+    if (step.note[0])
+        log_info("merge: retention: %s", step.note);
+    if (m->retention_rows > 0 || m->retention_partitions > 0)
+        log_info("retention: removed %ld daily result partitions and %ld rows (heartbeats, "
+                 "gaps, batch ids, bins, outages) older than their keep_* settings",
+                 m->retention_partitions, m->retention_rows);
+    m->retention_rows = m->retention_partitions = 0;
+    m->retention_due_us =
+        now + (step.note[0] ? MERGER_RETENTION_RETRY_US : MERGER_RETENTION_PERIOD_US);
 }
 
 static void merger_merge(merger_t *m)
@@ -119,6 +159,8 @@ static void *merger_main(void *arg)
             merger_prepare_days(m);
             if (!atomic_load(&m->stopping))
                 merger_merge(m);
+            if (!atomic_load(&m->stopping))
+                merger_retain(m);
         }
         merger_wait(m, next);
     }

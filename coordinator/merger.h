@@ -3,7 +3,9 @@
  * `settings set --remerge-since` or a backlog after a pause may take tens of seconds. Four
  * times a second it calls parallax.merge_run(); the SQL makes that safe beside the ingest
  * (the ingest only appends to merge_inbox, merge_run alone writes merge_dirty: no row lock
- * is taken by both). Between runs it makes tomorrow's result partition ahead of time. While
+ * is taken by both). Between runs it makes tomorrow's result partition ahead of time, and
+ * every ten minutes removes what is older than the keep_* settings (retention_run), one
+ * bounded step per turn. While
  * the database is away it retries with capped back-off, on its own. */
 #ifndef PX_MERGER_H
 #define PX_MERGER_H

@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "store_internal.h"
 
@@ -57,4 +58,34 @@ fail:
     if (store_connected(s))
         store_run(s, "ROLLBACK", "ROLLBACK", 0, NULL, NULL);
     return -1;
+}
+
+int store_retention_step(store_t *s, long chunk, int past_days, store_retention_t *step, err_t *err)
+{
+    memset(step, 0, sizeof *step);
+    char chunk_text[32], days_text[16];
+    snprintf(chunk_text, sizeof chunk_text, "%ld", chunk);
+    snprintf(days_text, sizeof days_text, "%d", past_days);
+    const char *params[] = {chunk_text, days_text};
+    PGresult *res =
+        store_exec(s, "removing data past its retention", PGRES_TUPLES_OK,
+                   "SELECT kind, removed, more, coalesce(note, '') "
+                   "FROM parallax.retention_run($1::integer, $2::integer * interval '1 day')",
+                   2, params, err);
+    if (!res)
+        return -1;
+    for (int r = 0; r < PQntuples(res); r++) {
+        long removed = atol(PQgetvalue(res, r, 1));
+        if (strcmp(PQgetvalue(res, r, 0), "results") == 0)
+            step->partitions += removed;
+        else
+            step->rows += removed;
+        if (strcmp(PQgetvalue(res, r, 2), "t") == 0)
+            step->more = 1;
+        const char *note = PQgetvalue(res, r, 3);
+        if (*note)
+            snprintf(step->note, sizeof step->note, "%s", note);
+    }
+    PQclear(res);
+    return 0;
 }

@@ -1,5 +1,5 @@
 /* store_merge: what the merge's connection does (the merger's thread is its only user): the
- * merge driver, and the partitions made ahead of the days that need them. */
+ * merge driver, the partitions made ahead of the days that need them, and retention. */
 #ifndef PX_STORE_MERGE_H
 #define PX_STORE_MERGE_H
 
@@ -16,5 +16,22 @@ int store_merge(store_t *store, long *bins, err_t *err);
  * briefly for that lock (a long query on results holds it off, and every insert would queue behind
  * the wait): returns -1 with err set then, to be tried again later. Returns 0 once both exist. */
 int store_prepare_days(store_t *store, int past_days, err_t *err);
+
+/* What one retention step did (parallax.retention_run). */
+typedef struct store_retention {
+    long rows;       /* heartbeats, gaps, batch ids, bins and outage events removed */
+    long partitions; /* daily result partitions dropped */
+    int more;        /* 1: more is due now; call again */
+    char note[256];  /* why something was put off ("" if nothing was), e.g. a busy lock */
+} store_retention_t;
+
+/* One bounded step of retention: at most `chunk` rows of each kind older than its keep_*
+ * setting, and at most one daily result partition, whose drop waits at most 100 ms for the
+ * results table's lock (else it is put off: step->note says so). No partition of the
+ * past_days before today is dropped: store_prepare_days() keeps those made, and the door
+ * accepts results for them. One statement, one short transaction, on the merge's
+ * connection: the ingest never waits for it but for that lock. Returns 0 or -1 (err set). */
+int store_retention_step(store_t *store, long chunk, int past_days, store_retention_t *step,
+                         err_t *err);
 
 #endif

@@ -11,6 +11,7 @@
 #include "ctl_db.h"
 #include "ctl_migrate.h"
 #include "ctl_outage.h"
+#include "ctl_retention.h"
 #include "ctl_settings.h"
 #include "ctl_status.h"
 #include "ctl_target.h"
@@ -49,6 +50,8 @@ static const char usage_main[] =
     "  settings [--describe]   the merge's settings: value, default, what each does\n"
     "  settings set NAME=VALUE... [--remerge-since DURATION]\n"
     "                          change settings, all or none; optionally re-merge history\n"
+    "  retention [run]         what is kept, for how long, and its size; remove what is\n"
+    "                          past its keep_* setting now\n"
     "  verify [--since D | --all]\n"
     "                          merge the span again from scratch and list what differs\n"
     "\n"
@@ -77,6 +80,7 @@ static const command_table_t tables[] = {
     {ctl_agent_commands, &ctl_agent_command_count},
     {ctl_target_commands, &ctl_target_command_count},
     {ctl_settings_commands, &ctl_settings_command_count},
+    {ctl_retention_commands, &ctl_retention_command_count},
 };
 
 /* The entry for group and name (NULL name: the group itself), or NULL. */

@@ -41,8 +41,12 @@ $$;
 -- (every insert into results would queue behind a longer wait) and, not granted, is put off
 -- to the next call (note says so, retention_state.last_error keeps it). The drop comes last
 -- so that the lock is held only until the commit that follows at once.
+-- p_accept_past: how far back the coordinator still accepts results (accept_past_s; it makes
+-- those days' partitions ahead of time): no partition of a day it accepts is dropped, whatever
+-- keep_results says, or the two would drop and make the same partitions over and over.
 -- Returns one row per kind: rows (results: partitions) removed, whether more is due, a note.
-CREATE OR REPLACE FUNCTION parallax.retention_run(p_chunk integer DEFAULT 10000)
+CREATE OR REPLACE FUNCTION parallax.retention_run(p_chunk integer DEFAULT 10000,
+                                                  p_accept_past interval DEFAULT '0')
 RETURNS TABLE (kind text, removed bigint, more boolean, note text)
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
@@ -134,7 +138,10 @@ BEGIN
     RETURN QUERY SELECT 'outages', got, got >= p_chunk, NULL::text;
 
     -- Results: the oldest daily partition, if the whole day is older than keep_results.
-    h := now() - s.keep_results;
+    h := CASE WHEN s.keep_results IS NOT NULL
+              THEN least(now() - s.keep_results,
+                         (now() AT TIME ZONE 'UTC')::date::timestamp AT TIME ZONE 'UTC'
+                         - coalesce(p_accept_past, '0')) END;
     IF h IS NOT NULL THEN
         SELECT c.relname, to_date(substr(c.relname, 9), 'YYYYMMDD') AS day INTO part
         FROM pg_inherits i
