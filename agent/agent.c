@@ -402,9 +402,13 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     check_drained(a);
 }
 
-/* Opens what needs privilege, then becomes cfg->user for good. The raw ICMP sockets are
- * otherwise opened on first use, which would be too late: both families are opened now, and
- * one failing (a host without IPv6) only makes that family's icmp and trace runs fail. */
+/* Opens what needs privilege, then gives it all up for good: as root the agent becomes
+ * cfg->user (PRIVDROP_DEFAULT_USER when none is set) and hands it state_dir; as anyone else it
+ * keeps its user and drops its capabilities (systemd's AmbientCapabilities=, setcap). It never
+ * stays root and never keeps a capability. The raw ICMP sockets are otherwise opened on first
+ * use, which would be too late: both families are opened now, and one failing (a host without
+ * IPv6) only makes that family's icmp and trace runs fail. The process works inside state_dir
+ * from here on, so a parent directory the new user may not search does not matter. */
 static int drop_privileges(agent_t *a, err_t *err)
 {
     static const int families[] = {AF_INET, AF_INET6};
@@ -414,24 +418,49 @@ static int drop_privileges(agent_t *a, err_t *err)
             log_warn("agent: %s; icmp and trace probes over IPv%d will fail", ierr.msg,
                      families[i] == AF_INET6 ? 6 : 4);
     }
-    if (privdrop_to_user(a->cfg.user, err) < 0)
-        return -1;
-    /* state_dir is checked as the new user: the config loader checked it as the old one. */
-    if (chdir(a->cfg.state_dir) < 0 || access(".", W_OK) < 0) {
-        err_set(err, "user '%s' cannot use state_dir '%s' (%s); make it belong to that user",
-                a->cfg.user, a->cfg.state_dir, strerror(errno));
+    const char *user = privdrop_user_for(a->cfg.user);
+    if (chdir(a->cfg.state_dir) < 0) {
+        err_set(err, "cannot enter state_dir '%s': %s", a->cfg.state_dir, strerror(errno));
         return -1;
     }
-    log_info("agent: privileges dropped: running as user '%s' (uid %u, gid %u) in %s", a->cfg.user,
-             (unsigned)getuid(), (unsigned)getgid(), a->cfg.state_dir);
+    if (!user) {
+        if (privdrop_caps(err) < 0)
+            return -1;
+        log_info("agent: no privileges left: running as uid %u without capabilities in %s",
+                 (unsigned)getuid(), a->cfg.state_dir);
+        return 0;
+    }
+    if (geteuid() == 0) {
+        /* A CA file named by $SSL_CERT_FILE is read now, while it can be: the new user may
+         * not be allowed to. Without it, TLS is set up at the first https run. */
+        err_t terr = {{0}};
+        if (getenv("SSL_CERT_FILE") && !probe_env_tls(a->env, &terr))
+            log_warn("agent: %s; https probes will fail", terr.msg);
+        if (privdrop_give_dir(".", user, err) < 0) {
+            err_prefix(err, "cannot hand state_dir '%s' to user '%s'", a->cfg.state_dir, user);
+            return -1;
+        }
+    }
+    if (privdrop_to_user(user, err) < 0)
+        return -1;
+    /* state_dir is checked as the new user: the config loader checked it as the old one. */
+    if (access(".", W_OK) < 0) {
+        err_set(err, "user '%s' cannot use state_dir '%s' (%s); make it belong to that user", user,
+                a->cfg.state_dir, strerror(errno));
+        return -1;
+    }
+    log_info("agent: privileges dropped: running as user '%s' (uid %u, gid %u) without "
+             "capabilities in %s%s",
+             user, (unsigned)getuid(), (unsigned)getgid(), a->cfg.state_dir,
+             a->cfg.user[0] ? "" : " (no user set: the default for an agent started as root)");
     return 0;
 }
 
-/* The agent's files. After a drop of privileges the process runs inside state_dir, so a
+/* The agent's files. After the drop of privileges the process runs inside state_dir, so a
  * relative state_dir must not be applied twice. */
 static int state_paths(agent_t *a, err_t *err)
 {
-    const char *dir = a->cfg.user[0] ? "." : a->cfg.state_dir;
+    const char *dir = ".";
     struct {
         char *buf;
         const char *name;
@@ -499,7 +528,7 @@ agent_t *agent_new(const agent_config_t *cfg, err_t *err)
         err_set(err, "out of memory");
         goto fail;
     }
-    if (cfg->user[0] && drop_privileges(a, err) < 0)
+    if (drop_privileges(a, err) < 0)
         goto fail;
     /* Everything in state_dir is created from here on, as the user the agent runs as. */
     if (state_paths(a, err) < 0)

@@ -1,8 +1,10 @@
 /* Unit tests for dropping privileges: privdrop in forked children run as root (afterwards the
  * uid is the user's, setuid(0) fails, a raw socket can no longer be opened but one opened
  * before still works), the config keys `user` and `max_pps` (bad values name file and line),
- * and agent_new() with `user` set (raw ICMP sockets opened before the switch, then running as
- * the user in state_dir). The root-only cases skip with a message otherwise. */
+ * and agent_new() as root with `user` set and without (raw ICMP sockets opened before the
+ * switch, then running as the user in state_dir, handed to it, with no capability left), and
+ * the capabilities-only drop of a process that is not root. The root-only cases skip with a
+ * message otherwise. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -344,11 +346,55 @@ static int holds_raw_socket(const char *table)
     return found;
 }
 
-static void child_agent(char *out, size_t len)
+/* 1 if every capability set in /proc/self/status is empty. */
+static int no_caps_in_status(char *out, size_t len)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) {
+        snprintf(out, len, "cannot read /proc/self/status");
+        return 0;
+    }
+    char line[256];
+    int seen = 0, ok = 1;
+    while (fgets(line, sizeof line, f)) {
+        static const char *const sets[] = {"CapInh:", "CapPrm:", "CapEff:", "CapAmb:"};
+        for (size_t i = 0; i < 4; i++) {
+            if (strncmp(line, sets[i], strlen(sets[i])) != 0)
+                continue;
+            seen++;
+            if (strtoull(line + strlen(sets[i]), NULL, 16) != 0) {
+                snprintf(out, len, "still has capabilities: %s", line);
+                ok = 0;
+            }
+        }
+        if (strncmp(line, "NoNewPrivs:", 11) == 0 && atoi(line + 11) != 1) {
+            snprintf(out, len, "no_new_privs is not set");
+            ok = 0;
+        }
+    }
+    fclose(f);
+    if (ok && seen != 4) {
+        snprintf(out, len, "capability sets missing from /proc/self/status");
+        ok = 0;
+    }
+    return ok;
+}
+
+/* agent_new() with config line extra: ends as DROP_USER, in state_dir, without capabilities,
+ * holding a raw socket opened before. */
+static void child_agent_with(const char *extra, char *out, size_t len)
 {
     agent_config_t cfg;
     err_t err = {{0}};
-    if (parse_with("user = " DROP_USER "\nmax_pps = 50\n", &cfg, &err) < 0) {
+    /* As systemd and some shells leave it: an inheritable set a switch of user keeps. */
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct caps[2];
+    memset(caps, 0, sizeof caps);
+    if (syscall(SYS_capget, &hdr, caps) == 0) {
+        caps[0].inheritable = 1u << CAP_NET_RAW;
+        (void)syscall(SYS_capset, &hdr, caps);
+    }
+    if (parse_with(extra, &cfg, &err) < 0) {
         snprintf(out, len, "config: %s", err.msg);
         return;
     }
@@ -365,26 +411,28 @@ static void child_agent(char *out, size_t len)
         snprintf(out, len, "cwd is not state_dir");
     else if (!holds_raw_socket("/proc/net/raw"))
         snprintf(out, len, "no raw ICMP socket was opened before the drop");
-    else
+    else if (no_caps_in_status(out, len))
         snprintf(out, len, "ok");
     agent_destroy(&a);
 }
 
-static void child_agent_bad_state_dir(char *out, size_t len)
+static void child_agent(char *out, size_t len)
 {
-    agent_config_t cfg;
-    err_t err = {{0}};
-    if (parse_with("user = " DROP_USER "\n", &cfg, &err) < 0) {
-        snprintf(out, len, "config: %s", err.msg);
-        return;
-    }
-    agent_t *a = agent_new(&cfg, &err);
-    if (a) {
-        snprintf(out, len, "agent_new accepted a state_dir the user cannot use");
-        agent_destroy(&a);
-        return;
-    }
-    snprintf(out, len, "%s", err.msg);
+    child_agent_with("user = " DROP_USER "\nmax_pps = 50\n", out, len);
+}
+
+/* No `user`, started as root: the agent becomes PRIVDROP_DEFAULT_USER all the same. */
+static void child_agent_default(char *out, size_t len)
+{
+    child_agent_with("max_pps = 50\n", out, len);
+}
+
+/* Everything under dir belongs to uid (1), or not (0). */
+static int owned_by(const char *dir, uid_t uid)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "test -z \"$(find %s ! -user %u)\"", dir, (unsigned)uid);
+    return system(cmd) == 0;
 }
 
 static void test_agent_drops(void **state)
@@ -395,16 +443,82 @@ static void test_agent_drops(void **state)
     if (!pw) {
         fail_msg("no user '%s' (every Debian system has it)", DROP_USER);
     }
-    char state_dir[128], out[512];
+    assert_string_equal(PRIVDROP_DEFAULT_USER, DROP_USER);
+    char state_dir[128], sub[160], out[512];
     snprintf(state_dir, sizeof state_dir, "%s/state", fx.dir);
-    /* As the loader leaves it for root (0700, root's): the user cannot work there. */
+    /* As the loader leaves it for root (0700, root's), with a file and a directory of root's
+     * inside: the agent hands it all to the user it becomes. */
     mkdir(state_dir, 0700);
+    snprintf(sub, sizeof sub, "%s/spool", state_dir);
+    mkdir(sub, 0700);
+    snprintf(sub, sizeof sub, "%s/spool/old", state_dir);
+    FILE *f = fopen(sub, "w");
+    assert_non_null(f);
+    fclose(f);
     assert_int_equal(chown(state_dir, 0, 0), 0);
-    in_child(child_agent_bad_state_dir, out, sizeof out);
-    assert_non_null(strstr(out, "cannot use state_dir"));
-    /* Handed over to the user, as an operator (or systemd's StateDirectory=) does. */
-    assert_int_equal(chown(state_dir, pw->pw_uid, pw->pw_gid), 0);
     in_child(child_agent, out, sizeof out);
+    assert_string_equal(out, "ok");
+    assert_true(owned_by(state_dir, pw->pw_uid));
+    /* Again from root's, without `user`. */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "chown -R 0:0 %s", state_dir);
+    assert_int_equal(system(cmd), 0);
+    in_child(child_agent_default, out, sizeof out);
+    assert_string_equal(out, "ok");
+    assert_true(owned_by(state_dir, pw->pw_uid));
+}
+
+/* A process that is not root, with CAP_NET_RAW ambient as systemd gives it: without `user` it
+ * keeps its uid and loses every capability, and no_new_privs is set. */
+static void child_caps_no_user(char *out, size_t len)
+{
+    struct passwd *pw = getpwnam(DROP_USER);
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct caps[2];
+    memset(caps, 0, sizeof caps);
+    caps[0].effective = caps[0].permitted = caps[0].inheritable = 1u << CAP_NET_RAW;
+    if (prctl(PR_SET_KEEPCAPS, 1) < 0 || setgroups(0, NULL) < 0 ||
+        setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+        setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0 || syscall(SYS_capset, &hdr, caps) < 0 ||
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_RAW, 0, 0) < 0) {
+        snprintf(out, len, "cannot set up the ambient-capability process: %s", strerror(errno));
+        return;
+    }
+    if (privdrop_user_for("") != NULL) {
+        snprintf(out, len, "an unprivileged process without user would switch to '%s'",
+                 privdrop_user_for(""));
+        return;
+    }
+    int raw = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    err_t err = {{0}};
+    if (raw < 0 || privdrop_caps(&err) < 0) {
+        snprintf(out, len, "raw socket %d, privdrop_caps: %s", raw, err.msg);
+        return;
+    }
+    if (getuid() != pw->pw_uid) {
+        snprintf(out, len, "uid changed");
+        return;
+    }
+    if (socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) >= 0) {
+        snprintf(out, len, "CAP_NET_RAW survived");
+        return;
+    }
+    if (!raw_echo_works(raw)) {
+        snprintf(out, len, "the raw socket opened before no longer works");
+        return;
+    }
+    if (no_caps_in_status(out, len))
+        snprintf(out, len, "ok");
+}
+
+static void test_caps_without_user(void **state)
+{
+    (void)state;
+    need_root();
+    assert_string_equal(privdrop_user_for(""), PRIVDROP_DEFAULT_USER);
+    assert_string_equal(privdrop_user_for("daemon"), "daemon");
+    char out[512];
+    in_child(child_caps_no_user, out, sizeof out);
     assert_string_equal(out, "ok");
 }
 
@@ -416,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_drop_capabilities_only),
         cmocka_unit_test(test_config_keys),
         cmocka_unit_test(test_agent_drops),
+        cmocka_unit_test(test_caps_without_user),
     };
     return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }
