@@ -23,6 +23,7 @@
 #include "spool_gap.h"
 #include "spool_record.h"
 #include "statefile.h"
+#include "timeutil.h"
 #include "wire.h"
 
 #define SPOOL_FORMAT_VERSION 1
@@ -82,6 +83,7 @@ struct spool {
     spool_gap_t *unspooled; /* results lost before they reached the disk, not yet in a gap */
     spool_counters_t c;
     int write_errno;     /* errno of the last failed append */
+    int in_memory;       /* made by spool_index(): no files behind it */
     uint8_t *scratch[2]; /* record and payload buffers, reused */
     size_t scratch_cap[2];
 };
@@ -433,7 +435,7 @@ static void delete_segment(spool_t *sp, size_t i)
 {
     char path[PATH_MAX];
     seg_path(sp, sp->segs[i].number, path, sizeof path);
-    if (unlink(path) < 0 && errno != ENOENT)
+    if (!sp->in_memory && unlink(path) < 0 && errno != ENOENT)
         log_warn("spool: cannot delete %s: %s", path, strerror(errno));
     sp->c.bytes -= sp->segs[i].bytes;
     sp->c.segments--;
@@ -926,6 +928,10 @@ typedef struct replay {
      * before it (a stream only ever covers consecutive segments, and seq only rises, so its
      * names are still unused), or 0 if there is none (given the new stream at open). */
     uint64_t stream;
+    int64_t last_ts;         /* the latest timestamp replayed so far; INT64_MIN: none */
+    struct damaged *damaged; /* segments set aside */
+    size_t ndamaged;
+    size_t damcap;
 } replay_t;
 
 static int cmp_u64(const void *a, const void *b)
@@ -1004,6 +1010,8 @@ static void replay_record(spool_t *sp, replay_t *rp, uint64_t segnum, const spoo
             break;
         }
         replay_item(sp, segnum, rp->stream, rec->seq, off, used, 1, r->ts_us, r->ts_us);
+        if (r->ts_us > rp->last_ts)
+            rp->last_ts = r->ts_us;
         parallax__result__free_unpacked(r, NULL);
         sp->c.produced++;
         sp->c.spooled++;
@@ -1016,6 +1024,8 @@ static void replay_record(spool_t *sp, replay_t *rp, uint64_t segnum, const spoo
             break;
         }
         replay_item(sp, segnum, rp->stream, rec->seq, off, used, 0, g->from_us, g->to_us);
+        if (g->to_us > rp->last_ts)
+            rp->last_ts = g->to_us;
         if (rec->flags == GAP_DROPPED || rec->flags == GAP_UNSPOOLED) {
             sp->c.dropped += g->count;
             sp->c.gaps++;
@@ -1060,22 +1070,16 @@ static void replay_record(spool_t *sp, replay_t *rp, uint64_t segnum, const spoo
         sp->next_seq = rec->seq + 1;
 }
 
-/* Reads one segment file into the index. Returns the number of intact records, or -1 (err
- * set) if the file cannot be read. A damaged tail of the newest segment is cut off. */
-static long replay_segment(spool_t *sp, replay_t *rp, uint64_t segnum, int newest, err_t *err)
+static int list_segments(const char *dir, uint64_t **out, size_t *n, err_t *err);
+
+/* Replays one segment's bytes (named by label in logs) into the index. Returns the number of
+ * intact records; *valid is where a torn tail begins (len if there is none). */
+static long replay_buffer(spool_t *sp, replay_t *rp, uint64_t segnum, const char *label,
+                          const uint8_t *buf, size_t len, size_t *valid)
 {
-    char path[PATH_MAX];
-    seg_path(sp, segnum, path, sizeof path);
-    uint8_t *buf;
-    size_t len;
-    int rc = statefile_read(path, SPOOL_SEGMENT_READ_MAX, &buf, &len, err);
-    if (rc != 0) {
-        if (rc > 0)
-            err_set(err, "%s vanished", path);
-        return -1;
-    }
     long records = 0;
     size_t off = 0;
+    *valid = len;
     while (off < len) {
         spool_record_t rec;
         size_t used;
@@ -1089,29 +1093,115 @@ static long replay_segment(spool_t *sp, replay_t *rp, uint64_t segnum, int newes
         sp->c.corrupt++;
         size_t next = spool_record_resync(buf, len, off + 1, SPOOL_RECORD_MAX_PAYLOAD);
         if (next < len) {
-            log_warn("spool: %s: damaged record at byte %zu: %zu bytes skipped", path, off,
+            log_warn("spool: %s: damaged record at byte %zu: %zu bytes skipped", label, off,
                      next - off);
             off = next;
             continue;
         }
         /* Nothing intact follows: the record being written when the agent or the machine
          * stopped. It was never part of a batch that was sent (a batch is synced first). */
-        log_warn("spool: %s: torn last record at byte %zu (%zu bytes) skipped", path, off,
+        log_warn("spool: %s: torn last record at byte %zu (%zu bytes) skipped", label, off,
                  len - off);
-        if (newest) {
-            if (truncate(path, (off_t)off) < 0)
-                log_warn("spool: cannot cut the torn record off %s: %s", path, strerror(errno));
-            else
-                len = off;
-        }
+        *valid = off;
         break;
     }
-    free(buf);
+    return records;
+}
+
+static int push_seg(spool_t *sp, const replay_t *rp, uint64_t segnum, uint64_t len)
+{
+    if (sp->nsegs == sp->segcap) {
+        size_t cap = sp->segcap ? sp->segcap * 2 : 16;
+        seg_t *segs = realloc(sp->segs, cap * sizeof *segs);
+        if (!segs)
+            return -1;
+        sp->segs = segs;
+        sp->segcap = cap;
+    }
     sp->segs[sp->nsegs++] =
         (seg_t){.number = segnum, .stream = rp->stream, .bytes = len, .undone = 0};
     sp->c.segments++;
     sp->c.bytes += len;
+    return 0;
+}
+
+/* Reads one segment file into the index. Returns the number of intact records, or -1 (err
+ * set) if the file cannot be read. A torn tail of the newest segment is cut off. */
+static long replay_segment(spool_t *sp, replay_t *rp, uint64_t segnum, int newest, err_t *err)
+{
+    char path[PATH_MAX];
+    seg_path(sp, segnum, path, sizeof path);
+    uint8_t *buf;
+    size_t len;
+    int rc = statefile_read(path, SPOOL_SEGMENT_READ_MAX, &buf, &len, err);
+    if (rc != 0) {
+        if (rc > 0)
+            err_set(err, "%s vanished", path);
+        return -1;
+    }
+    size_t valid;
+    long records = replay_buffer(sp, rp, segnum, path, buf, len, &valid);
+    free(buf);
+    /* With nothing intact it is not a torn tail but a file to set aside whole. */
+    if (valid < len && newest && records > 0) {
+        if (truncate(path, (off_t)valid) < 0)
+            log_warn("spool: cannot cut the torn record off %s: %s", path, strerror(errno));
+        else
+            len = valid;
+    }
+    if (push_seg(sp, rp, segnum, len) < 0) {
+        err_set(err, "out of memory");
+        return -1;
+    }
     return records;
+}
+
+/* A segment that could not be used, set aside: the results it may have held are reported in
+ * one gap once the spool is open. Their time lies after everything before it in the spool
+ * and before everything after it and its last write; when nothing comes before it, a day
+ * before that is assumed. */
+#define SPOOL_DAMAGED_SPAN_US (24LL * 3600 * 1000000)
+/* Damaged segments kept in DIR/damaged for a look; older ones are deleted. */
+#define SPOOL_DAMAGED_KEEP 4
+
+typedef struct damaged {
+    uint64_t number;
+    int64_t after_us;  /* the latest timestamp spooled before it; INT64_MIN: none */
+    int64_t before_us; /* its last write (or now) */
+} damaged_t;
+
+/* Moves segment number into DIR/damaged (deleting it if that fails), keeping only the
+ * newest SPOOL_DAMAGED_KEEP there. */
+static void set_aside(spool_t *sp, uint64_t number)
+{
+    char path[PATH_MAX], ddir[PATH_MAX], dest[PATH_MAX + 32];
+    seg_path(sp, number, path, sizeof path);
+    int n1 = snprintf(ddir, sizeof ddir, "%s/damaged", sp->dir);
+    int n2 = snprintf(dest, sizeof dest, "%s/%016" PRIx64 ".seg", ddir, number);
+    int moved = 0;
+    if (n1 < 0 || (size_t)n1 >= sizeof ddir || n2 < 0 || (size_t)n2 >= sizeof dest)
+        errno = ENAMETOOLONG;
+    else if (mkdir(ddir, 0700) == 0 || errno == EEXIST)
+        moved = rename(path, dest) == 0;
+    if (!moved) {
+        log_error("spool: cannot move %s to %s (%s); deleting it", path, ddir, strerror(errno));
+        if (remove(path) < 0 && errno != ENOENT)
+            log_error("spool: cannot delete %s either: %s", path, strerror(errno));
+        return;
+    }
+    uint64_t *nums;
+    size_t n;
+    err_t err = {{0}};
+    if (list_segments(ddir, &nums, &n, &err) < 0) {
+        log_warn("spool: %s", err.msg);
+        return;
+    }
+    for (size_t i = 0; i + SPOOL_DAMAGED_KEEP < n; i++) {
+        snprintf(dest, sizeof dest, "%s/%016" PRIx64 ".seg", ddir, nums[i]);
+        if (remove(dest) < 0)
+            log_warn("spool: cannot delete %s: %s", dest, strerror(errno));
+    }
+    free(nums);
 }
 
 /* Segment numbers in dir, sorted. Returns 0 or -1 (err set). */
@@ -1154,53 +1244,40 @@ static int list_segments(const char *dir, uint64_t **out, size_t *n, err_t *err)
     return 0;
 }
 
-/* Replays every segment into the index; *last is the highest segment number seen (0: none). */
-static int replay_all(spool_t *sp, uint64_t *last, err_t *err)
+/* Notes segment number as damaged, for the gap spool_open() writes. */
+static void note_damaged(replay_t *rp, uint64_t number, int64_t before_us)
 {
-    uint64_t *nums;
-    size_t n;
-    if (list_segments(sp->dir, &nums, &n, err) < 0)
-        return -1;
-    *last = n ? nums[n - 1] : 0;
-    replay_t rp = {0};
-    sp->segs = calloc(n + 16, sizeof *sp->segs);
-    if (!sp->segs) {
-        free(nums);
-        err_set(err, "out of memory");
-        return -1;
-    }
-    sp->segcap = n + 16;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        long records = replay_segment(sp, &rp, nums[i], i + 1 == n, err);
-        if (records < 0)
-            rc = -1;
-        else if (records == 0) {
-            /* Created but never written (a crash right after creation): nothing to keep. */
-            log_warn("spool: segment %016" PRIx64 " holds no intact record; deleted", nums[i]);
-            delete_segment(sp, sp->nsegs - 1);
+    if (rp->ndamaged == rp->damcap) {
+        size_t cap = rp->damcap ? rp->damcap * 2 : 4;
+        damaged_t *d = realloc(rp->damaged, cap * sizeof *d);
+        if (!d) {
+            log_error("spool: out of memory: no gap for damaged segment %016" PRIx64, number);
+            return;
         }
+        rp->damaged = d;
+        rp->damcap = cap;
     }
-    free(nums);
-    if (rc < 0) {
-        free(rp.drops);
-        return -1;
-    }
-    /* Finish drops a crash interrupted: their gaps are already in the spool. */
-    for (size_t d = 0; d < rp.ndrops; d++) {
+    rp->damaged[rp->ndamaged++] =
+        (damaged_t){.number = number, .after_us = rp->last_ts, .before_us = before_us};
+}
+
+/* After every segment is replayed: finishes drops a crash interrupted (their gaps are
+ * already in the spool), counts what is pending and deletes segments with nothing left. */
+static void replay_finish(spool_t *sp, replay_t *rp)
+{
+    for (size_t d = 0; d < rp->ndrops; d++) {
         for (size_t i = sp->qhead; i < sp->qend; i++)
-            if (sp->q[i].segment == rp.drops[d])
+            if (sp->q[i].segment == rp->drops[d])
                 sp->q[i].done = 1;
         for (size_t i = 0; i + 1 < sp->nsegs; i++) {
-            if (sp->segs[i].number == rp.drops[d]) {
+            if (sp->segs[i].number == rp->drops[d]) {
                 log_info("spool: finishing the interrupted drop of segment %016" PRIx64,
-                         rp.drops[d]);
+                         rp->drops[d]);
                 delete_segment(sp, i);
                 break;
             }
         }
     }
-    free(rp.drops);
     for (size_t i = sp->qhead; i < sp->qend; i++) {
         batch_t *b = &sp->q[i];
         if (b->done)
@@ -1221,7 +1298,149 @@ static int replay_all(spool_t *sp, uint64_t *last, err_t *err)
             i++;
     }
     pop_done(sp);
+}
+
+/* A segment file with less than this and no intact record was only being created. */
+#define SPOOL_SEGMENT_STUB (SPOOL_RECORD_HEADER + SPOOL_HEADER_PAYLOAD)
+
+/* Replays every segment into the index; *last is the highest segment number seen (0: none).
+ * A segment that cannot be read, or holds nothing intact, is set aside and noted in rp. */
+static int replay_all(spool_t *sp, replay_t *rp, uint64_t *last, err_t *err)
+{
+    uint64_t *nums;
+    size_t n;
+    if (list_segments(sp->dir, &nums, &n, err) < 0)
+        return -1;
+    *last = n ? nums[n - 1] : 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        seg_path(sp, nums[i], path, sizeof path);
+        struct stat st;
+        int64_t mtime_us = stat(path, &st) == 0
+                               ? (int64_t)st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000
+                               : INT64_MAX;
+        err_t rerr = {{0}};
+        long records = replay_segment(sp, rp, nums[i], i + 1 == n, &rerr);
+        if (records < 0) {
+            log_warn("spool: %s: segment set aside in %s/damaged, reported as a gap", rerr.msg,
+                     sp->dir);
+        } else if (records == 0 && sp->segs[sp->nsegs - 1].bytes < SPOOL_SEGMENT_STUB) {
+            /* Created but never written (a crash right after creation): nothing to keep. */
+            log_warn("spool: segment %016" PRIx64 " holds no intact record; deleted", nums[i]);
+            delete_segment(sp, sp->nsegs - 1);
+            continue;
+        } else if (records == 0) {
+            log_warn("spool: %s holds no intact record in %" PRIu64
+                     " bytes: set aside in %s/damaged, reported as a gap",
+                     path, sp->segs[sp->nsegs - 1].bytes, sp->dir);
+            sp->c.bytes -= sp->segs[sp->nsegs - 1].bytes;
+            sp->c.segments--;
+            sp->nsegs--;
+        } else {
+            continue;
+        }
+        set_aside(sp, nums[i]);
+        note_damaged(rp, nums[i], mtime_us);
+    }
+    free(nums);
+    replay_finish(sp, rp);
     return 0;
+}
+
+/* Reports each damaged segment in rp as one probe-0 gap and seals it. */
+static void report_damaged(spool_t *sp, const replay_t *rp)
+{
+    int64_t now = time_now_us();
+    for (size_t d = 0; d < rp->ndamaged; d++) {
+        const damaged_t *dm = &rp->damaged[d];
+        /* Whatever came after it in the spool is later than what it held. */
+        int64_t to = dm->before_us < now ? dm->before_us : now;
+        for (size_t i = sp->qhead; i < sp->qend; i++)
+            if (sp->q[i].segment > dm->number && sp->q[i].min_ts < to)
+                to = sp->q[i].min_ts;
+        if (to > PX_WIRE_MAX_TS_US)
+            to = PX_WIRE_MAX_TS_US;
+        int64_t from = dm->after_us != INT64_MIN && dm->after_us <= to ? dm->after_us
+                                                                       : to - SPOOL_DAMAGED_SPAN_US;
+        if (from < PX_WIRE_MIN_TS_US)
+            from = PX_WIRE_MIN_TS_US;
+        if (to < from)
+            to = from;
+        Parallax__Gap g = PARALLAX__GAP__INIT;
+        g.probe_id = 0;
+        g.from_us = from;
+        g.to_us = to;
+        g.count = 1; /* at least one result, how many is unknown */
+        g.reason = PARALLAX__GAP_REASON__GAP_SPOOL_DROPPED;
+        err_t err = {{0}};
+        if (append_gap(sp, &g, GAP_CARRIED, &err) < 0)
+            log_error("spool: no gap for damaged segment %016" PRIx64 ": %s", dm->number, err.msg);
+        else
+            log_warn("spool: damaged segment %016" PRIx64 " reported as a gap from %" PRId64
+                     " to %" PRId64 " (us)",
+                     dm->number, from, to);
+    }
+    if (rp->ndamaged) {
+        err_t err = {{0}};
+        if (spool_seal(sp, &err) < 0)
+            log_error("spool: %s", err.msg);
+    }
+}
+
+static void replay_free(replay_t *rp)
+{
+    free(rp->drops);
+    free(rp->damaged);
+    memset(rp, 0, sizeof *rp);
+}
+
+spool_t *spool_index(const spool_image_t *segs, size_t n, uint64_t stream, err_t *err)
+{
+    if (stream == 0 || stream > INT64_MAX) {
+        err_set(err, "invalid stream id");
+        return NULL;
+    }
+    spool_t *sp = calloc(1, sizeof *sp);
+    if (!sp) {
+        err_set(err, "out of memory");
+        return NULL;
+    }
+    sp->fd = -1;
+    sp->in_memory = 1;
+    sp->next_seq = 1;
+    replay_t rp = {.last_ts = INT64_MIN};
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && segs[i].number <= segs[i - 1].number) {
+            err_set(err, "segments out of order");
+            goto fail;
+        }
+        char label[32];
+        snprintf(label, sizeof label, "segment %016" PRIx64, segs[i].number);
+        size_t valid;
+        long records =
+            replay_buffer(sp, &rp, segs[i].number, label, segs[i].buf, segs[i].len, &valid);
+        if (push_seg(sp, &rp, segs[i].number, i + 1 == n ? valid : segs[i].len) < 0) {
+            err_set(err, "out of memory");
+            goto fail;
+        }
+        if (records == 0) {
+            /* Stub or garbage: either way it is gone from the spool (spool_open() sets the
+             * latter aside). */
+            delete_segment(sp, sp->nsegs - 1);
+        }
+    }
+    replay_finish(sp, &rp);
+    for (size_t i = sp->qhead; i < sp->qend; i++)
+        if (sp->q[i].pub.stream == 0)
+            sp->q[i].pub.stream = stream;
+    sp->stream = stream;
+    sp->open.pub.seq = sp->next_seq;
+    replay_free(&rp);
+    return sp;
+fail:
+    replay_free(&rp);
+    spool_close(&sp);
+    return NULL;
 }
 
 spool_t *spool_open(const spool_config_t *cfg, err_t *err)
@@ -1239,6 +1458,7 @@ spool_t *spool_open(const spool_config_t *cfg, err_t *err)
     }
     sp->fd = -1;
     sp->cfg = *cfg;
+    replay_t rp = {.last_ts = INT64_MIN};
     if (snprintf(sp->dir, sizeof sp->dir, "%s", cfg->dir) >= (int)sizeof sp->dir - SEG_NAME_LEN ||
         snprintf(sp->deadletter, sizeof sp->deadletter, "%s", cfg->deadletter) >=
             (int)sizeof sp->deadletter) {
@@ -1258,7 +1478,12 @@ spool_t *spool_open(const spool_config_t *cfg, err_t *err)
         goto fail;
     }
     uint64_t last_seg = 0;
-    if (replay_all(sp, &last_seg, err) < 0)
+    if (!(sp->segs = calloc(16, sizeof *sp->segs))) {
+        err_set(err, "out of memory");
+        goto fail;
+    }
+    sp->segcap = 16;
+    if (replay_all(sp, &rp, &last_seg, err) < 0)
         goto fail;
     /* This directory may be an older copy of itself, whose stream went on elsewhere with
      * seqs it does not know of: new batches get a stream no segment holds. */
@@ -1286,9 +1511,12 @@ spool_t *spool_open(const spool_config_t *cfg, err_t *err)
         goto fail;
     if (old)
         maybe_delete(sp, old);
+    report_damaged(sp, &rp);
+    replay_free(&rp);
     sp->c.recovered = sp->c.pending;
     return sp;
 fail:
+    replay_free(&rp);
     spool_close(&sp);
     return NULL;
 }

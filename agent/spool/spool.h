@@ -76,10 +76,27 @@ typedef struct spool_batch {
 
 /* Opens the spool in cfg->dir: reads every segment in order, skips damaged records (a torn
  * last record is cut off the newest segment), finishes drops a crash interrupted, and seals
- * the batch a previous run left open. Problems with the data are logged, never fatal.
- * Returns NULL (err set) if the directory or a segment cannot be used at all, or on bad
- * settings. Caller owns the result. */
+ * the batch a previous run left open. A segment that cannot be read at all (I/O error,
+ * permissions, nothing intact in it) is moved to cfg->dir/damaged (the newest few are kept
+ * there) and reported as a gap. Problems with the data are logged, never fatal. Returns
+ * NULL (err set) if the directory cannot be used or no new segment can be written, or on
+ * bad settings. Caller owns the result. */
 spool_t *spool_open(const spool_config_t *cfg, err_t *err);
+
+/* One segment file's bytes, for spool_index(). */
+typedef struct spool_image {
+    uint64_t number; /* its number (the file name), nonzero */
+    const uint8_t *buf;
+    size_t len;
+} spool_image_t;
+
+/* What spool_open() makes of segment files, from their bytes (borrowed; segs in increasing
+ * number): the same replay, without the disk, for tests and fuzzing. Batches the segments
+ * give no stream for get stream (nonzero, at most INT64_MAX), as spool_open() gives them the
+ * new one. The result answers spool_stream(), spool_batch_next(), spool_batch_stream(),
+ * spool_counters() and spool_close() only. Returns NULL (err set) on bad arguments or out of
+ * memory. Caller owns the result. */
+spool_t *spool_index(const spool_image_t *segs, size_t n, uint64_t stream, err_t *err);
 
 /* Syncs and closes. Unacked batches stay on disk for the next open. NULLs *sp; accepts NULL. */
 void spool_close(spool_t **sp);

@@ -732,6 +732,86 @@ static void test_reject_goes_to_dead_letter(void **state)
     spool_close(&sp);
 }
 
+/* Files in dir. */
+static size_t count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void test_unreadable_segment_set_aside(void **state)
+{
+    fixture_t *f = *state;
+    spool_t *sp = open_spool(f, 2, BIG, 4 * BIG);
+    for (uint64_t i = 1; i <= 6; i++)
+        add(sp, i, TS0 + (int64_t)i);
+    ack(sp, 1, PARALLAX__ACK_CODE__ACK_STORED);
+    spool_close(&sp);
+    char first[256];
+    newest_segment(f, first, sizeof first);
+    sp = open_spool(f, 2, BIG, 4 * BIG);
+    add(sp, 7, TS0 + 7);
+    add(sp, 8, TS0 + 8);
+    spool_close(&sp);
+    /* The first segment (batches 2 and 3) turns to garbage; a "segment" that cannot even be
+     * read (a directory: EISDIR, as an I/O error or a permission would fail the read) sits
+     * after the last one. */
+    uint8_t junk[3000];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (uint8_t)(i * 7 + 3);
+    write_file(first, junk, sizeof junk);
+    char unreadable[256], damaged[192];
+    snprintf(unreadable, sizeof unreadable, "%s/00000000000000aa.seg", f->spool);
+    assert_int_equal(mkdir(unreadable, 0700), 0);
+    snprintf(damaged, sizeof damaged, "%s/damaged", f->spool);
+
+    sp = open_spool(f, 2, BIG, 4 * BIG);
+    assert_int_equal(count_entries(damaged), 2);
+    struct stat st;
+    assert_int_equal(stat(first, &st), -1);
+    assert_int_equal(stat(unreadable, &st), -1);
+    /* Batch 4 (probes 7, 8) is still there; each damaged segment is a probe-0 gap: the
+     * first ends where the next data begins, the second begins where the last data ends. */
+    uint64_t seqs[8];
+    size_t n = 0;
+    for (spool_batch_t *b = spool_batch_next(sp, NULL); b && n < 8; b = spool_batch_next(sp, b))
+        seqs[n++] = b->seq;
+    assert_int_equal(n, 2);
+    Parallax__Envelope *env = load(sp, seqs[0]);
+    assert_int_equal(env->batch->n_results, 2);
+    assert_int_equal(env->batch->results[0]->probe_id, 7);
+    wire_free(&env);
+    env = load(sp, seqs[1]);
+    assert_int_equal(env->batch->n_results, 0);
+    assert_int_equal(env->batch->n_gaps, 2);
+    const Parallax__Gap *g0 = env->batch->gaps[0], *g1 = env->batch->gaps[1];
+    assert_int_equal(g0->probe_id, 0);
+    assert_int_equal(g0->reason, PARALLAX__GAP_REASON__GAP_SPOOL_DROPPED);
+    assert_int_equal(g0->to_us, TS0 + 7);
+    assert_true(g0->from_us < g0->to_us);
+    assert_int_equal(g1->from_us, TS0 + 8);
+    assert_true(g1->to_us > g1->from_us);
+    assert_int_equal(env->batch->stream, spool_stream(sp));
+    wire_free(&env);
+    spool_close(&sp);
+    /* What is kept aside is bounded. */
+    for (int i = 0; i < 6; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%016x.seg", f->spool, 0x1000 + i);
+        write_file(path, junk, sizeof junk);
+        sp = open_spool(f, 2, BIG, 4 * BIG);
+        spool_close(&sp);
+    }
+    assert_int_equal(count_entries(damaged), 4);
+}
+
 /* Records in a dead-letter file (0 if it is missing). */
 static uint64_t dead_records(const char *path)
 {
@@ -948,6 +1028,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_spool_keeps_batches_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject_goes_to_dead_letter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadletter_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreadable_segment_set_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_result_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_added_gaps, setup, teardown),
