@@ -11,6 +11,7 @@
 #include "config.h"
 #include "pace.h"
 #include "privdrop.h"
+#include "secret_file.h"
 #include "wire.h"
 
 static const char *const known_keys[] = {"name",
@@ -167,6 +168,9 @@ int agent_config_parse(const char *name, const char *text, agent_config_t *out, 
 
 int agent_config_load(const char *path, agent_config_t *out, err_t *err)
 {
+    /* The file holds the agent's secret key: nobody else may read or replace it. */
+    if (secret_file_check(path, "config file", err) < 0)
+        return -1;
     config_t *cfg = config_read(path, err);
     if (!cfg)
         return -1;

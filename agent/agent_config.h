@@ -40,7 +40,8 @@ typedef struct agent_config {
     uint32_t max_pps; /* ceiling on probe packets started per second */
 } agent_config_t;
 
-/* Reads path into *out. Creates state_dir (mode 0700) if missing and checks that it is
+/* Reads path into *out; refuses a file that group or others may read or that another user
+ * owns (it holds the secret key). Creates state_dir (mode 0700) if missing and checks that it is
  * writable. Returns 0, or -1 with a one-line "FILE:LINE: ..." (or "FILE: ...") message in err.
  * *out is unspecified on failure. */
 int agent_config_load(const char *path, agent_config_t *out, err_t *err);

@@ -7,9 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
 #define CONFIG_MAX_LINE 4096
+/* A lone word this long may be a key (Z85 keys are 40 characters): not shown in errors. */
+#define CONFIG_SHOWN_WORD_MAX 24
 
 typedef struct config_entry {
     char *key;
@@ -41,6 +44,39 @@ static int key_valid(const char *k)
         if (!(isalnum((unsigned char)*k) || *k == '_' || *k == '.' || *k == '-'))
             return 0;
     return 1;
+}
+
+int config_key_is_secret(const char *key)
+{
+    size_t n = strlen(key);
+    static const char *const ends[] = {"secret", "secret_key", "password"};
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        size_t m = strlen(ends[i]);
+        if (n >= m && strcasecmp(key + n - m, ends[i]) == 0)
+            return 1;
+    }
+    return strcasestr(key, "password") != NULL;
+}
+
+const char *config_shown(const char *text, char *buf, size_t len)
+{
+    /* The first word: up to a blank, ':' or '='. */
+    size_t w = strcspn(text, " \t:=");
+    char word[128];
+    if (w >= sizeof word) {
+        snprintf(buf, len, "(%zu bytes, not shown: they may hold a secret)", strlen(text));
+        return buf;
+    }
+    memcpy(word, text, w);
+    word[w] = '\0';
+    if (key_valid(word) && config_key_is_secret(word))
+        snprintf(buf, len, "%s (the rest not shown: it is secret)", word);
+    else if (!text[w] && w >= CONFIG_SHOWN_WORD_MAX)
+        /* One long word and nothing else: a key pasted alone, perhaps. */
+        snprintf(buf, len, "(%zu bytes, not shown: they may hold a secret)", w);
+    else
+        snprintf(buf, len, "%s", text);
+    return buf;
 }
 
 static const config_entry_t *find(const config_t *cfg, const char *key)
@@ -124,15 +160,18 @@ config_t *config_parse(const char *name, const char *text, err_t *err)
         if (*line == '\0' || *line == '#')
             continue;
         char *eq = strchr(line, '=');
+        char shown[CONFIG_MAX_LINE + 64];
         if (!eq) {
-            err_set(err, "%s:%u: expected 'key = value', got '%s'", name, lineno, line);
+            err_set(err, "%s:%u: expected 'key = value', got '%s'", name, lineno,
+                    config_shown(line, shown, sizeof shown));
             goto fail;
         }
         *eq = '\0';
         char *key = trim(line);
         char *value = trim(strip_comment(eq + 1));
         if (!key_valid(key)) {
-            err_set(err, "%s:%u: invalid key '%s'", name, lineno, key);
+            err_set(err, "%s:%u: invalid key '%s'", name, lineno,
+                    config_shown(key, shown, sizeof shown));
             goto fail;
         }
         if (add_entry(cfg, key, value, lineno, err) < 0)
@@ -244,7 +283,8 @@ int config_get_uint(const config_t *cfg, const char *key, uint64_t min, uint64_t
     unsigned long long n = strtoull(v, &end, 10);
     if (!isdigit((unsigned char)*v) || *end || errno == ERANGE || n < min || n > max) {
         err_set(err, "%s:%u: bad value '%s' for '%s': expected an integer from %llu to %llu",
-                cfg->name, e->line, v, key, (unsigned long long)min, (unsigned long long)max);
+                cfg->name, e->line, config_key_is_secret(key) ? "(secret, not shown)" : v, key,
+                (unsigned long long)min, (unsigned long long)max);
         return -1;
     }
     *out = n;
@@ -271,7 +311,7 @@ int config_get_bool(const config_t *cfg, const char *key, int dflt, int *out, er
         }
     }
     err_set(err, "%s:%u: bad value '%s' for '%s': expected true or false", cfg->name, e->line,
-            e->value, key);
+            config_key_is_secret(key) ? "(secret, not shown)" : e->value, key);
     return -1;
 }
 

@@ -4,6 +4,7 @@
 #ifndef PX_CONFIG_H
 #define PX_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -37,6 +38,16 @@ int config_get_uint(const config_t *cfg, const char *key, uint64_t min, uint64_t
 
 /* Boolean (true/false, yes/no, on/off, 1/0); *out = dflt when absent. -1 on a bad value. */
 int config_get_bool(const config_t *cfg, const char *key, int dflt, int *out, err_t *err);
+
+/* 1 if key names a secret whose value must never be shown in a message or log: it ends in
+ * "secret", "secret_key" or "password", or contains "password" (any case). */
+int config_key_is_secret(const char *key);
+
+/* text (a line or key from a config file) as an error message may show it: with a leading
+ * word naming a secret key, only that word; a lone word of 24 bytes or more (a key pasted
+ * alone, perhaps) or a first word of 128 or more, only its length; otherwise text. Returns a
+ * pointer to text's copy in buf. */
+const char *config_shown(const char *text, char *buf, size_t len);
 
 /* "FILE:LINE" of key for messages about its value, or the file name if key is absent.
  * Returns a pointer into buf. */

@@ -23,6 +23,7 @@ grep -qxF "$line" "$WORK/commented.conf" || fail "could not put the line in: $(c
 
 log "parallax-agent.conf(5): the example loads (its keys hold '#')"
 block "$MAN/parallax-agent.conf.5" agent-conf-example >"$WORK/agent.conf"
+chmod 600 "$WORK/agent.conf" # it holds a secret key: the agent refuses it readable by others
 grep -q '^secret_key = .*#' "$WORK/agent.conf" || fail "the example's secret key no longer shows a '#'"
 "$AGENT" -c "$WORK/agent.conf" --check >"$WORK/out" 2>&1 || fail "the example does not load: $(cat "$WORK/out")"
 grep -qx "$WORK/agent.conf: ok" "$WORK/out" || fail "--check printed: $(cat "$WORK/out")"

@@ -213,6 +213,11 @@ static void test_load_from_file(void **state)
     fclose(fp);
     agent_config_t cfg;
     err_t err = {{0}};
+    /* It holds the secret key: readable by others, it is refused before it is read. */
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(agent_config_load(path, &cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "config file is readable by others (mode 644)"));
+    assert_int_equal(chmod(path, 0600), 0);
     assert_int_equal(agent_config_load(path, &cfg, &err), -1);
     char expect[160];
     snprintf(expect, sizeof expect, "%s:7: unknown key 'bogus'", path);

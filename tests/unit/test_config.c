@@ -325,13 +325,70 @@ static void test_read_file(void **state)
     assert_err_contains(&err, "No such file");
 }
 
+/* No error shows a secret: a secret key's line without '=', its name mangled, a key pasted
+ * alone, a secret value given to a typed look-up. */
+static void test_secrets_not_shown(void **state)
+{
+    (void)state;
+    static const char *const secret = "ZoNPbRh#-*mw#?&Bum22LDLe]kG-#TzqE$@e8jq]";
+    /* Each line: before the key, after it. */
+    static const char *const lines[][2] = {
+        {"secret_key ", "\n"},     {"secret_key: ", "\n"},
+        {"secret_key\t", "\n"},    {"", "\n"},
+        {"SECRET_KEY ", "\n"},     {"db_password ", "\n"},
+        {"secret_key ", " = x\n"}, {"secret_key: ", " = x\n"},
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        char text[256], line[128];
+        snprintf(line, sizeof line, "%s%s%s", lines[i][0], secret, lines[i][1]);
+        snprintf(text, sizeof text, "name = a\n%s", line);
+        err_t err = {{0}};
+        config_t *cfg = config_parse("test.conf", text, &err);
+        if (cfg)
+            fail_msg("'%s': accepted", line);
+        assert_err_contains(&err, "test.conf:2:");
+        /* Not the key, nor any 8 bytes of it. */
+        for (size_t k = 0; k + 8 <= strlen(secret); k++)
+            if (memmem(err.msg, strlen(err.msg), secret + k, 8))
+                fail_msg("'%s': the error shows the secret: %s", line, err.msg);
+    }
+    /* What is not secret is still shown, so a typo can be found from the message. */
+    char buf[128];
+    assert_string_equal(config_shown("port 7100", buf, sizeof buf), "port 7100");
+    assert_string_equal(config_shown("k$y", buf, sizeof buf), "k$y");
+    assert_string_equal(config_shown("secret_key abc", buf, sizeof buf),
+                        "secret_key (the rest not shown: it is secret)");
+    assert_string_equal(config_shown("abcdefghijklmnopqrstuvwxyz", buf, sizeof buf),
+                        "(26 bytes, not shown: they may hold a secret)");
+    assert_true(config_key_is_secret("secret"));
+    assert_true(config_key_is_secret("secret_key"));
+    assert_true(config_key_is_secret("sslpassword"));
+    assert_true(config_key_is_secret("Password_file"));
+    assert_false(config_key_is_secret("coordinator_key"));
+    assert_false(config_key_is_secret("key_file"));
+    assert_false(config_key_is_secret("public"));
+
+    config_t *cfg = parse_ok("secret_key = 12x\nsecret = maybe\nport = 12x\n");
+    uint64_t v;
+    int b;
+    err_t err = {{0}};
+    assert_int_equal(config_get_uint(cfg, "secret_key", 0, 100, 0, &v, &err), -1);
+    assert_err_contains(&err, "test.conf:1:");
+    assert_null(strstr(err.msg, "12x"));
+    assert_int_equal(config_get_bool(cfg, "secret", 0, &b, &err), -1);
+    assert_null(strstr(err.msg, "maybe"));
+    assert_int_equal(config_get_uint(cfg, "port", 0, 100, 0, &v, &err), -1);
+    assert_err_contains(&err, "'12x'");
+    config_destroy(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_file),   cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_check_known), cmocka_unit_test(test_require),
         cmocka_unit_test(test_get_uint),    cmocka_unit_test(test_get_bool),
-        cmocka_unit_test(test_read_file),
+        cmocka_unit_test(test_read_file),   cmocka_unit_test(test_secrets_not_shown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
