@@ -7,6 +7,10 @@
 #   pxw_start DIR INTERVAL_S [DB]
 #                               everything up (world_up first); sets DB, PXW_* variables.
 #                               With DB (an empty database), no private PostgreSQL is started.
+#                               PXW_COORD_DB, PXW_ADMIN_DB (optional): the conninfo the
+#                               coordinator and parallaxctl use instead of DB, e.g. as the
+#                               login roles of parallax_ingest and parallax_admin; DB
+#                               (the owner) migrates.
 #   pxw_stop                    agents, coordinator, PostgreSQL, world: all gone
 #   pxw_sql QUERY               runs QUERY on the world's database (tab-separated, no header)
 #   pxw_wait SECONDS WHAT COND  re-evaluates COND (shell text) until true; bounded
@@ -75,10 +79,11 @@ pxw_start() {
     fi
     local ctl="$BIN/coordinator/ctl/parallaxctl --db"
     $ctl "$DB" db migrate >/dev/null
+    local admin=${PXW_ADMIN_DB:-$DB}
     local port=7700
     cat >"$PXW_DIR/coordinator.conf" <<CONF
 listen = tcp://$WORLD_COORD_ADDR:$port
-database = $DB
+database = ${PXW_COORD_DB:-$DB}
 key_file = $PXW_DIR/coordinator.key
 CONF
     ip netns exec "${WORLD}c" "$BIN/coordinator/parallax-coordinator" -c "$PXW_DIR/coordinator.conf" \
@@ -87,23 +92,23 @@ CONF
     pxw_wait 20 "the coordinator" 'test -n "$(pxw_sql "SELECT public_key FROM parallax.coordinator")"' || return 1
     local i cc=(GB DE JP) asn=(64501 64502 64503)
     for i in $(seq "$WORLD_VANTAGES"); do
-        $ctl "$DB" agent add "vp$i-${cc[$((i - 1))],,}" --country "${cc[$((i - 1))]}" --asn "${asn[$((i - 1))]}" \
+        $ctl "$admin" agent add "vp$i-${cc[$((i - 1))],,}" --country "${cc[$((i - 1))]}" --asn "${asn[$((i - 1))]}" \
             --state-dir "$PXW_DIR/state$i" -o "$PXW_DIR/agent$i.conf" >/dev/null
     done
     # The web server also answers ping, and its HTTPS on 8443 has an expired certificate
     # throughout (tls_error): a probe that never works must not hold an outage open
     # (docs/verdicts.md, live probes).
-    $ctl "$DB" target add xx-web --address "$WORLD_WEB" --group XX --role web --probe icmp \
+    $ctl "$admin" target add xx-web --address "$WORLD_WEB" --group XX --role web --probe icmp \
         --probe http:http://www.xx.test/ --probe https:https://www.xx.test:8443/ --interval "$interval" >/dev/null
-    $ctl "$DB" target add xx-dns --address "$WORLD_DNS" --group XX --role dns \
+    $ctl "$admin" target add xx-dns --address "$WORLD_DNS" --group XX --role dns \
         --probe dns:xx.test:SOA --interval "$interval" >/dev/null
-    $ctl "$DB" target add xx-mail --address "$WORLD_MAIL" --group XX --role mail \
+    $ctl "$admin" target add xx-mail --address "$WORLD_MAIL" --group XX --role mail \
         --probe smtp --interval "$interval" >/dev/null
-    $ctl "$DB" target add xx-border --address "$WORLD_ROUTER" --group XX --role router \
+    $ctl "$admin" target add xx-border --address "$WORLD_ROUTER" --group XX --role router \
         --probe icmp --interval "$interval" >/dev/null
-    $ctl "$DB" target add control-1 --address "$WORLD_CONTROL1" --role host --control \
+    $ctl "$admin" target add control-1 --address "$WORLD_CONTROL1" --role host --control \
         --probe icmp --interval "$interval" >/dev/null
-    $ctl "$DB" target add control-2 --address "$WORLD_CONTROL2" --role host --control \
+    $ctl "$admin" target add control-2 --address "$WORLD_CONTROL2" --role host --control \
         --probe icmp --interval "$interval" >/dev/null
     for i in $(seq "$WORLD_VANTAGES"); do pxw_start_agent "$i"; done
 }

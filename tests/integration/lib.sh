@@ -25,6 +25,17 @@ PGPORT=$(cat "$PX_PG_DIR/port"); export PGPORT
 export PGUSER=postgres
 DB="$PG_BASE dbname=$DB_NAME"
 # conninfo with a later dbname wins, so $DB names this test's database.
+# The roles the helpers below connect as, as a deployment would (README "Database roles"):
+# the coordinator as a login role granted only parallax_ingest, parallaxctl as one granted
+# only parallax_admin; `db migrate` and the tests' own checks (sql) as the owner, postgres.
+# So every test that starts a coordinator shows it needs no more than the ingest role.
+# A later user= wins too.
+# (login_roles sets COORD_DB and ADMIN_DB; on a database without the roles' grants, one a
+# parallaxctl from before them migrated, both stay $DB.)
+COORD_USER=px_test_ingest
+ADMIN_USER=px_test_admin
+COORD_DB=$DB
+ADMIN_DB=$DB
 CTL="$PX_BUILD_DIR/coordinator/ctl/parallaxctl"
 COORD="$PX_BUILD_DIR/coordinator/parallax-coordinator"
 AGENT="$PX_BUILD_DIR/agent/parallax-agent"
@@ -64,19 +75,64 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# login_roles: makes the helpers' login roles if missing and grants them their group role,
+# once the first migrate of the cluster has made it, and points COORD_DB and ADMIN_DB at them
+# once this test's database has the grants. Roles belong to the cluster that every test
+# shares: two tests may race to make one, and the loser finds it made.
+LOGIN_ROLES_READY=
+login_roles() {
+    [ -z "$LOGIN_ROLES_READY" ] || return 0
+    local ready
+    ready=$(psql -X -q -tA -v ON_ERROR_STOP=1 -d postgres <<SQL
+DO \$\$
+DECLARE
+    pair text[];
+BEGIN
+    FOREACH pair SLICE 1 IN ARRAY ARRAY[['$COORD_USER', 'parallax_ingest'], ['$ADMIN_USER', 'parallax_admin']] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = pair[1]) THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I LOGIN', pair[1]);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+            END;
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = pair[2])
+           AND NOT pg_has_role(pair[1], pair[2], 'MEMBER') THEN
+            BEGIN
+                EXECUTE format('GRANT %I TO %I', pair[2], pair[1]);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+            END;
+        END IF;
+    END LOOP;
+END \$\$;
+SELECT pg_has_role('$COORD_USER', 'parallax_ingest', 'MEMBER')
+       AND pg_has_role('$ADMIN_USER', 'parallax_admin', 'MEMBER')
+FROM pg_roles WHERE rolname = 'parallax_ingest';
+SQL
+)
+    [ "$ready" = t ] || return 0
+    [ "$(psql -X -q -tA -d "$DB_NAME" -c "SELECT has_schema_privilege('parallax_ingest', 'parallax', 'USAGE')" 2>/dev/null)" = t ] ||
+        return 0
+    LOGIN_ROLES_READY=1
+    COORD_DB="$DB user=$COORD_USER"
+    ADMIN_DB="$DB user=$ADMIN_USER"
+}
+
 # A fresh database with the schema applied.
 new_db() {
     createdb "$DB_NAME"
     "$CTL" --db "$DB" db migrate >/dev/null
+    login_roles
 }
 
 sql() { psql -X -q -tA -v ON_ERROR_STOP=1 -d "$DB_NAME" -c "$1"; }
 
 # ctl WANT ARGS...: runs parallaxctl on this test's database, its output in $WORK/out and
 # $WORK/err; fails unless it exits WANT.
+# It connects as the admin role, but `db migrate`, the owner's job, as the owner.
 ctl() {
-    local want=$1 rc=0; shift
-    "$CTL" --db "$DB" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+    local want=$1 rc=0 db=$ADMIN_DB; shift
+    if [ "${1:-} ${2:-}" = "db migrate" ]; then db=$DB; else login_roles; fi
+    "$CTL" --db "$db" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
     [ "$rc" -eq "$want" ] || fail "parallaxctl $* exited $rc, expected $want: $(cat "$WORK/err")"
 }
 # one_line_error TEXT: the last ctl printed exactly one line on stderr, containing TEXT.
@@ -124,9 +180,10 @@ PXCLIENT="$PX_BUILD_DIR/tests/pxclient"
 start_coordinator() {
     local port; port=$(free_port)
     COORD_EP="tcp://127.0.0.1:$port"
+    login_roles
     cat >"$WORK/coord.conf" <<CONF
 listen = $COORD_EP
-database = $DB
+database = $COORD_DB
 key_file = $WORK/coord.key
 CONF
     start_bg coordinator "$COORD" -c "$WORK/coord.conf"
@@ -139,7 +196,8 @@ CONF
 
 # add_agent NAME COUNTRY: registers an agent; its config is $WORK/NAME.conf.
 add_agent() {
-    "$CTL" --db "$DB" agent add "$1" --country "$2" --state-dir "$WORK/state-$1" \
+    login_roles
+    "$CTL" --db "$ADMIN_DB" agent add "$1" --country "$2" --state-dir "$WORK/state-$1" \
         -o "$WORK/$1.conf" >/dev/null
 }
 

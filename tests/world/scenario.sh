@@ -19,7 +19,9 @@ source "$PX_SOURCE_DIR/scripts/world_run.sh"
 on_exit pxw_stop
 new_db
 world_up "w$(( $$ % 10000 ))" "$WORK/world" || fail "the world did not come up"
-pxw_start "$WORK/px" "$INTERVAL" "$DB" || fail "Parallax did not start in the world"
+# The coordinator as a login role with only parallax_ingest, parallaxctl with only
+# parallax_admin (lib.sh): every scenario shows the ingest role is enough.
+PXW_COORD_DB=$COORD_DB PXW_ADMIN_DB=$ADMIN_DB pxw_start "$WORK/px" "$INTERVAL" "$DB" || fail "Parallax did not start in the world"
 # Keep the agents' and coordinator's logs for a failure report (lib.sh prints $WORK/*.log).
 on_exit 'cp "$WORK"/px/*.log "$WORK"/ 2>/dev/null'
 
