@@ -46,6 +46,13 @@
 #define COORD_CLOCK_STEP_MS 20
 #define COORD_CLOCK_REMERGE_MS 250
 #define COORD_CLOCK_WARN_MS 1000
+/* Damping, against an agent that heartbeats thousands of times a second or whose clock swings
+ * (a bug, or a stolen key): a heartbeat is written (last_seen, the heartbeats table) at most
+ * once a second per session unless it reports another schedule version, and a new clock
+ * estimate stored, with the re-merge it queues, at most every 5 s. Agents heartbeat every few
+ * seconds; a real clock step is still taken within 5 s. */
+#define COORD_HEARTBEAT_RECORD_US 1000000
+#define COORD_CLOCK_MIN_INTERVAL_US (5 * 1000000LL)
 /* An agent speaking another protocol version is logged and its refusal stored at most this
  * often while it goes on sending (and at once when the version it speaks changes). */
 #define COORD_REFUSAL_PERIOD_US (60 * 1000000LL)
@@ -456,6 +463,10 @@ static void record_heard(coord_t *c, session_t *s, int agent_id, const char *age
     if (!heartbeat && !agent_version && s && s->recorded_mono_us &&
         now - s->recorded_mono_us < (int64_t)c->cfg.session_timeout_s * 1000000 / 3)
         return;
+    if (heartbeat && s && s->recorded_mono_us &&
+        now - s->recorded_mono_us < COORD_HEARTBEAT_RECORD_US &&
+        schedule_version == s->recorded_version)
+        return;
     if (!c->db_ready) {
         log_debug("agent %d: database away; liveness not recorded", agent_id);
         return;
@@ -466,8 +477,10 @@ static void record_heard(coord_t *c, session_t *s, int agent_id, const char *age
         log_warn("%s", err.msg);
         return;
     }
-    if (s)
+    if (s) {
         s->recorded_mono_us = now;
+        s->recorded_version = schedule_version;
+    }
 }
 
 static void update_clock(coord_t *c, session_t *s, int agent_id)
@@ -475,6 +488,12 @@ static void update_clock(coord_t *c, session_t *s, int agent_id)
     int64_t offset_us, rtt_us;
     if (!s || clocksync_estimate(&s->clock, &offset_us, &rtt_us) < 0)
         return;
+    int64_t now = time_mono_us();
+    if (s->clock_stored && now - s->clock_stored_mono_us < COORD_CLOCK_MIN_INTERVAL_US) {
+        s->clock_pending = 1; /* housekeeping stores it once the interval has passed */
+        return;
+    }
+    s->clock_pending = 0;
     int64_t offset_ms = offset_us >= 0 ? (offset_us + 500) / 1000 : -((-offset_us + 500) / 1000);
     int64_t rtt_ms = rtt_us < 0 ? -1 : (rtt_us + 500) / 1000;
     if (!clocksync_worth_storing(s->clock_stored, s->stored_offset_ms, s->stored_rtt_ms, offset_ms,
@@ -506,6 +525,7 @@ static void update_clock(coord_t *c, session_t *s, int agent_id)
     if (queued > 0)
         log_info("agent %s: clock offset changed; %ld bins queued to merge again", s->name, queued);
     s->clock_stored = 1;
+    s->clock_stored_mono_us = now;
     s->stored_offset_ms = offset_ms;
     s->stored_rtt_ms = rtt_ms;
 }
@@ -840,6 +860,12 @@ static void housekeeping(coord_t *c)
     if (now - c->housekeeping_mono_us < 1000000)
         return;
     c->housekeeping_mono_us = now;
+    /* Clock estimates held back by the damping, before their sessions may expire. */
+    for (size_t i = 0; i < sessions_count(c->sessions); i++) {
+        session_t *s = sessions_at(c->sessions, i);
+        if (s->clock_pending)
+            update_clock(c, s, s->agent_id);
+    }
     sessions_expire(c->sessions, now, (int64_t)c->cfg.session_timeout_s * 1000000, session_expired,
                     c);
     log_limit_flush(c->zap_log, now, report_refused, c);

@@ -51,13 +51,16 @@ typedef struct session {
     char name[64];
     uint8_t route[ROUTER_ROUTE_MAX];
     size_t route_len;
-    int64_t heard_mono_us;    /* last message of any kind */
-    int64_t recorded_mono_us; /* last time last_seen was written (0: not this session) */
-    uint64_t schedule_sent;   /* version last sent (0: none) */
-    clocksync_t clock;        /* samples from its heartbeats */
-    int clock_stored;         /* an estimate was stored during this session */
-    int64_t stored_offset_ms; /* ... this one */
-    int64_t stored_rtt_ms;    /* ... with this RTT (-1: unknown) */
+    int64_t heard_mono_us;        /* last message of any kind */
+    int64_t recorded_mono_us;     /* last time last_seen was written (0: not this session) */
+    int64_t recorded_version;     /* the schedule version reported then (-1: none) */
+    uint64_t schedule_sent;       /* version last sent (0: none) */
+    clocksync_t clock;            /* samples from its heartbeats */
+    int clock_stored;             /* an estimate was stored during this session */
+    int64_t stored_offset_ms;     /* ... this one */
+    int64_t stored_rtt_ms;        /* ... with this RTT (-1: unknown) */
+    int64_t clock_stored_mono_us; /* ... at this time */
+    int clock_pending;            /* a newer estimate waits for the damping interval */
 } session_t;
 
 typedef struct sessions sessions_t;

@@ -28,10 +28,12 @@ BEGIN
 END $$;
 
 -- Records a new clock estimate of an agent (the coordinator calls it only when the estimate
--- moved). The merge places every result of an agent with its current offset, so bins merged
--- with the old one are queued again when the offset moved by p_remerge_ms or more: from when
--- the previous offset was set (at most merge_settings.sweep_max back, widened by the shift)
--- to now. Returns the number of bins queued, or NULL for an unknown agent.
+-- moved, and at most every few seconds). The merge places every result of an agent with its
+-- current offset, so bins merged with the old one are queued again when the offset moved by
+-- p_remerge_ms or more: from when the previous offset was set (at most
+-- merge_settings.sweep_max back, widened by the shift, but by sweep_max at most) to now. The
+-- bound keeps a clock swinging by weeks (broken, or lying) from queueing weeks of bins at
+-- every move. Returns the number of bins queued, or NULL for an unknown agent.
 CREATE OR REPLACE FUNCTION parallax.agent_clock_set(p_agent integer, p_offset_ms integer, p_rtt_ms real,
                                          p_remerge_ms integer)
 RETURNS integer
@@ -40,6 +42,7 @@ DECLARE
     a parallax.agents;
     shift integer;
     since timestamptz;
+    reach interval;
 BEGIN
     SELECT * INTO a FROM parallax.agents WHERE id = p_agent FOR UPDATE;
     IF NOT FOUND THEN
@@ -52,10 +55,10 @@ BEGIN
     IF shift < p_remerge_ms THEN
         RETURN 0;
     END IF;
-    since := greatest(coalesce(a.clock_offset_at, a.created_at),
-                      now() - (SELECT sweep_max FROM parallax.merge_settings));
-    RETURN parallax.merge_mark_agent(p_agent, since - shift * interval '1 millisecond', now(),
-                                     a.clock_offset_ms);
+    reach := (SELECT sweep_max FROM parallax.merge_settings);
+    since := greatest(coalesce(a.clock_offset_at, a.created_at), now() - reach);
+    RETURN parallax.merge_mark_agent(p_agent, since - least(shift * interval '1 millisecond', reach),
+                                     now(), a.clock_offset_ms);
 END $$;
 
 -- What the coordinator knows of each agent, for operators:

@@ -15,11 +15,13 @@
  *                                       send batches FIRST..LAST of N results, each sent again
  *                                       until stored (after "retry" or 2 s of silence); print
  *                                       "stored SEQ" and at the end "done STORED RETRIES RESENDS"
- *     heartbeats COUNT INTERVAL_MS SKEW_MS [noecho]
+ *     heartbeats COUNT INTERVAL_MS SKEW_MS [noecho|swing]
  *                                       heartbeats from a clock SKEW_MS ahead (negative: behind),
  *                                       each echoing the previous exchange (unless noecho, like
- *                                       an agent that predates the echo); print
- *                                       "heartbeat OFFSET_MS RTT_MS" as the agent measures it
+ *                                       an agent that predates the echo; swing: the clock jumps
+ *                                       between SKEW_MS ahead and behind at every exchange);
+ *                                       print "heartbeat OFFSET_MS RTT_MS" as the agent
+ *                                       measures it
  *     follow SECONDS                    hello, then for SECONDS print "schedule VERSION N WALL_MS"
  *                                       for every schedule received and acknowledge each at once
  *                                       with a heartbeat carrying its version (as agents do)
@@ -326,8 +328,8 @@ static int do_stream(void *d, char **argv, int argc)
     long retries = 0, resends = 0, stored = 0;
     for (uint64_t seq = first; seq <= last; seq++) {
         batch_t bt;
-        if (batch_make(&bt, stream, seq, probe, n, PX_STATUS_OK, base,
-                       (int64_t)((last - seq) * n), 1) < 0)
+        if (batch_make(&bt, stream, seq, probe, n, PX_STATUS_OK, base, (int64_t)((last - seq) * n),
+                       1) < 0)
             return 1;
         for (int sent = 0;; sent++) {
             if (time_mono_us() > deadline) {
@@ -399,8 +401,11 @@ static int do_heartbeats(void *d, char **argv, int argc)
     long count = atol(argv[0]), interval_ms = atol(argv[1]);
     int64_t skew_us = atoll(argv[2]) * 1000;
     int echo = !(argc > 3 && !strcmp(argv[3], "noecho"));
+    int swing = argc > 3 && !strcmp(argv[3], "swing");
     echo_t e = {0};
     for (long i = 0; i < count; i++) {
+        if (swing)
+            skew_us = -skew_us;
         if (send_heartbeat(d, skew_us, echo ? &e : NULL, 0) < 0)
             return 1;
         Parallax__Envelope *r = recv_env(d, PARALLAX__ENVELOPE__BODY_HEARTBEAT);
