@@ -69,6 +69,38 @@ static long long make_room(const char *path, uint64_t max, size_t size, err_t *e
     return dropped;
 }
 
+int deadletter_encode(uint64_t seq, const char *reason, const uint8_t *env, size_t len,
+                      uint8_t **rec, size_t *size, err_t *err)
+{
+    *rec = NULL;
+    *size = 0;
+    size_t rlen = reason ? strlen(reason) : 0;
+    if (rlen > 0xffff)
+        rlen = 0xffff;
+    size_t plen = 2 + rlen + len;
+    if (len > DEADLETTER_MAX_PAYLOAD || plen > DEADLETTER_MAX_PAYLOAD) {
+        err_set(err, "batch %llu too large for the dead-letter file", (unsigned long long)seq);
+        return -1;
+    }
+    uint8_t *out = malloc(spool_record_size(plen));
+    if (!out) {
+        err_set(err, "out of memory");
+        return -1;
+    }
+    /* The payload is built in place, after the header (spool_record_encode allows it). */
+    uint8_t *payload = out + SPOOL_RECORD_HEADER;
+    payload[0] = (uint8_t)rlen;
+    payload[1] = (uint8_t)(rlen >> 8);
+    if (rlen)
+        memcpy(payload + 2, reason, rlen);
+    if (len)
+        memcpy(payload + 2 + rlen, env, len);
+    spool_record_encode(out, SPOOL_REC_DEAD, 0, seq, payload, plen);
+    *rec = out;
+    *size = spool_record_size(plen);
+    return 0;
+}
+
 int deadletter_append(const char *path, uint64_t seq, const char *reason, const uint8_t *env,
                       size_t len, err_t *err)
 {
@@ -83,31 +115,10 @@ int deadletter_append_max(const char *path, uint64_t max_bytes, uint64_t seq, co
         *dropped = 0;
     if (max_bytes == 0)
         max_bytes = DEADLETTER_DEFAULT_MAX_BYTES;
-    size_t rlen = reason ? strlen(reason) : 0;
-    if (rlen > 0xffff)
-        rlen = 0xffff;
-    size_t plen = 2 + rlen + len;
-    if (plen > DEADLETTER_MAX_PAYLOAD) {
-        err_set(err, "batch %llu too large for the dead-letter file", (unsigned long long)seq);
+    uint8_t *rec = NULL;
+    size_t size = 0;
+    if (deadletter_encode(seq, reason, env, len, &rec, &size, err) < 0)
         return -1;
-    }
-    uint8_t *payload = malloc(plen);
-    uint8_t *rec = malloc(spool_record_size(plen));
-    if (!payload || !rec) {
-        free(payload);
-        free(rec);
-        err_set(err, "out of memory");
-        return -1;
-    }
-    payload[0] = (uint8_t)rlen;
-    payload[1] = (uint8_t)(rlen >> 8);
-    if (rlen)
-        memcpy(payload + 2, reason, rlen);
-    if (len)
-        memcpy(payload + 2 + rlen, env, len);
-    spool_record_encode(rec, SPOOL_REC_DEAD, 0, seq, payload, plen);
-    free(payload);
-    size_t size = spool_record_size(plen);
     long long gone = make_room(path, max_bytes, size, err);
     if (gone < 0) {
         free(rec);

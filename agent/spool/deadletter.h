@@ -29,6 +29,12 @@ int deadletter_append(const char *path, uint64_t seq, const char *reason, const 
 int deadletter_append_max(const char *path, uint64_t max_bytes, uint64_t seq, const char *reason,
                           const uint8_t *env, size_t len, uint64_t *dropped, err_t *err);
 
+/* One dead-letter record for batch seq: *rec (caller owns, free()) of *size bytes, the
+ * payload being the reason (cut at 65,535 bytes) and env. Returns 0, or -1 (err set) if it
+ * would pass DEADLETTER_MAX_PAYLOAD or memory runs out. */
+int deadletter_encode(uint64_t seq, const char *reason, const uint8_t *env, size_t len,
+                      uint8_t **rec, size_t *size, err_t *err);
+
 /* Intact records in buf (a dead-letter file's len bytes); damaged stretches are skipped. */
 uint64_t deadletter_count(const uint8_t *buf, size_t len);
 

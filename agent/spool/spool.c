@@ -1394,20 +1394,30 @@ static void replay_free(replay_t *rp)
     memset(rp, 0, sizeof *rp);
 }
 
-spool_t *spool_index(const spool_image_t *segs, size_t n, uint64_t stream, err_t *err)
+/* An empty spool, before any replay. */
+static spool_t *spool_new(err_t *err)
 {
-    if (stream == 0 || stream > INT64_MAX) {
-        err_set(err, "invalid stream id");
-        return NULL;
-    }
     spool_t *sp = calloc(1, sizeof *sp);
     if (!sp) {
         err_set(err, "out of memory");
         return NULL;
     }
     sp->fd = -1;
-    sp->in_memory = 1;
     sp->next_seq = 1;
+    sp->open_bytes = SPOOL_ENVELOPE_OVERHEAD;
+    return sp;
+}
+
+spool_t *spool_index(const spool_image_t *segs, size_t n, uint64_t stream, err_t *err)
+{
+    if (stream == 0 || stream > INT64_MAX) {
+        err_set(err, "invalid stream id");
+        return NULL;
+    }
+    spool_t *sp = spool_new(err);
+    if (!sp)
+        return NULL;
+    sp->in_memory = 1;
     replay_t rp = {.last_ts = INT64_MIN};
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && segs[i].number <= segs[i - 1].number) {
@@ -1451,12 +1461,9 @@ spool_t *spool_open(const spool_config_t *cfg, err_t *err)
         err_set(err, "invalid spool settings");
         return NULL;
     }
-    spool_t *sp = calloc(1, sizeof *sp);
-    if (!sp) {
-        err_set(err, "out of memory");
+    spool_t *sp = spool_new(err);
+    if (!sp)
         return NULL;
-    }
-    sp->fd = -1;
     sp->cfg = *cfg;
     replay_t rp = {.last_ts = INT64_MIN};
     if (snprintf(sp->dir, sizeof sp->dir, "%s", cfg->dir) >= (int)sizeof sp->dir - SEG_NAME_LEN ||
@@ -1467,8 +1474,6 @@ spool_t *spool_open(const spool_config_t *cfg, err_t *err)
     }
     sp->cfg.dir = sp->dir;
     sp->cfg.deadletter = sp->deadletter;
-    sp->next_seq = 1;
-    sp->open_bytes = SPOOL_ENVELOPE_OVERHEAD;
     if (!(sp->unspooled = spool_gap_new())) {
         err_set(err, "out of memory");
         goto fail;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "spool.h"
+#include "spool_fixup.h"
 #include "spool_record.h"
 #include "wire.h"
 
@@ -130,25 +131,6 @@ static void replay(const uint8_t *data, size_t size)
     remove_tree(root);
 }
 
-/* Recomputes the CRC of everything in buf that is framed like a record. */
-static void fix_crcs(uint8_t *buf, size_t size)
-{
-    size_t off = 0;
-    while (off + SPOOL_RECORD_HEADER <= size) {
-        uint32_t len = spool_record_get32(buf + off + 12);
-        if (memcmp(buf + off, "PXSR", 4) != 0 || len > SPOOL_RECORD_MAX_PAYLOAD ||
-            len > size - off - SPOOL_RECORD_HEADER) {
-            off++;
-            continue;
-        }
-        buf[off + 10] = buf[off + 11] = 0;
-        spool_record_encode(buf + off, buf[off + 8], buf[off + 9],
-                            spool_record_get64(buf + off + 16), buf + off + SPOOL_RECORD_HEADER,
-                            len);
-        off += SPOOL_RECORD_HEADER + len;
-    }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     scan(data, size);
@@ -157,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!fixed)
             return 0;
         memcpy(fixed, data, size);
-        fix_crcs(fixed, size);
+        spool_fixup_crcs(fixed, size);
         scan(fixed, size);
         replay(fixed, size);
         free(fixed);
