@@ -22,7 +22,8 @@ typedef struct coord_config {
     char listen[COORD_CONFIG_TEXT_MAX]; /* ZeroMQ endpoint to bind, e.g. tcp://0.0.0.0:7000 */
     char
         advertise[COORD_CONFIG_TEXT_MAX]; /* endpoint agents connect to, recorded in the database */
-    char database[COORD_CONFIG_TEXT_MAX]; /* libpq connection string ("" = PG* environment) */
+    char database[COORD_CONFIG_TEXT_MAX]; /* libpq connection string ("" = PG* environment),
+                                           * with sslmode and sslrootcert appended if set */
     char key_file[COORD_CONFIG_TEXT_MAX]; /* CURVE key pair, created 0600 on first start */
     uint64_t session_timeout_s;           /* an agent silent this long is expired */
     uint64_t accept_past_s;  /* results and gaps stamped longer ago than this are refused */

@@ -235,12 +235,20 @@ int store_run(store_t *s, const char *what, const char *sql, int n, const char *
 /* ---- connecting -------------------------------------------------------------------------- */
 
 /* Starts a connection and drives it to the end or the deadline. The defaults come first so
- * that whatever the operator's conninfo says overrides them. */
+ * that whatever the operator's conninfo says overrides them; client_encoding comes after it,
+ * so nothing overrides it: the wire carries UTF-8 (agent names, messages, JSON), and text in
+ * another client encoding would be converted, or refused, by the server. */
 static int open_conn(store_t *s, err_t *err)
 {
-    static const char *const keys[] = {
-        "application_name", "keepalives",       "keepalives_idle", "keepalives_interval",
-        "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
+    static const char *const keys[] = {"application_name",
+                                       "keepalives",
+                                       "keepalives_idle",
+                                       "keepalives_interval",
+                                       "keepalives_count",
+                                       "tcp_user_timeout",
+                                       "dbname",
+                                       "client_encoding",
+                                       NULL};
     const char *values[] = {s->kind == STORE_SESSION_MERGE ? "parallax-merge"
                                                            : "parallax-coordinator",
                             "1",
@@ -249,6 +257,7 @@ static int open_conn(store_t *s, err_t *err)
                             "3",
                             "30000",
                             s->conninfo,
+                            "UTF8",
                             NULL};
     int64_t deadline = store_deadline_after(STORE_CONNECT_TIMEOUT_MS);
     s->conn = PQconnectStartParams(keys, values, 1);
@@ -271,6 +280,12 @@ static int open_conn(store_t *s, err_t *err)
     }
     if (PQstatus(s->conn) != CONNECTION_OK) {
         store_set_pg_error(err, "cannot connect to the database", NULL, s->conn);
+        store_disconnect(s);
+        return -1;
+    }
+    if (PQclientEncoding(s->conn) != pg_char_to_encoding("UTF8")) {
+        err_set(err, "cannot connect to the database: client_encoding is %s, not UTF8",
+                pg_encoding_to_char(PQclientEncoding(s->conn)));
         store_disconnect(s);
         return -1;
     }

@@ -342,7 +342,9 @@ static const char usage_db_migrate[] =
     "database has not recorded in parallax.schema_migrations, each in its own transaction;\n"
     "then installs every built-in definition (functions, views, triggers) again, in one\n"
     "transaction. Safe to run again and from several places at once. Refuses a database a\n"
-    "newer parallaxctl has migrated, and one made by a development version before stable 1.\n";
+    "newer parallaxctl has migrated, and one made by a development version before stable 1.\n"
+    "Last, makes the roles parallax_ingest, parallax_admin and parallax_read if missing (and\n"
+    "allowed) and grants them again on everything in the schema. Run it as the owner.\n";
 
 static int cmd_db_migrate(ctl_session_t *s, int argc, char **argv, err_t *err)
 {

@@ -41,7 +41,9 @@ log "the coordinator runs as a login role with only parallax_ingest"
     fail "$COORD_USER is a member of more than parallax_ingest"
 [ "$(sql "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls FROM pg_roles WHERE rolname = '$COORD_USER'")" = f ] ||
     fail "$COORD_USER has role attributes beyond LOGIN"
-start_coordinator
+# client_encoding is pinned to UTF8 whatever the environment says (it refuses to run on
+# another).
+PGCLIENTENCODING=LATIN1 start_coordinator
 [ "$(sql "SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity
           WHERE datname = current_database() AND application_name LIKE 'parallax-%'")" = "$COORD_USER" ] ||
     fail "the coordinator's sessions are not all $COORD_USER"
@@ -99,6 +101,36 @@ refused "$READER" "SELECT parallax.ensure_partition(current_date + 3)"
 refused "$READER" "SELECT parallax.agent_clock_set(1, 0, 1, 100)"
 refused "$READER" "SELECT parallax.schedule_version_current()"
 refused "$READER" "CREATE TABLE parallax.evil (x integer)"
+
+log "the coordinator's sslmode reaches libpq, in both kinds of connection string"
+expect_config_error() {  # expect_config_error PATTERN CONFIG-LINES
+    printf 'listen = tcp://127.0.0.1:1\nkey_file = %s/k\n%b' "$WORK" "$2" >"$WORK/bad.conf"
+    local rc=0; "$COORD" -c "$WORK/bad.conf" >"$WORK/out" 2>&1 || rc=$?
+    [ $rc = 2 ] && grep -q -- "$1" "$WORK/out" || fail "config '$2': exit $rc: $(cat "$WORK/out")"
+}
+expect_config_error "bad.conf:3: bad value 'maybe' for 'sslmode'" 'sslmode = maybe\n'
+expect_config_error "bad.conf:4: 'sslrootcert' needs sslmode = verify-ca or verify-full" 'sslmode = require\nsslrootcert = /x\n'
+# A server that answers libpq's SSL request with "no": with verify-full the coordinator must
+# ask, then give up on that server (the test cluster listens on a socket only, where libpq
+# never uses TLS).
+FAKE_PORT=$(free_port)
+start_bg fake-pg /usr/bin/python3 -c '
+import socket, struct, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); s.settimeout(60)
+for _ in range(20):
+    c, _ = s.accept(); c.settimeout(5)
+    n, code = struct.unpack("!II", c.recv(8).ljust(8, b"\0"))
+    print("ssl-request" if code == 80877103 else "startup", flush=True)
+    c.sendall(b"N"); c.close()' "$FAKE_PORT"
+for database in "host=127.0.0.1 port=$FAKE_PORT dbname=x" "postgresql://127.0.0.1:$FAKE_PORT/x?connect_timeout=5"; do
+    printf 'listen = tcp://127.0.0.1:%s\ndatabase = %s\nkey_file = %s/ssl.key\nsslmode = verify-full\nsslrootcert = %s/ca.crt\n' \
+        "$(free_port)" "$database" "$WORK" "$WORK" >"$WORK/ssl.conf"
+    start_bg ssl-coordinator "$COORD" -c "$WORK/ssl.conf"
+    wait_until 20 "the coordinator refused a server without TLS" 'grep -q "does not support SSL" "$WORK/ssl-coordinator.log"'
+    kill -TERM "$LAST_PID"; wait "$LAST_PID" || true
+done
+grep -q startup "$WORK/fake-pg.log" && fail "the coordinator sent a startup packet without TLS"
 
 log "a second database in the same cluster migrates beside the first"
 createdb "${DB_NAME}_2"
