@@ -30,6 +30,8 @@ struct outbox {
     int64_t retry_pause_us;  /* the next pause; 0: none yet */
     int64_t last_drop_log_us;
     uint64_t drops_since_log;
+    int64_t last_refused_log_us; /* items the coordinator refused at its door: logged ... */
+    uint64_t refused_since_log;  /* ... once per OUTBOX_DROP_LOG_US, with the count since */
 };
 
 /* Sends what is due, oldest first: batches never sent, and those sent more than resend_ms
@@ -243,6 +245,27 @@ void outbox_resend_all(outbox_t *ob)
     pump(ob);
 }
 
+/* The batch was stored but for results or gaps stamped outside the window of time the
+ * coordinator accepts (a clock far off): those are gone for good, resending cannot help, so
+ * the operator must hear of it — at a bounded rate, since a broken clock spoils every batch. */
+static void note_refused(outbox_t *ob, const Parallax__Ack *ack)
+{
+    uint64_t n = (uint64_t)ack->refused_results + ack->refused_gaps + ack->clamped_gaps;
+    if (n == 0)
+        return;
+    ob->refused_since_log += n;
+    int64_t now = time_mono_us();
+    if (ob->last_refused_log_us != 0 && now - ob->last_refused_log_us < OUTBOX_DROP_LOG_US)
+        return;
+    log_warn("outbox: coordinator refused %u results and %u gaps of batch %llu and clamped %u "
+             "gaps (%llu items since the last such line): %s; is this host's clock right?",
+             ack->refused_results, ack->refused_gaps, (unsigned long long)ack->seq,
+             ack->clamped_gaps, (unsigned long long)ob->refused_since_log,
+             ack->refused_reason && *ack->refused_reason ? ack->refused_reason : "no reason given");
+    ob->last_refused_log_us = now;
+    ob->refused_since_log = 0;
+}
+
 void outbox_on_ack(outbox_t *ob, const Parallax__Ack *ack)
 {
     /* Batches from before a restart or a failed sync keep their stream: the pair names one. */
@@ -276,6 +299,8 @@ void outbox_on_ack(outbox_t *ob, const Parallax__Ack *ack)
                   (unsigned long long)ack->seq, reason);
     else
         ob->retry_pause_us = 0;
+    if (ack->code == PARALLAX__ACK_CODE__ACK_STORED)
+        note_refused(ob, ack);
     err_t err = {{0}};
     if (spool_ack(ob->spool, ack->seq, ack->code, reason, &err) < 0)
         log_error("outbox: %s", err.msg);

@@ -241,6 +241,43 @@ static void test_ack_frees_and_unknown_ack_ignored(void **state)
     outbox_destroy(&ob);
 }
 
+/* A batch stored but for items the coordinator refused at its door (stamped outside its
+ * window): stored is stored — the batch leaves the spool and is not sent again, however many
+ * acks say so. */
+static void test_stored_with_refused_items_not_resent(void **state)
+{
+    fixture_t *f = *state;
+    outbox_t *ob = make(f, 2, 60000, 50, 8);
+    uint64_t stream = f->link.stream;
+    add(ob, 1);
+    add(ob, 2);
+    assert_int_equal(f->link.sent, 1);
+    for (int i = 0; i < 3; i++) {
+        Parallax__Ack a = PARALLAX__ACK__INIT;
+        a.stream = stream;
+        a.seq = 1;
+        a.code = PARALLAX__ACK_CODE__ACK_STORED;
+        a.refused_results = 2;
+        a.clamped_gaps = 1;
+        a.refused_reason = "result stamped 2020-01-01T00:00:00Z is outside the accepted window";
+        outbox_on_ack(ob, &a);
+    }
+    spool_counters_t c = counters(f);
+    assert_int_equal(c.acked, 2);
+    assert_int_equal(c.pending, 0);
+    assert_int_equal(c.batches, 0);
+    /* Past the resend interval: nothing goes out again. */
+    int before = f->link.sent, expired = 0;
+    struct event *t = evtimer_new(f->base, deadline_cb, &expired);
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+    assert_int_equal(evtimer_add(t, &tv), 0);
+    while (!expired)
+        event_base_loop(f->base, EVLOOP_ONCE);
+    event_free(t);
+    assert_int_equal(f->link.sent, before);
+    outbox_destroy(&ob);
+}
+
 static void test_retry_pauses_then_resends(void **state)
 {
     fixture_t *f = *state;
@@ -415,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batches_by_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batches_by_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ack_frees_and_unknown_ack_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stored_with_refused_items_not_resent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_pauses_then_resends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resend_after_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject_not_resent, setup, teardown),
