@@ -33,7 +33,11 @@
 #define MERGER_RETENTION_FIRST_US (5 * 1000000LL)
 #define MERGER_RETENTION_PERIOD_US (600 * 1000000LL)
 #define MERGER_RETENTION_RETRY_US (60 * 1000000LL)
+/* Rows of each kind one step removes at most; a step that fails (its statement timed out on
+ * a slow database, say) halves it for the next, down to the least, and each that succeeds
+ * doubles it again. */
 #define MERGER_RETENTION_CHUNK 10000
+#define MERGER_RETENTION_CHUNK_MIN 100
 #define MERGER_BACKOFF_MIN_MS 250
 #define MERGER_BACKOFF_MAX_MS 10000
 
@@ -47,7 +51,8 @@ struct merger {
     int64_t days_due_us;
     int64_t retention_due_us;
     long retention_rows, retention_partitions; /* removed by the pass under way */
-    int past_days;                             /* partitions kept made from this many days back */
+    long retention_chunk;
+    int past_days; /* partitions kept made from this many days back */
 };
 
 /* Connects when the back-off allows. Returns 1 when connected. */
@@ -99,12 +104,17 @@ static void merger_retain(merger_t *m)
         return;
     store_retention_t step;
     err_t err = {{0}};
-    if (store_retention_step(m->store, MERGER_RETENTION_CHUNK, m->past_days, &step, &err) < 0) {
+    if (store_retention_step(m->store, m->retention_chunk, m->past_days, &step, &err) < 0) {
         if (!atomic_load(&m->stopping))
             log_warn("merge: retention: %s; trying again in a minute", err.msg);
+        m->retention_chunk = m->retention_chunk / 2 > MERGER_RETENTION_CHUNK_MIN
+                                 ? m->retention_chunk / 2
+                                 : MERGER_RETENTION_CHUNK_MIN;
         m->retention_due_us = now + MERGER_RETENTION_RETRY_US;
         return;
     }
+    m->retention_chunk = m->retention_chunk * 2 < MERGER_RETENTION_CHUNK ? m->retention_chunk * 2
+                                                                         : MERGER_RETENTION_CHUNK;
     m->retention_rows += step.rows;
     m->retention_partitions += step.partitions;
     if (step.more)
@@ -184,6 +194,7 @@ merger_t *merger_start(const char *conninfo, int past_days, err_t *err)
         return NULL;
     }
     m->past_days = past_days;
+    m->retention_chunk = MERGER_RETENTION_CHUNK;
     m->wake[0] = m->wake[1] = -1;
     atomic_init(&m->stopping, 0);
     backoff_init(&m->backoff, MERGER_BACKOFF_MIN_MS, MERGER_BACKOFF_MAX_MS);
