@@ -156,7 +156,11 @@ BEGIN
                 UPDATE parallax.retention_state SET last_error = NULL, last_error_at = NULL
                 WHERE retention_state.kind = 'results';
                 RETURN QUERY SELECT 'results', 1::bigint, true, NULL::text;
-            EXCEPTION WHEN lock_not_available THEN
+            EXCEPTION WHEN undefined_table THEN
+                -- Dropped by another retention_run (parallaxctl retention run beside the
+                -- coordinator's) since it was picked: the next call picks the next one.
+                RETURN QUERY SELECT 'results', 0::bigint, true, NULL::text;
+            WHEN lock_not_available THEN
                 UPDATE parallax.retention_state
                 SET last_error = format('%s not dropped: the results table was busy for 100 ms; tried again at the next run', part.relname),
                     last_error_at = now()
