@@ -299,12 +299,15 @@ static int seal_open(spool_t *sp, err_t *err)
     return rc;
 }
 
+static void restream_if_due(spool_t *sp);
+
 static int append_gap(spool_t *sp, const Parallax__Gap *g, gap_origin_t origin, err_t *err)
 {
     size_t len = parallax__gap__get_packed_size(g);
     if (sp->open.pub.gaps >= PX_WIRE_MAX_GAPS ||
         sp->open_bytes + len + SPOOL_ITEM_OVERHEAD > SPOOL_BATCH_MAX_BYTES)
         (void)seal_open(sp, err); /* a sync failure is reported by the next seal */
+    restream_if_due(sp);
     uint8_t *p = scratch(sp, 1, len);
     if (!p) {
         err_set(err, "out of memory");
@@ -635,23 +638,38 @@ static int create_segment(spool_t *sp, uint64_t number, uint64_t stream, err_t *
 
 /* After a seal: a new segment when the active one is full, then drops while over the bound.
  * The bound keeps room for the active segment to fill up. */
+/* Starts a new segment, under a new stream if a sync failed. Returns 0 or -1 (err set). */
+static int rotate(spool_t *sp, err_t *err)
+{
+    uint64_t old = active(sp)->number;
+    uint64_t stream = sp->stream;
+    if (sp->restream && !(stream = new_stream(sp, 0, err)))
+        return -1;
+    if (create_segment(sp, old + 1, stream, err) < 0)
+        return -1;
+    if (sp->restream)
+        log_warn("spool: a sync failed; new results go under stream %" PRIu64, stream);
+    sp->restream = 0;
+    maybe_delete(sp, old);
+    return 0;
+}
+
+static void restream_if_due(spool_t *sp)
+{
+    if (!sp->restream || spool_open_count(sp) > 0)
+        return;
+    err_t err = {{0}};
+    if (rotate(sp, &err) < 0)
+        log_warn("spool: %s; new results stay under stream %" PRIu64 " until a new segment "
+                 "can be made",
+                 err.msg, sp->stream);
+}
+
 static int after_seal(spool_t *sp, err_t *err)
 {
     int rc = 0;
-    if (active(sp)->bytes >= sp->cfg.segment_bytes || sp->restream) {
-        uint64_t old = active(sp)->number;
-        uint64_t stream = sp->stream;
-        if (sp->restream && !(stream = new_stream(sp, 0, err)))
-            rc = -1;
-        else if (create_segment(sp, old + 1, stream, err) < 0)
-            rc = -1;
-        else {
-            if (sp->restream)
-                log_warn("spool: a sync failed; new results go under stream %" PRIu64, stream);
-            sp->restream = 0;
-            maybe_delete(sp, old);
-        }
-    }
+    if (active(sp)->bytes >= sp->cfg.segment_bytes || sp->restream)
+        rc = rotate(sp, err);
     while (sp->c.bytes + sp->cfg.segment_bytes > sp->cfg.max_bytes) {
         long i = droppable(sp);
         if (i < 0)
@@ -705,6 +723,7 @@ int spool_add_result(spool_t *sp, const Parallax__Result *r, err_t *err)
             log_error("spool: %s", serr.msg);
         sealed = 1;
     }
+    restream_if_due(sp);
     uint8_t *p = scratch(sp, 1, len);
     uint64_t off = 0;
     int rc = -1;

@@ -6,6 +6,7 @@
  * from outside: sent like results, kept apart from what the spool lost, their reason kept
  * when their segment is dropped. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -732,6 +734,54 @@ static void test_reject_goes_to_dead_letter(void **state)
     spool_close(&sp);
 }
 
+/* The next fail_sync calls of fdatasync() fail with EIO: the test binary's definition takes
+ * the place of libc's for the spool linked into it (as the kernel would after a lost write). */
+static int fail_sync;
+
+int fdatasync(int fd)
+{
+    if (fail_sync > 0) {
+        fail_sync--;
+        errno = EIO;
+        return -1;
+    }
+    return (int)syscall(SYS_fdatasync, fd);
+}
+
+static void test_failed_sync_starts_a_new_stream(void **state)
+{
+    fixture_t *f = *state;
+    spool_t *sp = open_spool(f, 2, BIG, 4 * BIG);
+    uint64_t s1 = spool_stream(sp);
+    add(sp, 1, TS0 + 1);
+    add(sp, 2, TS0 + 2); /* batch 1 sealed, synced */
+    add(sp, 3, TS0 + 3);
+    fail_sync = 2; /* batch 2's sync, and the new segment's: the disk is still failing */
+    err_t err = {{0}};
+    assert_int_equal(spool_seal(sp, &err), -1);
+    assert_int_equal(fail_sync, 0);
+    assert_non_null(strstr(err.msg, "sync"));
+    /* Batch 2 keeps its name (it may be sent and stored); what follows is named anew. */
+    assert_int_equal(spool_batch_stream(sp, 1), s1);
+    assert_int_equal(spool_batch_stream(sp, 2), s1);
+    /* The new segment could not be made yet; the next result makes it first. */
+    assert_int_equal(spool_stream(sp), s1);
+    add(sp, 4, TS0 + 4);
+    uint64_t s2 = spool_stream(sp);
+    assert_int_not_equal(s2, s1);
+    add(sp, 5, TS0 + 5);
+    assert_int_equal(spool_batch_stream(sp, 3), s2);
+    spool_close(&sp);
+    /* And so it stays after a restart. */
+    sp = open_spool(f, 2, BIG, 4 * BIG);
+    assert_int_equal(spool_batch_stream(sp, 2), s1);
+    assert_int_equal(spool_batch_stream(sp, 3), s2);
+    Parallax__Envelope *env = load(sp, 3);
+    assert_int_equal(env->batch->results[0]->probe_id, 4);
+    wire_free(&env);
+    spool_close(&sp);
+}
+
 /* Files in dir. */
 static size_t count_entries(const char *dir)
 {
@@ -1029,6 +1079,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reject_goes_to_dead_letter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadletter_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_segment_set_aside, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_sync_starts_a_new_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_result_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_added_gaps, setup, teardown),
