@@ -100,12 +100,23 @@ END $$;
 -- Moves the closed dirty bins of one scope into merge_work; returns how many. A bin before
 -- merge_floor() is dropped from the queue unmerged: retention may have removed some of its
 -- inputs, and judging it again would read them as "no data" (its stored verdict stays).
+-- merge_floor() reads the schedule; it is asked only when a bin this old is waiting (no
+-- margin of merge_floor exceeds three widths of at most a day each and a clock offset).
 CREATE OR REPLACE FUNCTION parallax.merge_take(p_scope text, p_now timestamptz) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     taken integer;
-    kept_from timestamptz := coalesce(parallax.merge_floor(), '-infinity');
+    removed timestamptz := (SELECT max(r.removed_before) FROM parallax.retention_state r
+                            WHERE r.kind IN ('results', 'heartbeats', 'gaps'));
+    kept_from timestamptz := '-infinity';
 BEGIN
+    IF removed IS NOT NULL AND EXISTS (
+        SELECT 1 FROM parallax.merge_dirty d
+        WHERE d.scope = p_scope AND d.closes_at <= p_now
+          AND d.bin_start < removed + interval '3 days'
+              + (SELECT coalesce(max(abs(a.clock_offset_ms)), 0) FROM parallax.agents a) * interval '1 ms') THEN
+        kept_from := coalesce(parallax.merge_floor(), '-infinity');
+    END IF;
     DELETE FROM pg_temp.merge_work;
     WITH d AS (
         DELETE FROM parallax.merge_dirty
