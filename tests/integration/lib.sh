@@ -192,6 +192,16 @@ CONF
         'test -n "$(sql "SELECT public_key FROM parallax.coordinator WHERE endpoint = '"'"'$COORD_EP'"'"'")"'
     COORD_KEY=$(sql "SELECT public_key FROM parallax.coordinator")
     wait_until 20 "coordinator listening" 'grep -q "connected to the database" "$WORK/coordinator.log"'
+    [ -z "$LOGIN_ROLES_READY" ] || coordinator_is_ingest
+}
+
+# coordinator_is_ingest: every session of the coordinator is its login role's (one granted
+# only parallax_ingest).
+coordinator_is_ingest() {
+    local users
+    users=$(sql "SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity
+                 WHERE datname = current_database() AND application_name LIKE 'parallax-%'")
+    [ "$users" = "$COORD_USER" ] || fail "the coordinator connects as '$users', not $COORD_USER"
 }
 
 # add_agent NAME COUNTRY: registers an agent; its config is $WORK/NAME.conf.
