@@ -52,6 +52,8 @@
  * estimate stored, with the re-merge it queues, at most every 5 s. Agents heartbeat every few
  * seconds; a real clock step is still taken within 5 s. */
 #define COORD_HEARTBEAT_RECORD_US 1000000
+/* The one log_limit key all unregistered public keys share (not a Z85 key: it has spaces). */
+#define COORD_UNREGISTERED "unregistered keys"
 #define COORD_CLOCK_MIN_INTERVAL_US (5 * 1000000LL)
 /* An agent speaking another protocol version is logged and its refusal stored at most this
  * often while it goes on sending (and at once when the version it speaks changes). */
@@ -433,12 +435,15 @@ static int authorize(void *arg, const char *public_key, char *user_id, size_t le
     coord_t *c = arg;
     const allow_entry_t *e = allow_find_enabled(c->allow, public_key);
     if (!e) {
-        /* Limited: an unauthenticated peer reconnecting in a loop must not flood the log. */
+        /* Limited: an unauthenticated peer reconnecting in a loop must not flood the log. A
+         * known (disabled) agent gets a line a minute of its own; unregistered keys share
+         * one, since a peer can make any number of them. */
         int shared;
         char note[80];
-        if (!log_allowed(c->zap_log, public_key, note, sizeof note, &shared))
-            return 0;
         const allow_entry_t *known = allow_find(c->allow, public_key);
+        if (!log_allowed(c->zap_log, known ? public_key : COORD_UNREGISTERED, note, sizeof note,
+                         &shared))
+            return 0;
         if (shared)
             log_warn("refused connections from more keys than are told apart%s", note);
         else if (known)
@@ -833,6 +838,8 @@ static void report_refused(void *arg, const char *key, unsigned long held)
     const allow_entry_t *known = key ? allow_find(c->allow, key) : NULL;
     if (!key)
         log_warn("refused %lu more connections from keys not told apart in the last minute", held);
+    else if (!strcmp(key, COORD_UNREGISTERED))
+        log_warn("refused %lu more connections from unregistered keys in the last minute", held);
     else if (known)
         log_warn("refused agent %s %lu more times in the last minute: disabled", known->name, held);
     else

@@ -44,6 +44,9 @@
  *                                       sent as no version field, as proto3 does)
  *
  *   pxclient keygen N                   print N CURVE key pairs, "PUBLIC SECRET" per line
+ *   pxclient -e ENDPOINT -k SERVER_KEY handshakes N
+ *       N connections, each with a fresh random key (so unregistered), AT_ONCE at a time, each
+ *       saying hello and waiting up to 500 ms for an answer; prints "handshakes N answered M"
  *   pxclient -e ENDPOINT -k SERVER_KEY flood KEYFILE AGENTS BATCHES RESULTS PROBES [WINDOW
  * [HOLD_S]] AGENTS simulated agents (keys from KEYFILE, "PUBLIC SECRET" lines) each send BATCHES
  *       batches of RESULTS results over probes 1..PROBES, WINDOW unacknowledged at a time;
@@ -860,6 +863,47 @@ static int do_keygen(int n)
     return 0;
 }
 
+/* N handshakes with random keys, HANDSHAKES_AT_ONCE at a time. */
+#define HANDSHAKES_AT_ONCE 200
+static int do_handshakes(void *ctx, const char *ep, const char *server, char **argv, int argc)
+{
+    if (argc < 1 || atol(argv[0]) < 1)
+        return 2;
+    long n = atol(argv[0]), answered = 0;
+    void *socks[HANDSHAKES_AT_ONCE];
+    for (long done = 0; done < n;) {
+        int k = 0;
+        for (; k < HANDSHAKES_AT_ONCE && done + k < n; k++) {
+            char pub[41], sec[41];
+            if (zmq_curve_keypair(pub, sec) != 0 ||
+                !(socks[k] = connect_dealer(ctx, ep, server, sec)))
+                return 1;
+            send_hello(socks[k], NULL, 0);
+        }
+        zmq_pollitem_t items[HANDSHAKES_AT_ONCE];
+        for (int j = 0; j < k; j++)
+            items[j] = (zmq_pollitem_t){.socket = socks[j], .events = ZMQ_POLLIN};
+        int64_t end = time_mono_us() + 500000;
+        for (int64_t now; (now = time_mono_us()) < end;) {
+            if (zmq_poll(items, k, (long)((end - now) / 1000)) <= 0)
+                break;
+            for (int j = 0; j < k; j++)
+                if (items[j].revents & ZMQ_POLLIN) {
+                    char buf[64];
+                    while (zmq_recv(socks[j], buf, sizeof buf, ZMQ_DONTWAIT) >= 0)
+                        ;
+                    answered++;
+                    items[j].events = 0;
+                }
+        }
+        for (int j = 0; j < k; j++)
+            zmq_close(socks[j]);
+        done += k;
+    }
+    printf("handshakes %ld answered %ld\n", n, answered);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *ep = NULL, *server = NULL, *secret = NULL;
@@ -881,12 +925,14 @@ int main(int argc, char **argv)
             i = argc; /* unknown option: usage */
     }
     int flood = i < argc && !strcmp(argv[i], "flood");
-    if (!ep || !server || (!secret && !flood) || i >= argc) {
+    int handshakes = i < argc && !strcmp(argv[i], "handshakes");
+    if (!ep || !server || (!secret && !flood && !handshakes) || i >= argc) {
         fprintf(stderr,
                 "usage: pxclient -e ENDPOINT -k SERVER_KEY -s SECRET_KEY [-g GAP]... "
                 "[-P VERSION] hello|batch|stream|heartbeats|follow|garbage|chatter|latency ...\n"
                 "       pxclient -e ENDPOINT -k SERVER_KEY flood KEYFILE AGENTS BATCHES "
                 "RESULTS PROBES [WINDOW [HOLD_S]]\n"
+                "       pxclient -e ENDPOINT -k SERVER_KEY handshakes N\n"
                 "       pxclient keygen N\n");
         return 2;
     }
@@ -895,6 +941,11 @@ int main(int argc, char **argv)
         /* A thousand simulated agents need more sockets than ZeroMQ's default 1023. */
         zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, 8192);
         int rc = do_flood(ctx, ep, server, argv + i + 1, argc - i - 1);
+        zmq_ctx_term(ctx);
+        return rc;
+    }
+    if (handshakes) {
+        int rc = do_handshakes(ctx, ep, server, argv + i + 1, argc - i - 1);
         zmq_ctx_term(ctx);
         return rc;
     }
