@@ -284,6 +284,27 @@ static int release_cmp(const char *a, const char *b)
     }
 }
 
+/* The definitions make the roles only if the migrating role may (schema/definitions/
+ * 90_roles.sql); said here, since the server's warning is not shown. */
+static int report_roles(ctl_db_t *db, FILE *out, err_t *err)
+{
+    ctl_rows_t *rows = ctl_db_query(
+        db,
+        "SELECT string_agg(r, ', ') FROM unnest(ARRAY['parallax_ingest', 'parallax_admin', "
+        "'parallax_read']) r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)",
+        0, NULL, err);
+    if (!rows)
+        return -1;
+    const char *missing = ctl_rows_get(rows, 0, 0);
+    if (missing && *missing)
+        fprintf(out,
+                "no grants made: the roles %s do not exist and this role may not create them; "
+                "a superuser can (README \"Database roles\"), then run db migrate again\n",
+                missing);
+    ctl_rows_destroy(&rows);
+    return 0;
+}
+
 int ctl_migrate_definitions(ctl_db_t *db, const ctl_embedded_t *definitions, size_t count,
                             const char *checksum, const char *release, FILE *out, err_t *err)
 {
@@ -324,7 +345,7 @@ int ctl_migrate_definitions(ctl_db_t *db, const ctl_embedded_t *definitions, siz
         return -1;
     }
     fprintf(out, "installed %zu definition files (functions, views, triggers)\n", count);
-    return 0;
+    return report_roles(db, out, err);
 fail:
     ctl_rows_destroy(&rows);
     ctl_db_rollback(db, NULL);
