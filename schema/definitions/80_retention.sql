@@ -24,6 +24,47 @@ WHERE r.kind IN ('results', 'heartbeats', 'gaps')
 GROUP BY s.vantage_bin_s, s.group_bin_s
 $$;
 
+-- How the keep_* settings must relate, checked when a transaction that changed them commits
+-- (CHECK constraints would judge each setting alone, and `settings set keep_bins=10d
+-- keep_results=5d` would depend on the order). Empty (NULL) is forever, longer than any.
+-- A batch sent again is recognised only while its id is kept: results could not be stored
+-- twice (their primary key), but its gap records would be. Verdicts outlive the inputs they
+-- were judged from, and outages the bins that explain them: a re-merge never needs a bin
+-- that is gone.
+CREATE OR REPLACE FUNCTION parallax.retention_settings_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+    s parallax.merge_settings;
+    forever constant interval := interval '1000000 years';
+BEGIN
+    SELECT * INTO s FROM parallax.merge_settings;
+    IF coalesce(s.keep_batches, forever) < coalesce(s.keep_results, forever) THEN
+        RAISE EXCEPTION 'keep_batches (%) must be at least keep_results (%): a batch sent again is recognised only while its id is kept',
+            coalesce(s.keep_batches::text, 'forever'), coalesce(s.keep_results::text, 'forever')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF coalesce(s.keep_bins, forever) < greatest(coalesce(s.keep_results, forever), coalesce(s.keep_heartbeats, forever),
+                                                 coalesce(s.keep_gaps, forever)) THEN
+        RAISE EXCEPTION 'keep_bins (%) must be at least keep_results, keep_heartbeats and keep_gaps (%, %, %): verdicts outlive the inputs they are judged from',
+            coalesce(s.keep_bins::text, 'forever'), coalesce(s.keep_results::text, 'forever'),
+            coalesce(s.keep_heartbeats::text, 'forever'), coalesce(s.keep_gaps::text, 'forever')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF coalesce(s.keep_outages, forever) < coalesce(s.keep_bins, forever) THEN
+        RAISE EXCEPTION 'keep_outages (%) must be at least keep_bins (%): an outage is explained by its bins',
+            coalesce(s.keep_outages::text, 'forever'), coalesce(s.keep_bins::text, 'forever')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- CREATE OR REPLACE is not allowed for a constraint trigger.
+DROP TRIGGER IF EXISTS merge_settings_retention_check ON parallax.merge_settings;
+CREATE CONSTRAINT TRIGGER merge_settings_retention_check
+    AFTER INSERT OR UPDATE ON parallax.merge_settings
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION parallax.retention_settings_check();
+
 -- Notes a removal of `got` rows of a kind older than `before`.
 CREATE OR REPLACE FUNCTION parallax.retention_note(p_kind text, p_before timestamptz, p_got bigint)
 RETURNS void

@@ -14,27 +14,10 @@ ALTER TABLE parallax.merge_settings
     ADD COLUMN keep_gaps       interval DEFAULT '31 days' CHECK (keep_gaps >= '1 day'),
     ADD COLUMN keep_batches    interval DEFAULT '92 days' CHECK (keep_batches >= '1 day'),
     ADD COLUMN keep_bins       interval DEFAULT '400 days' CHECK (keep_bins >= '1 day'),
-    ADD COLUMN keep_outages    interval DEFAULT NULL CHECK (keep_outages >= '1 day'),
-    -- A resent batch is known for as long as its results are kept: its results could not be
-    -- stored twice (their primary key), but its gap records would be.
-    ADD CONSTRAINT keep_batches_covers_results
-        CHECK (keep_batches IS NULL OR keep_batches >= keep_results),
-    -- Verdicts outlive the inputs they were judged from, and outages the bins that explain
-    -- them: a re-merge never needs a bin that is gone.
-    ADD CONSTRAINT keep_bins_covers_inputs
-        CHECK (keep_bins IS NULL OR keep_bins >= greatest(keep_results, keep_heartbeats, keep_gaps)),
-    ADD CONSTRAINT keep_outages_covers_bins
-        CHECK (keep_outages IS NULL OR keep_outages >= keep_bins);
--- greatest() skips NULLs; "forever" for an input then needs "forever" for bins, and for bins
--- "forever" for outages.
-ALTER TABLE parallax.merge_settings
-    ADD CONSTRAINT keep_bins_forever_with_inputs
-        CHECK (keep_bins IS NULL OR (keep_results IS NOT NULL AND keep_heartbeats IS NOT NULL
-                                     AND keep_gaps IS NOT NULL)),
-    ADD CONSTRAINT keep_outages_forever_with_bins
-        CHECK (keep_outages IS NULL OR keep_bins IS NOT NULL),
-    ADD CONSTRAINT keep_batches_forever_with_results
-        CHECK (keep_batches IS NULL OR keep_results IS NOT NULL);
+    ADD COLUMN keep_outages    interval DEFAULT NULL CHECK (keep_outages >= '1 day');
+-- How the settings must relate (batch ids at least as long as results, bins as every raw
+-- input, outages as bins) is checked at commit by a constraint trigger
+-- (definitions/80_retention.sql), so that `settings set` may name them in any order.
 
 COMMENT ON COLUMN parallax.merge_settings.keep_results IS
     'Raw results older than this are removed, a whole day (partition) at a time (empty: forever). The merge never judges a bin again once inputs before it may be gone (parallax.merge_floor()).';

@@ -53,9 +53,16 @@ log "a short retention, set with parallaxctl settings"
 ctl 0 settings set keep_results='2 days' keep_heartbeats='2 days' keep_gaps='2 days' keep_batches='3 days'
 grep -q '^keep_results: 31 days -> 2 days$' "$WORK/out" || fail "settings set: $(cat "$WORK/out")"
 ctl 1 settings set keep_batches='1 day'
-one_line_error "keep_batches = 1 day is out of range; it must satisfy (keep_batches IS NULL) OR (keep_batches >= keep_results)"
+one_line_error "keep_batches (1 day) must be at least keep_results (2 days)"
 ctl 1 settings set keep_bins='1 day'
-one_line_error "keep_bins"
+one_line_error "keep_bins (1 day) must be at least keep_results, keep_heartbeats and keep_gaps (2 days, 2 days, 2 days)"
+ctl 1 settings set keep_results='12 hours'
+one_line_error "keep_results = 12 hours is out of range"
+# The rules hold when the transaction ends, whatever the order the settings are named in.
+ctl 0 settings set keep_bins=forever keep_results=forever keep_batches=forever
+ctl 0 settings set keep_results='2 days' keep_bins='400 days' keep_batches='3 days'
+[ "$(sql "SELECT keep_results || ' ' || keep_batches || ' ' || keep_bins FROM parallax.merge_settings")" = "2 days 3 days 400 days" ] ||
+    fail "settings: $(sql "SELECT keep_results, keep_batches, keep_bins FROM parallax.merge_settings")"
 ctl 0 settings
 grep -Eq '^keep_outages +forever +forever +forever +default$' "$WORK/out" || fail "keep_outages: $(grep keep_outages "$WORK/out")"
 
