@@ -963,6 +963,14 @@ static int cmp_u64(const void *a, const void *b)
 static void replay_item(spool_t *sp, uint64_t segnum, uint64_t stream, uint64_t seq, uint64_t off,
                         size_t used, int is_result, int64_t from, int64_t to)
 {
+    if (seq == 0 || seq > INT64_MAX) {
+        /* Never written by a spool (seqs start at 1; the wire takes no more): damage that
+         * happens to carry a valid CRC. */
+        log_warn("spool: segment %016" PRIx64 ": record of batch %" PRIu64 " out of range; skipped",
+                 segnum, seq);
+        sp->c.corrupt++;
+        return;
+    }
     batch_t *last = sp->qend > sp->qhead ? &sp->q[sp->qend - 1] : NULL;
     if (!last || last->pub.seq != seq || last->segment != segnum) {
         if (last && seq <= last->pub.seq) {
