@@ -260,9 +260,10 @@ static void on_schedule(agent_t *a, const Parallax__Schedule *s)
         log_error("agent: schedule %llu not applied: %s", (unsigned long long)s->version, err.msg);
         return;
     }
-    log_info("agent: schedule version %llu: %zu probes (%zu kept, %zu added, %zu removed%s)",
+    log_info("agent: schedule version %llu: %zu probes (%zu kept, %zu added, %zu removed%s; %zu "
+             "denied)",
              (unsigned long long)s->version, scheduler_count(a->sched), st.kept, st.added,
-             st.removed, st.ignored ? ", some duplicates ignored" : "");
+             st.removed, st.ignored ? ", some duplicates ignored" : "", st.denied);
     if (s->version != a->saved_schedule_version) {
         if (schedule_file_save(a->schedule_path, s, &err) < 0)
             log_error("agent: schedule version %llu not saved (a restart without the "

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "pace.h"
+#include "target_deny.h"
 #include "timeutil.h"
 #include "timer.h"
 
@@ -373,6 +374,17 @@ int scheduler_apply(scheduler_t *s, const Parallax__Schedule *sch, scheduler_app
             log_warn("sched: schedule %llu lists probe %llu twice; using the first",
                      (unsigned long long)sch->version, (unsigned long long)p->probe_id);
             st.ignored++;
+            continue;
+        }
+        const char *denied = p->allow_internal ? NULL : target_deny_reason(p->address);
+        if (denied) {
+            /* Not run, not reported as a failure: the vantage is not at fault. Once per
+             * schedule and probe: schedules change seldom. */
+            log_warn("sched: probe %llu (target %s) aims at %s, %s: not run (the operator can "
+                     "allow it for this target: parallaxctl target add --allow-internal)",
+                     (unsigned long long)p->probe_id, p->target ? p->target : "?", p->address,
+                     denied);
+            st.denied++;
             continue;
         }
         while (old < s->count && s->entries[old]->probe_id < p->probe_id)

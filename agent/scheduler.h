@@ -60,6 +60,7 @@ typedef struct scheduler_apply_stats {
     size_t added;
     size_t removed;
     size_t ignored; /* duplicates or bad addresses */
+    size_t denied;  /* aimed at an address on the deny-list, not allowed for their target */
 } scheduler_apply_stats_t;
 
 /* Read-only view of one scheduled probe, for logs and tests. */

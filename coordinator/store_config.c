@@ -125,6 +125,7 @@ static Parallax__Schedule *schedule_from_rows(const PGresult *res, store_left_ou
         p->phase_ms = (uint32_t)strtoul(PQgetvalue(res, i, 5), NULL, 10);
         p->timeout_ms = (uint32_t)strtoul(PQgetvalue(res, i, 6), NULL, 10);
         p->control = strcmp(PQgetvalue(res, i, 7), "t") == 0;
+        p->allow_internal = strcmp(PQgetvalue(res, i, 8), "t") == 0;
         if (!p->target || !p->address || !p->spec)
             goto oom;
         err_t why = {{0}};
@@ -152,7 +153,8 @@ int store_load_schedule(store_t *s, Parallax__Schedule **out, store_left_out_fn 
         return -1;
     PGresult *res = store_exec(s, "loading the schedule", PGRES_TUPLES_OK,
                                "SELECT probe_id, target, address, spec, interval_s, phase_ms, "
-                               "timeout_ms, control FROM parallax.schedule_view ORDER BY probe_id",
+                               "timeout_ms, control, allow_internal FROM parallax.schedule_view "
+                               "ORDER BY probe_id",
                                0, NULL, err);
     if (!res)
         goto fail;

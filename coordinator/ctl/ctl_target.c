@@ -103,8 +103,9 @@ static int parse_timeout(const char *text, ctl_target_add_opts_t *out, err_t *er
 int ctl_target_add_parse(int argc, char **argv, ctl_target_add_opts_t *out, err_t *err)
 {
     static const ctl_opt_t opts[] = {
-        {"address", 0, 1, 0}, {"group", 0, 1, 0},    {"role", 0, 1, 0},    {"control", 0, 0, 0},
-        {"probe", 0, 1, 1},   {"interval", 0, 1, 0}, {"timeout", 0, 1, 0}, {NULL, 0, 0, 0},
+        {"address", 0, 1, 0}, {"group", 0, 1, 0},          {"role", 0, 1, 0},
+        {"control", 0, 0, 0}, {"probe", 0, 1, 1},          {"interval", 0, 1, 0},
+        {"timeout", 0, 1, 0}, {"allow-internal", 0, 0, 0}, {NULL, 0, 0, 0},
     };
     memset(out, 0, sizeof *out);
     ctl_args_t *args = ctl_args_parse(argc, argv, opts, 1, err);
@@ -117,6 +118,7 @@ int ctl_target_add_parse(int argc, char **argv, ctl_target_add_opts_t *out, err_
     out->group = ctl_args_value(args, "group", 0);
     out->role = ctl_args_value(args, "role", 0);
     out->control = ctl_args_count(args, "control") > 0;
+    out->allow_internal = ctl_args_count(args, "allow-internal") > 0;
     out->interval_s = CTL_TARGET_INTERVAL_DEFAULT;
     if (!out->role)
         out->role = "host";
@@ -169,13 +171,18 @@ static int insert_target(ctl_db_t *db, const ctl_target_add_opts_t *opts, err_t 
     char interval[24], timeout[24];
     snprintf(interval, sizeof interval, "%llu", (unsigned long long)opts->interval_s);
     snprintf(timeout, sizeof timeout, "%llu", (unsigned long long)opts->timeout_ms);
-    const char *tparams[] = {opts->name, opts->address, opts->group, opts->role,
-                             opts->control ? "true" : "false"};
+    const char *tparams[] = {opts->name,
+                             opts->address,
+                             opts->group,
+                             opts->role,
+                             opts->control ? "true" : "false",
+                             opts->allow_internal ? "true" : "false"};
     ctl_rows_t *rows = ctl_db_query(db,
                                     "INSERT INTO parallax.targets (name, address, group_name, "
-                                    "role, control) VALUES ($1, $2::inet, $3, "
-                                    "$4::parallax.target_role, $5::boolean) RETURNING id::text",
-                                    5, tparams, err);
+                                    "role, control, allow_internal) VALUES ($1, $2::inet, $3, "
+                                    "$4::parallax.target_role, $5::boolean, $6::boolean) "
+                                    "RETURNING id::text",
+                                    6, tparams, err);
     if (!rows) {
         if (strcmp(ctl_db_sqlstate(db), CTL_DB_UNIQUE_VIOLATION) == 0)
             err_set(err, "a target named '%s' already exists", opts->name);
@@ -360,6 +367,7 @@ int ctl_target_list(ctl_db_t *db, int json, FILE *out, err_t *err)
 static const char show_sql[] =
     "SELECT t.name, host(t.address), t.group_name, t.role::text, "
     "CASE WHEN t.control THEN 'yes' ELSE 'no' END, "
+    "CASE WHEN t.allow_internal THEN 'yes' ELSE 'no' END, "
     "(SELECT string_agg(p.spec || ' every ' || p.interval_s || 's, timeout ' || p.timeout_ms "
     "  || 'ms', '; ' ORDER BY p.spec) FROM parallax.probes p WHERE p.target_id = t.id), "
     "to_char(t.created_at, 'YYYY-MM-DD HH24:MI:SS'), "
@@ -374,7 +382,8 @@ static const char show_sql[] =
 
 static const char show_json_sql[] =
     "SELECT jsonb_build_object('name', t.name, 'address', host(t.address), "
-    "'group', t.group_name, 'role', t.role, 'control', t.control, 'created_at', t.created_at, "
+    "'group', t.group_name, 'role', t.role, 'control', t.control, "
+    "'allow_internal', t.allow_internal, 'created_at', t.created_at, "
     "'probes', (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', p.kind, 'spec', p.spec, "
     "  'interval_s', p.interval_s, 'timeout_ms', p.timeout_ms) ORDER BY p.spec), '[]') "
     "  FROM parallax.probes p WHERE p.target_id = t.id), "
@@ -388,9 +397,10 @@ static const char show_json_sql[] =
 
 /* `target show`: the fields in show_sql's column order. */
 static const ctl_show_field_t show_fields[] = {
-    {"name", CTL_SHOW_TEXT}, {"address", CTL_SHOW_TEXT}, {"group", CTL_SHOW_TEXT},
-    {"role", CTL_SHOW_TEXT}, {"control", CTL_SHOW_TEXT}, {"probes", CTL_SHOW_TEXT},
-    {"added", CTL_SHOW_UTC}, {"latest", CTL_SHOW_TEXT},  {"open outages", CTL_SHOW_TEXT}};
+    {"name", CTL_SHOW_TEXT},        {"address", CTL_SHOW_TEXT}, {"group", CTL_SHOW_TEXT},
+    {"role", CTL_SHOW_TEXT},        {"control", CTL_SHOW_TEXT}, {"allow internal", CTL_SHOW_TEXT},
+    {"probes", CTL_SHOW_TEXT},      {"added", CTL_SHOW_UTC},    {"latest", CTL_SHOW_TEXT},
+    {"open outages", CTL_SHOW_TEXT}};
 static const ctl_show_spec_t show_spec = {"target", show_sql, show_json_sql, show_fields,
                                           sizeof show_fields / sizeof show_fields[0]};
 
@@ -425,9 +435,21 @@ int ctl_target_import_parse(int argc, char **argv, const char **path, err_t *err
 }
 
 /* The columns of an import file; the header decides their order. */
-enum { K_NAME, K_ADDRESS, K_PROBES, K_GROUP, K_ROLE, K_CONTROL, K_INTERVAL, K_TIMEOUT, NCOLUMNS };
-static const char *const column_names[NCOLUMNS] = {"name", "address", "probes",   "group",
-                                                   "role", "control", "interval", "timeout"};
+enum {
+    K_NAME,
+    K_ADDRESS,
+    K_PROBES,
+    K_GROUP,
+    K_ROLE,
+    K_CONTROL,
+    K_INTERVAL,
+    K_TIMEOUT,
+    K_ALLOW_INTERNAL,
+    NCOLUMNS
+};
+static const char *const column_names[NCOLUMNS] = {"name",     "address", "probes",
+                                                   "group",    "role",    "control",
+                                                   "interval", "timeout", "allow_internal"};
 
 #define IMPORT_MAX_BYTES (16u << 20)
 #define IMPORT_MAX_FIELDS 16
@@ -497,12 +519,28 @@ static int parse_header(char **fields, size_t n, int map[NCOLUMNS], err_t *err)
     return 0;
 }
 
+/* A yes/no column: adds option to argv for yes (true, 1), nothing for no (false, 0, empty).
+ * Returns 0, or -1 (err set) for anything else. */
+static int flag_argv(const char *column, const char *value, const char *option, char **argv,
+                     int *argc, err_t *err)
+{
+    if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0) {
+        argv[(*argc)++] = (char *)option;
+        return 0;
+    }
+    if (!*value || strcmp(value, "no") == 0 || strcmp(value, "false") == 0 ||
+        strcmp(value, "0") == 0)
+        return 0;
+    err_set(err, "bad %s '%s': expected yes or no", column, value);
+    return -1;
+}
+
 /* Turns one record into the argv of `target add`, so it is checked by the same parser.
  * Returns argc, or -1 (err set). */
 static int record_argv(char **fields, size_t n, const int map[NCOLUMNS], char **argv, err_t *err)
 {
-    static const char *const options[NCOLUMNS] = {NULL,     "--address", NULL,         "--group",
-                                                  "--role", NULL,        "--interval", "--timeout"};
+    static const char *const options[NCOLUMNS] = {
+        NULL, "--address", NULL, "--group", "--role", NULL, "--interval", "--timeout", NULL};
     const char *v[NCOLUMNS] = {0};
     for (int k = 0; k < NCOLUMNS; k++)
         v[k] = map[k] >= 0 && (size_t)map[k] < n ? fields[map[k]] : "";
@@ -513,14 +551,10 @@ static int record_argv(char **fields, size_t n, const int map[NCOLUMNS], char **
             argv[argc++] = (char *)options[k];
             argv[argc++] = (char *)v[k];
         }
-    const char *control = v[K_CONTROL];
-    if (strcmp(control, "yes") == 0 || strcmp(control, "true") == 0 || strcmp(control, "1") == 0) {
-        argv[argc++] = "--control";
-    } else if (*control && strcmp(control, "no") != 0 && strcmp(control, "false") != 0 &&
-               strcmp(control, "0") != 0) {
-        err_set(err, "bad control '%s': expected yes or no", control);
+    if (flag_argv(column_names[K_CONTROL], v[K_CONTROL], "--control", argv, &argc, err) < 0 ||
+        flag_argv(column_names[K_ALLOW_INTERNAL], v[K_ALLOW_INTERNAL], "--allow-internal", argv,
+                  &argc, err) < 0)
         return -1;
-    }
     /* Probes are separated by spaces; the field is this line's own copy, so cut it up. */
     char *save = NULL;
     for (char *p = strtok_r(fields[map[K_PROBES]], " \t", &save); p;
@@ -624,6 +658,8 @@ static const char usage_target_add[] =
     "  --group G         a group to roll the target up into (a country, an AS, ...)\n"
     "  --role ROLE       web, mail, dns, router or host (default host)\n"
     "  --control         a control target: a stable host that measures the vantages\n"
+    "  --allow-internal  let the agents probe it though its address is on their\n"
+    "                    deny-list (loopback, link-local, multicast, cloud metadata)\n"
     "  --interval S      seconds between probe runs, 1..86400 (default 60)\n"
     "  --timeout MS      probe timeout in milliseconds, shorter than the interval\n"
     "                    (default min(5000, interval x 500): 60 s -> 5000, 5 s -> 2500)\n"
@@ -656,7 +692,8 @@ static const char usage_target_import[] =
     "Adds the targets in CSV file FILE (- for standard input) in one transaction: all of\n"
     "them or, if any line is wrong, none; the error names the line. The first line names\n"
     "the columns, in any order: name, address, probes (required), group, role, control\n"
-    "(yes/no), interval, timeout; an empty field takes target add's default. A timeout\n"
+    "(yes/no), interval, timeout, allow_internal (yes/no); an empty field takes target\n"
+    "add's default. A timeout\n"
     "must be shorter than the interval; without one it is min(5000, interval x 500) ms.\n"
     "Probes are separated by spaces. Blank lines and lines starting with # are skipped.\n"
     "Fields may be quoted (\"a,b\"; \"\" for a quote). Example:\n"

@@ -32,6 +32,7 @@ typedef struct ctl_target_add_opts {
     const char *group;                /* NULL if none */
     const char *role;                 /* "host" unless --role */
     int control;
+    int allow_internal; /* --allow-internal: probed though the agents' deny-list has it */
     uint64_t interval_s;
     uint64_t timeout_ms;
     ctl_target_probe_t *probes; /* owned: free with ctl_target_add_opts_clear */

@@ -55,7 +55,8 @@ SELECT p.id AS probe_id,
        p.interval_s,
        (('x' || substr(md5(coalesce(t.group_name, t.name)), 1, 8))::bit(32)::bigint % (p.interval_s * 1000))::integer AS phase_ms,
        p.timeout_ms,
-       t.control
+       t.control,
+       t.allow_internal
 FROM parallax.probes p
 JOIN parallax.targets t ON t.id = p.target_id;
 

@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 new_db
 start_coordinator
 add_agent fr1 FR
-"$CTL" --db "$DB" target add self --address 127.0.0.1 --probe "tcp:${COORD_EP##*:}" --interval 1 >/dev/null
+"$CTL" --db "$DB" target add self --address 127.0.0.1 --allow-internal --probe "tcp:${COORD_EP##*:}" --interval 1 >/dev/null
 start_agent fr1
 count() { sql "SELECT count(*) FROM parallax.results"; }
 wait_until 30 "first results" 'test "$(count)" -gt 2'

@@ -11,8 +11,8 @@ start_coordinator
 add_agent sk1 GB
 echo "max_pps = 1" >>"$WORK/sk1.conf"
 probe="tcp:${COORD_EP##*:}"
-"$CTL" --db "$DB" target add a --address 127.0.0.1 --probe "$probe" --interval 1 >/dev/null
-"$CTL" --db "$DB" target add b --address 127.0.0.1 --probe "$probe" --interval 1 >/dev/null
+"$CTL" --db "$DB" target add a --address 127.0.0.1 --allow-internal --probe "$probe" --interval 1 >/dev/null
+"$CTL" --db "$DB" target add b --address 127.0.0.1 --allow-internal --probe "$probe" --interval 1 >/dev/null
 start_agent sk1
 STATS="$WORK/state-sk1/stats"
 stat_of() { sed -n "s/^$1=//p" "$STATS" 2>/dev/null; }

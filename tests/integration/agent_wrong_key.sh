@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 new_db
 start_coordinator
 add_agent br1 BR
-"$CTL" --db "$DB" target add self --address 127.0.0.1 --probe icmp --interval 1 >/dev/null
+"$CTL" --db "$DB" target add self --address 127.0.0.1 --allow-internal --probe icmp --interval 1 >/dev/null
 cp "$WORK/br1.conf" "$WORK/br1.good"
 # Another valid key: the agent's own public key is certainly not the coordinator's.
 wrong=$(sql "SELECT public_key FROM parallax.agents WHERE name = 'br1'")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # agents_e2e: the whole path. Two real agents get their schedule from a real coordinator,
 # run every probe, and the results land in PostgreSQL: a row from each agent for each probe,
-# with the status each target deserves, readable through parallax.result_view.
+# with the status each target deserves, readable through parallax.result_view; a loopback
+# target the operator did not allow (--allow-internal) is not probed.
 source "$(dirname "$0")/lib.sh"
 new_db
 start_coordinator
@@ -9,9 +10,11 @@ add_agent gb1 GB
 add_agent jp1 JP
 CLOSED=$(free_port)
 OPEN=${COORD_EP##*:}
-"$CTL" --db "$DB" target add coordinator-port --address 127.0.0.1 --role host --probe "tcp:$OPEN" --probe icmp --interval 1 >/dev/null
-"$CTL" --db "$DB" target add closed-port --address 127.0.0.1 --probe "tcp:$CLOSED" --interval 1 >/dev/null
-"$CTL" --db "$DB" target add later --address ::1 --control --probe http:http://localhost/ --interval 1 >/dev/null
+"$CTL" --db "$DB" target add coordinator-port --address 127.0.0.1 --allow-internal --role host --probe "tcp:$OPEN" --probe icmp --interval 1 >/dev/null
+"$CTL" --db "$DB" target add closed-port --address 127.0.0.1 --allow-internal --probe "tcp:$CLOSED" --interval 1 >/dev/null
+"$CTL" --db "$DB" target add later --address ::1 --allow-internal --control --probe http:http://localhost/ --interval 1 >/dev/null
+# Loopback without the operator's leave: on the agents' deny-list, never probed.
+"$CTL" --db "$DB" target add denied --address 127.0.0.2 --probe "tcp:$OPEN" --interval 1 >/dev/null
 start_agent gb1
 start_agent jp1
 
@@ -36,6 +39,11 @@ status_of() { sql "SELECT string_agg(DISTINCT status::text, ',') FROM parallax.r
 [ "$(sql "SELECT count(*) FROM (SELECT ts FROM parallax.results GROUP BY probe_id, ts HAVING count(*) = 2) s")" -gt 0 ] \
     || fail "no run shared by both agents: schedules are not aligned"
 [ "$(sql "SELECT count(*) FROM parallax.agents WHERE last_seen IS NOT NULL")" = 2 ] || fail "last_seen not set"
+[ "$(sql "SELECT count(*) FROM parallax.results r JOIN parallax.probes p ON p.id = r.probe_id
+           JOIN parallax.targets t ON t.id = p.target_id WHERE t.name = 'denied'")" = 0 ] \
+    || fail "a loopback target without --allow-internal was probed"
+grep -q "aims at 127.0.0.2, loopback: not run" "$WORK/agent-gb1.log" \
+    || fail "the denied probe is not in the agent's log"
 
 log "SIGTERM stops an agent cleanly"
 kill -TERM "${PIDS[1]}"

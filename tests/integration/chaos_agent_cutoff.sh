@@ -76,8 +76,8 @@ wait_until 30 "coordinator connected" 'grep -q "connected to the database" "$WOR
 # Probes stay inside each agent's own network: loopback (the namespace has its own).
 # tcp:9 is refused at once (nothing listens on the discard port), leaving no TIME_WAIT.
 {
-    echo "name,address,probes,interval,timeout"
-    for i in $(seq "$TARGETS"); do echo "lo$i,127.0.0.1,icmp tcp:9,1,500"; done
+    echo "name,address,probes,interval,timeout,allow_internal"
+    for i in $(seq "$TARGETS"); do echo "lo$i,127.0.0.1,icmp tcp:9,1,500,yes"; done
 } >"$WORK/targets.csv"
 "$CTL" --db "$DB" target import "$WORK/targets.csv" >/dev/null
 add_agent cut GB
@@ -128,7 +128,7 @@ table inet pxcut {
 }
 NFT
 wait_until 60 "the cut agent's ZeroMQ heartbeats notice the dead path" 'test "$(lost)" -gt "$lost0"'
-"$CTL" --db "$DB" target add during-cut --address 127.0.0.1 --probe icmp --interval 1 >/dev/null
+"$CTL" --db "$DB" target add during-cut --address 127.0.0.1 --allow-internal --probe icmp --interval 1 >/dev/null
 wait_until 30 "the coordinator has the new schedule" 'test "$(latest)" -gt "$v1"'
 s0=$(rows_of stay)
 wait_until 60 "the agent on the host still delivering" 'test "$(rows_of stay)" -gt $((s0 + 100))'

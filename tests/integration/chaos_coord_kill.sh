@@ -23,9 +23,9 @@ done
 [ ${#PORTS[@]} -ge 2 ] || fail "no two closed low ports on loopback"
 
 {
-    echo "name,address,probes,interval,timeout"
+    echo "name,address,probes,interval,timeout,allow_internal"
     for i in $(seq "$TARGETS"); do
-        echo "lo$i,127.0.0.1,icmp tcp:${PORTS[0]} tcp:${PORTS[1]},1,500"
+        echo "lo$i,127.0.0.1,icmp tcp:${PORTS[0]} tcp:${PORTS[1]},1,500,yes"
     done
 } >"$WORK/targets.csv"
 "$CTL" --db "$DB" target import "$WORK/targets.csv" >/dev/null

@@ -15,7 +15,7 @@ i=0
 for a in $AGENTS; do add_agent "$a" "$(echo GB DE JP | cut -d' ' -f$((++i)))"; done
 # Many probes a second per agent: icmp and tcp to the coordinator's own port on loopback.
 for n in $(seq 1 20); do
-    "$CTL" --db "$DB" target add "t$n" --address 127.0.0.1 --probe "tcp:${COORD_EP##*:}" --probe icmp --interval 1 >/dev/null
+    "$CTL" --db "$DB" target add "t$n" --address 127.0.0.1 --allow-internal --probe "tcp:${COORD_EP##*:}" --probe icmp --interval 1 >/dev/null
 done
 stat_of() { sed -n "s/^$2=//p" "$WORK/state-$1/stats" 2>/dev/null; }
 # every_agent 'CONDITION': true if CONDITION (using $a) holds for every agent.

@@ -23,8 +23,8 @@ for p in 9 13 17 19 37 79; do
 done
 [ -n "$CLOSED_PORT" ] || fail "no closed low port on loopback"
 {
-    echo "name,address,probes,interval,timeout"
-    for i in $(seq "$TARGETS"); do echo "lo$i,127.0.0.1,icmp tcp:$CLOSED_PORT,1,500"; done
+    echo "name,address,probes,interval,timeout,allow_internal"
+    for i in $(seq "$TARGETS"); do echo "lo$i,127.0.0.1,icmp tcp:$CLOSED_PORT,1,500,yes"; done
 } >"$WORK/targets.csv"
 "$CTL" --db "$DB" target import "$WORK/targets.csv" >/dev/null
 

@@ -9,7 +9,7 @@ source "$PX_SOURCE_DIR/tests/integration/lib.sh"
 new_db
 start_coordinator
 add_agent gb1 GB
-"$CTL" --db "$DB" target add self --address 127.0.0.1 --probe "tcp:${COORD_EP##*:}" --probe icmp --interval 1 >/dev/null
+"$CTL" --db "$DB" target add self --address 127.0.0.1 --allow-internal --probe "tcp:${COORD_EP##*:}" --probe icmp --interval 1 >/dev/null
 STATE="$WORK/state-gb1"
 STATS="$STATE/stats"
 stat_of() { sed -n "s/^$1=//p" "$STATS" 2>/dev/null; }

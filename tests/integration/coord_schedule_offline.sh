@@ -19,7 +19,7 @@ wait_until 20 "coordinator back" 'grep -q "connected to the database" "$WORK/coo
 
 add_agent gb1 GB
 echo "heartbeat_s = 1" >>"$WORK/gb1.conf"
-"$CTL" --db "$DB" target add old --address 127.0.0.1 --probe icmp --interval 1 >/dev/null
+"$CTL" --db "$DB" target add old --address 127.0.0.1 --allow-internal --probe icmp --interval 1 >/dev/null
 STATS="$WORK/state-gb1/stats"
 stat_of() { sed -n "s/^$1=//p" "$STATS" 2>/dev/null; }
 latest() { sql "SELECT max(version) FROM parallax.schedule_versions"; }
@@ -40,7 +40,7 @@ wait_until 30 "results of the first probe" 'test "$(results_of $OLD)" -gt 2'
 log "agent stopped; a target added and one removed meanwhile"
 kill -TERM "$A"; wait "$A" || fail "agent exit status $?"
 wait_until 30 "the coordinator sees the agent offline" 'test "$(online)" = f'
-"$CTL" --db "$DB" target add new --address 127.0.0.1 --probe tcp:9 --interval 1 >/dev/null
+"$CTL" --db "$DB" target add new --address 127.0.0.1 --allow-internal --probe tcp:9 --interval 1 >/dev/null
 "$CTL" --db "$DB" target remove old >/dev/null
 NEW=$(probe_of new)
 wait_until 30 "the coordinator has the new schedule" 'test "$(latest)" -gt "$v1" -a "$(latest_probes)" = 1'
@@ -60,7 +60,7 @@ on_exit "kill -CONT $A 2>/dev/null"
 # Both: marked offline in the table, and its session (its route) forgotten, so the change
 # cannot be pushed down the connection, which outlives this short freeze.
 wait_until 60 "the coordinator sees the frozen agent offline" 'test "$(online)" = f -a "$(expired)" -gt "$n"'
-"$CTL" --db "$DB" target add third --address 127.0.0.1 --probe icmp --interval 1 >/dev/null
+"$CTL" --db "$DB" target add third --address 127.0.0.1 --allow-internal --probe icmp --interval 1 >/dev/null
 THIRD=$(probe_of third)
 wait_until 30 "the coordinator has the third schedule" 'test "$(latest)" -gt "$v2" -a "$(latest_probes)" = 2'
 kill -CONT "$A"

@@ -48,8 +48,8 @@ PGCLIENTENCODING=LATIN1 start_coordinator
           WHERE datname = current_database() AND application_name LIKE 'parallax-%'")" = "$COORD_USER" ] ||
     fail "the coordinator's sessions are not all $COORD_USER"
 add_agent ir1 IR
-ctl 0 target add ir-web1 --address 127.0.0.1 --group IR --role host --probe icmp --interval 1
-ctl 0 target add control-1 --address 127.0.0.1 --role host --control --probe icmp --interval 1
+ctl 0 target add ir-web1 --address 127.0.0.1 --allow-internal --group IR --role host --probe icmp --interval 1
+ctl 0 target add control-1 --address 127.0.0.1 --allow-internal --role host --control --probe icmp --interval 1
 start_agent ir1
 wait_until 60 "results stored" 'test "$(sql "SELECT count(*) FROM parallax.results")" -gt 5'
 # One vantage is too few for a target's verdict (min_vantages), not for its bins.

@@ -123,6 +123,7 @@ static void build(scheduler_fixture_t *sf, uint64_t version, size_t n, const uin
         sf->probes[i].probe_id = ids[i];
         sf->probes[i].target = "t";
         sf->probes[i].address = "127.0.0.1";
+        sf->probes[i].allow_internal = 1; /* loopback: on the deny-list but for this */
         sf->probes[i].spec = (char *)specs[i];
         sf->probes[i].interval_s = intervals[i];
         sf->probes[i].phase_ms = 0;
@@ -185,8 +186,24 @@ static void test_replacement_keeps_unchanged(void **state)
     assert_int_equal(scheduler_probe_info(s, 40, &after), 0);
     assert_int_equal(scheduler_probe_info(s, 99, &after), -1);
 
+    /* Loopback without the operator's leave: on the deny-list, removed and not run; with it
+     * again, scheduled anew. */
+    b.probes[1].allow_internal = 0;
+    b.sched.version = 3;
+    assert_int_equal(scheduler_apply(s, &b.sched, &st, &err), 0);
+    assert_int_equal(st.denied, 1);
+    assert_int_equal(st.removed, 1);
+    assert_int_equal(scheduler_probe_info(s, 10, &after), -1);
+    assert_int_equal(scheduler_count(s), 3);
+    b.probes[1].allow_internal = 1;
+    b.sched.version = 4;
+    assert_int_equal(scheduler_apply(s, &b.sched, &st, &err), 0);
+    assert_int_equal(st.denied, 0);
+    assert_int_equal(st.added, 1);
+    assert_int_equal(scheduler_probe_info(s, 10, &after), 0);
+
     /* An empty schedule removes everything. */
-    build(&a, 3, 0, NULL, NULL, NULL);
+    build(&a, 5, 0, NULL, NULL, NULL);
     assert_int_equal(scheduler_apply(s, &a.sched, &st, &err), 0);
     assert_int_equal(st.removed, 4);
     assert_int_equal(scheduler_count(s), 0);
