@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "secret_file.h"
 
 int keys_generate(keypair_t *kp, err_t *err)
 {
@@ -79,23 +80,8 @@ int keys_file_write(const char *path, const keypair_t *kp, err_t *err)
 
 int keys_file_read(const char *path, keypair_t *kp, err_t *err)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        err_set(err, "%s: %s", path, strerror(errno));
+    if (secret_file_check(path, "key file", err) < 0)
         return -1;
-    }
-    if (st.st_mode & 077) {
-        err_set(err, "%s: key file is readable by others (mode %03o); run chmod 600 on it", path,
-                (unsigned)(st.st_mode & 0777));
-        return -1;
-    }
-    /* Someone else's file may be swapped or read by its owner: a secret is ours alone. */
-    if (st.st_uid != geteuid()) {
-        err_set(err,
-                "%s: key file is owned by uid %u, not by this process's user (uid %u); chown it",
-                path, (unsigned)st.st_uid, (unsigned)geteuid());
-        return -1;
-    }
     config_t *cfg = config_read(path, err);
     if (!cfg)
         return -1;
