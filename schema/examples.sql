@@ -90,3 +90,11 @@ SELECT name, value, default_value, description
 FROM parallax.merge_setting_list
 WHERE value IS DISTINCT FROM default_value
 ORDER BY position;
+
+-- What the coordinator refused from each agent: whole batches, and results or gaps stamped
+-- outside the window of time around their receipt it accepts (a clock far off, or a stolen
+-- key writing history). parallaxctl agent show NAME says the same.
+SELECT a.name AS agent, j.kind, j.count, j.first_at, j.last_at, j.reason
+FROM parallax.rejections j
+JOIN parallax.agents a ON a.id = j.agent_id
+ORDER BY j.last_at DESC;

@@ -474,7 +474,10 @@ static const char show_sql[] =
     "(SELECT string_agg(o.id || ' (' || o.stage || ' since ' || "
     "  to_char(o.started_at, 'YYYY-MM-DD HH24:MI:SS') || ')', ', ' ORDER BY o.id) "
     "  FROM parallax.outages o WHERE o.scope = 'vantage' AND o.subject = s.agent "
-    "  AND o.ended_at IS NULL) "
+    "  AND o.ended_at IS NULL), "
+    "(SELECT string_agg(j.kind || ' ' || j.count, ', ' ORDER BY j.kind) || ' (latest: ' || "
+    "  (array_agg(j.reason ORDER BY j.last_at DESC))[1] || ')' "
+    "  FROM parallax.rejections j WHERE j.agent_id = a.id) "
     "FROM parallax.agent_status() s JOIN parallax.agents a ON a.name = s.agent "
     "WHERE s.agent = $1";
 
@@ -487,7 +490,10 @@ static const char show_json_sql[] =
     "'created_at', a.created_at, "
     "'open_outages', (SELECT coalesce(jsonb_agg(o.id ORDER BY o.id), '[]') "
     "  FROM parallax.outages o WHERE o.scope = 'vantage' AND o.subject = s.agent "
-    "  AND o.ended_at IS NULL))::text "
+    "  AND o.ended_at IS NULL), "
+    "'rejected', (SELECT coalesce(jsonb_object_agg(j.kind, jsonb_build_object('count', j.count, "
+    "  'first_at', j.first_at, 'last_at', j.last_at, 'reason', j.reason)), '{}') "
+    "  FROM parallax.rejections j WHERE j.agent_id = a.id))::text "
     "FROM parallax.agent_status() s JOIN parallax.agents a ON a.name = s.agent "
     "WHERE s.agent = $1";
 
@@ -508,7 +514,8 @@ static const ctl_show_field_t show_fields[] = {{"name", CTL_SHOW_TEXT},
                                                {"version", CTL_SHOW_TEXT},
                                                {"public key", CTL_SHOW_TEXT},
                                                {"added", CTL_SHOW_UTC},
-                                               {"open outages", CTL_SHOW_TEXT}};
+                                               {"open outages", CTL_SHOW_TEXT},
+                                               {"rejected", CTL_SHOW_TEXT}};
 static const ctl_show_spec_t show_spec = {"agent", show_sql, show_json_sql, show_fields,
                                           sizeof show_fields / sizeof show_fields[0]};
 

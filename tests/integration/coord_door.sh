@@ -63,6 +63,16 @@ got=$(sql "SELECT kind || ' ' || count FROM parallax.rejections j JOIN parallax.
 result 994" ] || fail "rejections: $got"
 grep -q "agent hostile: batch 1: 0 results and 0 gaps refused, 1 gaps clamped" "$WORK/coordinator.log" \
     || fail "the clamp is not in the coordinator's log"
+"$CTL" --db "$DB" agent show hostile >"$WORK/show"
+grep -Eq '^rejected +gap 1, result 994 \(latest: gap from .* is outside the accepted window .*\)$' "$WORK/show" \
+    || fail "agent show: $(grep rejected "$WORK/show")"
+"$CTL" --db "$DB" agent show hostile --json | /usr/bin/python3 -c '
+import json, sys
+r = json.load(sys.stdin)["rejected"]
+assert r["result"]["count"] == 994 and r["gap"]["count"] == 1, r
+assert "outside the accepted window" in r["result"]["reason"], r' || fail "agent show --json: rejected"
+"$CTL" --db "$DB" agent show steady --json | /usr/bin/python3 -c '
+import json, sys; r = json.load(sys.stdin)["rejected"]; assert r == {}, r' || fail "the steady agent has rejections"
 
 log "a long read of results open while batches arrive: every batch stored at once, no retry"
 psql -X -q -d "$DB_NAME" -c "BEGIN; SELECT count(*) FROM parallax.results; SELECT pg_sleep(20); COMMIT" >/dev/null 2>&1 &
