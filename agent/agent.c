@@ -558,6 +558,7 @@ agent_t *agent_new(const agent_config_t *cfg, err_t *err)
     if (!(a->sched = scheduler_new(a->base, a->env, scheduler_result_cb, a, err)))
         goto fail;
     scheduler_set_max_pps(a->sched, cfg->max_pps);
+    scheduler_set_deny_own_networks(a->sched, cfg->deny_own_networks);
     scheduler_set_skip_fn(a->sched, scheduler_skip_cb, a);
     load_saved_schedule(a);
     a->hello_timer = evtimer_new(a->base, hello_cb, a);

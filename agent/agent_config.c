@@ -27,6 +27,7 @@ static const char *const known_keys[] = {"name",
                                          "max_pps",
                                          "user",
                                          "spool_max_bytes",
+                                         "deny_own_networks",
                                          NULL};
 
 /* Copies the required string key into dst; fails if missing, empty or too long. */
@@ -126,7 +127,8 @@ static int validate(const config_t *cfg, agent_config_t *out, err_t *err)
         get_u32(cfg, "resend_ms", 100, 600000, 5000, &out->resend_ms, err) < 0 ||
         get_u32(cfg, "max_pps", 1, PACE_MAX_PPS, PACE_DEFAULT_PPS, &out->max_pps, err) < 0 ||
         config_get_uint(cfg, "spool_max_bytes", AGENT_CONFIG_SPOOL_MIN, AGENT_CONFIG_SPOOL_MAX,
-                        AGENT_CONFIG_SPOOL_DEFAULT, &out->spool_max_bytes, err) < 0)
+                        AGENT_CONFIG_SPOOL_DEFAULT, &out->spool_max_bytes, err) < 0 ||
+        config_get_bool(cfg, "deny_own_networks", 0, &out->deny_own_networks, err) < 0)
         goto fail;
     out->max_pending_given = config_get(cfg, "max_pending") != NULL;
     const char *user = config_get(cfg, "user");

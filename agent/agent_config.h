@@ -37,7 +37,8 @@ typedef struct agent_config {
     uint32_t resend_ms;       /* an unacked batch is resent after this */
     /* User to switch to once the raw sockets are open; "" = keep running as started. */
     char user[AGENT_CONFIG_USER_MAX + 1];
-    uint32_t max_pps; /* ceiling on probe packets started per second */
+    uint32_t max_pps;      /* ceiling on probe packets started per second */
+    int deny_own_networks; /* probes to this host's own networks are not run either */
 } agent_config_t;
 
 /* Reads path into *out; refuses a file that group or others may read or that another user

@@ -52,6 +52,7 @@ struct sched {
     probe_env_t *env;
     scheduler_result_fn fn;
     void *arg;
+    int deny_own_networks;
     scheduler_skip_fn skip_fn;
     void *skip_arg;
     scheduler_counters_t c;
@@ -335,6 +336,11 @@ void scheduler_set_skip_fn(scheduler_t *s, scheduler_skip_fn fn, void *arg)
     s->skip_arg = arg;
 }
 
+void scheduler_set_deny_own_networks(scheduler_t *s, int on)
+{
+    s->deny_own_networks = on;
+}
+
 void scheduler_set_max_pps(scheduler_t *s, uint32_t max_pps)
 {
     if (max_pps)
@@ -367,6 +373,11 @@ int scheduler_apply(scheduler_t *s, const Parallax__Schedule *sch, scheduler_app
     for (size_t i = 0; i < n; i++)
         sorted[i] = sch->probes[i];
     qsort(sorted, n, sizeof *sorted, cmp_probe_ptr);
+    /* This host's networks now: interfaces come and go. */
+    target_nets_t own = {0};
+    err_t nerr = {{0}};
+    if (s->deny_own_networks && target_nets_local(&own, &nerr) < 0)
+        log_warn("sched: %s; probes to this host's own networks are not left out", nerr.msg);
     size_t count = 0, old = 0;
     for (size_t i = 0; i < n; i++) {
         const Parallax__Probe *p = sorted[i];
@@ -377,6 +388,8 @@ int scheduler_apply(scheduler_t *s, const Parallax__Schedule *sch, scheduler_app
             continue;
         }
         const char *denied = p->allow_internal ? NULL : target_deny_reason(p->address);
+        if (!denied && !p->allow_internal && target_nets_contain(&own, p->address))
+            denied = "one of this host's own networks";
         if (denied) {
             /* Not run, not reported as a failure: the vantage is not at fault. Once per
              * schedule and probe: schedules change seldom. */

@@ -101,6 +101,11 @@ scheduler_t *scheduler_new(struct event_base *base, probe_env_t *env, scheduler_
  * scheduled ts_us. A run counts as probe_max_packets() of its kind. */
 void scheduler_set_max_pps(scheduler_t *s, uint32_t max_pps);
 
+/* With on, a probe aimed at one of this host's own networks (its interfaces' subnets, read at
+ * every schedule applied) is not run either, unless its target allows it, as for the
+ * deny-list (target_deny.h). Off by default. */
+void scheduler_set_deny_own_networks(scheduler_t *s, int on);
+
 /* Sets who is told of runs not started (scheduler_skip_t; by default nobody: they are still
  * counted and logged). fn may be NULL. */
 void scheduler_set_skip_fn(scheduler_t *s, scheduler_skip_fn fn, void *arg);

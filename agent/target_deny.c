@@ -2,8 +2,14 @@
 #include "target_deny.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "log.h"
 
 typedef struct net4 {
     uint32_t addr;
@@ -61,4 +67,86 @@ const char *target_deny_reason(const char *address)
     if (IN6_IS_ADDR_MULTICAST(&v6))
         return "multicast";
     return NULL;
+}
+
+int target_nets_add(target_nets_t *nets, int family, const void *addr, int bits)
+{
+    if (nets->n == TARGET_NETS_MAX)
+        return -1;
+    nets->net[nets->n].family = family;
+    memset(nets->net[nets->n].addr, 0, sizeof nets->net[nets->n].addr);
+    memcpy(nets->net[nets->n].addr, addr, family == AF_INET ? 4 : 16);
+    nets->net[nets->n].bits = bits;
+    nets->n++;
+    return 0;
+}
+
+/* The prefix length of a netmask (its leading one bits). */
+static int mask_bits(const uint8_t *mask, size_t len)
+{
+    int bits = 0;
+    for (size_t i = 0; i < len; i++)
+        for (int b = 7; b >= 0 && (mask[i] >> b & 1); b--)
+            bits++;
+    return bits;
+}
+
+int target_nets_local(target_nets_t *nets, err_t *err)
+{
+    struct ifaddrs *list;
+    nets->n = 0;
+    if (getifaddrs(&list) != 0) {
+        err_set(err, "cannot list this host's interfaces: %s", strerror(errno));
+        return -1;
+    }
+    size_t skipped = 0;
+    for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+        if (!i->ifa_addr || !i->ifa_netmask || !(i->ifa_flags & IFF_UP))
+            continue;
+        int family = i->ifa_addr->sa_family, rc = 0;
+        if (family == AF_INET) {
+            const struct sockaddr_in *a = (const void *)i->ifa_addr;
+            const struct sockaddr_in *m = (const void *)i->ifa_netmask;
+            rc = target_nets_add(nets, AF_INET, &a->sin_addr,
+                                 mask_bits((const uint8_t *)&m->sin_addr, 4));
+        } else if (family == AF_INET6) {
+            const struct sockaddr_in6 *a = (const void *)i->ifa_addr;
+            const struct sockaddr_in6 *m = (const void *)i->ifa_netmask;
+            rc =
+                target_nets_add(nets, AF_INET6, &a->sin6_addr, mask_bits(m->sin6_addr.s6_addr, 16));
+        } else {
+            continue;
+        }
+        skipped += rc < 0;
+    }
+    freeifaddrs(list);
+    if (skipped)
+        log_warn("deny: %zu of this host's networks beyond the first %d not on the deny-list",
+                 skipped, TARGET_NETS_MAX);
+    return 0;
+}
+
+int target_nets_contain(const target_nets_t *nets, const char *address)
+{
+    uint8_t a[16];
+    int family;
+    if (!address)
+        return 0;
+    if (inet_pton(AF_INET, address, a) == 1)
+        family = AF_INET;
+    else if (inet_pton(AF_INET6, address, a) == 1)
+        family = AF_INET6;
+    else
+        return 0;
+    for (size_t i = 0; i < nets->n; i++) {
+        if (nets->net[i].family != family)
+            continue;
+        int bits = nets->net[i].bits, whole = bits / 8, rest = bits % 8;
+        if (memcmp(a, nets->net[i].addr, (size_t)whole) != 0)
+            continue;
+        uint8_t mask = (uint8_t)(0xFF << (8 - rest));
+        if (rest == 0 || (a[whole] & mask) == (nets->net[i].addr[whole] & mask))
+            return 1;
+    }
+    return 0;
 }

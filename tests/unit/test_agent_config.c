@@ -79,6 +79,7 @@ static void test_good_config_with_defaults(void **state)
     assert_int_equal(cfg.max_pending_given, 0);
     assert_int_equal(cfg.spool_max_bytes, 64 * 1024 * 1024);
     assert_int_equal(cfg.resend_ms, 5000);
+    assert_int_equal(cfg.deny_own_networks, 0);
     /* state_dir was created, private. */
     char path[128];
     snprintf(path, sizeof path, "%s/state", f->dir);
@@ -94,7 +95,8 @@ static void test_good_config_with_tuning(void **state)
     char text[1024];
     make_config(f,
                 "batch_max = 1000\nbatch_interval_ms = 10\nheartbeat_s = 3600\n"
-                "max_pending = 10000000\nresend_ms = 100\nspool_max_bytes = 1048576\n",
+                "max_pending = 10000000\nresend_ms = 100\nspool_max_bytes = 1048576\n"
+                "deny_own_networks = yes\n",
                 text, sizeof text);
     agent_config_t cfg;
     err_t err = {{0}};
@@ -105,6 +107,7 @@ static void test_good_config_with_tuning(void **state)
     assert_int_equal(cfg.max_pending, 10000000);
     assert_int_equal(cfg.max_pending_given, 1);
     assert_int_equal(cfg.spool_max_bytes, 1048576);
+    assert_int_equal(cfg.deny_own_networks, 1);
     assert_int_equal(cfg.resend_ms, 100);
 }
 
@@ -139,6 +142,7 @@ static void test_bad_values(void **state)
         {"spool_max_bytes = 1048575\n", "agent.conf:7"},
         {"spool_max_bytes = 68719476737\n", "agent.conf:7"},
         {"spool_max_bytes = 64M\n", "agent.conf:7"},
+        {"deny_own_networks = maybe\n", "agent.conf:7"},
         {"colour = blue\n", "agent.conf:7: unknown key 'colour'"},
         {"name = again\n", "agent.conf:7"},
     };

@@ -6,7 +6,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include <arpa/inet.h>
 #include <cmocka.h>
 
 #include "target_deny.h"
@@ -65,9 +67,55 @@ static void test_allowed(void **state)
     expect(NULL, NULL);
 }
 
+static void add(target_nets_t *nets, const char *addr, int bits)
+{
+    uint8_t a[16];
+    int family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+    assert_int_equal(inet_pton(family, addr, a), 1);
+    assert_int_equal(target_nets_add(nets, family, a, bits), 0);
+}
+
+/* deny_own_networks: addresses inside the host's subnets, whatever their host bits. */
+static void test_own_networks(void **state)
+{
+    (void)state;
+    target_nets_t nets = {0};
+    add(&nets, "198.51.100.7", 24);
+    add(&nets, "203.0.113.77", 29);
+    add(&nets, "2001:db8:5::9", 64);
+    assert_true(target_nets_contain(&nets, "198.51.100.1"));
+    assert_true(target_nets_contain(&nets, "198.51.100.255"));
+    assert_false(target_nets_contain(&nets, "198.51.101.1"));
+    assert_true(target_nets_contain(&nets, "203.0.113.72"));
+    assert_true(target_nets_contain(&nets, "203.0.113.79"));
+    assert_false(target_nets_contain(&nets, "203.0.113.80"));
+    assert_false(target_nets_contain(&nets, "203.0.113.71"));
+    assert_true(target_nets_contain(&nets, "2001:db8:5::1"));
+    assert_false(target_nets_contain(&nets, "2001:db8:6::1"));
+    assert_false(target_nets_contain(&nets, "not-an-address"));
+    assert_false(target_nets_contain(&nets, NULL));
+    /* Full: refused, not overflowed. */
+    while (nets.n < TARGET_NETS_MAX)
+        add(&nets, "192.0.2.1", 32);
+    uint8_t a[4] = {192, 0, 2, 2};
+    assert_int_equal(target_nets_add(&nets, AF_INET, a, 32), -1);
+}
+
+/* This host's own: the loopback interface is up wherever the tests run. */
+static void test_local_networks(void **state)
+{
+    (void)state;
+    target_nets_t nets;
+    err_t err = {{0}};
+    assert_int_equal(target_nets_local(&nets, &err), 0);
+    assert_true(nets.n >= 1);
+    assert_true(target_nets_contain(&nets, "127.0.0.1"));
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_denied),
-                                       cmocka_unit_test(test_allowed)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_denied), cmocka_unit_test(test_allowed),
+        cmocka_unit_test(test_own_networks), cmocka_unit_test(test_local_networks)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
