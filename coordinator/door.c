@@ -30,6 +30,13 @@ void door_admit(Parallax__ResultBatch *b, int64_t recv_us, int64_t offset_us,
                 const door_window_t *w, Parallax__ResultBatch *admitted, door_report_t *report)
 {
     *report = (door_report_t){0};
+    /* The offset comes from the agent's own heartbeats: a liar could claim weeks and so move
+     * the window. Trusted only as far as the window reaches ahead; a clock further off is
+     * broken, and its results are refused (the agent logs why) until it is set right. */
+    if (offset_us > w->ahead_us)
+        offset_us = w->ahead_us;
+    else if (offset_us < -w->ahead_us)
+        offset_us = -w->ahead_us;
     /* The window on the agent's clock, which is what its stamps are on. */
     int64_t lo = recv_us + offset_us - w->past_us;
     int64_t hi = recv_us + offset_us + w->ahead_us;

@@ -24,7 +24,8 @@ typedef struct door_report {
 } door_report_t;
 
 /* Lets in what of batch b lies in the window around recv_us (coordinator clock), read on the
- * agent's clock (offset_us: agent clock minus coordinator clock, 0 when unknown). Moves the
+ * agent's clock (offset_us: agent clock minus coordinator clock as measured, 0 when unknown;
+ * believed only up to w->ahead_us either way, since the agent itself reports it). Moves the
  * admitted results and gaps to the front of their arrays (keeping their order) and clamps the
  * gaps that reach past the window; *admitted becomes a view of b holding only those (its
  * arrays point into b's: b still owns every item and must outlive it). Fills *report. */

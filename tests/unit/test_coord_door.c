@@ -129,15 +129,38 @@ static void test_agent_clock(void **state)
 {
     (void)state;
     fixture_t f;
-    /* An agent whose clock is two days ahead stamps "now" two days ahead: let in. Its stamp of
-     * six and a half days ago is on the coordinator's clock eight and a half: refused. */
-    const int64_t ts[] = {NOW + 2 * DAY, NOW - 6 * DAY - 12 * HOUR};
+    /* An agent whose clock is 40 minutes ahead: its stamp 90 minutes ahead is 50 minutes ahead
+     * on the coordinator's clock, let in; its stamp of 7 days less 30 minutes ago is 7 days
+     * and 10 minutes ago there, refused. Without the offset it would be the other way round. */
+    const int64_t ts[] = {NOW + 90 * 60 * SEC, NOW - 7 * DAY + 30 * 60 * SEC};
     make(&f, ts, 2, NULL, 0);
     Parallax__ResultBatch in;
     door_report_t rep;
-    door_admit(&f.b, NOW, 2 * DAY, &week, &in, &rep);
+    door_admit(&f.b, NOW, 40 * 60 * SEC, &week, &in, &rep);
     assert_int_equal(in.n_results, 1);
     assert_int_equal(in.results[0]->probe_id, 1);
+    assert_int_equal(rep.refused_results, 1);
+}
+
+/* The offset is the agent's word: believed up to the window's reach ahead, no further, so a
+ * key claiming a clock weeks ahead cannot move the window (and the partitions it touches). */
+static void test_agent_clock_believed_only_so_far(void **state)
+{
+    (void)state;
+    fixture_t f;
+    const int64_t ts[] = {NOW + 20 * DAY, NOW + 30 * 60 * SEC, NOW + 2 * HOUR - SEC};
+    make(&f, ts, 3, NULL, 0);
+    Parallax__ResultBatch in;
+    door_report_t rep;
+    door_admit(&f.b, NOW, 20 * DAY, &week, &in, &rep);
+    /* Offset taken as one hour: the window reaches two hours ahead. */
+    assert_int_equal(rep.refused_results, 1);
+    assert_int_equal(in.n_results, 2);
+    assert_int_equal(in.results[0]->probe_id, 2);
+    assert_int_equal(in.results[1]->probe_id, 3);
+    const int64_t back[] = {NOW - 20 * DAY};
+    make(&f, back, 1, NULL, 0);
+    door_admit(&f.b, NOW, -20 * DAY, &week, &in, &rep);
     assert_int_equal(rep.refused_results, 1);
 }
 
@@ -161,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_outside_refused_in_order),
         cmocka_unit_test(test_gaps_clamped_or_refused),
         cmocka_unit_test(test_agent_clock),
+        cmocka_unit_test(test_agent_clock_believed_only_so_far),
         cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
