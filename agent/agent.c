@@ -622,6 +622,8 @@ void agent_stats(const agent_t *a, agent_stats_t *out)
         scheduler_counters(a->sched, &out->sched);
     if (a->link)
         uplink_counters(a->link, &out->link);
+    if (a->outbox)
+        outbox_counters(a->outbox, &out->door);
     out->pid = (long)getpid();
     out->updated_us = time_now_us();
 }

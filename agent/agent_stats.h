@@ -10,11 +10,13 @@
 #include "err.h"
 #include "uplink.h"
 #include "scheduler.h"
+#include "outbox.h"
 #include "spool.h"
 
 typedef struct agent_stats {
     spool_counters_t spool;
     uplink_counters_t link;     /* the connection to the coordinator */
+    outbox_counters_t door;     /* refused at the coordinator's door (stamped out of its window) */
     uint64_t stream;            /* the spool's result stream */
     uint64_t schedule_version;  /* schedule in force (0: none) */
     scheduler_counters_t sched; /* runs started and not started on time, this process */

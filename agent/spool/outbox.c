@@ -32,6 +32,7 @@ struct outbox {
     uint64_t drops_since_log;
     int64_t last_refused_log_us; /* items the coordinator refused at its door: logged ... */
     uint64_t refused_since_log;  /* ... once per OUTBOX_DROP_LOG_US, with the count since */
+    outbox_counters_t counters;
 };
 
 /* Sends what is due, oldest first: batches never sent, and those sent more than resend_ms
@@ -253,6 +254,9 @@ static void note_refused(outbox_t *ob, const Parallax__Ack *ack)
     uint64_t n = (uint64_t)ack->refused_results + ack->refused_gaps + ack->clamped_gaps;
     if (n == 0)
         return;
+    ob->counters.refused_results += ack->refused_results;
+    ob->counters.refused_gaps += ack->refused_gaps;
+    ob->counters.clamped_gaps += ack->clamped_gaps;
     ob->refused_since_log += n;
     int64_t now = time_mono_us();
     if (ob->last_refused_log_us != 0 && now - ob->last_refused_log_us < OUTBOX_DROP_LOG_US)
@@ -264,6 +268,11 @@ static void note_refused(outbox_t *ob, const Parallax__Ack *ack)
              ack->refused_reason && *ack->refused_reason ? ack->refused_reason : "no reason given");
     ob->last_refused_log_us = now;
     ob->refused_since_log = 0;
+}
+
+void outbox_counters(const outbox_t *ob, outbox_counters_t *out)
+{
+    *out = ob->counters;
 }
 
 void outbox_on_ack(outbox_t *ob, const Parallax__Ack *ack)

@@ -58,4 +58,15 @@ void outbox_resend_all(outbox_t *ob);
  * for unknown batches (already answered, dropped, another stream) are ignored. */
 void outbox_on_ack(outbox_t *ob, const Parallax__Ack *ack);
 
+/* What the coordinator refused at its door of the batches it stored (results and gaps stamped
+ * outside the window it accepts) and the gaps it clamped, since the outbox was made. */
+typedef struct outbox_counters {
+    uint64_t refused_results;
+    uint64_t refused_gaps;
+    uint64_t clamped_gaps;
+} outbox_counters_t;
+
+/* Fills *out. */
+void outbox_counters(const outbox_t *ob, outbox_counters_t *out);
+
 #endif
