@@ -12,7 +12,6 @@ add_agent hostile NL
 add_agent steady DE
 "$CTL" --db "$DB" target add web --address 127.0.0.1 --probe tcp:1 --interval 5 >/dev/null
 PROBE=$(sql "SELECT id FROM parallax.probes LIMIT 1")
-client() { local who=$1; shift; "$PXCLIENT" -e "$COORD_EP" -k "$COORD_KEY" -s "$(agent_secret "$who")" "$@"; }
 DAY_S=86400
 WEEK_S=$((7 * DAY_S))
 
@@ -25,13 +24,13 @@ log "a gap of three years from one agent while another streams: clamped to a wee
 start_bg steady "$PXCLIENT" -e "$COORD_EP" -k "$COORD_KEY" -s "$(agent_secret steady)" \
     stream 11 1 200 "$PROBE" 50 10
 STEADY_PID=$LAST_PID
-out=$(client hostile -g "0:$((3 * 365 * DAY_S)):0:5" batch 7 1 "$PROBE" 3)
+out=$(as_agent hostile -g "0:$((3 * 365 * DAY_S)):0:5" batch 7 1 "$PROBE" 3)
 grep -q '^ack 1 stored refused 0 results 0 gaps clamped 1 gaps: gap reaching .* is outside the accepted window' <<<"$out" \
     || fail "multi-year gap: $out"
 span=$(sql "SELECT round(extract(epoch FROM ts_to - ts_from) / 3600) FROM parallax.gaps WHERE agent_id = (SELECT id FROM parallax.agents WHERE name = 'hostile')")
 [ "$span" = 168 ] || fail "the clamped gap spans $span hours, not a week"
 # Resent (its ack lost): a duplicate, stored once, again not retried.
-out=$(client hostile -g "0:$((3 * 365 * DAY_S)):0:5" batch 7 1 "$PROBE" 3 2)
+out=$(as_agent hostile -g "0:$((3 * 365 * DAY_S)):0:5" batch 7 1 "$PROBE" 3 2)
 [ "$(grep -c '^ack 1 stored' <<<"$out")" = 2 ] || fail "resent gap batch: $out"
 wait "$STEADY_PID" || fail "the steady agent's stream failed: $(tail -3 "$WORK/steady.log")"
 done_line=$(grep '^done' "$WORK/steady.log")
@@ -42,7 +41,7 @@ done_line=$(grep '^done' "$WORK/steady.log")
     || fail "the coordinator timed out or asked to retry: $(grep -Ei 'timeout|cancel|retry' "$WORK/coordinator.log" | head -3)"
 
 log "a batch naming 1,000 days: the days outside the window refused, no partition made"
-out=$(client hostile batch 7 2 "$PROBE" 1000 1 ok "$DAY_S")
+out=$(as_agent hostile batch 7 2 "$PROBE" 1000 1 ok "$DAY_S")
 # Stamped 1, 2, ... 1000 days before now: those of the last 6 days are in the window.
 grep -q '^ack 2 stored refused 994 results 0 gaps clamped 0 gaps: result stamped .* is outside the accepted window' <<<"$out" \
     || fail "1,000 days: $out"
@@ -52,7 +51,7 @@ grep -q '^ack 2 stored refused 994 results 0 gaps clamped 0 gaps: result stamped
     || fail "the hostile agent's admitted results: $(sql "SELECT count(*) FROM parallax.results r JOIN parallax.agents a ON a.id = r.agent_id WHERE a.name = 'hostile'")"
 
 log "results from the future (a clock a day ahead, not yet measured) are refused too"
-out=$("$PXCLIENT" -e "$COORD_EP" -k "$COORD_KEY" -s "$(agent_secret hostile)" -g "0:-$((DAY_S + 7200)):-$((2 * DAY_S)):4" batch 7 3 "$PROBE" 0)
+out=$(as_agent hostile -g "0:-$((DAY_S + 7200)):-$((2 * DAY_S)):4" batch 7 3 "$PROBE" 0)
 grep -q '^ack 3 stored refused 0 results 1 gaps clamped 0 gaps: gap from .* is outside the accepted window' <<<"$out" \
     || fail "gap from the future: $out"
 
@@ -81,9 +80,9 @@ PIDS+=("$READER")
 wait_until 10 "the long read holds its lock" \
     'test "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.relation = '"'"'parallax.results'"'"'::regclass AND a.query LIKE '"'"'%pg_sleep%'"'"'")" -gt 0'
 # Results of yesterday and of the day before: partitions the coordinator made ahead.
-out=$(client steady stream 12 1 20 "$PROBE" 100 0)
+out=$(as_agent steady stream 12 1 20 "$PROBE" 100 0)
 [ "$(tail -1 <<<"$out")" = "done 20 0 0" ] || fail "batches during a long read: $(tail -1 <<<"$out")"
-out=$(client steady batch 13 1 "$PROBE" 2 1 ok "$((DAY_S + 3600))")
+out=$(as_agent steady batch 13 1 "$PROBE" 2 1 ok "$((DAY_S + 3600))")
 grep -q '^ack 1 stored$' <<<"$out" || fail "yesterday's results during a long read: $out"
 kill "$READER" 2>/dev/null || true
 log "ok"

@@ -13,11 +13,10 @@ add_agent noisy NL
 add_agent steady DE
 "$CTL" --db "$DB" target add web --address 127.0.0.1 --probe tcp:1 --interval 5 >/dev/null
 PROBE=$(sql "SELECT id FROM parallax.probes LIMIT 1")
-client() { local who=$1; shift; "$PXCLIENT" -e "$COORD_EP" -k "$COORD_KEY" -s "$(agent_secret "$who")" "$@"; }
 LAT_S=20
 SWING_MS=$((20 * 86400 * 1000))
 # Some history of the noisy agent, so that re-merges have bins to find.
-out=$(client noisy batch 5 1 "$PROBE" 1000 1 ok 60)
+out=$(as_agent noisy batch 5 1 "$PROBE" 1000 1 ok 60)
 grep -q '^ack 1 stored$' <<<"$out" || fail "history: $out"
 
 log "steady streams for ${LAT_S}s while noisy heartbeats flat out with a clock swinging +-20 days"

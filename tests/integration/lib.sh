@@ -174,6 +174,8 @@ start_bg() {
 }
 
 PXCLIENT="$PX_BUILD_DIR/tests/pxclient"
+# as_agent NAME ARGS...: pxclient speaking to the coordinator with agent NAME's key.
+as_agent() { local who=$1; shift; "$PXCLIENT" -e "$COORD_EP" -k "$COORD_KEY" -s "$(agent_secret "$who")" "$@"; }
 
 # start_coordinator: writes $WORK/coord.conf, starts the coordinator on a free port and waits
 # until it has registered its key. Sets COORD_EP, COORD_KEY and COORD_PID.
