@@ -52,9 +52,9 @@
  * estimate stored, with the re-merge it queues, at most every 5 s. Agents heartbeat every few
  * seconds; a real clock step is still taken within 5 s. */
 #define COORD_HEARTBEAT_RECORD_US 1000000
+#define COORD_CLOCK_MIN_INTERVAL_US (5 * 1000000LL)
 /* The one log_limit key all unregistered public keys share (not a Z85 key: it has spaces). */
 #define COORD_UNREGISTERED "unregistered keys"
-#define COORD_CLOCK_MIN_INTERVAL_US (5 * 1000000LL)
 /* An agent speaking another protocol version is logged and its refusal stored at most this
  * often while it goes on sending (and at once when the version it speaks changes). */
 #define COORD_REFUSAL_PERIOD_US (60 * 1000000LL)
