@@ -13,7 +13,7 @@ static void format_time(char *buf, size_t size, int64_t ts_us)
         snprintf(buf, size, "%lld us", (long long)ts_us);
 }
 
-/* Describes the window, as a reason's tail. */
+/* Keeps the first refusal (or clamp) as the report's reason: what, when, and the window. */
 static void note(door_report_t *r, const char *what, int64_t ts_us, int64_t lo, int64_t hi)
 {
     if (r->reason[0])
