@@ -18,6 +18,12 @@
 #define OUTBOX_RETRY_DEFAULT_MS 1000
 #define OUTBOX_RETRY_MAX_US (60 * 1000 * 1000LL)
 
+/* A kind of log line written at most once per OUTBOX_DROP_LOG_US, with a count of the rest. */
+typedef struct log_pace {
+    int64_t last_us; /* monotonic time of the last line; 0: none yet */
+    uint64_t held;   /* occurrences since */
+} log_pace_t;
+
 struct outbox {
     struct event_base *base;
     outbox_config_t cfg;
@@ -28,10 +34,8 @@ struct outbox {
     struct event *tick_timer;
     int64_t paused_until_us; /* monotonic; no sending before this (ACK_RETRY) */
     int64_t retry_pause_us;  /* the next pause; 0: none yet */
-    int64_t last_drop_log_us;
-    uint64_t drops_since_log;
-    int64_t last_refused_log_us; /* items the coordinator refused at its door: logged ... */
-    uint64_t refused_since_log;  /* ... once per OUTBOX_DROP_LOG_US, with the count since */
+    log_pace_t drops;        /* results dropped */
+    log_pace_t refused;      /* items the coordinator refused at its door */
     outbox_counters_t counters;
 };
 
@@ -182,18 +186,29 @@ static char *dup_text(const char *s, size_t max)
     return d;
 }
 
+/* Counts n more occurrences; returns how many to tell in a line now (those since the last
+ * line, n included), or 0 while the last line is younger than OUTBOX_DROP_LOG_US. */
+static uint64_t log_pace_due(log_pace_t *p, uint64_t n)
+{
+    p->held += n;
+    int64_t now = time_mono_us();
+    if (p->last_us != 0 && now - p->last_us < OUTBOX_DROP_LOG_US)
+        return 0;
+    uint64_t told = p->held;
+    p->last_us = now;
+    p->held = 0;
+    return told;
+}
+
 static void note_drop(outbox_t *ob, const char *why)
 {
-    ob->drops_since_log++;
-    int64_t now = time_mono_us();
-    if (ob->last_drop_log_us != 0 && now - ob->last_drop_log_us < OUTBOX_DROP_LOG_US)
+    uint64_t told = log_pace_due(&ob->drops, 1);
+    if (!told)
         return;
     spool_counters_t c;
     spool_counters(ob->spool, &c);
-    log_error("outbox: DROPPED %llu results (%s); %llu dropped in total",
-              (unsigned long long)ob->drops_since_log, why, (unsigned long long)c.dropped);
-    ob->last_drop_log_us = now;
-    ob->drops_since_log = 0;
+    log_error("outbox: DROPPED %llu results (%s); %llu dropped in total", (unsigned long long)told,
+              why, (unsigned long long)c.dropped);
 }
 
 int outbox_add(outbox_t *ob, const Parallax__Result *r)
@@ -257,17 +272,14 @@ static void note_refused(outbox_t *ob, const Parallax__Ack *ack)
     ob->counters.refused_results += ack->refused_results;
     ob->counters.refused_gaps += ack->refused_gaps;
     ob->counters.clamped_gaps += ack->clamped_gaps;
-    ob->refused_since_log += n;
-    int64_t now = time_mono_us();
-    if (ob->last_refused_log_us != 0 && now - ob->last_refused_log_us < OUTBOX_DROP_LOG_US)
+    uint64_t told = log_pace_due(&ob->refused, n);
+    if (!told)
         return;
     log_warn("outbox: coordinator refused %u results and %u gaps of batch %llu and clamped %u "
              "gaps (%llu items since the last such line): %s; is this host's clock right?",
              ack->refused_results, ack->refused_gaps, (unsigned long long)ack->seq,
-             ack->clamped_gaps, (unsigned long long)ob->refused_since_log,
+             ack->clamped_gaps, (unsigned long long)told,
              ack->refused_reason && *ack->refused_reason ? ack->refused_reason : "no reason given");
-    ob->last_refused_log_us = now;
-    ob->refused_since_log = 0;
 }
 
 void outbox_counters(const outbox_t *ob, outbox_counters_t *out)
