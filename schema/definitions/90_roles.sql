@@ -99,7 +99,7 @@ END $$;
 -- later migrations add.
 DO $$
 DECLARE
-    config_tables text[] := ARRAY['agents', 'targets', 'probes', 'merge_settings',
+    config_tables text[] := ARRAY['agents', 'targets', 'probes', 'merge_settings', 'maintenance',
                                   'schema_migrations', 'schema_definitions'];
     -- What the merge deletes from: its work queues, and bins and outages it judges again.
     merge_tables text[] := ARRAY['merge_inbox', 'merge_dirty', 'merge_state', 'merge_groups',
