@@ -10,7 +10,7 @@ CREATE OR REPLACE FUNCTION parallax.merge_rank(state text) RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
 SELECT (CASE state
-    WHEN 'no_data' THEN 0 WHEN 'unknown' THEN 0
+    WHEN 'no_data' THEN 0 WHEN 'unknown' THEN 0 WHEN 'maintenance' THEN 0
     WHEN 'healthy' THEN 1 WHEN 'up' THEN 1 WHEN 'normal' THEN 1
     WHEN 'impaired' THEN 2 WHEN 'degraded' THEN 2
     WHEN 'offline' THEN 3 WHEN 'partial' THEN 3 WHEN 'servers_offline' THEN 3
@@ -18,11 +18,12 @@ SELECT (CASE state
     WHEN 'blackout' THEN 5 END)::smallint
 $$;
 
--- Whether a state opens outages (true), closes them (false) or says nothing (NULL).
+-- Whether a state opens outages (true), closes them (false) or says nothing (NULL). A
+-- vantage in maintenance says nothing: an outage neither opens nor ends in its window.
 CREATE OR REPLACE FUNCTION parallax.merge_bad(state text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-SELECT CASE WHEN state IN ('no_data', 'unknown') THEN NULL
+SELECT CASE WHEN state IN ('no_data', 'unknown', 'maintenance') THEN NULL
             ELSE state NOT IN ('healthy', 'up', 'normal') END
 $$;
 
@@ -34,7 +35,7 @@ FROM parallax.bins b
 JOIN parallax.agents a ON a.id = b.subject_id
 WHERE b.scope = 'vantage';
 
-COMMENT ON VIEW parallax.vantage_bins IS 'Vantage health per bin: healthy, impaired (control targets mostly fail, or local errors), offline (no results, no heartbeat), no_data (heartbeats only, or a spool gap).';
+COMMENT ON VIEW parallax.vantage_bins IS 'Vantage health per bin: healthy, impaired (control targets mostly fail, or local errors), offline (no results, no heartbeat), no_data (heartbeats only, or a spool gap), maintenance (in a maintenance window of its agent: left out of target verdicts, no outage; evidence.health says what it would have been).';
 
 CREATE OR REPLACE VIEW parallax.target_bins AS
 SELECT t.name AS target, t.group_name, t.role, b.bin_start, b.bin_end,
@@ -43,7 +44,7 @@ FROM parallax.bins b
 JOIN parallax.targets t ON t.id = b.subject_id
 WHERE b.scope = 'target';
 
-COMMENT ON VIEW parallax.target_bins IS 'Target state per bin from healthy vantages only: up, degraded, partial, down, unknown (too few healthy vantages).';
+COMMENT ON VIEW parallax.target_bins IS 'Target state per bin from healthy vantages only (not impaired, offline or in maintenance): up, degraded, partial, down, unknown (too few healthy vantages). evidence.maintenance: the target or its group was in a maintenance window.';
 
 CREATE OR REPLACE VIEW parallax.group_bins AS
 SELECT g.name AS group_name, b.bin_start, b.bin_end,
@@ -52,7 +53,7 @@ FROM parallax.bins b
 JOIN parallax.merge_groups g ON g.id = b.subject_id
 WHERE b.scope = 'group';
 
-COMMENT ON VIEW parallax.group_bins IS 'Group stage per bin: normal < degraded < servers_offline < dns_down < blackout (unknown: no target known).';
+COMMENT ON VIEW parallax.group_bins IS 'Group stage per bin: normal < degraded < servers_offline < dns_down < blackout (unknown: no target known). evidence.maintenance: the group was in a maintenance window.';
 
 -- The work lists of one merge_run (see merge_run), plus the steps of judging one window of target
 -- bins: merge_step (the target bins of the window) and merge_runs (their runs).
@@ -225,6 +226,7 @@ BEGIN
     ),
     judged AS (
         SELECT c.*, hb.heartbeat, hb.gap,
+               parallax.in_maintenance('vantage', c.subject_id, c.bin_start, c.bin_end) AS maintenance,
                CASE WHEN hb.gap THEN 'no_data'
                     WHEN c.results = 0 AND NOT hb.heartbeat THEN 'offline'
                     WHEN c.results = 0 THEN 'no_data'
@@ -251,14 +253,19 @@ BEGIN
         FROM pg_temp.merge_work w
     ),
     up AS (
+        -- In a maintenance window the bin's state is 'maintenance'; the health its inputs
+        -- say is kept in the evidence.
         INSERT INTO parallax.bins AS b (scope, subject_id, bin_start, bin_end, state, rank, bad, evidence)
-        SELECT 'vantage', j.subject_id, j.bin_start, j.bin_end, j.state,
-               parallax.merge_rank(j.state), parallax.merge_bad(j.state),
+        SELECT 'vantage', j.subject_id, j.bin_start, j.bin_end, m.state,
+               parallax.merge_rank(m.state), parallax.merge_bad(m.state),
                jsonb_strip_nulls(jsonb_build_object(
                    'results', j.results, 'controls', j.controls, 'controls_ok', j.controls_ok,
                    'local_errors', j.local_errors, 'control_failure', j.control_failure,
-                   'heartbeat', j.heartbeat, 'gap', j.gap))
+                   'heartbeat', j.heartbeat, 'gap', j.gap,
+                   'maintenance', CASE WHEN j.maintenance THEN true END,
+                   'health', CASE WHEN j.maintenance THEN j.state END))
         FROM judged j
+        CROSS JOIN LATERAL (SELECT CASE WHEN j.maintenance THEN 'maintenance' ELSE j.state END AS state) m
         ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
             SET bin_end = EXCLUDED.bin_end, state = EXCLUDED.state, rank = EXCLUDED.rank,
                 bad = EXCLUDED.bad, evidence = EXCLUDED.evidence, merged_at = now()
@@ -375,6 +382,8 @@ END $$;
 -- Collects into merge_runs the runs of the window's target bins (merge_step), each with its
 -- vantage's health at the time: the merged vantage bin's, or, when it is not merged yet, the
 -- latest merged health of that vantage (healthy when there is none), marked provisional.
+-- A vantage in a maintenance window is 'maintenance' whether merged or not: the window, not
+-- its results, decides that, so nothing about it is assumed.
 CREATE OR REPLACE FUNCTION parallax.merge_target_runs(p_start timestamptz, p_end timestamptz,
                                            s parallax.merge_settings) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
@@ -393,8 +402,8 @@ BEGIN
     DELETE FROM pg_temp.merge_runs;
     INSERT INTO pg_temp.merge_runs
     WITH health AS (
-        SELECT a.id AS agent_id, vb.bin_start, m.state AS merged,
-               coalesce(m.state,
+        SELECT a.id AS agent_id, vb.bin_start, coalesce(w.state, m.state) AS merged,
+               coalesce(w.state, m.state,
                         (SELECT b.state FROM parallax.bins b
                          WHERE b.scope = 'vantage' AND b.subject_id = a.id AND b.bin_start < vb.bin_start
                          ORDER BY b.bin_start DESC LIMIT 1),
@@ -405,6 +414,9 @@ BEGIN
         LEFT JOIN LATERAL (
             SELECT b.state FROM parallax.bins b
             WHERE b.scope = 'vantage' AND b.subject_id = a.id AND b.bin_start = vb.bin_start) m ON true
+        CROSS JOIN LATERAL (
+            SELECT CASE WHEN parallax.in_maintenance('vantage', a.id, vb.bin_start, vb.bin_start + vwidth)
+                        THEN 'maintenance' END AS state) w
     )
     SELECT w.subject_id, r.agent_id, r.probe_id, p.kind, r.status, r.rtt_ms, h.state, h.merged IS NULL
     FROM (
@@ -607,7 +619,9 @@ BEGIN
                    'provisional', j.provisional, 'chronic', j.chronic,
                    'service_down', CASE WHEN j.state = 'down' AND j.host_answers THEN true END,
                    'failure', j.failure, 'failure_share', round(j.failure_share, 3)::float8,
-                   'baseline_ms', round(j.baseline_ms::numeric, 3)::float8))
+                   'baseline_ms', round(j.baseline_ms::numeric, 3)::float8,
+                   'maintenance', CASE WHEN parallax.in_maintenance('target', j.target_id, p_start, p_end)
+                                       THEN true END))
         FROM based j
         ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
             SET bin_end = EXCLUDED.bin_end, state = EXCLUDED.state, rank = EXCLUDED.rank,
@@ -781,7 +795,9 @@ BEGIN
                    'routers_down', j.routers_down, 'dns', j.dns, 'dns_down', j.dns_down,
                    'down_targets', j.down_names, 'impaired_targets', j.impaired_names,
                    'failure', j.failure, 'failing_vantages', j.failing,
-                   'other_vantages', j.not_failing))
+                   'other_vantages', j.not_failing,
+                   'maintenance', CASE WHEN parallax.in_maintenance('group', j.subject_id, j.bin_start, j.bin_end)
+                                       THEN true END))
         FROM judged j
         ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
             SET bin_end = EXCLUDED.bin_end, state = EXCLUDED.state, rank = EXCLUDED.rank,

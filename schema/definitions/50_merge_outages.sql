@@ -8,12 +8,13 @@
 -- (target: degraded/partial/down; group: degraded/servers_offline/dns_down/blackout;
 -- vantage: impaired/offline); detail the evidence (first_reached: when each stage was first
 -- seen; agreeing/disagreeing vantages; dominant_failure and failures per status; bin
--- counts; down_targets for groups).
+-- counts; down_targets for groups; maintenance: true when a bad bin of it fell in a
+-- maintenance window of its subject, or of a target's group).
 CREATE OR REPLACE VIEW parallax.outages AS
 SELECT id, scope, subject, started_at, ended_at, stage, detail
 FROM parallax.outage_events;
 
-COMMENT ON VIEW parallax.outages IS 'Outage events (scope target|group|vantage); ended_at NULL while open; stage = worst reached; detail = evidence.';
+COMMENT ON VIEW parallax.outages IS 'Outage events (scope target|group|vantage); ended_at NULL while open; stage = worst reached; detail = evidence (detail.maintenance: in a maintenance window).';
 
 -- One step of the outage tracker, a pure function of the state after the previous bin and
 -- this bin's verdict (bad true/false/NULL). An outage opens after open_after bad bins in a
@@ -254,7 +255,9 @@ BEGIN
                (array_agg(state ORDER BY rank DESC, bin_start) FILTER (WHERE bad))[1] AS stage,
                count(*) FILTER (WHERE bad) AS bad_bins,
                count(*) FILTER (WHERE NOT bad) AS good_bins,
-               count(*) FILTER (WHERE bad IS NULL) AS unknown_bins
+               count(*) FILTER (WHERE bad IS NULL) AS unknown_bins,
+               -- Bad bins only: they are never taken back when an extended outage closes.
+               coalesce(bool_or((evidence->>'maintenance')::boolean) FILTER (WHERE bad), false) AS maintenance
         FROM spans
         GROUP BY scope, subject_id, started_at
     ),
@@ -321,7 +324,8 @@ BEGIN
                parallax.jsonb_add_counts(parallax.jsonb_add_counts(
                    jsonb_build_object('bad', coalesce(su.bad_bins, 0), 'good', coalesce(su.good_bins, 0),
                                       'unknown', coalesce(su.unknown_bins, 0)),
-                   e.detail->'bins'), re.bins) AS bins
+                   e.detail->'bins'), re.bins) AS bins,
+               coalesce(su.maintenance, false) OR coalesce((e.detail->>'maintenance')::boolean, false) AS maintenance
         FROM found f
         -- Empty when only the closing bins are new: they lie after the outage's end.
         LEFT JOIN summary su USING (scope, subject_id, started_at)
@@ -345,7 +349,8 @@ BEGIN
                    'disagreeing', parallax.jsonb_minus(c.seen_fine, c.agreeing),
                    'dominant_failure', parallax.jsonb_top(c.failures),
                    'failures', c.failures,
-                   'bins', c.bins)
+                   'bins', c.bins,
+                   'maintenance', CASE WHEN c.maintenance THEN true END)
                || CASE WHEN c.scope = 'group' THEN jsonb_build_object('down_targets', c.down_targets)
                        ELSE '{}' END AS detail
         FROM combined c

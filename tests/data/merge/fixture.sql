@@ -138,7 +138,7 @@ BEGIN
 END $$;
 
 -- One character per bin k_from..k_to ('.' for no bin):
---   vantage  h healthy, i impaired, o offline, - no data
+--   vantage  h healthy, i impaired, o offline, - no data, m maintenance
 --   target   u up, g degraded, p partial, D down, ? unknown
 --   group    n normal, g degraded, s servers_offline, d dns_down, B blackout, ? unknown
 CREATE FUNCTION fx.timeline(scope text, subject text, k_from integer, k_to integer) RETURNS text
@@ -146,6 +146,7 @@ LANGUAGE sql STABLE
 RETURN (
     SELECT string_agg(coalesce(CASE v.state
                WHEN 'healthy' THEN 'h' WHEN 'impaired' THEN 'i' WHEN 'offline' THEN 'o' WHEN 'no_data' THEN '-'
+               WHEN 'maintenance' THEN 'm'
                WHEN 'up' THEN 'u' WHEN 'degraded' THEN 'g' WHEN 'partial' THEN 'p' WHEN 'down' THEN 'D'
                WHEN 'unknown' THEN '?' WHEN 'normal' THEN 'n' WHEN 'servers_offline' THEN 's'
                WHEN 'dns_down' THEN 'd' WHEN 'blackout' THEN 'B' END, '.'), '' ORDER BY k)
