@@ -121,6 +121,11 @@ void json_raw_number(json_t *json, const char *number)
     put(json, number ? number : "null");
 }
 
+void json_raw(json_t *json, const char *value)
+{
+    json_raw_number(json, value);
+}
+
 void json_int(json_t *json, int64_t v)
 {
     separate(json);

@@ -31,6 +31,8 @@ void json_key(json_t *json, const char *key);
 void json_string(json_t *json, const char *s);
 void json_raw_number(json_t *json, const char *number);
 void json_int(json_t *json, int64_t v);
+/* A JSON value the caller guarantees well-formed (a jsonb column's text), or null for NULL. */
+void json_raw(json_t *json, const char *value);
 void json_bool(json_t *json, int v);
 void json_null(json_t *json);
 

@@ -9,6 +9,8 @@ PACKAGES=(
     libzmq3-dev libprotobuf-c-dev protobuf-c-compiler # transport and wire contract
     libevent-dev libpq-dev                           # agent event loop, database client
     libssl-dev libldns-dev                           # https probes (OpenSSL), dns probes (ldns)
+    libcurl4-openssl-dev                             # the notifier's HTTP and SMTP client
+    prometheus-alertmanager                          # a real Alertmanager in the notification tests
     libcmocka-dev                                    # unit tests
     postgresql postgresql-client                     # the database (a private cluster is used)
     iproute2 nftables procps psmisc util-linux       # namespaces, fault injection, process control
