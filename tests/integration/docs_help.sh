@@ -17,6 +17,7 @@ check() {
 
 check parallax-agent "$("$AGENT" --help)" parallax-agent.8
 check parallax-coordinator "$("$COORD" --help)" parallax-coordinator.8
+check parallax-notifier "$("$NOTIFIER" --help)" parallax-notifier.8
 
 # Every command the top-level help lists: "  agent add NAME ...", "  agent list | show NAME",
 # "  agent enable|disable NAME" give agent add, agent list, agent show, agent enable, ...

@@ -39,6 +39,7 @@ ADMIN_DB=$DB
 CTL="$PX_BUILD_DIR/coordinator/ctl/parallaxctl"
 COORD="$PX_BUILD_DIR/coordinator/parallax-coordinator"
 AGENT="$PX_BUILD_DIR/agent/parallax-agent"
+NOTIFIER="$PX_BUILD_DIR/notifier/parallax-notifier"
 PIDS=()
 EXIT_HOOKS=()
 

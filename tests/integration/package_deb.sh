@@ -42,17 +42,23 @@ dpkg -i "$AGENT_DEB" "$COORD_DEB" >"$WORK/dpkg.log" 2>&1 || fail "dpkg -i failed
 [ "$(/usr/bin/parallax-agent --version)" = "parallax-agent 0.1.0" ] || fail "installed agent --version: $(/usr/bin/parallax-agent --version)"
 [ "$(/usr/bin/parallax-coordinator --version)" = "parallax-coordinator 0.1.0" ] || fail "installed coordinator --version"
 [ "$(/usr/bin/parallaxctl --version)" = "parallaxctl 0.1.0" ] || fail "installed parallaxctl --version"
+[ "$(/usr/bin/parallax-notifier --version)" = "parallax-notifier 0.1.0" ] || fail "installed parallax-notifier --version"
+dpkg-deb -f "$COORD_DEB" Depends | grep -q libcurl4 || fail "the coordinator package does not depend on libcurl4 (the notifier)"
 getent passwd parallax >/dev/null || fail "the coordinator package did not create the user parallax"
 for f in /usr/lib/systemd/system/parallax-agent.service /usr/lib/systemd/system/parallax-coordinator.service \
+         /usr/lib/systemd/system/parallax-notifier.service /usr/share/doc/parallax-coordinator/notifier.conf.example \
          /usr/share/parallax/install-agent.sh /usr/share/doc/parallax-coordinator/examples.sql; do
     [ -f "$f" ] || fail "$f not installed"
 done
 dpkg -L parallax-agent | grep -qx /usr/share/man/man8/parallax-agent.8 || fail "the agent's man page is not in its package"
 dpkg -L parallax-coordinator | grep -qx /usr/share/man/man8/parallaxctl.8 || fail "parallaxctl's man page is not in its package"
+dpkg -L parallax-coordinator | grep -qx /usr/share/man/man8/parallax-notifier.8 || fail "the notifier's man page is not in its package"
+/usr/bin/parallax-notifier --check -c /usr/share/doc/parallax-coordinator/notifier.conf.example >/dev/null ||
+    fail "the shipped example notifier.conf does not pass --check"
 
 log "systemd-analyze verify on the installed units"
 # --man=no: the man pages may be excluded by dpkg in minimal images; they are checked above.
-for unit in parallax-agent parallax-coordinator; do
+for unit in parallax-agent parallax-coordinator parallax-notifier; do
     systemd-analyze verify --man=no "/usr/lib/systemd/system/$unit.service" >"$WORK/verify.log" 2>&1 ||
         fail "systemd-analyze verify $unit.service: $(cat "$WORK/verify.log")"
     [ ! -s "$WORK/verify.log" ] || fail "systemd-analyze verify $unit.service warned: $(cat "$WORK/verify.log")"
@@ -68,10 +74,14 @@ for want in 'NoNewPrivileges=yes' 'ProtectSystem=strict' 'ProtectHome=yes' 'Priv
     grep -qx "$want" "$unit" || fail "the coordinator unit lacks $want"
 done
 grep -q 'CAP_NET_RAW' "$unit" && fail "the coordinator unit grants CAP_NET_RAW"
+unit=/usr/lib/systemd/system/parallax-notifier.service
+for want in 'NoNewPrivileges=yes' 'ProtectSystem=strict' 'User=parallax' 'CapabilityBoundingSet='; do
+    grep -qx "$want" "$unit" || fail "the notifier unit lacks $want"
+done
 
 log "dpkg -r removes them"
 dpkg -r parallax-agent parallax-coordinator >"$WORK/dpkg.log" 2>&1 || fail "dpkg -r failed: $(cat "$WORK/dpkg.log")"
-for f in /usr/bin/parallax-agent /usr/bin/parallax-coordinator /usr/bin/parallaxctl; do
+for f in /usr/bin/parallax-agent /usr/bin/parallax-coordinator /usr/bin/parallaxctl /usr/bin/parallax-notifier; do
     [ ! -e "$f" ] || fail "$f still there after dpkg -r"
 done
 log "ok"
