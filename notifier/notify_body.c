@@ -149,7 +149,7 @@ char *notify_body_alerts(const notify_body_alert_t *alerts, size_t n, size_t *le
         label(j, "summary", summary);
         label(j, "key", ev->key);
         json_object_end(j);
-        label(j, "startsAt", ev->started_at);
+        label(j, "startsAt", alerts[i].starts_at ? alerts[i].starts_at : ev->started_at);
         label(j, "endsAt", alerts[i].ends_at);
         json_object_end(j);
     }

@@ -16,6 +16,7 @@
 typedef struct notify_body_alert {
     const notify_event_t *ev; /* labels, annotations and startsAt */
     const char *stage;        /* the stage label, if not ev's (an earlier stage resolved) */
+    const char *starts_at;    /* startsAt, if not ev's started_at */
     const char *ends_at;      /* endsAt, RFC 3339 */
 } notify_body_alert_t;
 

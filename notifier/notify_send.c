@@ -93,6 +93,10 @@ static void send_alertmanager(notify_http_t *h, const notify_delivery_t *d, int6
     char now[NOTIFY_BODY_TIME_MAX], alive[NOTIFY_BODY_TIME_MAX];
     notify_body_time(now_us, now);
     notify_body_time(now_us + (int64_t)(NOTIFY_SEND_ALIVE_INTERVALS * interval_s) * 1000000, alive);
+    /* Alertmanager refuses an alert that starts after it ends, and takes one that ends
+     * ahead of its clock as still firing: times from the database's clock that lie ahead of
+     * ours (RFC 3339 in one format compares as text) are taken as now. */
+    const char *starts = ev->started_at && strcmp(ev->started_at, now) > 0 ? now : NULL;
     const char *ends = alive;
     if (is(ev->event, "withdrawn"))
         ends = now;
@@ -100,17 +104,19 @@ static void send_alertmanager(notify_http_t *h, const notify_delivery_t *d, int6
         /* A test alert shows up, then goes away by itself after one interval. */
         notify_body_time(now_us + (int64_t)interval_s * 1000000, alive);
     else if (ev->ended_at)
-        ends = ev->ended_at;
+        ends = strcmp(ev->ended_at, now) > 0 ? now : ev->ended_at;
     notify_body_alert_t *alerts = calloc(n_earlier + 1, sizeof *alerts);
     if (!alerts) {
         fail(res, NOTIFY_RETRY, "out of memory");
         return;
     }
-    alerts[0] = (notify_body_alert_t){.ev = ev, .ends_at = ends};
+    alerts[0] = (notify_body_alert_t){.ev = ev, .starts_at = starts, .ends_at = ends};
     /* An earlier stage ends when this event ended it: now, or at the outage's end. */
     for (size_t i = 0; i < n_earlier; i++)
-        alerts[i + 1] = (notify_body_alert_t){
-            .ev = ev, .stage = earlier[i], .ends_at = ends == alive ? now : ends};
+        alerts[i + 1] = (notify_body_alert_t){.ev = ev,
+                                              .stage = earlier[i],
+                                              .starts_at = starts,
+                                              .ends_at = ends == alive ? now : ends};
     post_alerts(h, d->receiver.url, alerts, n_earlier + 1, res);
     free(alerts);
 }
@@ -168,8 +174,13 @@ void notify_send_alerts(notify_http_t *h, const notify_receiver_t *r, const noti
         fail(res, NOTIFY_RETRY, "out of memory");
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        a[i] = (notify_body_alert_t){.ev = &alerts[i], .ends_at = alive};
+    char now[NOTIFY_BODY_TIME_MAX];
+    notify_body_time(now_us, now);
+    for (size_t i = 0; i < n; i++) {
+        const char *s = alerts[i].started_at;
+        a[i] = (notify_body_alert_t){
+            .ev = &alerts[i], .starts_at = s && strcmp(s, now) > 0 ? now : NULL, .ends_at = alive};
+    }
     post_alerts(h, r->url, a, n, res);
     free(a);
 }
