@@ -210,3 +210,21 @@ int ctl_parse_id(const char *label, const char *s, uint64_t *id, err_t *err)
     }
     return 0;
 }
+
+int ctl_parse_line(const char *label, const char *s, size_t max, err_t *err)
+{
+    size_t len = strlen(s);
+    int printable = 1;
+    for (const char *p = s; printable && *p; p++)
+        printable = !iscntrl((unsigned char)*p);
+    if (!printable) {
+        /* Not echoed: the message must stay one line. */
+        err_set(err, "bad %s: expected 1 to %zu printable characters on one line", label, max);
+        return -1;
+    }
+    if (len == 0 || len > max) {
+        err_set(err, "bad %s '%s': expected 1 to %zu printable characters", label, s, max);
+        return -1;
+    }
+    return 0;
+}

@@ -4,6 +4,7 @@
 #ifndef PX_CTL_PARSE_H
 #define PX_CTL_PARSE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -40,6 +41,13 @@ int ctl_parse_duration(const char *label, const char *s, uint64_t *seconds, err_
 
 /* An outage id: a whole number from 1 to 2^63-1. Sets *id. Returns 0 or -1 (err set). */
 int ctl_parse_id(const char *label, const char *s, uint64_t *id, err_t *err);
+
+/* Longest target group name, in bytes (a group is free text for people and SQL). */
+#define CTL_PARSE_GROUP_MAX 128
+
+/* One line of free text (a group name, a reason): 1 to max bytes, no control characters.
+ * Returns 0 or -1 (err set; a value with a control character is not echoed). */
+int ctl_parse_line(const char *label, const char *s, size_t max, err_t *err);
 
 /* An absolute path without control characters (it goes into a line-based config file).
  * Returns 0 or -1 (err set). */

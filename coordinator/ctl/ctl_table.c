@@ -86,3 +86,21 @@ int ctl_table_print(const ctl_table_t *table, FILE *out)
     free(width);
     return rc;
 }
+
+int ctl_table_print_rows(const ctl_rows_t *rows, size_t ncols, const char *const *headers,
+                         FILE *out)
+{
+    const char **cells = calloc(ncols ? ncols : 1, sizeof *cells);
+    ctl_table_t *table = cells ? ctl_table_new(ncols, headers) : NULL;
+    int rc = table ? 0 : -1;
+    for (size_t r = 0; rc == 0 && r < ctl_rows_count(rows); r++) {
+        for (size_t c = 0; c < ncols; c++)
+            cells[c] = ctl_rows_get(rows, r, c);
+        rc = ctl_table_add(table, cells);
+    }
+    if (rc == 0)
+        rc = ctl_table_print(table, out);
+    ctl_table_destroy(&table);
+    free(cells);
+    return rc;
+}

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "ctl_db.h"
+
 typedef struct ctl_table ctl_table_t;
 
 /* A table with ncols columns named by headers (copied). Returns NULL if out of memory.
@@ -22,5 +24,10 @@ int ctl_table_add(ctl_table_t *table, const char *const *cells);
 /* Writes the header and the rows to out; a line ends with its last non-empty cell, so no line
  * carries trailing blanks. Returns 0, or -1 on a write error. */
 int ctl_table_print(const ctl_table_t *table, FILE *out);
+
+/* Writes the first ncols columns of every row of rows as a table under headers. Returns 0,
+ * or -1 on a write error or out of memory. */
+int ctl_table_print_rows(const ctl_rows_t *rows, size_t ncols, const char *const *headers,
+                         FILE *out);
 
 #endif

@@ -17,20 +17,6 @@
 #include "json.h"
 #include "ctl_table.h"
 
-#define GROUP_MAX 128
-
-/* A group is free text for people and SQL, but one printable line. */
-static int group_valid(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len > GROUP_MAX)
-        return 0;
-    for (const char *p = s; *p; p++)
-        if (iscntrl((unsigned char)*p))
-            return 0;
-    return 1;
-}
-
 /* Parses every --probe into out->probes, refusing bad specs and duplicates (two spellings of
  * the same probe, such as smtp and smtp:25, are the same probe). */
 static int parse_probes(const ctl_args_t *args, ctl_target_add_opts_t *out, err_t *err)
@@ -131,11 +117,8 @@ int ctl_target_add_parse(int argc, char **argv, ctl_target_add_opts_t *out, err_
     }
     if (ctl_parse_address("--address", address, out->address, err) < 0)
         goto done;
-    if (out->group && !group_valid(out->group)) {
-        err_set(err, "bad --group '%s': expected 1 to %d printable characters", out->group,
-                GROUP_MAX);
+    if (out->group && ctl_parse_line("--group", out->group, CTL_PARSE_GROUP_MAX, err) < 0)
         goto done;
-    }
     if (ctl_parse_role("--role", out->role, err) < 0)
         goto done;
     if (interval && ctl_parse_uint("--interval", interval, 1, 86400, &out->interval_s, err) < 0)

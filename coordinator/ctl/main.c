@@ -9,6 +9,7 @@
 #include "ctl_agent.h"
 #include "ctl_command.h"
 #include "ctl_db.h"
+#include "ctl_maintenance.h"
 #include "ctl_migrate.h"
 #include "ctl_outage.h"
 #include "ctl_retention.h"
@@ -54,6 +55,10 @@ static const char usage_main[] =
     "  retention run           remove now what is past its keep_* setting\n"
     "  verify [--since D | --all]\n"
     "                          merge the span again from scratch and list what differs\n"
+    "  maintenance add --agent A | --target T | --group G --from T --until T | --for D\n"
+    "                          a maintenance window: no vantage outage, flagged verdicts\n"
+    "  maintenance list | remove ID\n"
+    "                          the windows in force or to come; remove one\n"
     "\n"
     "options:\n"
     "  --db CONNINFO  PostgreSQL connection string or URI (default: libpq's PG* environment\n"
@@ -81,6 +86,7 @@ static const command_table_t tables[] = {
     {ctl_target_commands, &ctl_target_command_count},
     {ctl_settings_commands, &ctl_settings_command_count},
     {ctl_retention_commands, &ctl_retention_command_count},
+    {ctl_maintenance_commands, &ctl_maintenance_command_count},
 };
 
 /* The entry for group and name (NULL name: the group itself), or NULL. */
