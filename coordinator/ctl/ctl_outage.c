@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ctl_args.h"
+#include "ctl_maintenance.h"
 #include "ctl_fmt.h"
 #include "ctl_parse.h"
 #include "ctl_table.h"
@@ -298,6 +299,10 @@ static const char json_sql[] =
     "'lasted_s', greatest(extract(epoch FROM coalesce(o.ended_at, now()) - o.started_at), "
     "0)::bigint, "
     "'detail', o.detail, "
+    "'maintenance', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', w.id, 'scope', w.scope, "
+    "  'subject', w.subject, 'starts_at', w.starts_at, 'ends_at', w.ends_at, 'reason', w.reason) "
+    "  ORDER BY w.starts_at, w.id), '[]') FROM parallax.outage_events e, "
+    "  parallax.maintenance_windows w WHERE e.id = o.id AND " CTL_MAINTENANCE_OVERLAPS "), "
     "'bins', (SELECT coalesce(jsonb_agg(jsonb_build_object('bin_start', b.bin_start, "
     "  'state', b.state, 'evidence', b.evidence) ORDER BY b.bin_start), '[]') "
     "  FROM parallax.bins b WHERE b.scope = o.scope AND b.bin_start >= o.started_at "
@@ -403,6 +408,8 @@ static int explain_text(ctl_db_t *db, const char *idtext, FILE *out, err_t *err)
                     "counted): %s\n",
                     chronic);
     }
+    if (ctl_maintenance_explain(db, idtext, out, err) < 0)
+        goto done;
     if (ctl_rows_count(stages) > 0) {
         fprintf(out, "\nstages, when first reached:\n");
         for (size_t r = 0; r < ctl_rows_count(stages); r++) {

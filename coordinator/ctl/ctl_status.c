@@ -9,6 +9,7 @@
 
 #include "ctl_agent.h"
 #include "ctl_args.h"
+#include "ctl_maintenance.h"
 #include "ctl_outage.h"
 #include "ctl_parse.h"
 #include "ctl_table.h"
@@ -37,12 +38,15 @@ enum {
     A_DROPPED,
     A_SKIPPED,
     A_OFFSET,
-    A_REFUSED
+    A_REFUSED,
+    A_MAINTENANCE
 };
 
 static const char agents_sql[] =
     "SELECT agent, country, asn::text, state, to_char(last_seen, 'YYYY-MM-DD HH24:MI:SS'), "
-    "health, dropped::text, skipped::text, clock_offset_ms::text, refused "
+    "health, dropped::text, skipped::text, clock_offset_ms::text, refused, "
+    "EXISTS (SELECT 1 FROM parallax.maintenance_windows w WHERE w.active "
+    "AND w.scope = 'vantage' AND w.subject = agent)::text "
     "FROM parallax.agent_status($1::bigint * interval '1 second') ORDER BY agent";
 
 static const char agents_json_sql[] =
@@ -50,7 +54,9 @@ static const char agents_json_sql[] =
     "'asn', s.asn, 'enabled', s.enabled, 'state', s.state, 'last_seen', s.last_seen, "
     "'health', s.health, 'health_at', s.health_at, 'dropped', s.dropped, 'skipped', s.skipped, "
     "'clock_offset_ms', s.clock_offset_ms, 'agent_version', s.agent_version, "
-    "'refused', s.refused, 'refused_at', s.refused_at) "
+    "'refused', s.refused, 'refused_at', s.refused_at, "
+    "'maintenance', EXISTS (SELECT 1 FROM parallax.maintenance_windows w WHERE w.active "
+    "AND w.scope = 'vantage' AND w.subject = s.agent)) "
     "ORDER BY s.agent), '[]')::text "
     "FROM parallax.agent_status($1::bigint * interval '1 second') s";
 
@@ -59,10 +65,12 @@ static int status_json(ctl_db_t *db, const char *window, FILE *out, err_t *err)
     const ctl_outage_filter_t open = {0, NULL, 1};
     char *agents = ctl_db_query_text(db, agents_json_sql, 1, &window, err);
     char *outages = agents ? ctl_outage_list_json(db, &open, err) : NULL;
+    char *maintenance = outages ? ctl_maintenance_active_json(db, err) : NULL;
     int rc = -1;
-    if (outages) {
-        rc = fprintf(out, "{\"window_s\": %s, \"agents\": %s, \"outages\": %s}\n", window, agents,
-                     outages) < 0
+    if (maintenance) {
+        rc = fprintf(out,
+                     "{\"window_s\": %s, \"agents\": %s, \"outages\": %s, \"maintenance\": %s}\n",
+                     window, agents, outages, maintenance) < 0
                  ? -1
                  : 0;
         if (rc < 0)
@@ -70,6 +78,7 @@ static int status_json(ctl_db_t *db, const char *window, FILE *out, err_t *err)
     }
     free(agents);
     free(outages);
+    free(maintenance);
     return rc;
 }
 
@@ -87,10 +96,14 @@ static int agents_table(const ctl_rows_t *rows, FILE *out)
     int rc = 0;
     for (size_t r = 0; rc == 0 && r < ctl_rows_count(rows); r++) {
         const char *last = ctl_rows_get(rows, r, A_LAST_SEEN);
+        /* An agent in a maintenance window keeps its state, marked: its verdicts do not count. */
+        char state[64];
+        snprintf(state, sizeof state, "%s%s", ctl_rows_get(rows, r, A_STATE),
+                 strcmp(ctl_rows_get(rows, r, A_MAINTENANCE), "true") == 0 ? " (maintenance)" : "");
         const char *cells[] = {ctl_rows_get(rows, r, A_NAME),
                                ctl_rows_get(rows, r, A_COUNTRY),
                                ctl_rows_get(rows, r, A_ASN),
-                               ctl_rows_get(rows, r, A_STATE),
+                               state,
                                last ? last : "never",
                                ctl_rows_get(rows, r, A_HEALTH),
                                ctl_rows_get(rows, r, A_DROPPED),
@@ -140,6 +153,8 @@ int ctl_status_show(ctl_db_t *db, uint64_t window_s, int json, FILE *out, err_t 
         err_set(err, "cannot write the status: %s", errno ? strerror(errno) : "out of memory");
         goto done;
     }
+    if (ctl_maintenance_status(db, out, err) < 0)
+        goto done;
     fprintf(out, "\noutages going on:\n");
     const ctl_outage_filter_t open = {0, NULL, 1};
     rc = ctl_outage_list(db, &open, 0, out, err);
@@ -161,10 +176,10 @@ static const char usage_status[] =
     "vantage health, how many results its spool dropped (DROPS) and how many runs it could\n"
     "not start on time (SKIPPED: the run before still going, or the agent late), both from\n"
     "parallax.gaps, and its clock offset against the coordinator's. Then the outages going\n"
-    "on now.\n"
+    "on now, and the maintenance windows in force (an agent in one is marked \"(maintenance)\").\n"
     "  --window DURATION  the session window (default 60s, the coordinator's default\n"
     "                     session timeout)\n"
-    "  --json             one JSON object {window_s, agents, outages}\n"
+    "  --json             one JSON object {window_s, agents, outages, maintenance}\n"
     "SQL: SELECT * FROM parallax.agent_status(interval '60 s');\n";
 
 static int cmd_status(ctl_session_t *s, int argc, char **argv, err_t *err)
