@@ -23,6 +23,8 @@
 #include "log.h"
 #include "log_limit.h"
 #include "merger.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "router.h"
 #include "refusals.h"
 #include "sessions.h"
@@ -72,9 +74,21 @@ typedef struct pending {
     Parallax__Envelope *env;        /* unpacked from msg */
     Parallax__ResultBatch admitted; /* a view of env's batch: what the door let in */
     door_report_t door;             /* ... and what it did not */
+    int64_t recv_mono_us;           /* its receipt, for the ingest latency */
     int agent_id;
     char name[64];
 } pending_t;
+
+/* The loop's metrics (docs/metrics.md); the merger registers the database-derived ones. */
+typedef struct coord_metrics {
+    metrics_family_t *batches, *duplicates, *results, *latency, *rejected;
+    metrics_family_t *door_results, *door_gaps, *door_clamped, *spool_dropped;
+    metrics_family_t *handshakes, *messages, *sessions, *db_up;
+} coord_metrics_t;
+
+/* From a local commit (a few ms) to a database under load or a large group (seconds). */
+static const double coord_latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                               0.25,  0.5,    1,     2.5,  5,     10};
 
 struct coord {
     coord_config_t cfg;
@@ -95,6 +109,9 @@ struct coord {
     int db_was_up;       /* for logging the loss of the database once */
     int64_t housekeeping_mono_us;
     merger_t *merger; /* started by coord_run(), stopped at its clean end or by coord_destroy() */
+    metrics_t *metrics;
+    coord_metrics_t m;
+    metrics_http_t *http; /* NULL: metrics_listen is none, or its address could not be bound */
     pending_t group[COORD_GROUP_MAX_BATCHES];
     size_t n_group, group_results;
     int sigfd;
@@ -154,6 +171,73 @@ static int save_new_keys(coord_t *c, err_t *fatal)
     return 0;
 }
 
+/* Registers the loop's metrics and the process's. Returns 0, or -1 on out of memory. */
+static int register_metrics(coord_t *c)
+{
+    metrics_t *r = c->metrics;
+    coord_metrics_t *m = &c->m;
+    m->batches = metrics_family_new(r, METRICS_COUNTER, "parallax_batches_ingested_total",
+                                    "Result batches stored.", "agent", NULL, 0);
+    m->duplicates =
+        metrics_family_new(r, METRICS_COUNTER, "parallax_batches_duplicate_total",
+                           "Batches received again after they were stored.", "agent", NULL, 0);
+    m->results = metrics_family_new(r, METRICS_COUNTER, "parallax_results_ingested_total",
+                                    "Results stored.", "agent", NULL, 0);
+    m->latency =
+        metrics_family_new(r, METRICS_HISTOGRAM, "parallax_ingest_latency_seconds",
+                           "From a batch's receipt to its commit.", NULL, coord_latency_buckets,
+                           sizeof coord_latency_buckets / sizeof coord_latency_buckets[0]);
+    m->rejected = metrics_family_new(
+        r, METRICS_COUNTER, "parallax_batches_rejected_total",
+        "Batches not stored: invalid (never will be), not_allowed (agent disabled), retry.",
+        "reason", NULL, 0);
+    m->door_results = metrics_family_new(
+        r, METRICS_COUNTER, "parallax_door_refused_results_total",
+        "Results refused at the door: stamped outside the accepted window.", "agent", NULL, 0);
+    m->door_gaps = metrics_family_new(r, METRICS_COUNTER, "parallax_door_refused_gaps_total",
+                                      "Gap records refused at the door.", "agent", NULL, 0);
+    m->door_clamped = metrics_family_new(r, METRICS_COUNTER, "parallax_door_clamped_gaps_total",
+                                         "Gap records cut to the accepted window, then stored.",
+                                         "agent", NULL, 0);
+    m->spool_dropped = metrics_family_new(
+        r, METRICS_COUNTER, "parallax_spool_dropped_total",
+        "Runs whose results an agent's spool dropped, as its gap records report them.", "agent",
+        NULL, 0);
+    m->handshakes = metrics_family_new(r, METRICS_COUNTER, "parallax_handshakes_refused_total",
+                                       "CURVE handshakes refused: unregistered or disabled keys.",
+                                       "reason", NULL, 0);
+    m->messages = metrics_family_new(r, METRICS_COUNTER, "parallax_messages_refused_total",
+                                     "Messages dropped: not_admitted, malformed, protocol_version.",
+                                     "reason", NULL, 0);
+    m->sessions = metrics_family_new(r, METRICS_GAUGE, "parallax_sessions",
+                                     "Agents with a session.", NULL, NULL, 0);
+    m->db_up =
+        metrics_family_new(r, METRICS_GAUGE, "parallax_database_up",
+                           "1 while the loop's database connection is ready.", NULL, NULL, 0);
+    metrics_family_t *build = metrics_family_new(r, METRICS_GAUGE, "parallax_build_info",
+                                                 "The coordinator's version.", "version", NULL, 0);
+    metrics_family_t *start =
+        metrics_family_new(r, METRICS_GAUGE, "parallax_start_time_seconds",
+                           "Unix time the coordinator started.", NULL, NULL, 0);
+    if (!m->batches || !m->duplicates || !m->results || !m->latency || !m->rejected ||
+        !m->door_results || !m->door_gaps || !m->door_clamped || !m->spool_dropped ||
+        !m->handshakes || !m->messages || !m->sessions || !m->db_up || !build || !start)
+        return -1;
+    metrics_set(build, (const char *const[]){PX_VERSION}, 1);
+    metrics_set(start, NULL, (double)time_now_us() / 1e6);
+    /* Every reason from the start, so that rate() sees the first refusal as an increase. */
+    static const char *const rejected[] = {"invalid", "not_allowed", "retry"};
+    static const char *const handshakes[] = {"unregistered", "disabled"};
+    static const char *const messages[] = {"not_admitted", "malformed", "protocol_version"};
+    for (size_t i = 0; i < 3; i++) {
+        metrics_add(m->rejected, &rejected[i], 0);
+        metrics_add(m->messages, &messages[i], 0);
+    }
+    for (size_t i = 0; i < 2; i++)
+        metrics_add(m->handshakes, &handshakes[i], 0);
+    return 0;
+}
+
 coord_t *coord_new(const coord_config_t *cfg, err_t *err)
 {
     coord_t *c = calloc(1, sizeof *c);
@@ -171,7 +255,8 @@ coord_t *coord_new(const coord_config_t *cfg, err_t *err)
         !(c->refusals = refusals_new(COORD_MAX_SESSIONS)) ||
         !(c->zap_log = log_limit_new(COORD_LOG_LIMIT_KEYS, COORD_REFUSAL_PERIOD_US)) ||
         !(c->drop_log = log_limit_new(COORD_LOG_LIMIT_KEYS, COORD_REFUSAL_PERIOD_US)) ||
-        !(c->door_log = log_limit_new(COORD_LOG_LIMIT_KEYS, COORD_REFUSAL_PERIOD_US))) {
+        !(c->door_log = log_limit_new(COORD_LOG_LIMIT_KEYS, COORD_REFUSAL_PERIOD_US)) ||
+        !(c->metrics = metrics_new()) || register_metrics(c) < 0) {
         err_set(err, "out of memory");
         goto fail;
     }
@@ -200,6 +285,7 @@ void coord_destroy(coord_t **coord)
         return;
     coord_t *c = *coord;
     group_clear(c);
+    metrics_http_stop(&c->http);
     merger_stop(&c->merger);
     router_destroy(&c->router);
     store_destroy(&c->store);
@@ -210,6 +296,7 @@ void coord_destroy(coord_t **coord)
     log_limit_destroy(&c->zap_log);
     log_limit_destroy(&c->drop_log);
     log_limit_destroy(&c->door_log);
+    metrics_destroy(&c->metrics);
     if (c->sigfd >= 0)
         close(c->sigfd);
     free(c);
@@ -435,12 +522,13 @@ static int authorize(void *arg, const char *public_key, char *user_id, size_t le
     coord_t *c = arg;
     const allow_entry_t *e = allow_find_enabled(c->allow, public_key);
     if (!e) {
+        const allow_entry_t *known = allow_find(c->allow, public_key);
+        metrics_add(c->m.handshakes, (const char *const[]){known ? "disabled" : "unregistered"}, 1);
         /* Limited: an unauthenticated peer reconnecting in a loop must not flood the log. A
          * known (disabled) agent gets a line a minute of its own; unregistered keys share
          * one, since a peer can make any number of them. */
         int shared;
         char note[80];
-        const allow_entry_t *known = allow_find(c->allow, public_key);
         if (!log_allowed(c->zap_log, known ? public_key : COORD_UNREGISTERED, note, sizeof note,
                          &shared))
             return 0;
@@ -618,6 +706,47 @@ static void record_refusals(coord_t *c, const store_batch_t *items)
         log_warn("refusals not counted in the database: %s", err.msg);
 }
 
+/* Counts the fate of the group's batches (docs/metrics.md), once stored. */
+static void count_group(coord_t *c, const store_batch_t *items)
+{
+    int64_t now = time_mono_us();
+    for (size_t i = 0; i < c->n_group; i++) {
+        const pending_t *p = &c->group[i];
+        const char *const agent[] = {p->name};
+        switch (items[i].verdict) {
+        case STORE_INGEST_STORED:
+            break;
+        case STORE_INGEST_DUPLICATE:
+            metrics_add(c->m.duplicates, agent, 1);
+            continue;
+        case STORE_INGEST_NOT_ALLOWED:
+            metrics_add(c->m.rejected, (const char *const[]){"not_allowed"}, 1);
+            continue;
+        case STORE_INGEST_RETRY:
+            metrics_add(c->m.rejected, (const char *const[]){"retry"}, 1);
+            continue;
+        case STORE_INGEST_REJECT:
+            metrics_add(c->m.rejected, (const char *const[]){"invalid"}, 1);
+            continue;
+        }
+        metrics_add(c->m.batches, agent, 1);
+        metrics_add(c->m.results, agent, (double)p->admitted.n_results);
+        metrics_observe(c->m.latency, NULL, (double)(now - p->recv_mono_us) / 1e6);
+        uint64_t dropped = 0;
+        for (size_t g = 0; g < p->admitted.n_gaps; g++)
+            if (p->admitted.gaps[g]->reason == PARALLAX__GAP_REASON__GAP_SPOOL_DROPPED)
+                dropped += p->admitted.gaps[g]->count;
+        if (dropped)
+            metrics_add(c->m.spool_dropped, agent, (double)dropped);
+        if (p->door.refused_results)
+            metrics_add(c->m.door_results, agent, p->door.refused_results);
+        if (p->door.refused_gaps)
+            metrics_add(c->m.door_gaps, agent, p->door.refused_gaps);
+        if (p->door.clamped_gaps)
+            metrics_add(c->m.door_clamped, agent, p->door.clamped_gaps);
+    }
+}
+
 /* Stores the group of batches received so far and answers each. */
 static void group_flush(coord_t *c)
 {
@@ -628,6 +757,7 @@ static void group_flush(coord_t *c)
         items[i] =
             (store_batch_t){.agent_id = c->group[i].agent_id, .batch = &c->group[i].admitted};
     store_ingest(c->store, items, c->n_group);
+    count_group(c, items);
     record_refusals(c, items);
     for (size_t i = 0; i < c->n_group; i++) {
         const pending_t *p = &c->group[i];
@@ -678,6 +808,7 @@ static void group_add(coord_t *c, router_msg_t *msg, Parallax__Envelope **env,
     p->env = *env;
     *env = NULL;
     p->agent_id = agent->agent_id;
+    p->recv_mono_us = time_mono_us();
     snprintf(p->name, sizeof p->name, "%s", agent->name);
     int64_t offset_us = 0, rtt_us;
     if (s && clocksync_estimate(&s->clock, &offset_us, &rtt_us) < 0)
@@ -728,6 +859,7 @@ static void handle_message(coord_t *c, router_msg_t *msg)
     int shared;
     char note[80];
     if (!agent) {
+        metrics_add(c->m.messages, (const char *const[]){"not_admitted"}, 1);
         /* Limited: a disabled agent resends its whole spool. */
         if (!log_allowed(c->drop_log, msg->user_id, note, sizeof note, &shared))
             return;
@@ -744,7 +876,11 @@ static void handle_message(coord_t *c, router_msg_t *msg)
     if (!env) {
         /* Another version's message is refused whatever wire_unpack made of the rest. */
         uint32_t version;
-        if (wire_peek_version(msg->data, msg->len, &version) == 0 && version != PX_PROTOCOL_VERSION)
+        int other =
+            wire_peek_version(msg->data, msg->len, &version) == 0 && version != PX_PROTOCOL_VERSION;
+        metrics_add(c->m.messages, (const char *const[]){other ? "protocol_version" : "malformed"},
+                    1);
+        if (other)
             refuse_version(c, agent, version);
         else if (!log_allowed(c->drop_log, msg->user_id, note, sizeof note, &shared))
             return;
@@ -908,9 +1044,18 @@ int coord_run(coord_t *c, err_t *err)
     /* After the signals are blocked, so that its thread inherits the mask. */
     /* Every day of the accepted window (door.h) has its partition before a result comes. */
     int past_days = (int)((c->cfg.accept_past_s + 86399) / 86400);
-    if (!(c->merger = merger_start(c->cfg.database, past_days, err)))
+    if (!(c->merger = merger_start(c->cfg.database, past_days, c->metrics, err)))
         return -1;
     log_info("listening on %s", c->cfg.listen);
+    /* Also after the signals are blocked. A failure is no reason to stop taking results:
+     * several coordinators may share a host, and only one gets the default port. */
+    if (strcmp(c->cfg.metrics_listen, METRICS_HTTP_OFF) != 0) {
+        err_t merr = {{0}};
+        if (!(c->http = metrics_http_start(c->cfg.metrics_listen, c->metrics, &merr)))
+            log_warn("%s; running on without the metrics endpoint (metrics_listen)", merr.msg);
+        else
+            log_info("metrics at http://%s/metrics", c->cfg.metrics_listen);
+    }
     while (!c->stopping) {
         if (db_ensure(c, err) == -2)
             return -1;
@@ -937,7 +1082,10 @@ int coord_run(coord_t *c, err_t *err)
             db_changes(c);
         drain_agents(c);
         housekeeping(c);
+        metrics_set(c->m.sessions, NULL, (double)sessions_count(c->sessions));
+        metrics_set(c->m.db_up, NULL, c->db_ready ? 1 : 0);
     }
+    metrics_http_stop(&c->http);
     /* A merge under way is cancelled: what it had taken stays queued for the next start. */
     merger_stop(&c->merger);
     log_info("stopped");

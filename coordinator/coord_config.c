@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "conninfo.h"
+#include "metrics_http.h"
 
 static int copy_text(const config_t *cfg, const char *key, const char *value, char *dst, err_t *err)
 {
@@ -36,9 +37,17 @@ static int endpoint_ok(const char *s)
 
 int coord_config_load(const char *path, coord_config_t *out, err_t *err)
 {
-    static const char *const known[] = {
-        "listen",        "advertise",      "database", "key_file",    "session_timeout_s",
-        "accept_past_s", "accept_ahead_s", "sslmode",  "sslrootcert", NULL};
+    static const char *const known[] = {"listen",
+                                        "advertise",
+                                        "database",
+                                        "key_file",
+                                        "session_timeout_s",
+                                        "accept_past_s",
+                                        "accept_ahead_s",
+                                        "sslmode",
+                                        "sslrootcert",
+                                        "metrics_listen",
+                                        NULL};
     memset(out, 0, sizeof *out);
     config_t *cfg = config_read(path, err);
     if (!cfg)
@@ -80,6 +89,20 @@ int coord_config_load(const char *path, coord_config_t *out, err_t *err)
                         COORD_ACCEPT_PAST_DEFAULT_S, &out->accept_past_s, err) < 0 ||
         config_get_uint(cfg, "accept_ahead_s", COORD_ACCEPT_AHEAD_MIN_S, COORD_ACCEPT_AHEAD_MAX_S,
                         COORD_ACCEPT_AHEAD_DEFAULT_S, &out->accept_ahead_s, err) < 0)
+        goto out;
+    const char *metrics = config_get(cfg, "metrics_listen");
+    if (!metrics)
+        metrics = COORD_METRICS_LISTEN_DEFAULT;
+    char host[COORD_CONFIG_TEXT_MAX];
+    uint16_t port;
+    err_t why = {{0}};
+    if (strcmp(metrics, METRICS_HTTP_OFF) != 0 &&
+        metrics_http_parse(metrics, host, sizeof host, &port, &why) < 0) {
+        err_set(err, "%s: 'metrics_listen': %s (or 'none')",
+                config_where(cfg, "metrics_listen", where, sizeof where), why.msg);
+        goto out;
+    }
+    if (copy_text(cfg, "metrics_listen", metrics, out->metrics_listen, err) < 0)
         goto out;
     rc = 0;
 out:

@@ -18,6 +18,10 @@
 #define COORD_ACCEPT_AHEAD_MIN_S 60
 #define COORD_ACCEPT_AHEAD_MAX_S 86400
 
+/* The /metrics endpoint (metrics_http.h): loopback by default, so it works out of the box on
+ * the coordinator's host and exposes nothing; "none" turns it off. */
+#define COORD_METRICS_LISTEN_DEFAULT "127.0.0.1:9467"
+
 typedef struct coord_config {
     char listen[COORD_CONFIG_TEXT_MAX]; /* ZeroMQ endpoint to bind, e.g. tcp://0.0.0.0:7000 */
     char
@@ -28,6 +32,7 @@ typedef struct coord_config {
     uint64_t session_timeout_s;           /* an agent silent this long is expired */
     uint64_t accept_past_s;  /* results and gaps stamped longer ago than this are refused */
     uint64_t accept_ahead_s; /* ... and those stamped further ahead than this */
+    char metrics_listen[COORD_CONFIG_TEXT_MAX]; /* HOST:PORT of /metrics, or "none" */
     int new_key; /* --new-key: a missing key_file may be made anew though the database has a
                   * key registered (not from the file: a command-line decision) */
 } coord_config_t;

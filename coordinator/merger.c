@@ -38,6 +38,9 @@
  * doubles it again. */
 #define MERGER_RETENTION_CHUNK 10000
 #define MERGER_RETENTION_CHUNK_MIN 100
+/* The database-derived metrics are read this often: fresh enough for a scrape every 15 s,
+ * and one small query (parallax.metrics_snapshot()) every 5 s costs the database nothing. */
+#define MERGER_METRICS_PERIOD_US (5 * 1000000LL)
 #define MERGER_BACKOFF_MIN_MS 250
 #define MERGER_BACKOFF_MAX_MS 10000
 
@@ -53,7 +56,101 @@ struct merger {
     long retention_rows, retention_partitions; /* removed by the pass under way */
     long retention_chunk;
     int past_days; /* partitions kept made from this many days back */
+    int64_t metrics_due_us;
+    metrics_family_t *merge_seconds, *merge_bins, *snapshot_at;
+    /* The families metrics_snapshot() fills, refreshed as a whole each time (metrics_sweep). */
+    metrics_family_t *from_db[8];
+    size_t n_from_db;
 };
+
+/* Merges of a few milliseconds (a bin or two) to a backlog of a minute. */
+static const double merge_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                       0.5,   1,      2.5,   5,    10,    30,   60};
+
+/* What parallax.metrics_snapshot() returns, as docs/metrics.md names them; drop: series the
+ * snapshot no longer names are removed (an agent gone) rather than set to 0. */
+static const struct {
+    metrics_type_t type;
+    const char *name, *help, *labels;
+    int drop;
+} merger_db_metrics[] = {
+    {METRICS_GAUGE, "parallax_outages_open", "Open outages by scope and worst stage reached.",
+     "scope,stage", 0},
+    {METRICS_GAUGE, "parallax_agents", "Agents by state.", "state", 0},
+    {METRICS_GAUGE, "parallax_agent_clock_offset_seconds",
+     "The agent's clock minus the coordinator's, as stored.", "agent", 1},
+    {METRICS_GAUGE, "parallax_merge_backlog_bins",
+     "Entries waiting in parallax.merge_queue (a bin may be queued more than once).", NULL, 0},
+    {METRICS_GAUGE, "parallax_merge_backlog_due_bins",
+     "Entries of parallax.merge_queue already closed, due to be merged.", NULL, 0},
+    {METRICS_COUNTER, "parallax_notifications_sent_total",
+     "Notification deliveries the receiver accepted, as held in parallax.notify_deliveries.",
+     "receiver", 1},
+    {METRICS_COUNTER, "parallax_notifications_failed_total",
+     "Notification deliveries that failed for good (dead-lettered).", "receiver", 1},
+    {METRICS_GAUGE, "parallax_notifications_pending",
+     "Notification deliveries waiting to be sent or retried.", "receiver", 1},
+};
+
+static int merger_register(merger_t *m, metrics_t *metrics)
+{
+    size_t n = sizeof merger_db_metrics / sizeof merger_db_metrics[0];
+    _Static_assert(sizeof merger_db_metrics / sizeof merger_db_metrics[0] <=
+                       sizeof m->from_db / sizeof m->from_db[0],
+                   "room for every database-derived family");
+    for (size_t i = 0; i < n; i++)
+        if (!(m->from_db[i] = metrics_family_new(
+                  metrics, merger_db_metrics[i].type, merger_db_metrics[i].name,
+                  merger_db_metrics[i].help, merger_db_metrics[i].labels, NULL, 0)))
+            return -1;
+    m->n_from_db = n;
+    m->merge_seconds =
+        metrics_family_new(metrics, METRICS_HISTOGRAM, "parallax_merge_duration_seconds",
+                           "Duration of the merge calls that merged at least one bin.", NULL,
+                           merge_buckets, sizeof merge_buckets / sizeof merge_buckets[0]);
+    m->merge_bins = metrics_family_new(metrics, METRICS_COUNTER, "parallax_merge_bins_total",
+                                       "Bins merged.", NULL, NULL, 0);
+    m->snapshot_at =
+        metrics_family_new(metrics, METRICS_GAUGE, "parallax_metrics_snapshot_timestamp_seconds",
+                           "Unix time the database-derived metrics were last read.", NULL, NULL, 0);
+    return m->merge_seconds && m->merge_bins && m->snapshot_at ? 0 : -1;
+}
+
+static void merger_metric_row(void *arg, const char *metric, const char *label1, const char *label2,
+                              double value)
+{
+    merger_t *m = arg;
+    const char *values[] = {label1 ? label1 : "", label2 ? label2 : ""};
+    for (size_t i = 0; i < m->n_from_db; i++)
+        if (strcmp(merger_db_metrics[i].name, metric) == 0) {
+            metrics_set(m->from_db[i], values, value);
+            return;
+        }
+    /* A metric the SQL knows and this build does not: a newer schema; not an error. */
+}
+
+/* Reads the database-derived metrics when due. */
+static void merger_metrics(merger_t *m)
+{
+    int64_t now = time_mono_us();
+    if (now < m->metrics_due_us)
+        return;
+    m->metrics_due_us = now + MERGER_METRICS_PERIOD_US;
+    for (size_t i = 0; i < m->n_from_db; i++)
+        metrics_sweep_begin(m->from_db[i]);
+    err_t err = {{0}};
+    int rc = store_metrics_snapshot(m->store, merger_metric_row, m, &err);
+    /* After a failure nothing was swept: the series keep their last values, and the
+     * snapshot's timestamp says how old they are. */
+    for (size_t i = 0; i < m->n_from_db; i++)
+        metrics_sweep_end(m->from_db[i], rc == 0 && merger_db_metrics[i].drop);
+    if (rc < 0) {
+        if (!atomic_load(&m->stopping))
+            log_warn("merge: metrics: %s", err.msg);
+        return;
+    }
+    metrics_set(m->snapshot_at, NULL, (double)time_now_us() / 1e6);
+}
 
 /* Connects when the back-off allows. Returns 1 when connected. */
 static int merger_connected(merger_t *m)
@@ -141,6 +238,10 @@ static void merger_merge(merger_t *m)
         return;
     }
     int64_t took_us = time_mono_us() - start;
+    if (bins > 0) {
+        metrics_observe(m->merge_seconds, NULL, (double)took_us / 1e6);
+        metrics_add(m->merge_bins, NULL, (double)bins);
+    }
     if (took_us >= MERGER_SLOW_US)
         log_info("merged %ld bins in %.1f s (a backlog is merged run_max at a time; ingest goes "
                  "on meanwhile)",
@@ -171,6 +272,8 @@ static void *merger_main(void *arg)
                 merger_merge(m);
             if (!atomic_load(&m->stopping))
                 merger_retain(m);
+            if (!atomic_load(&m->stopping))
+                merger_metrics(m);
         }
         merger_wait(m, next);
     }
@@ -186,11 +289,16 @@ static void merger_free(merger_t *m)
     free(m);
 }
 
-merger_t *merger_start(const char *conninfo, int past_days, err_t *err)
+merger_t *merger_start(const char *conninfo, int past_days, metrics_t *metrics, err_t *err)
 {
     merger_t *m = calloc(1, sizeof *m);
     if (!m) {
         err_set(err, "out of memory");
+        return NULL;
+    }
+    if (merger_register(m, metrics) < 0) {
+        err_set(err, "out of memory registering the merge's metrics");
+        free(m);
         return NULL;
     }
     m->past_days = past_days;

@@ -5,20 +5,24 @@
  * (the ingest only appends to merge_inbox, merge_run alone writes merge_dirty: no row lock
  * is taken by both). Between runs it makes tomorrow's result partition ahead of time, and
  * every ten minutes removes what is older than the keep_* settings (retention_run), one
- * bounded step per turn. While
- * the database is away it retries with capped back-off, on its own. */
+ * bounded step per turn. Every few seconds it reads the database-derived metrics
+ * (parallax.metrics_snapshot()) into the registry the /metrics endpoint renders, and it times
+ * its merges there. While the database is away it retries with capped back-off, on its own. */
 #ifndef PX_MERGER_H
 #define PX_MERGER_H
 
 #include "err.h"
+#include "metrics.h"
 
 typedef struct merger merger_t;
 
 /* Starts the merger's thread for the database at conninfo (copied); it keeps the result
- * partitions from past_days before today to tomorrow made (store_prepare_days). Call it with the
- * signals the loop takes from a signalfd already blocked: the thread inherits the mask, so
- * they are never delivered to it. NULL with err set if the thread cannot start. */
-merger_t *merger_start(const char *conninfo, int past_days, err_t *err);
+ * partitions from past_days before today to tomorrow made (store_prepare_days), and registers
+ * its metrics in metrics (borrowed: it must outlive the merger). Call it with the signals the
+ * loop takes from a signalfd already blocked: the thread inherits the mask, so they are never
+ * delivered to it. NULL with err set if the thread cannot start or its metrics cannot be
+ * registered. */
+merger_t *merger_start(const char *conninfo, int past_days, metrics_t *metrics, err_t *err);
 
 /* Stops the thread: a merge under way is cancelled and rolls back (what it had taken stays
  * queued for the next start). Waits for the thread, frees *merger and NULLs it. Accepts

@@ -1,5 +1,6 @@
 /* store_merge: the merge driver: one call of parallax.merge_run() in a transaction of its
- * own, with the longer timeout a backlog needs. */
+ * own, with the longer timeout a backlog needs; the partitions, retention and the metrics
+ * snapshot the merge's connection also runs. */
 #include "store_merge.h"
 
 #include <libpq-fe.h>
@@ -86,6 +87,22 @@ int store_retention_step(store_t *s, long chunk, int past_days, store_retention_
         if (*note)
             snprintf(step->note, sizeof step->note, "%s", note);
     }
+    PQclear(res);
+    return 0;
+}
+
+int store_metrics_snapshot(store_t *s, store_metric_fn fn, void *arg, err_t *err)
+{
+    PGresult *res = store_exec(s, "reading the metrics snapshot", PGRES_TUPLES_OK,
+                               "SELECT metric, label1, label2, value "
+                               "FROM parallax.metrics_snapshot()",
+                               0, NULL, err);
+    if (!res)
+        return -1;
+    for (int r = 0; r < PQntuples(res); r++)
+        fn(arg, PQgetvalue(res, r, 0), PQgetisnull(res, r, 1) ? NULL : PQgetvalue(res, r, 1),
+           PQgetisnull(res, r, 2) ? NULL : PQgetvalue(res, r, 2),
+           strtod(PQgetvalue(res, r, 3), NULL));
     PQclear(res);
     return 0;
 }

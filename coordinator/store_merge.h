@@ -34,4 +34,14 @@ typedef struct store_retention {
 int store_retention_step(store_t *store, long chunk, int past_days, store_retention_t *step,
                          err_t *err);
 
+/* Called for each row of parallax.metrics_snapshot(): the metric's name, its label values
+ * (NULL where it has fewer labels) and its value; the strings are valid during the call. */
+typedef void (*store_metric_fn)(void *arg, const char *metric, const char *label1,
+                                const char *label2, double value);
+
+/* Reads the database-derived metrics (parallax.metrics_snapshot(), docs/metrics.md) and calls
+ * fn for each series. One read-only statement with the session's timeout. Returns 0 or -1
+ * (err set; fn may have been called for none of the rows). */
+int store_metrics_snapshot(store_t *store, store_metric_fn fn, void *arg, err_t *err);
+
 #endif

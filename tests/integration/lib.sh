@@ -179,7 +179,8 @@ PXCLIENT="$PX_BUILD_DIR/tests/pxclient"
 as_agent() { local who=$1; shift; "$PXCLIENT" -e "$COORD_EP" -k "$COORD_KEY" -s "$(agent_secret "$who")" "$@"; }
 
 # start_coordinator: writes $WORK/coord.conf, starts the coordinator on a free port and waits
-# until it has registered its key. Sets COORD_EP, COORD_KEY and COORD_PID.
+# until it has registered its key. Sets COORD_EP, COORD_KEY and COORD_PID. COORD_CONF_EXTRA,
+# if set, is appended to the config (a test whose subject is a setting).
 start_coordinator() {
     local port; port=$(free_port)
     COORD_EP="tcp://127.0.0.1:$port"
@@ -188,6 +189,7 @@ start_coordinator() {
 listen = $COORD_EP
 database = $COORD_DB
 key_file = $WORK/coord.key
+${COORD_CONF_EXTRA:-}
 CONF
     start_bg coordinator "$COORD" -c "$WORK/coord.conf"
     COORD_PID=$LAST_PID
