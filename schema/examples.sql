@@ -98,3 +98,17 @@ SELECT a.name AS agent, j.kind, j.count, j.first_at, j.last_at, j.reason
 FROM parallax.rejections j
 JOIN parallax.agents a ON a.id = j.agent_id
 ORDER BY j.last_at DESC;
+
+-- What is in maintenance now, and what is to come (parallaxctl maintenance list): vantages
+-- in a window are left out of every target verdict and get no outage; targets and groups in
+-- one are still judged, their outages flagged detail.maintenance (and not notified).
+SELECT w.id, w.scope, w.subject, w.starts_at, w.ends_at, w.active, w.reason
+FROM parallax.maintenance_windows w
+WHERE w.ends_at > now()
+ORDER BY w.active DESC, w.starts_at;
+
+-- Outages of the last week that fell in a maintenance window.
+SELECT id, scope, subject, stage, started_at, ended_at
+FROM parallax.outages
+WHERE (detail->>'maintenance')::boolean AND coalesce(ended_at, now()) > now() - interval '7 days'
+ORDER BY started_at;

@@ -105,6 +105,9 @@ class History:
                 break
         self._faults(rng)
         self._runs(rng)
+        # Drawn from a generator of their own, after everything else: the deployments,
+        # faults and runs of a seed are the ones it had before windows were drawn.
+        self._windows(random.Random(seed * 7919 + 17))
 
     # ------------------------------------------------------------ deployment
     def _intervals(self, rng):
@@ -569,6 +572,38 @@ class History:
     def _deliver_time(self, a, ready):
         """The agent's next batch after ready (batches every batch_ms, from its phase)."""
         return ready + (a.batch_phase - ready) % self.batch_ms
+
+    # ------------------------------------------------------------ maintenance windows
+    def _windows(self, rng):
+        """Maintenance windows on agents (their vantages): [(agent idx, from, to, known)],
+        known being when the window is added: None before the history, else a time in it or
+        after it (added afterwards: the merge judges the bins it covers again). A window
+        often covers one of the agent's own faults, as an operator's would."""
+        self.windows = []
+        if rng.random() >= 0.35:
+            return
+        own = [f for f in self.faults if "_a" in f.kw]
+        w = self.widest * 1000
+        for _ in range(_weighted(rng, [(1, 3), (2, 1)])):
+            if own and rng.random() < 0.6:
+                f = rng.choice(own)
+                a = f.kw["_a"]
+                t0 = f.t0 - rng.randint(0, 2 * w)
+                t1 = f.t1 + rng.randint(0, 2 * w)
+            else:
+                a = rng.choice(self.agents)
+                t0, t1 = self._span(rng)
+            # Not on a bin boundary as a rule: a window covers every bin it overlaps.
+            t0 += rng.choice([0, 0, rng.randint(1, w)])
+            known = _weighted(rng, [(None, 5), ("during", 3), ("after", 2)])
+            if known == "during":
+                known = rng.randint(self.h0, self.h_end)
+            elif known == "after":
+                known = self.h_end + rng.randint(0, 2 * w)
+            self.windows.append((a.idx, t0, max(t1, t0 + 1000), known))
+            self.faults.append(Fault("maintenance", t0, max(t1, t0 + 1000), agent=a.name,
+                                     known="before" if known is None
+                                     else f"{(known - self.h0) / 1000:g}s"))
 
     def describe(self):
         lines = [f"seed {self.seed}: {len(self.agents)} vantages, {len(self.targets)} targets, "

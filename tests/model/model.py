@@ -74,12 +74,13 @@ def median(xs):
 
 
 class Model:
-    def __init__(self, settings, agents, targets, results, heartbeats, gaps, h1):
+    def __init__(self, settings, agents, targets, results, heartbeats, gaps, h1, windows=()):
         """settings: dict (see Settings); agents: [dict(id, name, country, asn, offset_ms,
         created_ms, disabled_ms)]; targets: [dict(id, name, group, role, control,
         probes: [dict(id, kind, interval_s)])]; results: [(agent_id, probe_id, ts_ms, status,
         rtt_ms)]; heartbeats: [(agent_id, ts_ms)]; gaps: [(agent_id, probe_id or None,
-        from_ms, to_ms)]; h1: bins are computed for starts before h1."""
+        from_ms, to_ms)]; h1: bins are computed for starts before h1; windows: maintenance
+        windows on agents, [(agent_id, from_ms, to_ms)]."""
         self.s = Settings(settings)
         self.agents = {a["id"]: a for a in agents}
         self.targets = {t["id"]: t for t in targets}
@@ -93,6 +94,9 @@ class Model:
         self.heartbeats = heartbeats
         self.gaps = gaps
         self.h1 = h1
+        self.windows = {}
+        for a, f, to in windows:
+            self.windows.setdefault(a, []).append((f, to))
         self.off = {a["id"]: (a.get("offset_ms") or 0) for a in agents}   # NULL counts as 0
 
         # Widths (ms).
@@ -164,6 +168,10 @@ class Model:
                         h = "impaired"
                     else:
                         h = "healthy"
+                    # A window overlapping the bin (true time) makes it "maintenance": neither
+                    # bad nor good, and not a healthy vantage for the targets.
+                    if any(f < e and to > b for f, to in self.windows.get(a, ())):
+                        h = "maintenance"
                     self.vbins[(a, b)] = (e, h)
                     seq.append((b, e, h))
                 b = e

@@ -36,7 +36,8 @@ UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Everything the merge reads or writes; truncated between seeds.
 DATA_TABLES = ["agents", "targets", "probes", "results", "heartbeats", "gaps", "batches", "bins",
-               "outage_events", "merge_dirty", "merge_inbox", "merge_groups", "schedule_versions"]
+               "outage_events", "merge_dirty", "merge_inbox", "merge_groups", "schedule_versions",
+               "maintenance"]
 MAX_DIFFS = 10
 EVIDENCE_LISTS = ("excluded", "failed", "reached", "mixed", "chronic")
 CHARS = {"healthy": ".", "impaired": "i", "offline": "o", "no_data": "_",
@@ -144,6 +145,12 @@ class Feed:
             "VALUES (%s, %s, %s, %s, true, %s, %s) RETURNING id",
             (a.name, a.country, a.asn, key, iso(a.created_ms), None if a.offset_null else a.offset_ms))[0][0]
 
+    def add_window(self, w):
+        """A maintenance window, if the schema has them (before: the model ignores it too)."""
+        if self.db.q("SELECT to_regclass('parallax.maintenance') IS NOT NULL")[0][0]:
+            self.db.q("INSERT INTO parallax.maintenance (agent_id, starts_at, ends_at, reason) "
+                      "VALUES (%s, %s, %s, 'model')", (self.agent_id[w[0]], iso(w[1]), iso(w[2])))
+
     def disable_agent(self, a):
         if self.db.has_disabled_at:
             self.db.q("UPDATE parallax.agents SET enabled = false, disabled_at = %s WHERE id = %s",
@@ -207,6 +214,11 @@ class Feed:
             at(g.report, 3, g)
         for r in h.results:
             at(r.deliver, 4, r)
+        # A window is added once its agent exists (0.5: after an agent added at the same
+        # tick), before the history or at the time it is known.
+        for w in h.windows:
+            created = next(a.created_ms for a in h.agents if a.idx == w[0])
+            at(max(h.h0 if w[3] is None else w[3], created), 0.5, w)
         widths = {h.vw, h.gw} | {max(p.interval_s for p in t.probes) for t in h.targets}
         for w in widths:
             wm = w * 1000
@@ -219,7 +231,9 @@ class Feed:
             items = sorted(ev[now], key=lambda x: x[0])
             hbs, gaps, batches = [], [], {}
             for kind, x in items:
-                if kind == -1:
+                if kind == 0.5:
+                    self.add_window(x)
+                elif kind == -1:
                     self.add_target(x)
                 elif kind == 0:
                     self.add_agent(x)
@@ -285,7 +299,8 @@ def model_of(h, settings, has_disabled_at):
                for t in h.targets]
     results = [(r.agent, r.probe, r.ts, r.status, r.rtt) for r in h.results]
     gaps = [(g.agent, g.probe, g.ts_from, g.ts_to) for g in h.gaps]
-    return mdl.Model(settings, agents, targets, results, h.heartbeats, gaps, h.h_end)
+    windows = [(a, f, to) for a, f, to, _known in h.windows]
+    return mdl.Model(settings, agents, targets, results, h.heartbeats, gaps, h.h_end, windows)
 
 
 def sql_side(db, h):
