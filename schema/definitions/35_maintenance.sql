@@ -38,6 +38,15 @@ $$;
 COMMENT ON FUNCTION parallax.in_maintenance(text, integer, timestamptz, timestamptz) IS
     'Whether a maintenance window overlaps [p_from, p_to) for a vantage (agent id), target (target id; its group''s windows too) or group (merge_groups id); p_to NULL: open-ended.';
 
+-- Whether any window at all overlaps [p_from, p_to): asked once per merge step, so that
+-- without windows then (nearly always) the merge asks in_maintenance nothing per bin.
+CREATE OR REPLACE FUNCTION parallax.maintenance_any(p_from timestamptz, p_to timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT EXISTS (SELECT 1 FROM parallax.maintenance m WHERE m.ends_at > p_from AND m.starts_at < p_to)
+$$;
+
 -- The windows, readable: what each covers, and whether it is in force now.
 CREATE OR REPLACE VIEW parallax.maintenance_windows AS
 SELECT m.id,

@@ -179,11 +179,14 @@ DECLARE
     lo interval;
     hi interval;
     widest interval := parallax.widest_bin();
+    windows boolean;
 BEGIN
     taken := parallax.merge_take('vantage', p_now);
     IF taken = 0 THEN
         RETURN 0;
     END IF;
+    windows := parallax.maintenance_any((SELECT min(bin_start) FROM pg_temp.merge_work),
+                                        (SELECT max(bin_end) FROM pg_temp.merge_work));
     -- Results are stored by agent clock: widen each window by the extreme offsets.
     SELECT coalesce(min(parallax.clock_offset(clock_offset_ms)), '0'), coalesce(max(parallax.clock_offset(clock_offset_ms)), '0')
     INTO lo, hi FROM parallax.agents;
@@ -226,7 +229,8 @@ BEGIN
     ),
     judged AS (
         SELECT c.*, hb.heartbeat, hb.gap,
-               parallax.in_maintenance('vantage', c.subject_id, c.bin_start, c.bin_end) AS maintenance,
+               CASE WHEN windows THEN parallax.in_maintenance('vantage', c.subject_id, c.bin_start, c.bin_end)
+                    ELSE false END AS maintenance,
                CASE WHEN hb.gap THEN 'no_data'
                     WHEN c.results = 0 AND NOT hb.heartbeat THEN 'offline'
                     WHEN c.results = 0 THEN 'no_data'
@@ -392,6 +396,7 @@ DECLARE
     hi interval;
     any_gaps boolean;
     vwidth interval := s.vantage_bin_s * interval '1 second';
+    windows boolean := parallax.maintenance_any(parallax.bin_floor(p_start, s.vantage_bin_s), p_end);
 BEGIN
     SELECT least(coalesce(min(parallax.clock_offset(clock_offset_ms)), '0'), '0'),
            greatest(coalesce(max(parallax.clock_offset(clock_offset_ms)), '0'), '0')
@@ -415,7 +420,7 @@ BEGIN
             SELECT b.state FROM parallax.bins b
             WHERE b.scope = 'vantage' AND b.subject_id = a.id AND b.bin_start = vb.bin_start) m ON true
         CROSS JOIN LATERAL (
-            SELECT CASE WHEN parallax.in_maintenance('vantage', a.id, vb.bin_start, vb.bin_start + vwidth)
+            SELECT CASE WHEN windows AND parallax.in_maintenance('vantage', a.id, vb.bin_start, vb.bin_start + vwidth)
                         THEN 'maintenance' END AS state) w
     )
     SELECT w.subject_id, r.agent_id, r.probe_id, p.kind, r.status, r.rtt_ms, h.state, h.merged IS NULL
@@ -445,6 +450,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
     gwidth interval := s.group_bin_s * interval '1 second';
     since timestamptz := p_start - s.baseline_window;
+    windows boolean := parallax.maintenance_any(p_start, p_end);
 BEGIN
     WITH vantage AS (
         -- Each vantage with runs in each bin: healthy if healthy in every vantage bin its runs
@@ -620,8 +626,9 @@ BEGIN
                    'service_down', CASE WHEN j.state = 'down' AND j.host_answers THEN true END,
                    'failure', j.failure, 'failure_share', round(j.failure_share, 3)::float8,
                    'baseline_ms', round(j.baseline_ms::numeric, 3)::float8,
-                   'maintenance', CASE WHEN parallax.in_maintenance('target', j.target_id, p_start, p_end)
-                                       THEN true END))
+                   'maintenance', CASE WHEN windows THEN
+                                           CASE WHEN parallax.in_maintenance('target', j.target_id, p_start, p_end)
+                                                THEN true END END))
         FROM based j
         ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
             SET bin_end = EXCLUDED.bin_end, state = EXCLUDED.state, rank = EXCLUDED.rank,
@@ -704,6 +711,7 @@ DECLARE
     s parallax.merge_settings;
     taken integer;
     widest interval;
+    windows boolean;
 BEGIN
     SELECT * INTO s FROM parallax.merge_settings;
     taken := parallax.merge_take('group', p_now);
@@ -711,6 +719,8 @@ BEGIN
         RETURN 0;
     END IF;
     widest := parallax.widest_bin();
+    windows := parallax.maintenance_any((SELECT min(bin_start) FROM pg_temp.merge_work),
+                                        (SELECT max(bin_end) FROM pg_temp.merge_work));
 
     WITH win AS (
         SELECT DISTINCT bin_start, bin_end FROM pg_temp.merge_work
@@ -796,8 +806,9 @@ BEGIN
                    'down_targets', j.down_names, 'impaired_targets', j.impaired_names,
                    'failure', j.failure, 'failing_vantages', j.failing,
                    'other_vantages', j.not_failing,
-                   'maintenance', CASE WHEN parallax.in_maintenance('group', j.subject_id, j.bin_start, j.bin_end)
-                                       THEN true END))
+                   'maintenance', CASE WHEN windows THEN
+                                           CASE WHEN parallax.in_maintenance('group', j.subject_id, j.bin_start, j.bin_end)
+                                                THEN true END END))
         FROM judged j
         ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
             SET bin_end = EXCLUDED.bin_end, state = EXCLUDED.state, rank = EXCLUDED.rank,
