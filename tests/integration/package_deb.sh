@@ -50,6 +50,11 @@ for f in /usr/lib/systemd/system/parallax-agent.service /usr/lib/systemd/system/
          /usr/share/parallax/install-agent.sh /usr/share/doc/parallax-coordinator/examples.sql; do
     [ -f "$f" ] || fail "$f not installed"
 done
+for f in parallax-verdicts.json parallax-coordinator.json; do
+    dpkg -L parallax-coordinator | grep -qx "/usr/share/parallax/grafana/$f" || fail "the dashboard $f is not in the coordinator's package"
+    cmp -s "/usr/share/parallax/grafana/$f" "$PX_SOURCE_DIR/dashboards/$f" || fail "the installed $f differs from dashboards/$f"
+done
+[ -f /usr/share/doc/parallax-coordinator/dashboards.md ] || fail "docs/dashboards.md not installed"
 dpkg -L parallax-agent | grep -qx /usr/share/man/man8/parallax-agent.8 || fail "the agent's man page is not in its package"
 dpkg -L parallax-coordinator | grep -qx /usr/share/man/man8/parallaxctl.8 || fail "parallaxctl's man page is not in its package"
 dpkg -L parallax-coordinator | grep -qx /usr/share/man/man8/parallax-notifier.8 || fail "the notifier's man page is not in its package"
