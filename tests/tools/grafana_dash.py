@@ -13,7 +13,7 @@
       every PromQL expression (variables expanded) written as a recording rule into FILE for
       `promtool check rules`; every metric name used must be one documented in the Markdown
       tables of --names (docs/metrics.md) and, with --exposition (a scrape of /metrics),
-      one the coordinator serves
+      one the coordinator declares
 Expansion follows Grafana: the frontend replaces $var, ${var}, ${var:fmt} and [[var]] (a
 multi-value SQL variable as 'a','b'; $__interval from the range and the panel's minimum
 interval), then the PostgreSQL data source replaces the $__macro(...) calls.
@@ -307,11 +307,18 @@ def documented_metrics(path):
 
 
 def served_metrics(path):
-    """Sample names in a /metrics scrape (histograms with their _bucket, _sum, _count)."""
+    """The names a /metrics scrape declares (# TYPE; a family without series yet, such as one
+    per agent before any agent sent anything, is declared all the same) or has samples of;
+    histograms with their _bucket, _sum and _count."""
     names = set()
     with open(path, encoding="utf-8") as f:
         for line in f:
-            if line.strip() and not line.startswith("#"):
+            m = re.match(r"#\s*TYPE\s+(\S+)\s+(\w+)", line)
+            if m:
+                names.add(m.group(1))
+                if m.group(2) in ("histogram", "summary"):
+                    names.update(m.group(1) + s for s in ("_bucket", "_sum", "_count"))
+            elif line.strip() and not line.startswith("#"):
                 names.add(re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line).group(0))
     return names
 
@@ -359,7 +366,7 @@ def run_promql(args):
                 if name not in docs and not (base != name and docs.get(base) == "histogram"):
                     failures.append(f"{where}: {name} is not in {args.names}")
                 if served is not None and name not in served:
-                    failures.append(f"{where}: {name} is not served by the coordinator")
+                    failures.append(f"{where}: {name} is not declared by the coordinator's /metrics")
     for f in failures:
         print(f"FAIL {f}", file=sys.stderr)
     unused = sorted(set(docs) - {re.sub(r"_(bucket|sum|count)$", "", n) for n in used})
