@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # dashboards: the shipped Grafana dashboards work. Both are importable (an input for their data
-# source, no fixed uid). A database is filled by a scenario of the merge fixtures (a vantage
-# in maintenance, a group going through every stage to blackout and back, a vantage impaired,
-# a server down and left down, bins not merged yet); every variable and panel query of the SQL
-# dashboard, expanded as Grafana expands it for the scenario's time range, runs as a login role
-# granted only parallax_read and must return rows, with a time column and numbers for time
-# series. The checker must catch a broken query and an empty one. Every PromQL expression of
-# the metrics dashboard must parse (promtool check rules) and use only the metrics
-# docs/metrics.md lists and the coordinator's /metrics declares.
+# source, no fixed uid). A database is filled by a scenario of the merge fixtures (a vantage in
+# maintenance, a group going through every stage to blackout and back, a vantage impaired, a
+# server down and left down, bins not merged yet, results refused); every variable and panel
+# query of the SQL dashboard, expanded as Grafana expands it for the scenario's time range, runs
+# as a login role granted only parallax_read and must return rows, with a time column and
+# numbers for time series. The checker must catch a broken query and an empty one. Every PromQL
+# expression of the metrics dashboard must parse (promtool check rules) and use only metrics
+# that docs/metrics.md lists and the coordinator's /metrics declares.
 # Block taken from docs/dashboards.md: grafana-role.
 source "$(dirname "$0")/lib.sh"
 source "$PX_SOURCE_DIR/tests/data/merge/merge_fx.sh"
@@ -40,6 +40,9 @@ fx "SELECT fx.rule(28, 31, target => 'ir-rtr.*', status => 'unreachable')"
 fx "SELECT fx.rule(38, 52, agent => 'C', status => 'local_error')"
 fx "SELECT fx.rule(42, 52, target => 'ir-web2', status => 'refused')"
 fx "SELECT fx.play(0, 50)"
+# C's clock is far off: the coordinator refused some of its results at the door.
+fx "SELECT parallax.rejections_add(ARRAY[id], '{result}', '{12}', '{stamped 2 hours ahead of its receipt}')
+    FROM parallax.agents WHERE name = 'C'"
 # Two bins stored, not merged yet: the merge's backlog.
 fx "SELECT fx.emit(51, 52)"
 expect_timeline group IR 18 34 nnggggssddBBBBnnn
