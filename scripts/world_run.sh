@@ -11,6 +11,9 @@
 #                               coordinator and parallaxctl use instead of DB, e.g. as the
 #                               login roles of parallax_ingest and parallax_admin; DB
 #                               (the owner) migrates.
+#                               PXW_NOTIFIER=1 (optional): parallax-notifier too, in the
+#                               coordinator's namespace on its conninfo and the shipped
+#                               defaults (log: DIR/notifier.log; pid: PXW_NOTIFIER_PID).
 #   pxw_stop                    agents, coordinator, PostgreSQL, world: all gone
 #   pxw_sql QUERY               runs QUERY on the world's database (tab-separated, no header)
 #   pxw_wait SECONDS WHAT COND  re-evaluates COND (shell text) until true; bounded
@@ -55,6 +58,11 @@ pxw_stop_agent() {
 pxw_stop() {
     local i
     for i in "${!PXW_AGENT_PID[@]}"; do pxw_stop_agent "$i"; done
+    if [ -n "${PXW_NOTIFIER_PID:-}" ]; then
+        kill -TERM "$PXW_NOTIFIER_PID" 2>/dev/null || true
+        wait "$PXW_NOTIFIER_PID" 2>/dev/null || true
+        PXW_NOTIFIER_PID=
+    fi
     if [ -n "${PXW_COORD_PID:-}" ]; then
         kill -TERM "$PXW_COORD_PID" 2>/dev/null || true
         wait "$PXW_COORD_PID" 2>/dev/null || true
@@ -90,6 +98,13 @@ CONF
         >"$PXW_DIR/coordinator.log" 2>&1 &
     PXW_COORD_PID=$!
     pxw_wait 20 "the coordinator" 'test -n "$(pxw_sql "SELECT public_key FROM parallax.coordinator")"' || return 1
+    if [ "${PXW_NOTIFIER:-0}" = 1 ]; then
+        printf 'database = %s\n' "${PXW_COORD_DB:-$DB}" >"$PXW_DIR/notifier.conf"
+        ip netns exec "${WORLD}c" "$BIN/notifier/parallax-notifier" -c "$PXW_DIR/notifier.conf" \
+            >"$PXW_DIR/notifier.log" 2>&1 &
+        PXW_NOTIFIER_PID=$!
+        pxw_wait 20 "the notifier" 'grep -q "connected to the database" "$PXW_DIR/notifier.log"' || return 1
+    fi
     local i cc=(GB DE JP) asn=(64501 64502 64503)
     for i in $(seq "$WORLD_VANTAGES"); do
         $ctl "$admin" agent add "vp$i-${cc[$((i - 1))],,}" --country "${cc[$((i - 1))]}" --asn "${asn[$((i - 1))]}" \
