@@ -3,7 +3,8 @@
 
   grafana_dash.py lint DASHBOARD...
       importable: a current schemaVersion, __inputs naming each data source, and every
-      panel, query and variable pointing at an input (${DS_...}), never at a fixed uid
+      panel, query and variable pointing at an input (${DS_...}), never at a fixed uid;
+      panels on the grid without overlapping
   grafana_dash.py sql DASHBOARD --from ISO --to ISO --dsn DSN
       the variables' queries, then every panel's SQL, with Grafana's variables and macros
       expanded for that time range ("All" chosen for every variable), run on DSN; each must
@@ -67,6 +68,21 @@ def lint(path):
     for i in inputs.values():
         if i.get("pluginId") not in required:
             errors.append(f"input {i['name']}: plugin {i.get('pluginId')} not in __requires")
+    # Panels on the 24-column grid, none over another, ids unique.
+    placed = []
+    for p in dash.get("panels", []):
+        g = p.get("gridPos", {})
+        x, y, w, h = (g.get(k, -1) for k in ("x", "y", "w", "h"))
+        if x < 0 or y < 0 or w <= 0 or h <= 0 or x + w > 24:
+            errors.append(f"panel {p.get('id')} '{p.get('title')}': bad gridPos {g}")
+            continue
+        for q, (qx, qy, qw, qh) in placed:
+            if x < qx + qw and qx < x + w and y < qy + qh and qy < y + h:
+                errors.append(f"panel {p.get('id')} '{p.get('title')}' overlaps panel {q.get('id')}")
+        placed.append((p, (x, y, w, h)))
+    ids = [p.get("id") for p in all_panels(dash.get("panels", []))]
+    if len(ids) != len(set(ids)):
+        errors.append(f"panel ids not unique: {ids}")
     for where, ds in walk_datasources(dash):
         uid = ds.get("uid") if isinstance(ds, dict) else ds
         m = re.fullmatch(r"\$\{(\w+)\}", uid or "")
