@@ -324,7 +324,8 @@ static const char explain_sql[] =
     "SELECT w.id::text, w.scope, w.subject, "
     "to_char(w.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
     "to_char(w.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), w.reason, "
-    "(w.agent_id IS NOT NULL AND e.scope <> 'vantage')::text "
+    "CASE WHEN w.agent_id IS NULL THEN 'flagged' WHEN e.scope = 'vantage' THEN 'own' "
+    "ELSE 'left_out' END "
     "FROM parallax.outage_events e, parallax.maintenance_windows w "
     "WHERE e.id = $1::bigint AND " CTL_MAINTENANCE_OVERLAPS " ORDER BY w.starts_at, w.id";
 
@@ -339,13 +340,16 @@ int ctl_maintenance_explain(ctl_db_t *db, const char *outage_id, FILE *out, err_
         rc = -1;
     for (size_t r = 0; rc == 0 && r < ctl_rows_count(rows); r++) {
         const char *reason = ctl_rows_get(rows, r, 5);
-        int vantage = strcmp(ctl_rows_get(rows, r, 6), "true") == 0;
+        const char *kind = ctl_rows_get(rows, r, 6);
+        const char *meant = strcmp(kind, "own") == 0
+                                ? "its bins in the window are \"maintenance\", neither bad nor good"
+                            : strcmp(kind, "left_out") == 0
+                                ? "the vantage was left out of the verdicts meanwhile"
+                                : "its bins in the window are flagged maintenance; not notified";
         if (fprintf(out, "  window %s on %s %s, %s until %s UTC%s%s%s: %s\n",
                     ctl_rows_get(rows, r, 0), ctl_rows_get(rows, r, 1), ctl_rows_get(rows, r, 2),
                     ctl_rows_get(rows, r, 3), ctl_rows_get(rows, r, 4), reason ? " (" : "",
-                    reason ? reason : "", reason ? ")" : "",
-                    vantage ? "the vantage was left out of the verdicts meanwhile"
-                            : "its bins in the window are flagged maintenance; not notified") < 0)
+                    reason ? reason : "", reason ? ")" : "", meant) < 0)
             rc = -1;
     }
     if (rc < 0)

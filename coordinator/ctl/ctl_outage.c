@@ -136,11 +136,14 @@ int ctl_outage_list(ctl_db_t *db, const ctl_outage_filter_t *filter, int json, F
     filter_params(filter, since, params);
     ctl_rows_t *rows = ctl_db_query(
         db,
-        "SELECT f.id::text, f.scope, f.subject, f.stage, " TIME("f.started_at") ", " TIME(
-            "f.ended_at") ", f.lasted_s::text, f.detail->>'dominant_failure', "
-                          "(SELECT string_agg(x, ',' ORDER BY x) FROM "
-                          "jsonb_array_elements_text(coalesce(f.detail->'agreeing', '[]')) x) "
-                          "FROM " FILTERED " ORDER BY f.started_at, f.id",
+        "SELECT f.id::text, f.scope, f.subject, f.stage || CASE WHEN "
+        "(f.detail->>'maintenance')::boolean THEN ' (maintenance)' ELSE '' END, " TIME(
+            "f.started_at") ", " TIME("f.ended_at") ", f.lasted_s::text, "
+                                                    "f.detail->>'dominant_failure', "
+                                                    "(SELECT string_agg(x, ',' ORDER BY x) FROM "
+                                                    "jsonb_array_elements_text(coalesce(f.detail->'"
+                                                    "agreeing', '[]')) x) "
+                                                    "FROM " FILTERED " ORDER BY f.started_at, f.id",
         3, params, err);
     if (!rows)
         return -1;

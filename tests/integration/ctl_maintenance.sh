@@ -27,6 +27,8 @@ expect_eq "the outage flagged" "$(detail ir-web1 '$.maintenance')" true
 ctl 0 explain "$OUTAGE"
 grep -qF "window 1 on target ir-web1, 2031-03-03 00:05:00 until 2031-03-03 00:25:00 UTC (web migration): its bins in the window are flagged maintenance" "$WORK/out" ||
     fail "explain does not name the window: $(cat "$WORK/out")"
+ctl 0 outages
+grep -Eq "^$OUTAGE +target +ir-web1 +down \(maintenance\) +2031-03-03 00:10:00 " "$WORK/out" || fail "outages does not mark it: $(cat "$WORK/out")"
 ctl 0 explain "$OUTAGE" --json
 python3 - "$WORK/out" <<'PY' || fail "explain --json: $(cat "$WORK/out")"
 import json, sys
@@ -91,11 +93,19 @@ ctl 2 maintenance frobnicate
 one_line_error "unknown command 'frobnicate'"
 expect_eq "nothing added by the refusals" "$(sql "SELECT count(*) FROM parallax.maintenance")" 3
 
+log "explain: a vantage in a window during the outage was left out"
+ctl 0 maintenance add --agent A --from "2031-03-03 00:12" --until "2031-03-03 00:14"
+merge_all
+ctl 0 explain "$(sql "SELECT id FROM parallax.outages WHERE subject = 'ir-web1'")"
+grep -qF "window 4 on vantage A, 2031-03-03 00:12:00 until 2031-03-03 00:14:00 UTC: the vantage was left out of the verdicts meanwhile" "$WORK/out" ||
+    fail "explain does not name A's window: $(cat "$WORK/out")"
+grep -Eq '^A +[0-9]+ +0 +0 +[1-9][0-9]*$' "$WORK/out" || fail "A is not left out in its window's bins: $(cat "$WORK/out")"
+
 log "removing the window re-judges the outage"
 ctl 0 maintenance remove 1
 grep -qF "removed maintenance window 1" "$WORK/out" || fail "remove said: $(cat "$WORK/out")"
 merge_all
 expect_eq "no longer flagged" "$(detail ir-web1 '$.maintenance')" ""
 ctl 0 explain "$(sql "SELECT id FROM parallax.outages WHERE subject = 'ir-web1'")"
-grep -qF "maintenance windows during the outage" "$WORK/out" && fail "explain still names a window: $(cat "$WORK/out")"
+grep -qF "window 1 on" "$WORK/out" && fail "explain still names the removed window: $(cat "$WORK/out")"
 log "ok"
