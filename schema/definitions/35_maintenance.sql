@@ -65,25 +65,37 @@ COMMENT ON VIEW parallax.maintenance_windows IS
 
 -- A window added, moved or removed changes the verdicts of the bins it covers: they are
 -- queued again (as `settings set --remerge-since` does), from the start of the widest target
--- bin that may overlap it. Bins not merged yet read the windows when they are; so the span
--- stops at the newest merged bin (or now, whichever is later) plus the widest bin.
+-- bin that may overlap it. Only merged bins are: a bin not merged yet reads the windows when
+-- it is. So the span is cut to the stored bins (the oldest to the newest of any scope, by
+-- bins_time), and a window far in the past or the future costs nothing.
 CREATE OR REPLACE FUNCTION parallax.maintenance_remerge() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
     widest interval := parallax.widest_bin();
-    merged_to timestamptz := greatest(now(),
+    merged_from timestamptz := least(
+        (SELECT min(b.bin_start) FROM parallax.bins b WHERE b.scope = 'vantage'),
+        (SELECT min(b.bin_start) FROM parallax.bins b WHERE b.scope = 'target'),
+        (SELECT min(b.bin_start) FROM parallax.bins b WHERE b.scope = 'group'));
+    merged_to timestamptz := greatest(
         (SELECT max(b.bin_start) FROM parallax.bins b WHERE b.scope = 'vantage'),
         (SELECT max(b.bin_start) FROM parallax.bins b WHERE b.scope = 'target'),
         (SELECT max(b.bin_start) FROM parallax.bins b WHERE b.scope = 'group')) + widest;
     span record;
+    lo timestamptz;
+    hi timestamptz;
 BEGIN
+    IF merged_from IS NULL THEN
+        RETURN NULL;
+    END IF;
     FOR span IN
         SELECT o.starts_at, o.ends_at FROM (SELECT OLD.starts_at, OLD.ends_at) o WHERE TG_OP <> 'INSERT'
         UNION ALL
         SELECT n.starts_at, n.ends_at FROM (SELECT NEW.starts_at, NEW.ends_at) n WHERE TG_OP <> 'DELETE'
     LOOP
-        IF span.starts_at - widest < least(span.ends_at, merged_to) THEN
-            PERFORM parallax.merge_mark(span.starts_at - widest, least(span.ends_at, merged_to));
+        lo := greatest(span.starts_at - widest, merged_from);
+        hi := least(span.ends_at, merged_to);
+        IF lo < hi THEN
+            PERFORM parallax.merge_mark(lo, hi);
         END IF;
     END LOOP;
     RETURN NULL;

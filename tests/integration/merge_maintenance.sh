@@ -107,4 +107,11 @@ expect_eq "in_maintenance, the group" \
 expect_eq "the view" "$(sql "SELECT string_agg(format('%s %s %s', scope, subject, active), ',' ORDER BY id) FROM parallax.maintenance_windows")" \
     "target ir-web1 f,group IR f"
 expect_verify_clean
+
+log "a window without bounds re-judges only what is stored, at once"
+fx "INSERT INTO parallax.maintenance (agent_id, starts_at, ends_at) VALUES ($(agent_id D), '-infinity', 'infinity')"
+expect_eq "bins queued: those stored" "$(sql "SELECT count(*) <= (SELECT count(*) FROM parallax.bins) FROM parallax.merge_inbox")" t
+fx "SELECT fx.merge(40)"
+expect_timeline vantage D 0 40 mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm
+expect_verify_clean
 log "ok"
