@@ -39,8 +39,11 @@
 #define MERGER_RETENTION_CHUNK 10000
 #define MERGER_RETENTION_CHUNK_MIN 100
 /* The database-derived metrics are read this often: fresh enough for a scrape every 15 s,
- * and one small query (parallax.metrics_snapshot()) every 5 s costs the database nothing. */
+ * and one small query (parallax.metrics_snapshot()) every 5 s costs the database nothing.
+ * Outages change only by a merge: after one that merged bins they are read again within a
+ * second, so an alert on parallax_outages_open lags the verdict by a scrape, not 5 s more. */
 #define MERGER_METRICS_PERIOD_US (5 * 1000000LL)
+#define MERGER_METRICS_AFTER_MERGE_US 1000000LL
 #define MERGER_BACKOFF_MIN_MS 250
 #define MERGER_BACKOFF_MAX_MS 10000
 
@@ -56,7 +59,7 @@ struct merger {
     long retention_rows, retention_partitions; /* removed by the pass under way */
     long retention_chunk;
     int past_days; /* partitions kept made from this many days back */
-    int64_t metrics_due_us;
+    int64_t metrics_due_us, metrics_read_us;
     metrics_family_t *merge_seconds, *merge_bins, *snapshot_at;
     /* The families metrics_snapshot() fills, refreshed as a whole each time (metrics_sweep). */
     metrics_family_t *from_db[8];
@@ -136,6 +139,7 @@ static void merger_metrics(merger_t *m)
     if (now < m->metrics_due_us)
         return;
     m->metrics_due_us = now + MERGER_METRICS_PERIOD_US;
+    m->metrics_read_us = now;
     for (size_t i = 0; i < m->n_from_db; i++)
         metrics_sweep_begin(m->from_db[i]);
     err_t err = {{0}};
@@ -241,6 +245,9 @@ static void merger_merge(merger_t *m)
     if (bins > 0) {
         metrics_observe(m->merge_seconds, NULL, (double)took_us / 1e6);
         metrics_add(m->merge_bins, NULL, (double)bins);
+        int64_t soon = m->metrics_read_us + MERGER_METRICS_AFTER_MERGE_US;
+        if (soon < m->metrics_due_us)
+            m->metrics_due_us = soon;
     }
     if (took_us >= MERGER_SLOW_US)
         log_info("merged %ld bins in %.1f s (a backlog is merged run_max at a time; ingest goes "

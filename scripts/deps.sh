@@ -11,6 +11,7 @@ PACKAGES=(
     libssl-dev libldns-dev                           # https probes (OpenSSL), dns probes (ldns)
     libcurl4-openssl-dev                             # the notifier's HTTP and SMTP client
     prometheus-alertmanager                          # a real Alertmanager in the notification tests
+    prometheus                                       # a real Prometheus scraping /metrics (coord_metrics, world_blackout_withdraw)
     libcmocka-dev                                    # unit tests
     postgresql postgresql-client                     # the database (a private cluster is used)
     iproute2 nftables procps psmisc util-linux       # namespaces, fault injection, process control

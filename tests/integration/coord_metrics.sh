@@ -5,6 +5,7 @@
 # apart; the database-derived series (outages open by scope and stage, agents by state) follow
 # the tables; a port already taken is a warning, and the coordinator still takes results.
 source "$(dirname "$0")/lib.sh"
+source "$PX_SOURCE_DIR/tests/tools/prometheus.sh"
 command -v prometheus >/dev/null && command -v promtool >/dev/null ||
     skip "prometheus and promtool are not installed (Debian: prometheus)"
 
@@ -39,10 +40,9 @@ grep -q "metrics at http://127.0.0.1:$MPORT/metrics" "$WORK/coordinator.log" || 
 metric() { curl -sf "$URL" | awk -v n="$1" '$1 == n { print $2 }'; }
 
 log "the exposition text: content type, HELP and TYPE, promtool clean"
-curl -sf -D "$WORK/headers" -o "$WORK/scrape.txt" "$URL" || fail "scrape failed"
+curl -sf -D "$WORK/headers" -o /dev/null "$URL" || fail "scrape failed"
 grep -qi '^content-type: text/plain; version=0.0.4' "$WORK/headers" || fail "content type: $(cat "$WORK/headers")"
-promtool check metrics <"$WORK/scrape.txt" >"$WORK/promtool.txt" 2>&1 ||
-    fail "promtool check metrics: $(cat "$WORK/promtool.txt")"
+prom_scrape_check "$URL"
 for m in parallax_batches_ingested_total parallax_ingest_latency_seconds parallax_sessions \
          parallax_outages_open parallax_merge_duration_seconds parallax_agents; do
     grep -q "^# TYPE $m " "$WORK/scrape.txt" || fail "no TYPE line for $m"
@@ -55,28 +55,8 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL")
 [ "$code" = 501 ] || [ "$code" = 405 ] || fail "POST answered $code, expected 501 or 405"
 
 log "a real prometheus scrapes it"
-PPORT=$(free_port)
-cat >"$WORK/prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: parallax
-    static_configs:
-      - targets: ['127.0.0.1:$MPORT']
-YML
-promtool check config "$WORK/prometheus.yml" >/dev/null || fail "generated prometheus config invalid"
-start_bg prometheus prometheus --config.file="$WORK/prometheus.yml" \
-    --storage.tsdb.path="$WORK/prometheus-data" --web.listen-address="127.0.0.1:$PPORT"
-# promql 'QUERY': the value of its first series now ("" when there is none).
-promql() {
-    curl -sf "http://127.0.0.1:$PPORT/api/v1/query" --data-urlencode "query=$1" |
-        /usr/bin/python3 -c 'import json, sys
-r = json.load(sys.stdin)["data"]["result"]
-print(r[0]["value"][1] if r else "")'
-}
-wait_until 60 "prometheus scraped the coordinator" '[ "$(promql "up{job=\"parallax\"}")" = 1 ]'
-[ "$(promql 'scrape_samples_scraped{job="parallax"}')" -ge "$(grep -vc "^#" "$WORK/scrape.txt")" ] || fail "too few samples scraped"
+prom_start "127.0.0.1:$(free_port)" "127.0.0.1:$MPORT"
+[ "$(prom_query 'scrape_samples_scraped{job="parallax"}')" -ge "$(grep -vc "^#" "$WORK/scrape.txt")" ] || fail "too few samples scraped"
 
 log "counters rise as batches are stored"
 out=$(as_agent m1 -g "$PROBE:600:300:40" batch 71 1 "$PROBE" 5 2)
@@ -87,13 +67,13 @@ out=$(as_agent m1 -g "$PROBE:600:300:40" batch 71 1 "$PROBE" 5 2)
 [ "$(metric 'parallax_spool_dropped_total{agent="m1"}')" = 40 ] || fail "spool drops"
 [ "$(metric 'parallax_ingest_latency_seconds_count')" = 1 ] || fail "latency count"
 wait_until 20 "prometheus sees the batch" \
-    '[ "$(promql "parallax_batches_ingested_total{agent=\"m1\"}")" = 1 ]'
+    '[ "$(prom_query "parallax_batches_ingested_total{agent=\"m1\"}")" = 1 ]'
 out=$(as_agent m1 batch 71 2 "$PROBE" 3)
 [ "$out" = "ack 2 stored" ] || fail "second batch: $out"
 wait_until 20 "prometheus sees the counter rise" \
-    '[ "$(promql "parallax_results_ingested_total{agent=\"m1\"}")" = 8 ]'
+    '[ "$(prom_query "parallax_results_ingested_total{agent=\"m1\"}")" = 8 ]'
 wait_until 20 "an increase over the scrapes" \
-    '[ "$(promql "increase(parallax_results_ingested_total{agent=\"m1\"}[1m]) > 0")" != "" ]'
+    '[ "$(prom_query "increase(parallax_results_ingested_total{agent=\"m1\"}[1m]) > 0")" != "" ]'
 
 log "rejections and refused handshakes are counted by reason"
 out=$(as_agent m1 -g "999999:50:40:3" batch 71 3 "$PROBE" 1)
@@ -112,16 +92,14 @@ sql "INSERT INTO parallax.outage_events (scope, subject_id, subject, started_at,
 wait_until 20 "the open blackout shows" \
     '[ "$(metric "parallax_outages_open{scope=\"group\",stage=\"blackout\"}")" = 1 ]'
 wait_until 20 "prometheus reads the blackout" \
-    '[ "$(promql "parallax_outages_open{scope=\"group\",stage=\"blackout\"}")" = 1 ]'
+    '[ "$(prom_query "parallax_outages_open{scope=\"group\",stage=\"blackout\"}")" = 1 ]'
 sql "UPDATE parallax.outage_events SET ended_at = now() WHERE subject = 'metrics-test'"
 wait_until 20 "the blackout closed" \
-    '[ "$(promql "parallax_outages_open{scope=\"group\",stage=\"blackout\"}")" = 0 ]'
+    '[ "$(prom_query "parallax_outages_open{scope=\"group\",stage=\"blackout\"}")" = 0 ]'
 snap=$(metric parallax_metrics_snapshot_timestamp_seconds)
 [ "$(/usr/bin/python3 -c "import time; print(int(abs(time.time() - float('$snap')) < 30))")" = 1 ] ||
     fail "snapshot timestamp $snap"
 
 log "the scrape is still promtool clean with every series made"
-curl -sf -o "$WORK/scrape.txt" "$URL" || fail "scrape failed"
-promtool check metrics <"$WORK/scrape.txt" >"$WORK/promtool.txt" 2>&1 ||
-    fail "promtool check metrics: $(cat "$WORK/promtool.txt")"
+prom_scrape_check "$URL"
 log "ok"

@@ -15,11 +15,15 @@ done
 pxw_sql "SELECT detail::text FROM parallax.outages WHERE scope = 'target' AND subject = 'xx-web'" | grep -q "$EVIDENCE" ||
     fail "the web target's evidence does not say $EVIDENCE: $(pxw_sql "SELECT detail FROM parallax.outages WHERE subject = 'xx-web'")"
 no_outage vantage
+# A test that watches the blackout from elsewhere too (world_blackout_withdraw: Prometheus)
+# defines these; the outage is still open here, and closed after `closed`.
+! declare -F blackout_during >/dev/null || blackout_during
 t_restore=$(pxw_sql "SELECT now()")
 world_fault restore
 # Every outage closes — xx-web's HTTPS on 8443, failing throughout (an expired certificate),
 # included: it never worked, so it never counted.
 closed "blackout (route $FAULT)" "$t_restore"
+! declare -F blackout_after >/dev/null || blackout_after
 pxw_sql "SELECT evidence->'chronic' FROM parallax.target_bins WHERE target = 'xx-web' AND state = 'up' ORDER BY bin_start DESC LIMIT 1" |
     grep -q 'https://www.xx.test:8443/' || fail "xx-web's expired-certificate probe is not listed as chronic"
 scenario_done
