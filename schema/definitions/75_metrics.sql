@@ -73,7 +73,8 @@ BEGIN
                     VALUES ('parallax_notifications_sent_total', c.sent),
                            ('parallax_notifications_failed_total', c.dead),
                            ('parallax_notifications_pending', c.pending)) m (metric, n)$q$;
-        EXCEPTION WHEN undefined_table OR undefined_column OR undefined_function THEN
+        EXCEPTION WHEN undefined_table OR undefined_column OR undefined_function
+                       OR insufficient_privilege THEN
             RAISE DEBUG 'metrics_snapshot: notifications left out: %', SQLERRM;
         END;
     END IF;

@@ -55,6 +55,7 @@ for f in parallax-verdicts.json parallax-coordinator.json; do
     cmp -s "/usr/share/parallax/grafana/$f" "$PX_SOURCE_DIR/dashboards/$f" || fail "the installed $f differs from dashboards/$f"
 done
 [ -f /usr/share/doc/parallax-coordinator/dashboards.md ] || fail "docs/dashboards.md not installed"
+[ -f /usr/share/doc/parallax-coordinator/metrics.md ] || fail "docs/metrics.md (the coordinator's metrics, named by its man page) not installed"
 dpkg -L parallax-agent | grep -qx /usr/share/man/man8/parallax-agent.8 || fail "the agent's man page is not in its package"
 dpkg -L parallax-coordinator | grep -qx /usr/share/man/man8/parallaxctl.8 || fail "parallaxctl's man page is not in its package"
 dpkg -L parallax-coordinator | grep -qx /usr/share/man/man8/parallax-notifier.8 || fail "the notifier's man page is not in its package"
