@@ -25,6 +25,14 @@ printf 'listen = tcp://127.0.0.1:7000\nkey_file = k\nsession_timeout_s = soon\n'
 expect_error "e.conf:3: bad value 'soon'" -c "$WORK/e.conf"
 printf 'listen tcp://127.0.0.1:7000\n' >"$WORK/f.conf"
 expect_error "f.conf:1: expected 'key = value'" -c "$WORK/f.conf"
+for bad in 'localhost' '127.0.0.1:0' '127.0.0.1:65536' '::1:9467' '[::1]9467' ':9467' 'off'; do
+    printf 'listen = tcp://127.0.0.1:7000\nkey_file = k\nmetrics_listen = %s\n' "$bad" >"$WORK/m.conf"
+    expect_error "m.conf:3: 'metrics_listen': bad address" -c "$WORK/m.conf"
+done
+for good in '127.0.0.1:9467' '[::1]:9467' 'metrics.example.net:80' 'none'; do
+    printf 'listen = tcp://127.0.0.1:7000\nkey_file = k\nmetrics_listen = %s\n' "$good" >"$WORK/m.conf"
+    "$COORD" -c "$WORK/m.conf" --check >"$WORK/out" 2>&1 || fail "metrics_listen = $good refused: $(cat "$WORK/out")"
+done
 
 log "a key file others can read is refused"
 new_db
