@@ -48,6 +48,10 @@ for m in parallax_batches_ingested_total parallax_ingest_latency_seconds paralla
     grep -q "^# TYPE $m " "$WORK/scrape.txt" || fail "no TYPE line for $m"
     grep -q "^# HELP $m " "$WORK/scrape.txt" || fail "no HELP line for $m"
 done
+# docs/metrics.md lists exactly what is served.
+documented=$(grep -o '^| `parallax_[a-z_]*`' "$PX_SOURCE_DIR/docs/metrics.md" | tr -d '|` ' | sort)
+served=$(awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$WORK/scrape.txt" | sort)
+[ "$documented" = "$served" ] || fail "docs/metrics.md and /metrics differ: $(diff <(echo "$documented") <(echo "$served"))"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/")
 [ "$code" = 404 ] || fail "/ answered $code, expected 404"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL")
