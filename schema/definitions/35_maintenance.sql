@@ -7,7 +7,9 @@
 -- Whether a window covers some of [p_from, p_to) (p_to NULL: open-ended) for a subject of a
 -- scope as in parallax.outage_events: 'vantage' (agents.id: a window on the agent),
 -- 'target' (targets.id: a window on the target or on its group), 'group' (merge_groups.id:
--- a window on the group's name). Each branch is one probe of a partial index.
+-- a window on the group's name). Each branch is one probe of a partial index. (The merge
+-- writes the same conditions out in its statements: called once a bin, a SQL function that
+-- reads a table costs far more than its probe.)
 CREATE OR REPLACE FUNCTION parallax.in_maintenance(p_scope text, p_subject_id integer,
                                                    p_from timestamptz, p_to timestamptz)
 RETURNS boolean

@@ -229,8 +229,11 @@ BEGIN
     ),
     judged AS (
         SELECT c.*, hb.heartbeat, hb.gap,
-               CASE WHEN windows THEN parallax.in_maintenance('vantage', c.subject_id, c.bin_start, c.bin_end)
-                    ELSE false END AS maintenance,
+               -- parallax.in_maintenance('vantage', ...), written out: a call of that SQL
+               -- function per bin costs a hundred times the index probe.
+               windows AND EXISTS (SELECT 1 FROM parallax.maintenance m
+                                   WHERE m.agent_id = c.subject_id AND m.ends_at > c.bin_start
+                                     AND m.starts_at < c.bin_end) AS maintenance,
                CASE WHEN hb.gap THEN 'no_data'
                     WHEN c.results = 0 AND NOT hb.heartbeat THEN 'offline'
                     WHEN c.results = 0 THEN 'no_data'
@@ -420,7 +423,10 @@ BEGIN
             SELECT b.state FROM parallax.bins b
             WHERE b.scope = 'vantage' AND b.subject_id = a.id AND b.bin_start = vb.bin_start) m ON true
         CROSS JOIN LATERAL (
-            SELECT CASE WHEN windows AND parallax.in_maintenance('vantage', a.id, vb.bin_start, vb.bin_start + vwidth)
+            SELECT CASE WHEN windows AND EXISTS (
+                            SELECT 1 FROM parallax.maintenance m
+                            WHERE m.agent_id = a.id AND m.ends_at > vb.bin_start
+                              AND m.starts_at < vb.bin_start + vwidth)
                         THEN 'maintenance' END AS state) w
     )
     SELECT w.subject_id, r.agent_id, r.probe_id, p.kind, r.status, r.rtt_ms, h.state, h.merged IS NULL
@@ -626,9 +632,14 @@ BEGIN
                    'service_down', CASE WHEN j.state = 'down' AND j.host_answers THEN true END,
                    'failure', j.failure, 'failure_share', round(j.failure_share, 3)::float8,
                    'baseline_ms', round(j.baseline_ms::numeric, 3)::float8,
-                   'maintenance', CASE WHEN windows THEN
-                                           CASE WHEN parallax.in_maintenance('target', j.target_id, p_start, p_end)
-                                                THEN true END END))
+                   -- The targets in a window of their own or of their group's, one
+                   -- hashed set per window of bins.
+                   'maintenance', CASE WHEN j.target_id IN (
+                                           SELECT t.id FROM parallax.maintenance m
+                                           JOIN parallax.targets t
+                                             ON t.id = m.target_id OR t.group_name = m.group_name
+                                           WHERE windows AND m.ends_at > p_start AND m.starts_at < p_end)
+                                       THEN true END))
         FROM based j
         ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
             SET bin_end = EXCLUDED.bin_end, state = EXCLUDED.state, rank = EXCLUDED.rank,
@@ -806,9 +817,12 @@ BEGIN
                    'down_targets', j.down_names, 'impaired_targets', j.impaired_names,
                    'failure', j.failure, 'failing_vantages', j.failing,
                    'other_vantages', j.not_failing,
-                   'maintenance', CASE WHEN windows THEN
-                                           CASE WHEN parallax.in_maintenance('group', j.subject_id, j.bin_start, j.bin_end)
-                                                THEN true END END))
+                   'maintenance', CASE WHEN windows AND EXISTS (
+                                           SELECT 1 FROM parallax.maintenance m
+                                           JOIN parallax.merge_groups g ON g.name = m.group_name
+                                           WHERE g.id = j.subject_id AND m.ends_at > j.bin_start
+                                             AND m.starts_at < j.bin_end)
+                                       THEN true END))
         FROM judged j
         ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
             SET bin_end = EXCLUDED.bin_end, state = EXCLUDED.state, rank = EXCLUDED.rank,
