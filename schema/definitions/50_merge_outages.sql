@@ -408,6 +408,9 @@ BEGIN
         RETURN 0;
     END IF;
     PERFORM parallax.merge_prepare();
+    -- The time the outage events of this merge are about (notify_now: an event about a time
+    -- further back is late).
+    PERFORM set_config('parallax.merge_now', p_now::text, true);
     PERFORM parallax.merge_sweep(p_now);
     -- A backlog is merged oldest first, run_max of it per call: the bins up to the horizon,
     -- as if the merge ran then (vantages before the targets of the same time still hold).
@@ -419,6 +422,7 @@ BEGIN
     IF merged > 0 THEN
         PERFORM parallax.merge_outages();
     END IF;
+    PERFORM set_config('parallax.merge_now', '', true);
     RETURN merged;
 END $$;
 

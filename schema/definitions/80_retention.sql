@@ -170,10 +170,13 @@ BEGIN
     h := now() - s.keep_outages;
     got := 0;
     IF h IS NOT NULL THEN
+        -- Removing what is old is not news: the notification trigger stands aside.
+        PERFORM set_config('parallax.notify_off', 'on', true);
         DELETE FROM parallax.outage_events y
         WHERE y.id IN (SELECT z.id FROM parallax.outage_events z
                        WHERE z.started_at < h AND z.ended_at < h LIMIT p_chunk);
         GET DIAGNOSTICS got = ROW_COUNT;
+        PERFORM set_config('parallax.notify_off', '', true);
         PERFORM parallax.retention_note('outages', h, got);
     END IF;
     RETURN QUERY SELECT 'outages', got, got >= p_chunk, NULL::text;

@@ -12,7 +12,10 @@
 --   parallax_admin   parallaxctl: reads and writes every table's rows, runs every function;
 --                    no DDL, no TRUNCATE.
 --   parallax_read    analysts: SELECT on every table and view; only functions that cannot
---                    write (STABLE or IMMUTABLE).
+--                    write (STABLE or IMMUTABLE). Not the receivers' secrets.
+--   parallax_notify  the sender (parallax-notifier): reads everything, receivers' secrets
+--                    included; writes only the deliveries and the events' routed_at; runs
+--                    notify_route and the functions that cannot write.
 --
 -- The three are NOLOGIN group roles: a deployment grants them to its login roles (README
 -- "Database roles"). Roles belong to the cluster, not to a database, so a role another
@@ -25,7 +28,7 @@ DO $$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['parallax_ingest', 'parallax_admin', 'parallax_read'] LOOP
+    FOREACH r IN ARRAY ARRAY['parallax_ingest', 'parallax_admin', 'parallax_read', 'parallax_notify'] LOOP
         CONTINUE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r);
         BEGIN
             EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
@@ -37,6 +40,7 @@ BEGIN
                 RAISE WARNING 'role % does not exist and % may not create it: no grants made', r, current_user
                     USING HINT = 'create the roles once per cluster as a superuser: CREATE ROLE parallax_ingest NOLOGIN; '
                                  'CREATE ROLE parallax_admin NOLOGIN; CREATE ROLE parallax_read NOLOGIN; '
+                                 'CREATE ROLE parallax_notify NOLOGIN; '
                                  'then run db migrate again (README "Database roles")';
         END;
     END LOOP;
@@ -99,7 +103,7 @@ END $$;
 -- later migrations add.
 DO $$
 DECLARE
-    config_tables text[] := ARRAY['agents', 'targets', 'probes', 'merge_settings', 'maintenance',
+    config_tables text[] := ARRAY['agents', 'targets', 'probes', 'merge_settings', 'maintenance', 'notify_receivers',
                                   'schema_migrations', 'schema_definitions'];
     -- What the merge deletes from: its work queues, and bins and outages it judges again.
     merge_tables text[] := ARRAY['merge_inbox', 'merge_dirty', 'merge_state', 'merge_groups',
@@ -156,5 +160,52 @@ BEGIN
         IF fn.provolatile IN ('s', 'i') THEN
             EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE %s TO parallax_read', fn.f);
         END IF;
+    END LOOP;
+END $$;
+
+-- A receiver's secret (the webhook's HMAC key) is for the sender and parallaxctl alone.
+DO $$
+BEGIN
+    IF (SELECT count(*) FROM pg_catalog.pg_roles
+        WHERE rolname IN ('parallax_ingest', 'parallax_read')) < 2 THEN
+        RETURN;
+    END IF;
+    REVOKE SELECT ON parallax.notify_receivers FROM parallax_ingest, parallax_read;
+    GRANT SELECT (id, name, kind, url, mail_from, mail_to, scopes, group_name, min_stage,
+                  with_group_targets, enabled, created_at)
+        ON parallax.notify_receivers TO parallax_ingest, parallax_read;
+END $$;
+
+-- The sender: made after the first three (a cluster whose roles an earlier release made has
+-- no parallax_notify until a superuser adds it; the others' grants do not wait for it).
+DO $$
+DECLARE
+    rel record;
+    fn record;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'parallax_notify') THEN
+        RETURN;
+    END IF;
+    EXECUTE 'GRANT CONNECT, TEMPORARY ON DATABASE ' || pg_catalog.quote_ident(pg_catalog.current_database())
+            || ' TO parallax_notify';
+    GRANT USAGE ON SCHEMA parallax TO parallax_notify;
+    REVOKE ALL ON ALL TABLES IN SCHEMA parallax FROM parallax_notify;
+    REVOKE ALL ON ALL SEQUENCES IN SCHEMA parallax FROM parallax_notify;
+    REVOKE ALL ON ALL ROUTINES IN SCHEMA parallax FROM parallax_notify;
+    FOR rel IN
+        SELECT c.relname FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = 'parallax'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
+          AND NOT c.relispartition
+    LOOP
+        EXECUTE pg_catalog.format('GRANT SELECT ON parallax.%I TO parallax_notify', rel.relname);
+    END LOOP;
+    GRANT INSERT, UPDATE ON parallax.notify_deliveries TO parallax_notify;
+    GRANT UPDATE (routed_at) ON parallax.notify_events TO parallax_notify;
+    FOR fn IN
+        SELECT p.oid::regprocedure AS f FROM pg_catalog.pg_proc p
+        WHERE p.pronamespace = 'parallax'::regnamespace
+          AND (p.provolatile IN ('s', 'i') OR p.proname = 'notify_route')
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE %s TO parallax_notify', fn.f);
     END LOOP;
 END $$;

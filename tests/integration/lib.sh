@@ -27,15 +27,18 @@ DB="$PG_BASE dbname=$DB_NAME"
 # conninfo with a later dbname wins, so $DB names this test's database.
 # The roles the helpers below connect as, as a deployment would (README "Database roles"):
 # the coordinator as a login role granted only parallax_ingest, parallaxctl as one granted
-# only parallax_admin; `db migrate` and the tests' own checks (sql) as the owner, postgres.
+# only parallax_admin, parallax-notifier as one granted only parallax_notify; `db migrate`
+# and the tests' own checks (sql) as the owner, postgres.
 # So every test that starts a coordinator shows it needs no more than the ingest role.
 # A later user= wins too.
 # (login_roles sets COORD_DB and ADMIN_DB; on a database without the roles' grants, one a
 # parallaxctl from before them migrated, both stay $DB.)
 COORD_USER=px_test_ingest
 ADMIN_USER=px_test_admin
+NOTIFY_USER=px_test_notify
 COORD_DB=$DB
 ADMIN_DB=$DB
+NOTIFY_DB=$DB
 CTL="$PX_BUILD_DIR/coordinator/ctl/parallaxctl"
 COORD="$PX_BUILD_DIR/coordinator/parallax-coordinator"
 AGENT="$PX_BUILD_DIR/agent/parallax-agent"
@@ -89,7 +92,8 @@ DO \$\$
 DECLARE
     pair text[];
 BEGIN
-    FOREACH pair SLICE 1 IN ARRAY ARRAY[['$COORD_USER', 'parallax_ingest'], ['$ADMIN_USER', 'parallax_admin']] LOOP
+    FOREACH pair SLICE 1 IN ARRAY ARRAY[['$COORD_USER', 'parallax_ingest'], ['$ADMIN_USER', 'parallax_admin'],
+                                   ['$NOTIFY_USER', 'parallax_notify']] LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = pair[1]) THEN
             BEGIN
                 EXECUTE format('CREATE ROLE %I LOGIN', pair[1]);
@@ -116,6 +120,7 @@ SQL
     LOGIN_ROLES_READY=1
     COORD_DB="$DB user=$COORD_USER"
     ADMIN_DB="$DB user=$ADMIN_USER"
+    NOTIFY_DB="$DB user=$NOTIFY_USER"
 }
 
 # A fresh database with the schema applied.

@@ -1,0 +1,223 @@
+-- 55_notify: outage events to tell (issue 17; docs/notifications.md). A trigger on
+-- outage_events writes each event to notify_events in the verdict's own transaction, so an
+-- event exists exactly when the verdict that caused it was committed; notify_route fans the
+-- events out to the receivers whose route matches; the sender (parallax-notifier) delivers
+-- them and calls notify_alerts for Alertmanager's re-sends.
+-- Installed by every `parallaxctl db migrate` after the migrations (CREATE OR REPLACE).
+
+-- The stages of each scope (a route's min_stage is compared within its own scope).
+CREATE OR REPLACE FUNCTION parallax.notify_stage_scopes(stage text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE stage
+    WHEN 'impaired' THEN ARRAY['vantage'] WHEN 'offline' THEN ARRAY['vantage']
+    WHEN 'degraded' THEN ARRAY['target', 'group']
+    WHEN 'partial' THEN ARRAY['target'] WHEN 'down' THEN ARRAY['target']
+    WHEN 'servers_offline' THEN ARRAY['group'] WHEN 'dns_down' THEN ARRAY['group']
+    WHEN 'blackout' THEN ARRAY['group'] END;
+
+-- How long after an outage's start (or end) the merge normally sees it: a run of bad (good)
+-- bins of the widest kind, their grace, and a bin for the vantages. An event about a time
+-- further back than this came from late results: it is "late".
+CREATE OR REPLACE FUNCTION parallax.notify_late_after() RETURNS interval
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    s parallax.merge_settings := parallax.merge_settings_now();
+    w integer := greatest(s.group_bin_s, s.vantage_bin_s,
+                          extract(epoch FROM parallax.widest_bin())::integer);
+BEGIN
+    RETURN (greatest(s.open_after, s.close_after) + 2) * w * interval '1 second'
+           + parallax.merge_grace(w, s) + parallax.merge_grace(s.vantage_bin_s, s);
+END $$;
+
+-- The time the verdicts are about: merge_run's p_now while it runs (a merge of the past, in
+-- tests and after a pause), else the transaction's.
+CREATE OR REPLACE FUNCTION parallax.notify_now() RETURNS timestamptz
+LANGUAGE sql STABLE
+RETURN coalesce(nullif(current_setting('parallax.merge_now', true), '')::timestamptz, now());
+
+-- Records one event of outage o (ON CONFLICT: an event already recorded is not recorded
+-- again, whatever made the outage's row change twice).
+CREATE OR REPLACE FUNCTION parallax.notify_record(o parallax.outage_events, p_event text, p_late boolean)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    g text;
+    r text;
+BEGIN
+    IF o.scope = 'target' THEN
+        SELECT t.group_name, t.role::text INTO g, r FROM parallax.targets t WHERE t.id = o.subject_id;
+    ELSIF o.scope = 'group' THEN
+        g := o.subject;
+    END IF;
+    INSERT INTO parallax.notify_events (key, outage_id, event, scope, subject_id, subject, group_name, role,
+                                        stage, started_at, ended_at, late, maintenance, detail)
+    VALUES (o.id || ':' || p_event || ':' || o.stage, o.id, p_event, o.scope, o.subject_id, o.subject, g, r,
+            o.stage, o.started_at, o.ended_at, p_late,
+            coalesce((o.detail ->> 'maintenance')::boolean, false)
+                OR parallax.in_maintenance(o.scope, o.subject_id, o.started_at,
+                                           coalesce(o.ended_at, greatest(parallax.notify_now(), o.started_at))),
+            o.detail)
+    ON CONFLICT (key) DO NOTHING;
+    -- One wake-up per transaction: PostgreSQL folds equal notifications.
+    PERFORM pg_notify('parallax_notify', '');
+END $$;
+
+CREATE OR REPLACE FUNCTION parallax.notify_outage_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    late_before timestamptz;
+BEGIN
+    -- Retention removing old, ended outages is not news.
+    IF current_setting('parallax.notify_off', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    late_before := parallax.notify_now() - parallax.notify_late_after();
+    IF TG_OP = 'INSERT' THEN
+        PERFORM parallax.notify_record(NEW, 'opened', NEW.ended_at IS NOT NULL OR NEW.started_at < late_before);
+        IF NEW.ended_at IS NOT NULL THEN
+            PERFORM parallax.notify_record(NEW, 'closed', true);
+        END IF;
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM parallax.notify_record(OLD, 'withdrawn', true);
+    ELSE
+        IF parallax.merge_rank(NEW.stage) > parallax.merge_rank(OLD.stage) THEN
+            PERFORM parallax.notify_record(NEW, 'stage',
+                coalesce((NEW.detail -> 'first_reached' ->> NEW.stage)::timestamptz < late_before, false));
+        END IF;
+        IF OLD.ended_at IS NULL AND NEW.ended_at IS NOT NULL THEN
+            PERFORM parallax.notify_record(NEW, 'closed', NEW.ended_at < late_before);
+        ELSIF OLD.ended_at IS NOT NULL AND NEW.ended_at IS NULL THEN
+            PERFORM parallax.notify_record(NEW, 'reopened', true);
+        END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- An open outage's row is updated every bin it lasts (its detail grows): the WHEN clause
+-- keeps those updates from calling anything.
+DROP TRIGGER IF EXISTS notify_outage_rows ON parallax.outage_events;
+CREATE TRIGGER notify_outage_rows AFTER INSERT OR DELETE ON parallax.outage_events
+    FOR EACH ROW EXECUTE FUNCTION parallax.notify_outage_changed();
+DROP TRIGGER IF EXISTS notify_outage_moves ON parallax.outage_events;
+CREATE TRIGGER notify_outage_moves AFTER UPDATE ON parallax.outage_events
+    FOR EACH ROW WHEN (OLD.stage IS DISTINCT FROM NEW.stage OR OLD.ended_at IS DISTINCT FROM NEW.ended_at)
+    EXECUTE FUNCTION parallax.notify_outage_changed();
+
+-- Whether receiver r's route takes event e.
+CREATE OR REPLACE FUNCTION parallax.notify_matches(e parallax.notify_events, r parallax.notify_receivers)
+RETURNS boolean
+LANGUAGE sql STABLE
+RETURN e.scope <> 'test'
+   AND (r.scopes IS NULL OR e.scope = ANY (r.scopes))
+   AND (r.group_name IS NULL OR r.group_name = e.group_name)
+   AND (r.min_stage IS NULL
+        OR (e.scope = ANY (parallax.notify_stage_scopes(r.min_stage))
+            AND parallax.merge_rank(e.stage) >= parallax.merge_rank(r.min_stage)));
+
+-- Why event e is not to be sent to receiver r (NULL: it is). An outage is told whole or not
+-- at all: a later event follows the decision made for the outage's earlier one (a closed
+-- outage whose opening was sent is told closed, even if a window began since). Otherwise:
+-- a subject in maintenance is not told; nor is a target while an outage of its group
+-- overlaps it, unless the route asks for them ("one alert for a country going dark").
+CREATE OR REPLACE FUNCTION parallax.notify_suppressed(e parallax.notify_events, r parallax.notify_receivers)
+RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    earlier parallax.notify_deliveries;
+BEGIN
+    SELECT d.* INTO earlier
+    FROM parallax.notify_events x
+    JOIN parallax.notify_deliveries d ON d.event_id = x.id AND d.receiver_id = r.id
+    WHERE x.outage_id = e.outage_id AND x.id < e.id AND x.event <> 'test'
+    ORDER BY x.id DESC LIMIT 1;
+    IF FOUND THEN
+        RETURN CASE WHEN earlier.state = 'suppressed' THEN earlier.reason END;
+    END IF;
+    IF e.maintenance THEN
+        RETURN 'maintenance';
+    END IF;
+    IF e.scope = 'target' AND NOT r.with_group_targets AND e.group_name IS NOT NULL
+       AND EXISTS (SELECT 1 FROM parallax.outage_events g
+                   WHERE g.scope = 'group' AND g.subject = e.group_name
+                     AND g.started_at < coalesce(e.ended_at, 'infinity')
+                     AND coalesce(g.ended_at, 'infinity') > e.started_at) THEN
+        RETURN 'group_outage';
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- Whether the group of a target outage that started at p_started has been judged far enough
+-- to know if a group outage covers it: the merge has the group bin in which a group outage
+-- starting with the target's would have opened (groups' bins are merged with the outages
+-- they open, in one transaction). A group the merge does not know has nothing to wait for.
+CREATE OR REPLACE FUNCTION parallax.notify_group_judged(p_group text, p_started timestamptz,
+                                                        s parallax.merge_settings)
+RETURNS boolean
+LANGUAGE sql STABLE
+RETURN NOT EXISTS (SELECT 1 FROM parallax.merge_groups g WHERE g.name = p_group)
+    OR EXISTS (SELECT 1 FROM parallax.merge_groups g
+               JOIN parallax.bins b ON b.scope = 'group' AND b.subject_id = g.id
+               WHERE g.name = p_group
+                 AND b.bin_start >= parallax.bin_floor(p_started, s.group_bin_s)
+                                    + (s.open_after - 1) * s.group_bin_s * interval '1 second');
+
+-- Fans the events not yet routed out to the receivers whose route takes them, oldest first
+-- (at most p_limit), as pending or suppressed deliveries, and returns how many events it
+-- routed. A target's opening waits until its group has been judged far enough
+-- (notify_group_judged), or at most twice the time that takes as the settings make it:
+-- so a country going dark is one alert, not one per server, and a stuck group merge holds
+-- no target alert for long. Later events of an outage wait for its opening. Concurrent
+-- callers do not wait: all but one return 0.
+CREATE OR REPLACE FUNCTION parallax.notify_route(p_now timestamptz DEFAULT now(), p_limit integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    s parallax.merge_settings := parallax.merge_settings_now();
+    hold_max interval;
+    e parallax.notify_events;
+    held bigint[] := '{}';
+    routed integer := 0;
+BEGIN
+    -- "PXNOTE" read as a big-endian number.
+    IF NOT pg_try_advisory_xact_lock(88340200494917) THEN
+        RETURN 0;
+    END IF;
+    hold_max := 2 * ((s.open_after + 1) * s.group_bin_s * interval '1 second'
+                     + parallax.merge_grace(s.group_bin_s, s))
+                + parallax.widest_bin() + parallax.merge_grace(s.vantage_bin_s, s);
+    FOR e IN SELECT * FROM parallax.notify_events WHERE routed_at IS NULL ORDER BY id LIMIT p_limit LOOP
+        CONTINUE WHEN e.outage_id = ANY (held);
+        IF e.scope = 'target' AND e.event = 'opened' AND e.group_name IS NOT NULL AND NOT e.maintenance
+           AND e.created_at + hold_max > p_now
+           AND NOT parallax.notify_group_judged(e.group_name, e.started_at, s) THEN
+            held := held || e.outage_id;
+            CONTINUE;
+        END IF;
+        INSERT INTO parallax.notify_deliveries (event_id, receiver_id, state, reason)
+        SELECT e.id, r.id, CASE WHEN x.reason IS NULL THEN 'pending' ELSE 'suppressed' END, x.reason
+        FROM parallax.notify_receivers r
+        CROSS JOIN LATERAL (SELECT parallax.notify_suppressed(e, r) AS reason) x
+        WHERE r.enabled AND parallax.notify_matches(e, r)
+        ON CONFLICT DO NOTHING;
+        UPDATE parallax.notify_events SET routed_at = p_now WHERE id = e.id;
+        routed := routed + 1;
+    END LOOP;
+    RETURN routed;
+END $$;
+
+-- For Alertmanager's re-sends: the outages still open whose events went (or go) to receiver
+-- p_receiver, as their latest event routed there says them.
+CREATE OR REPLACE FUNCTION parallax.notify_alerts(p_receiver integer)
+RETURNS TABLE (outage_id bigint, key text, scope text, subject text, group_name text, role text, stage text,
+               started_at timestamptz, ended_at timestamptz, detail jsonb)
+LANGUAGE sql STABLE
+AS $$
+SELECT x.outage_id, x.key, x.scope, x.subject, x.group_name, x.role, x.stage, x.started_at, x.ended_at, x.detail
+FROM (SELECT DISTINCT ON (e.outage_id) e.*, d.state
+      FROM parallax.notify_deliveries d
+      JOIN parallax.notify_events e ON e.id = d.event_id
+      WHERE d.receiver_id = p_receiver AND e.event <> 'test'
+      ORDER BY e.outage_id, e.id DESC) x
+WHERE x.state <> 'suppressed' AND x.event NOT IN ('closed', 'withdrawn')
+  AND EXISTS (SELECT 1 FROM parallax.outage_events o WHERE o.id = x.outage_id AND o.ended_at IS NULL)
+$$;
