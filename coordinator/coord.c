@@ -229,12 +229,12 @@ static int register_metrics(coord_t *c)
     static const char *const rejected[] = {"invalid", "not_allowed", "retry"};
     static const char *const handshakes[] = {"unregistered", "disabled"};
     static const char *const messages[] = {"not_admitted", "malformed", "protocol_version"};
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++)
         metrics_add(m->rejected, &rejected[i], 0);
-        metrics_add(m->messages, &messages[i], 0);
-    }
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < sizeof handshakes / sizeof handshakes[0]; i++)
         metrics_add(m->handshakes, &handshakes[i], 0);
+    for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++)
+        metrics_add(m->messages, &messages[i], 0);
     return 0;
 }
 

@@ -70,29 +70,31 @@ struct merger {
 static const double merge_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                        0.5,   1,      2.5,   5,    10,    30,   60};
 
-/* What parallax.metrics_snapshot() returns, as docs/metrics.md names them; drop: series the
- * snapshot no longer names are removed (an agent gone) rather than set to 0. */
+/* What parallax.metrics_snapshot() returns, as docs/metrics.md names them; gone: what becomes
+ * of a series the snapshot no longer names: removed (an agent or receiver gone), or 0. */
 static const struct {
     metrics_type_t type;
     const char *name, *help, *labels;
-    int drop;
+    metrics_sweep_t gone;
 } merger_db_metrics[] = {
     {METRICS_GAUGE, "parallax_outages_open", "Open outages by scope and worst stage reached.",
-     "scope,stage", 0},
-    {METRICS_GAUGE, "parallax_agents", "Agents by state.", "state", 0},
+     "scope,stage", METRICS_SWEEP_ZERO},
+    {METRICS_GAUGE, "parallax_agents", "Agents by state.", "state", METRICS_SWEEP_ZERO},
     {METRICS_GAUGE, "parallax_agent_clock_offset_seconds",
-     "The agent's clock minus the coordinator's, as stored.", "agent", 1},
+     "The agent's clock minus the coordinator's, as stored.", "agent", METRICS_SWEEP_DROP},
     {METRICS_GAUGE, "parallax_merge_backlog_bins",
-     "Entries waiting in parallax.merge_queue (a bin may be queued more than once).", NULL, 0},
+     "Entries waiting in parallax.merge_queue (a bin may be queued more than once).", NULL,
+     METRICS_SWEEP_ZERO},
     {METRICS_GAUGE, "parallax_merge_backlog_due_bins",
-     "Entries of parallax.merge_queue already closed, due to be merged.", NULL, 0},
+     "Entries of parallax.merge_queue already closed, due to be merged.", NULL, METRICS_SWEEP_ZERO},
     {METRICS_COUNTER, "parallax_notifications_sent_total",
      "Notification deliveries the receiver accepted, as held in parallax.notify_deliveries.",
-     "receiver", 1},
+     "receiver", METRICS_SWEEP_DROP},
     {METRICS_COUNTER, "parallax_notifications_failed_total",
-     "Notification deliveries that failed for good (dead-lettered).", "receiver", 1},
+     "Notification deliveries that failed for good (dead-lettered).", "receiver",
+     METRICS_SWEEP_DROP},
     {METRICS_GAUGE, "parallax_notifications_pending",
-     "Notification deliveries waiting to be sent or retried.", "receiver", 1},
+     "Notification deliveries waiting to be sent or retried.", "receiver", METRICS_SWEEP_DROP},
 };
 
 static int merger_register(merger_t *m, metrics_t *metrics)
@@ -144,10 +146,10 @@ static void merger_metrics(merger_t *m)
         metrics_sweep_begin(m->from_db[i]);
     err_t err = {{0}};
     int rc = store_metrics_snapshot(m->store, merger_metric_row, m, &err);
-    /* After a failure nothing was swept: the series keep their last values, and the
-     * snapshot's timestamp says how old they are. */
+    /* After a failure the series keep their last values: the snapshot's timestamp says how
+     * old they are. */
     for (size_t i = 0; i < m->n_from_db; i++)
-        metrics_sweep_end(m->from_db[i], rc == 0 && merger_db_metrics[i].drop);
+        metrics_sweep_end(m->from_db[i], rc < 0 ? METRICS_SWEEP_KEEP : merger_db_metrics[i].gone);
     if (rc < 0) {
         if (!atomic_load(&m->stopping))
             log_warn("merge: metrics: %s", err.msg);

@@ -276,22 +276,23 @@ void metrics_sweep_begin(metrics_family_t *f)
     pthread_mutex_unlock(&f->owner->lock);
 }
 
-void metrics_sweep_end(metrics_family_t *f, int drop)
+void metrics_sweep_end(metrics_family_t *f, metrics_sweep_t what)
 {
     pthread_mutex_lock(&f->owner->lock);
     size_t kept = 0;
     for (size_t i = 0; i < f->n_series; i++) {
         series_t *s = f->series[i];
-        if (s->stale && drop) {
+        /* A family without labels keeps its one series (metrics_family_new). */
+        if (s->stale && what == METRICS_SWEEP_DROP && f->n_labels > 0) {
             series_free(s, f->n_labels);
             continue;
         }
-        if (s->stale) {
+        if (s->stale && what != METRICS_SWEEP_KEEP) {
             s->value = 0;
             s->count = 0;
             memset(s->buckets, 0, sizeof s->buckets);
-            s->stale = 0;
         }
+        s->stale = 0;
         f->series[kept++] = s;
     }
     f->n_series = kept;

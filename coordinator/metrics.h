@@ -51,11 +51,17 @@ void metrics_set(metrics_family_t *f, const char *const *values, double v);
 void metrics_observe(metrics_family_t *f, const char *const *values, double v);
 
 /* A refresh of a family from a snapshot: metrics_sweep_begin() marks every series stale, each
- * metrics_set() (or _add) marks its series fresh again, metrics_sweep_end() then removes the
- * series still stale (drop != 0) or sets them to 0 (drop == 0). A scrape in between sees the
- * old value of a series not set yet, never a transient 0. */
+ * metrics_set() (or _add) marks its series fresh again, metrics_sweep_end() then does `what`
+ * to the series still stale: keep them as they are (the snapshot failed), set them to 0, or
+ * remove them. A scrape in between sees the old value of a series not set yet, never a
+ * transient 0. */
+typedef enum metrics_sweep {
+    METRICS_SWEEP_KEEP,
+    METRICS_SWEEP_ZERO,
+    METRICS_SWEEP_DROP
+} metrics_sweep_t;
 void metrics_sweep_begin(metrics_family_t *f);
-void metrics_sweep_end(metrics_family_t *f, int drop);
+void metrics_sweep_end(metrics_family_t *f, metrics_sweep_t what);
 
 /* The value of a counter's or gauge's series (0 if it does not exist), the number of
  * observations of a histogram's: for tests. */

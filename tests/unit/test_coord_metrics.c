@@ -142,12 +142,28 @@ static void test_sweep(void **state)
     assert_true(metrics_value(zero, V("blackout")) == 1);
     metrics_set(zero, V("down"), 1);
     metrics_set(drop, V("a2"), 0.125);
-    metrics_sweep_end(zero, 0);
-    metrics_sweep_end(drop, 1);
+    metrics_sweep_end(zero, METRICS_SWEEP_ZERO);
+    metrics_sweep_end(drop, METRICS_SWEEP_DROP);
     char *text = render(m);
     assert_has(text, "px_open{stage=\"blackout\"} 0\npx_open{stage=\"down\"} 1\n");
     assert_has(text, "# TYPE px_offset gauge\npx_offset{agent=\"a2\"} 0.125\n");
     assert_null(strstr(text, "a1"));
+    free(text);
+    /* A failed snapshot keeps what was there, set or not. */
+    metrics_sweep_begin(zero);
+    metrics_set(zero, V("down"), 5);
+    metrics_sweep_end(zero, METRICS_SWEEP_KEEP);
+    metrics_set(zero, V("blackout"), 1);
+    metrics_sweep_begin(zero);
+    metrics_sweep_end(zero, METRICS_SWEEP_KEEP);
+    assert_true(metrics_value(zero, V("blackout")) == 1);
+    assert_true(metrics_value(zero, V("down")) == 5);
+    /* A family without labels keeps its one series even when dropped. */
+    metrics_family_t *one = metrics_family_new(m, METRICS_GAUGE, "px_one", "One.", NULL, NULL, 0);
+    metrics_sweep_begin(one);
+    metrics_sweep_end(one, METRICS_SWEEP_DROP);
+    text = render(m);
+    assert_has(text, "# TYPE px_one gauge\npx_one 0\n");
     free(text);
     metrics_destroy(&m);
 }
