@@ -35,73 +35,92 @@ CREATE OR REPLACE FUNCTION parallax.notify_now() RETURNS timestamptz
 LANGUAGE sql STABLE
 RETURN coalesce(nullif(current_setting('parallax.merge_now', true), '')::timestamptz, now());
 
--- Records one event of outage o (ON CONFLICT: an event already recorded is not recorded
--- again, whatever made the outage's row change twice).
-CREATE OR REPLACE FUNCTION parallax.notify_record(o parallax.outage_events, p_event text, p_late boolean)
-RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    g text;
-    r text;
-BEGIN
-    IF o.scope = 'target' THEN
-        SELECT t.group_name, t.role::text INTO g, r FROM parallax.targets t WHERE t.id = o.subject_id;
-    ELSIF o.scope = 'group' THEN
-        g := o.subject;
-    END IF;
-    INSERT INTO parallax.notify_events (key, outage_id, event, scope, subject_id, subject, group_name, role,
-                                        stage, started_at, ended_at, late, maintenance, detail)
-    VALUES (o.id || ':' || p_event || ':' || o.stage, o.id, p_event, o.scope, o.subject_id, o.subject, g, r,
-            o.stage, o.started_at, o.ended_at, p_late,
-            coalesce((o.detail ->> 'maintenance')::boolean, false)
-                OR parallax.in_maintenance(o.scope, o.subject_id, o.started_at,
-                                           coalesce(o.ended_at, greatest(parallax.notify_now(), o.started_at))),
-            o.detail)
-    ON CONFLICT (key) DO NOTHING;
-    -- One wake-up per transaction: PostgreSQL folds equal notifications.
-    PERFORM pg_notify('parallax_notify', '');
-END $$;
+-- The notify_events row of one event of an outage (an id drawn, the time now).
+CREATE OR REPLACE FUNCTION parallax.notify_row(
+    p_id bigint, p_scope text, p_subject_id integer, p_subject text, p_stage text,
+    p_started timestamptz, p_ended timestamptz, p_detail jsonb, p_event text, p_late boolean,
+    p_any_window boolean, p_now timestamptz)
+RETURNS parallax.notify_events
+LANGUAGE sql VOLATILE
+AS $$
+SELECT nextval('parallax.notify_events_id_seq'), p_id || ':' || p_event || ':' || p_stage, p_id, p_event,
+       p_scope, p_subject_id, p_subject,
+       CASE p_scope WHEN 'target' THEN t.group_name WHEN 'group' THEN p_subject END,
+       CASE WHEN p_scope = 'target' THEN t.role::text END,
+       p_stage, p_started, p_ended, p_late,
+       coalesce((p_detail ->> 'maintenance')::boolean, false)
+           OR (p_any_window AND parallax.in_maintenance(p_scope, p_subject_id, p_started,
+                                                        coalesce(p_ended, greatest(p_now, p_started)))),
+       p_detail, clock_timestamp(), NULL::timestamptz
+FROM (SELECT 1) one
+LEFT JOIN parallax.targets t ON p_scope = 'target' AND t.id = p_subject_id
+$$;
 
-CREATE OR REPLACE FUNCTION parallax.notify_outage_changed() RETURNS trigger
+-- The outbox's triggers, one call per statement: the merge writes a whole bin's outages in
+-- one statement, and what every event needs (the time, the late horizon, whether any
+-- maintenance window exists) is worked out once. An UPDATE that only extends outages (their
+-- detail grows every bin) writes nothing.
+CREATE OR REPLACE FUNCTION parallax.notify_outages_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
+    now_ts timestamptz;
     late_before timestamptz;
+    any_window boolean;
 BEGIN
     -- Retention removing old, ended outages is not news.
     IF current_setting('parallax.notify_off', true) = 'on' THEN
         RETURN NULL;
     END IF;
-    late_before := parallax.notify_now() - parallax.notify_late_after();
+    now_ts := parallax.notify_now();
+    late_before := now_ts - parallax.notify_late_after();
+    any_window := EXISTS (SELECT 1 FROM parallax.maintenance);
     IF TG_OP = 'INSERT' THEN
-        PERFORM parallax.notify_record(NEW, 'opened', NEW.ended_at IS NOT NULL OR NEW.started_at < late_before);
-        IF NEW.ended_at IS NOT NULL THEN
-            PERFORM parallax.notify_record(NEW, 'closed', true);
-        END IF;
+        INSERT INTO parallax.notify_events
+        SELECT r.* FROM notify_new o
+        CROSS JOIN LATERAL (VALUES (1, 'opened', o.ended_at IS NOT NULL OR o.started_at < late_before),
+                                   (2, CASE WHEN o.ended_at IS NOT NULL THEN 'closed' END, true)) x (n, event, late)
+        CROSS JOIN LATERAL parallax.notify_row(o.id, o.scope, o.subject_id, o.subject, o.stage, o.started_at,
+                                               o.ended_at, o.detail, x.event, x.late, any_window, now_ts) r
+        WHERE x.event IS NOT NULL
+        ORDER BY o.id, x.n
+        ON CONFLICT (key) DO NOTHING;
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM parallax.notify_record(OLD, 'withdrawn', true);
+        INSERT INTO parallax.notify_events
+        SELECT r.* FROM notify_old o
+        CROSS JOIN LATERAL parallax.notify_row(o.id, o.scope, o.subject_id, o.subject, o.stage, o.started_at,
+                                               o.ended_at, o.detail, 'withdrawn', true, any_window, now_ts) r
+        ORDER BY o.id
+        ON CONFLICT (key) DO NOTHING;
     ELSE
-        IF parallax.merge_rank(NEW.stage) > parallax.merge_rank(OLD.stage) THEN
-            PERFORM parallax.notify_record(NEW, 'stage',
-                coalesce((NEW.detail -> 'first_reached' ->> NEW.stage)::timestamptz < late_before, false));
-        END IF;
-        IF OLD.ended_at IS NULL AND NEW.ended_at IS NOT NULL THEN
-            PERFORM parallax.notify_record(NEW, 'closed', NEW.ended_at < late_before);
-        ELSIF OLD.ended_at IS NOT NULL AND NEW.ended_at IS NULL THEN
-            PERFORM parallax.notify_record(NEW, 'reopened', true);
-        END IF;
+        INSERT INTO parallax.notify_events
+        SELECT r.* FROM notify_new o
+        JOIN notify_old b ON b.id = o.id
+        CROSS JOIN LATERAL (VALUES
+            (1, CASE WHEN parallax.merge_rank(o.stage) > parallax.merge_rank(b.stage) THEN 'stage' END,
+             coalesce((o.detail -> 'first_reached' ->> o.stage)::timestamptz < late_before, false)),
+            (2, CASE WHEN b.ended_at IS NULL AND o.ended_at IS NOT NULL THEN 'closed'
+                     WHEN b.ended_at IS NOT NULL AND o.ended_at IS NULL THEN 'reopened' END,
+             o.ended_at IS NULL OR o.ended_at < late_before)) x (n, event, late)
+        CROSS JOIN LATERAL parallax.notify_row(o.id, o.scope, o.subject_id, o.subject, o.stage, o.started_at,
+                                               o.ended_at, o.detail, x.event, x.late, any_window, now_ts) r
+        WHERE x.event IS NOT NULL
+        ORDER BY o.id, x.n
+        ON CONFLICT (key) DO NOTHING;
+    END IF;
+    IF FOUND THEN
+        -- Wakes the sender when the transaction commits.
+        PERFORM pg_notify('parallax_notify', '');
     END IF;
     RETURN NULL;
 END $$;
 
--- An open outage's row is updated every bin it lasts (its detail grows): the WHEN clause
--- keeps those updates from calling anything.
-DROP TRIGGER IF EXISTS notify_outage_rows ON parallax.outage_events;
-CREATE TRIGGER notify_outage_rows AFTER INSERT OR DELETE ON parallax.outage_events
-    FOR EACH ROW EXECUTE FUNCTION parallax.notify_outage_changed();
-DROP TRIGGER IF EXISTS notify_outage_moves ON parallax.outage_events;
-CREATE TRIGGER notify_outage_moves AFTER UPDATE ON parallax.outage_events
-    FOR EACH ROW WHEN (OLD.stage IS DISTINCT FROM NEW.stage OR OLD.ended_at IS DISTINCT FROM NEW.ended_at)
-    EXECUTE FUNCTION parallax.notify_outage_changed();
+CREATE OR REPLACE TRIGGER notify_outages_inserted AFTER INSERT ON parallax.outage_events
+    REFERENCING NEW TABLE AS notify_new FOR EACH STATEMENT EXECUTE FUNCTION parallax.notify_outages_changed();
+CREATE OR REPLACE TRIGGER notify_outages_updated AFTER UPDATE ON parallax.outage_events
+    REFERENCING OLD TABLE AS notify_old NEW TABLE AS notify_new
+    FOR EACH STATEMENT EXECUTE FUNCTION parallax.notify_outages_changed();
+CREATE OR REPLACE TRIGGER notify_outages_deleted AFTER DELETE ON parallax.outage_events
+    REFERENCING OLD TABLE AS notify_old FOR EACH STATEMENT EXECUTE FUNCTION parallax.notify_outages_changed();
 
 -- Whether receiver r's route takes event e.
 CREATE OR REPLACE FUNCTION parallax.notify_matches(e parallax.notify_events, r parallax.notify_receivers)
