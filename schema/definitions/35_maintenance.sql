@@ -41,7 +41,7 @@ COMMENT ON FUNCTION parallax.in_maintenance(text, integer, timestamptz, timestam
     'Whether a maintenance window overlaps [p_from, p_to) for a vantage (agent id), target (target id; its group''s windows too) or group (merge_groups id); p_to NULL: open-ended.';
 
 -- Whether any window at all overlaps [p_from, p_to): asked once per merge step, so that
--- without windows then (nearly always) the merge asks in_maintenance nothing per bin.
+-- without windows then (nearly always) the merge checks nothing per bin.
 CREATE OR REPLACE FUNCTION parallax.maintenance_any(p_from timestamptz, p_to timestamptz)
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
