@@ -87,6 +87,11 @@ expect_events "group IR 10 20 servers_offline
 target ir-web1 10 20 down"
 expect_eq "the target's outage flagged" "$(detail ir-web1 '$.maintenance')" true
 expect_eq "the group's outage not flagged" "$(detail IR '$.maintenance')" ""
+# The outbox (migration 010) takes the flag: the target's events are silenced, the group's not.
+expect_eq "the target's notifications" \
+    "$(sql "SELECT string_agg(DISTINCT maintenance::text, ',') FROM parallax.notify_events WHERE subject = 'ir-web1'")" true
+expect_eq "the group's notifications" \
+    "$(sql "SELECT string_agg(DISTINCT maintenance::text, ',') FROM parallax.notify_events WHERE subject = 'IR'")" false
 expect_eq "the bin flagged" \
     "$(sql "SELECT evidence->>'maintenance' FROM parallax.target_bins WHERE target = 'ir-web1' AND bin_start = fx.bin(12)")" true
 expect_eq "a bin outside the window not flagged" \
