@@ -157,12 +157,42 @@ static int parse_span(const ctl_args_t *args, int64_t now, ctl_maintenance_windo
     return 0;
 }
 
+/* Checks --every and --times, which come together. Returns 0 or -1 (err set). */
+static int parse_recurrence(const ctl_args_t *args, ctl_maintenance_window_t *w, err_t *err)
+{
+    const char *every = ctl_args_value(args, "every", 0);
+    const char *times = ctl_args_value(args, "times", 0);
+    w->times = 1;
+    w->every_s = 0;
+    if (!every && !times)
+        return 0;
+    if (!every || !times) {
+        err_set(err, "%s",
+                every ? "--every needs --times (how many windows)"
+                      : "--times needs --every (how far apart)");
+        return -1;
+    }
+    uint64_t n;
+    if (ctl_parse_duration("--every", every, &w->every_s, err) < 0 ||
+        ctl_parse_uint("--times", times, 1, CTL_MAINTENANCE_TIMES_MAX, &n, err) < 0)
+        return -1;
+    w->times = (unsigned)n;
+    /* Overlapping occurrences would be one longer window, written twice. */
+    if ((int64_t)w->every_s <= w->until - w->from) {
+        err_set(err, "--every (%s) must be longer than the window (%" PRId64 "s)", every,
+                w->until - w->from);
+        return -1;
+    }
+    return 0;
+}
+
 int ctl_maintenance_parse_add(int argc, char **argv, int64_t now, ctl_maintenance_window_t *w,
                               err_t *err)
 {
     static const ctl_opt_t opts[] = {{"agent", 0, 1, 0},  {"target", 0, 1, 0}, {"group", 0, 1, 0},
                                      {"from", 0, 1, 0},   {"until", 0, 1, 0},  {"for", 0, 1, 0},
-                                     {"reason", 0, 1, 0}, {NULL, 0, 0, 0}};
+                                     {"reason", 0, 1, 0}, {"every", 0, 1, 0},  {"times", 0, 1, 0},
+                                     {NULL, 0, 0, 0}};
     ctl_args_t *args = ctl_args_parse(argc, argv, opts, 0, err);
     if (!args)
         return -1;
@@ -174,32 +204,41 @@ int ctl_maintenance_parse_add(int argc, char **argv, int64_t now, ctl_maintenanc
     if (rc == 0 && w->reason &&
         ctl_parse_line("--reason", w->reason, CTL_MAINTENANCE_REASON_MAX, err) < 0)
         rc = -1;
+    if (rc == 0)
+        rc = parse_recurrence(args, w, err);
     ctl_args_destroy(&args);
     return rc;
 }
 
 /* One statement: the subject's id is looked up by name, and no row is inserted when there is
- * none (the caller then says which name was unknown). A group exists while a target names it. */
+ * none (the caller then says which name was unknown). A group exists while a target names it.
+ * $7 occurrences, $8 seconds apart; one row back: the first and last ids, the first window. */
 static const char add_sql[] =
-    "INSERT INTO parallax.maintenance (agent_id, target_id, group_name, starts_at, ends_at, "
-    "reason) "
-    "SELECT a.id, t.id, g.name, to_timestamp($4::bigint), to_timestamp($5::bigint), $6 "
-    "FROM (SELECT 1) one "
+    "WITH ins AS (INSERT INTO parallax.maintenance (agent_id, target_id, group_name, starts_at, "
+    "ends_at, reason) "
+    "SELECT a.id, t.id, g.name, to_timestamp($4::bigint) + k * $8::bigint * interval '1 second', "
+    "to_timestamp($5::bigint) + k * $8::bigint * interval '1 second', $6 "
+    "FROM generate_series(0, $7::integer - 1) k "
     "LEFT JOIN parallax.agents a ON a.name = $1 "
     "LEFT JOIN parallax.targets t ON t.name = $2 "
     "LEFT JOIN (SELECT DISTINCT group_name AS name FROM parallax.targets WHERE group_name = $3) g "
     "ON true "
     "WHERE num_nonnulls(a.id, t.id, g.name) = 1 "
-    "RETURNING id::text, to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
-    "to_char(ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')";
+    "RETURNING id, starts_at, ends_at) "
+    "SELECT min(id)::text, max(id)::text, "
+    "to_char(min(starts_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
+    "to_char(min(ends_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM ins HAVING count(*) > "
+    "0";
 
 long ctl_maintenance_add(ctl_db_t *db, const ctl_maintenance_window_t *w, FILE *out, err_t *err)
 {
-    char from[24], until[24];
+    char from[24], until[24], times[24], every[24];
     snprintf(from, sizeof from, "%" PRId64, w->from);
     snprintf(until, sizeof until, "%" PRId64, w->until);
-    const char *params[] = {w->agent, w->target, w->group, from, until, w->reason};
-    ctl_rows_t *rows = ctl_db_query(db, add_sql, 6, params, err);
+    snprintf(times, sizeof times, "%u", w->times ? w->times : 1);
+    snprintf(every, sizeof every, "%" PRIu64, w->every_s);
+    const char *params[] = {w->agent, w->target, w->group, from, until, w->reason, times, every};
+    ctl_rows_t *rows = ctl_db_query(db, add_sql, 8, params, err);
     if (!rows)
         return -1;
     long id = -1;
@@ -213,8 +252,16 @@ long ctl_maintenance_add(ctl_db_t *db, const ctl_maintenance_window_t *w, FILE *
         id = atol(ctl_rows_get(rows, 0, 0));
         const char *kind = w->agent ? "agent" : w->target ? "target" : "group";
         const char *name = w->agent ? w->agent : w->target ? w->target : w->group;
-        if (fprintf(out, "added maintenance window %ld: %s %s from %s until %s UTC\n", id, kind,
-                    name, ctl_rows_get(rows, 0, 1), ctl_rows_get(rows, 0, 2)) < 0) {
+        const char *last = ctl_rows_get(rows, 0, 1);
+        int rc = w->times > 1
+                     ? fprintf(out,
+                               "added maintenance windows %ld to %s: %s %s from %s until %s UTC, "
+                               "then every %" PRIu64 "s (%u in all)\n",
+                               id, last, kind, name, ctl_rows_get(rows, 0, 2),
+                               ctl_rows_get(rows, 0, 3), w->every_s, w->times)
+                     : fprintf(out, "added maintenance window %ld: %s %s from %s until %s UTC\n",
+                               id, kind, name, ctl_rows_get(rows, 0, 2), ctl_rows_get(rows, 0, 3));
+        if (rc < 0) {
             err_set(err, "window %ld added, but the report could not be written: %s", id,
                     strerror(errno));
             id = -1;
@@ -368,7 +415,7 @@ static const char usage_maintenance[] =
     "bins and outages flagged \"maintenance\" (and not notified). Adding or removing a window\n"
     "judges the bins it covers again.\n"
     "  maintenance add --agent A | --target T | --group G --from TIME (--until TIME | --for D)\n"
-    "                  [--reason TEXT]\n"
+    "                  [--reason TEXT] [--every D --times N]\n"
     "  maintenance list [--all] [--json]\n"
     "  maintenance remove ID\n"
     "SQL: SELECT * FROM parallax.maintenance_windows;\n";
@@ -376,6 +423,7 @@ static const char usage_maintenance[] =
 static const char usage_maintenance_add[] =
     "usage: " CTL_PROG " [--db CONNINFO] maintenance add --agent A | --target T | --group G\n"
     "           [--from TIME] --until TIME | --for DURATION [--reason TEXT]\n"
+    "           [--every DURATION --times N]\n"
     "\n"
     "Adds a maintenance window on one agent (its vantage), one target, or one group (every\n"
     "target whose group it is, and the group's own verdicts). Bins it covers that were merged\n"
@@ -385,6 +433,9 @@ static const char usage_maintenance_add[] =
     "  --until TIME     its end (exclusive), after --from\n"
     "  --for DURATION   or its length (30m, 2h, 7d)\n"
     "  --reason TEXT    why, shown by list, status and explain (one line, at most 200 bytes)\n"
+    "  --every DURATION a recurring window: the same window again every DURATION (longer than\n"
+    "                   the window; 1w for a weekly slot), with\n"
+    "  --times N        how many windows in all (1 to 1000), each a row of its own\n"
     "TIME is UTC: 2031-03-03 14:00, 2031-03-03T14:00:00Z, 2031-03-03 (midnight), now, +2h.\n";
 
 static const char usage_maintenance_list[] =

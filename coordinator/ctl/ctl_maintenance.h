@@ -14,9 +14,13 @@
 
 /* Longest --reason, in bytes. */
 #define CTL_MAINTENANCE_REASON_MAX 200
+/* Most occurrences one `add --every` makes. */
+#define CTL_MAINTENANCE_TIMES_MAX 1000
 
 /* A window to add. Exactly one of agent, target and group is set; strings are borrowed from
- * argv. Times are Unix seconds, from < until. */
+ * argv. Times are Unix seconds, from < until. A recurring window is times windows, each
+ * every_s after the one before (every_s longer than the window); a single one has times 1,
+ * every_s 0. */
 typedef struct ctl_maintenance_window {
     const char *agent;
     const char *target;
@@ -24,6 +28,8 @@ typedef struct ctl_maintenance_window {
     int64_t from;
     int64_t until;
     const char *reason; /* NULL: none */
+    uint64_t every_s;
+    unsigned times;
 } ctl_maintenance_window_t;
 
 /* A time as the commands take it, in UTC: "now", "now+DURATION" or "+DURATION" (from now),
@@ -33,13 +39,15 @@ int ctl_maintenance_parse_time(const char *label, const char *s, int64_t now, in
                                err_t *err);
 
 /* Parses the words after "maintenance add": --agent A | --target T | --group G, --from TIME
- * (default now), --until TIME or --for DURATION, --reason TEXT. Returns 0, or -1 with err
- * set (a usage error: a bad or missing value, --until not after --from). */
+ * (default now), --until TIME or --for DURATION, --reason TEXT, and --every DURATION with
+ * --times N for a recurring window. Returns 0, or -1 with err set (a usage error: a bad or
+ * missing value, --until not after --from, --every not longer than the window). */
 int ctl_maintenance_parse_add(int argc, char **argv, int64_t now, ctl_maintenance_window_t *w,
                               err_t *err);
 
-/* Adds the window and writes "added maintenance window ID ..." to out. Returns its id (> 0),
- * or -1 with err set ("no agent named 'x'", "no target has group 'G'", the database's error). */
+/* Adds the window (every occurrence of a recurring one, in one statement) and writes "added
+ * maintenance window ID ..." to out. Returns the first id (> 0), or -1 with err set ("no
+ * agent named 'x'", "no target has group 'G'", the database's error). */
 long ctl_maintenance_add(ctl_db_t *db, const ctl_maintenance_window_t *w, FILE *out, err_t *err);
 
 /* Writes the windows that have not ended (all of them if all) to out: a table, or a JSON

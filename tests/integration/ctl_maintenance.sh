@@ -101,6 +101,15 @@ grep -qF "window 4 on vantage A, 2031-03-03 00:12:00 until 2031-03-03 00:14:00 U
     fail "explain does not name A's window: $(cat "$WORK/out")"
 grep -Eq '^A +[0-9]+ +0 +0 +[1-9][0-9]*$' "$WORK/out" || fail "A is not left out in its window's bins: $(cat "$WORK/out")"
 
+log "a recurring window: one row per occurrence"
+ctl 0 maintenance add --target ir-dns1 --from "2031-04-01 22:00" --for 2h --every 1w --times 3 --reason "weekly patching"
+grep -qxF "added maintenance windows 5 to 7: target ir-dns1 from 2031-04-01 22:00:00 until 2031-04-02 00:00:00 UTC, then every 604800s (3 in all)" "$WORK/out" ||
+    fail "add --every said: $(cat "$WORK/out")"
+expect_eq "the occurrences" "$(sql "SELECT string_agg(to_char(starts_at AT TIME ZONE 'UTC', 'MM-DD HH24:MI') || '-' || to_char(ends_at AT TIME ZONE 'UTC', 'MM-DD HH24:MI'), ',' ORDER BY id) FROM parallax.maintenance_windows WHERE subject = 'ir-dns1'")" \
+    "04-01 22:00-04-02 00:00,04-08 22:00-04-09 00:00,04-15 22:00-04-16 00:00"
+ctl 2 maintenance add --target ir-dns1 --for 2h --every 1h --times 3
+one_line_error "--every (1h) must be longer than the window (7200s)"
+
 log "removing the window re-judges the outage"
 ctl 0 maintenance remove 1
 grep -qF "removed maintenance window 1" "$WORK/out" || fail "remove said: $(cat "$WORK/out")"

@@ -79,6 +79,16 @@ static void test_add(void **state)
     assert_true(w.from == T0 && w.until == T0 + 7200);
     assert_null(w.reason);
 
+    assert_int_equal(w.times, 1);
+    assert_true(w.every_s == 0);
+
+    char *a4[] = {"--agent", "a",       "--from", "2031-03-03 22:00", "--for",
+                  "2h",      "--every", "1w",     "--times",          "4"};
+    assert_int_equal(ctl_maintenance_parse_add(10, a4, T0, &w, &err), 0);
+    assert_true(w.from == T0 + 22 * 3600 && w.until == T0 + 24 * 3600);
+    assert_true(w.every_s == 7 * 86400);
+    assert_int_equal(w.times, 4);
+
     char *a3[] = {"--target", "ir-web1", "--from", "+1h", "--for", "30m"};
     assert_int_equal(ctl_maintenance_parse_add(6, a3, T0, &w, &err), 0);
     assert_true(w.from == T0 + 3600 && w.until == T0 + 5400);
@@ -120,6 +130,16 @@ static void test_refusals(void **state)
     refused(5, (char *[]){"--agent", "a", "--for", "1h", "extra"}, "extra");
     refused(4, (char *[]){"--agent", "a", "--agent", "b"}, "--agent");
     refused(3, (char *[]){"--agent", "a", "--until"}, "--until");
+    refused(6, (char *[]){"--agent", "a", "--for", "1h", "--every", "1d"}, "--every needs --times");
+    refused(6, (char *[]){"--agent", "a", "--for", "1h", "--times", "3"}, "--times needs --every");
+    refused(8, (char *[]){"--agent", "a", "--for", "2h", "--every", "1h", "--times", "3"},
+            "--every (1h) must be longer than the window (7200s)");
+    refused(8, (char *[]){"--agent", "a", "--for", "1h", "--every", "1d", "--times", "0"},
+            "bad --times '0'");
+    refused(8, (char *[]){"--agent", "a", "--for", "1h", "--every", "1d", "--times", "1001"},
+            "bad --times '1001'");
+    refused(8, (char *[]){"--agent", "a", "--for", "1h", "--every", "soon", "--times", "2"},
+            "bad --every 'soon'");
 }
 
 int main(void)
