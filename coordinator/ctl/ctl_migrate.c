@@ -291,7 +291,8 @@ static int report_roles(ctl_db_t *db, FILE *out, err_t *err)
     ctl_rows_t *rows = ctl_db_query(
         db,
         "SELECT string_agg(r, ', ') FROM unnest(ARRAY['parallax_ingest', 'parallax_admin', "
-        "'parallax_read']) r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)",
+        "'parallax_read', 'parallax_notify']) r "
+        "WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)",
         0, NULL, err);
     if (!rows)
         return -1;

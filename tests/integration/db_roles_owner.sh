@@ -11,7 +11,7 @@ OWNER_DB="$DB user=px_owner"
 
 log "an owner that may not create roles migrates, and is told"
 "$CTL" --db "$OWNER_DB" db migrate >"$WORK/out" 2>"$WORK/err" || fail "migrate as the owner: $(cat "$WORK/err")"
-grep -q "no grants made: the roles parallax_ingest, parallax_admin, parallax_read do not exist" "$WORK/out" ||
+grep -q "no grants made: the roles parallax_ingest, parallax_admin, parallax_read, parallax_notify do not exist" "$WORK/out" ||
     fail "no word of the missing roles: $(cat "$WORK/out")"
 [ "$(sql "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'parallax\_%'")" = 0 ] || fail "roles made"
 
@@ -37,5 +37,10 @@ psql -X -q -tA -v ON_ERROR_STOP=1 -U analyst -d "$DB_NAME" -c "SELECT count(*) F
 [ "$(cat "$WORK/out")" = 1 ] || fail "analyst sees $(cat "$WORK/out") agents"
 if psql -X -q -v ON_ERROR_STOP=1 -U analyst -d "$DB_NAME" -c "DELETE FROM parallax.agents" 2>/dev/null; then
     fail "analyst deleted an agent"
+fi
+psql -X -q -tA -v ON_ERROR_STOP=1 -U notifier -d "$DB_NAME" -c "SELECT count(*) FROM parallax.notify_receivers WHERE secret IS NULL" \
+    >/dev/null 2>"$WORK/err" || fail "the notifier's login role cannot read the receivers: $(cat "$WORK/err")"
+if psql -X -q -v ON_ERROR_STOP=1 -U analyst -d "$DB_NAME" -c "SELECT secret FROM parallax.notify_receivers" 2>/dev/null; then
+    fail "analyst read the receivers' secrets"
 fi
 log "ok"
