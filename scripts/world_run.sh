@@ -12,8 +12,9 @@
 #                               login roles of parallax_ingest and parallax_admin; DB
 #                               (the owner) migrates.
 #                               PXW_NOTIFIER=1 (optional): parallax-notifier too, in the
-#                               coordinator's namespace on its conninfo and the shipped
-#                               defaults (log: DIR/notifier.log; pid: PXW_NOTIFIER_PID).
+#                               coordinator's namespace on the shipped defaults, connecting
+#                               as PXW_NOTIFY_DB (a parallax_notify login; default DB)
+#                               (log: DIR/notifier.log; pid: PXW_NOTIFIER_PID).
 #   pxw_stop                    agents, coordinator, PostgreSQL, world: all gone
 #   pxw_sql QUERY               runs QUERY on the world's database (tab-separated, no header)
 #   pxw_wait SECONDS WHAT COND  re-evaluates COND (shell text) until true; bounded
@@ -99,7 +100,7 @@ CONF
     PXW_COORD_PID=$!
     pxw_wait 20 "the coordinator" 'test -n "$(pxw_sql "SELECT public_key FROM parallax.coordinator")"' || return 1
     if [ "${PXW_NOTIFIER:-0}" = 1 ]; then
-        printf 'database = %s\n' "${PXW_COORD_DB:-$DB}" >"$PXW_DIR/notifier.conf"
+        printf 'database = %s\n' "${PXW_NOTIFY_DB:-$DB}" >"$PXW_DIR/notifier.conf"
         ip netns exec "${WORLD}c" "$BIN/notifier/parallax-notifier" -c "$PXW_DIR/notifier.conf" \
             >"$PXW_DIR/notifier.log" 2>&1 &
         PXW_NOTIFIER_PID=$!

@@ -22,7 +22,7 @@ world_up "w$(( $$ % 10000 ))" "$WORK/world" || fail "the world did not come up"
 # The coordinator as a login role with only parallax_ingest, parallaxctl with only
 # parallax_admin (lib.sh): every scenario shows the ingest role is enough.
 [ -n "$LOGIN_ROLES_READY" ] || fail "the database has no grants for the login roles"
-PXW_COORD_DB=$COORD_DB PXW_ADMIN_DB=$ADMIN_DB pxw_start "$WORK/px" "$INTERVAL" "$DB" || fail "Parallax did not start in the world"
+PXW_COORD_DB=$COORD_DB PXW_ADMIN_DB=$ADMIN_DB PXW_NOTIFY_DB=$NOTIFY_DB pxw_start "$WORK/px" "$INTERVAL" "$DB" || fail "Parallax did not start in the world"
 coordinator_is_ingest
 # Keep the agents' and coordinator's logs for a failure report (lib.sh prints $WORK/*.log).
 on_exit 'cp "$WORK"/px/*.log "$WORK"/ 2>/dev/null'
