@@ -206,11 +206,12 @@ CONF
 }
 
 # coordinator_is_ingest: every session of the coordinator is its login role's (one granted
-# only parallax_ingest).
+# only parallax_ingest); the notifier's, a role of its own, aside.
 coordinator_is_ingest() {
     local users
     users=$(sql "SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity
-                 WHERE datname = current_database() AND application_name LIKE 'parallax-%'")
+                 WHERE datname = current_database() AND application_name LIKE 'parallax-%'
+                   AND application_name <> 'parallax-notifier'")
     [ "$users" = "$COORD_USER" ] || fail "the coordinator connects as '$users', not $COORD_USER"
 }
 
