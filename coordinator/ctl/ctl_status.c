@@ -10,6 +10,7 @@
 #include "ctl_agent.h"
 #include "ctl_args.h"
 #include "ctl_maintenance.h"
+#include "ctl_notify.h"
 #include "ctl_outage.h"
 #include "ctl_parse.h"
 #include "ctl_table.h"
@@ -153,7 +154,7 @@ int ctl_status_show(ctl_db_t *db, uint64_t window_s, int json, FILE *out, err_t 
         err_set(err, "cannot write the status: %s", errno ? strerror(errno) : "out of memory");
         goto done;
     }
-    if (ctl_maintenance_status(db, out, err) < 0)
+    if (ctl_maintenance_status(db, out, err) < 0 || ctl_notify_status(db, out, err) < 0)
         goto done;
     fprintf(out, "\noutages going on:\n");
     const ctl_outage_filter_t open = {0, NULL, 1};

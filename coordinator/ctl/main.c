@@ -11,6 +11,7 @@
 #include "ctl_db.h"
 #include "ctl_maintenance.h"
 #include "ctl_migrate.h"
+#include "ctl_notify.h"
 #include "ctl_outage.h"
 #include "ctl_retention.h"
 #include "ctl_settings.h"
@@ -59,6 +60,11 @@ static const char usage_main[] =
     "                          a maintenance window: no vantage outage, flagged verdicts\n"
     "  maintenance list | remove ID\n"
     "                          the windows in force or to come; remove one\n"
+    "  notify add NAME --kind K --url URL ...\n"
+    "                          a notification receiver (alertmanager, webhook, email)\n"
+    "  notify list|remove|test|log|retry\n"
+    "                          receivers and their deliveries; remove one; a test message\n"
+    "                          through the sender; the deliveries and dead-letter; retry them\n"
     "\n"
     "options:\n"
     "  --db CONNINFO  PostgreSQL connection string or URI (default: libpq's PG* environment\n"
@@ -87,6 +93,7 @@ static const command_table_t tables[] = {
     {ctl_settings_commands, &ctl_settings_command_count},
     {ctl_retention_commands, &ctl_retention_command_count},
     {ctl_maintenance_commands, &ctl_maintenance_command_count},
+    {ctl_notify_commands, &ctl_notify_command_count},
 };
 
 /* The entry for group and name (NULL name: the group itself), or NULL. */
