@@ -137,6 +137,10 @@ ctl 0 retention run
 expect_eq "outage removed" "$(sql "SELECT count(*) FROM parallax.outage_events")" 0
 expect_eq "no withdrawn event" "$(sql "SELECT count(*) FROM parallax.notify_events WHERE event = 'withdrawn'")" 0
 
+log "docs/notifications.md's query runs"
+/usr/bin/python3 "$PX_SOURCE_DIR/tests/tools/docs_blocks.py" get "$PX_SOURCE_DIR/docs/notifications.md" notify-sql >"$WORK/doc.sql"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB_NAME" -f "$WORK/doc.sql" >/dev/null || fail "the docs' query fails"
+
 log "a receiver's secret is for the sender and the admin alone"
 for role_can in parallax_read:f parallax_ingest:f parallax_notify:t parallax_admin:t; do
     expect_eq "${role_can%%:*} reads secrets" \
