@@ -181,7 +181,7 @@ RETURN NOT EXISTS (SELECT 1 FROM parallax.merge_groups g WHERE g.name = p_group)
                                     + (s.open_after - 1) * s.group_bin_s * interval '1 second');
 
 -- Fans the events not yet routed out to the receivers whose route takes them, oldest first
--- (at most p_limit), as pending or suppressed deliveries, and returns how many events it
+-- (at most p_limit of them), as pending or suppressed deliveries, and returns how many events it
 -- routed. A target's opening waits until its group has been judged far enough
 -- (notify_group_judged), or at most twice the time that takes as the settings make it:
 -- so a country going dark is one alert, not one per server, and a stuck group merge holds
@@ -204,7 +204,10 @@ BEGIN
     hold_max := 2 * ((s.open_after + 1) * s.group_bin_s * interval '1 second'
                      + parallax.merge_grace(s.group_bin_s, s))
                 + parallax.widest_bin() + parallax.merge_grace(s.vantage_bin_s, s);
-    FOR e IN SELECT * FROM parallax.notify_events WHERE routed_at IS NULL ORDER BY id LIMIT p_limit LOOP
+    -- Held events do not count against p_limit: a thousand target openings waiting for their
+    -- groups must not keep the groups' own events behind them.
+    FOR e IN SELECT * FROM parallax.notify_events WHERE routed_at IS NULL ORDER BY id LOOP
+        EXIT WHEN routed >= p_limit;
         CONTINUE WHEN e.outage_id = ANY (held);
         IF e.scope = 'target' AND e.event = 'opened' AND e.group_name IS NOT NULL AND NOT e.maintenance
            AND e.created_at + hold_max > p_now

@@ -137,6 +137,21 @@ ctl 0 retention run
 expect_eq "outage removed" "$(sql "SELECT count(*) FROM parallax.outage_events")" 0
 expect_eq "no withdrawn event" "$(sql "SELECT count(*) FROM parallax.notify_events WHERE event = 'withdrawn'")" 0
 
+log "a held target opening does not keep its group's event waiting"
+receivers
+fx "INSERT INTO parallax.merge_groups (name) SELECT 'IR' WHERE NOT EXISTS (SELECT 1 FROM parallax.merge_groups WHERE name = 'IR')"
+fx "INSERT INTO parallax.notify_events (key, outage_id, event, scope, subject_id, subject, group_name, role, stage,
+                                        started_at, late, maintenance, detail)
+    SELECT '9001:opened:down', 9001, 'opened', 'target', t.id, t.name, 'IR', 'web', 'down', now(), false, false, '{}'::jsonb
+    FROM parallax.targets t WHERE t.name = 'ir-web1'
+    UNION ALL
+    SELECT '9002:opened:blackout', 9002, 'opened', 'group', g.id, 'IR', 'IR', NULL, 'blackout', now(), false, false, '{}'
+    FROM parallax.merge_groups g WHERE g.name = 'IR'"
+expect_eq "routed with a limit of one" "$(sql "SELECT parallax.notify_route(now(), 1)")" 1
+expect_eq "the group's event routed, the target's held" \
+    "$(sql "SELECT string_agg(key || ' ' || (routed_at IS NOT NULL)::text, ',' ORDER BY id) FROM parallax.notify_events WHERE outage_id > 9000")" \
+    "9001:opened:down false,9002:opened:blackout true"
+
 log "docs/notifications.md's query runs"
 /usr/bin/python3 "$PX_SOURCE_DIR/tests/tools/docs_blocks.py" get "$PX_SOURCE_DIR/docs/notifications.md" notify-sql >"$WORK/doc.sql"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB_NAME" -f "$WORK/doc.sql" >/dev/null || fail "the docs' query fails"
