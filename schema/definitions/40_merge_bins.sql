@@ -723,6 +723,7 @@ DECLARE
     taken integer;
     widest interval;
     windows boolean;
+    routes_on boolean;
 BEGIN
     SELECT * INTO s FROM parallax.merge_settings;
     taken := parallax.merge_take('group', p_now);
@@ -732,6 +733,8 @@ BEGIN
     widest := parallax.widest_bin();
     windows := parallax.maintenance_any((SELECT min(bin_start) FROM pg_temp.merge_work),
                                         (SELECT max(bin_end) FROM pg_temp.merge_work));
+    -- BGP data (45_routes.sql) is asked only where a collector peer was ever heard.
+    routes_on := EXISTS (SELECT 1 FROM parallax.route_peers);
 
     WITH win AS (
         SELECT DISTINCT bin_start, bin_end FROM pg_temp.merge_work
@@ -822,8 +825,14 @@ BEGIN
                                            JOIN parallax.merge_groups g ON g.name = m.group_name
                                            WHERE g.id = j.subject_id AND m.ends_at > j.bin_start
                                              AND m.starts_at < j.bin_end)
-                                       THEN true END))
+                                       THEN true END,
+                   -- Said for a blackout (unroutable, or routes present), and whenever
+                   -- routes were withdrawn: a single server down says nothing of BGP.
+                   'routes', CASE WHEN j.state = 'blackout' OR rt.r->>'state' <> 'routed' THEN rt.r END))
         FROM judged j
+        LEFT JOIN LATERAL (
+            SELECT parallax.group_routes(g.name, j.bin_end) AS r FROM parallax.merge_groups g
+            WHERE routes_on AND g.id = j.subject_id) rt ON true
         ON CONFLICT (scope, subject_id, bin_start) DO UPDATE
             SET bin_end = EXCLUDED.bin_end, state = EXCLUDED.state, rank = EXCLUDED.rank,
                 bad = EXCLUDED.bad, evidence = EXCLUDED.evidence, merged_at = now()

@@ -257,7 +257,11 @@ BEGIN
                count(*) FILTER (WHERE NOT bad) AS good_bins,
                count(*) FILTER (WHERE bad IS NULL) AS unknown_bins,
                -- Bad bins only: they are never taken back when an extended outage closes.
-               coalesce(bool_or((evidence->>'maintenance')::boolean) FILTER (WHERE bad), false) AS maintenance
+               coalesce(bool_or((evidence->>'maintenance')::boolean) FILTER (WHERE bad), false) AS maintenance,
+               -- The routes evidence of the bin where the worst stage was first reached.
+               (array_agg(evidence->'routes' || jsonb_build_object('stage', state) ORDER BY rank DESC, bin_start)
+                    FILTER (WHERE bad AND evidence ? 'routes'))[1] AS routes,
+               max(rank) FILTER (WHERE bad AND evidence ? 'routes') AS routes_rank
         FROM spans
         GROUP BY scope, subject_id, started_at
     ),
@@ -325,7 +329,12 @@ BEGIN
                    jsonb_build_object('bad', coalesce(su.bad_bins, 0), 'good', coalesce(su.good_bins, 0),
                                       'unknown', coalesce(su.unknown_bins, 0)),
                    e.detail->'bins'), re.bins) AS bins,
-               coalesce(su.maintenance, false) OR coalesce((e.detail->>'maintenance')::boolean, false) AS maintenance
+               coalesce(su.maintenance, false) OR coalesce((e.detail->>'maintenance')::boolean, false) AS maintenance,
+               -- Of the stored and this part's, the one of the worse stage (the earlier of equals).
+               CASE WHEN e.detail->'routes' IS NULL
+                         OR su.routes_rank > parallax.merge_rank(e.detail->'routes'->>'stage')
+                    THEN coalesce(su.routes, e.detail->'routes')
+                    ELSE e.detail->'routes' END AS routes
         FROM found f
         -- Empty when only the closing bins are new: they lie after the outage's end.
         LEFT JOIN summary su USING (scope, subject_id, started_at)
@@ -351,7 +360,8 @@ BEGIN
                    'failures', c.failures,
                    'bins', c.bins,
                    'maintenance', CASE WHEN c.maintenance THEN true END)
-               || CASE WHEN c.scope = 'group' THEN jsonb_build_object('down_targets', c.down_targets)
+               || CASE WHEN c.scope = 'group' THEN jsonb_build_object('down_targets', c.down_targets,
+                                                                      'routes', c.routes)
                        ELSE '{}' END AS detail
         FROM combined c
         WHERE c.stage IS NOT NULL

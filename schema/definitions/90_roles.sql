@@ -104,6 +104,9 @@ END $$;
 DO $$
 DECLARE
     config_tables text[] := ARRAY['agents', 'targets', 'probes', 'merge_settings', 'maintenance', 'notify_receivers',
+                                  -- BGP data: parallaxctl routes and group set write it, the merge reads it.
+                                  'route_peers', 'route_updates', 'route_prefixes', 'prefix_origins',
+                                  'group_prefixes', 'route_bins',
                                   'schema_migrations', 'schema_definitions'];
     -- What the merge deletes from: its work queues, and bins and outages it judges again.
     merge_tables text[] := ARRAY['merge_inbox', 'merge_dirty', 'merge_state', 'merge_groups',

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# merge_routes: BGP visibility as evidence of a group's outage (issue 18), from synthetic
+# results and route updates with a known truth, inserted as parallaxctl routes would: a
+# blackout whose prefix was withdrawn says unroutable and when; one with the routes still
+# announced says so; a single server down says nothing of BGP; routes withdrawn while the
+# probes succeed are a route anomaly, never a blackout; routes data that arrives after the
+# merge judged a bin re-judges it. Each ends equal to a merge from scratch.
+source "$(dirname "$0")/lib.sh"
+source "$PX_SOURCE_DIR/tests/data/merge/merge_fx.sh"
+
+# Three collector peers that all announce the country's /24 from before bin 0.
+routes_announced() {
+    fx "INSERT INTO parallax.route_peers (collector, address, asn)
+        VALUES ('rc', '198.51.100.201', 64500), ('rc', '198.51.100.202', 64502), ('rc', '198.51.100.203', 64503)"
+    routes_say announce -5
+}
+# routes_say KIND K [SECONDS]: every peer announces or withdraws the /24 at bin K + SECONDS.
+routes_say() {
+    fx "INSERT INTO parallax.route_updates (ts, peer_id, kind, prefix, origin_asn, as_path)
+        SELECT fx.bin($2) + interval '${3:-0} s', id, '$1', '203.0.113.0/24',
+               CASE WHEN '$1' = 'announce' THEN 64501 END,
+               CASE WHEN '$1' = 'announce' THEN asn || ' 64501' END
+        FROM parallax.route_peers"
+}
+routes_refresh() { fx "SELECT parallax.route_bins_refresh(fx.bin(-5), fx.bin($1))"; }
+group_routes_at() {
+    sql "SELECT coalesce(evidence->'routes'->>'state', '-') FROM parallax.group_bins
+         WHERE group_name = 'IR' AND bin_start = fx.bin($1)"
+}
+
+fx_scenario "a blackout with the country's prefix withdrawn: unroutable, with the withdrawal's time"
+routes_announced
+routes_say withdraw 9 20
+routes_say announce 19 50
+routes_refresh 30
+fx "SELECT fx.rule(0, 30)"
+fx "SELECT fx.rule(10, 19, target => 'ir-.*', status => 'unreachable')"
+fx "SELECT fx.play(0, 30)"
+expect_timeline group IR 0 30 nnnnnnnnnnBBBBBBBBBBnnnnnnnnnnn
+expect_eq "routes state" "$(detail IR '$.routes.state')" unroutable
+expect_eq "routes of the stage" "$(detail IR '$.routes.stage')" blackout
+expect_eq "withdrawal time" "$(sql "SELECT fx.k((detail->'routes'->>'withdrawn_at')::timestamptz) || ' '
+        || extract(second FROM (detail->'routes'->>'withdrawn_at')::timestamptz)::int
+        FROM parallax.outages WHERE subject = 'IR'")" "9 20"
+expect_eq "the prefix" "$(detail IR '$.routes.prefixes[0].prefix')" 203.0.113.0/24
+expect_eq "seen by none of three" "$(detail IR '$.routes.prefixes[0].seeing')/$(detail IR '$.routes.prefixes[0].peers')" 0/3
+expect_eq "bins before the withdrawal say nothing of BGP" "$(group_routes_at 5)" -
+expect_eq "visibility bins" "$(sql "SELECT string_agg(fx.k(bin_start) || ':' || peers_seeing || '/' || peers_total, ' ' ORDER BY bin_start)
+        FROM parallax.route_bins WHERE bin_start BETWEEN fx.bin(8) AND fx.bin(11)")" "8:3/3 9:0/3 10:0/3 11:0/3"
+expect_remerge_same 30
+
+fx_scenario "a blackout with the routes still announced: routes present"
+routes_announced
+routes_refresh 30
+fx "SELECT fx.rule(0, 30)"
+fx "SELECT fx.rule(10, 19, target => 'ir-.*', status => 'timeout')"
+fx "SELECT fx.play(0, 30)"
+expect_timeline group IR 0 30 nnnnnnnnnnBBBBBBBBBBnnnnnnnnnnn
+expect_eq "routes state" "$(detail IR '$.routes.state')" routed
+expect_eq "seen by three of three" "$(detail IR '$.routes.prefixes[0].seeing')/$(detail IR '$.routes.prefixes[0].peers')" 3/3
+expect_eq "no withdrawal" "$(detail IR '$.routes.withdrawn_at')" ""
+expect_remerge_same 30
+
+fx_scenario "a single server down: no word of BGP"
+routes_announced
+fx "SELECT fx.rule(0, 30)"
+fx "SELECT fx.rule(10, 19, target => 'ir-web2', status => 'refused')"
+fx "SELECT fx.play(0, 30)"
+expect_events "group IR 10 20 servers_offline
+target ir-web2 10 20 down"
+expect_eq "no routes in the group's outage" "$(detail IR '$.routes')" ""
+expect_eq "none in its bins" "$(sql "SELECT count(*) FROM parallax.group_bins WHERE evidence ? 'routes'")" 0
+expect_remerge_same 30
+
+fx_scenario "routes withdrawn while every probe succeeds: a route anomaly, not a blackout"
+routes_announced
+routes_say withdraw 10 5
+routes_say announce 14 5
+fx "SELECT fx.rule(0, 30)"
+fx "SELECT fx.play(0, 30)"
+expect_timeline group IR 0 30 nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn
+expect_events ""
+expect_eq "anomaly bins" "$(sql "SELECT string_agg(fx.k(bin_start) || ':' || routes_state, ' ' ORDER BY bin_start)
+        FROM parallax.route_anomalies WHERE group_name = 'IR'")" "10:unroutable 11:unroutable 12:unroutable 13:unroutable"
+expect_remerge_same 30
+
+fx_scenario "routes data after the merge: the judged bins are judged again"
+fx "SELECT fx.rule(0, 30)"
+fx "SELECT fx.rule(10, 19, target => 'ir-.*', status => 'unreachable')"
+fx "SELECT fx.play(0, 30)"
+expect_eq "no BGP data, no word of it" "$(detail IR '$.routes')" ""
+routes_announced
+routes_say withdraw 9 50
+routes_say announce 20 0
+routes_refresh 30
+fx "SELECT fx.merge(30)"
+expect_eq "routes state once the data came" "$(detail IR '$.routes.state')" unroutable
+expect_eq "the group's bin too" "$(group_routes_at 12)" unroutable
+expect_remerge_same 30
+
+fx_scenario "peers whose sessions ended are not counted; derived from the targets' addresses"
+routes_announced
+fx "INSERT INTO parallax.route_updates (ts, peer_id, kind) SELECT fx.bin(3), id, 'peer_down' FROM parallax.route_peers WHERE asn = 64503"
+expect_eq "visibility at bin 5" "$(sql "SELECT peers_seeing || '/' || peers_total FROM parallax.route_visibility('203.0.113.0/24', fx.bin(5))")" 2/2
+expect_eq "a /25 inside is reached by the /24" "$(sql "SELECT peers_seeing FROM parallax.route_visibility('203.0.113.128/25', fx.bin(5))")" 2
+expect_eq "derived prefixes" "$(sql "SELECT string_agg(prefix::text || ':' || configured, ' ') FROM parallax.group_prefix_list('IR')")" "203.0.113.0/24:false"
+fx "INSERT INTO parallax.group_prefixes (group_name, prefix, asn) VALUES ('IR', '203.0.113.0/25', 64501), ('IR', '192.0.2.0/24', 64501)"
+expect_eq "configured prefixes win" "$(sql "SELECT string_agg(prefix::text, ' ' ORDER BY prefix) FROM parallax.group_prefix_list('IR')")" "192.0.2.0/24 203.0.113.0/25"
+expect_eq "an unannounced configured prefix: partly routed" "$(sql "SELECT parallax.group_routes('IR', fx.bin(5))->>'state'")" partly_routed
+log "ok"
