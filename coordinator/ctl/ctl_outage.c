@@ -13,6 +13,7 @@
 #include "ctl_maintenance.h"
 #include "ctl_fmt.h"
 #include "ctl_parse.h"
+#include "ctl_paths.h"
 #include "ctl_table.h"
 
 /* The outages a filter selects, with how long each lasted (so far). Parameters: $1 since
@@ -302,6 +303,8 @@ static const char json_sql[] =
     "'lasted_s', greatest(extract(epoch FROM coalesce(o.ended_at, now()) - o.started_at), "
     "0)::bigint, "
     "'detail', o.detail, "
+    "'paths', (SELECT coalesce(jsonb_agg(to_jsonb(p) - 'outage_id' ORDER BY p.agent, p.target), "
+    "  '[]') FROM parallax.path_ends p WHERE p.outage_id = o.id), "
     "'maintenance', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', w.id, 'scope', w.scope, "
     "  'subject', w.subject, 'starts_at', w.starts_at, 'ends_at', w.ends_at, 'reason', w.reason) "
     "  ORDER BY w.starts_at, w.id), '[]') FROM parallax.outage_events e, "
@@ -411,7 +414,8 @@ static int explain_text(ctl_db_t *db, const char *idtext, FILE *out, err_t *err)
                     "counted): %s\n",
                     chronic);
     }
-    if (ctl_maintenance_explain(db, idtext, out, err) < 0)
+    if (ctl_maintenance_explain(db, idtext, out, err) < 0 ||
+        ctl_paths_explain_routes(db, idtext, out, err) < 0)
         goto done;
     if (ctl_rows_count(stages) > 0) {
         fprintf(out, "\nstages, when first reached:\n");
@@ -461,6 +465,8 @@ static int explain_text(ctl_db_t *db, const char *idtext, FILE *out, err_t *err)
         if (print_rows_table(targets, 5, th, out, err) < 0)
             goto done;
     }
+    if (strcmp(scope, "vantage") != 0 && ctl_paths_explain(db, idtext, out, err) < 0)
+        goto done;
     if (fflush(out) != 0)
         goto write_error;
     rc = 0;

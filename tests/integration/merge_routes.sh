@@ -22,6 +22,11 @@ routes_say() {
                CASE WHEN '$1' = 'announce' THEN asn || ' 64501' END
         FROM parallax.route_peers"
 }
+# explain_has SUBJECT LINE: explain of SUBJECT's only outage has the line.
+explain_has() {
+    ctl 0 explain "$(sql "SELECT id FROM parallax.outages WHERE subject = '$1'")"
+    grep -qxF -- "$2" "$WORK/out" || fail "explain lacks '$2': $(cat "$WORK/out")"
+}
 routes_refresh() { fx "SELECT parallax.route_bins_refresh(fx.bin(-5), fx.bin($1))"; }
 group_routes_at() {
     sql "SELECT coalesce(evidence->'routes'->>'state', '-') FROM parallax.group_bins
@@ -45,6 +50,10 @@ expect_eq "withdrawal time" "$(sql "SELECT fx.k((detail->'routes'->>'withdrawn_a
 expect_eq "the prefix" "$(detail IR '$.routes.prefixes[0].prefix')" 203.0.113.0/24
 expect_eq "seen by none of three" "$(detail IR '$.routes.prefixes[0].seeing')/$(detail IR '$.routes.prefixes[0].peers')" 0/3
 expect_eq "bins before the withdrawal say nothing of BGP" "$(group_routes_at 5)" -
+FIRST_FAILURE_LEAD=$(sql "SELECT round(extract(epoch FROM min(ts) - (fx.bin(9) + interval '20 s')))
+                          FROM parallax.results WHERE status = 'unreachable'")
+explain_has IR "routes (BGP, from the route collectors): unroutable: the group's prefixes were withdrawn from the routing table, so it could not be routed into"
+explain_has IR "  203.0.113.0/24 withdrawn from 3 of 3 collector peers at $(sql "SELECT to_char(fx.bin(9) + interval '20 s', 'YYYY-MM-DD HH24:MI:SS')") UTC, $FIRST_FAILURE_LEAD s before the first failed probe"
 expect_eq "visibility bins" "$(sql "SELECT string_agg(fx.k(bin_start) || ':' || peers_seeing || '/' || peers_total, ' ' ORDER BY bin_start)
         FROM parallax.route_bins WHERE bin_start BETWEEN fx.bin(8) AND fx.bin(11)")" "8:3/3 9:0/3 10:0/3 11:0/3"
 expect_remerge_same 30
@@ -59,6 +68,7 @@ expect_timeline group IR 0 30 nnnnnnnnnnBBBBBBBBBBnnnnnnnnnnn
 expect_eq "routes state" "$(detail IR '$.routes.state')" routed
 expect_eq "seen by three of three" "$(detail IR '$.routes.prefixes[0].seeing')/$(detail IR '$.routes.prefixes[0].peers')" 3/3
 expect_eq "no withdrawal" "$(detail IR '$.routes.withdrawn_at')" ""
+explain_has IR "  203.0.113.0/24 announced, seen by 3 of 3 collector peers (origin AS64501)"
 expect_remerge_same 30
 
 fx_scenario "a single server down: no word of BGP"
@@ -70,6 +80,8 @@ expect_events "group IR 10 20 servers_offline
 target ir-web2 10 20 down"
 expect_eq "no routes in the group's outage" "$(detail IR '$.routes')" ""
 expect_eq "none in its bins" "$(sql "SELECT count(*) FROM parallax.group_bins WHERE evidence ? 'routes'")" 0
+ctl 0 explain "$(sql "SELECT id FROM parallax.outages WHERE subject = 'IR'")"
+! grep -qi "bgp\|collector" "$WORK/out" || fail "explain of a single server down speaks of BGP: $(cat "$WORK/out")"
 expect_remerge_same 30
 
 fx_scenario "routes withdrawn while every probe succeeds: a route anomaly, not a blackout"
@@ -97,6 +109,40 @@ fx "SELECT fx.merge(30)"
 expect_eq "routes state once the data came" "$(detail IR '$.routes.state')" unroutable
 expect_eq "the group's bin too" "$(group_routes_at 12)" unroutable
 expect_remerge_same 30
+
+fx_scenario "where paths die: one vantage's traces end outside the country, the others' at its border"
+routes_announced
+fx "SELECT fx.rule(0, 30)"
+fx "SELECT fx.rule(10, 19, target => 'ir-.*', status => 'timeout')"
+fx "SELECT fx.play(0, 30)"
+# Traces of ir-web1 during the blackout (added after the merge: the verdicts are not theirs to
+# change here): A's die at its own provider's router, B's and C's at the country's border
+# router, D's older trace is superseded by a later one.
+fx "INSERT INTO parallax.probes (target_id, kind, spec, interval_s, timeout_ms)
+    SELECT id, 'trace', 'trace', 60, 5000 FROM parallax.targets WHERE name = 'ir-web1'"
+trace() { # AGENT K HOPS...: a failed trace of ir-web1 by AGENT in bin K through HOPS
+    local agent=$1 k=$2 hops='' ttl=0 h; shift 2
+    for h in "$@"; do ttl=$((ttl + 1)); hops="$hops${hops:+,}{\"ttl\": $ttl, \"address\": \"$h\", \"rtt_us\": 900}"; done
+    hops="$hops${hops:+,}{\"ttl\": $((ttl + 1))}"
+    fx "INSERT INTO parallax.results (ts, agent_id, probe_id, status, detail)
+        SELECT fx.bin($k) + interval '7 s', a.id, p.id, 'timeout',
+               '{\"trace\": {\"reached\": false, \"last_responsive_ttl\": $ttl, \"hops\": [$hops]}}'
+        FROM parallax.agents a, parallax.probes p JOIN parallax.targets t ON t.id = p.target_id
+        WHERE a.name = '$agent' AND t.name = 'ir-web1' AND p.kind = 'trace'"
+}
+trace A 12 198.18.1.1
+trace B 12 198.18.2.1 198.18.9.2 203.0.113.1
+trace C 13 198.18.3.1 198.18.9.2 203.0.113.1
+trace D 11 198.18.4.1
+trace D 14 198.18.4.1 198.18.9.2 203.0.113.1
+expect_eq "path ends" "$(sql "SELECT string_agg(agent || ':' || last_ttl || ':' || host(last_hop) || ':' || coalesce(last_hop_asn::text, '-')
+        || ':' || last_hop_inside, ' ' ORDER BY agent) FROM parallax.path_ends p JOIN parallax.outages o ON o.id = p.outage_id
+        WHERE o.subject = 'IR'")" "A:1:198.18.1.1:-:false B:3:203.0.113.1:64501:true C:3:203.0.113.1:64501:true D:3:203.0.113.1:64501:true"
+explain_has IR "  A: its paths die at 198.18.1.1 (hop 1), outside the group's networks"
+explain_has IR "    while B, C, D reach them"
+explain_has IR "  B reaches the group's networks"
+expect_eq "the target's own outage too" "$(sql "SELECT count(*) FROM parallax.path_ends p JOIN parallax.outages o ON o.id = p.outage_id
+        WHERE o.subject = 'ir-web1'")" 4
 
 fx_scenario "peers whose sessions ended are not counted; derived from the targets' addresses"
 routes_announced
