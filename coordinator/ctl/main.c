@@ -9,6 +9,7 @@
 #include "ctl_agent.h"
 #include "ctl_command.h"
 #include "ctl_db.h"
+#include "ctl_group.h"
 #include "ctl_maintenance.h"
 #include "ctl_migrate.h"
 #include "ctl_notify.h"
@@ -65,6 +66,9 @@ static const char usage_main[] =
     "  notify list|remove|test|log|retry\n"
     "                          receivers and their deliveries; remove one; a test message\n"
     "                          through the sender; the deliveries and dead-letter; retry them\n"
+    "  group set G --prefix P [--asn A] | --clear\n"
+    "                          the prefixes a group is announced as (else derived)\n"
+    "  group show|list [G]     a group's prefixes and what the route collectors see of them\n"
     "\n"
     "options:\n"
     "  --db CONNINFO  PostgreSQL connection string or URI (default: libpq's PG* environment\n"
@@ -94,6 +98,7 @@ static const command_table_t tables[] = {
     {ctl_retention_commands, &ctl_retention_command_count},
     {ctl_maintenance_commands, &ctl_maintenance_command_count},
     {ctl_notify_commands, &ctl_notify_command_count},
+    {ctl_group_commands, &ctl_group_command_count},
 };
 
 /* The entry for group and name (NULL name: the group itself), or NULL. */

@@ -139,6 +139,12 @@ BEGIN
     IF p_from IS NULL OR p_to IS NULL OR p_to < p_from THEN
         RETURN 0;
     END IF;
+    -- Visibility lasts between updates: the bins since the last one written (within a day)
+    -- are filled too, so a feed refreshed update by update writes the bins a replay of the
+    -- same updates in one go writes.
+    p_from := least(p_from, coalesce((SELECT max(r.bin_end) FROM parallax.route_bins r
+                                      WHERE r.bin_start < p_from AND r.bin_start >= p_from - interval '1 day'),
+                                     p_from));
     CREATE TEMP TABLE IF NOT EXISTS route_changed (prefix cidr, bin_start timestamptz, bin_end timestamptz)
         ON COMMIT DROP;
     DELETE FROM pg_temp.route_changed;
@@ -196,3 +202,32 @@ WHERE b.scope = 'group' AND b.state <> 'blackout'
   AND b.evidence->'routes'->>'state' IN ('unroutable', 'partly_routed');
 COMMENT ON VIEW parallax.route_anomalies IS
     'Group bins whose prefixes were (partly) withdrawn while the probes did not find a blackout.';
+
+-- After a group's configured prefixes changed (parallaxctl group set): refreshes the
+-- visibility bins of its prefixes over the time BGP data covers, and queues every judged bin
+-- of the group in that time for the merge (its routes evidence names the prefixes). Returns
+-- the number of group bins queued.
+CREATE OR REPLACE FUNCTION parallax.group_prefixes_changed(p_group text) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+    t_from timestamptz;
+    t_to timestamptz;
+BEGIN
+    SELECT min(ts), max(ts) INTO t_from, t_to FROM parallax.route_updates;
+    IF t_from IS NULL THEN
+        RETURN 0;
+    END IF;
+    t_to := greatest(t_to, least(now(), (SELECT max(bin_end) FROM parallax.bins WHERE scope = 'group')));
+    PERFORM parallax.route_bins_refresh(t_from, t_to);
+    PERFORM parallax.merge_mark_begin();
+    INSERT INTO pg_temp.merge_marked (scope, subject_id, bin_start, bin_end, closes_at)
+    SELECT 'group', b.subject_id, b.bin_start, b.bin_end, now()
+    FROM parallax.merge_groups g
+    JOIN parallax.bins b ON b.scope = 'group' AND b.subject_id = g.id
+         AND b.bin_end > t_from AND b.bin_start <= t_to
+    WHERE g.name = p_group
+    ON CONFLICT DO NOTHING;
+    RETURN parallax.merge_mark_flush();
+END $$;
+COMMENT ON FUNCTION parallax.group_prefixes_changed(text) IS
+    'Refreshes the visibility bins and queues the group''s judged bins over the time BGP data covers, after its prefixes changed.';

@@ -150,7 +150,23 @@ fx "INSERT INTO parallax.route_updates (ts, peer_id, kind) SELECT fx.bin(3), id,
 expect_eq "visibility at bin 5" "$(sql "SELECT peers_seeing || '/' || peers_total FROM parallax.route_visibility('203.0.113.0/24', fx.bin(5))")" 2/2
 expect_eq "a /25 inside is reached by the /24" "$(sql "SELECT peers_seeing FROM parallax.route_visibility('203.0.113.128/25', fx.bin(5))")" 2
 expect_eq "derived prefixes" "$(sql "SELECT string_agg(prefix::text || ':' || configured, ' ') FROM parallax.group_prefix_list('IR')")" "203.0.113.0/24:false"
-fx "INSERT INTO parallax.group_prefixes (group_name, prefix, asn) VALUES ('IR', '203.0.113.0/25', 64501), ('IR', '192.0.2.0/24', 64501)"
+ctl 2 group set IR --prefix 203.0.113.0/24 --clear
+ctl 2 group set IR --prefix 203.0.113.0/24 --asn 4294967296
+ctl 2 group set IR --prefix 203.0.113.0
+ctl 1 group set IR --prefix 203.0.113.1/24
+one_line_error "bad --prefix '203.0.113.1/24'"
+ctl 0 group set IR --prefix 203.0.113.0/25 --prefix 192.0.2.0/24 --asn 64501
+ctl 2 group show IR --at
+ctl 1 group show IR --at yesterdayish
+one_line_error "bad --at"
+ctl 1 group show XX
+one_line_error "no group named 'XX'"
+ctl 0 group show IR --at "$(sql "SELECT fx.bin(5)")"
+grep -q "^203.0.113.0/25 *configured *AS64501 *2/2 *AS64501" "$WORK/out" || fail "group show: $(cat "$WORK/out")"
+grep -q "^192.0.2.0/24 *configured *AS64501 *0/2" "$WORK/out" || fail "group show: $(cat "$WORK/out")"
+ctl 0 group list --json
+expect_eq "group list" "$(jq -c '.[] | select(.group == "IR") | [.prefixes, .routes]' "$WORK/out")" \
+    '[["192.0.2.0/24","203.0.113.0/25"],null]'
 expect_eq "configured prefixes win" "$(sql "SELECT string_agg(prefix::text, ' ' ORDER BY prefix) FROM parallax.group_prefix_list('IR')")" "192.0.2.0/24 203.0.113.0/25"
 expect_eq "an unannounced configured prefix: partly routed" "$(sql "SELECT parallax.group_routes('IR', fx.bin(5))->>'state'")" partly_routed
 log "ok"
