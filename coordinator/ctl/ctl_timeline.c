@@ -14,7 +14,7 @@
 #include "json.h"
 
 /* Row tiers, in the order they are drawn under one target. */
-enum { TIER_GROUP, TIER_TARGET, TIER_VANTAGE, NTIERS };
+enum { TIER_GROUP, TIER_TARGET, TIER_VANTAGE, TIER_ROUTES, NTIERS };
 
 /* How one state is drawn: a letter (also the whole story without colour) and its SGR
  * colour (black letters on a coloured background). */
@@ -49,8 +49,18 @@ static const style_t vantage_styles[] = {
     {NULL, 0, NULL, NULL},
 };
 
-static const style_t *const tier_styles[NTIERS] = {group_styles, target_styles, vantage_styles};
-static const char *const tier_names[NTIERS] = {"group", "target", "vantage"};
+/* What the route collectors saw of the group's prefixes (parallax.group_routes), drawn under
+ * the group's row when there is BGP data. */
+static const style_t routes_styles[] = {
+    {"routed", '.', "30;42", "routed"},
+    {"partly_routed", 'r', "30;43", "partly routed"},
+    {"unroutable", 'U', "97;40", "withdrawn (unroutable)"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const style_t *const tier_styles[NTIERS] = {group_styles, target_styles, vantage_styles,
+                                                   routes_styles};
+static const char *const tier_names[NTIERS] = {"group", "target", "vantage", "routes"};
 
 int ctl_timeline_parse(int argc, char **argv, ctl_timeline_opts_t *out, err_t *err)
 {
@@ -152,7 +162,19 @@ static const char cells_sql[] =
     "    WHEN v.seen = 'mixed' THEN 2 ELSE 1 END)] "
     " FROM parallax.vantage_target_bins($3::timestamptz, $4::timestamptz) v "
     " JOIN tg ON tg.name = v.target, colw GROUP BY 2, 3, 4 "
+    " UNION ALL "
+    " SELECT 3, '', '', floor(extract(epoch FROM g.bin_start - $3::timestamptz) / "
+    "colw.s)::integer, "
+    "  (ARRAY['routed', 'partly_routed', 'unroutable'])[max(CASE x.r->>'state' "
+    "   WHEN 'routed' THEN 1 WHEN 'partly_routed' THEN 2 WHEN 'unroutable' THEN 3 END)] "
+    " FROM parallax.group_bins g "
+    " CROSS JOIN LATERAL (SELECT parallax.group_routes($1, g.bin_end) AS r) x, colw "
+    " WHERE g.group_name = $1 AND g.bin_start >= $3::timestamptz "
+    "  AND g.bin_start < $4::timestamptz AND EXISTS (SELECT 1 FROM parallax.route_peers) "
+    " GROUP BY 4 "
     " UNION ALL SELECT 0, '', '', NULL, NULL WHERE $1::text IS NOT NULL "
+    " UNION ALL SELECT 3, '', '', NULL, NULL WHERE $1::text IS NOT NULL "
+    "  AND EXISTS (SELECT 1 FROM parallax.route_peers) "
     " UNION ALL SELECT 1, tg.name, '', NULL, NULL FROM tg"
     ") "
     "SELECT c.tier::text, c.target, tg.role, c.agent, c.col::text, c.state FROM cells c "
@@ -223,6 +245,7 @@ static int grid_build(grid_t *g, const ctl_rows_t *rows, const char *group, size
             /* Vantage rows are indented under their target, targets under the group. */
             int indent = (tier == TIER_VANTAGE ? 2 : 0) + (group && tier != TIER_GROUP ? 2 : 0);
             int len = tier == TIER_GROUP    ? asprintf(&last->label, "group %s", group)
+                      : tier == TIER_ROUTES ? asprintf(&last->label, "  routes (BGP)")
                       : tier == TIER_TARGET ? asprintf(&last->label, "%*s%s (%s)", indent, "",
                                                        target, last->role ? last->role : "?")
                                             : asprintf(&last->label, "%*s%s", indent, "", agent);
@@ -310,8 +333,11 @@ static void draw(const grid_t *g, const ctl_rows_t *frame, const ctl_rows_t *tic
         fputc('\n', out);
     }
     fprintf(out, "\nlegend (blank: no data):\n");
+    int routes = 0;
+    for (size_t r = 0; r < g->nrows; r++)
+        routes |= g->rows[r].tier == TIER_ROUTES;
     for (int t = 0; t < NTIERS; t++) {
-        if (t == TIER_GROUP && strncmp(what, "group", 5) != 0)
+        if ((t == TIER_GROUP && strncmp(what, "group", 5) != 0) || (t == TIER_ROUTES && !routes))
             continue;
         fprintf(out, "  %-8s", tier_names[t]);
         for (const style_t *s = tier_styles[t]; s->state; s++) {
@@ -343,7 +369,7 @@ static void write_json(const grid_t *g, const ctl_rows_t *frame, const ctl_timel
         json_object_begin(js);
         json_key(js, "kind");
         json_string(js, tier_names[row->tier]);
-        if (row->tier != TIER_GROUP) {
+        if (row->tier == TIER_TARGET || row->tier == TIER_VANTAGE) {
             json_key(js, "target");
             json_string(js, row->target);
         }
@@ -456,8 +482,9 @@ done:
 static const char usage_timeline[] =
     "usage: " CTL_PROG " [--db CONNINFO] timeline --group G | --target T [options]\n"
     "\n"
-    "Draws a heatmap: one row for the group's stage, one per target for its merged state,\n"
-    "and under each target one row per vantage for what it saw; one column per bin (or\n"
+    "Draws a heatmap: one row for the group's stage (and, with BGP data, one for whether its\n"
+    "prefixes were routed), one per target for its merged state, and under each target one\n"
+    "row per vantage for what it saw; one column per bin (or\n"
     "per several bins on long spans, showing the worst). Every cell is a letter (see the\n"
     "legend it prints), coloured when the output is a terminal.\n"
     "  --group G        the targets of group G\n"

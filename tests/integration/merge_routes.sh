@@ -56,6 +56,13 @@ explain_has IR "routes (BGP, from the route collectors): unroutable: the group's
 explain_has IR "  203.0.113.0/24 withdrawn from 3 of 3 collector peers at $(sql "SELECT to_char(fx.bin(9) + interval '20 s', 'YYYY-MM-DD HH24:MI:SS')") UTC, $FIRST_FAILURE_LEAD s before the first failed probe"
 expect_eq "visibility bins" "$(sql "SELECT string_agg(fx.k(bin_start) || ':' || peers_seeing || '/' || peers_total, ' ' ORDER BY bin_start)
         FROM parallax.route_bins WHERE bin_start BETWEEN fx.bin(8) AND fx.bin(11)")" "8:3/3 9:0/3 10:0/3 11:0/3"
+ctl 0 timeline --group IR --until "$(sql "SELECT fx.bin(31)")" --since 31m --json
+expect_eq "the timeline's routes row" "$(jq -r '.rows[] | select(.kind == "routes") | .cells
+        | map(if . == "unroutable" then "U" elif . == "routed" then "." elif . == null then " " else "r" end) | join("")' "$WORK/out")" \
+    ".........UUUUUUUUUU............"
+ctl 0 timeline --group IR --until "$(sql "SELECT fx.bin(31)")" --since 31m --no-color
+grep -q "^  routes (BGP) *\.\.\.\.\.\.\.\.\.UUUUUUUUUU\.\.\.\.\.\.\.\.\.\.\.\.$" "$WORK/out" || fail "timeline: $(cat "$WORK/out")"
+grep -q "^  routes  .* withdrawn (unroutable)" "$WORK/out" || fail "timeline legend: $(cat "$WORK/out")"
 expect_remerge_same 30
 
 fx_scenario "a blackout with the routes still announced: routes present"
