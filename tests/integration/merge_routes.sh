@@ -148,6 +148,12 @@ expect_eq "path ends" "$(sql "SELECT string_agg(agent || ':' || last_ttl || ':' 
 explain_has IR "  A: its paths die at 198.18.1.1 (hop 1), outside the group's networks"
 explain_has IR "    while B, C, D reach them"
 explain_has IR "  B reaches the group's networks"
+for block in routes-outage-detail path-ends; do
+    { echo "SET ROLE parallax_read;"
+      /usr/bin/python3 "$PX_SOURCE_DIR/tests/tools/docs_blocks.py" get "$PX_SOURCE_DIR/docs/routes.md" $block; } >"$WORK/doc.sql"
+    psql -X -q -tA -v ON_ERROR_STOP=1 -d "$DB_NAME" -f "$WORK/doc.sql" >"$WORK/doc.out" || fail "docs/routes.md's $block fails as the read role"
+    [ -s "$WORK/doc.out" ] || fail "docs/routes.md's $block printed nothing"
+done
 expect_eq "the target's own outage too" "$(sql "SELECT count(*) FROM parallax.path_ends p JOIN parallax.outages o ON o.id = p.outage_id
         WHERE o.subject = 'ir-web1'")" 4
 
