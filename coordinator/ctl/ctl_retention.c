@@ -11,7 +11,7 @@
 
 /* The kinds retention_run reports, in its order, and how many steps `retention run` takes
  * at most (each removes at most RETENTION_CHUNK rows of each kind, or one partition). */
-#define RETENTION_KINDS 6
+#define RETENTION_KINDS 8
 #define RETENTION_CHUNK "10000"
 #define RETENTION_MAX_STEPS 100000L
 
@@ -108,8 +108,8 @@ int ctl_retention_show(ctl_db_t *db, int exact, int json, FILE *out, err_t *err)
     return rc;
 }
 
-static const char *const kind_names[RETENTION_KINDS] = {"heartbeats", "gaps",    "batches",
-                                                        "bins",       "outages", "results"};
+static const char *const kind_names[RETENTION_KINDS] = {
+    "heartbeats", "gaps", "batches", "bins", "outages", "results", "routes", "route_bins"};
 
 int ctl_retention_run(ctl_db_t *db, long max_steps, FILE *out, err_t *err)
 {
@@ -139,9 +139,9 @@ int ctl_retention_run(ctl_db_t *db, long max_steps, FILE *out, err_t *err)
     }
     int rc = fprintf(out,
                      "removed: %ld result partitions, %ld heartbeats, %ld gaps, %ld batch ids, "
-                     "%ld bins, %ld outages (%ld steps%s)\n",
-                     removed[5], removed[0], removed[1], removed[2], removed[3], removed[4], steps,
-                     more ? "; more is due: run it again" : "") < 0
+                     "%ld bins, %ld outages, %ld route updates, %ld route bins (%ld steps%s)\n",
+                     removed[5], removed[0], removed[1], removed[2], removed[3], removed[4],
+                     removed[6], removed[7], steps, more ? "; more is due: run it again" : "") < 0
                  ? -1
                  : 0;
     if (rc == 0 && note[0] && fprintf(out, "put off: %s\n", note) < 0)

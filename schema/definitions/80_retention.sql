@@ -76,7 +76,8 @@ WHERE kind = p_kind AND p_got > 0
 $$;
 
 -- One bounded step of retention; call it until no row says more. Removes at most p_chunk
--- rows of each kind (heartbeats, gaps, batches, bins, outages) older than its keep_* setting,
+-- rows of each kind (heartbeats, gaps, batches, bins, outages, superseded route updates,
+-- route bins) older than its keep_* setting,
 -- then drops at most one daily result partition wholly older than keep_results. The drop
 -- needs the results table's exclusive lock for a moment: it waits for it at most 100 ms
 -- (every insert into results would queue behind a longer wait) and, not granted, is put off
@@ -181,6 +182,38 @@ BEGIN
     END IF;
     RETURN QUERY SELECT 'outages', got, got >= p_chunk, NULL::text;
 
+    -- Route updates past keep_results that a later word of the same peer on the same prefix
+    -- (for a session change: a later session change) supersedes: visibility rests on each
+    -- peer's latest word, which is kept however old.
+    h := now() - s.keep_results;
+    got := 0;
+    IF h IS NOT NULL THEN
+        DELETE FROM parallax.route_updates y
+        WHERE y.ctid IN (
+            SELECT z.ctid FROM parallax.route_updates z
+            WHERE z.ts < h
+              AND CASE WHEN z.prefix IS NULL
+                       THEN EXISTS (SELECT 1 FROM parallax.route_updates n
+                                    WHERE n.peer_id = z.peer_id AND n.prefix IS NULL AND n.ts > z.ts)
+                       ELSE EXISTS (SELECT 1 FROM parallax.route_updates n
+                                    WHERE n.peer_id = z.peer_id AND n.prefix = z.prefix AND n.ts > z.ts) END
+            LIMIT p_chunk);
+        GET DIAGNOSTICS got = ROW_COUNT;
+        PERFORM parallax.retention_note('routes', h, got);
+    END IF;
+    RETURN QUERY SELECT 'routes', got, got >= p_chunk, NULL::text;
+
+    h := now() - s.keep_bins;
+    got := 0;
+    IF h IS NOT NULL THEN
+        DELETE FROM parallax.route_bins y
+        WHERE (y.prefix, y.bin_start) IN (SELECT z.prefix, z.bin_start FROM parallax.route_bins z
+                                          WHERE z.bin_start < h AND z.bin_end <= h LIMIT p_chunk);
+        GET DIAGNOSTICS got = ROW_COUNT;
+        PERFORM parallax.retention_note('route_bins', h, got);
+    END IF;
+    RETURN QUERY SELECT 'route_bins', got, got >= p_chunk, NULL::text;
+
     -- Results: the oldest daily partition, if the whole day is older than keep_results.
     h := CASE WHEN s.keep_results IS NOT NULL
               THEN least(now() - s.keep_results,
@@ -268,6 +301,16 @@ BEGIN
                (SELECT min(x.started_at) FROM parallax.outage_events x),
                ARRAY['parallax.outage_events'::regclass],
                CASE WHEN p_exact THEN (SELECT count(*) FROM parallax.outage_events) END
+        UNION ALL
+        SELECT 'routes', s.keep_results,
+               (SELECT min(x.ts) FROM parallax.route_updates x),
+               ARRAY['parallax.route_updates'::regclass, 'parallax.route_prefixes'::regclass],
+               CASE WHEN p_exact THEN (SELECT count(*) FROM parallax.route_updates) END
+        UNION ALL
+        SELECT 'route_bins', s.keep_bins,
+               (SELECT min(x.bin_start) FROM parallax.route_bins x),
+               ARRAY['parallax.route_bins'::regclass],
+               CASE WHEN p_exact THEN (SELECT count(*) FROM parallax.route_bins) END
     )
     SELECT t.kind, t.keep, now() - t.keep,
            t.oldest,
@@ -278,7 +321,8 @@ BEGIN
            st.removed, st.removed_before, st.last_error
     FROM tables t
     JOIN parallax.retention_state st ON st.kind = t.kind
-    ORDER BY array_position(ARRAY['results', 'heartbeats', 'gaps', 'batches', 'bins', 'outages'], t.kind);
+    ORDER BY array_position(ARRAY['results', 'heartbeats', 'gaps', 'batches', 'bins', 'outages',
+                                  'routes', 'route_bins'], t.kind);
 END $$;
 
 COMMENT ON FUNCTION parallax.retention_report(boolean) IS

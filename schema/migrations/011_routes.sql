@@ -85,3 +85,13 @@ COMMENT ON TABLE parallax.route_bins IS
     'Per watched prefix and group bin: collector peers with a route into the prefix at the bin''s end, of the peers whose session was up (parallax.route_bins_refresh).';
 COMMENT ON COLUMN parallax.route_bins.withdrawn_at IS
     'When the last of the peers not seeing the prefix withdrew it (NULL when all see it).';
+
+-- Retention (parallax.retention_run): route updates are raw evidence, kept as long as results
+-- (keep_results) but for each peer's latest word on each prefix and its latest session
+-- change, which visibility still rests on; visibility bins as long as the verdict bins
+-- (keep_bins).
+ALTER TABLE parallax.retention_state DROP CONSTRAINT retention_state_kind_check;
+ALTER TABLE parallax.retention_state ADD CONSTRAINT retention_state_kind_check
+    CHECK (kind IN ('results', 'heartbeats', 'gaps', 'batches', 'bins', 'outages', 'routes', 'route_bins'));
+INSERT INTO parallax.retention_state (kind) VALUES ('routes'), ('route_bins');
+CREATE INDEX route_updates_ts ON parallax.route_updates (ts);

@@ -122,7 +122,7 @@ python3 - "$WORK/out" "$(wc -w <<<"$want_gone")" <<'PY' || fail "json: $(cat "$W
 import json, sys
 d = json.load(open(sys.argv[1]))
 k = {x["kind"]: x for x in d["kinds"]}
-assert list(k) == ["results", "heartbeats", "gaps", "batches", "bins", "outages"], list(k)
+assert list(k) == ["results", "heartbeats", "gaps", "batches", "bins", "outages", "routes", "route_bins"], list(k)
 assert k["results"]["removed"] == int(sys.argv[2]), k["results"]
 assert k["outages"]["keep"] is None and d["merge_floor"], d
 PY
@@ -166,6 +166,34 @@ ctl 0 retention run
 grep -q "^removed: 1 result partitions, " "$WORK/out" || fail "not dropped after the lock: $(cat "$WORK/out")"
 [ -z "$(sql "SELECT to_regclass('parallax.$old')")" ] || fail "$old still there"
 [ -z "$(sql "SELECT last_error FROM parallax.retention_state WHERE kind = 'results'")" ] || fail "last_error kept"
+
+log "route updates: what later words supersede goes, each peer's latest word stays however old"
+fx "INSERT INTO parallax.route_peers (collector, address, asn) VALUES ('rc', '198.51.100.201', 64500)"
+P=$(sql "SELECT id FROM parallax.route_peers WHERE collector = 'rc'")
+fx "INSERT INTO parallax.route_updates (ts, peer_id, kind, prefix, origin_asn, as_path) VALUES
+    (now() - interval '60 days', $P, 'peer_up', NULL, NULL, NULL),
+    (now() - interval '45 days', $P, 'peer_down', NULL, NULL, NULL),
+    (now() - interval '40 days', $P, 'peer_up', NULL, NULL, NULL),
+    (now() - interval '40 days', $P, 'announce', '203.0.113.0/24', 64501, '64500 64501'),
+    (now() - interval '35 days', $P, 'withdraw', '203.0.113.0/24', NULL, NULL),
+    (now() - interval '33 days', $P, 'announce', '203.0.113.0/24', 64501, '64500 64501'),
+    (now() - interval '50 days', $P, 'announce', '198.51.100.0/24', 64502, '64500 64502'),
+    (now() - interval '36 hours', $P, 'withdraw', '192.0.2.0/24', NULL, NULL),
+    (now() - interval '1 day', $P, 'announce', '192.0.2.0/24', 64503, '64500 64503')"
+fx "INSERT INTO parallax.route_bins VALUES
+    ('203.0.113.0/24', now() - interval '500 days', now() - interval '500 days' + interval '1 minute', 1, 1, '{64501}', NULL),
+    ('203.0.113.0/24', now() - interval '10 days', now() - interval '10 days' + interval '1 minute', 1, 1, '{64501}', NULL)"
+seen() { sql "SELECT string_agg(r.prefix || ':' || v.peers_seeing || '/' || v.peers_total, ' ' ORDER BY r.prefix)
+              FROM parallax.route_prefixes r, parallax.route_visibility(r.prefix, now()) v"; }
+before=$(seen)
+ctl 0 retention run
+grep -q ", 4 route updates, 1 route bins (" "$WORK/out" || fail "route retention: $(cat "$WORK/out")"
+expect_eq "what is left" "$(sql "SELECT string_agg(kind || ':' || coalesce(prefix::text, '-') || ':' || extract(day FROM now() - ts), ' ' ORDER BY ts)
+        FROM parallax.route_updates")" "announce:198.51.100.0/24:50 peer_up:-:40 announce:203.0.113.0/24:33 withdraw:192.0.2.0/24:1 announce:192.0.2.0/24:1"
+expect_eq "visibility now unchanged" "$(seen)" "$before"
+expect_eq "route bins past keep_bins" "$(sql "SELECT count(*) FROM parallax.route_bins")" 1
+ctl 0 retention
+grep -Eq "^routes +2 days " "$WORK/out" || fail "retention report: $(cat "$WORK/out")"
 
 log "the coordinator removes what is past its horizon by itself"
 # Older than the coordinator's accept window (accept_past_s, a week): its own partitions
