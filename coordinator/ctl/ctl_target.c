@@ -552,6 +552,78 @@ static int record_argv(char **fields, size_t n, const int map[NCOLUMNS], char **
     return argc;
 }
 
+/* The probes of opts as one text, to compare with what is stored: "spec interval timeout"
+ * lines in byte order of their specs (the SQL below orders with COLLATE "C" alike). Returns a
+ * malloc'd string or NULL. */
+static char *probes_text(const ctl_target_add_opts_t *opts)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    int *done = calloc(opts->nprobes + 1, sizeof *done);
+    for (size_t n = 0; done && n < opts->nprobes; n++) {
+        size_t best = opts->nprobes;
+        for (size_t i = 0; i < opts->nprobes; i++)
+            if (!done[i] && (best == opts->nprobes ||
+                             strcmp(opts->probes[i].spec, opts->probes[best].spec) < 0))
+                best = i;
+        done[best] = 1;
+        fprintf(f, "%s%s %llu %llu", n ? "\n" : "", opts->probes[best].spec,
+                (unsigned long long)opts->interval_s, (unsigned long long)opts->timeout_ms);
+    }
+    int ok = done != NULL;
+    free(done);
+    if (fclose(f) != 0 || !ok) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* Whether a target named opts->name is stored already: 0 if not, 1 if it is, exactly as opts
+ * would store it (so a file imported twice changes nothing), -1 (err set) if it is there
+ * with another definition or the query fails. */
+static int existing_target(ctl_db_t *db, const ctl_target_add_opts_t *opts, err_t *err)
+{
+    char *probes = probes_text(opts);
+    if (!probes) {
+        err_set(err, "out of memory");
+        return -1;
+    }
+    const char *params[] = {opts->name,
+                            opts->address,
+                            opts->group,
+                            opts->role,
+                            opts->control ? "true" : "false",
+                            opts->allow_internal ? "true" : "false",
+                            probes};
+    ctl_rows_t *rows = ctl_db_query(
+        db,
+        "SELECT (t.address = $2::inet AND t.group_name IS NOT DISTINCT FROM $3 "
+        "AND t.role = $4::parallax.target_role AND t.control = $5::boolean "
+        "AND t.allow_internal = $6::boolean AND coalesce((SELECT string_agg(p.spec || ' ' || "
+        "p.interval_s || ' ' || p.timeout_ms, E'\\n' ORDER BY p.spec COLLATE \"C\") "
+        "FROM parallax.probes p WHERE p.target_id = t.id), '') = $7)::text "
+        "FROM parallax.targets t WHERE t.name = $1",
+        7, params, err);
+    free(probes);
+    if (!rows)
+        return -1;
+    int rc = 0;
+    if (ctl_rows_count(rows) > 0) {
+        rc = is_true(ctl_rows_get(rows, 0, 0)) ? 1 : -1;
+        if (rc < 0)
+            err_set(err,
+                    "a target named '%s' already exists with another definition (address, "
+                    "group, role, flags or probes); remove it or rename the line",
+                    opts->name);
+    }
+    ctl_rows_destroy(&rows);
+    return rc;
+}
+
 int ctl_target_import(ctl_db_t *db, const char *path, FILE *out, err_t *err)
 {
     char *buf = read_all(path, err);
@@ -560,7 +632,7 @@ int ctl_target_import(ctl_db_t *db, const char *path, FILE *out, err_t *err)
     const char *shown = strcmp(path, "-") == 0 ? "<stdin>" : path;
     int map[NCOLUMNS];
     int have_header = 0;
-    size_t lineno = 0, targets = 0, probes = 0;
+    size_t lineno = 0, targets = 0, probes = 0, unchanged = 0;
     int rc = -1;
     if (ctl_db_begin(db, err) < 0) {
         free(buf);
@@ -594,12 +666,17 @@ int ctl_target_import(ctl_db_t *db, const char *path, FILE *out, err_t *err)
         ctl_target_add_opts_t opts;
         if (ctl_target_add_parse(argc, argv, &opts, err) < 0)
             goto line_fail;
-        int stored = insert_target(db, &opts, err);
-        probes += opts.nprobes;
+        int there = existing_target(db, &opts, err);
+        int stored = there == 0 ? insert_target(db, &opts, err) : there;
+        if (there == 0)
+            probes += opts.nprobes;
         ctl_target_add_opts_clear(&opts);
         if (stored < 0)
             goto line_fail;
-        targets++;
+        if (there == 1)
+            unchanged++;
+        else
+            targets++;
     }
     if (!have_header) {
         err_set(err, "%s: no header line (expected e.g. name,address,group,role,probes)", shown);
@@ -607,8 +684,11 @@ int ctl_target_import(ctl_db_t *db, const char *path, FILE *out, err_t *err)
     }
     if (ctl_db_commit(db, err) < 0)
         goto fail;
-    fprintf(out, "imported %zu target%s with %zu probe%s from %s\n", targets,
-            targets == 1 ? "" : "s", probes, probes == 1 ? "" : "s", shown);
+    fprintf(out, "imported %zu target%s with %zu probe%s from %s", targets, targets == 1 ? "" : "s",
+            probes, probes == 1 ? "" : "s", shown);
+    if (unchanged)
+        fprintf(out, "; %zu already there as written, unchanged", unchanged);
+    fputc('\n', out);
     rc = 0;
     goto done;
 line_fail:
@@ -673,7 +753,9 @@ static const char usage_target_import[] =
     "usage: " CTL_PROG " [--db CONNINFO] target import FILE\n"
     "\n"
     "Adds the targets in CSV file FILE (- for standard input) in one transaction: all of\n"
-    "them or, if any line is wrong, none; the error names the line. The first line names\n"
+    "them or, if any line is wrong, none; the error names the line. A line whose target\n"
+    "exists already exactly as written is left alone (importing a file twice changes\n"
+    "nothing); one that exists with another definition is wrong. The first line names\n"
     "the columns, in any order: name, address, probes (required), group, role, control\n"
     "(yes/no), interval, timeout, allow_internal (yes/no); an empty field takes target\n"
     "add's default. A timeout\n"

@@ -82,7 +82,9 @@ int ctl_target_import_parse(int argc, char **argv, const char **path, err_t *err
  * address and probes required; group, role, control, interval, timeout optional, in any
  * order), then one target per line; blank lines and lines starting with '#' are skipped;
  * probes are separated by spaces. Every line is checked like `target add` and all are
- * stored in one transaction. Returns 0, or -1 with err naming FILE:LINE and what is wrong
+ * stored in one transaction; a line whose target is stored already exactly as the line says
+ * is left alone, so importing a file twice changes nothing (a name stored with another
+ * definition is an error). Returns 0, or -1 with err naming FILE:LINE and what is wrong
  * there, and nothing stored. */
 int ctl_target_import(ctl_db_t *db, const char *path, FILE *out, err_t *err);
 

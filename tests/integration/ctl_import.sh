@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ctl_import: `parallaxctl target import FILE`: a CSV file becomes targets and probes exactly
 # as `target add` would store them, in one transaction: a bad line anywhere (bad address,
-# bad probe spec, unknown role, duplicate name, broken quoting, bad header) is an error naming
-# FILE:LINE, the exit status is 1 and nothing at all is stored.
+# bad probe spec, unknown role, a name stored with another definition, broken quoting, bad
+# header) is an error naming FILE:LINE, the exit status is 1 and nothing at all is stored; a
+# target stored already exactly as written is left alone, so a second import changes nothing.
 source "$(dirname "$0")/lib.sh"
 new_db
 cd "$WORK"
@@ -27,7 +28,7 @@ bad_line 4 'xx-dns1,192.0.2.53,XX,dns,no,icmp dns:,60,3000' "bad --probe 'dns:'"
 bad_line 4 'xx-dns1,192.0.2.53,XX,dns,no,icmp ping:5,60,3000' "bad --probe 'ping:5'"
 bad_line 6 'xx-mail,192.0.2.25,XX,postoffice,,smtp,120,' "bad --role 'postoffice'"
 bad_line 7 'xx-rtr1,203.0.113.1,XX,router,,,,' "missing --probe SPEC"
-bad_line 7 'xx-web1,203.0.113.1,XX,router,,icmp,,' "a target named 'xx-web1' already exists"
+bad_line 7 'xx-web1,203.0.113.1,XX,router,,icmp,,' "a target named 'xx-web1' already exists with another definition"
 bad_line 8 'ctl-a,198.51.100.7,,host,maybe,icmp,30,' "bad control 'maybe': expected yes or no"
 bad_line 8 'ctl-a,198.51.100.7,,host,yes,icmp,0,' "bad --interval '0'"
 bad_line 8 'ctl-a,198.51.100.7,,host,yes,icmp,30,30000' "bad --timeout '30000': must be shorter than the interval (30 s)"
@@ -68,9 +69,18 @@ xx-web1 192.0.2.10 XX web false icmp 60 5000
 xx-web1 192.0.2.10 XX web false tcp:443 60 5000"
 [ "$got" = "$want" ] || fail "$(printf 'imported rows differ\n--- got\n%s\n--- want\n%s' "$got" "$want")"
 
-log "importing it again fails on its first target and changes nothing"
-ctl 1 target import "$GOOD"
-one_line_error "targets.csv:3: a target named 'xx-web1' already exists (nothing was imported)"
+log "importing it again changes nothing: every target is there as written"
+before=$(sql "SELECT string_agg(t.id || t.name || p.id || p.spec, ',' ORDER BY p.id) FROM parallax.targets t JOIN parallax.probes p ON p.target_id = t.id")
+ctl 0 target import "$GOOD"
+grep -qF "imported 0 targets with 0 probes from $GOOD; 5 already there as written, unchanged" "$WORK/out" ||
+    fail "the second import said: $(cat "$WORK/out")"
+[ "$(sql "SELECT string_agg(t.id || t.name || p.id || p.spec, ',' ORDER BY p.id) FROM parallax.targets t JOIN parallax.probes p ON p.target_id = t.id")" = "$before" ] ||
+    fail "the second import changed the rows"
+
+log "a name stored with another definition fails and changes nothing"
+sed 's/^xx-rtr1,203.0.113.1,/xx-rtr1,203.0.113.2,/' "$GOOD" >moved.csv
+ctl 1 target import moved.csv
+one_line_error "moved.csv:7: a target named 'xx-rtr1' already exists with another definition"
 [ "$(counts)" = "5/10" ] || fail "a failed import changed the counts: $(counts)"
 
 log "an empty timeout follows the interval like target add's: min(5000 ms, half of it)"
