@@ -17,6 +17,7 @@ PACKAGES=(
     iproute2 nftables procps psmisc util-linux       # namespaces, fault injection, process control
     iputils-ping                                     # the bounded flood of the stress fault
     nginx-light nsd opensmtpd openssl                # real probe targets in the tests' namespaces
+    bird2                                            # real BGP in the world: border, transit, a route collector writing MRT
     fping curl dnsutils knot-dnsutils traceroute     # peers the agent's verdicts are checked against
     prometheus-blackbox-exporter                     # peer for the HTTP probe benchmark
     systemd                                          # systemd-analyze verify of the packaged units

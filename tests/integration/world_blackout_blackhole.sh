@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# world_blackout_blackhole: the country's route is blackholed at the transit router: packets
-# vanish, so the evidence is timeouts, not errors — still a blackout seen by every vantage
+# world_blackout_blackhole: the country's route stays announced in BGP while the transit drops its packets:
+# they vanish, so the evidence is timeouts, not errors — still a blackout seen by every vantage
 # (tests/world/blackout.sh).
 source "$(dirname "$0")/lib.sh"
 source "$PX_SOURCE_DIR/tests/world/scenario.sh"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# world_blackout_withdraw: the country's route is withdrawn at the transit router, which
-# answers "unreachable": a blackout seen by every vantage (tests/world/blackout.sh). A real
+# world_blackout_withdraw: the country's border withdraws its BGP route, so the transit router
+# has none and answers "unreachable": a blackout seen by every vantage (tests/world/blackout.sh). A real
 # prometheus in the coordinator's namespace scrapes its /metrics at the shipped default
 # address and reads parallax_outages_open{scope="group",stage="blackout"} as 0 before the
 # fault, 1 during the blackout and 0 after.

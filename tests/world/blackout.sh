@@ -15,6 +15,16 @@ done
 pxw_sql "SELECT detail::text FROM parallax.outages WHERE scope = 'target' AND subject = 'xx-web'" | grep -q "$EVIDENCE" ||
     fail "the web target's evidence does not say $EVIDENCE: $(pxw_sql "SELECT detail FROM parallax.outages WHERE subject = 'xx-web'")"
 no_outage vantage
+# The fault is the control plane's (withdraw: a real BGP withdrawal, the collector lost the
+# route) or the data plane's alone (blackhole: the route stays announced).
+if [ "$FAULT" = withdraw ]; then
+    ! world_birdc r show route "$WORLD_COUNTRY_NET" | grep -qF "$WORLD_COUNTRY_NET" ||
+        fail "the collector still has the country's route after the withdrawal"
+else
+    world_birdc r show route "$WORLD_COUNTRY_NET" | grep -qF "$WORLD_COUNTRY_NET" ||
+        fail "the collector lost the country's route in a blackhole"
+fi
+[ -s "$WORLD_BGP_MRT" ] || fail "the collector wrote no MRT file"
 # A test that watches the blackout from elsewhere too (world_blackout_withdraw: Prometheus)
 # defines these; the outage is still open here, and closed after `closed`.
 ! declare -F blackout_during >/dev/null || blackout_during

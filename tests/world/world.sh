@@ -1,10 +1,16 @@
 # world.sh: the Parallax world — a small internet in network namespaces (sourced, not run).
 #
 #   vantage v1 (GB) 198.18.1.2 ─┐                        ┌─ border b 198.18.9.2 | 203.0.113.1 ── country servers s
-#   vantage v2 (DE) 198.18.2.2 ─┤                        │     web 203.0.113.10, dns 203.0.113.53, mail 203.0.113.25
-#   vantage v3 (JP) 198.18.3.2 ─┼─ transit t ────────────┘
-#   coordinator c   198.18.0.2 ─┤   (198.18.N.1 on each link)
-#   control hosts k 192.0.2.10, 192.0.2.11 ─┘
+#   vantage v2 (DE) 198.18.2.2 ─┤                        │   AS64501   web 203.0.113.10, dns 203.0.113.53, mail 203.0.113.25
+#   vantage v3 (JP) 198.18.3.2 ─┼─ transit t ────────────┤
+#   coordinator c   198.18.0.2 ─┤   AS64500              └─ route collector r 198.18.8.2, AS64510
+#   control hosts k 192.0.2.10, 192.0.2.11 ─┘  (198.18.N.1 on each link)
+#
+# BGP is real (BIRD 2 in t, b and r): the border announces the country's prefix
+# (203.0.113.0/24) to the transit over eBGP, and the transit's kernel route to the country is
+# the one BIRD learned; the collector peers with the transit, receives its routes, and writes
+# every BGP message and session change it gets as MRT BGP4MP records to $WORLD_BGP_MRT (the
+# file `parallaxctl routes import` reads and `routes follow` follows).
 #
 # Each vantage reaches everything — the coordinator included — through its own uplink to the
 # transit router, so a dead uplink also cuts its agent off from the coordinator, as in
@@ -19,8 +25,9 @@
 #   world_fault FAULT ...  see below
 # Faults, each one command:
 #   uplink_down N | uplink_up N       vantage N's uplink (at the transit router)
-#   withdraw | restore                the country's route at the transit router: unreachable (ICMP)
-#   blackhole | restore               ... or silently dropped
+#   withdraw | restore                the border stops announcing the country's prefix: a real BGP
+#                                     withdrawal; the transit has no route (ICMP net unreachable)
+#   blackhole | restore               the routes stay announced; the transit drops the packets
 #   stop web|dns|mail | start web|dns|mail
 #   cut_path N | heal_path N          vantage N alone loses its path to the country
 #   stress SECONDS [DEPTH] | unstress the border link limited to 1 Mbit/s and flooded (bounded);
@@ -35,13 +42,19 @@ WORLD_ROUTER=203.0.113.1
 WORLD_CONTROL1=192.0.2.10
 WORLD_CONTROL2=192.0.2.11
 WORLD_COUNTRY_NET=203.0.113.0/24
+WORLD_TRANSIT_ASN=64500
+WORLD_COUNTRY_ASN=64501
+WORLD_COLLECTOR_ASN=64510
+WORLD_COLLECTOR_ADDR=198.18.8.2
+# BIRD's control sockets: a short path (a socket's name is at most 107 bytes), one per world.
+WORLD_BGP_SOCKETS=/run/parallax-bgp
 
 source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 
 in_ns() { local x=$1; shift; ip netns exec "${WORLD}$x" "$@"; }
 
 _world_namespaces() {
-    local list="t b s c k" i
+    local list="t b s c k r" i
     for i in $(seq "$WORLD_VANTAGES"); do list="$list v$i"; done
     echo "$list"
 }
@@ -55,8 +68,9 @@ world_down() {
     [ -z "${WORLD_DIR:-}" ] || srv_stop_all "$WORLD_DIR/servers"
     [ -z "${WORLD_FLOOD_PID:-}" ] || kill "$WORLD_FLOOD_PID" 2>/dev/null || true
     local x
+    # Removing a namespace kills what runs in it, BIRD included.
     for x in $(_world_namespaces); do ns_remove "${WORLD}$x"; done
-    rm -f "$WORLD_OWNERS/$WORLD"
+    rm -f "$WORLD_OWNERS/$WORLD" "$WORLD_BGP_SOCKETS/$WORLD".*
 }
 
 # Removes the worlds whose owner is gone. A world is recorded before its first namespace
@@ -94,6 +108,7 @@ $WORLD_COORD_ADDR coordinator.test
     ns_link "${WORLD}t" "${WORLD}tc" 198.18.0.1/24 "${WORLD}c" "${WORLD}ct" "$WORLD_COORD_ADDR/24"
     ns_link "${WORLD}t" "${WORLD}tb" 198.18.9.1/24 "${WORLD}b" "${WORLD}bt" 198.18.9.2/24
     ns_link "${WORLD}t" "${WORLD}tk" 192.0.2.1/24 "${WORLD}k" "${WORLD}kt" "$WORLD_CONTROL1/24"
+    ns_link "${WORLD}t" "${WORLD}tr" 198.18.8.1/24 "${WORLD}r" "${WORLD}rt" "$WORLD_COLLECTOR_ADDR/24"
     ip -n "${WORLD}k" addr add "$WORLD_CONTROL2/24" dev "${WORLD}kt"
     ns_link "${WORLD}b" "${WORLD}bs" "$WORLD_ROUTER/24" "${WORLD}s" "${WORLD}sb" "$WORLD_WEB/24"
     ip -n "${WORLD}s" addr add "$WORLD_DNS/24" dev "${WORLD}sb"
@@ -106,16 +121,84 @@ $WORLD_COORD_ADDR coordinator.test
     ip -n "${WORLD}k" route add default via 192.0.2.1
     ip -n "${WORLD}b" route add default via 198.18.9.1
     ip -n "${WORLD}s" route add default via "$WORLD_ROUTER"
-    ip -n "${WORLD}t" route add "$WORLD_COUNTRY_NET" via 198.18.9.2
+    ip -n "${WORLD}r" route add default via 198.18.8.1
     for x in t b; do
         in_ns $x sysctl -qw net.ipv4.ip_forward=1
         in_ns $x sysctl -qw net.ipv4.icmp_ratelimit=0
     done
+    _world_bgp_up || return 1
     srv_setup "$WORLD_DIR/servers" xx.test "$WORLD_WEB" "$WORLD_DNS" "$WORLD_MAIL"
     WORLD_CA=$SRV_CA
     srv_start "${WORLD}s" "$WORLD_DIR/servers" nginx &&
         srv_start "${WORLD}s" "$WORLD_DIR/servers" nsd &&
         srv_start "${WORLD}s" "$WORLD_DIR/servers" smtpd
+}
+
+# world_birdc X CMD...: a command to the BIRD of namespace X (t, b, r).
+world_birdc() { local x=$1; shift; birdc -s "$WORLD_BGP_SOCKETS/$WORLD.$x" "$@"; }
+
+# Whether the transit's kernel has the country's route from BIRD (or has none).
+_world_routed() { ip -n "${WORLD}t" route show "$WORLD_COUNTRY_NET" proto bird | grep -q .; }
+_world_unrouted() { ! _world_routed; }
+_world_collector_up() { world_birdc r show protocols transit 2>/dev/null | grep -q Established; }
+
+# _world_wait SECONDS WHAT CMD...: polls CMD every 0.1 s until it succeeds; fails after SECONDS.
+_world_wait() {
+    local secs=$1 what=$2 i
+    shift 2
+    for ((i = 0; i < secs * 10; i++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    echo "world: $what not within ${secs}s" >&2
+    return 1
+}
+
+# BIRD in the transit, the border and the collector; returns once the transit routes the
+# country by BGP and the collector's session is up. Fast timers: a world lives minutes.
+_world_bgp_up() {
+    local d=$WORLD_DIR/bgp x
+    mkdir -p "$d" "$WORLD_BGP_SOCKETS"
+    WORLD_BGP_MRT=$d/collector.mrt
+    local timers="connect delay time 1; connect retry time 2; error wait time 1, 5; hold time 9;"
+    cat >"$d/t.conf" <<EOF
+router id 198.18.9.1;
+protocol device {}
+protocol kernel { ipv4 { import none; export where source = RTS_BGP; }; }
+protocol bgp country {
+    local 198.18.9.1 as $WORLD_TRANSIT_ASN; neighbor 198.18.9.2 as $WORLD_COUNTRY_ASN; $timers
+    ipv4 { import all; export none; };
+}
+protocol bgp collector {
+    local 198.18.8.1 as $WORLD_TRANSIT_ASN; neighbor $WORLD_COLLECTOR_ADDR as $WORLD_COLLECTOR_ASN; $timers
+    ipv4 { import none; export where source = RTS_BGP; };
+}
+EOF
+    cat >"$d/b.conf" <<EOF
+router id 198.18.9.2;
+protocol device {}
+# The country's prefix, announced while this protocol is up (world_fault withdraw disables it).
+protocol static country { ipv4; route $WORLD_COUNTRY_NET blackhole; }
+protocol bgp transit {
+    local 198.18.9.2 as $WORLD_COUNTRY_ASN; neighbor 198.18.9.1 as $WORLD_TRANSIT_ASN; $timers
+    ipv4 { import none; export where proto = "country"; };
+}
+EOF
+    cat >"$d/r.conf" <<EOF
+router id $WORLD_COLLECTOR_ADDR;
+mrtdump "$WORLD_BGP_MRT";
+protocol device {}
+protocol bgp transit {
+    local $WORLD_COLLECTOR_ADDR as $WORLD_COLLECTOR_ASN; neighbor 198.18.8.1 as $WORLD_TRANSIT_ASN; $timers
+    passive; mrtdump all;
+    ipv4 { import all; export none; };
+}
+EOF
+    for x in t b r; do
+        in_ns $x bird -c "$d/$x.conf" -s "$WORLD_BGP_SOCKETS/$WORLD.$x" -P "$d/$x.pid" || return 1
+    done
+    _world_wait 30 "the transit's BGP route to the country" _world_routed &&
+        _world_wait 30 "the collector's BGP session" _world_collector_up
 }
 
 _world_server() {
@@ -127,9 +210,15 @@ world_fault() {
     case $1 in
     uplink_down) ip -n "${WORLD}t" link set "${WORLD}t$2" down ;;
     uplink_up) ip -n "${WORLD}t" link set "${WORLD}t$2" up ;;
-    withdraw) ip -n "${WORLD}t" route replace unreachable "$WORLD_COUNTRY_NET" ;;
-    blackhole) ip -n "${WORLD}t" route replace blackhole "$WORLD_COUNTRY_NET" ;;
-    restore) ip -n "${WORLD}t" route replace "$WORLD_COUNTRY_NET" via 198.18.9.2 ;;
+    withdraw)
+        world_birdc b disable country >/dev/null &&
+            _world_wait 30 "the withdrawal at the transit" _world_unrouted ;;
+    # A policy rule BIRD does not manage (it would put a route back): packets die, routes stay.
+    blackhole) ip -n "${WORLD}t" rule add to "$WORLD_COUNTRY_NET" blackhole priority 90 ;;
+    restore)
+        ip -n "${WORLD}t" rule del to "$WORLD_COUNTRY_NET" blackhole priority 90 2>/dev/null || true
+        world_birdc b enable country >/dev/null &&
+            _world_wait 30 "the country's route back at the transit" _world_routed ;;
     stop) srv_stop "$WORLD_DIR/servers" "$(_world_server "$2")" ;;
     start) srv_start "${WORLD}s" "$WORLD_DIR/servers" "$(_world_server "$2")" ;;
     # A policy rule at the transit router: packets from vantage N to the country find no
