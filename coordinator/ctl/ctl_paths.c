@@ -20,7 +20,7 @@ enum { R_STATE, R_PREFIX, R_SEEING, R_PEERS, R_ORIGINS, R_WITHDRAWN, R_LEAD };
 static const char ends_sql[] =
     "WITH p AS (SELECT * FROM parallax.path_ends WHERE outage_id = $1::bigint), "
     "a AS (SELECT agent, bool_or(reached OR coalesce(last_hop_inside, false)) AS inside, "
-    " (array_agg(coalesce(host(last_hop), 'no hop') ORDER BY ts DESC) "
+    " (array_agg(coalesce(host(last_hop), '') ORDER BY ts DESC) "
     "   FILTER (WHERE NOT reached AND NOT coalesce(last_hop_inside, false)))[1] AS dies_at, "
     " (array_agg(last_ttl ORDER BY ts DESC) "
     "   FILTER (WHERE NOT reached AND NOT coalesce(last_hop_inside, false)))[1] AS ttl, "
@@ -148,9 +148,17 @@ int ctl_paths_explain(ctl_db_t *db, const char *outage_id, FILE *out, err_t *err
         } else {
             const char *ttl = ctl_rows_get(rows, r, E_TTL);
             const char *asn = ctl_rows_get(rows, r, E_ASN);
-            w = fprintf(out, "  %s: its paths die at %s%s%s%s%s%s, outside the group's networks\n",
-                        agent, ctl_rows_get(rows, r, E_DIES_AT), ttl ? " (hop " : "",
-                        ttl ? ttl : "", ttl ? ")" : "", asn ? ", " : "", asn ? asn : "");
+            const char *hop = ctl_rows_get(rows, r, E_DIES_AT);
+            if (!hop || !*hop)
+                w = fprintf(out,
+                            "  %s: no hop answered its traces: its paths die at its first "
+                            "router or before\n",
+                            agent);
+            else
+                w = fprintf(out,
+                            "  %s: its paths die at %s%s%s%s%s%s, outside the group's networks\n",
+                            agent, hop, ttl ? " (hop " : "", ttl ? ttl : "", ttl ? ")" : "",
+                            asn ? ", " : "", asn ? asn : "");
             if (w >= 0)
                 w = others ? fprintf(out, "    while %s reach%s them\n", others,
                                      strchr(others, ',') ? "" : "es")

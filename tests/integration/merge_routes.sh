@@ -124,7 +124,7 @@ fx "SELECT fx.rule(10, 19, target => 'ir-.*', status => 'timeout')"
 fx "SELECT fx.play(0, 30)"
 # Traces of ir-web1 during the blackout (added after the merge: the verdicts are not theirs to
 # change here): A's die at its own provider's router, B's and C's at the country's border
-# router, D's older trace is superseded by a later one.
+# router, D's traces first reach the border, then (the latest) get no answer from any hop.
 fx "INSERT INTO parallax.probes (target_id, kind, spec, interval_s, timeout_ms)
     SELECT id, 'trace', 'trace', 60, 5000 FROM parallax.targets WHERE name = 'ir-web1'"
 trace() { # AGENT K HOPS...: a failed trace of ir-web1 by AGENT in bin K through HOPS
@@ -142,11 +142,14 @@ trace B 12 198.18.2.1 198.18.9.2 203.0.113.1
 trace C 13 198.18.3.1 198.18.9.2 203.0.113.1
 trace D 11 198.18.4.1
 trace D 14 198.18.4.1 198.18.9.2 203.0.113.1
-expect_eq "path ends" "$(sql "SELECT string_agg(agent || ':' || last_ttl || ':' || host(last_hop) || ':' || coalesce(last_hop_asn::text, '-')
-        || ':' || last_hop_inside, ' ' ORDER BY agent) FROM parallax.path_ends p JOIN parallax.outages o ON o.id = p.outage_id
-        WHERE o.subject = 'IR'")" "A:1:198.18.1.1:-:false B:3:203.0.113.1:64501:true C:3:203.0.113.1:64501:true D:3:203.0.113.1:64501:true"
+trace D 15
+expect_eq "path ends" "$(sql "SELECT string_agg(agent || ':' || coalesce(last_ttl::text, '-') || ':' || coalesce(host(last_hop), '-') || ':'
+        || coalesce(last_hop_asn::text, '-') || ':' || coalesce(last_hop_inside::text, '-'), ' ' ORDER BY agent)
+        FROM parallax.path_ends p JOIN parallax.outages o ON o.id = p.outage_id
+        WHERE o.subject = 'IR'")" "A:1:198.18.1.1:-:false B:3:203.0.113.1:64501:true C:3:203.0.113.1:64501:true D:-:-:-:-"
 explain_has IR "  A: its paths die at 198.18.1.1 (hop 1), outside the group's networks"
-explain_has IR "    while B, C, D reach them"
+explain_has IR "    while B, C reach them"
+explain_has IR "  D: no hop answered its traces: its paths die at its first router or before"
 explain_has IR "  B reaches the group's networks"
 for block in routes-outage-detail path-ends; do
     { echo "SET ROLE parallax_read;"
