@@ -9,6 +9,7 @@
 #include "ctl_agent.h"
 #include "ctl_command.h"
 #include "ctl_db.h"
+#include "ctl_discover.h"
 #include "ctl_group.h"
 #include "ctl_maintenance.h"
 #include "ctl_migrate.h"
@@ -50,6 +51,8 @@ static const char usage_main[] =
     "  target list | show NAME list targets, or everything about one\n"
     "  target remove NAME      delete a target and its probes (results are kept)\n"
     "  target import FILE      add targets from a CSV file, all or nothing\n"
+    "  discover --zone ZONE    a zone's servers (DNS) and border routers (traces) as CSV\n"
+    "                          for target import\n"
     "  settings [--describe]   the merge's settings: value, default, what each does\n"
     "  settings set NAME=VALUE... [--remerge-since DURATION]\n"
     "                          change settings, all or none; optionally re-merge history\n"
@@ -94,6 +97,7 @@ static const command_table_t tables[] = {
     {ctl_migrate_commands, &ctl_migrate_command_count},
     {ctl_agent_commands, &ctl_agent_command_count},
     {ctl_target_commands, &ctl_target_command_count},
+    {ctl_discover_commands, &ctl_discover_command_count},
     {ctl_settings_commands, &ctl_settings_command_count},
     {ctl_retention_commands, &ctl_retention_command_count},
     {ctl_maintenance_commands, &ctl_maintenance_command_count},

@@ -1,0 +1,807 @@
+/* ctl_discover: discover --zone (see ctl_discover.h). */
+#include "ctl_discover.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ldns/ldns.h>
+
+#include "ctl_args.h"
+#include "ctl_db.h"
+
+/* Bounds of the lookups: each query waits LOOKUP_TIMEOUT_S seconds per try, LOOKUP_TRIES
+ * tries; no query starts after LOOKUPS_DEADLINE_S seconds; NAMES_MAX NS and MX names each. */
+#define LOOKUP_TIMEOUT_S 2
+#define LOOKUP_TRIES 2
+#define LOOKUPS_DEADLINE_S 30
+#define NAMES_MAX 16
+/* Traces older than this are not read: the paths into a zone change. */
+#define TRACES_MAX_AGE "7 days"
+
+/* ---- the pure parts ---- */
+
+/* The first role in roles, in the order of the CTL_DISCOVER_* bits. */
+static unsigned first_role(unsigned roles)
+{
+    return roles & -roles;
+}
+
+static const char *role_name(unsigned roles)
+{
+    switch (first_role(roles)) {
+    case CTL_DISCOVER_DNS:
+        return "dns";
+    case CTL_DISCOVER_MAIL:
+        return "mail";
+    case CTL_DISCOVER_WEB:
+        return "web";
+    case CTL_DISCOVER_ROUTER:
+        return "router";
+    }
+    return "host";
+}
+
+/* Whether name a is a better web name than b: www.* first, then byte order. */
+static int better_web_name(const char *a, const char *b)
+{
+    int wa = strncmp(a, "www.", 4) == 0, wb = strncmp(b, "www.", 4) == 0;
+    if (wa != wb)
+        return wa;
+    return strcmp(a, b) < 0;
+}
+
+int ctl_discover_add(ctl_discover_set_t *set, const char *dns_name, const char *address,
+                     unsigned role, err_t *err)
+{
+    char canon[CTL_PARSE_ADDR_MAX];
+    if (ctl_parse_address(dns_name, address, canon, err) < 0)
+        return -1;
+    if (strlen(dns_name) >= CTL_DISCOVER_DNAME_MAX) {
+        err_set(err, "DNS name too long: %.64s...", dns_name);
+        return -1;
+    }
+    ctl_discover_host_t *h = NULL;
+    for (size_t i = 0; i < set->n && !h; i++)
+        if (strcmp(set->hosts[i].address, canon) == 0)
+            h = &set->hosts[i];
+    if (!h) {
+        if (set->n == CTL_DISCOVER_HOSTS_MAX) {
+            err_set(err, "more than %d hosts found; %s (%s) left out", CTL_DISCOVER_HOSTS_MAX,
+                    dns_name, canon);
+            return -1;
+        }
+        h = &set->hosts[set->n++];
+        memset(h, 0, sizeof *h);
+        snprintf(h->address, sizeof h->address, "%s", canon);
+    }
+    unsigned before = first_role(h->roles);
+    h->roles |= role;
+    if (!before || role < before || (role == before && strcmp(dns_name, h->dns_name) < 0))
+        snprintf(h->dns_name, sizeof h->dns_name, "%s", dns_name);
+    if (role == CTL_DISCOVER_WEB && (!h->web_name[0] || better_web_name(dns_name, h->web_name)))
+        snprintf(h->web_name, sizeof h->web_name, "%s", dns_name);
+    return 0;
+}
+
+/* FNV-1a, 32 bits: short, stable across runs and machines. */
+static uint32_t fnv1a(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+void ctl_discover_name(const char *text, char out[CTL_DISCOVER_NAME_MAX])
+{
+    char clean[CTL_DISCOVER_DNAME_MAX + 64];
+    size_t n = 0;
+    for (const char *p = text; *p && n + 1 < sizeof clean; p++) {
+        unsigned char c = (unsigned char)tolower((unsigned char)*p);
+        if (n == 0 && !isalnum(c))
+            continue;
+        clean[n++] = isalnum(c) || c == '.' || c == '_' || c == '-' ? (char)c : '-';
+    }
+    clean[n] = '\0';
+    if (n == 0)
+        snprintf(clean, sizeof clean, "host");
+    if (strlen(clean) < CTL_DISCOVER_NAME_MAX) {
+        snprintf(out, CTL_DISCOVER_NAME_MAX, "%s", clean);
+        return;
+    }
+    snprintf(out, CTL_DISCOVER_NAME_MAX, "%.54s-%08x", clean, (unsigned)fnv1a(clean));
+}
+
+/* Parses an address into family and bytes. Returns 0 or -1. */
+static int addr_bytes(const char *text, int *family, unsigned char bytes[16])
+{
+    if (inet_pton(AF_INET, text, bytes) == 1) {
+        *family = AF_INET;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, text, bytes) == 1) {
+        *family = AF_INET6;
+        return 0;
+    }
+    return -1;
+}
+
+int ctl_discover_cover(const char *address, char *out, size_t size)
+{
+    int family;
+    unsigned char b[16] = {0};
+    if (addr_bytes(address, &family, b) < 0)
+        return -1;
+    int len = family == AF_INET ? 24 : 48;
+    memset(b + len / 8, 0, (family == AF_INET ? 4 : 16) - len / 8);
+    char text[INET6_ADDRSTRLEN];
+    if (!inet_ntop(family, b, text, sizeof text))
+        return -1;
+    int w = snprintf(out, size, "%s/%d", text, len);
+    return w > 0 && (size_t)w < size ? 0 : -1;
+}
+
+int ctl_discover_in_net(const char *network, const char *address)
+{
+    char base[INET6_ADDRSTRLEN + 1];
+    const char *slash = strchr(network, '/');
+    size_t blen = slash ? (size_t)(slash - network) : strlen(network);
+    if (blen >= sizeof base)
+        return -1;
+    memcpy(base, network, blen);
+    base[blen] = '\0';
+    int nf, af;
+    unsigned char nb[16] = {0}, ab[16] = {0};
+    if (addr_bytes(base, &nf, nb) < 0 || addr_bytes(address, &af, ab) < 0)
+        return -1;
+    int max = nf == AF_INET ? 32 : 128;
+    char *end = NULL;
+    long len = slash ? strtol(slash + 1, &end, 10) : max;
+    if (slash && (end == slash + 1 || *end || len < 0 || len > max))
+        return -1;
+    if (nf != af)
+        return 0;
+    for (long bit = 0; bit < len; bit++) {
+        unsigned mask = 0x80u >> (bit % 8);
+        if ((nb[bit / 8] & mask) != (ab[bit / 8] & mask))
+            return 0;
+    }
+    return 1;
+}
+
+/* An entry hop and the agents whose traces enter there. */
+typedef struct entry {
+    const char *address;
+    const char *agents[CTL_DISCOVER_HOSTS_MAX];
+    size_t nagents;
+} entry_t;
+
+/* The entry hop of the trace hops[0..n) (same agent and dest), or NULL. -1 on a bad net. */
+static int trace_entry(const ctl_discover_hop_t *hops, size_t n, const char *const *nets,
+                       size_t nnets, const char **entry)
+{
+    *entry = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(hops[i].address, hops[i].dest) == 0) {
+            *entry = i > 0 ? hops[i - 1].address : NULL;
+            return 0;
+        }
+        for (size_t k = 0; k < nnets; k++) {
+            int in = ctl_discover_in_net(nets[k], hops[i].address);
+            if (in < 0)
+                return -1;
+            if (in) {
+                *entry = hops[i].address;
+                return 0;
+            }
+        }
+    }
+    return 0;
+}
+
+static int is_server(const ctl_discover_set_t *set, const char *address)
+{
+    char canon[CTL_PARSE_ADDR_MAX];
+    if (ctl_parse_address("hop", address, canon, NULL) < 0)
+        return 0;
+    for (size_t i = 0; i < set->n; i++)
+        if (strcmp(set->hosts[i].address, canon) == 0)
+            return 1;
+    return 0;
+}
+
+int ctl_discover_borders(const ctl_discover_hop_t *hops, size_t nhops, const char *const *nets,
+                         size_t nnets, ctl_discover_set_t *set, size_t *found, err_t *err)
+{
+    *found = 0;
+    entry_t *entries = calloc(CTL_DISCOVER_HOSTS_MAX, sizeof *entries);
+    if (!entries) {
+        err_set(err, "out of memory");
+        return -1;
+    }
+    size_t nentries = 0;
+    int rc = 0;
+    for (size_t i = 0, e; rc == 0 && i < nhops; i = e) {
+        e = i + 1;
+        while (e < nhops && strcmp(hops[e].agent, hops[i].agent) == 0 &&
+               strcmp(hops[e].dest, hops[i].dest) == 0)
+            e++;
+        const char *at;
+        if (trace_entry(hops + i, e - i, nets, nnets, &at) < 0) {
+            err_set(err, "unreadable network among the zone's networks");
+            rc = -1;
+            break;
+        }
+        if (!at)
+            continue;
+        entry_t *en = NULL;
+        for (size_t k = 0; k < nentries && !en; k++)
+            if (strcmp(entries[k].address, at) == 0)
+                en = &entries[k];
+        if (!en && nentries < CTL_DISCOVER_HOSTS_MAX) {
+            en = &entries[nentries++];
+            en->address = at;
+        }
+        if (!en)
+            continue;
+        size_t a = 0;
+        while (a < en->nagents && strcmp(en->agents[a], hops[i].agent) != 0)
+            a++;
+        if (a == en->nagents && a < CTL_DISCOVER_HOSTS_MAX)
+            en->agents[en->nagents++] = hops[i].agent;
+    }
+    for (size_t k = 0; rc == 0 && k < nentries; k++) {
+        if (entries[k].nagents < 2 || is_server(set, entries[k].address))
+            continue;
+        char name[CTL_DISCOVER_DNAME_MAX];
+        snprintf(name, sizeof name, "router %s", entries[k].address);
+        if (ctl_discover_add(set, name, entries[k].address, CTL_DISCOVER_ROUTER, err) < 0) {
+            rc = -1;
+            break;
+        }
+        for (size_t h = 0; h < set->n; h++)
+            if (strcmp(set->hosts[h].dns_name, name) == 0)
+                set->hosts[h].agents = entries[k].nagents;
+        (*found)++;
+    }
+    free(entries);
+    return rc;
+}
+
+/* Writes one CSV field, quoted when it holds a comma, a quote or surrounding spaces. */
+static void csv_field(FILE *out, const char *s, int last)
+{
+    size_t n = strlen(s);
+    if (strpbrk(s, ",\"") || (n && (s[0] == ' ' || s[n - 1] == ' '))) {
+        fputc('"', out);
+        for (; *s; s++) {
+            if (*s == '"')
+                fputc('"', out);
+            fputc(*s, out);
+        }
+        fputc('"', out);
+    } else {
+        fputs(s, out);
+    }
+    fputc(last ? '\n' : ',', out);
+}
+
+/* How many hosts are named after dns_name (a name with several addresses). */
+static size_t name_uses(const ctl_discover_set_t *set, const char *dns_name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < set->n; i++)
+        n += strcmp(set->hosts[i].dns_name, dns_name) == 0;
+    return n;
+}
+
+typedef struct row {
+    char name[CTL_DISCOVER_NAME_MAX];
+    const ctl_discover_host_t *host;
+} row_t;
+
+static int row_cmp(const void *a, const void *b)
+{
+    const row_t *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : strcmp(x->host->address, y->host->address);
+}
+
+int ctl_discover_csv(const ctl_discover_set_t *set, const char *zone, const char *group, FILE *out,
+                     err_t *err)
+{
+    row_t rows[CTL_DISCOVER_HOSTS_MAX];
+    for (size_t i = 0; i < set->n; i++) {
+        const ctl_discover_host_t *h = &set->hosts[i];
+        char text[CTL_DISCOVER_DNAME_MAX + CTL_PARSE_ADDR_MAX + 16];
+        /* A name with several addresses, and every router, carry the address: each target
+         * needs its own name, and the same address gets the same one on every run. */
+        if (h->roles & CTL_DISCOVER_ROUTER)
+            snprintf(text, sizeof text, "%s-router-%s", zone, h->address);
+        else if (name_uses(set, h->dns_name) > 1)
+            snprintf(text, sizeof text, "%s-%s", h->dns_name, h->address);
+        else
+            snprintf(text, sizeof text, "%s", h->dns_name);
+        ctl_discover_name(text, rows[i].name);
+        rows[i].host = h;
+    }
+    qsort(rows, set->n, sizeof rows[0], row_cmp);
+    fputs("name,address,group,role,probes\n", out);
+    for (size_t i = 0; i < set->n; i++) {
+        const ctl_discover_host_t *h = rows[i].host;
+        char probes[3 * CTL_DISCOVER_DNAME_MAX];
+        snprintf(
+            probes, sizeof probes, "icmp%s%s%s%s%s%s%s", h->roles & CTL_DISCOVER_DNS ? " dns:" : "",
+            h->roles & CTL_DISCOVER_DNS ? zone : "", h->roles & CTL_DISCOVER_DNS ? ":SOA" : "",
+            h->roles & CTL_DISCOVER_MAIL ? " smtp" : "",
+            h->roles & CTL_DISCOVER_WEB ? " http:http://" : "",
+            h->roles & CTL_DISCOVER_WEB ? h->web_name : "", h->roles & CTL_DISCOVER_WEB ? "/" : "");
+        csv_field(out, rows[i].name, 0);
+        csv_field(out, h->address, 0);
+        csv_field(out, group, 0);
+        csv_field(out, role_name(h->roles), 0);
+        csv_field(out, probes, 1);
+    }
+    if (fflush(out) != 0 || ferror(out)) {
+        err_set(err, "cannot write the CSV");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- arguments ---- */
+
+/* A zone: letters, digits, '-', '_' and dots between non-empty labels; a trailing dot is
+ * dropped, upper case lowered. */
+static int parse_zone(const char *s, char out[CTL_DISCOVER_DNAME_MAX], err_t *err)
+{
+    size_t n = strlen(s);
+    if (n && s[n - 1] == '.')
+        n--;
+    if (n == 0 || n > 253) {
+        err_set(err, "bad --zone '%.64s': expected a DNS name such as example.org", s);
+        return -1;
+    }
+    size_t label = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '.' ? label == 0 : !(isalnum(c) || c == '-' || c == '_') || ++label > 63) {
+            err_set(err, "bad --zone '%.64s': expected a DNS name such as example.org", s);
+            return -1;
+        }
+        if (c == '.')
+            label = 0;
+        out[i] = (char)tolower(c);
+    }
+    out[n] = '\0';
+    if (out[n - 1] == '.') {
+        err_set(err, "bad --zone '%.64s': expected a DNS name such as example.org", s);
+        return -1;
+    }
+    return 0;
+}
+
+/* --server ADDR[:PORT]: IPv4, IPv4:PORT, IPv6, [IPv6] or [IPv6]:PORT. */
+static int parse_server(const char *s, ctl_discover_opts_t *out, err_t *err)
+{
+    char host[CTL_PARSE_ADDR_MAX + 2];
+    const char *port = NULL;
+    const char *colon = strchr(s, ':');
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || (close[1] && close[1] != ':') || (size_t)(close - s - 1) >= sizeof host)
+            goto bad;
+        memcpy(host, s + 1, (size_t)(close - s - 1));
+        host[close - s - 1] = '\0';
+        port = close[1] ? close + 2 : NULL;
+    } else if (colon && !strchr(colon + 1, ':')) {
+        if ((size_t)(colon - s) >= sizeof host)
+            goto bad;
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = '\0';
+        port = colon + 1;
+    } else {
+        snprintf(host, sizeof host, "%s", s);
+    }
+    if (ctl_parse_address("--server", host, out->server, err) < 0)
+        return -1;
+    out->port = 53;
+    if (port) {
+        uint64_t p;
+        if (ctl_parse_uint("--server port", port, 1, 65535, &p, err) < 0)
+            return -1;
+        out->port = (unsigned)p;
+    }
+    return 0;
+bad:
+    err_set(err, "bad --server '%.64s': expected ADDR, ADDR:PORT or [IPv6]:PORT", s);
+    return -1;
+}
+
+int ctl_discover_parse(int argc, char **argv, ctl_discover_opts_t *out, err_t *err)
+{
+    static const ctl_opt_t opts[] = {{"zone", 0, 1, 0},
+                                     {"server", 0, 1, 0},
+                                     {"group", 0, 1, 0},
+                                     {"via", 0, 1, 0},
+                                     {NULL, 0, 0, 0}};
+    memset(out, 0, sizeof *out);
+    out->port = 53;
+    ctl_args_t *args = ctl_args_parse(argc, argv, opts, 0, err);
+    if (!args)
+        return -1;
+    const char *zone = ctl_args_value(args, "zone", 0);
+    const char *server = ctl_args_value(args, "server", 0);
+    const char *group = ctl_args_value(args, "group", 0);
+    int rc = -1;
+    if (ctl_args_value(args, "via", 0)) {
+        /* Lookups from an agent need a one-off request the agent runs; until the wire has
+         * one that carries lookups, saying so beats pretending. */
+        err_set(err, "--via AGENT is not available yet: lookups are made from this host "
+                     "(run discover without --via)");
+        goto done;
+    }
+    if (!zone) {
+        err_set(err, "missing --zone ZONE");
+        goto done;
+    }
+    if (parse_zone(zone, out->zone, err) < 0)
+        goto done;
+    if (server && parse_server(server, out, err) < 0)
+        goto done;
+    if (group) {
+        if (ctl_parse_line("--group", group, CTL_PARSE_GROUP_MAX, err) < 0)
+            goto done;
+        snprintf(out->group, sizeof out->group, "%s", group);
+    } else {
+        size_t i = 0;
+        for (; out->zone[i] && out->zone[i] != '.' && i < CTL_PARSE_GROUP_MAX; i++)
+            out->group[i] = (char)toupper((unsigned char)out->zone[i]);
+        out->group[i] = '\0';
+    }
+    rc = 0;
+done:
+    ctl_args_destroy(&args);
+    return rc;
+}
+
+/* ---- the lookups ---- */
+
+typedef struct lookups {
+    ldns_resolver *res;
+    time_t deadline;
+    size_t answered; /* queries that got an answer (NOERROR) */
+    size_t failed;
+    int late; /* the deadline passed; said once */
+} lookups_t;
+
+/* Presentation form of a name rdf, lower case, without the trailing dot, into out. */
+static int dname_text(const ldns_rdf *rdf, char out[CTL_DISCOVER_DNAME_MAX])
+{
+    char *s = ldns_rdf2str(rdf);
+    if (!s)
+        return -1;
+    size_t n = strlen(s);
+    if (n > 1 && s[n - 1] == '.')
+        s[--n] = '\0';
+    int rc = n < CTL_DISCOVER_DNAME_MAX ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i <= n; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
+    LDNS_FREE(s);
+    return rc;
+}
+
+/* Asks for name's records of type; returns the answer's records of that type (caller frees
+ * with ldns_rr_list_deep_free) or NULL: none (said on stderr unless the name merely has no
+ * such records). */
+static ldns_rr_list *lookup(lookups_t *lk, const char *name, ldns_rr_type type)
+{
+    char *tname = ldns_rr_type2str(type);
+    const char *tn = tname ? tname : "?";
+    ldns_rr_list *list = NULL;
+    ldns_rdf *dname = NULL;
+    ldns_pkt *pkt = NULL;
+    if (time(NULL) >= lk->deadline) {
+        if (!lk->late)
+            fprintf(stderr,
+                    CTL_PROG ": discover: lookups stopped after %d s; the rest is left out\n",
+                    LOOKUPS_DEADLINE_S);
+        lk->late = 1;
+        lk->failed++;
+        goto done;
+    }
+    dname = ldns_dname_new_frm_str(name);
+    if (!dname) {
+        fprintf(stderr, CTL_PROG ": discover: %s %s: not a DNS name\n", name, tn);
+        lk->failed++;
+        goto done;
+    }
+    /* ldns marks a server that failed once as unusable for good; every name deserves its
+     * own tries. */
+    for (size_t i = 0; i < ldns_resolver_nameserver_count(lk->res); i++)
+        ldns_resolver_set_nameserver_rtt(lk->res, i, LDNS_RESOLV_RTT_MIN);
+    ldns_status st =
+        ldns_resolver_query_status(&pkt, lk->res, dname, type, LDNS_RR_CLASS_IN, LDNS_RD);
+    if (st != LDNS_STATUS_OK || !pkt) {
+        fprintf(stderr, CTL_PROG ": discover: %s %s: no answer (%s)\n", name, tn,
+                ldns_get_errorstr_by_id(st) ? ldns_get_errorstr_by_id(st) : "error");
+        lk->failed++;
+        goto done;
+    }
+    ldns_pkt_rcode rcode = ldns_pkt_get_rcode(pkt);
+    if (rcode != LDNS_RCODE_NOERROR) {
+        ldns_lookup_table *lt = ldns_lookup_by_id(ldns_rcodes, (int)rcode);
+        fprintf(stderr, CTL_PROG ": discover: %s %s: %s\n", name, tn, lt ? lt->name : "error");
+        lk->failed++;
+        goto done;
+    }
+    lk->answered++;
+    list = ldns_pkt_rr_list_by_type(pkt, type, LDNS_SECTION_ANSWER);
+done:
+    ldns_pkt_free(pkt);
+    ldns_rdf_deep_free(dname);
+    free(tname);
+    return list;
+}
+
+/* Looks up name's A and AAAA records and adds them with role. */
+static void add_addresses(lookups_t *lk, ctl_discover_set_t *set, const char *name, unsigned role)
+{
+    static const ldns_rr_type types[] = {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA};
+    for (size_t t = 0; t < 2; t++) {
+        ldns_rr_list *list = lookup(lk, name, types[t]);
+        for (size_t i = 0; list && i < ldns_rr_list_rr_count(list); i++) {
+            char *text = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(list, i), 0));
+            err_t why = {{0}};
+            if (text && ctl_discover_add(set, name, text, role, &why) < 0)
+                fprintf(stderr, CTL_PROG ": discover: %s: %s\n", name, why.msg);
+            LDNS_FREE(text);
+        }
+        ldns_rr_list_deep_free(list);
+    }
+}
+
+/* The names the zone's records of type (NS or MX) point at: rdf index field of each. */
+static size_t record_names(lookups_t *lk, const char *zone, ldns_rr_type type, size_t field,
+                           char names[NAMES_MAX][CTL_DISCOVER_DNAME_MAX])
+{
+    size_t n = 0;
+    ldns_rr_list *list = lookup(lk, zone, type);
+    for (size_t i = 0; list && i < ldns_rr_list_rr_count(list) && n < NAMES_MAX; i++) {
+        const ldns_rdf *rdf = ldns_rr_rdf(ldns_rr_list_rr(list, i), field);
+        if (rdf && dname_text(rdf, names[n]) == 0 && strcmp(names[n], ".") != 0)
+            n++;
+    }
+    ldns_rr_list_deep_free(list);
+    return n;
+}
+
+static ldns_resolver *resolver_new(const ctl_discover_opts_t *o, err_t *err)
+{
+    ldns_resolver *res = NULL;
+    if (!o->server[0]) {
+        ldns_status st = ldns_resolver_new_frm_file(&res, NULL);
+        if (st != LDNS_STATUS_OK) {
+            err_set(err, "cannot read the system's resolver (/etc/resolv.conf): %s",
+                    ldns_get_errorstr_by_id(st) ? ldns_get_errorstr_by_id(st) : "error");
+            return NULL;
+        }
+    } else {
+        res = ldns_resolver_new();
+        ldns_rdf *ns =
+            res ? ldns_rdf_new_frm_str(
+                      strchr(o->server, ':') ? LDNS_RDF_TYPE_AAAA : LDNS_RDF_TYPE_A, o->server)
+                : NULL;
+        if (!ns || ldns_resolver_push_nameserver(res, ns) != LDNS_STATUS_OK) {
+            err_set(err, "cannot set up a resolver for %s", o->server);
+            ldns_rdf_deep_free(ns);
+            ldns_resolver_deep_free(res);
+            return NULL;
+        }
+        ldns_rdf_deep_free(ns);
+        ldns_resolver_set_port(res, (uint16_t)o->port);
+    }
+    ldns_resolver_set_timeout(res, (struct timeval){LOOKUP_TIMEOUT_S, 0});
+    ldns_resolver_set_retry(res, LOOKUP_TRIES);
+    ldns_resolver_set_recursive(res, true);
+    ldns_resolver_set_dnsrch(res, false);
+    ldns_resolver_set_defnames(res, false);
+    return res;
+}
+
+/* Fills set from DNS. Returns 0, or -1 (err set) when nothing answered at all. */
+static int discover_dns(const ctl_discover_opts_t *o, ctl_discover_set_t *set, err_t *err)
+{
+    lookups_t lk = {.res = resolver_new(o, err), .deadline = time(NULL) + LOOKUPS_DEADLINE_S};
+    if (!lk.res)
+        return -1;
+    char names[NAMES_MAX][CTL_DISCOVER_DNAME_MAX];
+    size_t n = record_names(&lk, o->zone, LDNS_RR_TYPE_NS, 0, names);
+    for (size_t i = 0; i < n; i++)
+        add_addresses(&lk, set, names[i], CTL_DISCOVER_DNS);
+    n = record_names(&lk, o->zone, LDNS_RR_TYPE_MX, 1, names);
+    for (size_t i = 0; i < n; i++)
+        add_addresses(&lk, set, names[i], CTL_DISCOVER_MAIL);
+    char www[CTL_DISCOVER_DNAME_MAX + 4];
+    snprintf(www, sizeof www, "www.%s", o->zone);
+    if (strlen(www) < CTL_DISCOVER_DNAME_MAX)
+        add_addresses(&lk, set, www, CTL_DISCOVER_WEB);
+    add_addresses(&lk, set, o->zone, CTL_DISCOVER_WEB);
+    ldns_resolver_deep_free(lk.res);
+    if (set->n == 0) {
+        err_set(err, "no addresses found for %s (%zu lookups answered, %zu failed)", o->zone,
+                lk.answered, lk.failed);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the database: the zone's networks and the stored traces ---- */
+
+/* The group's configured prefixes, else the servers' covering networks, into nets (strings
+ * owned by *rows or by store). Returns the count, or -1 (err set). */
+static int zone_networks(ctl_db_t *db, const char *group, const ctl_discover_set_t *set,
+                         ctl_rows_t **rows, char store[][64], const char **nets, err_t *err)
+{
+    const char *params[] = {group};
+    *rows = ctl_db_query(db,
+                         "SELECT prefix::text FROM parallax.group_prefixes WHERE group_name = $1 "
+                         "ORDER BY prefix",
+                         1, params, err);
+    if (!*rows)
+        return -1;
+    size_t n = 0;
+    for (size_t r = 0; r < ctl_rows_count(*rows) && n < CTL_DISCOVER_HOSTS_MAX; r++)
+        nets[n++] = ctl_rows_get(*rows, r, 0);
+    if (n > 0)
+        return (int)n;
+    for (size_t i = 0; i < set->n; i++) {
+        if (ctl_discover_cover(set->hosts[i].address, store[n], 64) < 0)
+            continue;
+        size_t k = 0;
+        while (k < n && strcmp(store[k], store[n]) != 0)
+            k++;
+        if (k == n) {
+            nets[n] = store[n];
+            n++;
+        }
+    }
+    return (int)n;
+}
+
+/* The responsive hops of the latest trace of each agent to each server that reached it, in
+ * agent, destination and TTL order. */
+static const char traces_sql[] =
+    "WITH latest AS (SELECT DISTINCT ON (r.agent_id, t.address) r.agent_id, "
+    "  host(t.address) AS dest, r.detail->'trace'->'hops' AS hops "
+    "  FROM parallax.results r JOIN parallax.probes p ON p.id = r.probe_id AND p.kind = 'trace' "
+    "  JOIN parallax.targets t ON t.id = p.target_id "
+    "  WHERE t.address = ANY ($1::inet[]) AND r.ts > now() - interval '" TRACES_MAX_AGE "' "
+    "  AND coalesce((r.detail->'trace'->>'reached')::boolean, false) "
+    "  ORDER BY r.agent_id, t.address, r.ts DESC) "
+    "SELECT a.name, l.dest, host((h->>'address')::inet) "
+    "FROM latest l JOIN parallax.agents a ON a.id = l.agent_id, "
+    "  jsonb_array_elements(coalesce(l.hops, '[]')) h "
+    "WHERE coalesce(h->>'address', '') <> '' "
+    "ORDER BY a.name, l.dest, (h->>'ttl')::integer";
+
+/* Adds border candidates from the stored traces; says on stderr what it found or why none.
+ * Returns 0 or -1 (err set). */
+static int discover_borders(ctl_db_t *db, const ctl_discover_opts_t *o, ctl_discover_set_t *set,
+                            err_t *err)
+{
+    char store[CTL_DISCOVER_HOSTS_MAX][64];
+    const char *nets[CTL_DISCOVER_HOSTS_MAX];
+    ctl_rows_t *prefixes = NULL, *rows = NULL;
+    ctl_discover_hop_t *hops = NULL;
+    char *servers = NULL;
+    size_t size = 0;
+    int rc = -1;
+    int nnets = zone_networks(db, o->group, set, &prefixes, store, nets, err);
+    if (nnets < 0)
+        goto done;
+    FILE *f = open_memstream(&servers, &size);
+    if (!f) {
+        err_set(err, "out of memory");
+        goto done;
+    }
+    fputc('{', f);
+    for (size_t i = 0; i < set->n; i++)
+        fprintf(f, "%s%s", i ? "," : "", set->hosts[i].address);
+    fputc('}', f);
+    if (fclose(f) != 0) {
+        err_set(err, "out of memory");
+        goto done;
+    }
+    const char *params[] = {servers};
+    rows = ctl_db_query(db, traces_sql, 1, params, err);
+    if (!rows)
+        goto done;
+    size_t n = ctl_rows_count(rows);
+    hops = calloc(n + 1, sizeof *hops);
+    if (!hops) {
+        err_set(err, "out of memory");
+        goto done;
+    }
+    size_t agents = 0;
+    for (size_t r = 0; r < n; r++) {
+        hops[r] = (ctl_discover_hop_t){ctl_rows_get(rows, r, 0), ctl_rows_get(rows, r, 1),
+                                       ctl_rows_get(rows, r, 2)};
+        agents += r == 0 || strcmp(hops[r].agent, hops[r - 1].agent) != 0;
+    }
+    size_t found;
+    if (ctl_discover_borders(hops, n, nets, (size_t)nnets, set, &found, err) < 0)
+        goto done;
+    if (found == 0)
+        fprintf(stderr,
+                CTL_PROG ": discover: no border router candidate: the traces of %zu agent%s to "
+                         "these servers share no entry hop (a trace probe on them gives some)\n",
+                agents, agents == 1 ? "" : "s");
+    rc = 0;
+done:
+    free(hops);
+    free(servers);
+    ctl_rows_destroy(&rows);
+    ctl_rows_destroy(&prefixes);
+    return rc;
+}
+
+/* ---- the command ---- */
+
+static const char usage_discover[] =
+    "usage: " CTL_PROG " [--db CONNINFO] discover --zone ZONE [--server ADDR[:PORT]]\n"
+    "                   [--group NAME]\n"
+    "\n"
+    "Finds a zone's servers in DNS and prints them as CSV for 'target import': the\n"
+    "name servers (role dns), mail exchangers (mail), www.ZONE and ZONE's own addresses\n"
+    "(web), and border router candidates (router): the hop where the stored traces\n"
+    "(latest of each agent, last 7 days) enter the group's networks, shared by at least\n"
+    "two agents. Names come from the DNS names, so a rerun prints the same file and\n"
+    "importing it again changes nothing.\n"
+    "\n"
+    "  --zone ZONE           the DNS zone, e.g. example.org\n"
+    "  --server ADDR[:PORT]  ask this DNS server (default: the system's, /etc/resolv.conf)\n"
+    "  --group NAME          the targets' group (default: ZONE's first label in upper\n"
+    "                        case); its prefixes (group set) are the zone's networks, else\n"
+    "                        the servers' /24 (IPv4) and /48 (IPv6)\n"
+    "  --via AGENT           not available yet: lookups are made from this host\n"
+    "\n"
+    "A failed lookup is said on stderr and the rest goes on; no address found at all is\n"
+    "an error (exit 1).\n";
+
+static int cmd_discover(ctl_session_t *s, int argc, char **argv, err_t *err)
+{
+    ctl_discover_opts_t opts;
+    if (ctl_discover_parse(argc, argv, &opts, err) < 0)
+        return CTL_EXIT_USAGE;
+    ctl_discover_set_t *set = calloc(1, sizeof *set);
+    if (!set) {
+        err_set(err, "out of memory");
+        return CTL_EXIT_FAIL;
+    }
+    int rc = CTL_EXIT_FAIL;
+    if (discover_dns(&opts, set, err) < 0)
+        goto done;
+    err_t why = {{0}};
+    ctl_db_t *db = ctl_session_db(s, &why);
+    if (!db || discover_borders(db, &opts, set, &why) < 0)
+        fprintf(stderr, CTL_PROG ": discover: no border router candidates: %s\n", why.msg);
+    if (ctl_discover_csv(set, opts.zone, opts.group, stdout, err) < 0)
+        goto done;
+    rc = CTL_EXIT_OK;
+done:
+    free(set);
+    return rc;
+}
+
+const ctl_command_t ctl_discover_commands[] = {
+    {"discover", NULL, usage_discover, cmd_discover},
+};
+const size_t ctl_discover_command_count =
+    sizeof ctl_discover_commands / sizeof ctl_discover_commands[0];
