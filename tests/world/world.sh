@@ -119,7 +119,10 @@ $WORLD_COORD_ADDR coordinator.test
     done
     ip -n "${WORLD}c" route add default via 198.18.0.1
     ip -n "${WORLD}k" route add default via 192.0.2.1
-    ip -n "${WORLD}b" route add default via 198.18.9.1
+    # The border answers traces (time exceeded) from its address inside the country, as
+    # border routers commonly do (a source in their own prefix): traces show where they
+    # enter the country (discover's border routers, where paths die).
+    ip -n "${WORLD}b" route add default via 198.18.9.1 src "$WORLD_ROUTER"
     ip -n "${WORLD}s" route add default via "$WORLD_ROUTER"
     ip -n "${WORLD}r" route add default via 198.18.8.1
     for x in t b; do
