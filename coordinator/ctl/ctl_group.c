@@ -260,6 +260,40 @@ static int group_list(ctl_db_t *db, int json, FILE *out, err_t *err)
     return rc;
 }
 
+/* Groups whose routes are not all there now: name, state, the withdrawal's time, and whether
+ * a group outage of blackout stage is open (else the probes still reach it: an anomaly). */
+static const char status_sql[] =
+    "WITH g AS (SELECT DISTINCT group_name AS name FROM parallax.route_watched), "
+    "r AS (SELECT g.name, parallax.group_routes(g.name, now()) AS routes FROM g "
+    " WHERE EXISTS (SELECT 1 FROM parallax.route_peers)) "
+    "SELECT r.name, r.routes->>'state', "
+    "coalesce(to_char((r.routes->>'withdrawn_at')::timestamptz, 'YYYY-MM-DD HH24:MI:SS'), '-'), "
+    "EXISTS (SELECT 1 FROM parallax.outages o WHERE o.scope = 'group' AND o.subject = r.name "
+    " AND o.ended_at IS NULL AND o.stage = 'blackout')::text "
+    "FROM r WHERE r.routes->>'state' IN ('unroutable', 'partly_routed') ORDER BY r.name";
+
+int ctl_group_status(ctl_db_t *db, FILE *out, err_t *err)
+{
+    ctl_rows_t *rows = ctl_db_query(db, status_sql, 0, NULL, err);
+    if (!rows)
+        return -1;
+    int rc = 0;
+    if (ctl_rows_count(rows) > 0 && fprintf(out, "\nroutes not all there (BGP):\n") < 0)
+        rc = -1;
+    for (size_t r = 0; rc == 0 && r < ctl_rows_count(rows); r++)
+        if (fprintf(out, "  group %s %s since %s UTC%s\n", ctl_rows_get(rows, r, 0),
+                    ctl_rows_get(rows, r, 1), ctl_rows_get(rows, r, 2),
+                    strcmp(ctl_rows_get(rows, r, 3), "true") == 0
+                        ? ", and blacked out"
+                        : ": a route anomaly, its probes still reach it (a collector's problem, "
+                          "or a hijack-like event)") < 0)
+            rc = -1;
+    ctl_rows_destroy(&rows);
+    if (rc < 0)
+        err_set(err, "cannot write: %s", strerror(errno));
+    return rc;
+}
+
 /* ---- the commands: usage text, then parse and run ---- */
 
 static const char usage_group[] =

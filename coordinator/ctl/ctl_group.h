@@ -6,6 +6,7 @@
 #define PX_CTL_GROUP_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "ctl_command.h"
 
@@ -21,6 +22,11 @@ typedef struct ctl_group_set {
 /* Parses the words after "group set". Returns 0, or -1 with err set (a usage error); on
  * success free(set->prefixes). */
 int ctl_group_parse_set(int argc, char **argv, ctl_group_set_t *set, err_t *err);
+
+/* For `status`: a line per group whose prefixes the route collectors do not all see now
+ * (unroutable or partly routed), saying whether its probes find it dark too or it is a route
+ * anomaly; nothing without BGP data. Returns 0, or -1 with err set. */
+int ctl_group_status(ctl_db_t *db, FILE *out, err_t *err);
 
 extern const ctl_command_t ctl_group_commands[];
 extern const size_t ctl_group_command_count;

@@ -9,6 +9,7 @@
 
 #include "ctl_agent.h"
 #include "ctl_args.h"
+#include "ctl_group.h"
 #include "ctl_maintenance.h"
 #include "ctl_notify.h"
 #include "ctl_outage.h"
@@ -154,7 +155,8 @@ int ctl_status_show(ctl_db_t *db, uint64_t window_s, int json, FILE *out, err_t 
         err_set(err, "cannot write the status: %s", errno ? strerror(errno) : "out of memory");
         goto done;
     }
-    if (ctl_maintenance_status(db, out, err) < 0 || ctl_notify_status(db, out, err) < 0)
+    if (ctl_maintenance_status(db, out, err) < 0 || ctl_notify_status(db, out, err) < 0 ||
+        ctl_group_status(db, out, err) < 0)
         goto done;
     fprintf(out, "\noutages going on:\n");
     const ctl_outage_filter_t open = {0, NULL, 1};
@@ -177,7 +179,9 @@ static const char usage_status[] =
     "vantage health, how many results its spool dropped (DROPS) and how many runs it could\n"
     "not start on time (SKIPPED: the run before still going, or the agent late), both from\n"
     "parallax.gaps, and its clock offset against the coordinator's. Then the outages going\n"
-    "on now, and the maintenance windows in force (an agent in one is marked \"(maintenance)\").\n"
+    "on now, the maintenance windows in force (an agent in one is marked \"(maintenance)\"),\n"
+    "and the groups whose prefixes the route collectors do not all see now (BGP): blacked out\n"
+    "too, or a route anomaly while their probes still reach them.\n"
     "  --window DURATION  the session window (default 60s, the coordinator's default\n"
     "                     session timeout)\n"
     "  --json             one JSON object {window_s, agents, outages, maintenance}\n"

@@ -185,4 +185,16 @@ expect_eq "group list" "$(jq -c '.[] | select(.group == "IR") | [.prefixes, .rou
     '[["192.0.2.0/24","203.0.113.0/25"],null]'
 expect_eq "configured prefixes win" "$(sql "SELECT string_agg(prefix::text, ' ' ORDER BY prefix) FROM parallax.group_prefix_list('IR')")" "192.0.2.0/24 203.0.113.0/25"
 expect_eq "an unannounced configured prefix: partly routed" "$(sql "SELECT parallax.group_routes('IR', fx.bin(5))->>'state'")" partly_routed
+
+fx_scenario "status: routes withdrawn now while nothing is dark is a route anomaly"
+fx "INSERT INTO parallax.route_peers (collector, address, asn) VALUES ('rc', '198.51.100.201', 64500), ('rc', '198.51.100.202', 64502)"
+fx "INSERT INTO parallax.route_updates (ts, peer_id, kind, prefix, origin_asn, as_path)
+    SELECT now() - interval '10 minutes', id, 'announce', '203.0.113.0/24', 64501, asn || ' 64501' FROM parallax.route_peers"
+ctl 0 status
+! grep -q "routes not all there" "$WORK/out" || fail "status speaks of routes while all are there: $(cat "$WORK/out")"
+fx "INSERT INTO parallax.route_updates (ts, peer_id, kind, prefix)
+    SELECT now() - interval '5 minutes', id, 'withdraw', '203.0.113.0/24' FROM parallax.route_peers"
+ctl 0 status
+grep -q "^  group IR unroutable since $(sql "SELECT to_char(max(ts), 'YYYY-MM-DD HH24:MI:SS') FROM parallax.route_updates") UTC: a route anomaly, its probes still reach it" "$WORK/out" ||
+    fail "status: $(cat "$WORK/out")"
 log "ok"
