@@ -111,8 +111,9 @@ void ctl_discover_name(const char *text, char out[CTL_DISCOVER_NAME_MAX])
     clean[n] = '\0';
     if (n == 0)
         snprintf(clean, sizeof clean, "host");
-    if (strlen(clean) < CTL_DISCOVER_NAME_MAX) {
-        snprintf(out, CTL_DISCOVER_NAME_MAX, "%s", clean);
+    size_t len = strlen(clean);
+    if (len < CTL_DISCOVER_NAME_MAX) {
+        memcpy(out, clean, len + 1);
         return;
     }
     snprintf(out, CTL_DISCOVER_NAME_MAX, "%.54s-%08x", clean, (unsigned)fnv1a(clean));
@@ -301,6 +302,12 @@ static size_t name_uses(const ctl_discover_set_t *set, const char *dns_name)
     return n;
 }
 
+/* Letters, digits, '-' and '.' only: a name that fits in a URL as it is. */
+static int hostname_ok(const char *name)
+{
+    return name[0] && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-.") == strlen(name);
+}
+
 typedef struct row {
     char name[CTL_DISCOVER_NAME_MAX];
     const ctl_discover_host_t *host;
@@ -336,12 +343,14 @@ int ctl_discover_csv(const ctl_discover_set_t *set, const char *zone, const char
     for (size_t i = 0; i < set->n; i++) {
         const ctl_discover_host_t *h = rows[i].host;
         char probes[3 * CTL_DISCOVER_DNAME_MAX];
-        snprintf(
-            probes, sizeof probes, "icmp%s%s%s%s%s%s%s", h->roles & CTL_DISCOVER_DNS ? " dns:" : "",
-            h->roles & CTL_DISCOVER_DNS ? zone : "", h->roles & CTL_DISCOVER_DNS ? ":SOA" : "",
-            h->roles & CTL_DISCOVER_MAIL ? " smtp" : "",
-            h->roles & CTL_DISCOVER_WEB ? " http:http://" : "",
-            h->roles & CTL_DISCOVER_WEB ? h->web_name : "", h->roles & CTL_DISCOVER_WEB ? "/" : "");
+        unsigned r = h->roles;
+        /* A name with bytes no URL host has (DNS allows them, escaped) gets no http probe:
+         * the line must stay one target import takes. */
+        int web = (r & CTL_DISCOVER_WEB) && hostname_ok(h->web_name);
+        snprintf(probes, sizeof probes, "icmp%s%s%s%s%s%s%s", r & CTL_DISCOVER_DNS ? " dns:" : "",
+                 r & CTL_DISCOVER_DNS ? zone : "", r & CTL_DISCOVER_DNS ? ":SOA" : "",
+                 r & CTL_DISCOVER_MAIL ? " smtp" : "", web ? " http:http://" : "",
+                 web ? h->web_name : "", web ? "/" : "");
         csv_field(out, rows[i].name, 0);
         csv_field(out, h->address, 0);
         csv_field(out, group, 0);

@@ -284,6 +284,16 @@ static void test_csv(void **state)
         ctl_target_add_opts_clear(&opts);
     }
     assert_int_equal(line, 7);
+    /* A web name no URL can carry gets no http probe, and the line still imports. */
+    memset(set, 0, sizeof *set);
+    err_t err = {{0}};
+    assert_int_equal(
+        ctl_discover_add(set, "odd\\032name.xx.test", "203.0.113.10", CTL_DISCOVER_WEB, &err), 0);
+    char *d = csv_of(set, "XX");
+    assert_string_equal(d, "name,address,group,role,probes\n"
+                           "odd-032name.xx.test,203.0.113.10,XX,web,icmp\n");
+    free(d);
+    fill(set, 0);
     /* A group with a comma is quoted. */
     char *c = csv_of(set, "XX, the country");
     assert_non_null(strstr(c, "mx.xx.test,203.0.113.25,\"XX, the country\",mail,icmp smtp\n"));
