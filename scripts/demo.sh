@@ -97,7 +97,7 @@ bold "== $(now) The DNS server stops answering"
 world_fault stop dns
 until_verdict 40 "DNS down" "$(open_stage group XX dns_down)"
 
-bold "== $(now) The country's route is withdrawn at the transit router: nothing gets in"
+bold "== $(now) The country's border withdraws its BGP route: the transit has none, nothing gets in"
 world_fault unstress
 world_fault withdraw
 until_verdict 40 "blackout" "$(open_stage group XX blackout)"

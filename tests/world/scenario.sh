@@ -4,7 +4,7 @@
 # helpers to assert verdicts. A scenario ends with scenario_done, which checks its whole
 # history against a merge from scratch. Skips (exit 77) where network namespaces cannot be made.
 [ "$(id -u)" = 0 ] || skip "needs root to make network namespaces"
-for tool in nginx nsd smtpd ping tc; do
+for tool in nginx nsd smtpd ping tc bird birdc; do
     command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/deps.sh installs it)"
 done
 ROOT=$PX_SOURCE_DIR

@@ -6,11 +6,13 @@
 #   coordinator c   198.18.0.2 ─┤   AS64500              └─ route collector r 198.18.8.2, AS64510
 #   control hosts k 192.0.2.10, 192.0.2.11 ─┘  (198.18.N.1 on each link)
 #
-# BGP is real (BIRD 2 in t, b and r): the border announces the country's prefix
-# (203.0.113.0/24) to the transit over eBGP, and the transit's kernel route to the country is
-# the one BIRD learned; the collector peers with the transit, receives its routes, and writes
-# every BGP message and session change it gets as MRT BGP4MP records to $WORLD_BGP_MRT (the
-# file `parallaxctl routes import` reads and `routes follow` follows).
+# BGP is real (BIRD 2 in t, b and r; configs, pid files and logs in $WORLD_DIR/bgp): the
+# border announces the country's prefix (203.0.113.0/24) to the transit over eBGP, and the
+# transit's kernel route to the country is the one BIRD learned (there is no static one); the
+# collector peers with the transit, receives its routes, and writes every BGP message and
+# session change it gets as MRT BGP4MP records to $WORLD_BGP_MRT (the file `parallaxctl
+# routes import` reads and `routes follow` follows). The other namespaces route statically.
+# docs/routes.md, "BGP in the world", says more.
 #
 # Each vantage reaches everything — the coordinator included — through its own uplink to the
 # transit router, so a dead uplink also cuts its agent off from the coordinator, as in
@@ -19,15 +21,19 @@
 #
 #   world_up NAME DIR      NAME: a unique prefix of at most 5 characters; removes a stale world
 #                          of that name, and every world whose owner died without world_down
-#                          (a test killed with SIGKILL)
-#   world_down             removes everything; safe to call twice (use it in a trap)
-#   in_ns X CMD...         runs CMD in namespace X (t, b, s, c, k, v1, v2, v3)
+#                          (a test killed with SIGKILL). Returns once the transit routes the
+#                          country by BGP and the collector has heard the route.
+#   world_down             removes everything, BIRD included; safe to call twice (use it in a trap)
+#   in_ns X CMD...         runs CMD in namespace X (t, b, s, c, k, r, v1, v2, v3)
+#   world_birdc X CMD...   a command to the BIRD of X (t, b, r), e.g. world_birdc r show route
 #   world_fault FAULT ...  see below
-# Faults, each one command:
+# Faults, each one command, returning once it took effect:
 #   uplink_down N | uplink_up N       vantage N's uplink (at the transit router)
 #   withdraw | restore                the border stops announcing the country's prefix: a real BGP
-#                                     withdrawal; the transit has no route (ICMP net unreachable)
-#   blackhole | restore               the routes stay announced; the transit drops the packets
+#                                     withdrawal; the transit has no route (ICMP net unreachable);
+#                                     returns when the transit and the collector have lost it
+#   blackhole | restore               the routes stay announced; the transit drops the packets.
+#                                     restore undoes either; returns when the route is back
 #   stop web|dns|mail | start web|dns|mail
 #   cut_path N | heal_path N          vantage N alone loses its path to the country
 #   stress SECONDS [DEPTH] | unstress the border link limited to 1 Mbit/s and flooded (bounded);
@@ -68,9 +74,26 @@ world_down() {
     [ -z "${WORLD_DIR:-}" ] || srv_stop_all "$WORLD_DIR/servers"
     [ -z "${WORLD_FLOOD_PID:-}" ] || kill "$WORLD_FLOOD_PID" 2>/dev/null || true
     local x
-    # Removing a namespace kills what runs in it, BIRD included.
+    # BIRD first, the collector's before the others: its MRT file then ends with what it heard
+    # while the world ran, not with its session dying as the transit goes. (Removing a
+    # namespace kills whatever else runs in it.)
+    for x in r t b; do _world_kill_ns "${WORLD}$x"; done
     for x in $(_world_namespaces); do ns_remove "${WORLD}$x"; done
     rm -f "$WORLD_OWNERS/$WORLD" "$WORLD_BGP_SOCKETS/$WORLD".*
+}
+
+# _world_kill_ns NS: kills every process in namespace NS and waits (bounded) until they are gone.
+_world_kill_ns() {
+    local pids i
+    pids=$(ip netns pids "$1" 2>/dev/null) || return 0
+    [ -n "$pids" ] || return 0
+    kill -KILL $pids 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        [ -z "$(ip netns pids "$1" 2>/dev/null)" ] && return 0
+        sleep 0.1
+    done
+    echo "world: processes in $1 outlived SIGKILL for 5 s" >&2
+    return 1
 }
 
 # Removes the worlds whose owner is gone. A world is recorded before its first namespace
@@ -140,10 +163,14 @@ $WORLD_COORD_ADDR coordinator.test
 # world_birdc X CMD...: a command to the BIRD of namespace X (t, b, r).
 world_birdc() { local x=$1; shift; birdc -s "$WORLD_BGP_SOCKETS/$WORLD.$x" "$@"; }
 
-# Whether the transit's kernel has the country's route from BIRD (or has none).
-_world_routed() { ip -n "${WORLD}t" route show "$WORLD_COUNTRY_NET" proto bird | grep -q .; }
-_world_unrouted() { ! _world_routed; }
-_world_collector_up() { world_birdc r show protocols transit 2>/dev/null | grep -q Established; }
+# Whether the transit's kernel has the country's route from BIRD (or has none); whether the
+# collector has it (or has none); whether the collector's session is up. Outputs are read
+# whole, not piped into grep -q: a writer killed by SIGPIPE fails the pipe under pipefail.
+_world_routed() { [[ $(ip -n "${WORLD}t" route show "$WORLD_COUNTRY_NET" proto bird) == *via* ]]; }
+_world_unrouted() { [ -z "$(ip -n "${WORLD}t" route show "$WORLD_COUNTRY_NET" proto bird)" ]; }
+_world_collector_has() { [[ $(world_birdc r show route "$WORLD_COUNTRY_NET" 2>&1) == *"$WORLD_COUNTRY_NET "* ]]; }
+_world_collector_lacks() { [[ $(world_birdc r show route "$WORLD_COUNTRY_NET" 2>&1) == *"Network not found"* ]]; }
+_world_collector_up() { [[ $(world_birdc r show protocols transit 2>&1) == *Established* ]]; }
 
 # _world_wait SECONDS WHAT CMD...: polls CMD every 0.1 s until it succeeds; fails after SECONDS.
 _world_wait() {
@@ -158,13 +185,18 @@ _world_wait() {
 }
 
 # BIRD in the transit, the border and the collector; returns once the transit routes the
-# country by BGP and the collector's session is up. Fast timers: a world lives minutes.
+# country by BGP and the collector has the route from its session (so the MRT file holds the
+# announcement before anything else happens). Connection timers are short, for a world that
+# lives minutes (a session refused because its peer was not listening yet is retried within
+# 2 s); hold and keepalive times are BIRD's (240 s, 80 s), so that the stress fault's flood
+# across the border link never takes the session down.
 _world_bgp_up() {
     local d=$WORLD_DIR/bgp x
     mkdir -p "$d" "$WORLD_BGP_SOCKETS"
     WORLD_BGP_MRT=$d/collector.mrt
-    local timers="connect delay time 1; connect retry time 2; error wait time 1, 5; hold time 9;"
+    local timers="connect delay time 1; connect retry time 2; error wait time 1, 5;"
     cat >"$d/t.conf" <<EOF
+log "$d/t.log" all;
 router id 198.18.9.1;
 protocol device {}
 protocol kernel { ipv4 { import none; export where source = RTS_BGP; }; }
@@ -178,6 +210,7 @@ protocol bgp collector {
 }
 EOF
     cat >"$d/b.conf" <<EOF
+log "$d/b.log" all;
 router id 198.18.9.2;
 protocol device {}
 # The country's prefix, announced while this protocol is up (world_fault withdraw disables it).
@@ -188,6 +221,7 @@ protocol bgp transit {
 }
 EOF
     cat >"$d/r.conf" <<EOF
+log "$d/r.log" all;
 router id $WORLD_COLLECTOR_ADDR;
 mrtdump "$WORLD_BGP_MRT";
 protocol device {}
@@ -198,10 +232,12 @@ protocol bgp transit {
 }
 EOF
     for x in t b r; do
-        in_ns $x bird -c "$d/$x.conf" -s "$WORLD_BGP_SOCKETS/$WORLD.$x" -P "$d/$x.pid" || return 1
+        in_ns $x bird -c "$d/$x.conf" -s "$WORLD_BGP_SOCKETS/$WORLD.$x" -P "$d/$x.pid" ||
+            { echo "world: BIRD did not start in $x ($d/$x.log)" >&2; return 1; }
     done
     _world_wait 30 "the transit's BGP route to the country" _world_routed &&
-        _world_wait 30 "the collector's BGP session" _world_collector_up
+        _world_wait 30 "the collector's BGP session" _world_collector_up &&
+        _world_wait 30 "the country's route at the collector" _world_collector_has
 }
 
 _world_server() {
@@ -214,14 +250,20 @@ world_fault() {
     uplink_down) ip -n "${WORLD}t" link set "${WORLD}t$2" down ;;
     uplink_up) ip -n "${WORLD}t" link set "${WORLD}t$2" up ;;
     withdraw)
-        world_birdc b disable country >/dev/null &&
-            _world_wait 30 "the withdrawal at the transit" _world_unrouted ;;
+        [[ $(world_birdc b disable country 2>&1) == *disabled* ]] ||
+            { echo "world: the border's BIRD did not disable its announcement" >&2; return 1; }
+        _world_wait 30 "the withdrawal at the transit" _world_unrouted &&
+            _world_wait 30 "the withdrawal at the collector" _world_collector_lacks ;;
     # A policy rule BIRD does not manage (it would put a route back): packets die, routes stay.
     blackhole) ip -n "${WORLD}t" rule add to "$WORLD_COUNTRY_NET" blackhole priority 90 ;;
     restore)
-        ip -n "${WORLD}t" rule del to "$WORLD_COUNTRY_NET" blackhole priority 90 2>/dev/null || true
-        world_birdc b enable country >/dev/null &&
-            _world_wait 30 "the country's route back at the transit" _world_routed ;;
+        if [[ $(ip -n "${WORLD}t" rule list priority 90) == *blackhole* ]]; then
+            ip -n "${WORLD}t" rule del to "$WORLD_COUNTRY_NET" blackhole priority 90 || return 1
+        fi
+        [[ $(world_birdc b enable country 2>&1) == *enabled* ]] ||
+            { echo "world: the border's BIRD did not enable its announcement" >&2; return 1; }
+        _world_wait 30 "the country's route back at the transit" _world_routed &&
+            _world_wait 30 "the country's route back at the collector" _world_collector_has ;;
     stop) srv_stop "$WORLD_DIR/servers" "$(_world_server "$2")" ;;
     start) srv_start "${WORLD}s" "$WORLD_DIR/servers" "$(_world_server "$2")" ;;
     # A policy rule at the transit router: packets from vantage N to the country find no
