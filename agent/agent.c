@@ -98,6 +98,9 @@ struct agent {
     struct event *sigterm_ev;
     struct event *sigint_ev;
     struct event *sigusr1_ev;
+    /* Refused one-off requests: when the last was logged (monotonic; 0: never), how many since. */
+    int64_t request_log_us;
+    uint64_t requests_unlogged;
 };
 
 static int send_envelope(agent_t *a, Parallax__Envelope *env)
@@ -276,6 +279,30 @@ static void on_schedule(agent_t *a, const Parallax__Schedule *s)
     send_heartbeat(a);
 }
 
+/* A one-off probe: run once at once (within max_pps); its result goes out with the rest. A
+ * refused one answers nothing (the coordinator's request expires): the log says why, at most
+ * once a minute, since a flood of them is exactly what the bound is for. */
+static void on_request(agent_t *a, const Parallax__ProbeRequest *q)
+{
+    err_t err = {{0}};
+    if (scheduler_request(a->sched, q->request_id, q->probe, &err) == 0) {
+        log_debug("agent: request %llu: running probe %llu (%s at %s) once",
+                  (unsigned long long)q->request_id, (unsigned long long)q->probe->probe_id,
+                  q->probe->spec, q->probe->address);
+        return;
+    }
+    int64_t now = time_mono_us();
+    a->requests_unlogged++;
+    if (a->request_log_us == 0 || now - a->request_log_us >= 60 * 1000000LL) {
+        log_warn("agent: refusing the coordinator's request %llu (probe %llu, target %s): %s "
+                 "(%llu refused since the last such line)",
+                 (unsigned long long)q->request_id, (unsigned long long)q->probe->probe_id,
+                 q->probe->target, err.msg, (unsigned long long)a->requests_unlogged - 1);
+        a->request_log_us = now;
+        a->requests_unlogged = 0;
+    }
+}
+
 static void uplink_message_cb(const uint8_t *buf, size_t len, void *arg)
 {
     agent_t *a = arg;
@@ -295,6 +322,9 @@ static void uplink_message_cb(const uint8_t *buf, size_t len, void *arg)
         break;
     case PARALLAX__ENVELOPE__BODY_HEARTBEAT:
         on_heartbeat(a, env->heartbeat);
+        break;
+    case PARALLAX__ENVELOPE__BODY_REQUEST:
+        on_request(a, env->request);
         break;
     default:
         log_warn("agent: ignoring an unexpected %s message from the coordinator",
@@ -325,6 +355,7 @@ static void scheduler_result_cb(const scheduler_result_t *r, void *arg)
     const probe_result_t *pr = r->result;
     result_wire_t w;
     result_wire_fill(&w, pr, r->probe_id, r->ts_us, r->control);
+    w.res.request_id = r->request_id;
     log_debug("agent: probe %llu: %s %u us %s", (unsigned long long)r->probe_id,
               status_name(pr->status), pr->rtt_us, pr->message);
     /* A result the spool cannot take is logged and counted there; nothing more to do. */

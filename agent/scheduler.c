@@ -45,6 +45,7 @@ typedef struct scheduler_entry {
     probe_run_t *run;
     int64_t run_ts_us;
     pace_ticket_t *ticket; /* waiting for the pps ceiling to let the run start */
+    uint64_t request_id;   /* a one-off request's entry (in sched.requests): no timer */
 } scheduler_entry_t;
 
 struct sched {
@@ -62,6 +63,9 @@ struct sched {
     pace_t *pace;                /* the agent's packets-per-second ceiling */
     scheduler_entry_t **entries; /* sorted by probe_id */
     size_t count;
+    /* One-off requests queued or running, in no order; each freed when its run reports. */
+    scheduler_entry_t *requests[SCHEDULER_MAX_REQUESTS];
+    size_t n_requests;
 };
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -129,22 +133,45 @@ static void arm(scheduler_entry_t *e, int64_t now)
                   (unsigned long long)e->probe_id);
 }
 
+static void entry_free(scheduler_entry_t *e);
+
+/* Takes a finished or cancelled request's entry out of the list and frees it. */
+static void request_forget(scheduler_entry_t *e)
+{
+    scheduler_t *s = e->sched;
+    for (size_t i = 0; i < s->n_requests; i++)
+        if (s->requests[i] == e) {
+            s->requests[i] = s->requests[--s->n_requests];
+            break;
+        }
+    entry_free(e);
+}
+
 static void run_done_cb(const probe_result_t *res, void *arg)
 {
     scheduler_entry_t *e = arg;
     e->run = NULL;
-    scheduler_result_t r = {
-        .probe_id = e->probe_id, .ts_us = e->run_ts_us, .control = e->control, .result = res};
+    scheduler_result_t r = {.probe_id = e->probe_id,
+                            .request_id = e->request_id,
+                            .ts_us = e->run_ts_us,
+                            .control = e->control,
+                            .result = res};
     e->sched->fn(&r, e->sched->arg);
+    /* The run frees itself after this returns and no longer needs e. */
+    if (e->request_id)
+        request_forget(e);
 }
 
 static void entry_start(scheduler_entry_t *e)
 {
     e->run = probe_start(e->sched->env, &e->target, run_done_cb, e);
-    if (!e->run)
+    if (!e->run) {
         log_error("sched: out of memory starting probe %llu", (unsigned long long)e->probe_id);
-    else
+        if (e->request_id)
+            request_forget(e);
+    } else {
         e->sched->c.runs++;
+    }
 }
 
 /* Writes wall time us as 2026-01-01T00:00:05Z (with .mmm when not on a whole second). */
@@ -275,7 +302,7 @@ static void entry_prepare(scheduler_entry_t *e, uint32_t timeout_ms)
     }
 }
 
-static scheduler_entry_t *entry_new(scheduler_t *s, const Parallax__Probe *p)
+static scheduler_entry_t *entry_new(scheduler_t *s, const Parallax__Probe *p, uint64_t request_id)
 {
     scheduler_entry_t *e = calloc(1, sizeof *e);
     if (!e)
@@ -288,8 +315,10 @@ static scheduler_entry_t *entry_new(scheduler_t *s, const Parallax__Probe *p)
     e->interval_s = p->interval_s;
     e->phase_ms = p->phase_ms;
     e->control = p->control;
-    e->timer = evtimer_new(s->base, timer_cb, e);
-    if (!e->spec || !e->address || !e->timer) {
+    e->request_id = request_id;
+    if (!request_id)
+        e->timer = evtimer_new(s->base, timer_cb, e);
+    if (!e->spec || !e->address || (!request_id && !e->timer)) {
         entry_free(e);
         return NULL;
     }
@@ -353,10 +382,23 @@ void scheduler_destroy(scheduler_t **s)
         return;
     for (size_t i = 0; i < (*s)->count; i++)
         entry_free((*s)->entries[i]);
+    for (size_t i = 0; i < (*s)->n_requests; i++)
+        entry_free((*s)->requests[i]);
     free((*s)->entries);
     pace_destroy(&(*s)->pace);
     free(*s);
     *s = NULL;
+}
+
+/* The deny-list's reason p may not be run, or NULL. own may be NULL (not checked). */
+static const char *probe_denied(const Parallax__Probe *p, const target_nets_t *own)
+{
+    if (p->allow_internal)
+        return NULL;
+    const char *denied = target_deny_reason(p->address);
+    if (!denied && own && target_nets_contain(own, p->address))
+        denied = "one of this host's own networks";
+    return denied;
 }
 
 int scheduler_apply(scheduler_t *s, const Parallax__Schedule *sch, scheduler_apply_stats_t *stats,
@@ -387,9 +429,7 @@ int scheduler_apply(scheduler_t *s, const Parallax__Schedule *sch, scheduler_app
             st.ignored++;
             continue;
         }
-        const char *denied = p->allow_internal ? NULL : target_deny_reason(p->address);
-        if (!denied && !p->allow_internal && target_nets_contain(&own, p->address))
-            denied = "one of this host's own networks";
+        const char *denied = probe_denied(p, &own);
         if (denied) {
             /* Not run, not reported as a failure: the vantage is not at fault. Once per
              * schedule and probe: schedules change seldom. */
@@ -412,7 +452,7 @@ int scheduler_apply(scheduler_t *s, const Parallax__Schedule *sch, scheduler_app
             st.kept++;
             continue;
         }
-        scheduler_entry_t *e = entry_new(s, p);
+        scheduler_entry_t *e = entry_new(s, p, 0);
         if (!e)
             goto oom_undo;
         next[count++] = e;
@@ -455,6 +495,59 @@ oom:
     return -1;
 }
 
+int scheduler_request(scheduler_t *s, uint64_t request_id, const Parallax__Probe *p, err_t *err)
+{
+    if (request_id == 0) {
+        err_set(err, "request id 0");
+        return -1;
+    }
+    if (s->stopped) {
+        err_set(err, "the agent is stopping");
+        return -1;
+    }
+    if (s->n_requests >= SCHEDULER_MAX_REQUESTS) {
+        s->c.requests_refused++;
+        err_set(err, "%d one-off requests are queued or running already", SCHEDULER_MAX_REQUESTS);
+        return -1;
+    }
+    target_nets_t own = {0};
+    err_t nerr = {{0}};
+    int have_own = s->deny_own_networks && !p->allow_internal;
+    if (have_own && target_nets_local(&own, &nerr) < 0) {
+        log_warn("sched: %s; a request to this host's own networks is not refused", nerr.msg);
+        have_own = 0;
+    }
+    const char *denied = probe_denied(p, have_own ? &own : NULL);
+    if (denied) {
+        s->c.requests_denied++;
+        err_set(err, "it aims at %s, %s (not allowed for its target)", p->address, denied);
+        return -1;
+    }
+    scheduler_entry_t *e = entry_new(s, p, request_id);
+    if (!e) {
+        err_set(err, "out of memory");
+        return -1;
+    }
+    s->requests[s->n_requests++] = e;
+    s->c.requests++;
+    e->run_ts_us = time_now_us();
+    /* Behind whatever waits for max_pps already: a request never overtakes the schedule. */
+    uint32_t cost = e->target.error ? 1 : probe_max_packets(e->target.kind);
+    if (pace_try(s->pace, cost)) {
+        entry_start(e);
+    } else if (!(e->ticket = pace_wait(s->pace, cost, paced_cb, e))) {
+        request_forget(e);
+        err_set(err, "out of memory queueing it");
+        return -1;
+    }
+    return 0;
+}
+
+size_t scheduler_requests_pending(const scheduler_t *s)
+{
+    return s->n_requests;
+}
+
 uint64_t scheduler_version(const scheduler_t *s)
 {
     return s->version;
@@ -486,6 +579,9 @@ void scheduler_stop(scheduler_t *s)
         pace_cancel(s->pace, &s->entries[i]->ticket);
         probe_cancel(&s->entries[i]->run);
     }
+    /* Requests are never resumed: cancel and forget them (entry_free cancels both). */
+    while (s->n_requests)
+        entry_free(s->requests[--s->n_requests]);
 }
 
 int scheduler_probe_info(const scheduler_t *s, uint64_t probe_id, scheduler_probe_info_t *out)

@@ -19,7 +19,8 @@ typedef struct sched scheduler_t;
 /* One finished run, handed to the owner of the schedule. */
 typedef struct scheduler_result {
     uint64_t probe_id;
-    int64_t ts_us; /* scheduled time of the run */
+    uint64_t request_id; /* the one-off request this run answers; 0: a scheduled run */
+    int64_t ts_us;       /* scheduled time of the run */
     int control;
     const probe_result_t *result; /* valid during the callback only */
 } scheduler_result_t;
@@ -46,11 +47,19 @@ typedef struct scheduler_plan {
     uint64_t late, busy;              /* as in scheduler_skip_t */
 } scheduler_plan_t;
 
+/* One-off requests (scheduler_request()) queued or running at once, at most: a coordinator
+ * flooding requests (compromised or broken) gets the rest refused, not the agent's memory or
+ * its max_pps budget. Enough for one trace to each target of a large group at once. */
+#define SCHEDULER_MAX_REQUESTS 64
+
 /* Counters over the schedule's life. */
 typedef struct scheduler_counters {
-    uint64_t runs;         /* runs started */
-    uint64_t skipped_late; /* slots not run: the agent woke too late (or slept through them) */
-    uint64_t skipped_busy; /* slots not run: the probe's previous run was still going */
+    uint64_t runs;             /* runs started */
+    uint64_t skipped_late;     /* slots not run: the agent woke too late (or slept through them) */
+    uint64_t skipped_busy;     /* slots not run: the probe's previous run was still going */
+    uint64_t requests;         /* one-off requests taken (and run, or queued for max_pps) */
+    uint64_t requests_refused; /* refused: SCHEDULER_MAX_REQUESTS were queued or running */
+    uint64_t requests_denied;  /* refused: aimed at the deny-list and not allowed */
 } scheduler_counters_t;
 
 /* What scheduler_apply() did; a probe whose spec, address, interval or phase changed counts as
@@ -119,6 +128,18 @@ void scheduler_destroy(scheduler_t **s);
  * case the old schedule is left as it was. stats may be NULL. */
 int scheduler_apply(scheduler_t *s, const Parallax__Schedule *sch, scheduler_apply_stats_t *stats,
                     err_t *err);
+
+/* Runs p once, now, for the coordinator's request request_id: through the same probe kinds,
+ * deny-list and max_pps queue as scheduled runs (its interval and phase are ignored); the
+ * result goes to the schedule's fn with request_id set and ts_us the time the request was
+ * taken. p is borrowed (copied). Returns 0 when taken; -1 with err when refused: the
+ * address is denied (and not allowed for its target), SCHEDULER_MAX_REQUESTS are already
+ * queued or running, the schedule is stopped, or memory ran out. A refused request sends
+ * nothing: the coordinator's request expires unanswered. */
+int scheduler_request(scheduler_t *s, uint64_t request_id, const Parallax__Probe *p, err_t *err);
+
+/* One-off requests queued or running now. */
+size_t scheduler_requests_pending(const scheduler_t *s);
 
 /* Version of the schedule in force (0 before the first). */
 uint64_t scheduler_version(const scheduler_t *s);

@@ -312,6 +312,8 @@ static int walk_result(rd_visitor_t *v, const Parallax__Result *r)
 
 int result_detail_present(const Parallax__Result *r)
 {
+    if (r->request_id)
+        return 1;
     const ProtobufCMessageDescriptor *d = r->base.descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -471,6 +473,12 @@ void result_detail_json(const Parallax__Result *r, json_t *j)
     /* The JSON visitor never stops a walk, and a validated result has no field it cannot
      * read: the walk runs to its end. */
     (void)walk_result(&v.base, r);
+    /* Not a kind's detail but where the run came from: a one-off request, not the schedule.
+     * Validation keeps it within a bigint. */
+    if (r->request_id) {
+        json_key(j, "request");
+        json_int(j, (int64_t)r->request_id);
+    }
     json_object_end(j);
 }
 

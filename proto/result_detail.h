@@ -15,7 +15,7 @@
 /* Elements a repeated field of a detail may hold (trace hops, ...). */
 #define RESULT_DETAIL_MAX_ITEMS 64
 
-/* 1 if r carries any detail (any of its message fields is set), else 0. */
+/* 1 if r carries any detail (any of its message fields is set, or a request id), else 0. */
 int result_detail_present(const Parallax__Result *r);
 
 /* Checks every detail of r: each string valid text (wire_text_valid()) of at most
@@ -24,7 +24,8 @@ int result_detail_present(const Parallax__Result *r);
  * Returns 0, or -1 with err naming the field ("trace.hops[2].address is not an IP address"). */
 int result_detail_validate(const Parallax__Result *r, err_t *err);
 
-/* Writes the details of r (validated) to j as one JSON object, {} when there are none. */
+/* Writes the details of r (validated) to j as one JSON object, {} when there are none; a
+ * request id (Result.request_id, a one-off run) as the key `request`. */
 void result_detail_json(const Parallax__Result *r, json_t *j);
 
 /* Writes the details of r (validated) to out as lines "DETAIL_KEY=VALUE" (http_connect_ms=1.500);

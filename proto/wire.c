@@ -170,6 +170,12 @@ static int validate_result(const Parallax__Result *r, size_t i, err_t *err)
                 (unsigned long long)r->probe_id, (long long)INT64_MAX);
         return -1;
     }
+    /* Request ids come from a bigserial column too; 0 is a scheduled run. */
+    if (r->request_id > INT64_MAX) {
+        err_set(err, "result %zu has request id %llu (at most %lld)", i,
+                (unsigned long long)r->request_id, (long long)INT64_MAX);
+        return -1;
+    }
     if (!status_name(r->status)) {
         err_set(err, "result %zu has unknown status %d", i, (int)r->status);
         return -1;
@@ -211,6 +217,24 @@ static int validate_result(const Parallax__Result *r, size_t i, err_t *err)
         }
     }
     return text_ok("result.message", r->message, PX_WIRE_MAX_TEXT, 0, err);
+}
+
+static int validate_request(const Parallax__ProbeRequest *q, err_t *err)
+{
+    if (q->request_id == 0 || q->request_id > INT64_MAX) {
+        err_set(err, "probe request id %llu (1 to %lld allowed)", (unsigned long long)q->request_id,
+                (long long)INT64_MAX);
+        return -1;
+    }
+    if (!q->probe) {
+        err_set(err, "probe request %llu carries no probe", (unsigned long long)q->request_id);
+        return -1;
+    }
+    if (wire_validate_probe(q->probe, err) < 0) {
+        err_prefix(err, "probe request %llu", (unsigned long long)q->request_id);
+        return -1;
+    }
+    return 0;
 }
 
 const char *wire_gap_reason_name(int reason)
@@ -340,6 +364,8 @@ int wire_validate(const Parallax__Envelope *env, err_t *err)
         return validate_ack(env->ack, err);
     case PARALLAX__ENVELOPE__BODY_HEARTBEAT:
         return validate_heartbeat(env->heartbeat, err);
+    case PARALLAX__ENVELOPE__BODY_REQUEST:
+        return validate_request(env->request, err);
     default:
         err_set(err, "envelope carries no known message");
         return -1;
@@ -470,6 +496,8 @@ const char *wire_body_name(const Parallax__Envelope *env)
         return "ack";
     case PARALLAX__ENVELOPE__BODY_HEARTBEAT:
         return "heartbeat";
+    case PARALLAX__ENVELOPE__BODY_REQUEST:
+        return "request";
     default:
         return "empty";
     }

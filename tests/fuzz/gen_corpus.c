@@ -176,5 +176,27 @@ int main(int argc, char **argv)
     env.body_case = PARALLAX__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
     rc |= write_env(dir, "heartbeat", &env);
+
+    /* A one-off trace (the coordinator's request) and its answer carrying the request id. */
+    Parallax__Probe trace_probe = PARALLAX__PROBE__INIT;
+    trace_probe.probe_id = 9001;
+    trace_probe.target = "web-1";
+    trace_probe.address = "203.0.113.80";
+    trace_probe.spec = "trace";
+    trace_probe.interval_s = 1;
+    trace_probe.timeout_ms = 10000;
+    Parallax__ProbeRequest req = PARALLAX__PROBE_REQUEST__INIT;
+    req.request_id = 77;
+    req.probe = &trace_probe;
+    env.body_case = PARALLAX__ENVELOPE__BODY_REQUEST;
+    env.request = &req;
+    rc |= write_env(dir, "request", &env);
+    res[2].probe_id = 9001;
+    res[2].request_id = 77;
+    batch.n_results = 1;
+    batch.results = &rp[2];
+    env.body_case = PARALLAX__ENVELOPE__BODY_BATCH;
+    env.batch = &batch;
+    rc |= write_env(dir, "batch-request", &env);
     return rc ? 1 : 0;
 }

@@ -253,6 +253,115 @@ static void test_runs_on_the_round(void **state)
     event_base_free(base);
 }
 
+typedef struct requested {
+    int n;
+    uint64_t request_id[SCHEDULER_MAX_REQUESTS + 1];
+    uint64_t probe_id[SCHEDULER_MAX_REQUESTS + 1];
+    int64_t ts_us[SCHEDULER_MAX_REQUESTS + 1];
+    int want;
+    struct event_base *base;
+} requested_t;
+
+static void collect_requested(const scheduler_result_t *r, void *arg)
+{
+    requested_t *c = arg;
+    if (c->n <= SCHEDULER_MAX_REQUESTS) {
+        c->request_id[c->n] = r->request_id;
+        c->probe_id[c->n] = r->probe_id;
+        c->ts_us[c->n] = r->ts_us;
+    }
+    if (++c->n >= c->want)
+        event_base_loopbreak(c->base);
+}
+
+/* One-off requests: run once at once with their id on the result, whatever their interval;
+ * refused when denied; at most SCHEDULER_MAX_REQUESTS queued or running (here held in the
+ * max_pps queue at 1 packet a second), the rest refused and counted; taken again once those
+ * have reported; a stop forgets those still waiting. */
+static void test_requests(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    probe_env_t *env = probe_env_new(base);
+    requested_t c = {.base = base, .want = 3};
+    err_t err = {{0}};
+    scheduler_t *s = scheduler_new(base, env, collect_requested, &c, &err);
+    assert_non_null(s);
+    scheduler_fixture_t a;
+    static const uint64_t ids[] = {7};
+    static const char *const specs[] = {"bogus"};
+    static const uint32_t iv[] = {3600};
+    build(&a, 1, 1, ids, specs, iv);
+    Parallax__Probe *p = &a.probes[0];
+
+    int64_t start = time_now_us();
+    for (uint64_t id = 1; id <= 3; id++)
+        assert_int_equal(scheduler_request(s, 100 + id, p, &err), 0);
+    assert_int_equal(scheduler_requests_pending(s), 3);
+    struct timeval limit = {.tv_sec = 5, .tv_usec = 0};
+    event_base_loopexit(base, &limit);
+    event_base_dispatch(base);
+    assert_int_equal(c.n, 3);
+    uint64_t seen = 0;
+    for (int i = 0; i < 3; i++) {
+        assert_true(c.request_id[i] >= 101 && c.request_id[i] <= 103);
+        seen |= 1u << (c.request_id[i] - 101);
+        assert_int_equal(c.probe_id[i], 7);
+        /* Now, not at the hourly slot the interval would give. */
+        assert_true(c.ts_us[i] >= start && c.ts_us[i] <= time_now_us());
+    }
+    assert_int_equal(seen, 7);
+    assert_int_equal(scheduler_requests_pending(s), 0);
+
+    /* The deny-list holds for requests too. */
+    p->allow_internal = 0;
+    assert_int_equal(scheduler_request(s, 200, p, &err), -1);
+    assert_non_null(strstr(err.msg, "127.0.0.1"));
+    p->allow_internal = 1;
+    assert_int_equal(scheduler_request(s, 0, p, &err), -1);
+
+    /* The bound: one packet a second holds all but the first in the queue. */
+    scheduler_set_max_pps(s, 1);
+    for (uint64_t id = 1; id <= SCHEDULER_MAX_REQUESTS; id++)
+        if (scheduler_request(s, 1000 + id, p, &err) < 0)
+            fail_msg("request %llu refused: %s", (unsigned long long)id, err.msg);
+    assert_int_equal(scheduler_requests_pending(s), SCHEDULER_MAX_REQUESTS);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(scheduler_request(s, 2000 + (uint64_t)i, p, &err), -1);
+        assert_non_null(strstr(err.msg, "queued or running already"));
+    }
+    assert_int_equal(scheduler_requests_pending(s), SCHEDULER_MAX_REQUESTS);
+    scheduler_counters_t k;
+    scheduler_counters(s, &k);
+    assert_int_equal(k.requests, 3 + SCHEDULER_MAX_REQUESTS);
+    assert_int_equal(k.requests_refused, 3);
+    assert_int_equal(k.requests_denied, 1);
+
+    /* The first (not paced) reports; then one more is taken. */
+    c.n = 0;
+    c.want = 1;
+    event_base_loopexit(base, &limit);
+    event_base_dispatch(base);
+    assert_true(c.n >= 1);
+    assert_true(scheduler_requests_pending(s) < SCHEDULER_MAX_REQUESTS);
+    assert_int_equal(scheduler_request(s, 3000, p, &err), 0);
+
+    /* A stop forgets the rest (ASan sees nothing leak), and takes no more. */
+    scheduler_stop(s);
+    assert_int_equal(scheduler_requests_pending(s), 0);
+    assert_int_equal(scheduler_request(s, 3001, p, &err), -1);
+    scheduler_destroy(&s);
+
+    /* Destroying with requests still queued frees them too. */
+    s = scheduler_new(base, env, collect_requested, &c, &err);
+    scheduler_set_max_pps(s, 1);
+    for (uint64_t id = 1; id <= 5; id++)
+        assert_int_equal(scheduler_request(s, id, p, &err), 0);
+    scheduler_destroy(&s);
+    probe_env_destroy(&env);
+    event_base_free(base);
+}
+
 static void test_plan(void **state)
 {
     (void)state;
@@ -444,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_runs_on_the_round),
         cmocka_unit_test(test_plan),
         cmocka_unit_test(test_skips_reported),
+        cmocka_unit_test(test_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,6 +34,7 @@ typedef struct fx {
     Parallax__Gap *gap_ptrs[PX_WIRE_MAX_GAPS + 1];
     Parallax__Ack ack;
     Parallax__Heartbeat heartbeat;
+    Parallax__ProbeRequest request;
     char text[2048];
     void *many; /* a large pointer array some cases need; freed by fx_destroy() */
 } fx_t;
@@ -120,7 +121,14 @@ static fx_t *fx_new(Parallax__Envelope__BodyCase body)
     f->heartbeat.coord_recv_us = TS0 + 150;
     f->heartbeat.coord_sent_us = TS0 + 170;
 
+    parallax__probe_request__init(&f->request);
+    f->request.request_id = 77;
+    f->request.probe = &f->probes[0];
+
     switch (body) {
+    case PARALLAX__ENVELOPE__BODY_REQUEST:
+        f->env.request = &f->request;
+        break;
     case PARALLAX__ENVELOPE__BODY_HELLO:
         f->env.hello = &f->hello;
         break;
@@ -316,6 +324,80 @@ static void test_round_trip_heartbeat(void **state)
     fx_destroy(&f);
 }
 
+/* A one-off request carries a probe validated as a schedule's; its id is a bigserial. */
+static void test_round_trip_request(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(PARALLAX__ENVELOPE__BODY_REQUEST);
+    Parallax__Envelope *e = round_trip(&f->env, PX_WIRE_MAX_TO_AGENT);
+    assert_string_equal(wire_body_name(e), "request");
+    assert_int_equal(e->request->request_id, 77);
+    assert_non_null(e->request->probe);
+    assert_int_equal(e->request->probe->probe_id, f->probes[0].probe_id);
+    assert_str_eq0(e->request->probe->spec, f->probes[0].spec);
+    assert_str_eq0(e->request->probe->address, f->probes[0].address);
+    wire_free(&e);
+    static const struct {
+        uint64_t id;
+        int no_probe, bad_probe;
+        const char *says;
+    } bad[] = {
+        {0, 0, 0, "request id 0"},
+        {(uint64_t)INT64_MAX + 1, 0, 0, "request id 9223372036854775808"},
+        {5, 1, 0, "carries no probe"},
+        {5, 0, 1, "probe request 5"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fx_t *g = fx_new(PARALLAX__ENVELOPE__BODY_REQUEST);
+        g->request.request_id = bad[i].id;
+        if (bad[i].no_probe)
+            g->request.probe = NULL;
+        if (bad[i].bad_probe)
+            g->probes[0].address = "not an address";
+        size_t len;
+        uint8_t *buf = raw_pack(&g->env, &len);
+        err_t err = {{0}};
+        assert_null(wire_unpack(buf, len, PX_WIRE_MAX_TO_AGENT, &err));
+        assert_err_contains(&err, bad[i].says);
+        free(buf);
+        fx_destroy(&g);
+    }
+    fx_destroy(&f);
+}
+
+/* A result's request id goes through and into the stored detail as `request`; one past a
+ * bigint is refused. */
+static void test_result_request_id(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(PARALLAX__ENVELOPE__BODY_BATCH);
+    f->results[0].request_id = 77;
+    Parallax__Envelope *e = round_trip(&f->env, PX_WIRE_MAX_TO_COORD);
+    assert_int_equal(e->batch->results[0]->request_id, 77);
+    assert_int_equal(e->batch->results[1]->request_id, 0);
+    assert_int_equal(result_detail_present(e->batch->results[0]), 1);
+    char *text = NULL;
+    size_t tlen = 0;
+    FILE *out = open_memstream(&text, &tlen);
+    assert_non_null(out);
+    json_t *j = json_new(out);
+    assert_non_null(j);
+    result_detail_json(e->batch->results[0], j);
+    json_destroy(&j);
+    assert_int_equal(fclose(out), 0);
+    assert_non_null(strstr(text, "\"request\":77"));
+    free(text);
+    wire_free(&e);
+    f->results[1].request_id = (uint64_t)INT64_MAX + 1;
+    size_t len;
+    uint8_t *buf = raw_pack(&f->env, &len);
+    err_t err = {{0}};
+    assert_null(wire_unpack(buf, len, PX_WIRE_MAX_TO_COORD, &err));
+    assert_err_contains(&err, "result 1 has request id");
+    free(buf);
+    fx_destroy(&f);
+}
+
 /* ---- envelope-level rejections ------------------------------------------------------ */
 
 static void test_version_mismatch(void **state)
@@ -349,9 +431,9 @@ static void test_peek_version(void **state)
 {
     (void)state;
     static const Parallax__Envelope__BodyCase bodies[] = {
-        PARALLAX__ENVELOPE__BODY_HELLO, PARALLAX__ENVELOPE__BODY_SCHEDULE,
-        PARALLAX__ENVELOPE__BODY_BATCH, PARALLAX__ENVELOPE__BODY_ACK,
-        PARALLAX__ENVELOPE__BODY_HEARTBEAT};
+        PARALLAX__ENVELOPE__BODY_HELLO,     PARALLAX__ENVELOPE__BODY_SCHEDULE,
+        PARALLAX__ENVELOPE__BODY_BATCH,     PARALLAX__ENVELOPE__BODY_ACK,
+        PARALLAX__ENVELOPE__BODY_HEARTBEAT, PARALLAX__ENVELOPE__BODY_REQUEST};
     static const uint32_t versions[] = {0, PX_PROTOCOL_VERSION, PX_PROTOCOL_VERSION + 1,
                                         4000000000u};
     for (size_t b = 0; b < sizeof bodies / sizeof bodies[0]; b++) {
@@ -1079,6 +1161,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_hello),     cmocka_unit_test(test_round_trip_schedule),
         cmocka_unit_test(test_round_trip_batch),     cmocka_unit_test(test_round_trip_ack),
         cmocka_unit_test(test_round_trip_heartbeat), cmocka_unit_test(test_version_mismatch),
+        cmocka_unit_test(test_round_trip_request),   cmocka_unit_test(test_result_request_id),
         cmocka_unit_test(test_empty_envelope),       cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_truncated_prefixes),   cmocka_unit_test(test_oversized),
         cmocka_unit_test(test_hostile_allocation),   cmocka_unit_test(test_validation_rules),
