@@ -320,22 +320,29 @@ static int row_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->host->address, y->host->address);
 }
 
+/* The target name host h of set is proposed under. */
+static void host_name(const ctl_discover_set_t *set, const ctl_discover_host_t *h, const char *zone,
+                      char out[CTL_DISCOVER_NAME_MAX])
+{
+    char text[CTL_DISCOVER_DNAME_MAX + CTL_PARSE_ADDR_MAX + 16];
+    /* A name with several addresses, and every router, carry the address: each target
+     * needs its own name, and the same address gets the same one on every run. */
+    if (h->roles & CTL_DISCOVER_ROUTER)
+        snprintf(text, sizeof text, "%s-router-%s", zone, h->address);
+    else if (name_uses(set, h->dns_name) > 1)
+        snprintf(text, sizeof text, "%s-%s", h->dns_name, h->address);
+    else
+        snprintf(text, sizeof text, "%s", h->dns_name);
+    ctl_discover_name(text, out);
+}
+
 int ctl_discover_csv(const ctl_discover_set_t *set, const char *zone, const char *group, FILE *out,
                      err_t *err)
 {
     row_t rows[CTL_DISCOVER_HOSTS_MAX];
     for (size_t i = 0; i < set->n; i++) {
         const ctl_discover_host_t *h = &set->hosts[i];
-        char text[CTL_DISCOVER_DNAME_MAX + CTL_PARSE_ADDR_MAX + 16];
-        /* A name with several addresses, and every router, carry the address: each target
-         * needs its own name, and the same address gets the same one on every run. */
-        if (h->roles & CTL_DISCOVER_ROUTER)
-            snprintf(text, sizeof text, "%s-router-%s", zone, h->address);
-        else if (name_uses(set, h->dns_name) > 1)
-            snprintf(text, sizeof text, "%s-%s", h->dns_name, h->address);
-        else
-            snprintf(text, sizeof text, "%s", h->dns_name);
-        ctl_discover_name(text, rows[i].name);
+        host_name(set, h, zone, rows[i].name);
         rows[i].host = h;
     }
     qsort(rows, set->n, sizeof rows[0], row_cmp);
@@ -653,6 +660,29 @@ static int discover_dns(const ctl_discover_opts_t *o, ctl_discover_set_t *set, e
 
 /* ---- the database: the zone's networks and the stored traces ---- */
 
+/* The hosts' addresses as a PostgreSQL array literal (canonical addresses need no quoting).
+ * Returns a malloc'd string, or NULL (err set). */
+static char *address_array(const ctl_discover_set_t *set, err_t *err)
+{
+    char *list = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&list, &size);
+    if (!f) {
+        err_set(err, "out of memory");
+        return NULL;
+    }
+    fputc('{', f);
+    for (size_t i = 0; i < set->n; i++)
+        fprintf(f, "%s%s", i ? "," : "", set->hosts[i].address);
+    fputc('}', f);
+    if (fclose(f) != 0) {
+        free(list);
+        err_set(err, "out of memory");
+        return NULL;
+    }
+    return list;
+}
+
 /* The group's configured prefixes, else the servers' covering networks, into nets (strings
  * owned by *rows or by store). Returns the count, or -1 (err set). */
 static int zone_networks(ctl_db_t *db, const char *group, const ctl_discover_set_t *set,
@@ -710,24 +740,13 @@ static int discover_borders(ctl_db_t *db, const ctl_discover_opts_t *o, ctl_disc
     ctl_rows_t *prefixes = NULL, *rows = NULL;
     ctl_discover_hop_t *hops = NULL;
     char *servers = NULL;
-    size_t size = 0;
     int rc = -1;
     int nnets = zone_networks(db, o->group, set, &prefixes, store, nets, err);
     if (nnets < 0)
         goto done;
-    FILE *f = open_memstream(&servers, &size);
-    if (!f) {
-        err_set(err, "out of memory");
+    servers = address_array(set, err);
+    if (!servers)
         goto done;
-    }
-    fputc('{', f);
-    for (size_t i = 0; i < set->n; i++)
-        fprintf(f, "%s%s", i ? "," : "", set->hosts[i].address);
-    fputc('}', f);
-    if (fclose(f) != 0) {
-        err_set(err, "out of memory");
-        goto done;
-    }
     const char *params[] = {servers};
     rows = ctl_db_query(db, traces_sql, 1, params, err);
     if (!rows)
@@ -761,6 +780,38 @@ done:
     return rc;
 }
 
+/* Says on stderr which proposed addresses are targets already under other names: importing
+ * the file would probe them twice. Returns 0 or -1 (err set). */
+static int note_known(ctl_db_t *db, const ctl_discover_opts_t *o, const ctl_discover_set_t *set,
+                      err_t *err)
+{
+    char *list = address_array(set, err);
+    if (!list)
+        return -1;
+    const char *params[] = {list};
+    ctl_rows_t *rows = ctl_db_query(db,
+                                    "SELECT host(address), name FROM parallax.targets "
+                                    "WHERE address = ANY ($1::inet[]) ORDER BY name",
+                                    1, params, err);
+    free(list);
+    if (!rows)
+        return -1;
+    for (size_t i = 0; i < set->n; i++) {
+        char name[CTL_DISCOVER_NAME_MAX];
+        host_name(set, &set->hosts[i], o->zone, name);
+        int same = 0;
+        for (size_t r = 0; r < ctl_rows_count(rows); r++)
+            same |= strcmp(ctl_rows_get(rows, r, 0), set->hosts[i].address) == 0 &&
+                    strcmp(ctl_rows_get(rows, r, 1), name) == 0;
+        for (size_t r = 0; !same && r < ctl_rows_count(rows); r++)
+            if (strcmp(ctl_rows_get(rows, r, 0), set->hosts[i].address) == 0)
+                fprintf(stderr, CTL_PROG ": discover: note: %s (%s) is target %s already\n",
+                        set->hosts[i].address, name, ctl_rows_get(rows, r, 1));
+    }
+    ctl_rows_destroy(&rows);
+    return 0;
+}
+
 /* ---- the command ---- */
 
 static const char usage_discover[] =
@@ -782,7 +833,8 @@ static const char usage_discover[] =
     "  --via AGENT           not available yet: lookups are made from this host\n"
     "\n"
     "A failed lookup is said on stderr and the rest goes on; no address found at all is\n"
-    "an error (exit 1).\n";
+    "an error (exit 1). Addresses that are targets already under other names are\n"
+    "noted on stderr.\n";
 
 static int cmd_discover(ctl_session_t *s, int argc, char **argv, err_t *err)
 {
@@ -801,6 +853,9 @@ static int cmd_discover(ctl_session_t *s, int argc, char **argv, err_t *err)
     ctl_db_t *db = ctl_session_db(s, &why);
     if (!db || discover_borders(db, &opts, set, &why) < 0)
         fprintf(stderr, CTL_PROG ": discover: no border router candidates: %s\n", why.msg);
+    else if (note_known(db, &opts, set, &why) < 0)
+        fprintf(stderr, CTL_PROG ": discover: cannot tell which are targets already: %s\n",
+                why.msg);
     if (ctl_discover_csv(set, opts.zone, opts.group, stdout, err) < 0)
         goto done;
     rc = CTL_EXIT_OK;
