@@ -16,6 +16,7 @@
 #include "ctl_notify.h"
 #include "ctl_outage.h"
 #include "ctl_retention.h"
+#include "ctl_routes.h"
 #include "ctl_settings.h"
 #include "ctl_status.h"
 #include "ctl_target.h"
@@ -72,6 +73,9 @@ static const char usage_main[] =
     "  group set G --prefix P [--asn A] | --clear\n"
     "                          the prefixes a group is announced as (else derived)\n"
     "  group show|list [G]     a group's prefixes and what the route collectors see of them\n"
+    "  routes import FILE...   MRT files of a route collector (BGP updates, RIB dumps)\n"
+    "  routes follow FILE      the live feed: an MRT file as a collector appends to it\n"
+    "  routes origins FILE     a prefix-to-AS file (CAIDA pfx2as style)\n"
     "\n"
     "options:\n"
     "  --db CONNINFO  PostgreSQL connection string or URI (default: libpq's PG* environment\n"
@@ -103,6 +107,7 @@ static const command_table_t tables[] = {
     {ctl_maintenance_commands, &ctl_maintenance_command_count},
     {ctl_notify_commands, &ctl_notify_command_count},
     {ctl_group_commands, &ctl_group_command_count},
+    {ctl_routes_commands, &ctl_routes_command_count},
 };
 
 /* The entry for group and name (NULL name: the group itself), or NULL. */
