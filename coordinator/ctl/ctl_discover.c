@@ -715,20 +715,46 @@ static int zone_networks(ctl_db_t *db, const char *group, const ctl_discover_set
 }
 
 /* The responsive hops of the latest trace of each agent to each server that reached it, in
- * agent, destination and TTL order. */
-static const char traces_sql[] =
-    "WITH latest AS (SELECT DISTINCT ON (r.agent_id, t.address) r.agent_id, "
-    "  host(t.address) AS dest, r.detail->'trace'->'hops' AS hops "
-    "  FROM parallax.results r JOIN parallax.probes p ON p.id = r.probe_id AND p.kind = 'trace' "
-    "  JOIN parallax.targets t ON t.id = p.target_id "
-    "  WHERE t.address = ANY ($1::inet[]) AND r.ts > now() - interval '" TRACES_MAX_AGE "' "
-    "  AND coalesce((r.detail->'trace'->>'reached')::boolean, false) "
-    "  ORDER BY r.agent_id, t.address, r.ts DESC) "
-    "SELECT a.name, l.dest, host((h->>'address')::inet) "
-    "FROM latest l JOIN parallax.agents a ON a.id = l.agent_id, "
-    "  jsonb_array_elements(coalesce(l.hops, '[]')) h "
-    "WHERE coalesce(h->>'address', '') <> '' "
-    "ORDER BY a.name, l.dest, (h->>'ttl')::integer";
+ * agent, destination and TTL order: per agent and trace probe, the newest reached result by
+ * the results' primary key (agent_id, probe_id, ts), read backwards. Trace probes are the
+ * scheduled ones and, where the schema has them (migration 012), those run on request
+ * (TRACES_REQUESTED is put in at the mark). */
+#define TRACES_SQL(requested)                                                                      \
+    "WITH tp AS (SELECT p.id, p.target_id FROM parallax.probes p WHERE p.kind = "                  \
+    "'trace' " requested "), "                                                                     \
+    "cand AS (SELECT a.id AS agent_id, a.name, t.address, tp.id AS probe_id FROM tp "              \
+    "  JOIN parallax.targets t ON t.id = tp.target_id CROSS JOIN parallax.agents a "               \
+    "  WHERE t.address = ANY ($1::inet[])), "                                                      \
+    "latest AS (SELECT DISTINCT ON (c.agent_id, c.address) c.name, host(c.address) AS dest, "      \
+    "  l.hops FROM cand c CROSS JOIN LATERAL (SELECT r.ts, r.detail->'trace'->'hops' AS hops "     \
+    "    FROM parallax.results r WHERE r.agent_id = c.agent_id AND r.probe_id = c.probe_id "       \
+    "    AND r.ts > now() - interval '" TRACES_MAX_AGE "' "                                        \
+    "    AND coalesce((r.detail->'trace'->>'reached')::boolean, false) "                           \
+    "    ORDER BY r.ts DESC LIMIT 1) l "                                                           \
+    "  ORDER BY c.agent_id, c.address, l.ts DESC) "                                                \
+    "SELECT l.name, l.dest, host((h->>'address')::inet) "                                          \
+    "FROM latest l, jsonb_array_elements(coalesce(l.hops, '[]')) h "                               \
+    "WHERE coalesce(h->>'address', '') <> '' "                                                     \
+    "ORDER BY l.name, l.dest, (h->>'ttl')::integer"
+
+static const char traces_sql[] = TRACES_SQL("");
+static const char traces_requested_sql[] =
+    TRACES_SQL("UNION ALL SELECT q.id, q.target_id FROM parallax.request_probes q "
+               "WHERE q.spec = 'trace'");
+
+/* The traces query for this schema: with on-demand traces if it has them. NULL (err set) if
+ * the database cannot say. */
+static const char *traces_query(ctl_db_t *db, err_t *err)
+{
+    ctl_rows_t *rows = ctl_db_query(
+        db, "SELECT (to_regclass('parallax.request_probes') IS NOT NULL)::text", 0, NULL, err);
+    if (!rows)
+        return NULL;
+    const char *sql =
+        strcmp(ctl_rows_get(rows, 0, 0), "true") == 0 ? traces_requested_sql : traces_sql;
+    ctl_rows_destroy(&rows);
+    return sql;
+}
 
 /* Adds border candidates from the stored traces; says on stderr what it found or why none.
  * Returns 0 or -1 (err set). */
@@ -748,7 +774,8 @@ static int discover_borders(ctl_db_t *db, const ctl_discover_opts_t *o, ctl_disc
     if (!servers)
         goto done;
     const char *params[] = {servers};
-    rows = ctl_db_query(db, traces_sql, 1, params, err);
+    const char *sql = traces_query(db, err);
+    rows = sql ? ctl_db_query(db, sql, 1, params, err) : NULL;
     if (!rows)
         goto done;
     size_t n = ctl_rows_count(rows);
