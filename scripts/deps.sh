@@ -23,6 +23,7 @@ PACKAGES=(
     systemd                                          # systemd-analyze verify of the packaged units
     file                                             # cpack's .deb generator (shlibdeps) needs it
     python3 python3-psycopg2 jq                      # the verdict model test and test helpers
+    python3-mrtparse                                 # an independent MRT parser the routes tests check ours against
     mmdebstrap                                       # the fresh-root test (tests/fresh/)
     clang-format                                     # .ci/run checks the C style (.clang-format)
 )
