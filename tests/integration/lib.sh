@@ -239,3 +239,18 @@ stop_load() {
     wait_until 30 "the coordinator made the empty schedule" 'test -n "$(sql "$q")"'
     EMPTY_VERSION=$(sql "$q")
 }
+
+# routes_crosscheck COLLECTOR FILE...: the collector's rows are what Debian's python3-mrtparse reads
+# in the files (an independent parser; times aside).
+routes_crosscheck() {
+    local c=$1; shift
+    /usr/bin/python3 "$PX_SOURCE_DIR/tests/tools/mrt_crosscheck.py" "$@" | LC_ALL=C sort >"$WORK/theirs" ||
+        fail "mrt_crosscheck failed on $*"
+    sql "SELECT rtrim(kind || ' ' || host(p.address) || ' ' || p.asn || coalesce(' ' || prefix, '')
+                || coalesce(' ' || as_path, ''))
+         FROM parallax.route_updates u JOIN parallax.route_peers p ON p.id = u.peer_id
+         WHERE p.collector = '$c'" | LC_ALL=C sort >"$WORK/ours"
+    [ -s "$WORK/ours" ] || fail "no rows of collector $c"
+    diff "$WORK/theirs" "$WORK/ours" >"$WORK/diff" ||
+        fail "collector $c differs from python3-mrtparse (< mrtparse, > ours): $(cat "$WORK/diff")"
+}

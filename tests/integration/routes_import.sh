@@ -64,21 +64,7 @@ log "bins: $BINS"
 # is down: nobody of the one peer left sees it.
 case "$BINS" in "0:2/2 "*"360:0/1"*) ;; *) fail "visibility bins: $BINS" ;; esac
 
-# crosscheck COLLECTOR FILE...: the collector's rows are what Debian's python3-mrtparse reads
-# in the files (an independent parser; times aside).
-crosscheck() {
-    local c=$1; shift
-    /usr/bin/python3 "$PX_SOURCE_DIR/tests/tools/mrt_crosscheck.py" "$@" | LC_ALL=C sort >"$WORK/theirs" ||
-        fail "mrt_crosscheck failed on $*"
-    sql "SELECT rtrim(kind || ' ' || host(p.address) || ' ' || p.asn || coalesce(' ' || prefix, '')
-                || coalesce(' ' || as_path, ''))
-         FROM parallax.route_updates u JOIN parallax.route_peers p ON p.id = u.peer_id
-         WHERE p.collector = '$c'" | LC_ALL=C sort >"$WORK/ours"
-    [ -s "$WORK/ours" ] || fail "no rows of collector $c"
-    diff "$WORK/theirs" "$WORK/ours" >"$WORK/diff" ||
-        fail "collector $c differs from python3-mrtparse (< mrtparse, > ours): $(cat "$WORK/diff")"
-}
-crosscheck rc1 "$WORK/rc1.mrt"
+routes_crosscheck rc1 "$WORK/rc1.mrt"
 
 log "import again: nothing new"
 ctl 0 routes import "$WORK/rc1.mrt"
@@ -106,7 +92,7 @@ grep -qF "3 records, 3 announces, 0 withdrawals, 0 peer changes, 3 new rows, 0 s
 [ "$(rows dump)" = "0.000000 198.51.100.7 announce 203.0.113.0/24 [64507 64501] 64501
 0.000000 2001:db8::7 announce 203.0.113.0/24 [64508 64500 64501] 64501
 0.000001 198.51.100.7 announce 2001:db8:2::/48 [64507 {64510,64511}]" ] || fail "rib rows: $(rows dump)"
-crosscheck dump "$WORK/rib.mrt"
+routes_crosscheck dump "$WORK/rib.mrt"
 
 log "bad input: a missing file, a bad collector name"
 ctl 1 routes import "$WORK/none.mrt"
