@@ -6,7 +6,7 @@
 # PostgreSQL.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root to make network namespaces"
-for tool in nginx nsd smtpd ping tc; do
+for tool in nginx nsd smtpd ping tc bird birdc; do
     command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/deps.sh installs it)"
 done
 WORLD_NAME="d$(($$ % 10000))"
@@ -29,7 +29,7 @@ log "the demo took ${took}s"
 # Every act of the timeline, in order (grep -n gives each banner's line).
 prev=0
 for act in "Normal operation" "Stress:" "The web server goes offline" "The DNS server stops answering" \
-    "route is withdrawn" "Recovery:" "loses its uplink" "Summary: parallax.outages"; do
+    "withdraws its BGP route" "Recovery:" "loses its uplink" "Summary: parallax.outages"; do
     line=$(grep -n -m1 -F "$act" "$OUT" | cut -d: -f1)
     [ -n "$line" ] || fail "the demo never reached '$act'"
     [ "$line" -gt "$prev" ] || fail "'$act' came out of order"
