@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #define ATTR_AS_PATH 2
 #define ATTR_MP_REACH 14
 #define ATTR_MP_UNREACH 15
+#define ATTR_AS4_PATH 17
 #define ATTR_FLAG_EXTENDED 0x10
 #define SEG_AS_SET 1
 #define SEG_AS_SEQUENCE 2
@@ -164,6 +166,13 @@ int bgp_update_parse_attrs(const uint8_t *attrs, size_t len, int as4, size_t bas
             out->as_path = v;
             out->as_path_len = alen;
             break;
+        case ATTR_AS4_PATH:
+            /* RFC 6793 6: a malformed AS4_PATH is discarded, the UPDATE stands. */
+            if (!out->as4_path && check_as_path(v, alen, 1, vbase, NULL) == 0) {
+                out->as4_path = v;
+                out->as4_path_len = alen;
+            }
+            break;
         case ATTR_MP_REACH:
         case ATTR_MP_UNREACH:
             if (parse_mp(v, alen, type == ATTR_MP_REACH, vbase, out, err) < 0)
@@ -238,30 +247,68 @@ static int put(char *buf, size_t cap, size_t *at, const char *fmt, ...)
     return 0;
 }
 
+/* ASes a path counts for RFC 6793's merge: a set counts one, confederation segments none. */
+static size_t path_count(const uint8_t *p, size_t len, size_t w)
+{
+    size_t n = 0;
+    for (size_t i = 0; i + 2 <= len; i += 2 + (size_t)p[i + 1] * w)
+        n += p[i] == SEG_AS_SEQUENCE ? p[i + 1] : p[i] == SEG_AS_SET ? 1 : 0;
+    return n;
+}
+
+typedef struct path_text {
+    char *buf;
+    size_t cap, at;
+    int64_t origin;
+} path_text_t;
+
+/* Appends the segments of a path (w-byte ASes) up to limit counted ASes (SIZE_MAX: all). */
+static int path_write(path_text_t *t, const uint8_t *p, size_t len, size_t w, size_t limit)
+{
+    for (size_t i = 0; i + 2 <= len && limit > 0; i += 2 + (size_t)p[i + 1] * w) {
+        unsigned type = p[i], count = p[i + 1];
+        int set = type == SEG_AS_SET || type == SEG_CONFED_SET;
+        if (type == SEG_AS_SEQUENCE && count > limit)
+            count = (unsigned)limit;
+        if (type == SEG_AS_SEQUENCE)
+            limit -= count;
+        else if (type == SEG_AS_SET)
+            limit--;
+        if (put(t->buf, t->cap, &t->at, "%s%s", t->at ? " " : "", set ? "{" : "") < 0)
+            return -1;
+        for (unsigned k = 0; k < count; k++) {
+            uint32_t asn = w == 4 ? bgp_get32(p + i + 2 + k * w) : bgp_get16(p + i + 2 + k * w);
+            if (put(t->buf, t->cap, &t->at, "%s%" PRIu32, k ? (set ? "," : " ") : "", asn) < 0)
+                return -1;
+            t->origin = set ? -1 : (int64_t)asn;
+        }
+        if (set && put(t->buf, t->cap, &t->at, "}") < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int bgp_update_format_path(const bgp_update_t *u, char *buf, size_t cap, int64_t *origin_asn)
 {
-    size_t w = u->as4 ? 4 : 2, at = 0, i = 0;
+    path_text_t t = {buf, cap, 0, -1};
     *origin_asn = -1;
     if (cap == 0)
         return -1;
     buf[0] = '\0';
-    while (u->as_path && i + 2 <= u->as_path_len) {
-        unsigned type = u->as_path[i], count = u->as_path[i + 1];
-        int set = type == SEG_AS_SET || type == SEG_CONFED_SET;
-        const uint8_t *a = u->as_path + i + 2;
-        if (put(buf, cap, &at, "%s%s", at ? " " : "", set ? "{" : "") < 0)
-            goto full;
-        for (unsigned k = 0; k < count; k++) {
-            uint32_t asn = w == 4 ? bgp_get32(a + k * w) : bgp_get16(a + k * w);
-            if (put(buf, cap, &at, "%s%" PRIu32, k ? (set ? "," : " ") : "", asn) < 0)
-                goto full;
-            *origin_asn = set ? -1 : (int64_t)asn;
-        }
-        if (set && put(buf, cap, &at, "}") < 0)
-            goto full;
-        i += 2 + count * w;
-    }
-    return (int)at;
+    size_t w = u->as4 ? 4 : 2, keep = SIZE_MAX;
+    /* RFC 6793 4.2.3: a 2-byte session carries the real path in AS4_PATH; it replaces the
+     * tail of AS_PATH unless it claims more ASes than AS_PATH has (then it is ignored). */
+    size_t n = path_count(u->as_path, u->as_path_len, w);
+    size_t m = u->as4_path ? path_count(u->as4_path, u->as4_path_len, 4) : 0;
+    int merge = !u->as4 && u->as4_path && n >= m;
+    if (merge)
+        keep = n - m;
+    if (u->as_path && keep > 0 && path_write(&t, u->as_path, u->as_path_len, w, keep) < 0)
+        goto full;
+    if (merge && path_write(&t, u->as4_path, u->as4_path_len, 4, SIZE_MAX) < 0)
+        goto full;
+    *origin_asn = t.origin;
+    return (int)t.at;
 full:
     buf[0] = '\0';
     *origin_asn = -1;

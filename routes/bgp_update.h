@@ -60,7 +60,9 @@ typedef struct bgp_update {
     bgp_prefix_list_t mp_unreach; /* MP_UNREACH_NLRI's prefixes (unicast IPv4/IPv6 only) */
     const uint8_t *as_path;       /* AS_PATH's value (segments) */
     size_t as_path_len;
-    uint8_t as4;      /* AS numbers in as_path are 4 bytes wide */
+    uint8_t as4;             /* AS numbers in as_path are 4 bytes wide */
+    const uint8_t *as4_path; /* AS4_PATH's value (4-byte ASes), NULL if absent or malformed */
+    size_t as4_path_len;
     int origin;       /* ORIGIN (0 IGP, 1 EGP, 2 INCOMPLETE), -1 if absent */
     uint8_t mp_other; /* an MP attribute of another AFI/SAFI was ignored */
 } bgp_update_t;
@@ -85,7 +87,8 @@ int bgp_update_check_prefixes(const uint8_t *data, size_t len, uint8_t family, s
  * advances *list, 0 at its end. */
 int bgp_update_next_prefix(bgp_prefix_list_t *list, bgp_prefix_t *out);
 
-/* Writes AS_PATH as text into buf (cap bytes): ASNs separated by spaces, a set as {a,b}.
+/* Writes AS_PATH as text into buf (cap bytes): ASNs separated by spaces, a set as {a,b}; on a
+ * 2-byte session with AS4_PATH, merged as RFC 6793 4.2.3 says (AS_TRANS replaced).
  * *origin_asn gets the last AS of the path, or -1 when the path is empty or ends in a set.
  * Returns the text's length, or -1 if it does not fit (buf then holds ""). */
 int bgp_update_format_path(const bgp_update_t *u, char *buf, size_t cap, int64_t *origin_asn);

@@ -506,6 +506,58 @@ static void test_format_path_full(void **state)
     assert_int_equal(origin, -1);
 }
 
+/* A 2-byte AS_PATH (seq, then an optional set) with an AS4_PATH of 4-byte ASes, formatted. */
+static int merged(const uint32_t *seq, int nseq, const uint32_t *set, int nset,
+                  const uint32_t *seq4, int nseq4, const uint32_t *set4, int nset4, char *text,
+                  size_t cap, int64_t *origin)
+{
+    buf_t at = {.n = 0}, v = {.n = 0};
+    path_attrs(&at, 0, seq, nseq, set, nset);
+    if (nseq4 > 0) {
+        put8(&v, 2), put8(&v, (unsigned)nseq4);
+        for (int i = 0; i < nseq4; i++)
+            put32(&v, seq4[i]);
+    }
+    if (nset4) {
+        put8(&v, 1), put8(&v, (unsigned)nset4);
+        for (int i = 0; i < nset4; i++)
+            put32(&v, set4[i]);
+    }
+    if (nseq4 < 0) /* a malformed AS4_PATH: a segment type that does not exist */
+        put8(&v, 9), put8(&v, 1), put32(&v, 1);
+    attr(&at, 0xc0, 17, &v);
+    bgp_update_t u;
+    memset(&u, 0, sizeof u);
+    bgp_error_t err;
+    assert_int_equal(bgp_update_parse_attrs(at.b, at.n, 0, 0, &u, &err), 0);
+    return bgp_update_format_path(&u, text, cap, origin);
+}
+
+/* RFC 6793 4.2.3: AS4_PATH replaces the tail of a 2-byte AS_PATH (AS_TRANS, 23456). */
+static void test_as4_path_merge(void **state)
+{
+    (void)state;
+    char text[128];
+    int64_t origin;
+    static const uint32_t seq[] = {64500, 23456, 23456}, real[] = {4200000000u, 4200000001u};
+    assert_true(merged(seq, 3, NULL, 0, real, 2, NULL, 0, text, sizeof text, &origin) > 0);
+    assert_string_equal(text, "64500 4200000000 4200000001");
+    assert_int_equal(origin, 4200000001);
+    /* A set counts as one AS, on both sides. */
+    static const uint32_t seq2[] = {64500, 23456}, set2[] = {23456, 64501};
+    static const uint32_t seq4[] = {4200000000u}, set4[] = {4200000001u, 64501};
+    assert_true(merged(seq2, 2, set2, 2, seq4, 1, set4, 2, text, sizeof text, &origin) > 0);
+    assert_string_equal(text, "64500 4200000000 {4200000001,64501}");
+    assert_int_equal(origin, -1);
+    /* An AS4_PATH longer than AS_PATH is ignored, as is a malformed one. */
+    static const uint32_t one[] = {23456};
+    assert_true(merged(one, 1, NULL, 0, real, 2, NULL, 0, text, sizeof text, &origin) > 0);
+    assert_string_equal(text, "23456");
+    assert_true(merged(seq, 3, NULL, 0, NULL, -1, NULL, 0, text, sizeof text, &origin) > 0);
+    assert_string_equal(text, "64500 23456 23456");
+    assert_int_equal(origin, 23456);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_update_ipv6_set), cmocka_unit_test(test_state_changes),
         cmocka_unit_test(test_skips),           cmocka_unit_test(test_table_dump_v2),
         cmocka_unit_test(test_bad_lengths),     cmocka_unit_test(test_format_path_full),
+        cmocka_unit_test(test_as4_path_merge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
