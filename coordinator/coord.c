@@ -342,6 +342,51 @@ static void send_schedule(coord_t *c, session_t *s)
              (unsigned long long)c->schedule->version, c->schedule->n_probes);
 }
 
+/* One-off traces the merge found due (merger.h): each goes to its agent if it has a session
+ * now, and those sent are recorded; the others expire unsent (docs/routes.md). At most
+ * COORD_REQUESTS_PER_TURN a turn, so a burst never holds up the loop. */
+#define COORD_REQUESTS_PER_TURN 64
+
+static void send_requests(coord_t *c)
+{
+    store_request_t reqs[COORD_REQUESTS_PER_TURN];
+    int64_t sent[COORD_REQUESTS_PER_TURN];
+    size_t n = merger_take_requests(c->merger, reqs, COORD_REQUESTS_PER_TURN), n_sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        const store_request_t *r = &reqs[i];
+        session_t *s = sessions_find(c->sessions, r->agent_id);
+        if (!s || s->state == SESSION_REFUSED || s->state == SESSION_EXPIRED) {
+            log_debug("probe request %lld: agent %d has no session; it expires unsent",
+                      (long long)r->request_id, r->agent_id);
+            continue;
+        }
+        Parallax__Probe probe = PARALLAX__PROBE__INIT;
+        probe.probe_id = (uint64_t)r->probe_id;
+        probe.target = (char *)r->target;
+        probe.address = (char *)r->address;
+        probe.spec = (char *)r->spec;
+        /* Not used by a request, but a probe's fields must be valid on the wire. */
+        probe.interval_s = PX_WIRE_MAX_INTERVAL_S;
+        probe.timeout_ms = r->timeout_ms;
+        probe.allow_internal = r->allow_internal;
+        Parallax__ProbeRequest q = PARALLAX__PROBE_REQUEST__INIT;
+        q.request_id = (uint64_t)r->request_id;
+        q.probe = &probe;
+        Parallax__Envelope env = PARALLAX__ENVELOPE__INIT;
+        env.version = PX_PROTOCOL_VERSION;
+        env.body_case = PARALLAX__ENVELOPE__BODY_REQUEST;
+        env.request = &q;
+        if (send_envelope(c, s->route, s->route_len, &env, s->name) == 0) {
+            sent[n_sent++] = r->request_id;
+            log_info("agent %s: asked for a one-off %s to %s (request %lld)", s->name, r->spec,
+                     r->target, (long long)r->request_id);
+        }
+    }
+    err_t err = {{0}};
+    if (n_sent > 0 && c->db_ready && store_requests_sent(c->store, sent, n_sent, &err) < 0)
+        log_warn("%zu one-off traces sent but not recorded as sent: %s", n_sent, err.msg);
+}
+
 /* door: what was refused of the batch at the door (for a stored batch), or NULL. */
 static void send_ack(coord_t *c, const router_msg_t *msg, const Parallax__ResultBatch *b,
                      Parallax__AckCode code, const char *reason, const door_report_t *door,
@@ -1081,6 +1126,7 @@ int coord_run(coord_t *c, err_t *err)
         if (c->db_ready && store_connected(c->store))
             db_changes(c);
         drain_agents(c);
+        send_requests(c);
         housekeeping(c);
         metrics_set(c->m.sessions, NULL, (double)sessions_count(c->sessions));
         metrics_set(c->m.db_up, NULL, c->db_ready ? 1 : 0);

@@ -1,5 +1,6 @@
 /* merger: the merge's thread. It owns its store (connection) outright; the loop's thread
- * touches only `stopping`, the wake pipe and store_interrupt(), which is made for that. */
+ * touches only `stopping`, the wake pipe, store_interrupt(), which is made for that, and the
+ * request queue, under its mutex. */
 #include "merger.h"
 
 #include <errno.h>
@@ -44,11 +45,21 @@
  * second, so an alert on parallax_outages_open lags the verdict by a scrape, not 5 s more. */
 #define MERGER_METRICS_PERIOD_US (5 * 1000000LL)
 #define MERGER_METRICS_AFTER_MERGE_US 1000000LL
+/* One-off traces due are asked for after every merge that merged bins (a verdict changed
+ * perhaps) and otherwise this often (a request held back by its limits may be due now). */
+#define MERGER_REQUESTS_PERIOD_US (5 * 1000000LL)
 #define MERGER_BACKOFF_MIN_MS 250
 #define MERGER_BACKOFF_MAX_MS 10000
 
 struct merger {
     store_t *store; /* the thread's alone, but for store_interrupt() */
+    /* Requests due, for the loop: a ring of MERGER_MAX_REQUESTS under the mutex. */
+    pthread_mutex_t requests_lock;
+    int requests_lock_made;
+    store_request_t *requests;
+    size_t requests_head, requests_count;
+    uint64_t requests_dropped; /* since the last warning */
+    int64_t requests_due_us;
     pthread_t thread;
     atomic_int stopping;
     int wake[2]; /* a byte written ends the thread's wait between runs */
@@ -233,6 +244,59 @@ static void merger_retain(merger_t *m)
         now + (step.note[0] ? MERGER_RETENTION_RETRY_US : MERGER_RETENTION_PERIOD_US);
 }
 
+/* Called by store_requests_due() on the merge's thread for each request due. */
+static void merger_queue_request(void *arg, const store_request_t *r)
+{
+    merger_t *m = arg;
+    pthread_mutex_lock(&m->requests_lock);
+    if (m->requests_count < MERGER_MAX_REQUESTS) {
+        m->requests[(m->requests_head + m->requests_count) % MERGER_MAX_REQUESTS] = *r;
+        m->requests_count++;
+    } else {
+        m->requests_dropped++;
+    }
+    pthread_mutex_unlock(&m->requests_lock);
+}
+
+size_t merger_take_requests(merger_t *m, store_request_t *out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&m->requests_lock);
+    while (n < max && m->requests_count > 0) {
+        out[n++] = m->requests[m->requests_head];
+        m->requests_head = (m->requests_head + 1) % MERGER_MAX_REQUESTS;
+        m->requests_count--;
+    }
+    pthread_mutex_unlock(&m->requests_lock);
+    return n;
+}
+
+/* Asks the SQL which one-off traces are due and queues them for the loop. */
+static void merger_requests(merger_t *m, long bins)
+{
+    int64_t now = time_mono_us();
+    if (bins <= 0 && now < m->requests_due_us)
+        return;
+    m->requests_due_us = now + MERGER_REQUESTS_PERIOD_US;
+    err_t err = {{0}};
+    size_t n = 0;
+    if (store_requests_due(m->store, merger_queue_request, m, &n, &err) < 0) {
+        if (!atomic_load(&m->stopping))
+            log_warn("merge: %s", err.msg);
+        return;
+    }
+    pthread_mutex_lock(&m->requests_lock);
+    uint64_t dropped = m->requests_dropped;
+    m->requests_dropped = 0;
+    pthread_mutex_unlock(&m->requests_lock);
+    if (n > 0)
+        log_info("merge: %zu one-off traces due (a target turned bad or a group's stage rose)", n);
+    if (dropped > 0)
+        log_warn("merge: %llu one-off traces dropped: %d wait for the loop already; they "
+                 "expire unsent",
+                 (unsigned long long)dropped, MERGER_MAX_REQUESTS);
+}
+
 static void merger_merge(merger_t *m)
 {
     int64_t start = time_mono_us();
@@ -247,10 +311,13 @@ static void merger_merge(merger_t *m)
     if (bins > 0) {
         metrics_observe(m->merge_seconds, NULL, (double)took_us / 1e6);
         metrics_add(m->merge_bins, NULL, (double)bins);
+        merger_requests(m, bins);
         int64_t soon = m->metrics_read_us + MERGER_METRICS_AFTER_MERGE_US;
         if (soon < m->metrics_due_us)
             m->metrics_due_us = soon;
     }
+    if (bins <= 0)
+        merger_requests(m, bins);
     if (took_us >= MERGER_SLOW_US)
         log_info("merged %ld bins in %.1f s (a backlog is merged run_max at a time; ingest goes "
                  "on meanwhile)",
@@ -292,6 +359,9 @@ static void *merger_main(void *arg)
 static void merger_free(merger_t *m)
 {
     store_destroy(&m->store);
+    if (m->requests_lock_made)
+        pthread_mutex_destroy(&m->requests_lock);
+    free(m->requests);
     for (int i = 0; i < 2; i++)
         if (m->wake[i] >= 0)
             close(m->wake[i]);
@@ -320,6 +390,13 @@ merger_t *merger_start(const char *conninfo, int past_days, metrics_t *metrics, 
         merger_free(m);
         return NULL;
     }
+    if (!(m->requests = calloc(MERGER_MAX_REQUESTS, sizeof *m->requests)) ||
+        pthread_mutex_init(&m->requests_lock, NULL) != 0) {
+        err_set(err, "out of memory");
+        merger_free(m);
+        return NULL;
+    }
+    m->requests_lock_made = 1;
     if (pipe2(m->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
         err_set(err, "cannot start the merge: pipe: %s", strerror(errno));
         merger_free(m);

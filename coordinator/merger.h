@@ -11,8 +11,11 @@
 #ifndef PX_MERGER_H
 #define PX_MERGER_H
 
+#include <stddef.h>
+
 #include "err.h"
 #include "metrics.h"
+#include "store_requests.h"
 
 typedef struct merger merger_t;
 
@@ -23,6 +26,16 @@ typedef struct merger merger_t;
  * delivered to it. NULL with err set if the thread cannot start or its metrics cannot be
  * registered. */
 merger_t *merger_start(const char *conninfo, int past_days, metrics_t *metrics, err_t *err);
+
+/* One-off traces the merge found due (parallax.probe_requests_due(), after a merge that merged
+ * bins and at least every few seconds) wait here for the loop, which alone knows the agents'
+ * sessions: at most MERGER_MAX_REQUESTS; more are dropped with a warning (they expire
+ * unsent, as those to agents without a session do). */
+#define MERGER_MAX_REQUESTS 1024
+
+/* Moves up to max waiting requests, oldest first, into out; returns how many. Safe to call
+ * from the loop's thread while the merge's thread runs (a mutex guards the queue). */
+size_t merger_take_requests(merger_t *merger, store_request_t *out, size_t max);
 
 /* Stops the thread: a merge under way is cancelled and rolls back (what it had taken stays
  * queued for the next start). Waits for the thread, frees *merger and NULLs it. Accepts

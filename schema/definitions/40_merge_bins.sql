@@ -211,6 +211,9 @@ BEGIN
         LEFT JOIN parallax.targets t ON t.id = p.target_id
         WHERE r.ts - parallax.clock_offset(a.clock_offset_ms) >= w.bin_start
           AND r.ts - parallax.clock_offset(a.clock_offset_ms) < w.bin_end
+          -- One-off requests (46_probe_requests.sql) never change a verdict, a vantage's
+          -- health included: a trace asked of it during an outage is not one of its runs.
+          AND NOT EXISTS (SELECT 1 FROM parallax.request_probes q WHERE q.id = r.probe_id)
         GROUP BY 1, 2, 3, 4
     ),
     counted AS (
