@@ -37,6 +37,16 @@ typedef struct peer_id {
     long id;
 } peer_id_t;
 
+/* Rows wait here and go to the database as one INSERT of unnest()ed arrays: a statement per
+ * row would make a RIB dump of millions of rows take hours. */
+#define ROWS_PER_INSERT 2000
+enum { COL_TS, COL_PEER, COL_KIND, COL_PREFIX, COL_ORIGIN, COL_PATH, NCOLS };
+
+typedef struct column {
+    char *text; /* an array literal being built: "{a,b,..." */
+    size_t len, cap;
+} column_t;
+
 typedef struct importer {
     ctl_db_t *db;
     const char *collector; /* borrowed */
@@ -49,6 +59,8 @@ typedef struct importer {
     uint32_t seq;
     int in_tx;
     long tx_rows;
+    column_t cols[NCOLS];
+    unsigned pending;        /* rows in cols */
     uint64_t tx_min, tx_max; /* microseconds since the epoch of what the transaction holds */
     /* counts */
     unsigned long records, announces, withdrawals, peer_changes, stored, malformed;
@@ -67,6 +79,55 @@ void ctl_routes_default_collector(const char *path, char *buf, size_t cap)
     char *dot = strrchr(buf, '.');
     if (dot && dot != buf)
         *dot = '\0';
+}
+
+/* Appends an element (NULL: SQL NULL) to a column's array literal. quote: the value may hold
+ * spaces, braces or commas (AS paths; never quotes or backslashes), so it goes in quotes. */
+static int column_add(column_t *c, const char *v, int quote)
+{
+    size_t need = (v ? strlen(v) : 4) + 4;
+    if (c->len + need + 2 > c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 4096;
+        while (cap < c->len + need + 2)
+            cap *= 2;
+        char *t = realloc(c->text, cap);
+        if (!t)
+            return -1;
+        c->text = t;
+        c->cap = cap;
+    }
+    int n = snprintf(c->text + c->len, c->cap - c->len, "%c%s%s%s", c->len ? ',' : '{',
+                     v && quote ? "\"" : "", v ? v : "NULL", v && quote ? "\"" : "");
+    c->len += (size_t)n;
+    return 0;
+}
+
+/* Inserts the pending rows. Returns 0 or -1 with err set. */
+static int rows_flush(importer_t *im)
+{
+    if (im->pending == 0)
+        return 0;
+    const char *params[NCOLS];
+    for (int i = 0; i < NCOLS; i++) {
+        im->cols[i].text[im->cols[i].len++] = '}';
+        im->cols[i].text[im->cols[i].len] = '\0';
+        params[i] = im->cols[i].text;
+    }
+    long n = ctl_db_exec(im->db,
+                         "INSERT INTO parallax.route_updates "
+                         "(ts, peer_id, kind, prefix, origin_asn, as_path) "
+                         "SELECT to_timestamp(0) + t * interval '1 microsecond', p, k, x, o, a "
+                         "FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::cidr[], "
+                         "$5::bigint[], $6::text[]) AS u(t, p, k, x, o, a) "
+                         "ON CONFLICT DO NOTHING",
+                         NCOLS, params, im->err);
+    for (int i = 0; i < NCOLS; i++)
+        im->cols[i].len = 0;
+    im->pending = 0;
+    if (n < 0)
+        return -1;
+    im->stored += (unsigned long)n;
+    return 0;
 }
 
 static int tx_begin(importer_t *im)
@@ -88,6 +149,8 @@ static int tx_commit(importer_t *im)
 {
     if (!im->in_tx)
         return 0;
+    if (rows_flush(im) < 0)
+        return -1;
     im->in_tx = 0;
     if (ctl_db_commit(im->db, im->err) < 0)
         return -1;
@@ -152,9 +215,9 @@ static int on_route(void *ctx, const mrt_route_t *r)
     long peer = peer_row(im, r->peer);
     if (peer < 0)
         return 1;
-    char sec[16], usec[16], id[24], prefix[64], origin[24];
-    snprintf(sec, sizeof sec, "%" PRIu32, r->ts_sec);
-    snprintf(usec, sizeof usec, "%" PRIu32, r->ts_usec);
+    uint64_t ts = (uint64_t)r->ts_sec * 1000000u + r->ts_usec;
+    char tstext[24], id[24], prefix[64], origin[24];
+    snprintf(tstext, sizeof tstext, "%" PRIu64, ts);
     snprintf(id, sizeof id, "%ld", peer);
     const char *pfx = NULL, *orig = NULL, *path = NULL;
     if (r->kind == MRT_ANNOUNCE || r->kind == MRT_WITHDRAW) {
@@ -173,18 +236,15 @@ static int on_route(void *ctx, const mrt_route_t *r)
     } else {
         im->peer_changes++;
     }
-    const char *params[] = {sec, usec, id, kinds[r->kind], pfx, orig, path};
-    long n = ctl_db_exec(im->db,
-                         "INSERT INTO parallax.route_updates "
-                         "(ts, peer_id, kind, prefix, origin_asn, as_path) VALUES "
-                         "(to_timestamp($1::bigint) + $2::bigint * interval '1 microsecond', "
-                         "$3::integer, $4, $5::cidr, $6::bigint, $7) ON CONFLICT DO NOTHING",
-                         7, params, im->err);
-    if (n < 0)
+    const char *vals[NCOLS] = {tstext, id, kinds[r->kind], pfx, orig, path};
+    for (int i = 0; i < NCOLS; i++)
+        if (column_add(&im->cols[i], vals[i], i == COL_PATH) < 0) {
+            err_set(im->err, "out of memory");
+            return 1;
+        }
+    if (++im->pending >= ROWS_PER_INSERT && rows_flush(im) < 0)
         return 1;
-    im->stored += (unsigned long)n;
     im->tx_rows++;
-    uint64_t ts = (uint64_t)r->ts_sec * 1000000u + r->ts_usec;
     if (ts < im->tx_min)
         im->tx_min = ts;
     if (ts > im->tx_max)
@@ -334,6 +394,10 @@ static void importer_fini(importer_t *im)
     mrt_decoder_destroy(&im->dec);
     free(im->peers);
     im->peers = NULL;
+    for (int i = 0; i < NCOLS; i++) {
+        free(im->cols[i].text);
+        im->cols[i].text = NULL;
+    }
 }
 
 /* Starts a file afresh: a new decoder (no peer table yet) and second counter. */
@@ -473,11 +537,9 @@ static int follow_file(importer_t *im, const char *path, FILE *out)
             print_counts(im, out);
             fflush(out);
         }
-        if (n > 0)
-            continue;
         /* At the end for now: replaced or truncated? */
         struct stat st;
-        if (fd >= 0 && stat(path, &st) == 0 &&
+        if (n == 0 && fd >= 0 && stat(path, &st) == 0 &&
             (st.st_ino != cur.st_ino || st.st_dev != cur.st_dev ||
              (uint64_t)st.st_size < rb.offset + rb.len)) {
             if (rb.len)
@@ -491,9 +553,9 @@ static int follow_file(importer_t *im, const char *path, FILE *out)
             fd = -1;
             continue;
         }
+        /* A signal stops it even while a fast writer keeps it reading (no wait then). */
         struct pollfd pfd = {.fd = sfd, .events = POLLIN};
-        int p = poll(&pfd, 1, FOLLOW_POLL_MS);
-        if (p > 0) {
+        if (poll(&pfd, 1, n > 0 ? 0 : FOLLOW_POLL_MS) > 0) {
             struct signalfd_siginfo si;
             if (read(sfd, &si, sizeof si) < 0) {
                 /* nothing to do: the signal is what counts */
