@@ -64,12 +64,17 @@ JOIN parallax.targets t ON (o.scope = 'target' AND t.id = o.subject_id)
 CROSS JOIN parallax.agents a
 CROSS JOIN LATERAL (
     SELECT r.ts, r.detail, r.detail ? 'request' AS requested
-    FROM parallax.probes p
+    -- The target's scheduled traces and its one-off ones (46_probe_requests.sql), whose
+    -- results carry detail.request, the id of a parallax.probe_requests row naming the outage.
+    FROM (SELECT p.id FROM parallax.probes p WHERE p.target_id = t.id AND p.kind = 'trace'
+          UNION ALL
+          SELECT q.id FROM parallax.request_probes q WHERE q.target_id = t.id AND q.spec = 'trace') p
     JOIN parallax.results r ON r.probe_id = p.id AND r.agent_id = a.id
-    WHERE p.target_id = t.id AND p.kind = 'trace' AND r.detail ? 'trace'
+    WHERE r.detail ? 'trace'
       AND r.ts >= o.started_at - (SELECT s.group_bin_s FROM parallax.merge_settings_now() s) * interval '1 second'
       AND r.ts < coalesce(o.ended_at, 'infinity')
-    ORDER BY (r.detail->'request'->>'outage')::bigint IS NOT DISTINCT FROM o.id DESC, r.ts DESC
+    ORDER BY EXISTS (SELECT 1 FROM parallax.probe_requests pq
+                     WHERE pq.id::text = r.detail->>'request' AND pq.outage_id = o.id) DESC, r.ts DESC
     LIMIT 1) tr
 LEFT JOIN LATERAL (
     SELECT (x->>'ttl')::integer AS ttl, (x->>'address')::inet AS address
