@@ -64,6 +64,7 @@ typedef struct importer {
     uint64_t tx_min, tx_max; /* microseconds since the epoch of what the transaction holds */
     /* counts */
     unsigned long records, announces, withdrawals, peer_changes, stored, malformed;
+    unsigned long file_records; /* of the file being read (follow: since it was opened) */
     unsigned long skipped[MRT_SKIP_COUNT];
     /* where the record being decoded starts in its file, for messages */
     const char *path;
@@ -257,8 +258,9 @@ static int on_route(void *ctx, const mrt_route_t *r)
 static int import_record(importer_t *im, mrt_record_t *rec)
 {
     im->records++;
+    im->file_records++;
     if (rec->type != MRT_TYPE_BGP4MP_ET) {
-        if (rec->ts_sec == im->last_sec && im->records > 1)
+        if (rec->ts_sec == im->last_sec && im->file_records > 1)
             im->seq = im->seq < 999999 ? im->seq + 1 : im->seq;
         else
             im->seq = 0;
@@ -412,7 +414,7 @@ static int importer_new_file(importer_t *im, const char *path)
     im->path = path;
     im->last_sec = 0;
     im->seq = 0;
-    im->records = 0;
+    im->file_records = 0;
     return 0;
 }
 
@@ -427,7 +429,8 @@ static int import_file(importer_t *im, const char *path, FILE *out)
         close(fd);
         return -1;
     }
-    im->announces = im->withdrawals = im->peer_changes = im->stored = im->malformed = 0;
+    im->records = im->announces = im->withdrawals = im->peer_changes = im->stored = 0;
+    im->malformed = 0;
     memset(im->skipped, 0, sizeof im->skipped);
     rbuf_t rb = {.b = malloc(READ_CHUNK * 2), .cap = READ_CHUNK * 2};
     int rc = rb.b ? 0 : -1;
@@ -718,8 +721,10 @@ static const char usage_routes_import[] =
     "what the collector itself sent, and malformed records (named on stderr with their byte\n"
     "offset) are skipped and counted. Prints per file: records, announces, withdrawals, peer\n"
     "changes, new rows, skipped records and why.\n"
-    "  --collector NAME  the collector the peers are heard by (default: the file's name\n"
-    "                    without its extension; letters, digits, '.', '_', '-')\n"
+    "Files are read uncompressed: zcat FILE.gz | ... routes import --collector NAME /dev/stdin.\n"
+    "  --collector NAME  the collector the peers of all the files are heard by (default: the\n"
+    "                    first file's name without its extension; letters, digits, '.', '_',\n"
+    "                    '-')\n"
     "SQL: SELECT * FROM parallax.route_updates JOIN parallax.route_peers p ON p.id = peer_id;\n";
 
 static const char usage_routes_follow[] =
@@ -793,20 +798,10 @@ static int cmd_routes_mrt(ctl_session_t *s, int argc, char **argv, err_t *err, i
     if (follow) {
         work = follow_file(&im, ctl_args_pos(args, 0), stdout);
     } else {
-        for (size_t i = 0; i < nfiles && work == 0; i++) {
-            char name[80];
-            /* Each file is its own collector by default; --collector names them all. */
-            if (!ctl_args_value(args, "collector", 0) &&
-                collector_name(args, ctl_args_pos(args, i), name, sizeof name, err) < 0) {
-                work = -1;
-                break;
-            }
-            if (!ctl_args_value(args, "collector", 0)) {
-                snprintf(collector, sizeof collector, "%s", name);
-                im.npeers = 0;
-            }
+        /* One collector for all the files: usually one collector's dumps and updates, whose
+         * peers must not count twice in the visibility bins. */
+        for (size_t i = 0; i < nfiles && work == 0; i++)
             work = import_file(&im, ctl_args_pos(args, i), stdout);
-        }
     }
     importer_fini(&im);
     rc = ctl_outcome(work);

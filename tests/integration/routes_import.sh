@@ -71,6 +71,11 @@ ctl 0 routes import "$WORK/rc1.mrt"
 grep -qF "10 new rows" "$WORK/out" && fail "second import stored rows: $(cat "$WORK/out")"
 grep -qF "0 new rows" "$WORK/out" || fail "second import: $(cat "$WORK/out")"
 [ "$(bins)" = "$BINS" ] || fail "bins changed on a replay: $(bins)"
+# Compressed files come through a pipe.
+gzip -c "$WORK/rc1.mrt" >"$WORK/rc1.mrt.gz"
+ctl 0 routes import --collector rc1 /dev/stdin < <(zcat "$WORK/rc1.mrt.gz")
+grep -qF "/dev/stdin: 10 records, 5 announces, 2 withdrawals, 3 peer changes, 0 new rows" "$WORK/out" ||
+    fail "import from a pipe: $(cat "$WORK/out")"
 
 log "a malformed record is skipped and named; the rest imports"
 cp "$WORK/rc1.mrt" "$WORK/bad.mrt"
