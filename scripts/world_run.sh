@@ -15,6 +15,14 @@
 #                               coordinator's namespace on the shipped defaults, connecting
 #                               as PXW_NOTIFY_DB (a parallax_notify login; default DB)
 #                               (log: DIR/notifier.log; pid: PXW_NOTIFIER_PID).
+#                               PXW_ROUTES=1 (optional): the world's route collector as a live
+#                               BGP feed too: `parallaxctl routes follow $WORLD_BGP_MRT` as
+#                               PXW_ADMIN_DB, started once the targets are there
+#                               (log: DIR/routes.log; pid: PXW_ROUTES_PID).
+#   pxw_targets CONNINFO INTERVAL_S
+#                               the world's targets (country XX and two control hosts), as
+#                               pxw_start adds them; for a second database to compare with
+#   pxw_routes_stop             stops the BGP feed (it commits what it has read first)
 #   pxw_stop                    agents, coordinator, PostgreSQL, world: all gone
 #   pxw_sql QUERY               runs QUERY on the world's database (tab-separated, no header)
 #   pxw_wait SECONDS WHAT COND  re-evaluates COND (shell text) until true; bounded
@@ -59,6 +67,7 @@ pxw_stop_agent() {
 pxw_stop() {
     local i
     for i in "${!PXW_AGENT_PID[@]}"; do pxw_stop_agent "$i"; done
+    pxw_routes_stop || true
     if [ -n "${PXW_NOTIFIER_PID:-}" ]; then
         kill -TERM "$PXW_NOTIFIER_PID" 2>/dev/null || true
         wait "$PXW_NOTIFIER_PID" 2>/dev/null || true
@@ -111,20 +120,42 @@ CONF
         $ctl "$admin" agent add "vp$i-${cc[$((i - 1))],,}" --country "${cc[$((i - 1))]}" --asn "${asn[$((i - 1))]}" \
             --state-dir "$PXW_DIR/state$i" -o "$PXW_DIR/agent$i.conf" >/dev/null
     done
+    pxw_targets "$admin" "$interval" || return 1
+    if [ "${PXW_ROUTES:-0}" = 1 ]; then
+        # After the targets: the visibility bins are written for the prefixes they watch.
+        "$BIN/coordinator/ctl/parallaxctl" --db "$admin" routes follow "$WORLD_BGP_MRT" \
+            >"$PXW_DIR/routes.log" 2>&1 &
+        PXW_ROUTES_PID=$!
+        pxw_wait 20 "the BGP feed" 'grep -q ": following" "$PXW_DIR/routes.log"' || return 1
+    fi
+    for i in $(seq "$WORLD_VANTAGES"); do pxw_start_agent "$i"; done
+}
+
+pxw_targets() {
+    local ctl="$BIN/coordinator/ctl/parallaxctl --db" db=$1 interval=$2
     # The web server also answers ping, and its HTTPS on 8443 has an expired certificate
     # throughout (tls_error): a probe that never works must not hold an outage open
     # (docs/verdicts.md, live probes).
-    $ctl "$admin" target add xx-web --address "$WORLD_WEB" --group XX --role web --probe icmp \
-        --probe http:http://www.xx.test/ --probe https:https://www.xx.test:8443/ --interval "$interval" >/dev/null
-    $ctl "$admin" target add xx-dns --address "$WORLD_DNS" --group XX --role dns \
-        --probe dns:xx.test:SOA --interval "$interval" >/dev/null
-    $ctl "$admin" target add xx-mail --address "$WORLD_MAIL" --group XX --role mail \
-        --probe smtp --interval "$interval" >/dev/null
-    $ctl "$admin" target add xx-border --address "$WORLD_ROUTER" --group XX --role router \
-        --probe icmp --interval "$interval" >/dev/null
-    $ctl "$admin" target add control-1 --address "$WORLD_CONTROL1" --role host --control \
-        --probe icmp --interval "$interval" >/dev/null
-    $ctl "$admin" target add control-2 --address "$WORLD_CONTROL2" --role host --control \
-        --probe icmp --interval "$interval" >/dev/null
-    for i in $(seq "$WORLD_VANTAGES"); do pxw_start_agent "$i"; done
+    $ctl "$db" target add xx-web --address "$WORLD_WEB" --group XX --role web --probe icmp \
+        --probe http:http://www.xx.test/ --probe https:https://www.xx.test:8443/ --interval "$interval" >/dev/null &&
+        $ctl "$db" target add xx-dns --address "$WORLD_DNS" --group XX --role dns \
+            --probe dns:xx.test:SOA --interval "$interval" >/dev/null &&
+        $ctl "$db" target add xx-mail --address "$WORLD_MAIL" --group XX --role mail \
+            --probe smtp --interval "$interval" >/dev/null &&
+        $ctl "$db" target add xx-border --address "$WORLD_ROUTER" --group XX --role router \
+            --probe icmp --interval "$interval" >/dev/null &&
+        $ctl "$db" target add control-1 --address "$WORLD_CONTROL1" --role host --control \
+            --probe icmp --interval "$interval" >/dev/null &&
+        $ctl "$db" target add control-2 --address "$WORLD_CONTROL2" --role host --control \
+            --probe icmp --interval "$interval" >/dev/null
+}
+
+pxw_routes_stop() {
+    local pid=${PXW_ROUTES_PID:-} rc=0
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" || rc=$?
+    PXW_ROUTES_PID=
+    [ $rc = 0 ] || echo "routes follow exited $rc (log: $PXW_DIR/routes.log)" >&2
+    return $rc
 }

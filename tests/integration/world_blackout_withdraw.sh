@@ -7,6 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 command -v prometheus >/dev/null && command -v promtool >/dev/null ||
     fail "prometheus is not installed (scripts/deps.sh installs it)"
+PXW_ROUTES=1 # the world's route collector feeds Parallax live (tests/world/blackout.sh)
 source "$PX_SOURCE_DIR/tests/world/scenario.sh"
 source "$PX_SOURCE_DIR/tests/tools/prometheus.sh"
 PROM_NS=c

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # world_server_down: the web server stops while its host still answers ping. The web target
 # is down (its service), the group is servers_offline — not dns_down, not a blackout; when
-# the server is back, every outage closes.
+# the server is back, every outage closes. The world's route collector feeds Parallax live
+# (PXW_ROUTES): a single server down says nothing of BGP.
 source "$(dirname "$0")/lib.sh"
+PXW_ROUTES=1
 source "$PX_SOURCE_DIR/tests/world/scenario.sh"
 world_fault stop web
 t=$(pxw_outage_wait $(iv 60) group XX servers_offline) || fail "no servers_offline"
@@ -21,6 +23,13 @@ no_outage vantage
 id=$(pxw_sql "SELECT id FROM parallax.outages WHERE scope = 'target' AND subject = 'xx-web'")
 "$BIN/coordinator/ctl/parallaxctl" --db "$DB" explain "$id" | grep -q "host reachable, service down" ||
     fail "explain does not say the host answers: $("$BIN/coordinator/ctl/parallaxctl" --db "$DB" explain "$id")"
+[ "$(pxw_sql "SELECT count(*) FROM parallax.route_updates WHERE kind = 'announce'")" -gt 0 ] ||
+    fail "no BGP data from the collector's live feed: $(cat "$WORK/px/routes.log")"
+[ "$(pxw_sql "SELECT count(*) FROM parallax.outages WHERE detail ? 'routes'")" = 0 ] ||
+    fail "a server down mentions BGP: $(pxw_sql "SELECT scope, subject, detail->'routes' FROM parallax.outages WHERE detail ? 'routes'")"
+id=$(pxw_sql "SELECT id FROM parallax.outages WHERE scope = 'group' AND subject = 'XX'")
+explain=$("$BIN/coordinator/ctl/parallaxctl" --db "$DB" explain "$id") || fail "explain failed"
+! grep -q "routes (BGP" <<<"$explain" || fail "explain of the group's outage mentions BGP: $explain"
 t_start=$(pxw_sql "SELECT now()")
 world_fault start web
 closed "server offline" "$t_start"
