@@ -2,7 +2,8 @@
 # demo.sh: README command 1. On Debian 12 as root: installs what Parallax needs, builds it,
 # and runs it in a small internet made of network namespaces (tests/world/world.sh): a
 # private PostgreSQL, a coordinator, agents in three countries, and a target country with
-# real web, DNS and mail servers behind a border router. It then plays a timeline —
+# real web, DNS and mail servers behind a border router that announces the country's prefix
+# over BGP, and a route collector whose feed Parallax follows. It then plays a timeline —
 # normal, degradation, servers offline, DNS down, blackout, recovery, and a vantage failure
 # on the side — printing each verdict as the coordinator's merge reaches it, and ends with a
 # summary of the outages; last, it merges the whole history again from scratch and checks
@@ -37,9 +38,9 @@ rm -rf "$DEMO"
 bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 now() { date -u +%H:%M:%S; }
 
-bold "== Building the world: 3 vantages (GB, DE, JP), a transit router, country XX behind its border"
+bold "== Building the world: 3 vantages (GB, DE, JP), a transit router, country XX behind its border, BGP (BIRD) and a route collector"
 world_up "$WORLD" "$DEMO/world" >/dev/null
-pxw_start "$DEMO" "$INTERVAL"
+PXW_ROUTES=1 pxw_start "$DEMO" "$INTERVAL"
 "$BIN/coordinator/ctl/parallaxctl" --db "$DB" agent list
 "$BIN/coordinator/ctl/parallaxctl" --db "$DB" target list
 
@@ -101,6 +102,11 @@ bold "== $(now) The country's border withdraws its BGP route: the transit has no
 world_fault unstress
 world_fault withdraw
 until_verdict 40 "blackout" "$(open_stage group XX blackout)"
+# What BGP said (the collector's feed): the country could not be routed into, since when.
+until_verdict 20 "the blackout's routes" "EXISTS (SELECT 1 FROM parallax.outages WHERE scope = 'group' AND subject = 'XX' AND ended_at IS NULL AND detail->'routes'->>'state' = 'unroutable')"
+"$BIN/coordinator/ctl/parallaxctl" --db "$DB" explain \
+    "$(pxw_sql "SELECT id FROM parallax.outages WHERE scope = 'group' AND subject = 'XX' AND ended_at IS NULL")" |
+    sed -n '/^routes (BGP/,/^$/p'
 
 bold "== $(now) Recovery: route restored, servers back"
 world_fault restore

@@ -36,6 +36,9 @@ for act in "Normal operation" "Stress:" "The web server goes offline" "The DNS s
     prev=$line
 done
 grep -q "demo: no verdict" "$OUT" && fail "$(grep "demo: no verdict" "$OUT")"
+# The blackout as BGP saw it, from the world's route collector.
+grep -q "^  203.0.113.0/24 withdrawn from 1 of 1 collector peers at " "$OUT" ||
+    fail "the demo did not show the country's prefix withdrawn: $(grep -A3 "withdraws its BGP route" "$OUT")"
 # The group's stages as the demo showed them: each reached, first in the order of the
 # timeline (a stage may come and go while the fault stands; its first showing counts).
 shown=$(sed -n 's/.*group XX is now: \([a-z_]*\).*/\1/p' "$OUT")
