@@ -65,7 +65,9 @@ has "$(collector_route)" "BGP.as_path: $WORLD_TRANSIT_ASN $WORLD_COUNTRY_ASN\$" 
 has "$(ping_web)" ' 0% packet loss' || fail "vantage 1 does not reach the web server: $(ping_web)"
 records=$(mrt_records) || fail "the collector's MRT file does not read: $records"
 has "$records" '>6$' || fail "no session Established in the MRT file: $records"
-[ "$(count 'update announce')" = 1 ] || fail "not one announcement in the MRT file: $records"
+# (At least one: the transit may repeat an announcement as its sessions come up.)
+announced=$(count 'update announce')
+[ "$announced" -ge 1 ] || fail "no announcement in the MRT file: $records"
 size=$(stat -c %s "$WORLD_BGP_MRT")
 log "up: the transit routes the country by BGP; the collector's file has $(echo "$records" | wc -l) records ($size bytes)"
 
@@ -81,7 +83,7 @@ log "withdraw: the transit has no route and answers net unreachable; the collect
 
 world_fault restore || fail "restore failed"
 has "$(transit_route)" 'proto bird' || fail "the route is not back at the transit: $(transit_route)"
-wait_until 10 "the announcement again in the MRT file" '[ "$(count "update announce")" = 2 ]'
+wait_until 10 "the announcement again in the MRT file" '[ "$(count "update announce")" -gt $announced ]'
 has "$(ping_web)" ' 0% packet loss' || fail "the web server is not reachable after restore: $(ping_web)"
 
 # Blackhole: the route stays announced and installed, nothing answers, nothing on the wire.

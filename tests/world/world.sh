@@ -194,6 +194,9 @@ _world_bgp_up() {
     local d=$WORLD_DIR/bgp x
     mkdir -p "$d" "$WORLD_BGP_SOCKETS"
     WORLD_BGP_MRT=$d/collector.mrt
+    # BIRD appends to its MRT file: one left by an earlier world in the same DIR would be
+    # read as this one's history.
+    rm -f "$WORLD_BGP_MRT"
     local timers="connect delay time 1; connect retry time 2; error wait time 1, 5;"
     cat >"$d/t.conf" <<EOF
 log "$d/t.log" all;
