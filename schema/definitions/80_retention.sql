@@ -96,6 +96,7 @@ DECLARE
     h timestamptz;
     budget bigint;
     got bigint;
+    n bigint;
     a record;
     sc text;
     part record;
@@ -178,6 +179,13 @@ BEGIN
                        WHERE z.started_at < h AND z.ended_at < h LIMIT p_chunk);
         GET DIAGNOSTICS got = ROW_COUNT;
         PERFORM set_config('parallax.notify_off', '', true);
+        -- The one-off probe requests made for outages (46_probe_requests.sql) go with them;
+        -- their results go with the results.
+        DELETE FROM parallax.probe_requests y
+        WHERE y.id IN (SELECT z.id FROM parallax.probe_requests z
+                       WHERE z.created_at < h LIMIT greatest(p_chunk - got, 0));
+        GET DIAGNOSTICS n = ROW_COUNT;
+        got := got + n;
         PERFORM parallax.retention_note('outages', h, got);
     END IF;
     RETURN QUERY SELECT 'outages', got, got >= p_chunk, NULL::text;
