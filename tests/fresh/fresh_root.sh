@@ -294,7 +294,7 @@ if [ "$(cat "$WORK/demo.rc")" != 0 ]; then
     FAILED+=("bash scripts/demo.sh exited $(cat "$WORK/demo.rc")")
 else
     prev=0
-    for act in "Normal operation" "Stress:" "goes offline" "stops answering" "route is withdrawn" \
+    for act in "Normal operation" "Stress:" "goes offline" "stops answering" "withdraws its BGP route" \
         "Recovery:" "loses its uplink" "Summary: parallax.outages" "Check: the whole history"; do
         at=$(grep -n -m1 -F "$act" "$D" | cut -d: -f1 || true)
         if [ -z "$at" ] || [ "$at" -le "$prev" ]; then FAILED+=("the demo did not reach '$act' in order"); break; fi
