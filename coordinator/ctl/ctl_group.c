@@ -153,6 +153,22 @@ static const char show_json_sql[] =
     "  AND a.bin_start > coalesce($2::timestamptz, now()) - interval '1 day' "
     "  AND a.bin_start <= coalesce($2::timestamptz, now())))::text";
 
+/* Writes the one JSON document sql returns, on a line. Returns 0, or -1 with err set. */
+static int print_json(ctl_db_t *db, const char *sql, int nparams, const char *const *params,
+                      FILE *out, err_t *err)
+{
+    char *doc = ctl_db_query_text(db, sql, nparams, params, err);
+    if (!doc)
+        return -1;
+    int w = fprintf(out, "%s\n", doc);
+    free(doc);
+    if (w < 0) {
+        err_set(err, "cannot write: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int group_show(ctl_db_t *db, const char *group, const char *at, int json, FILE *out,
                       err_t *err)
 {
@@ -181,18 +197,8 @@ static int group_show(ctl_db_t *db, const char *group, const char *at, int json,
         err_set(err, "no group named '%s' (a group exists while a target names it)", group);
         return -1;
     }
-    if (json) {
-        char *doc = ctl_db_query_text(db, show_json_sql, 2, p2, err);
-        if (!doc)
-            return -1;
-        int w = fprintf(out, "%s\n", doc);
-        free(doc);
-        if (w < 0) {
-            err_set(err, "cannot write: %s", strerror(errno));
-            return -1;
-        }
-        return 0;
-    }
+    if (json)
+        return print_json(db, show_json_sql, 2, p2, out, err);
     ctl_rows_t *rows = ctl_db_query(db, show_sql, 2, p2, err);
     if (!rows)
         return -1;
@@ -237,18 +243,8 @@ static const char list_json_sql[] =
 
 static int group_list(ctl_db_t *db, int json, FILE *out, err_t *err)
 {
-    if (json) {
-        char *doc = ctl_db_query_text(db, list_json_sql, 0, NULL, err);
-        if (!doc)
-            return -1;
-        int w = fprintf(out, "%s\n", doc);
-        free(doc);
-        if (w < 0) {
-            err_set(err, "cannot write: %s", strerror(errno));
-            return -1;
-        }
-        return 0;
-    }
+    if (json)
+        return print_json(db, list_json_sql, 0, NULL, out, err);
     ctl_rows_t *rows = ctl_db_query(db, list_sql, 0, NULL, err);
     if (!rows)
         return -1;
