@@ -384,7 +384,7 @@ static void send_requests(coord_t *c)
     }
     err_t err = {{0}};
     if (n_sent > 0 && c->db_ready && store_requests_sent(c->store, sent, n_sent, &err) < 0)
-        log_warn("%zu one-off traces sent but not recorded as sent: %s", n_sent, err.msg);
+        log_warn("%zu one-off probe requests sent but not recorded as sent: %s", n_sent, err.msg);
 }
 
 /* door: what was refused of the batch at the door (for a stored batch), or NULL. */

@@ -290,9 +290,11 @@ static void merger_requests(merger_t *m, long bins)
     m->requests_dropped = 0;
     pthread_mutex_unlock(&m->requests_lock);
     if (n > 0)
-        log_info("merge: %zu one-off traces due (a target turned bad or a group's stage rose)", n);
+        log_info("merge: %zu one-off probe requests due (traces: a target turned bad or a "
+                 "group's stage rose; an operator's requests: discover --via)",
+                 n);
     if (dropped > 0)
-        log_warn("merge: %llu one-off traces dropped: %d wait for the loop already; they "
+        log_warn("merge: %llu one-off probe requests dropped: %d wait for the loop already; they "
                  "expire unsent",
                  (unsigned long long)dropped, MERGER_MAX_REQUESTS);
 }

@@ -68,8 +68,11 @@ int store_requests_sent(store_t *s, const int64_t *ids, size_t n, err_t *err)
         len += (size_t)snprintf(list + len, cap - len, "%s%" PRId64, i ? "," : "", ids[i]);
     snprintf(list + len, cap - len, "}");
     const char *p[] = {list};
-    int rc = store_run(s, "recording the traces sent",
-                       "SELECT parallax.probe_requests_sent($1::bigint[], now())", 1, p, err);
+    /* A SELECT: its result is rows, not a command's (store_run() would call it a failure). */
+    PGresult *res =
+        store_exec(s, "recording the requests sent", PGRES_TUPLES_OK,
+                   "SELECT parallax.probe_requests_sent($1::bigint[], now())", 1, p, err);
     free(list);
-    return rc;
+    PQclear(res);
+    return res ? 0 : -1;
 }
