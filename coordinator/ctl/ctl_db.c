@@ -2,7 +2,9 @@
  * leak or a double clear has one place to look. */
 #include "ctl_db.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +187,40 @@ const char *ctl_db_sqlstate(const ctl_db_t *db)
 const char *ctl_db_constraint(const ctl_db_t *db)
 {
     return db->constraint;
+}
+
+/* Takes every notification libpq has read; 1 if there was one. */
+static int take_notifies(ctl_db_t *db)
+{
+    int got = 0;
+    PGnotify *n;
+    while ((n = PQnotifies(db->conn)) != NULL) {
+        got = 1;
+        PQfreemem(n);
+    }
+    return got;
+}
+
+int ctl_db_wait(ctl_db_t *db, int timeout_ms, err_t *err)
+{
+    if (take_notifies(db))
+        return 1;
+    struct pollfd p = {.fd = PQsocket(db->conn), .events = POLLIN};
+    if (p.fd < 0) {
+        err_set(err, "the database connection is closed");
+        return -1;
+    }
+    int rc = poll(&p, 1, timeout_ms);
+    if (rc < 0 && errno != EINTR) {
+        err_set(err, "waiting for the database: %s", strerror(errno));
+        return -1;
+    }
+    if (rc > 0 && !PQconsumeInput(db->conn)) {
+        size_t len = strcspn(PQerrorMessage(db->conn), "\n");
+        err_set(err, "%.*s", (int)len, PQerrorMessage(db->conn));
+        return -1;
+    }
+    return take_notifies(db);
 }
 
 void ctl_rows_destroy(ctl_rows_t **rows)

@@ -56,6 +56,11 @@ const char *ctl_db_constraint(const ctl_db_t *db);
 char *ctl_db_query_text(ctl_db_t *db, const char *sql, int nparams, const char *const *params,
                         err_t *err);
 
+/* Waits up to timeout_ms for a notification on a channel this session LISTENs to (run
+ * "LISTEN channel" with ctl_db_exec first) and consumes every one that arrived. Returns 1 if
+ * one came, 0 if the time passed without one, -1 if the connection failed (err set). */
+int ctl_db_wait(ctl_db_t *db, int timeout_ms, err_t *err);
+
 /* Frees *rows and sets it to NULL. Accepts NULL and *rows == NULL. */
 void ctl_rows_destroy(ctl_rows_t **rows);
 

@@ -3,7 +3,9 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +14,8 @@
 
 #include "ctl_args.h"
 #include "ctl_db.h"
+#include "ctl_request.h"
+#include "probespec.h"
 
 /* Bounds of the lookups: each query waits LOOKUP_TIMEOUT_S seconds per try, LOOKUP_TRIES
  * tries; no query starts after LOOKUPS_DEADLINE_S seconds; NAMES_MAX NS and MX names each. */
@@ -456,13 +460,7 @@ int ctl_discover_parse(int argc, char **argv, ctl_discover_opts_t *out, err_t *e
     const char *server = ctl_args_value(args, "server", 0);
     const char *group = ctl_args_value(args, "group", 0);
     int rc = -1;
-    if (ctl_args_value(args, "via", 0)) {
-        /* Lookups from an agent need a one-off request the agent runs; until the wire has
-         * one that carries lookups, saying so beats pretending. */
-        err_set(err, "--via AGENT is not available yet: lookups are made from this host "
-                     "(run discover without --via)");
-        goto done;
-    }
+    const char *via = ctl_args_value(args, "via", 0);
     if (!zone) {
         err_set(err, "missing --zone ZONE");
         goto done;
@@ -471,6 +469,22 @@ int ctl_discover_parse(int argc, char **argv, ctl_discover_opts_t *out, err_t *e
         goto done;
     if (server && parse_server(server, out, err) < 0)
         goto done;
+    if (via) {
+        if (ctl_parse_name("--via", via, err) < 0)
+            goto done;
+        /* The agent's dns probe asks the address it is given, port 53, with no recursion
+         * desired: it has no resolver of its own to fall back on. */
+        if (!server) {
+            err_set(err, "--via AGENT needs --server ADDR: the zone's name server the agent asks "
+                         "(its queries ask for no recursion)");
+            goto done;
+        }
+        if (out->port != 53) {
+            err_set(err, "--via AGENT asks port 53 only (--server %s)", server);
+            goto done;
+        }
+        snprintf(out->via, sizeof out->via, "%s", via);
+    }
     if (group) {
         if (ctl_parse_line("--group", group, CTL_PARSE_GROUP_MAX, err) < 0)
             goto done;
@@ -566,36 +580,44 @@ done:
     return list;
 }
 
-/* Looks up name's A and AAAA records and adds them with role. */
-static void add_addresses(lookups_t *lk, ctl_discover_set_t *set, const char *name, unsigned role)
+/* One question of a discovery and what answered it: the names (NS, MX) or the addresses
+ * (A, AAAA) in the answer's records of the type asked. */
+typedef struct question {
+    char name[CTL_DISCOVER_DNAME_MAX];
+    const char *type; /* "NS", "MX", "A" or "AAAA" */
+    unsigned role;    /* for A and AAAA: the role its addresses are proposed with */
+    size_t n;
+    char answers[NAMES_MAX][CTL_DISCOVER_DNAME_MAX];
+} question_t;
+
+/* Asks each question from this host; a failure is said on stderr and counted in lk. */
+static void ask_here(lookups_t *lk, question_t *qs, size_t n)
 {
-    static const ldns_rr_type types[] = {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA};
-    for (size_t t = 0; t < 2; t++) {
-        ldns_rr_list *list = lookup(lk, name, types[t]);
-        for (size_t i = 0; list && i < ldns_rr_list_rr_count(list); i++) {
-            char *text = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(list, i), 0));
-            err_t why = {{0}};
-            if (text && ctl_discover_add(set, name, text, role, &why) < 0)
-                fprintf(stderr, CTL_PROG ": discover: %s: %s\n", name, why.msg);
+    for (size_t q = 0; q < n; q++) {
+        ldns_rr_type type = ldns_get_rr_type_by_name(qs[q].type);
+        /* The name in an MX record is its second field, after the preference. */
+        size_t field = type == LDNS_RR_TYPE_MX ? 1 : 0;
+        int names = type == LDNS_RR_TYPE_NS || type == LDNS_RR_TYPE_MX;
+        ldns_rr_list *list = lookup(lk, qs[q].name, type);
+        for (size_t i = 0; list && i < ldns_rr_list_rr_count(list) && qs[q].n < NAMES_MAX; i++) {
+            const ldns_rdf *rdf = ldns_rr_rdf(ldns_rr_list_rr(list, i), field);
+            char *out = qs[q].answers[qs[q].n];
+            if (!rdf)
+                continue;
+            if (names) {
+                if (dname_text(rdf, out) == 0 && strcmp(out, ".") != 0)
+                    qs[q].n++;
+                continue;
+            }
+            char *text = ldns_rdf2str(rdf);
+            if (text && strlen(text) < CTL_DISCOVER_DNAME_MAX) {
+                memcpy(out, text, strlen(text) + 1);
+                qs[q].n++;
+            }
             LDNS_FREE(text);
         }
         ldns_rr_list_deep_free(list);
     }
-}
-
-/* The names the zone's records of type (NS or MX) point at: rdf index field of each. */
-static size_t record_names(lookups_t *lk, const char *zone, ldns_rr_type type, size_t field,
-                           char names[NAMES_MAX][CTL_DISCOVER_DNAME_MAX])
-{
-    size_t n = 0;
-    ldns_rr_list *list = lookup(lk, zone, type);
-    for (size_t i = 0; list && i < ldns_rr_list_rr_count(list) && n < NAMES_MAX; i++) {
-        const ldns_rdf *rdf = ldns_rr_rdf(ldns_rr_list_rr(list, i), field);
-        if (rdf && dname_text(rdf, names[n]) == 0 && strcmp(names[n], ".") != 0)
-            n++;
-    }
-    ldns_rr_list_deep_free(list);
-    return n;
 }
 
 static ldns_resolver *resolver_new(const ctl_discover_opts_t *o, err_t *err)
@@ -631,31 +653,196 @@ static ldns_resolver *resolver_new(const ctl_discover_opts_t *o, err_t *err)
     return res;
 }
 
-/* Fills set from DNS. Returns 0, or -1 (err set) when nothing answered at all. */
-static int discover_dns(const ctl_discover_opts_t *o, ctl_discover_set_t *set, err_t *err)
+/* ---- the lookups from an agent (--via) ---- */
+
+/* Each one-off dns run's timeout, and how long a round of them is waited for. */
+#define VIA_RUN_TIMEOUT_MS 5000
+#define VIA_WAIT_S 30
+
+/* The records of the answers to reqs (stored results' detail.dns.records): per row the
+ * request id, the result's status, DNS rcode, message, and one record's type, host and
+ * address (NULL for a result without records). */
+static const char via_answers_sql[] =
+    "SELECT r.request_id::text, r.status::text, coalesce(r.app_code, 0)::text, "
+    "coalesce(r.message, ''), rec->>'type', lower(rec->>'host'), rec->>'address' "
+    "FROM parallax.probe_request_results r "
+    "LEFT JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(r.detail->'dns'->'records') "
+    "= 'array' THEN r.detail->'dns'->'records' ELSE '[]'::jsonb END) "
+    "WITH ORDINALITY AS x(rec, k) ON true "
+    "WHERE r.request_id = ANY ($1::bigint[]) ORDER BY r.request_id, x.k";
+
+/* Fills question q from the rows of its request (id): the records of the type asked. Returns
+ * 1 if the agent's answer was NOERROR, 0 if not (said on stderr). */
+static int via_fill(const ctl_discover_opts_t *o, question_t *q, const char *id,
+                    const ctl_rows_t *rows)
 {
-    lookups_t lk = {.res = resolver_new(o, err), .deadline = time(NULL) + LOOKUPS_DEADLINE_S};
-    if (!lk.res)
-        return -1;
-    char names[NAMES_MAX][CTL_DISCOVER_DNAME_MAX];
-    size_t n = record_names(&lk, o->zone, LDNS_RR_TYPE_NS, 0, names);
-    for (size_t i = 0; i < n; i++)
-        add_addresses(&lk, set, names[i], CTL_DISCOVER_DNS);
-    n = record_names(&lk, o->zone, LDNS_RR_TYPE_MX, 1, names);
-    for (size_t i = 0; i < n; i++)
-        add_addresses(&lk, set, names[i], CTL_DISCOVER_MAIL);
-    char www[CTL_DISCOVER_DNAME_MAX + 4];
-    snprintf(www, sizeof www, "www.%s", o->zone);
-    if (strlen(www) < CTL_DISCOVER_DNAME_MAX)
-        add_addresses(&lk, set, www, CTL_DISCOVER_WEB);
-    add_addresses(&lk, set, o->zone, CTL_DISCOVER_WEB);
-    ldns_resolver_deep_free(lk.res);
-    if (set->n == 0) {
-        err_set(err, "no addresses found for %s (%zu lookups answered, %zu failed)", o->zone,
-                lk.answered, lk.failed);
-        return -1;
+    int found = 0;
+    for (size_t r = 0; r < ctl_rows_count(rows); r++) {
+        if (strcmp(ctl_rows_get(rows, r, 0), id) != 0)
+            continue;
+        if (!found++ && (strcmp(ctl_rows_get(rows, r, 1), "ok") != 0 ||
+                         strcmp(ctl_rows_get(rows, r, 2), "0") != 0)) {
+            fprintf(stderr, CTL_PROG ": discover: %s %s: %s (from agent %s)\n", q->name, q->type,
+                    ctl_rows_get(rows, r, 3), o->via);
+            return 0;
+        }
+        const char *type = ctl_rows_get(rows, r, 4);
+        const char *text =
+            ctl_rows_get(rows, r, strcmp(q->type, "NS") == 0 || strcmp(q->type, "MX") == 0 ? 5 : 6);
+        if (!type || strcmp(type, q->type) != 0 || !text || q->n == NAMES_MAX)
+            continue;
+        size_t len = strlen(text);
+        if (len > 1 && text[len - 1] == '.')
+            len--; /* names are kept without the final dot, as dname_text() does */
+        if (len == 0 || len >= CTL_DISCOVER_DNAME_MAX || (len == 1 && text[0] == '.'))
+            continue;
+        memcpy(q->answers[q->n], text, len);
+        q->answers[q->n++][len] = '\0';
     }
-    return 0;
+    return 1;
+}
+
+/* Asks each question through agent o->via: one-off dns runs against o->server, waited for
+ * together. A question not answered is said on stderr. Returns 0, or -1 (err set) when the
+ * requests could not be made or read at all. */
+static int ask_via(ctl_db_t *db, const ctl_discover_opts_t *o, question_t *qs, size_t n,
+                   size_t *answered, size_t *failed, err_t *err)
+{
+    if (n == 0)
+        return 0;
+    ctl_request_t *reqs = calloc(n, sizeof *reqs);
+    char(*specs)[PROBESPEC_MAX] = calloc(n, sizeof *specs);
+    char *ids = NULL;
+    ctl_rows_t *rows = NULL;
+    int rc = -1;
+    if (!reqs || !specs) {
+        err_set(err, "out of memory");
+        goto done;
+    }
+    for (size_t q = 0; q < n; q++) {
+        snprintf(specs[q], sizeof specs[q], "dns:%s:%s", qs[q].name, qs[q].type);
+        reqs[q].spec = specs[q];
+    }
+    if (ctl_request_ask(db, o->via, o->server, VIA_RUN_TIMEOUT_MS, "discover", reqs, n, err) < 0 ||
+        ctl_request_wait(db, reqs, n, VIA_WAIT_S, err) < 0)
+        goto done;
+    ids = ctl_request_ids(reqs, n);
+    if (!ids) {
+        err_set(err, "out of memory");
+        goto done;
+    }
+    const char *params[] = {ids};
+    rows = ctl_db_query(db, via_answers_sql, 1, params, err);
+    if (!rows)
+        goto done;
+    for (size_t q = 0; q < n; q++) {
+        char id[24];
+        snprintf(id, sizeof id, "%" PRId64, reqs[q].id);
+        if (reqs[q].state != CTL_REQUEST_ANSWERED) {
+            fprintf(stderr, CTL_PROG ": discover: %s %s: %s (agent %s)\n", qs[q].name, qs[q].type,
+                    ctl_request_state_why(reqs[q].state), o->via);
+            (*failed)++;
+        } else if (via_fill(o, &qs[q], id, rows)) {
+            (*answered)++;
+        } else {
+            (*failed)++;
+        }
+    }
+    rc = 0;
+done:
+    free(ids);
+    ctl_rows_destroy(&rows);
+    free(specs);
+    free(reqs);
+    return rc;
+}
+
+/* ---- the discovery ---- */
+
+/* Who asks the questions: this host (lk) or an agent (db, o->via). */
+typedef struct asker {
+    const ctl_discover_opts_t *o;
+    lookups_t lk;
+    ctl_db_t *db;
+} asker_t;
+
+static int ask(asker_t *a, question_t *qs, size_t n, err_t *err)
+{
+    if (!a->o->via[0]) {
+        ask_here(&a->lk, qs, n);
+        return 0;
+    }
+    return ask_via(a->db, a->o, qs, n, &a->lk.answered, &a->lk.failed, err);
+}
+
+static void question_set(question_t *q, const char *name, const char *type, unsigned role)
+{
+    snprintf(q->name, sizeof q->name, "%s", name);
+    q->type = type;
+    q->role = role;
+    q->n = 0;
+}
+
+/* Adds the addresses of the answered A and AAAA questions qs[0..n) to set. */
+static void add_answers(ctl_discover_set_t *set, const question_t *qs, size_t n)
+{
+    for (size_t q = 0; q < n; q++)
+        for (size_t i = 0; qs[q].role && i < qs[q].n; i++) {
+            err_t why = {{0}};
+            if (ctl_discover_add(set, qs[q].name, qs[q].answers[i], qs[q].role, &why) < 0)
+                fprintf(stderr, CTL_PROG ": discover: %s: %s\n", qs[q].name, why.msg);
+        }
+}
+
+/* Fills set from DNS, asked by a (from this host or an agent) in two rounds: the zone's NS
+ * and MX names with the web names' addresses, then the addresses of those names. The order
+ * in which hosts are added is that of the roles: name servers, mail exchangers, web. Returns
+ * 0, or -1 (err set) when nothing answered at all. */
+static int discover_dns(asker_t *a, ctl_discover_set_t *set, err_t *err)
+{
+    const char *zone = a->o->zone;
+    /* Round one: NS, MX, then A and AAAA of www.ZONE and ZONE. */
+    question_t *one = calloc(6, sizeof *one);
+    /* Round two: A and AAAA of each NS name, then of each MX name. */
+    question_t *two = calloc(4 * NAMES_MAX, sizeof *two);
+    int rc = -1;
+    if (!one || !two) {
+        err_set(err, "out of memory");
+        goto done;
+    }
+    char www[CTL_DISCOVER_DNAME_MAX + 4];
+    snprintf(www, sizeof www, "www.%s", zone);
+    size_t n1 = 0, n2 = 0;
+    question_set(&one[n1++], zone, "NS", 0);
+    question_set(&one[n1++], zone, "MX", 0);
+    if (strlen(www) < CTL_DISCOVER_DNAME_MAX) {
+        question_set(&one[n1++], www, "A", CTL_DISCOVER_WEB);
+        question_set(&one[n1++], www, "AAAA", CTL_DISCOVER_WEB);
+    }
+    question_set(&one[n1++], zone, "A", CTL_DISCOVER_WEB);
+    question_set(&one[n1++], zone, "AAAA", CTL_DISCOVER_WEB);
+    if (ask(a, one, n1, err) < 0)
+        goto done;
+    for (size_t q = 0; q < 2; q++)
+        for (size_t i = 0; i < one[q].n; i++) {
+            unsigned role = q == 0 ? CTL_DISCOVER_DNS : CTL_DISCOVER_MAIL;
+            question_set(&two[n2++], one[q].answers[i], "A", role);
+            question_set(&two[n2++], one[q].answers[i], "AAAA", role);
+        }
+    if (ask(a, two, n2, err) < 0)
+        goto done;
+    add_answers(set, two, n2);
+    add_answers(set, one, n1);
+    if (set->n == 0) {
+        err_set(err, "no addresses found for %s (%zu lookups answered, %zu failed)", zone,
+                a->lk.answered, a->lk.failed);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(one);
+    free(two);
+    return rc;
 }
 
 /* ---- the database: the zone's networks and the stored traces ---- */
@@ -843,7 +1030,7 @@ static int note_known(ctl_db_t *db, const ctl_discover_opts_t *o, const ctl_disc
 
 static const char usage_discover[] =
     "usage: " CTL_PROG " [--db CONNINFO] discover --zone ZONE [--server ADDR[:PORT]]\n"
-    "                   [--group NAME]\n"
+    "                   [--group NAME] [--via AGENT]\n"
     "\n"
     "Finds a zone's servers in DNS and prints them as CSV for 'target import': the\n"
     "name servers (role dns), mail exchangers (mail), www.ZONE and ZONE's own addresses\n"
@@ -857,7 +1044,10 @@ static const char usage_discover[] =
     "  --group NAME          the targets' group (default: ZONE's first label in upper\n"
     "                        case); its prefixes (group set) are the zone's networks, else\n"
     "                        the servers' /24 (IPv4) and /48 (IPv6)\n"
-    "  --via AGENT           not available yet: lookups are made from this host\n"
+    "  --via AGENT           make the lookups from this agent's vantage instead: it asks\n"
+    "                        --server (the zone's name server, port 53, no recursion) in\n"
+    "                        one-off dns runs the coordinator sends it; the agent must be\n"
+    "                        connected\n"
     "\n"
     "A failed lookup is said on stderr and the rest goes on; no address found at all is\n"
     "an error (exit 1). Addresses that are targets already under other names are\n"
@@ -874,7 +1064,17 @@ static int cmd_discover(ctl_session_t *s, int argc, char **argv, err_t *err)
         return CTL_EXIT_FAIL;
     }
     int rc = CTL_EXIT_FAIL;
-    if (discover_dns(&opts, set, err) < 0)
+    asker_t asker = {.o = &opts, .lk.deadline = time(NULL) + LOOKUPS_DEADLINE_S};
+    if (opts.via[0]) {
+        asker.db = ctl_session_db(s, err);
+        if (!asker.db)
+            goto done;
+    } else {
+        asker.lk.res = resolver_new(&opts, err);
+        if (!asker.lk.res)
+            goto done;
+    }
+    if (discover_dns(&asker, set, err) < 0)
         goto done;
     err_t why = {{0}};
     ctl_db_t *db = ctl_session_db(s, &why);
@@ -887,6 +1087,8 @@ static int cmd_discover(ctl_session_t *s, int argc, char **argv, err_t *err)
         goto done;
     rc = CTL_EXIT_OK;
 done:
+    if (asker.lk.res)
+        ldns_resolver_deep_free(asker.lk.res);
     free(set);
     return rc;
 }

@@ -98,10 +98,12 @@ typedef struct ctl_discover_opts {
     char group[CTL_PARSE_GROUP_MAX + 1];
     char server[CTL_PARSE_ADDR_MAX]; /* "" for the system's resolver */
     unsigned port;                   /* --server's port, 53 by default */
+    char via[64];                    /* --via: the agent that makes the lookups; "" for this host */
 } ctl_discover_opts_t;
 
 /* Parses the words after "discover". Returns 0 or -1 (err set, a usage error). The group is
- * --group, else the zone's first label in upper case (xx.test: XX). */
+ * --group, else the zone's first label in upper case (xx.test: XX). --via needs --server on
+ * port 53: an agent asks the address it is given, without recursion. */
 int ctl_discover_parse(int argc, char **argv, ctl_discover_opts_t *out, err_t *err);
 
 /* The module's parallaxctl commands, for main.c's dispatch. */

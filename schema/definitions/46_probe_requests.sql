@@ -88,11 +88,27 @@ BEGIN
       AND r.agent_id = q.agent_id AND r.probe_id = q.probe_id
       AND r.ts > q.created_at - interval '1 hour' AND r.ts < q.created_at + interval '1 hour'
       AND r.detail->>'request' = q.id::text;
+    -- A parallaxctl waiting for its answers (an operator's request: discover --via) is woken.
+    IF FOUND THEN
+        PERFORM pg_notify('parallax_requests', '');
+    END IF;
     UPDATE parallax.probe_requests q SET outage_id = o.id
     FROM parallax.outage_events o
     WHERE q.outage_id IS NULL AND q.created_at > p_now - interval '1 hour'
       AND o.scope = 'target' AND o.subject_id = q.target_id
       AND o.started_at <= q.created_at AND (o.ended_at IS NULL OR o.ended_at > q.created_at);
+
+    -- An operator's requests (probe_request_ask) waiting to be sent, within their time.
+    RETURN QUERY
+    WITH handed AS (
+        UPDATE parallax.probe_requests q SET queued_at = p_now
+        WHERE q.queued_at IS NULL AND q.sent_at IS NULL AND q.created_at > p_now - lim.unsent_for
+        RETURNING q.id, q.agent_id, q.probe_id)
+    SELECT h.id, h.agent_id, h.probe_id, host(p.address), host(p.address), p.spec, p.timeout_ms,
+           false
+    FROM handed h
+    JOIN parallax.request_probes p ON p.id = h.probe_id AND p.target_id IS NULL
+    ORDER BY h.id;
 
     -- Made once per session (the merge's connection calls this four times a second).
     IF to_regclass('pg_temp.probe_requests_now') IS NULL THEN
@@ -115,6 +131,7 @@ BEGIN
     JOIN LATERAL (
         SELECT lim.per_agent_minute - count(*) AS room FROM parallax.probe_requests q
         WHERE q.agent_id = w.agent_id AND q.created_at > p_now - interval '1 minute'
+          AND q.target_id IS NOT NULL -- an operator's requests are the operator's to pace
           AND (q.sent_at IS NOT NULL OR q.created_at > p_now - lim.unsent_for)) b ON true
     WHERE w.k <= b.room;
     IF NOT EXISTS (SELECT 1 FROM pg_temp.probe_requests_now) THEN
@@ -125,8 +142,8 @@ BEGIN
     WHERE NOT EXISTS (SELECT 1 FROM parallax.request_probes p WHERE p.target_id = n.target_id AND p.spec = 'trace');
     RETURN QUERY
     WITH made AS (
-        INSERT INTO parallax.probe_requests (agent_id, target_id, probe_id, outage_id, reason, created_at)
-        SELECT n.agent_id, n.target_id, p.id, n.outage_id, n.reason, p_now
+        INSERT INTO parallax.probe_requests (agent_id, target_id, probe_id, outage_id, reason, created_at, queued_at)
+        SELECT n.agent_id, n.target_id, p.id, n.outage_id, n.reason, p_now, p_now
         FROM pg_temp.probe_requests_now n
         JOIN parallax.request_probes p ON p.target_id = n.target_id AND p.spec = 'trace'
         RETURNING *)
@@ -151,13 +168,48 @@ $$;
 CREATE OR REPLACE VIEW parallax.probe_request_results AS
 SELECT q.id AS request_id, q.outage_id, q.agent_id, a.name AS agent, q.target_id, t.name AS target,
        split_part(p.spec, ':', 1) AS kind, r.ts, r.status, r.detail, q.reason, q.created_at,
-       q.sent_at, r.received_at
+       q.sent_at, r.received_at, coalesce(t.address, p.address) AS address, p.spec, r.app_code,
+       r.message
 FROM parallax.probe_requests q
 JOIN parallax.agents a ON a.id = q.agent_id
-JOIN parallax.targets t ON t.id = q.target_id
+LEFT JOIN parallax.targets t ON t.id = q.target_id
 LEFT JOIN parallax.request_probes p ON p.id = q.probe_id
 JOIN parallax.results r ON r.agent_id = q.agent_id AND r.probe_id = q.probe_id
      AND r.ts > q.created_at - interval '1 hour' AND r.ts < q.created_at + interval '1 hour'
      AND r.detail->>'request' = q.id::text;
 COMMENT ON VIEW parallax.probe_request_results IS
-    'Results of one-off probe requests (traces when things break): which request, outage, agent and target, and the result (detail.trace: the hops).';
+    'Results of one-off probe requests: which request, outage, agent and target (NULL for an operator''s request: address), and the result (detail.trace: the hops; detail.dns.records: what a DNS server answered).';
+
+-- An operator asks agent p_agent (by name) for one run of p_spec against p_address, which
+-- need not be a target (parallaxctl discover --via: the zone's lookups, made from the agent's
+-- vantage). The merge thread hands it to the coordinator within a quarter of a second; it is
+-- sent if the agent has a session then, and expires unsent otherwise (probe_request_limits()'s
+-- unsent_for). The agent applies its own deny-list: an operator's request never carries
+-- allow_internal. Returns the request's id; its answer is in probe_request_results.
+CREATE OR REPLACE FUNCTION parallax.probe_request_ask(p_agent text, p_address inet, p_spec text,
+                                                      p_timeout_ms integer, p_reason text)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    a record;
+    pid bigint;
+    rid bigint;
+BEGIN
+    SELECT id, enabled INTO a FROM parallax.agents WHERE name = p_agent;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no agent named "%"', p_agent USING ERRCODE = 'no_data_found',
+              HINT = 'parallaxctl agent list shows the agents.';
+    END IF;
+    IF NOT a.enabled THEN
+        RAISE EXCEPTION 'agent "%" is disabled', p_agent USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    INSERT INTO parallax.request_probes (address, spec, timeout_ms)
+    VALUES (p_address, p_spec, p_timeout_ms)
+    ON CONFLICT (address, spec) WHERE target_id IS NULL DO UPDATE SET timeout_ms = excluded.timeout_ms
+    RETURNING id INTO pid;
+    INSERT INTO parallax.probe_requests (agent_id, target_id, probe_id, reason)
+    VALUES (a.id, NULL, pid, p_reason)
+    RETURNING id INTO rid;
+    RETURN rid;
+END $$;
+COMMENT ON FUNCTION parallax.probe_request_ask(text, inet, text, integer, text) IS
+    'An operator''s one-off probe request to an agent (parallaxctl discover --via): returns its id; the answer appears in probe_request_results.';

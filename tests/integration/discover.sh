@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # discover: `parallaxctl discover --zone xx.test` in the world: the country's name server, mail
 # exchanger and web server from its real DNS server (nsd), asked through the system's resolver
-# and through --server, and the border router 203.0.113.1 from the traces the three vantages'
+# and through --server, and from an agent's vantage (--via), and the border router 203.0.113.1 from the traces the three vantages'
 # agents run to them; each with its role. Its CSV imports cleanly, a second import changes
 # nothing, a rerun prints the same file, and a zone nobody serves is an error.
 source "$(dirname "$0")/lib.sh"
@@ -58,6 +58,43 @@ done
 log "--server: the same file"
 discover "$WORK/d2.csv" --zone XX.TEST. --server "$WORLD_DNS:53" || fail "discover --server failed: $(cat "$WORK/d2.csv.err")"
 cmp -s "$WORK/d1.csv" "$WORK/d2.csv" || fail "--server printed another file: $(cat "$WORK/d2.csv")"
+
+log "--via: the lookups from the second vantage, in one-off dns runs its agent makes: the same file"
+via=vp2-de
+# The command of docs/routes.md, as it is written there (its server is the world's).
+block=$(/usr/bin/python3 "$PX_SOURCE_DIR/tests/tools/docs_blocks.py" get "$PX_SOURCE_DIR/docs/routes.md" discover-via) ||
+    fail "docs/routes.md has no block discover-via"
+[ "$WORLD_DNS" = 203.0.113.53 ] && grep -qF -- "--via $via --server $WORLD_DNS" <<<"$block" ||
+    fail "docs/routes.md's discover --via names another agent or server: $block"
+parallaxctl() { in_ns c "$CTL" --db "$ADMIN_DB" "$@"; }
+eval "$block" >"$WORK/d5.csv" 2>"$WORK/d5.csv.err" || fail "discover --via failed: $(cat "$WORK/d5.csv.err")"
+unset -f parallaxctl
+cmp -s "$WORK/d1.csv" "$WORK/d5.csv" || fail "--via printed another file: $(cat "$WORK/d5.csv") $(cat "$WORK/d5.csv.err")"
+! grep -v ': discover: note: ' "$WORK/d5.csv.err" || fail "discover --via said more than notes"
+# The agent's answers are stored results, and they say what dig says from its namespace.
+runs=$(pxw_sql "SELECT count(*) FROM parallax.probe_request_results
+                WHERE agent = '$via' AND reason = 'discover' AND kind = 'dns' AND status = 'ok'")
+[ "$runs" -ge 6 ] || fail "the agent's dns runs for discover: $runs stored, want at least 6"
+sql=$(/usr/bin/python3 "$PX_SOURCE_DIR/tests/tools/docs_blocks.py" get "$PX_SOURCE_DIR/docs/routes.md" discover-via-sql) ||
+    fail "docs/routes.md has no block discover-via-sql"
+out=$(pxw_sql "$sql") || fail "docs/routes.md's query failed"
+grep -qF '"host": "ns1.xx.test."' <<<"$out" || fail "docs/routes.md's query shows no NS record: $out"
+agent_ns=$(pxw_sql "SELECT string_agg(rec->>'host', ' ' ORDER BY rec->>'host')
+                    FROM parallax.probe_request_results r,
+                         jsonb_array_elements(r.detail->'dns'->'records') rec
+                    WHERE r.agent = '$via' AND r.spec = 'dns:xx.test:NS' AND rec->>'type' = 'NS'")
+dig_ns=$(in_ns v2 dig +norecurse +short @"$WORLD_DNS" xx.test NS | sort | tr '\n' ' ' | sed 's/ $//')
+[ -n "$dig_ns" ] && [ "$agent_ns" = "$dig_ns" ] || fail "the agent saw NS '$agent_ns', dig '$dig_ns'"
+agent_mx=$(pxw_sql "SELECT string_agg(rec->>'preference' || ' ' || (rec->>'host'), ' ')
+                    FROM parallax.probe_request_results r,
+                         jsonb_array_elements(r.detail->'dns'->'records') rec
+                    WHERE r.agent = '$via' AND r.spec = 'dns:xx.test:MX' AND rec->>'type' = 'MX'")
+dig_mx=$(in_ns v2 dig +norecurse +short @"$WORLD_DNS" xx.test MX | tr '\n' ' ' | sed 's/ $//')
+[ -n "$dig_mx" ] && [ "$agent_mx" = "$dig_mx" ] || fail "the agent saw MX '$agent_mx', dig '$dig_mx'"
+rc=0
+discover "$WORK/d6.csv" --zone xx.test --via nobody --server "$WORLD_DNS" || rc=$?
+[ "$rc" = 1 ] && grep -qF 'no agent named "nobody"' "$WORK/d6.csv.err" ||
+    fail "--via an unknown agent exited $rc: $(cat "$WORK/d6.csv.err")"
 
 log "its CSV imports; a second import changes nothing"
 targets() { pxw_sql "SELECT t.id, t.name, host(t.address), t.group_name, t.role, p.id, p.spec, p.interval_s, p.timeout_ms

@@ -342,7 +342,18 @@ static void test_parse(void **state)
     assert_string_equal(err.msg, "missing --zone ZONE");
     char *b4[] = {"--zone", "x.test", "--via", "v1"};
     assert_int_equal(ctl_discover_parse(4, b4, &o, &err), -1);
-    assert_non_null(strstr(err.msg, "--via AGENT is not available yet"));
+    assert_non_null(strstr(err.msg, "--via AGENT needs --server ADDR"));
+    char *b5[] = {"--zone", "x.test", "--via", "v1", "--server", "203.0.113.53:5353"};
+    assert_int_equal(ctl_discover_parse(6, b5, &o, &err), -1);
+    assert_non_null(strstr(err.msg, "port 53 only"));
+    char *b6[] = {"--zone", "x.test", "--via", "v 1", "--server", "203.0.113.53"};
+    assert_int_equal(ctl_discover_parse(6, b6, &o, &err), -1);
+    assert_non_null(strstr(err.msg, "--via"));
+    char *g1[] = {"--zone", "x.test", "--via", "vp-2", "--server", "203.0.113.53:53"};
+    assert_int_equal(ctl_discover_parse(6, g1, &o, &err), 0);
+    assert_string_equal(o.via, "vp-2");
+    assert_string_equal(o.server, "203.0.113.53");
+    assert_int_equal(o.port, 53);
 }
 
 int main(void)
