@@ -91,6 +91,10 @@ agent_mx=$(pxw_sql "SELECT string_agg(rec->>'preference' || ' ' || (rec->>'host'
                     WHERE r.agent = '$via' AND r.spec = 'dns:xx.test:MX' AND rec->>'type' = 'MX'")
 dig_mx=$(in_ns v2 dig +norecurse +short @"$WORLD_DNS" xx.test MX | tr '\n' ' ' | sed 's/ $//')
 [ -n "$dig_mx" ] && [ "$agent_mx" = "$dig_mx" ] || fail "the agent saw MX '$agent_mx', dig '$dig_mx'"
+# The agent counted them (its stats file, rewritten within a second of a change).
+taken() { sed -n 's/^requests=//p' "$WORK/px/state2/stats"; }
+pxw_wait 5 "vp2-de's stats count the requests" 'test "$(taken)" -ge 6' ||
+    fail "vp2-de's stats file counts $(taken) requests, want at least 6"
 rc=0
 discover "$WORK/d6.csv" --zone xx.test --via nobody --server "$WORLD_DNS" || rc=$?
 [ "$rc" = 1 ] && grep -qF 'no agent named "nobody"' "$WORK/d6.csv.err" ||

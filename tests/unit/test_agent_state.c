@@ -212,6 +212,9 @@ static void test_stats_file(void **state)
     s.sched.skipped_late = 1;
     s.sched.skipped_busy = 2;
     s.pid = 77;
+    s.sched.requests = 4;
+    s.sched.requests_refused = 1;
+    s.sched.requests_denied = 2;
     s.link.up = 1;
     s.link.ups = 2;
     s.link.losses = 1;
@@ -221,7 +224,8 @@ static void test_stats_file(void **state)
     assert_int_equal(n, strlen(line));
     assert_non_null(strstr(line, "produced=12 spooled=0 acked=9 dropped=1 "));
     assert_non_null(strstr(line, " stream=4242 schedule_version=3 runs=10 runs_skipped=3 "
-                                 "runs_skipped_late=1 runs_skipped_busy=2 link_up=1 link_ups=2 "
+                                 "runs_skipped_late=1 runs_skipped_busy=2 requests=4 "
+                                 "requests_refused=1 requests_denied=2 link_up=1 link_ups=2 "
                                  "link_losses=1 handshake_failures=5 pid=77 "));
     /* Truncation is safe and reports the length needed. */
     char small[16];
