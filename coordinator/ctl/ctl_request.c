@@ -10,6 +10,9 @@
 
 /* How often the states are read when no notice comes (a send is recorded silently). */
 #define REQUEST_POLL_MS 300
+/* A running coordinator takes waiting requests within a quarter of a second: if none is
+ * taken in this long, none is running, and waiting longer tells nothing more. */
+#define REQUEST_TAKE_MS 5000
 /* A request taken this long ago and still not sent never will be: the coordinator's loop
  * sends what it takes at once or drops it (its agent has no session). */
 #define REQUEST_UNSENT_AFTER "2 seconds"
@@ -92,14 +95,16 @@ int ctl_request_wait(ctl_db_t *db, ctl_request_t *reqs, size_t n, int wait_s, er
         err_set(err, "out of memory");
         return -1;
     }
-    int64_t deadline = now_ms() + (int64_t)wait_s * 1000;
+    int64_t start = now_ms(), deadline = start + (int64_t)wait_s * 1000;
     int rc = -1;
     for (;;) {
-        size_t open;
+        size_t open, waiting = 0;
         if (read_states(db, ids, reqs, n, &open, err) < 0)
             goto done;
+        for (size_t i = 0; i < n; i++)
+            waiting += reqs[i].state == CTL_REQUEST_WAITING;
         int64_t left = deadline - now_ms();
-        if (open == 0 || left <= 0)
+        if (open == 0 || left <= 0 || (waiting == n && now_ms() - start > REQUEST_TAKE_MS))
             break;
         if (ctl_db_wait(db, left < REQUEST_POLL_MS ? (int)left : REQUEST_POLL_MS, err) < 0)
             goto done;

@@ -95,6 +95,11 @@ dig_mx=$(in_ns v2 dig +norecurse +short @"$WORLD_DNS" xx.test MX | tr '\n' ' ' |
 taken() { sed -n 's/^requests=//p' "$WORK/px/state2/stats"; }
 pxw_wait 5 "vp2-de's stats count the requests" 'test "$(taken)" -ge 6' ||
     fail "vp2-de's stats file counts $(taken) requests, want at least 6"
+ctl 0 agent add idle-gb --country GB -o "$WORK/idle.conf"
+rc=0
+discover "$WORK/d7.csv" --zone xx.test --via idle-gb --server "$WORLD_DNS" || rc=$?
+[ "$rc" = 1 ] && grep -qF "xx.test NS: not sent: the agent has no session with the coordinator (agent idle-gb)" "$WORK/d7.csv.err" ||
+    fail "--via an agent that is not connected exited $rc: $(cat "$WORK/d7.csv.err")"
 rc=0
 discover "$WORK/d6.csv" --zone xx.test --via nobody --server "$WORLD_DNS" || rc=$?
 [ "$rc" = 1 ] && grep -qF 'no agent named "nobody"' "$WORK/d6.csv.err" ||
