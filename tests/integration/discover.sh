@@ -67,7 +67,9 @@ block=$(/usr/bin/python3 "$PX_SOURCE_DIR/tests/tools/docs_blocks.py" get "$PX_SO
 [ "$WORLD_DNS" = 203.0.113.53 ] && grep -qF -- "--via $via --server $WORLD_DNS" <<<"$block" ||
     fail "docs/routes.md's discover --via names another agent or server: $block"
 parallaxctl() { in_ns c "$CTL" --db "$ADMIN_DB" "$@"; }
+t0=$(date +%s.%N)
 eval "$block" >"$WORK/d5.csv" 2>"$WORK/d5.csv.err" || fail "discover --via failed: $(cat "$WORK/d5.csv.err")"
+log "discover --via took $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 unset -f parallaxctl
 cmp -s "$WORK/d1.csv" "$WORK/d5.csv" || fail "--via printed another file: $(cat "$WORK/d5.csv") $(cat "$WORK/d5.csv.err")"
 ! grep -v ': discover: note: ' "$WORK/d5.csv.err" || fail "discover --via said more than notes"
