@@ -2,6 +2,7 @@
  * id, response bit, the echoed question), done with ldns on bytes nobody vouches for. */
 #include "dns_answer.h"
 
+#include <arpa/inet.h>
 #include <ldns/ldns.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,9 @@
 
 static dns_answer_verdict_t verdict(dns_answer_t *out, dns_answer_verdict_t v, const char *why)
 {
+    /* Records read before the packet was refused say nothing: only a valid answer has any. */
+    memset(out->records, 0, sizeof out->records);
+    out->n_records = out->records_left_out = 0;
     out->verdict = v;
     snprintf(out->why, sizeof out->why, "%s", why);
     return v;
@@ -41,6 +45,102 @@ const char *dns_answer_rcode_name(uint16_t rcode, char *buf, size_t len)
         return "BADVERS";
     snprintf(buf, len, "RCODE%u", (unsigned)rcode);
     return buf;
+}
+
+const char *dns_answer_type_name(uint16_t type)
+{
+    switch (type) {
+    case LDNS_RR_TYPE_A:
+        return "A";
+    case LDNS_RR_TYPE_AAAA:
+        return "AAAA";
+    case LDNS_RR_TYPE_NS:
+        return "NS";
+    case LDNS_RR_TYPE_MX:
+        return "MX";
+    case LDNS_RR_TYPE_CNAME:
+        return "CNAME";
+    default:
+        return NULL;
+    }
+}
+
+/* Writes the domain name rdf (wire form, as ldns decompressed it) to buf in lower-case
+ * presentation form with the final dot, escaping what the master file format must: the
+ * special characters with a backslash, other bytes outside printable ASCII as \DDD. Returns
+ * 0, or -1 when it is not a well-formed name or does not fit len bytes (never cut). */
+static int name_text(const ldns_rdf *rdf, char *buf, size_t len)
+{
+    if (!rdf || ldns_rdf_get_type(rdf) != LDNS_RDF_TYPE_DNAME || len < 2)
+        return -1;
+    const uint8_t *d = ldns_rdf_data(rdf);
+    size_t size = ldns_rdf_size(rdf), at = 0, o = 0;
+    while (at < size && d[at] != 0) {
+        size_t label = d[at++];
+        if (label > 63 || label > size - at)
+            return -1;
+        for (size_t i = 0; i < label; i++) {
+            uint8_t c = d[at + i];
+            char esc[5];
+            if (c >= 'A' && c <= 'Z')
+                snprintf(esc, sizeof esc, "%c", c - 'A' + 'a');
+            else if (c && strchr(".\\\"();@$", c))
+                snprintf(esc, sizeof esc, "\\%c", c);
+            else if (c <= ' ' || c >= 0x7f)
+                snprintf(esc, sizeof esc, "\\%03u", (unsigned)c);
+            else
+                snprintf(esc, sizeof esc, "%c", c);
+            size_t n = strlen(esc);
+            if (n >= len - o)
+                return -1;
+            memcpy(buf + o, esc, n);
+            o += n;
+        }
+        at += label;
+        if (o + 1 >= len)
+            return -1;
+        buf[o++] = '.';
+    }
+    if (at >= size)
+        return -1; /* no root label: not a whole name */
+    if (o == 0)
+        buf[o++] = '.'; /* the root */
+    buf[o] = '\0';
+    return 0;
+}
+
+/* Fills rec from rr if rr is an A, AAAA, NS, MX or CNAME record that fits. Returns 1 if it
+ * did, 0 for another type, -1 for one of those types that is malformed or does not fit. */
+static int record_of(const ldns_rr *rr, dns_answer_record_t *rec)
+{
+    uint16_t type = (uint16_t)ldns_rr_get_type(rr);
+    if (!dns_answer_type_name(type))
+        return 0;
+    memset(rec, 0, sizeof *rec);
+    rec->type = type;
+    if (name_text(ldns_rr_owner(rr), rec->name, sizeof rec->name) < 0)
+        return -1;
+    const ldns_rdf *rd = ldns_rr_rd_count(rr) > 0 ? ldns_rr_rdf(rr, 0) : NULL;
+    switch (type) {
+    case LDNS_RR_TYPE_A:
+    case LDNS_RR_TYPE_AAAA: {
+        int af = type == LDNS_RR_TYPE_A ? AF_INET : AF_INET6;
+        size_t want = type == LDNS_RR_TYPE_A ? 4 : 16;
+        if (!rd || ldns_rdf_size(rd) != want ||
+            !inet_ntop(af, ldns_rdf_data(rd), rec->data, sizeof rec->data))
+            return -1;
+        return 1;
+    }
+    case LDNS_RR_TYPE_MX: {
+        const ldns_rdf *host = ldns_rr_rd_count(rr) > 1 ? ldns_rr_rdf(rr, 1) : NULL;
+        if (!rd || ldns_rdf_size(rd) != 2 || name_text(host, rec->data, sizeof rec->data) < 0)
+            return -1;
+        rec->preference = ldns_rdf2native_int16(rd);
+        return 1;
+    }
+    default: /* NS, CNAME: one name */
+        return name_text(rd, rec->data, sizeof rec->data) < 0 ? -1 : 1;
+    }
 }
 
 /* Reads the serial of rr if it is a well-formed SOA; returns 1 if it did. */
@@ -77,7 +177,27 @@ typedef struct walk {
     uint8_t ext_rcode; /* upper 8 bits of the rcode, from an OPT record */
     uint8_t has_soa;
     uint32_t soa_serial;
+    dns_answer_t *out; /* where the answer section's records go */
 } walk_t;
+
+/* Keeps rr, a record of the answer section, in w->out if it is of a type kept and fits. */
+static void keep_record(walk_t *w, const ldns_rr *rr)
+{
+    dns_answer_t *out = w->out;
+    if (out->n_records >= DNS_ANSWER_RECORDS_MAX) {
+        if (dns_answer_type_name((uint16_t)ldns_rr_get_type(rr)) &&
+            out->records_left_out < UINT16_MAX)
+            out->records_left_out++;
+        return;
+    }
+    int kept = record_of(rr, &out->records[out->n_records]);
+    if (kept > 0)
+        out->n_records++;
+    else if (kept < 0 && out->records_left_out < UINT16_MAX)
+        out->records_left_out++;
+    if (kept <= 0)
+        memset(&out->records[out->n_records], 0, sizeof out->records[0]);
+}
 
 /* Decodes every record of every section with ldns_wire2rr(), one at a time, keeping only what
  * the verdict needs. This rather than ldns_wire2pkt(): that one keeps a TSIG record aside and
@@ -98,6 +218,8 @@ static ldns_status walk_records(const uint8_t *pkt, size_t len, const ldns_rdf *
             ldns_status st = ldns_wire2rr(&rr, pkt, len, &pos, sections[s]);
             if (st != LDNS_STATUS_OK)
                 return st;
+            if (s == 1)
+                keep_record(w, rr);
             if (s == 0 && count == 1)
                 w->question_ok = question_matches(rr, want, qtype, why, whylen);
             else if ((s == 1 || s == 2) && !w->has_soa)
@@ -130,7 +252,7 @@ dns_answer_verdict_t dns_answer_parse(uint16_t id, const char *qname, uint16_t q
     ldns_rdf *want = ldns_dname_new_frm_str(qname);
     if (!want)
         return verdict(out, DNS_ANSWER_WRONG_QUESTION, "query name is not a DNS name");
-    walk_t w = {0};
+    walk_t w = {.out = out};
     char why[DNS_ANSWER_WHY_MAX] = "";
     ldns_status s = walk_records(pkt, len, want, qtype, &w, why, sizeof why);
     ldns_rdf_deep_free(want);
@@ -138,6 +260,8 @@ dns_answer_verdict_t dns_answer_parse(uint16_t id, const char *qname, uint16_t q
         if (tc) {
             /* Servers may cut a too-large answer anywhere; the header is all we need to
              * know that TCP must be tried. */
+            memset(out->records, 0, sizeof out->records);
+            out->n_records = out->records_left_out = 0;
             out->verdict = DNS_ANSWER_VALID;
             out->tc = 1;
             out->aa = aa;

@@ -1,7 +1,7 @@
 /* Unit tests for dns_answer_parse(): a table of replies built with ldns (answers, SOA in the
  * answer or authority section, rcodes, TC, the wrong id or question) and by hand (short
  * headers, compression loops, counts larger than the packet), each with the verdict and
- * fields a probe relies on. */
+ * fields a probe relies on; and a table of answers with the records they must yield. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -187,15 +187,21 @@ static size_t question(uint8_t *p)
     return sizeof q;
 }
 
-static dns_answer_verdict_t judge(const uint8_t *p, size_t len, dns_answer_t *a)
+static dns_answer_verdict_t judge_as(const char *qname, uint16_t qtype, const uint8_t *p,
+                                     size_t len, dns_answer_t *a)
 {
     /* An exact-size copy, so ASan sees any read past the end. */
     uint8_t *copy = malloc(len ? len : 1);
     assert_non_null(copy);
     memcpy(copy, p, len);
-    dns_answer_verdict_t v = dns_answer_parse(QID, QNAME, LDNS_RR_TYPE_A, copy, len, a);
+    dns_answer_verdict_t v = dns_answer_parse(QID, qname, qtype, copy, len, a);
     free(copy);
     return v;
+}
+
+static dns_answer_verdict_t judge(const uint8_t *p, size_t len, dns_answer_t *a)
+{
+    return judge_as(QNAME, LDNS_RR_TYPE_A, p, len, a);
 }
 
 static void test_handmade_packets(void **state)
@@ -318,6 +324,249 @@ static void test_handmade_packets(void **state)
     }
 }
 
+/* ---- records ---- */
+
+#define REC_MAX 24
+
+/* A reply to QID about qname/qtype with the given records (presentation form) by section. */
+typedef struct records_spec {
+    const char *name;
+    const char *qname;
+    uint16_t qtype;
+    const char *answer[REC_MAX];
+    const char *authority[2];
+    const char *additional[2];
+    dns_answer_record_t want[DNS_ANSWER_RECORDS_MAX + 1]; /* ended by type 0 */
+    int left_out;
+} records_spec_t;
+
+static void push_rrs(ldns_pkt *p, ldns_pkt_section section, const char *const *rrs, size_t max)
+{
+    for (size_t i = 0; i < max && rrs[i]; i++) {
+        ldns_rr *rr = NULL;
+        assert_int_equal(ldns_rr_new_frm_str(&rr, rrs[i], 300, NULL, NULL), LDNS_STATUS_OK);
+        ldns_pkt_push_rr(p, section, rr);
+    }
+}
+
+/* Builds the wire form of r's reply; the caller frees it. */
+static uint8_t *build_records(const records_spec_t *r, size_t *len)
+{
+    ldns_pkt *p = ldns_pkt_new();
+    assert_non_null(p);
+    ldns_pkt_set_id(p, QID);
+    ldns_pkt_set_qr(p, 1);
+    ldns_pkt_set_aa(p, 1);
+    ldns_rr *q = ldns_rr_new();
+    ldns_rr_set_owner(q, ldns_dname_new_frm_str(r->qname));
+    ldns_rr_set_type(q, r->qtype);
+    ldns_rr_set_class(q, LDNS_RR_CLASS_IN);
+    ldns_rr_set_question(q, true);
+    ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, q);
+    push_rrs(p, LDNS_SECTION_ANSWER, r->answer, REC_MAX);
+    push_rrs(p, LDNS_SECTION_AUTHORITY, r->authority, 2);
+    push_rrs(p, LDNS_SECTION_ADDITIONAL, r->additional, 2);
+    uint8_t *wire = NULL;
+    assert_int_equal(ldns_pkt2wire(&wire, p, len), LDNS_STATUS_OK);
+    ldns_pkt_free(p);
+    return wire;
+}
+
+#define A_RR(n) "many.parallax.test. IN A 192.0.2." #n
+
+static const records_spec_t record_rows[] = {
+    {"an A",
+     QNAME,
+     LDNS_RR_TYPE_A,
+     {"www.parallax.test. IN A 192.0.2.80"},
+     {NULL},
+     {NULL},
+     {{LDNS_RR_TYPE_A, 0, "www.parallax.test.", "192.0.2.80"}},
+     0},
+    {"an AAAA, address in its short lower-case form",
+     QNAME,
+     LDNS_RR_TYPE_AAAA,
+     {"www.parallax.test. IN AAAA 2001:DB8:0:0::1"},
+     {NULL},
+     {NULL},
+     {{LDNS_RR_TYPE_AAAA, 0, "www.parallax.test.", "2001:db8::1"}},
+     0},
+    {"two NS, upper-case names lowered",
+     "parallax.test.",
+     LDNS_RR_TYPE_NS,
+     {"PARALLAX.test. IN NS NS1.Parallax.TEST.", "parallax.test. IN NS ns2.example."},
+     {NULL},
+     {NULL},
+     {{LDNS_RR_TYPE_NS, 0, "parallax.test.", "ns1.parallax.test."},
+      {LDNS_RR_TYPE_NS, 0, "parallax.test.", "ns2.example."}},
+     0},
+    {"MX with their preferences, in the answer's order",
+     "parallax.test.",
+     LDNS_RR_TYPE_MX,
+     {"parallax.test. IN MX 20 mx2.parallax.test.", "parallax.test. IN MX 10 mail.parallax.test."},
+     {NULL},
+     {NULL},
+     {{LDNS_RR_TYPE_MX, 20, "parallax.test.", "mx2.parallax.test."},
+      {LDNS_RR_TYPE_MX, 10, "parallax.test.", "mail.parallax.test."}},
+     0},
+    {"a CNAME chain ending in an A",
+     QNAME,
+     LDNS_RR_TYPE_A,
+     {"www.parallax.test. IN CNAME web.parallax.test.",
+      "web.parallax.test. IN CNAME edge.cdn.test.", "edge.cdn.test. IN A 192.0.2.90"},
+     {NULL},
+     {NULL},
+     {{LDNS_RR_TYPE_CNAME, 0, "www.parallax.test.", "web.parallax.test."},
+      {LDNS_RR_TYPE_CNAME, 0, "web.parallax.test.", "edge.cdn.test."},
+      {LDNS_RR_TYPE_A, 0, "edge.cdn.test.", "192.0.2.90"}},
+     0},
+    {"authority and additional records are not the answer",
+     "parallax.test.",
+     LDNS_RR_TYPE_MX,
+     {"parallax.test. IN MX 10 mail.parallax.test."},
+     {"parallax.test. IN NS ns1.parallax.test."},
+     {"mail.parallax.test. IN A 192.0.2.25"},
+     {{LDNS_RR_TYPE_MX, 10, "parallax.test.", "mail.parallax.test."}},
+     0},
+    {"other types skipped, not counted",
+     QNAME,
+     LDNS_RR_TYPE_A,
+     {"www.parallax.test. IN TXT \"hello\"", SOA_RR, "www.parallax.test. IN TYPE65280 \\# 2 abcd",
+      "www.parallax.test. IN A 192.0.2.80"},
+     {NULL},
+     {NULL},
+     {{LDNS_RR_TYPE_A, 0, "www.parallax.test.", "192.0.2.80"}},
+     0},
+    {"special and odd bytes escaped",
+     QNAME,
+     LDNS_RR_TYPE_A,
+     {"a\\.b\\195.parallax.test. IN A 192.0.2.1", "\\@x.parallax.test. IN CNAME sp\\032ce.test."},
+     {NULL},
+     {NULL},
+     {{LDNS_RR_TYPE_A, 0, "a\\.b\\195.parallax.test.", "192.0.2.1"},
+      {LDNS_RR_TYPE_CNAME, 0, "\\@x.parallax.test.", "sp\\032ce.test."}},
+     0},
+    {"the root as a name",
+     ".",
+     LDNS_RR_TYPE_NS,
+     {". IN NS a.root-servers.test."},
+     {NULL},
+     {NULL},
+     {{LDNS_RR_TYPE_NS, 0, ".", "a.root-servers.test."}},
+     0},
+    {"more than 16: the first 16 kept, the rest counted",
+     "many.parallax.test.",
+     LDNS_RR_TYPE_A,
+     {A_RR(1),  A_RR(2),  A_RR(3),  A_RR(4),  A_RR(5),  A_RR(6),  A_RR(7),
+      A_RR(8),  A_RR(9),  A_RR(10), A_RR(11), A_RR(12), A_RR(13), A_RR(14),
+      A_RR(15), A_RR(16), A_RR(17), A_RR(18), A_RR(19), A_RR(20)},
+     {NULL},
+     {NULL},
+     {{1, 0, "many.parallax.test.", "192.0.2.1"},
+      {1, 0, "many.parallax.test.", "192.0.2.2"},
+      {1, 0, "many.parallax.test.", "192.0.2.3"},
+      {1, 0, "many.parallax.test.", "192.0.2.4"},
+      {1, 0, "many.parallax.test.", "192.0.2.5"},
+      {1, 0, "many.parallax.test.", "192.0.2.6"},
+      {1, 0, "many.parallax.test.", "192.0.2.7"},
+      {1, 0, "many.parallax.test.", "192.0.2.8"},
+      {1, 0, "many.parallax.test.", "192.0.2.9"},
+      {1, 0, "many.parallax.test.", "192.0.2.10"},
+      {1, 0, "many.parallax.test.", "192.0.2.11"},
+      {1, 0, "many.parallax.test.", "192.0.2.12"},
+      {1, 0, "many.parallax.test.", "192.0.2.13"},
+      {1, 0, "many.parallax.test.", "192.0.2.14"},
+      {1, 0, "many.parallax.test.", "192.0.2.15"},
+      {1, 0, "many.parallax.test.", "192.0.2.16"}},
+     4},
+};
+
+static void test_records(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof record_rows / sizeof record_rows[0]; i++) {
+        const records_spec_t *r = &record_rows[i];
+        print_message("row: %s\n", r->name);
+        size_t len = 0;
+        uint8_t *wire = build_records(r, &len);
+        dns_answer_t a;
+        dns_answer_verdict_t v = judge_as(r->qname, r->qtype, wire, len, &a);
+        free(wire);
+        assert_int_equal(v, DNS_ANSWER_VALID);
+        size_t want = 0;
+        while (want < DNS_ANSWER_RECORDS_MAX && r->want[want].type)
+            want++;
+        assert_int_equal(a.n_records, want);
+        assert_int_equal(a.records_left_out, r->left_out);
+        for (size_t k = 0; k < want; k++) {
+            assert_int_equal(a.records[k].type, r->want[k].type);
+            assert_int_equal(a.records[k].preference, r->want[k].preference);
+            assert_string_equal(a.records[k].name, r->want[k].name);
+            assert_string_equal(a.records[k].data, r->want[k].data);
+        }
+    }
+}
+
+/* A name of 198 bytes, short enough for DNS but four times longer once its odd bytes are
+ * escaped: its record is left out and counted, never cut. (Built by hand: ldns refuses to
+ * read a name from text that long.) */
+static void test_records_name_too_long(void **state)
+{
+    (void)state;
+    uint8_t p[600] = {0};
+    size_t n = header(p, 0x84, 0, 1, 2, 0, 0);
+    n += question(p + n);
+    for (int label = 0; label < 3; label++) {
+        p[n++] = 60;
+        memset(p + n, 1, 60);
+        n += 60;
+    }
+    p[n++] = 0xc0; /* ... then www.parallax.test. from the question */
+    p[n++] = 12;
+    static const uint8_t a1[] = {0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 1};
+    memcpy(p + n, a1, sizeof a1);
+    n += sizeof a1;
+    static const uint8_t a2[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 2};
+    memcpy(p + n, a2, sizeof a2);
+    n += sizeof a2;
+    dns_answer_t a;
+    assert_int_equal(judge(p, n, &a), DNS_ANSWER_VALID);
+    assert_int_equal(a.n_records, 1);
+    assert_int_equal(a.records_left_out, 1);
+    assert_string_equal(a.records[0].name, "www.parallax.test.");
+    assert_string_equal(a.records[0].data, "192.0.2.2");
+}
+
+/* A reply that is not valid carries no records, whatever its answer section holds. */
+static void test_records_only_when_valid(void **state)
+{
+    (void)state;
+    records_spec_t r = {.name = "",
+                        .qname = QNAME,
+                        .qtype = LDNS_RR_TYPE_A,
+                        .answer = {"www.parallax.test. IN A 192.0.2.80"}};
+    size_t len = 0;
+    uint8_t *wire = build_records(&r, &len);
+    dns_answer_t a;
+    assert_int_equal(judge_as(QNAME, LDNS_RR_TYPE_A, wire, len, &a), DNS_ANSWER_VALID);
+    assert_int_equal(a.n_records, 1);
+    /* The same reply judged against another question. */
+    assert_int_equal(judge_as("other.parallax.test.", LDNS_RR_TYPE_A, wire, len, &a),
+                     DNS_ANSWER_WRONG_QUESTION);
+    assert_int_equal(a.n_records, 0);
+    assert_string_equal(a.records[0].name, "");
+    /* Cut inside the record, TC=1: valid (TCP will tell), but nothing read from it. */
+    wire[2] |= 0x02;
+    assert_int_equal(judge_as(QNAME, LDNS_RR_TYPE_A, wire, len - 2, &a), DNS_ANSWER_VALID);
+    assert_int_equal(a.tc, 1);
+    assert_int_equal(a.n_records, 0);
+    /* And without TC, malformed. */
+    wire[2] &= (uint8_t)~0x02;
+    assert_int_equal(judge_as(QNAME, LDNS_RR_TYPE_A, wire, len - 2, &a), DNS_ANSWER_MALFORMED);
+    assert_int_equal(a.n_records, 0);
+    free(wire);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -328,6 +577,9 @@ static void test_names(void **state)
     assert_string_equal(dns_answer_rcode_name(16, buf, sizeof buf), "BADVERS");
     assert_string_equal(dns_answer_rcode_name(23, buf, sizeof buf), "RCODE23");
     assert_string_equal(dns_answer_verdict_name(DNS_ANSWER_VALID), "valid");
+    assert_string_equal(dns_answer_type_name(LDNS_RR_TYPE_MX), "MX");
+    assert_string_equal(dns_answer_type_name(LDNS_RR_TYPE_CNAME), "CNAME");
+    assert_null(dns_answer_type_name(LDNS_RR_TYPE_SOA));
 }
 
 int main(void)
@@ -335,6 +587,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_built_table),
         cmocka_unit_test(test_handmade_packets),
+        cmocka_unit_test(test_records),
+        cmocka_unit_test(test_records_only_when_valid),
+        cmocka_unit_test(test_records_name_too_long),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
