@@ -560,7 +560,12 @@ static int print_value(rd_visitor_t *v, const char *key, const ProtobufCFieldDes
     if (p->in_element) {
         fputs(p->first ? "" : " ", p->out);
         p->first = 0;
-        print_scalar(p, val);
+        /* Values are separated by spaces, so an empty string would vanish and shift the
+         * values after it (dns_record=A NAME ADDRESS * 0, with no host): it shows as null. */
+        if (val->type == RD_STRING && !val->s[0])
+            fputs("*", p->out);
+        else
+            print_scalar(p, val);
         return 0;
     }
     if (val->type == RD_NULL)

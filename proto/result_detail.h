@@ -30,8 +30,8 @@ void result_detail_json(const Parallax__Result *r, json_t *j);
 
 /* Writes the details of r (validated) to out as lines "DETAIL_KEY=VALUE" (http_connect_ms=1.500);
  * a repeated field as "DETAIL_KEY=COUNT" and then one line per element, under the singular
- * name, with the element's values separated by spaces and "*" for null (trace_hop=1 192.0.2.1
- * 0.800). Returns 0, or -1 if a write failed. */
+ * name, with the element's values separated by spaces and "*" for null or an empty string
+ * (trace_hop=1 192.0.2.1 0.800). Returns 0, or -1 if a write failed. */
 int result_detail_print(const Parallax__Result *r, FILE *out);
 
 #endif

@@ -128,6 +128,22 @@ int main(int argc, char **argv)
     dns.has_soa = 1;
     dns.soa_serial = 2026112301;
     dns.over_tcp = 1;
+    Parallax__DnsRecord rec[3];
+    Parallax__DnsRecord *recp[3];
+    const char *rec_type[3] = {"A", "NS", "MX"};
+    const char *rec_address[3] = {"192.0.2.10", "", ""};
+    const char *rec_host[3] = {"", "ns\\\"1\\\\.parallax.test.", "mail.parallax.test."};
+    for (int i = 0; i < 3; i++) {
+        parallax__dns_record__init(&rec[i]);
+        rec[i].type = (char *)rec_type[i];
+        rec[i].name = "parallax.test.";
+        rec[i].address = (char *)rec_address[i];
+        rec[i].host = (char *)rec_host[i];
+        rec[i].preference = i == 2 ? 10 : 0;
+        recp[i] = &rec[i];
+    }
+    dns.n_records = 3;
+    dns.records = recp;
     res[1].status = PARALLAX__STATUS__STATUS_APP_ERROR;
     res[1].app_code = 2;
     res[1].message = "SERVFAIL";

@@ -365,6 +365,21 @@ static void test_round_trip_request(void **state)
     fx_destroy(&f);
 }
 
+/* Writes the details of r as JSON into a string the caller frees. */
+static char *detail_json(const Parallax__Result *r)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    json_t *j = json_new(out);
+    assert_non_null(j);
+    result_detail_json(r, j);
+    json_destroy(&j);
+    assert_int_equal(fclose(out), 0);
+    return text;
+}
+
 /* A result's request id goes through and into the stored detail as `request`; one past a
  * bigint is refused. */
 static void test_result_request_id(void **state)
@@ -376,15 +391,7 @@ static void test_result_request_id(void **state)
     assert_int_equal(e->batch->results[0]->request_id, 77);
     assert_int_equal(e->batch->results[1]->request_id, 0);
     assert_int_equal(result_detail_present(e->batch->results[0]), 1);
-    char *text = NULL;
-    size_t tlen = 0;
-    FILE *out = open_memstream(&text, &tlen);
-    assert_non_null(out);
-    json_t *j = json_new(out);
-    assert_non_null(j);
-    result_detail_json(e->batch->results[0], j);
-    json_destroy(&j);
-    assert_int_equal(fclose(out), 0);
+    char *text = detail_json(e->batch->results[0]);
     assert_non_null(strstr(text, "\"request\":77"));
     free(text);
     wire_free(&e);
@@ -1150,23 +1157,102 @@ static void test_result_detail(void **state)
     assert_int_equal(result_detail_print(&r, out), 0);
     assert_int_equal(fclose(out), 0);
     assert_string_equal(text, "dns_rcode=3\ndns_aa=0\ndns_answers=0\ndns_over_tcp=0\n"
+                              "dns_records=0\n"
                               "trace_hops=2\ntrace_hop=1 192.0.2.1 0.800\ntrace_hop=2 * *\n"
                               "trace_reached=1\ntrace_last_responsive_ttl=0\n");
     free(text);
 }
 
+/* A dns answer's records cross the wire, validate, and are stored as an array of objects
+ * (the `address` convention makes an NS or MX record's address null); a record whose address
+ * is not one is refused by its path. */
+static void test_result_detail_dns_records(void **state)
+{
+    (void)state;
+    Parallax__DnsRecord a = PARALLAX__DNS_RECORD__INIT, ns = PARALLAX__DNS_RECORD__INIT,
+                        mx = PARALLAX__DNS_RECORD__INIT;
+    a.type = "A";
+    a.name = "parallax.test.";
+    a.address = "192.0.2.10";
+    ns.type = "NS";
+    ns.name = "parallax.test.";
+    ns.host = "ns1.parallax.test.";
+    mx.type = "MX";
+    mx.name = "parallax.test.";
+    mx.host = "mail.parallax.test.";
+    mx.preference = 10;
+    Parallax__DnsRecord *recs[] = {&a, &ns, &mx};
+    Parallax__DnsInfo dns = PARALLAX__DNS_INFO__INIT;
+    dns.aa = 1;
+    dns.answers = 3;
+    dns.n_records = 3;
+    dns.records = recs;
+    fx_t *f = fx_new(PARALLAX__ENVELOPE__BODY_BATCH);
+    f->results[0].dns = &dns;
+    Parallax__Envelope *e = round_trip(&f->env, PX_WIRE_MAX_TO_COORD);
+    const Parallax__Result *r = e->batch->results[0];
+    assert_non_null(r->dns);
+    assert_int_equal(r->dns->n_records, 3);
+    assert_string_equal(r->dns->records[2]->host, "mail.parallax.test.");
+    err_t err = {{0}};
+    assert_int_equal(result_detail_validate(r, &err), 0);
+
+    char *text = detail_json(r);
+    assert_string_equal(text,
+                        "{\"dns\":{\"rcode\":0,\"aa\":true,\"answers\":3,\"soa_serial\":null,"
+                        "\"over_tcp\":false,\"records\":["
+                        "{\"type\":\"A\",\"name\":\"parallax.test.\",\"address\":\"192.0.2.10\","
+                        "\"host\":\"\",\"preference\":0},"
+                        "{\"type\":\"NS\",\"name\":\"parallax.test.\",\"address\":null,"
+                        "\"host\":\"ns1.parallax.test.\",\"preference\":0},"
+                        "{\"type\":\"MX\",\"name\":\"parallax.test.\",\"address\":null,"
+                        "\"host\":\"mail.parallax.test.\",\"preference\":10}]}}\n");
+    free(text);
+
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    assert_int_equal(result_detail_print(r, out), 0);
+    assert_int_equal(fclose(out), 0);
+    assert_string_equal(text, "dns_rcode=0\ndns_aa=1\ndns_answers=3\ndns_over_tcp=0\n"
+                              "dns_records=3\n"
+                              "dns_record=A parallax.test. 192.0.2.10 * 0\n"
+                              "dns_record=NS parallax.test. * ns1.parallax.test. 0\n"
+                              "dns_record=MX parallax.test. * mail.parallax.test. 10\n");
+    free(text);
+    wire_free(&e);
+
+    /* An A record whose address is a name: the batch is refused, the record named. */
+    a.address = "www.parallax.test.";
+    uint8_t *buf = raw_pack(&f->env, &len);
+    assert_null(wire_unpack(buf, len, PX_WIRE_MAX_TO_COORD, &err));
+    assert_err_contains(&err, "dns.records[0].address is not an IP address");
+    free(buf);
+    fx_destroy(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip_hello),     cmocka_unit_test(test_round_trip_schedule),
-        cmocka_unit_test(test_round_trip_batch),     cmocka_unit_test(test_round_trip_ack),
-        cmocka_unit_test(test_round_trip_heartbeat), cmocka_unit_test(test_version_mismatch),
-        cmocka_unit_test(test_round_trip_request),   cmocka_unit_test(test_result_request_id),
-        cmocka_unit_test(test_empty_envelope),       cmocka_unit_test(test_garbage),
-        cmocka_unit_test(test_truncated_prefixes),   cmocka_unit_test(test_oversized),
-        cmocka_unit_test(test_hostile_allocation),   cmocka_unit_test(test_validation_rules),
-        cmocka_unit_test(test_text_valid),           cmocka_unit_test(test_gap_reasons),
-        cmocka_unit_test(test_peek_version),         cmocka_unit_test(test_result_detail),
+        cmocka_unit_test(test_round_trip_hello),
+        cmocka_unit_test(test_round_trip_schedule),
+        cmocka_unit_test(test_round_trip_batch),
+        cmocka_unit_test(test_round_trip_ack),
+        cmocka_unit_test(test_round_trip_heartbeat),
+        cmocka_unit_test(test_version_mismatch),
+        cmocka_unit_test(test_round_trip_request),
+        cmocka_unit_test(test_result_request_id),
+        cmocka_unit_test(test_empty_envelope),
+        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_truncated_prefixes),
+        cmocka_unit_test(test_oversized),
+        cmocka_unit_test(test_hostile_allocation),
+        cmocka_unit_test(test_validation_rules),
+        cmocka_unit_test(test_text_valid),
+        cmocka_unit_test(test_gap_reasons),
+        cmocka_unit_test(test_peek_version),
+        cmocka_unit_test(test_result_detail),
+        cmocka_unit_test(test_result_detail_dns_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
