@@ -93,6 +93,44 @@ static void finish_errno(dns_state_t *st, int err, int immediate, const char *wh
     probe_done_status(st->run, status, rtt, "%s: %s", what, strerror(err));
 }
 
+_Static_assert(PROBE_DNS_RECORDS_MAX == DNS_ANSWER_RECORDS_MAX, "dns record limits differ");
+_Static_assert(PROBE_DNS_TEXT_MAX <= UINT16_MAX, "dns text offsets are 16-bit");
+
+/* Appends s with its NUL to d's text; returns its offset, or -1 when it does not fit. */
+static int text_put(probe_dns_detail_t *d, size_t *used, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    if (n > sizeof d->text - *used)
+        return -1;
+    memcpy(d->text + *used, s, n);
+    *used += n;
+    return (int)(*used - n);
+}
+
+/* Copies the answer's records into d, their strings packed into d->text; a record that no
+ * longer fits there is left out and counted, as the parser counts those past its maximum. */
+static void keep_records(probe_dns_detail_t *d, const dns_answer_t *a)
+{
+    size_t used = 0;
+    d->records_left_out = a->records_left_out;
+    for (unsigned i = 0; i < a->n_records && i < PROBE_DNS_RECORDS_MAX; i++) {
+        const dns_answer_record_t *r = &a->records[i];
+        size_t mark = used;
+        int name = text_put(d, &used, r->name);
+        int data = name < 0 ? -1 : text_put(d, &used, r->data);
+        if (data < 0) {
+            used = mark;
+            if (d->records_left_out < UINT16_MAX)
+                d->records_left_out++;
+            continue;
+        }
+        d->records[d->n_records++] = (probe_dns_record_t){.type = r->type,
+                                                          .preference = r->preference,
+                                                          .name = (uint16_t)name,
+                                                          .data = (uint16_t)data};
+    }
+}
+
 /* Ends the run with a valid answer. st is gone after this. */
 static void finish_answer(dns_state_t *st, const dns_answer_t *a, int over_tcp)
 {
@@ -106,6 +144,7 @@ static void finish_answer(dns_state_t *st, const dns_answer_t *a, int over_tcp)
                             .has_soa = a->has_soa,
                             .soa_serial = a->soa_serial,
                             .over_tcp = (uint8_t)over_tcp};
+    keep_records(&d, a);
     (void)probe_result_set_detail(&res, &d, sizeof d); /* fits: checked at compile time */
     /* NXDOMAIN is a working server's answer about a name, not a failure of the server. */
     res.status = a->rcode == LDNS_RCODE_NOERROR || a->rcode == LDNS_RCODE_NXDOMAIN
@@ -552,19 +591,44 @@ int probe_dns_detail(const probe_result_t *res, probe_dns_detail_t *out)
     return probe_result_get_detail(res, out, sizeof *out);
 }
 
+/* The records' messages point into a copy of the details in w, which lives as long as w. */
 static int dns_encode(const probe_result_t *res, result_wire_t *w)
 {
-    probe_dns_detail_t d;
+    probe_dns_detail_t *d = result_wire_alloc(w, sizeof *d);
     Parallax__DnsInfo *m = result_wire_alloc(w, sizeof *m);
-    if (!m || probe_dns_detail(res, &d) < 0)
+    if (!d || !m || probe_dns_detail(res, d) < 0)
         return -1;
+    size_t n = d->n_records < PROBE_DNS_RECORDS_MAX ? d->n_records : PROBE_DNS_RECORDS_MAX;
+    Parallax__DnsRecord *recs = n ? result_wire_alloc(w, n * sizeof *recs) : NULL;
+    Parallax__DnsRecord **ptrs = n ? result_wire_alloc(w, n * sizeof *ptrs) : NULL;
+    if (n && (!recs || !ptrs))
+        return -1;
+    /* Only keep_records() fills the text, and it ends every string; ending the copy too
+     * means no mistake there can make the wire read past it. */
+    d->text[sizeof d->text - 1] = '\0';
     parallax__dns_info__init(m);
-    m->rcode = d.rcode;
-    m->aa = d.aa;
-    m->answers = d.answers;
-    m->has_soa = d.has_soa;
-    m->soa_serial = d.soa_serial;
-    m->over_tcp = d.over_tcp;
+    for (size_t i = 0; i < n; i++) {
+        const probe_dns_record_t *r = &d->records[i];
+        const char *type = dns_answer_type_name(r->type);
+        if (!type || r->name >= sizeof d->text || r->data >= sizeof d->text)
+            return -1;
+        int addr = r->type == LDNS_RR_TYPE_A || r->type == LDNS_RR_TYPE_AAAA;
+        parallax__dns_record__init(&recs[i]);
+        recs[i].type = (char *)type;
+        recs[i].name = d->text + r->name;
+        recs[i].address = addr ? d->text + r->data : (char *)"";
+        recs[i].host = addr ? (char *)"" : d->text + r->data;
+        recs[i].preference = r->preference;
+        ptrs[i] = &recs[i];
+    }
+    m->rcode = d->rcode;
+    m->aa = d->aa;
+    m->answers = d->answers;
+    m->has_soa = d->has_soa;
+    m->soa_serial = d->soa_serial;
+    m->over_tcp = d->over_tcp;
+    m->n_records = n;
+    m->records = ptrs;
     w->res.dns = m;
     return 0;
 }

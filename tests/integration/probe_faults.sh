@@ -87,6 +87,29 @@ $OUT"
     CASES=$((CASES + 1))
 }
 
+# same_records SPEC: the records the agent reports (dns_record=TYPE NAME ADDRESS HOST
+# PREFERENCE) are those of dig's answer section, compared as sorted "TYPE NAME [PREF] DATA".
+same_records() {
+    local q=${1#dns:} name type agent peer
+    name=${q%%:*}; type=${q#*:}
+    probe "$1"
+    [ "$STATUS" = ok ] || fail "records: $1 gave '${STATUS:-nothing}':
+$OUT"
+    agent=$(sed -n 's/^dns_record=//p' <<<"$OUT" |
+        awk '{ d = $3 != "*" ? $3 : $4; print $1, $2, ($1 == "MX" ? $5 " " : "") d }' | sort)
+    fresh_source
+    peer=$(in_v dig +norec +noall +answer +time=1 +tries=1 @"$S" "$name" "$type" 2>/dev/null |
+        awk '{ if ($4 == "MX") print $4, tolower($1), $5, tolower($6); else print $4, tolower($1), tolower($5) }' |
+        sort)
+    [ -n "$agent" ] && [ "$agent" = "$peer" ] || fail "records: $1: the agent reports
+$agent
+but dig
+$peer
+$OUT"
+    log "records of $1 as dig has them: $(tr '\n' ';' <<<"$agent")"
+    CASES=$((CASES + 1))
+}
+
 log "normal operation"
 expect normal icmp ok
 expect normal tcp:80 ok
@@ -100,6 +123,9 @@ expect normal https:https://www.lab.test:8443/ tls_error tls_verified=0
 grep -Eq '^tls_days_left=-[0-9]+$' <<<"$OUT" || fail "expired certificate without negative days_left: $OUT"
 expect normal dns:www.lab.test ok dns_rcode=0 dns_aa=1 dns_answers=1
 expect normal dns:lab.test:SOA ok dns_soa_serial=2026112201
+same_records dns:www.lab.test:A
+same_records dns:lab.test:NS
+same_records dns:lab.test:MX
 expect normal dns:www.broken.test app_error app_code=2
 expect normal dns:www.other.test app_error app_code=5
 expect normal smtp ok app_code=220

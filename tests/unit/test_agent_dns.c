@@ -1,9 +1,9 @@
 /* Unit tests for the dns probe kind: against a real nsd serving a test zone on loopback
- * (answers, SOA serial, NXDOMAIN, REFUSED for a foreign zone, TCP after a truncated answer,
- * many runs at once), against fake servers in a thread of the test (silence, garbage, the
- * wrong id, source or question, SERVFAIL, truncated answers followed by good, short or garbage
- * TCP answers), and inside a network namespace of its own (ICMP host unreachable, no route).
- * Every wait is bounded; nothing sleeps. */
+ * (answers and their records as encoded for the wire, SOA serial, NXDOMAIN, REFUSED for a
+ * foreign zone, TCP after a truncated answer, many runs at once), against fake servers in a thread
+ * of the test (silence, garbage, the wrong id, source or question, SERVFAIL, truncated answers
+ * followed by good, short or garbage TCP answers), and inside a network namespace of its own (ICMP
+ * host unreachable, no route). Every wait is bounded; nothing sleeps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +34,8 @@
 #include "probe.h"
 #include "probe_harness.h"
 #include "probe_dns.h"
+#include "result_detail.h"
+#include "result_wire.h"
 
 #define ZONE "parallax.test."
 #define SERIAL 2026112201u
@@ -49,6 +51,32 @@ static probe_dns_detail_t dns_of(const probe_result_t *r)
     probe_dns_detail_t d = {0};
     harness_need_detail(probe_dns_detail(r, &d), r, "dns");
     return d;
+}
+
+/* The run's result as the agent sends it (result_wire_fill(), the kind's encode()), checked
+ * as the coordinator checks it. Valid until the next call. */
+static const Parallax__DnsInfo *wire_dns(const probe_result_t *r)
+{
+    static result_wire_t w;
+    result_wire_fill(&w, r, 1, 1, 0);
+    assert_non_null(w.res.dns);
+    err_t err = {{0}};
+    if (result_detail_validate(&w.res, &err) < 0)
+        fail_msg("the encoded details do not validate: %s", err.msg);
+    return w.res.dns;
+}
+
+/* Fails unless record i of m is type name address host preference ("" for none). */
+static void assert_record(const Parallax__DnsInfo *m, size_t i, const char *type, const char *name,
+                          const char *address, const char *host, uint32_t preference)
+{
+    assert_true(i < m->n_records);
+    const Parallax__DnsRecord *r = m->records[i];
+    assert_string_equal(r->type, type);
+    assert_string_equal(r->name, name);
+    assert_string_equal(r->address, address);
+    assert_string_equal(r->host, host);
+    assert_int_equal(r->preference, preference);
 }
 
 static probe_target_t dns_target(int family, uint16_t port, const char *spec, uint32_t timeout_ms)
@@ -403,6 +431,9 @@ static void test_fake_ok_and_query_shape(void **state)
     assert_int_equal(dns_of(&o.res).over_tcp, 0);
     assert_int_equal(o.res.app_code, 0);
     assert_true(o.res.rtt_us > 0);
+    const Parallax__DnsInfo *m = wire_dns(&o.res);
+    assert_int_equal(m->n_records, 1);
+    assert_record(m, 0, "A", "www.parallax.test.", "192.0.2.1", "", 0);
 
     /* Two runs draw different ids (one chance in 65536 of a false failure... thrice). */
     uint16_t ids[3];
@@ -508,6 +539,13 @@ static void test_fake_truncated_then_tcp(void **state)
     assert_int_equal(dns_of(&o.res).over_tcp, 1);
     assert_int_equal(dns_of(&o.res).answers, 40);
     assert_non_null(strstr(o.res.message, "over TCP"));
+    /* The records come from the TCP answer: the first 16 of 40, the rest counted. */
+    assert_int_equal(dns_of(&o.res).n_records, PROBE_DNS_RECORDS_MAX);
+    assert_int_equal(dns_of(&o.res).records_left_out, 40 - PROBE_DNS_RECORDS_MAX);
+    const Parallax__DnsInfo *m = wire_dns(&o.res);
+    assert_int_equal(m->n_records, PROBE_DNS_RECORDS_MAX);
+    assert_record(m, 0, "A", "www.parallax.test.", "192.0.2.1", "", 0);
+    assert_record(m, 15, "A", "www.parallax.test.", "192.0.2.16", "", 0);
 }
 
 static void test_fake_truncated_then_bad_tcp(void **state)
@@ -741,8 +779,14 @@ static int nsd_setup(void **state)
                        "$ORIGIN parallax.test.\n$TTL 300\n"
                        "@ IN SOA ns1 hostmaster %u 3600 900 604800 300\n"
                        "@ IN NS ns1\n"
+                       "@ IN NS NS2.Example.\n"
+                       "@ IN MX 10 mail\n"
+                       "@ IN MX 20 mx2.example.\n"
                        "ns1 IN A 192.0.2.53\n"
-                       "www IN A 192.0.2.80\n",
+                       "www IN A 192.0.2.80\n"
+                       "www IN AAAA 2001:db8::80\n"
+                       "alias IN CNAME www\n"
+                       "mail IN A 192.0.2.25\n",
                        SERIAL);
     /* 30 TXT records of 60 bytes: about 2 KB, too large for a 512-byte UDP answer. */
     for (int i = 0; i < 30 && off < (int)sizeof zone - 100; i++)
@@ -786,6 +830,57 @@ static void test_nsd_a(void **state)
     assert_int_equal(dns_of(&o.res).answers, 1);
     assert_int_equal(dns_of(&o.res).over_tcp, 0);
     assert_true(o.res.rtt_us > 0);
+}
+
+/* What nsd answers is what goes on the wire, record by record: the answer section only (no
+ * glue from the additional section), names lower case with their final dot. Sorted by the
+ * test, since nsd may rotate a record set. */
+static int record_cmp(const void *a, const void *b)
+{
+    const Parallax__DnsRecord *x = *(Parallax__DnsRecord *const *)a;
+    const Parallax__DnsRecord *y = *(Parallax__DnsRecord *const *)b;
+    int c = strcmp(x->host, y->host);
+    return c ? c : strcmp(x->address, y->address);
+}
+
+static const Parallax__DnsInfo *nsd_records(nsd_t *n, const char *spec, size_t want)
+{
+    probe_target_t t = dns_target(AF_INET, n->port, spec, 2000);
+    outcome_t o = run_probe(&t);
+    assert_int_equal(o.res.status, PX_STATUS_OK);
+    assert_int_equal(dns_of(&o.res).records_left_out, 0);
+    static Parallax__DnsInfo copy;
+    static Parallax__DnsRecord *ptrs[PROBE_DNS_RECORDS_MAX];
+    const Parallax__DnsInfo *m = wire_dns(&o.res);
+    assert_int_equal(m->n_records, want);
+    copy = *m;
+    memcpy(ptrs, m->records, m->n_records * sizeof *ptrs);
+    copy.records = ptrs;
+    if (want > 1 && strcmp(ptrs[0]->type, "CNAME") != 0)
+        qsort(ptrs, m->n_records, sizeof *ptrs, record_cmp);
+    return &copy;
+}
+
+static void test_nsd_records(void **state)
+{
+    nsd_t *n = need_nsd(state);
+    const Parallax__DnsInfo *m = nsd_records(n, "dns:www.parallax.test:A", 1);
+    assert_record(m, 0, "A", "www.parallax.test.", "192.0.2.80", "", 0);
+    m = nsd_records(n, "dns:WWW.Parallax.Test:AAAA", 1);
+    assert_record(m, 0, "AAAA", "www.parallax.test.", "2001:db8::80", "", 0);
+    m = nsd_records(n, "dns:parallax.test:NS", 2);
+    assert_record(m, 0, "NS", "parallax.test.", "", "ns1.parallax.test.", 0);
+    assert_record(m, 1, "NS", "parallax.test.", "", "ns2.example.", 0);
+    m = nsd_records(n, "dns:parallax.test:MX", 2);
+    assert_record(m, 0, "MX", "parallax.test.", "", "mail.parallax.test.", 10);
+    assert_record(m, 1, "MX", "parallax.test.", "", "mx2.example.", 20);
+    /* An in-zone alias: the CNAME, then what it points to, in the answer's order. */
+    m = nsd_records(n, "dns:alias.parallax.test:A", 2);
+    assert_record(m, 0, "CNAME", "alias.parallax.test.", "", "www.parallax.test.", 0);
+    assert_record(m, 1, "A", "www.parallax.test.", "192.0.2.80", "", 0);
+    /* An SOA answer has no record of the kept types. */
+    m = nsd_records(n, "dns:parallax.test:SOA", 0);
+    assert_int_equal(m->n_records, 0);
 }
 
 static void test_nsd_soa(void **state)
@@ -882,6 +977,7 @@ int main(void)
         cmocka_unit_test(test_icmp_host_unreachable),
         cmocka_unit_test(test_nsd_a),
         cmocka_unit_test(test_nsd_soa),
+        cmocka_unit_test(test_nsd_records),
         cmocka_unit_test(test_nsd_nxdomain),
         cmocka_unit_test(test_nsd_foreign_zone_refused),
         cmocka_unit_test(test_nsd_large_answer_over_tcp),
