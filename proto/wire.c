@@ -162,6 +162,41 @@ static int validate_schedule(const Parallax__Schedule *s, err_t *err)
     return 0;
 }
 
+/* The length of s, 0 for NULL. */
+static size_t len0(const char *s)
+{
+    return s ? strlen(s) : 0;
+}
+
+/* A DNS answer's records, beyond what result_detail checks: few, with names of DNS length,
+ * and little text in all. */
+static int validate_dns_records(const Parallax__DnsInfo *d, size_t i, err_t *err)
+{
+    if (d->n_records > PX_WIRE_MAX_DNS_RECORDS) {
+        err_set(err, "result %zu has %zu DNS records (at most %d)", i, d->n_records,
+                PX_WIRE_MAX_DNS_RECORDS);
+        return -1;
+    }
+    size_t text = 0;
+    for (size_t k = 0; k < d->n_records; k++) {
+        const Parallax__DnsRecord *rec = d->records[k];
+        if (len0(rec->type) > PX_WIRE_MAX_DNS_TYPE || len0(rec->name) > PX_WIRE_MAX_DNS_NAME ||
+            len0(rec->host) > PX_WIRE_MAX_DNS_NAME) {
+            err_set(err,
+                    "result %zu has DNS record %zu with a type over %d or a name over %d bytes", i,
+                    k, PX_WIRE_MAX_DNS_TYPE, PX_WIRE_MAX_DNS_NAME);
+            return -1;
+        }
+        text += len0(rec->type) + len0(rec->name) + len0(rec->address) + len0(rec->host);
+    }
+    if (text > PX_WIRE_MAX_DNS_TEXT) {
+        err_set(err, "result %zu has DNS records of %zu bytes of text (at most %d)", i, text,
+                PX_WIRE_MAX_DNS_TEXT);
+        return -1;
+    }
+    return 0;
+}
+
 static int validate_result(const Parallax__Result *r, size_t i, err_t *err)
 {
     /* Probe ids come from a bigserial column: 0 and values past INT64_MAX name no probe. */
@@ -202,6 +237,8 @@ static int validate_result(const Parallax__Result *r, size_t i, err_t *err)
         err_set(err, "result %zu has a DNS rcode above 4095", i);
         return -1;
     }
+    if (r->dns && validate_dns_records(r->dns, i, err) < 0)
+        return -1;
     if (r->trace) {
         if (r->trace->n_hops > PX_WIRE_MAX_HOPS || r->trace->last_responsive_ttl > 255) {
             err_set(err, "result %zu has more than %d trace hops or a TTL above 255", i,

@@ -26,6 +26,15 @@
 #define PX_WIRE_MAX_INTERVAL_S 86400
 #define PX_WIRE_MAX_TIMEOUT_MS 600000
 #define PX_WIRE_MAX_HOPS 64 /* hops in one trace (result_detail allows 64 of any repeated) */
+/* A DNS answer's records in one result: how many, the longest owner or target name in
+ * presentation form, the longest type mnemonic ("AAAA", "CNAME", "TYPE65280"), and the bytes of
+ * all their strings together. The agent never sends more (probe_dns.h); the bounds keep a
+ * stored row's details whole: 64 records of 512-byte strings would pass the generic limits of
+ * result_detail yet not fit the room copyrow.c gives a row's details. */
+#define PX_WIRE_MAX_DNS_RECORDS 16
+#define PX_WIRE_MAX_DNS_NAME 255
+#define PX_WIRE_MAX_DNS_TYPE 16
+#define PX_WIRE_MAX_DNS_TEXT 4096
 /* Results stamped before this (2020-01-01T00:00:00Z) come from a broken clock. */
 #define PX_WIRE_MIN_TS_US 1577836800000000LL
 /* ... and after this (2100-01-01T00:00:00Z) too. */

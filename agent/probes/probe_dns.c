@@ -19,6 +19,7 @@
 #include "probe_connect.h"
 #include "result_wire.h"
 #include "timeutil.h"
+#include "wire.h"
 
 #define DNS_DEFAULT_PORT 53
 /* Without EDNS0 a UDP answer is at most 512 bytes; a larger datagram is read whole up to this
@@ -95,6 +96,14 @@ static void finish_errno(dns_state_t *st, int err, int immediate, const char *wh
 
 _Static_assert(PROBE_DNS_RECORDS_MAX == DNS_ANSWER_RECORDS_MAX, "dns record limits differ");
 _Static_assert(PROBE_DNS_TEXT_MAX <= UINT16_MAX, "dns text offsets are 16-bit");
+/* What this kind sends, the wire accepts (else the whole batch would be refused): the text
+ * counts each record's two NULs here, its type (5 bytes at most) there. */
+_Static_assert(PROBE_DNS_RECORDS_MAX <= PX_WIRE_MAX_DNS_RECORDS,
+               "more dns records than the wire takes");
+_Static_assert(DNS_ANSWER_NAME_MAX - 1 <= PX_WIRE_MAX_DNS_NAME,
+               "dns names longer than the wire takes");
+_Static_assert(PROBE_DNS_TEXT_MAX + 3 * PROBE_DNS_RECORDS_MAX <= PX_WIRE_MAX_DNS_TEXT,
+               "more dns record text than the wire takes");
 
 /* Appends s with its NUL to d's text; returns its offset, or -1 when it does not fit. */
 static int text_put(probe_dns_detail_t *d, size_t *used, const char *s)

@@ -465,9 +465,9 @@ static void test_detail_documents(void **state)
         "\"total_ms\":4294967.295},\"tls\":{\"verified\":false,\"days_left\":-3,"
         "\"verify_error\":\"certificate has expired\"}}",
         "{\"dns\":{\"rcode\":3,\"aa\":true,\"answers\":0,\"soa_serial\":2026030101,"
-        "\"over_tcp\":false}}",
+        "\"over_tcp\":false,\"records\":[]}}",
         "{\"dns\":{\"rcode\":0,\"aa\":false,\"answers\":0,\"soa_serial\":null,"
-        "\"over_tcp\":true}}",
+        "\"over_tcp\":true,\"records\":[]}}",
         "{\"trace\":{\"hops\":["
         "{\"ttl\":1,\"address\":\"192.0.2.1\",\"rtt_ms\":0.800},"
         "{\"ttl\":2,\"address\":null,\"rtt_ms\":null},"
@@ -581,6 +581,26 @@ static void test_longest_legal_result_fits(void **state)
     dns.rcode = 4095;
     dns.aa = dns.has_soa = dns.over_tcp = 1;
     dns.answers = dns.soa_serial = UINT32_MAX;
+    /* 16 records sharing the text the wire allows, every byte of it escaped twice over. */
+    enum { REC_TEXT = PX_WIRE_MAX_DNS_TEXT / PX_WIRE_MAX_DNS_RECORDS };
+    char dns_type[PX_WIRE_MAX_DNS_TYPE + 1], dns_name[PX_WIRE_MAX_DNS_NAME + 1];
+    size_t name_len = (REC_TEXT - PX_WIRE_MAX_DNS_TYPE - (sizeof longest_ip - 1)) / 2;
+    memset(dns_type, '\\', PX_WIRE_MAX_DNS_TYPE);
+    dns_type[PX_WIRE_MAX_DNS_TYPE] = '\0';
+    memset(dns_name, '\\', name_len);
+    dns_name[name_len] = '\0';
+    Parallax__DnsRecord rec[PX_WIRE_MAX_DNS_RECORDS];
+    Parallax__DnsRecord *recs[PX_WIRE_MAX_DNS_RECORDS];
+    for (int i = 0; i < PX_WIRE_MAX_DNS_RECORDS; i++) {
+        parallax__dns_record__init(&rec[i]);
+        rec[i].type = dns_type;
+        rec[i].name = rec[i].host = dns_name;
+        rec[i].address = (char *)longest_ip;
+        rec[i].preference = UINT32_MAX;
+        recs[i] = &rec[i];
+    }
+    dns.n_records = PX_WIRE_MAX_DNS_RECORDS;
+    dns.records = recs;
     Parallax__TraceHop hop[PX_WIRE_MAX_HOPS];
     Parallax__TraceHop *hops[PX_WIRE_MAX_HOPS];
     for (int i = 0; i < PX_WIRE_MAX_HOPS; i++) {
@@ -620,6 +640,7 @@ static void test_longest_legal_result_fits(void **state)
     char *line;
     row_t row;
     int n = format(&r, INT32_MIN, &line, &row);
+    print_message("the longest legal line: %d bytes of %d\n", n, COPYROW_LINE_MAX);
     assert_true(n < COPYROW_LINE_MAX);
     assert_col(&row, C_MSG, text);
     assert_col(&row, C_FROM, longest_ip);
@@ -635,6 +656,10 @@ static void test_longest_legal_result_fits(void **state)
         last++;
     }
     assert_int_equal(hops_seen, PX_WIRE_MAX_HOPS);
+    int records_seen = 0;
+    for (last = row.col[C_DETAIL]; (last = strstr(last, "\"preference\":4294967295")); last++)
+        records_seen++;
+    assert_int_equal(records_seen, PX_WIRE_MAX_DNS_RECORDS);
     /* Each backslash once JSON escaped it, and COPY's escaping undone. */
     char want_error[2 * PX_WIRE_MAX_TEXT + 64] = "\"verify_error\":\"";
     size_t at = strlen(want_error);

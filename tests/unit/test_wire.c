@@ -1221,10 +1221,47 @@ static void test_result_detail_dns_records(void **state)
                               "dns_record=MX parallax.test. * mail.parallax.test. 10\n");
     free(text);
     wire_free(&e);
+    uint8_t *buf;
+
+    /* Past the wire's bounds for records: more than 16, a name longer than DNS allows, more
+     * text in all than an agent ever sends. */
+    Parallax__DnsRecord many[PX_WIRE_MAX_DNS_RECORDS + 1];
+    Parallax__DnsRecord *manyp[PX_WIRE_MAX_DNS_RECORDS + 1];
+    char longname[PX_WIRE_MAX_DNS_NAME + 2];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    for (int i = 0; i <= PX_WIRE_MAX_DNS_RECORDS; i++) {
+        parallax__dns_record__init(&many[i]);
+        many[i].type = "NS";
+        many[i].name = "parallax.test.";
+        many[i].host = longname + 1; /* 255 bytes: the longest name */
+        manyp[i] = &many[i];
+    }
+    dns.records = manyp;
+    dns.n_records = PX_WIRE_MAX_DNS_RECORDS + 1;
+    buf = raw_pack(&f->env, &len);
+    assert_null(wire_unpack(buf, len, PX_WIRE_MAX_TO_COORD, &err));
+    assert_err_contains(&err, "17 DNS records (at most 16)");
+    free(buf);
+    dns.n_records = PX_WIRE_MAX_DNS_RECORDS; /* 16 x (2 + 14 + 255): over 4096 bytes */
+    buf = raw_pack(&f->env, &len);
+    assert_null(wire_unpack(buf, len, PX_WIRE_MAX_TO_COORD, &err));
+    assert_err_contains(&err, "bytes of text (at most 4096)");
+    free(buf);
+    dns.n_records = 1;
+    e = round_trip(&f->env, PX_WIRE_MAX_TO_COORD);
+    wire_free(&e);
+    many[0].host = longname;
+    buf = raw_pack(&f->env, &len);
+    assert_null(wire_unpack(buf, len, PX_WIRE_MAX_TO_COORD, &err));
+    assert_err_contains(&err, "DNS record 0 with a type over 16 or a name over 255 bytes");
+    free(buf);
+    dns.n_records = 3;
+    dns.records = recs;
 
     /* An A record whose address is a name: the batch is refused, the record named. */
     a.address = "www.parallax.test.";
-    uint8_t *buf = raw_pack(&f->env, &len);
+    buf = raw_pack(&f->env, &len);
     assert_null(wire_unpack(buf, len, PX_WIRE_MAX_TO_COORD, &err));
     assert_err_contains(&err, "dns.records[0].address is not an IP address");
     free(buf);
