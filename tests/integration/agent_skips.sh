@@ -22,6 +22,9 @@ log "skipped runs arrive as gaps"
 wait_until 60 "six skipped runs stored" 'test "$(skipped_gaps)" -ge 6'
 wait_until 30 "results of both probes" 'test "$(sql "SELECT count(DISTINCT probe_id) FROM parallax.results")" = 2'
 stop_load
+# The agent runs the empty schedule once it has it (a little after the coordinator made it:
+# until then its probes still run and skip); its stats file says which schedule it runs.
+wait_until 30 "the agent runs the empty schedule" 'test "$(stat_of schedule_version)" = "$EMPTY_VERSION"'
 # Nothing runs any more: wait until every skip the agent counted is stored.
 wait_until 30 "every skipped run stored" 'test -n "$(stat_of runs_skipped)" && test "$(skipped_gaps)" = "$(stat_of runs_skipped)"'
 
