@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # world_notify_vantage: a vantage's uplink is cut: only the vantage route fires (opened, then
-# closed when the link is back); the target and group routes get nothing, and Alertmanager,
+# closed when the link is back; withdrawn and opened again in between if the spooled results
+# move the outage's start); the target and group routes get nothing, and Alertmanager,
 # routed groups only, shows nothing.
 source "$(dirname "$0")/lib.sh"
 PXW_NOTIFIER=1
@@ -26,7 +27,17 @@ pxw_wait $(iv 30) "every delivery done" \
 no_outage target
 no_outage group
 [ -z "$(got targets)$(got country)" ] || fail "target or group routes fired: $(got targets) $(got country)"
-[ "$(got_count vantages opened vp1-gb)" = 1 ] || fail "vantages: 'opened vp1-gb' not once: $(got vantages | tr '\n' ',')"
+# One incident told as opened, then closed. When the cut began after a control probe of its
+# bin had succeeded, the spooled results that arrive once the link is back make that bin
+# healthy: the outage's start moves, which docs/notifications.md says is told as withdrawn
+# (the old row) and opened (the new one). Either way nothing is left open, and every message
+# is about vp1-gb.
+seq=$(got vantages | cut -d' ' -f1 | paste -sd' ')
+case "$seq" in
+"opened closed" | "opened withdrawn opened closed") ;;
+*) fail "vantages got: $(got vantages | tr '\n' ',')" ;;
+esac
+[ -z "$(got vantages | grep -v ' vp1-gb ')" ] || fail "vantages got news of others: $(got vantages | tr '\n' ',')"
 [ -z "$(am_active)" ] || fail "Alertmanager shows alerts: $(am_active)"
 hooks_verified
 no_duplicates
