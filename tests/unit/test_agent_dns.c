@@ -854,7 +854,8 @@ static const Parallax__DnsInfo *nsd_records(nsd_t *n, const char *spec, size_t w
     const Parallax__DnsInfo *m = wire_dns(&o.res);
     assert_int_equal(m->n_records, want);
     copy = *m;
-    memcpy(ptrs, m->records, m->n_records * sizeof *ptrs);
+    if (m->n_records > 0) /* records is NULL without any, and memcpy's source may not be */
+        memcpy(ptrs, m->records, m->n_records * sizeof *ptrs);
     copy.records = ptrs;
     if (want > 1 && strcmp(ptrs[0]->type, "CNAME") != 0)
         qsort(ptrs, m->n_records, sizeof *ptrs, record_cmp);
